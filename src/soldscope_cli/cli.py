@@ -1,0 +1,133 @@
+"""The root Typer app: global options, the context, and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from soldscope_cli import __version__
+from soldscope_cli.errors import ExitCode, SoldscopeError
+
+
+def render_error(ctx_obj: Any, error: SoldscopeError) -> None:
+    """One line on stderr: what went wrong, then how to fix it."""
+    text = f"error: {error.message}"
+    if error.hint:
+        text += f" — {error.hint}"
+    err = getattr(ctx_obj, "err", None)
+    if err is not None:
+        from rich.text import Text
+
+        err.print(Text(text, style="red" if getattr(ctx_obj.policy, "color", False) else ""))
+    else:
+        sys.stderr.write(text + "\n")
+
+
+def _is_cli_control(exc: BaseException) -> bool:
+    """Exit codes and usage errors raised by Typer itself pass through untouched."""
+    import click
+
+    return isinstance(exc, click.exceptions.Exit | click.ClickException)
+
+
+class SoldscopeGroup(TyperGroup):
+    """Maps soldscope's exceptions to documented exit codes for every subcommand."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SoldscopeError as exc:
+            if getattr(ctx.obj, "debug", False):
+                raise
+            render_error(ctx.obj, exc)
+            raise typer.Exit(int(exc.exit_code)) from None
+        except (KeyboardInterrupt, typer.Abort):
+            sys.stderr.write("\ninterrupted\n")
+            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        except Exception as exc:
+            if _is_cli_control(exc) or getattr(ctx.obj, "debug", False):
+                raise
+            from soldscope_cli.redact import redact
+
+            sys.stderr.write(
+                f"error: unexpected {exc.__class__.__name__}: {redact(str(exc))} — "
+                "run again with --debug for the traceback and report it\n"
+            )
+            raise typer.Exit(int(ExitCode.UNHEALTHY)) from None
+        finally:
+            close = getattr(ctx.obj, "close", None)
+            if close is not None:
+                close()
+
+
+app = typer.Typer(
+    cls=SoldscopeGroup,
+    name="soldscope",
+    help="Keep every Amazon SP-API seller connection visible, healthy and syncing.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # locals would include tokens
+    context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"soldscope {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks and redacted HTTP details.")
+    ] = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help="Never use colour.")] = False,
+    sandbox: Annotated[
+        bool,
+        typer.Option(
+            "--sandbox", help="Use Amazon's SP-API sandbox hosts (or SOLDSCOPE_SANDBOX=1)."
+        ),
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """soldscope: connect, list, validate and sync an agency's Amazon seller accounts."""
+    if ctx.obj is None:
+        from soldscope_cli.context import AppContext
+
+        ctx.obj = AppContext.from_environment()
+    ctx.obj.debug = ctx.obj.debug or debug
+    ctx.obj.no_color = ctx.obj.no_color or no_color
+    ctx.obj.sandbox = ctx.obj.sandbox or sandbox
+    if ctx.obj.debug:
+        from soldscope_cli.debuglog import enable_debug_logging
+
+        enable_debug_logging(ctx.obj.stderr)
+
+
+def _register() -> None:
+    from soldscope_cli.commands import app_cmd, delete, list_
+
+    app.command("list")(list_.list_command)
+    app.command("delete")(delete.delete_command)
+    app.add_typer(app_cmd.app_app, name="app")
+    try:
+        from soldscope_cli.commands.simulator import simulator_app
+    except ImportError:  # pragma: no cover - the simulator ships with the package
+        return
+    app.add_typer(simulator_app, name="simulator")
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="soldscope")

@@ -1,0 +1,267 @@
+"""`soldscope app set|show`: the SP-API application's credentials."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+import typer
+
+from soldscope_cli.app_credentials import (
+    CLIENT_SECRET_ENV,
+    check_app_id,
+    check_client_id,
+    check_redirect_uri,
+    resolve_app,
+    secret_due,
+    secret_rotation_state,
+)
+from soldscope_cli.commands.common import get_context
+from soldscope_cli.config import format_time
+from soldscope_cli.context import AppContext
+from soldscope_cli.errors import SecretStoreError, UsageError
+from soldscope_cli.secret_store import CLIENT_SECRET_KEY, backend_choice
+
+app_app = typer.Typer(
+    help="Register and inspect the SP-API application's credentials.", no_args_is_help=True
+)
+
+
+@dataclass(frozen=True)
+class AppSetRequest:
+    """What `app set` was asked to change."""
+
+    application_id: str | None = None
+    client_id: str | None = None
+    redirect_uri: str | None = None
+    draft: bool | None = None
+    client_secret: str | None = None
+
+
+def run_app_set(ctx: AppContext, request: AppSetRequest) -> list[str]:
+    """Validate and save; the secret goes to the secret store, the rest to config. Returns changes."""
+    if request.application_id is not None:
+        check_app_id(request.application_id)
+    if request.client_id is not None:
+        check_client_id(request.client_id)
+    if request.redirect_uri is not None:
+        check_redirect_uri(request.redirect_uri)
+    changed: list[str] = []
+    now = ctx.clock()
+    if request.client_secret is not None:
+        # Secret first: if the keyring is unusable, nothing else changes either.
+        ctx.secret_store().set(CLIENT_SECRET_KEY, request.client_secret)
+        changed.append("client secret")
+    with ctx.config_file.edit() as config:
+        settings = config.app
+        for attr, label in (
+            ("application_id", "application id"),
+            ("client_id", "client id"),
+            ("redirect_uri", "redirect URI"),
+            ("draft", "draft"),
+        ):
+            value = getattr(request, attr)
+            if value is not None and getattr(settings, attr) != value:
+                setattr(settings, attr, value)
+                changed.append(label)
+        if request.client_secret is not None:
+            settings.client_secret_set_at = now
+        if not settings.application_id or not settings.client_id:
+            raise UsageError(
+                "the app needs both an application id and an LWA client id",
+                hint="run `soldscope app set --app-id amzn1.sp.solution.… "
+                "--client-id amzn1.application-oa2-client.…`",
+            )
+    return changed
+
+
+def app_report(ctx: AppContext) -> dict[str, Any]:
+    """Everything about the app but the secret itself."""
+    config = ctx.config()
+    now = ctx.clock()
+    backend, backend_source = backend_choice(ctx.env, config.secrets_backend)
+    store_error: str | None = None
+    creds = None
+    try:
+        creds = resolve_app(config.app, ctx.env, ctx.secret_store)
+    except SecretStoreError as exc:
+        store_error = exc.message
+        creds = resolve_app(config.app, ctx.env, None)
+    set_at: datetime | None = config.app.client_secret_set_at
+    from_env = CLIENT_SECRET_ENV in creds.sources.get("client_secret", "")
+    secret: dict[str, Any] = {
+        "stored": bool(creds.client_secret),
+        "source": creds.sources.get("client_secret"),
+        "backend": backend,
+        "backend_source": backend_source,
+        "backend_insecure": backend == "file",
+        "backend_error": store_error,
+        "set_at": None if set_at is None or from_env else format_time(set_at),
+        "age_days": None if set_at is None or from_env else (now - set_at).days,
+        "rotation_due": None if set_at is None or from_env else format_time(secret_due(set_at)),
+        "rotation": "unknown" if from_env else secret_rotation_state(set_at, now),
+    }
+    return {
+        "application_id": creds.application_id,
+        "client_id": creds.client_id,
+        "redirect_uri": creds.redirect_uri,
+        "draft": creds.draft,
+        "sources": {k: v for k, v in creds.sources.items() if k != "client_secret"},
+        "client_secret": secret,
+        "config_file": str(ctx.paths.config_file),
+    }
+
+
+def _read_secret(ctx: AppContext, from_stdin: bool) -> str:
+    if from_stdin:
+        value = ctx.stdin.read().strip()
+    elif ctx.can_prompt:
+        value = typer.prompt("LWA client secret", hide_input=True).strip()
+    else:
+        raise UsageError(
+            "no terminal to ask for the LWA client secret",
+            hint='pipe it in: `printf %s "$SECRET" | soldscope app set --client-secret-stdin`',
+        )
+    if not value:
+        raise UsageError("the LWA client secret is empty", hint="paste the secret, then Enter")
+    return value
+
+
+@app_app.command("set")
+def app_set(
+    ctx: typer.Context,
+    app_id: Annotated[
+        str | None,
+        typer.Option("--app-id", help="App ID (amzn1.sp.solution.…).", show_default=False),
+    ] = None,
+    client_id: Annotated[
+        str | None,
+        typer.Option(
+            "--client-id",
+            help="LWA client identifier (amzn1.application-oa2-client.…).",
+            show_default=False,
+        ),
+    ] = None,
+    redirect_uri: Annotated[
+        str | None,
+        typer.Option(
+            "--redirect-uri",
+            help="The OAuth redirect URI registered for the app (https).",
+            show_default=False,
+        ),
+    ] = None,
+    draft: Annotated[
+        bool | None,
+        typer.Option(
+            "--draft/--no-draft",
+            help="The app is still in Draft (consent needs version=beta).",
+            show_default=False,
+        ),
+    ] = None,
+    client_secret_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--client-secret-stdin", help="Read the LWA client secret from standard input."
+        ),
+    ] = False,
+    new_secret: Annotated[
+        bool,
+        typer.Option("--new-secret", help="Ask for a new client secret even if one is stored."),
+    ] = False,
+) -> None:
+    """Register the SP-API application: ids and redirect URI in config, the secret in the keyring.
+
+    The client secret is asked for (hidden) on a terminal when none is stored yet or with
+    --new-secret; scripts pipe it with --client-secret-stdin.
+
+    Examples:
+      soldscope app set --app-id amzn1.sp.solution.… --client-id amzn1.application-oa2-client.… \\
+          --redirect-uri https://example.com/soldscope/
+      printf %s "$NEW_SECRET" | soldscope app set --client-secret-stdin
+    """
+    ctx_obj = get_context(ctx)
+    secret: str | None = None
+    if client_secret_stdin or new_secret:
+        secret = _read_secret(ctx_obj, client_secret_stdin)
+    else:
+        config = ctx_obj.config()
+        creds = resolve_app(config.app, ctx_obj.env, ctx_obj.secret_store)
+        if not creds.client_secret:
+            secret = _read_secret(ctx_obj, False)
+    changed = run_app_set(
+        ctx_obj,
+        AppSetRequest(app_id, client_id, redirect_uri, draft, secret),
+    )
+    if changed:
+        ctx_obj.out.print(f"Saved the app's {', '.join(changed)}.", markup=False)
+    else:
+        ctx_obj.out.print("Nothing changed.", markup=False)
+
+
+@app_app.command("show")
+def app_show(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show the app's credentials (never the secret): where each comes from, and secret rotation.
+
+    Amazon makes LWA client secrets expire every 180 days; a warning shows within 30 days of that.
+
+    Examples:
+      soldscope app show
+      soldscope app show --json
+    """
+    app = get_context(ctx)
+    report = app_report(app)
+    if as_json:
+        from soldscope_cli.output import print_json
+
+        print_json(app.stdout, report)
+        return
+    secret = report["client_secret"]
+    sources = report["sources"]
+
+    def line(label: str, value: Any, source: str | None = None) -> None:
+        shown = "-" if value is None else str(value)
+        app.out.print(f"{label:<16}{shown}" + (f"  ({source})" if source else ""), markup=False)
+
+    line("Application ID", report["application_id"], sources.get("application_id"))
+    line("LWA client ID", report["client_id"], sources.get("client_id"))
+    line("Redirect URI", report["redirect_uri"], sources.get("redirect_uri"))
+    line("Draft", "yes" if report["draft"] else "no")
+    if secret["stored"]:
+        where = secret["source"]
+        if where == "file":
+            where = "file (insecure: plaintext in the data dir)"
+        line("Client secret", f"stored in {where}")
+    elif secret["backend_error"]:
+        line("Client secret", f"unknown: {secret['backend_error']}")
+    else:
+        line("Client secret", "not set")
+    line("Secret backend", secret["backend"], secret["backend_source"])
+    if secret["set_at"]:
+        line("Secret set", f"{secret['set_at']} ({secret['age_days']} days ago)")
+        line("Rotation due", secret["rotation_due"])
+    rotation = secret["rotation"]
+    if rotation == "due_soon":
+        app.err.print(
+            f"warning: the LWA client secret must be rotated by {secret['rotation_due']} — "
+            "rotate it in Solution Provider Portal, then run "
+            "`soldscope app set --client-secret-stdin`",
+            markup=False,
+        )
+    elif rotation == "overdue":
+        app.err.print(
+            f"warning: the LWA client secret was due for rotation on {secret['rotation_due']} "
+            "and has likely expired — rotate it, then run `soldscope app set --client-secret-stdin`",
+            markup=False,
+        )
+    if secret["backend_insecure"]:
+        app.err.print(
+            "warning: secrets are kept in a plaintext file (SOLDSCOPE_SECRETS=file); "
+            "prefer the OS keyring where one is available",
+            markup=False,
+        )
+    if not report["application_id"]:
+        app.err.print("The app is not configured yet: run `soldscope app set`.", markup=False)

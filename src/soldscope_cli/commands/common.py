@@ -1,0 +1,49 @@
+"""Small pieces every command adapter shares: the context, store-name completion, selection."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import typer
+
+from soldscope_cli.errors import UsageError
+
+if TYPE_CHECKING:
+    from soldscope_cli.config import Config, StoreRecord
+    from soldscope_cli.context import AppContext
+
+
+def get_context(ctx: typer.Context) -> AppContext:
+    """The AppContext the root callback (or a test) put on the Typer context."""
+    obj: AppContext = ctx.find_root().obj
+    return obj
+
+
+def complete_store_names(incomplete: str) -> list[str]:
+    """Shell completion for NAME arguments: the configured store names (no keyring, no network)."""
+    from soldscope_cli.config import ConfigFile
+    from soldscope_cli.errors import SoldscopeError
+    from soldscope_cli.paths import resolve_paths
+
+    paths = resolve_paths(os.environ)
+    try:
+        config = ConfigFile(paths.config_file, paths.config_lock).load()
+    except SoldscopeError:
+        return []
+    return [name for name in sorted(config.stores) if name.startswith(incomplete)]
+
+
+def select_stores(config: Config, names: Iterable[str]) -> list[StoreRecord]:
+    """The named stores (all when none named); an unknown name is a usage error, nothing done."""
+    wanted = list(dict.fromkeys(names))
+    if not wanted:
+        return list(config.stores.values())
+    unknown = [n for n in wanted if n not in config.stores]
+    if unknown:
+        raise UsageError(
+            f"no store named {', '.join(repr(n) for n in unknown)}",
+            hint="run `soldscope list` to see the configured stores",
+        )
+    return [config.stores[n] for n in wanted]

@@ -1,0 +1,99 @@
+"""`soldscope list`: the status table, from local state only (no network, no keyring)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+import typer
+
+from soldscope_cli.commands.common import complete_store_names, get_context, select_stores
+from soldscope_cli.context import AppContext
+from soldscope_cli.errors import ExitCode, UsageError
+from soldscope_cli.listing import StoreRow, any_unhealthy, build_rows, summary
+from soldscope_cli.status import Status
+from soldscope_cli.store import read_states_if_exists
+
+
+@dataclass(frozen=True)
+class ListResult:
+    """What `list` found."""
+
+    rows: list[StoreRow]
+    total_configured: int
+
+
+def parse_status(value: str) -> Status:
+    """A status filter from the command line (expiring-soon and expiring_soon both work)."""
+    normalized = value.strip().lower().replace("-", "_").replace(" ", "_")
+    try:
+        return Status(normalized)
+    except ValueError:
+        raise UsageError(
+            f"unknown status {value!r}",
+            hint="use one of: active, expiring_soon, expired, error",
+        ) from None
+
+
+def run_list(ctx: AppContext, names: list[str], statuses: list[Status]) -> ListResult:
+    """Build the rows for the named stores (all by default), filtered by status."""
+    config = ctx.config()
+    records = select_stores(config, names)
+    states = read_states_if_exists(ctx.paths.database, [r.name for r in records])
+    rows = build_rows(records, states, ctx.clock())
+    if statuses:
+        rows = [row for row in rows if row.status in statuses]
+    return ListResult(rows=rows, total_configured=len(config.stores))
+
+
+def list_command(
+    ctx: typer.Context,
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[NAME]...",
+            help="Stores to show (default: all).",
+            autocompletion=complete_store_names,
+            show_default=False,
+        ),
+    ] = None,
+    status: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--status",
+            help="Only stores with this status: active, expiring_soon, expired, error (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
+) -> None:
+    """Show every connection's status and days left before the 365-day re-authorization.
+
+    Reads only local files: no network, no keyring. Exit 1 when a listed store is in error or
+    expired, so CI can fail on it.
+
+    Examples:
+      soldscope list
+      soldscope list --status error --status expired
+      soldscope list --json | jq '.[] | select(.days_left < 30) | .name'
+    """
+    app = get_context(ctx)
+    wanted = [parse_status(s) for s in status or []]
+    result = run_list(app, names or [], wanted)
+    if as_json:
+        from soldscope_cli.output import print_json
+
+        print_json(app.stdout, [row.to_json() for row in result.rows])
+    elif result.total_configured == 0:
+        app.err.print(
+            "No stores yet. Connect one with `soldscope connect NAME --marketplace US`.",
+            markup=False,
+        )
+    else:
+        from soldscope_cli.output import render_store_table
+
+        if result.rows:
+            render_store_table(app.out, result.rows, app.policy)
+        app.out.print(summary(result.rows), markup=False)
+    if any_unhealthy(result.rows):
+        raise typer.Exit(int(ExitCode.UNHEALTHY))

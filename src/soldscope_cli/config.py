@@ -1,0 +1,379 @@
+"""config.toml <-> typed records: strict parsing with line numbers, atomic locked writes."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from soldscope_cli.errors import ConfigError, UsageError
+from soldscope_cli.marketplaces import BY_CODE, REGIONS, Region, normalize_code, valid_codes
+
+STORE_NAME_RE = re.compile(r"^[a-z0-9_-]{1,64}$")
+SECRET_BACKENDS = ("keyring", "file")
+LOCK_TIMEOUT_S = 30.0
+
+_APP_KEYS = {"application_id", "client_id", "redirect_uri", "draft", "client_secret_set_at"}
+_STORE_KEYS = {
+    "region",
+    "marketplaces",
+    "selling_partner_id",
+    "authorized_at",
+    "region_wide",
+    "self_authorized",
+}
+
+
+@dataclass
+class AppSettings:
+    """The SP-API application: everything but the client secret, which lives in the secret store."""
+
+    application_id: str | None = None
+    client_id: str | None = None
+    redirect_uri: str | None = None
+    draft: bool = False
+    client_secret_set_at: datetime | None = None
+
+
+@dataclass
+class StoreRecord:
+    """One connection: one seller in one region, authorized at a known time."""
+
+    name: str
+    region: Region
+    marketplaces: list[str]
+    authorized_at: datetime
+    selling_partner_id: str | None = None
+    region_wide: bool = False  # connected with --region: every marketplace of the region
+    self_authorized: bool = False  # token imported from a private app's self-authorization
+
+
+@dataclass
+class Config:
+    """The whole config file."""
+
+    app: AppSettings = field(default_factory=AppSettings)
+    stores: dict[str, StoreRecord] = field(default_factory=dict)
+    secrets_backend: str | None = None
+
+
+def validate_store_name(name: str) -> str:
+    """The name itself if it is a valid store name, else a UsageError saying the rule."""
+    if not STORE_NAME_RE.match(name):
+        raise UsageError(
+            f"invalid store name {name!r}",
+            hint="use 1-64 characters of a-z, 0-9, - and _ (e.g. acme-us)",
+        )
+    return name
+
+
+def format_time(value: datetime) -> str:
+    """RFC 3339 in UTC with a Z, to the second."""
+    return value.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(value: str) -> datetime:
+    """Parse an RFC 3339 / ISO 8601 timestamp; a date alone means midnight UTC; naive means UTC."""
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+class _Locator:
+    """Finds the line of a table or key in the raw text, so semantic errors can point at it."""
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.splitlines()
+
+    def find(self, table: str, key: str | None = None) -> tuple[int, int] | None:
+        header = re.compile(
+            r"^\s*\[\s*" + r"\s*\.\s*".join(map(_key_re, table.split("."))) + r"\s*\]"
+        )
+        start = None
+        for i, line in enumerate(self.lines):
+            if header.match(line):
+                start = i
+                break
+        if start is None:
+            return None
+        if key is None:
+            return start + 1, 1
+        key_re = re.compile(r"^\s*" + _key_re(key) + r"\s*=")
+        for i in range(start + 1, len(self.lines)):
+            line = self.lines[i]
+            if re.match(r"^\s*\[", line):
+                break
+            match = key_re.match(line)
+            if match:
+                return i + 1, line.index(line.lstrip()[0]) + 1
+        return start + 1, 1
+
+
+def _key_re(key: str) -> str:
+    escaped = re.escape(key)
+    return rf"(?:{escaped}|\"{escaped}\"|'{escaped}')"
+
+
+class _Parser:
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.locator = _Locator(text)
+
+    def fail(self, problem: str, table: str, key: str | None = None) -> ConfigError:
+        where = self.locator.find(table, key)
+        place = f"{self.path}" + (f", line {where[0]}, column {where[1]}" if where else "")
+        return ConfigError(
+            f"{place}: {problem}",
+            hint="fix the file by hand (see docs/configuration.md); soldscope will not overwrite it",
+        )
+
+    def parse(self, data: dict[str, Any]) -> Config:
+        config = Config()
+        for key in data:
+            if key not in {"app", "stores", "secrets"}:
+                raise self.fail(f"unknown table or key {key!r}", key)
+        app = data.get("app", {})
+        if not isinstance(app, dict):
+            raise self.fail("[app] must be a table", "app")
+        config.app = self.parse_app(app)
+        secrets = data.get("secrets", {})
+        if not isinstance(secrets, dict):
+            raise self.fail("[secrets] must be a table", "secrets")
+        for key in secrets:
+            if key != "backend":
+                raise self.fail(f"unknown key {key!r} in [secrets]", "secrets", key)
+        backend = secrets.get("backend")
+        if backend is not None and backend not in SECRET_BACKENDS:
+            raise self.fail(
+                f"secrets backend must be one of {', '.join(SECRET_BACKENDS)}, not {backend!r}",
+                "secrets",
+                "backend",
+            )
+        config.secrets_backend = backend
+        stores = data.get("stores", {})
+        if not isinstance(stores, dict):
+            raise self.fail("[stores] must hold one table per store", "stores")
+        for name, table in stores.items():
+            config.stores[name] = self.parse_store(name, table)
+        return config
+
+    def parse_app(self, app: dict[str, Any]) -> AppSettings:
+        for key in app:
+            if key not in _APP_KEYS:
+                raise self.fail(f"unknown key {key!r} in [app]", "app", key)
+        settings = AppSettings()
+        for key in ("application_id", "client_id", "redirect_uri"):
+            value = app.get(key)
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise self.fail(f"{key} must be a non-empty string", "app", key)
+            setattr(settings, key, value)
+        draft = app.get("draft", False)
+        if not isinstance(draft, bool):
+            raise self.fail("draft must be true or false", "app", "draft")
+        settings.draft = draft
+        if "client_secret_set_at" in app:
+            settings.client_secret_set_at = self.parse_datetime(
+                app["client_secret_set_at"], "app", "client_secret_set_at"
+            )
+        return settings
+
+    def parse_store(self, name: str, table: Any) -> StoreRecord:
+        where = f"stores.{name}"
+        if not STORE_NAME_RE.match(name):
+            raise self.fail(
+                f"invalid store name {name!r} (use 1-64 characters of a-z, 0-9, - and _)", where
+            )
+        if not isinstance(table, dict):
+            raise self.fail(f"[stores.{name}] must be a table", where)
+        for key in table:
+            if key not in _STORE_KEYS:
+                raise self.fail(f"unknown key {key!r} in [stores.{name}]", where, key)
+        region = table.get("region")
+        if region not in REGIONS:
+            raise self.fail(f"region must be one of na, eu, fe, not {region!r}", where, "region")
+        markets = table.get("marketplaces")
+        if not isinstance(markets, list) or not markets:
+            raise self.fail(
+                "marketplaces must be a non-empty list of country codes", where, "marketplaces"
+            )
+        codes: list[str] = []
+        for code in markets:
+            canonical = normalize_code(code) if isinstance(code, str) else None
+            market = BY_CODE.get(canonical or "")
+            if market is None:
+                raise self.fail(
+                    f"unknown marketplace {code!r} (valid: {valid_codes()})", where, "marketplaces"
+                )
+            if market.region != region:
+                raise self.fail(
+                    f"marketplace {market.code} is in region {market.region}, not {region}: "
+                    "a connection covers one region",
+                    where,
+                    "marketplaces",
+                )
+            if market.code not in codes:
+                codes.append(market.code)
+        spid = table.get("selling_partner_id")
+        if spid is not None and (not isinstance(spid, str) or not spid.strip()):
+            raise self.fail(
+                "selling_partner_id must be a non-empty string", where, "selling_partner_id"
+            )
+        if "authorized_at" not in table:
+            raise self.fail("authorized_at is missing", where)
+        authorized_at = self.parse_datetime(table["authorized_at"], where, "authorized_at")
+        flags = {}
+        for key in ("region_wide", "self_authorized"):
+            value = table.get(key, False)
+            if not isinstance(value, bool):
+                raise self.fail(f"{key} must be true or false", where, key)
+            flags[key] = value
+        return StoreRecord(
+            name=name,
+            region=region,
+            marketplaces=codes,
+            authorized_at=authorized_at,
+            selling_partner_id=spid,
+            **flags,
+        )
+
+    def parse_datetime(self, value: Any, table: str, key: str) -> datetime:
+        if isinstance(value, datetime):
+            if value.tzinfo is None:
+                raise self.fail(f"{key} needs a UTC offset, e.g. 2026-01-05T10:00:00Z", table, key)
+            return value.astimezone(UTC)
+        if isinstance(value, str):
+            try:
+                return parse_time(value)
+            except ValueError:
+                pass
+        raise self.fail(
+            f"{key} must be an RFC 3339 time such as 2026-01-05T10:00:00Z, not {value!r}",
+            table,
+            key,
+        )
+
+
+def parse_config(path: Path, text: str) -> Config:
+    """Parse config text; errors name the path, line and column."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"{path}: {exc}",
+            hint="fix the file by hand (see docs/configuration.md); soldscope will not overwrite it",
+        ) from None
+    return _Parser(path, text).parse(data)
+
+
+def dump_config(config: Config) -> str:
+    """Serialise a Config to TOML text (stores sorted by name)."""
+    import tomli_w
+
+    data: dict[str, Any] = {}
+    app: dict[str, Any] = {}
+    for key in ("application_id", "client_id", "redirect_uri"):
+        value = getattr(config.app, key)
+        if value is not None:
+            app[key] = value
+    if app or config.app.draft:
+        app["draft"] = config.app.draft
+    if config.app.client_secret_set_at is not None:
+        app["client_secret_set_at"] = format_time(config.app.client_secret_set_at)
+    if app:
+        data["app"] = app
+    if config.secrets_backend:
+        data["secrets"] = {"backend": config.secrets_backend}
+    stores: dict[str, Any] = {}
+    for name in sorted(config.stores):
+        record = config.stores[name]
+        table: dict[str, Any] = {"region": record.region, "marketplaces": list(record.marketplaces)}
+        if record.selling_partner_id:
+            table["selling_partner_id"] = record.selling_partner_id
+        table["authorized_at"] = format_time(record.authorized_at)
+        if record.region_wide:
+            table["region_wide"] = True
+        if record.self_authorized:
+            table["self_authorized"] = True
+        stores[name] = table
+    if stores:
+        data["stores"] = stores
+    header = (
+        "# soldscope configuration: see docs/configuration.md. Secrets are never stored here.\n"
+    )
+    return header + tomli_w.dumps(data)
+
+
+def atomic_write(path: Path, text: str, *, mode: int = 0o600) -> None:
+    """Write text to path atomically: temp file in the same dir, fsync, rename, fsync the dir."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+class ConfigFile:
+    """The config file on disk: read it, or edit it under a lock and write it back atomically."""
+
+    def __init__(self, path: Path, lock_path: Path) -> None:
+        self.path = path
+        self.lock_path = lock_path
+
+    def load(self) -> Config:
+        """The current config; an absent file is an empty config."""
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return Config()
+        except UnicodeDecodeError:
+            raise ConfigError(
+                f"{self.path}: not UTF-8 text", hint="fix or remove the file by hand"
+            ) from None
+        except OSError as exc:
+            raise ConfigError(f"{self.path}: cannot read: {exc.strerror}") from None
+        return parse_config(self.path, text)
+
+    @contextmanager
+    def edit(self) -> Iterator[Config]:
+        """Yield the config for changes; written back atomically on a clean exit, under a lock."""
+        import filelock
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock = filelock.FileLock(str(self.lock_path), timeout=LOCK_TIMEOUT_S)
+        try:
+            lock.acquire()
+        except filelock.Timeout:
+            raise ConfigError(
+                f"{self.path}: another soldscope process has held the config lock for "
+                f"{LOCK_TIMEOUT_S:.0f} s",
+                hint=f"wait for it to finish, or remove {self.lock_path} if no soldscope is running",
+            ) from None
+        try:
+            config = self.load()
+            yield config
+            atomic_write(self.path, dump_config(config))
+        finally:
+            lock.release()

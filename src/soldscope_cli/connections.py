@@ -1,0 +1,91 @@
+"""The only code that changes config records and secret-store entries together.
+
+Every change keeps the two consistent: a store never exists without its token, and a token is never
+left behind by a store that was removed. When the second write fails the first is undone.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from soldscope_cli.config import ConfigFile, StoreRecord
+from soldscope_cli.errors import UsageError
+from soldscope_cli.secret_store import SecretStore, token_key
+from soldscope_cli.store import Database
+
+
+def unknown_store(name: str) -> UsageError:
+    """The error for a NAME that is not configured."""
+    return UsageError(
+        f"no store named {name!r}",
+        hint="run `soldscope list` to see the configured stores",
+    )
+
+
+def save_connection(
+    config_file: ConfigFile,
+    secrets: SecretStore,
+    db: Database | None,
+    record: StoreRecord,
+    refresh_token: str,
+    now: datetime,
+) -> bool:
+    """Store (or renew) a connection: token first, then the record; returns True if it renewed."""
+    key = token_key(record.name)
+    previous = secrets.get(key)
+    secrets.set(key, refresh_token)
+    try:
+        with config_file.edit() as config:
+            renewed = record.name in config.stores
+            config.stores[record.name] = record
+    except BaseException:
+        if previous is None:
+            secrets.delete(key)
+        else:
+            secrets.set(key, previous)
+        raise
+    if db is not None:
+        db.log_event(
+            "reauthorized" if renewed else "connected",
+            now,
+            record.name,
+            {
+                "region": record.region,
+                "marketplaces": record.marketplaces,
+                "selling_partner_id": record.selling_partner_id,
+            },
+        )
+    return renewed
+
+
+def delete_connection(
+    config_file: ConfigFile,
+    secrets: SecretStore,
+    db: Database | None,
+    name: str,
+    now: datetime,
+    *,
+    purge_data: bool = False,
+) -> StoreRecord:
+    """Remove a store's record and token together; optionally its rows in the database."""
+    config = config_file.load()
+    if name not in config.stores:
+        raise unknown_store(name)
+    key = token_key(name)
+    previous = secrets.get(key)  # fails early (nothing changed) when the secret store is unusable
+    secrets.delete(key)
+    try:
+        with config_file.edit() as current:
+            record = current.stores.pop(name, None)
+            if record is None:
+                raise unknown_store(name)
+    except BaseException:
+        if previous is not None:
+            secrets.set(key, previous)
+        raise
+    if db is not None:
+        if purge_data:
+            db.purge_store(name, now)
+        else:
+            db.log_event("deleted", now, name, {"purged": False})
+    return record

@@ -1,0 +1,185 @@
+"""The composition root: the one place that builds real paths, clocks, stores and consoles.
+
+Tests build an AppContext with fakes (a fixed clock, a MemorySecretStore, an httpx MockTransport,
+StringIO streams) and pass it as `obj=` to Typer's CliRunner; nothing patches module globals.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import IO, TYPE_CHECKING, Any
+
+from soldscope_cli.config import Config, ConfigFile
+from soldscope_cli.endpoints import Endpoints, resolve_endpoints
+from soldscope_cli.output import OutputPolicy, make_console
+from soldscope_cli.paths import Paths, resolve_paths
+
+if TYPE_CHECKING:
+    import httpx
+    from rich.console import Console
+
+    from soldscope_cli.secret_store import SecretStore
+    from soldscope_cli.store import Database
+
+
+def utc_now() -> datetime:
+    """The real clock."""
+    return datetime.now(UTC)
+
+
+def _isatty(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def open_in_browser(url: str) -> bool:
+    """Open a URL with the user's browser ($BROWSER honoured by webbrowser)."""
+    import webbrowser
+
+    try:
+        return webbrowser.open(url)
+    except webbrowser.Error:
+        return False
+
+
+@dataclass
+class AppContext:
+    """Everything a command needs from the outside world."""
+
+    env: Mapping[str, str]
+    paths: Paths
+    clock: Callable[[], datetime] = utc_now
+    sleep: Callable[[float], None] = time.sleep
+    monotonic: Callable[[], float] = time.monotonic
+    stdin: IO[str] = field(default_factory=lambda: sys.stdin)
+    stdout: IO[str] = field(default_factory=lambda: sys.stdout)
+    stderr: IO[str] = field(default_factory=lambda: sys.stderr)
+    stdin_tty: bool | None = None
+    stdout_tty: bool | None = None
+    stderr_tty: bool | None = None
+    secret_store_override: SecretStore | None = None
+    http_transport: httpx.BaseTransport | None = None
+    browser: Callable[[str], bool] = open_in_browser
+    debug: bool = False
+    no_color: bool = False
+    sandbox: bool = False
+    _config: Config | None = None
+    _secret_store: SecretStore | None = None
+    _http: httpx.Client | None = None
+    _db: Database | None = None
+
+    def __post_init__(self) -> None:
+        if self.stdin_tty is None:
+            self.stdin_tty = _isatty(self.stdin)
+        if self.stdout_tty is None:
+            self.stdout_tty = _isatty(self.stdout)
+        if self.stderr_tty is None:
+            self.stderr_tty = _isatty(self.stderr)
+
+    @classmethod
+    def from_environment(cls) -> AppContext:
+        """The real context of this process."""
+        env = dict(os.environ)
+        return cls(env=env, paths=resolve_paths(env))
+
+    # --- terminal ----------------------------------------------------------------------------
+
+    @cached_property
+    def policy(self) -> OutputPolicy:
+        return OutputPolicy.decide(
+            self.env,
+            stdout_tty=bool(self.stdout_tty),
+            stderr_tty=bool(self.stderr_tty),
+            no_color_flag=self.no_color,
+        )
+
+    @cached_property
+    def out(self) -> Console:
+        """Results: stdout."""
+        return make_console(self.stdout, self.policy, is_tty=bool(self.stdout_tty))
+
+    @cached_property
+    def err(self) -> Console:
+        """Progress, warnings and hints: stderr."""
+        err_policy = OutputPolicy(
+            stdout_tty=bool(self.stderr_tty),
+            stderr_tty=bool(self.stderr_tty),
+            color=self.policy.color and bool(self.stderr_tty),
+        )
+        return make_console(self.stderr, err_policy, is_tty=bool(self.stderr_tty))
+
+    @property
+    def can_prompt(self) -> bool:
+        """Only prompt or open a browser when a person is at the terminal."""
+        return bool(self.stdin_tty and self.stdout_tty)
+
+    # --- files -------------------------------------------------------------------------------
+
+    @cached_property
+    def config_file(self) -> ConfigFile:
+        return ConfigFile(self.paths.config_file, self.paths.config_lock)
+
+    def config(self, *, reload: bool = False) -> Config:
+        """The config as last read (read once per command unless reload)."""
+        if self._config is None or reload:
+            self._config = self.config_file.load()
+        return self._config
+
+    def database(self) -> Database:
+        """The state database (created and migrated on first use)."""
+        if self._db is None:
+            from soldscope_cli.store import Database
+
+            self._db = Database(self.paths.database)
+        return self._db
+
+    def secret_store(self) -> SecretStore:
+        """The configured secret store; built lazily because keyring is slow to import."""
+        if self.secret_store_override is not None:
+            return self.secret_store_override
+        if self._secret_store is None:
+            from soldscope_cli.secret_store import open_secret_store
+
+            self._secret_store = open_secret_store(
+                self.env, self.config().secrets_backend, self.paths.secrets_file
+            )
+        return self._secret_store
+
+    # --- network -----------------------------------------------------------------------------
+
+    @cached_property
+    def endpoints(self) -> Endpoints:
+        return resolve_endpoints(self.env, sandbox=self.sandbox)
+
+    def http(self) -> httpx.Client:
+        """One shared HTTP client per process (thread-safe, pooled)."""
+        if self._http is None:
+            from soldscope_cli.http import make_http_client
+
+            self._http = make_http_client(transport=self.http_transport, env=self.env)
+        return self._http
+
+    def close(self) -> None:
+        """Release what the command opened."""
+        if self._http is not None:
+            self._http.close()
+            self._http = None
+        if self._db is not None:
+            self._db.close()
+
+    def extra(self) -> dict[str, Any]:
+        """Non-secret facts for debug output."""
+        return {
+            "config_dir": str(self.paths.config_dir),
+            "data_dir": str(self.paths.data_dir),
+            "stdout_tty": self.stdout_tty,
+            "color": self.policy.color,
+        }

@@ -1,0 +1,96 @@
+"""Store rows as `list` and `validate` show them: status, expiry and problem per store."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from soldscope_cli.config import StoreRecord, format_time
+from soldscope_cli.status import Problem, Status, compute_status, days_left, effective_problem
+from soldscope_cli.status import expires_at as compute_expires_at
+from soldscope_cli.store import StoreState
+
+
+@dataclass(frozen=True)
+class StoreRow:
+    """Everything one row of the status table shows."""
+
+    record: StoreRecord
+    status: Status
+    expires_at: datetime
+    days_left: int
+    last_checked_at: datetime | None
+    last_sync_at: datetime | None
+    problem: Problem | None
+    note: str | None = None  # extra context (e.g. a transient failure) that is not a status
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    def to_json(self) -> dict[str, Any]:
+        """The pinned --json shape (docs/list.md)."""
+        return {
+            "name": self.record.name,
+            "region": self.record.region,
+            "marketplaces": list(self.record.marketplaces),
+            "selling_partner_id": self.record.selling_partner_id,
+            "status": self.status.value,
+            "authorized_at": format_time(self.record.authorized_at),
+            "expires_at": format_time(self.expires_at),
+            "days_left": self.days_left,
+            "last_checked_at": _fmt(self.last_checked_at),
+            "last_sync_at": _fmt(self.last_sync_at),
+            "error": None
+            if self.problem is None
+            else {"code": self.problem.code, "message": self.problem.message},
+        }
+
+
+def _fmt(value: datetime | None) -> str | None:
+    return None if value is None else format_time(value)
+
+
+def build_row(record: StoreRecord, state: StoreState | None, now: datetime) -> StoreRow:
+    """One store's row from its record, its database state and the time."""
+    state = state or StoreState()
+    problem = effective_problem(record.authorized_at, state.problem)
+    return StoreRow(
+        record=record,
+        status=compute_status(record.authorized_at, state.problem, now),
+        expires_at=compute_expires_at(record.authorized_at),
+        days_left=days_left(record.authorized_at, now),
+        last_checked_at=state.last_checked_at,
+        last_sync_at=state.last_sync_at,
+        problem=problem,
+    )
+
+
+def build_rows(
+    records: Iterable[StoreRecord], states: Mapping[str, StoreState], now: datetime
+) -> list[StoreRow]:
+    """Rows sorted worst first (error, expired, expiring soon, active), then by name."""
+    rows = [build_row(r, states.get(r.name), now) for r in records]
+    rows.sort(key=lambda row: (row.status.rank, row.name))
+    return rows
+
+
+def summary(rows: Iterable[StoreRow]) -> str:
+    """'12 stores: 9 active, 1 expiring soon, 1 expired, 1 error'."""
+    rows = list(rows)
+    counts = Counter(row.status for row in rows)
+    noun = "store" if len(rows) == 1 else "stores"
+    parts = [
+        f"{counts[s]} {s.label.lower()}"
+        for s in (Status.ACTIVE, Status.EXPIRING_SOON, Status.EXPIRED, Status.ERROR)
+        if counts[s]
+    ]
+    return f"{len(rows)} {noun}: " + ", ".join(parts) if parts else f"{len(rows)} {noun}"
+
+
+def any_unhealthy(rows: Iterable[StoreRow]) -> bool:
+    """True when a row is error or expired (exit 1 for CI)."""
+    return any(row.status.unhealthy for row in rows)

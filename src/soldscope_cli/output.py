@@ -1,0 +1,160 @@
+"""Terminal policy (TTY, colour, NO_COLOR) and the renderers for tables and JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import IO, TYPE_CHECKING, Any
+
+from soldscope_cli.status import Status
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from soldscope_cli.listing import StoreRow
+
+BADGE_STYLE = {
+    Status.ACTIVE: "bold green",
+    Status.EXPIRING_SOON: "bold yellow",
+    Status.EXPIRED: "bold yellow",
+    Status.ERROR: "bold red",
+}
+COLUMNS = (
+    "Store",
+    "Region",
+    "Marketplaces",
+    "Seller ID",
+    "Status",
+    "Expires",
+    "Days left",
+    "Last checked",
+    "Last sync",
+    "Problem",
+)
+
+
+@dataclass(frozen=True)
+class OutputPolicy:
+    """Decided once per process: is stdout a terminal, and may we use colour."""
+
+    stdout_tty: bool
+    stderr_tty: bool
+    color: bool
+
+    @property
+    def rich(self) -> bool:
+        """Rich tables and progress when a person is watching."""
+        return self.stdout_tty
+
+    @classmethod
+    def decide(
+        cls,
+        env: Mapping[str, str],
+        *,
+        stdout_tty: bool,
+        stderr_tty: bool,
+        no_color_flag: bool = False,
+    ) -> OutputPolicy:
+        """--no-color > NO_COLOR > FORCE_COLOR > TTY (TERM=dumb: no colour)."""
+        if no_color_flag or env.get("NO_COLOR"):
+            color = False
+        elif env.get("FORCE_COLOR"):
+            color = True
+        else:
+            color = stdout_tty and env.get("TERM") != "dumb"
+        return cls(stdout_tty=stdout_tty, stderr_tty=stderr_tty, color=color)
+
+
+def make_console(stream: IO[str], policy: OutputPolicy, *, is_tty: bool) -> Console:
+    """A Rich console with the colour decision passed explicitly (never frozen at import)."""
+    from rich.console import Console
+
+    return Console(
+        file=stream,
+        force_terminal=is_tty or policy.color,
+        no_color=not policy.color,
+        color_system="auto" if policy.color else None,
+        highlight=False,
+        soft_wrap=not is_tty,
+        emoji=False,
+    )
+
+
+def short_time(value: datetime | None) -> str:
+    """A compact UTC time for tables: 2026-11-29 17:40Z."""
+    return "-" if value is None else value.strftime("%Y-%m-%d %H:%MZ")
+
+
+def row_cells(row: StoreRow) -> list[str]:
+    """The text of each column for one store."""
+    problem = "-"
+    if row.problem is not None:
+        problem = (
+            f"{row.problem.code}: {row.problem.message}"
+            if row.problem.message
+            else row.problem.code
+        )
+    elif row.note:
+        problem = row.note
+    return [
+        row.name,
+        row.record.region,
+        ",".join(row.record.marketplaces),
+        row.record.selling_partner_id or "-",
+        row.status.label,
+        row.expires_at.strftime("%Y-%m-%d"),
+        str(row.days_left),
+        short_time(row.last_checked_at),
+        short_time(row.last_sync_at),
+        problem,
+    ]
+
+
+def plain_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Stable, untruncated, space-aligned text for pipes (last column not padded)."""
+    widths = [len(h) for h in headers]
+    for cells in rows:
+        for i, cell in enumerate(cells):
+            widths[i] = max(widths[i], len(cell))
+    lines = []
+    for cells in [list(headers), *rows]:
+        padded = [cell.ljust(widths[i]) for i, cell in enumerate(cells[:-1])]
+        lines.append("  ".join([*padded, cells[-1]]).rstrip())
+    return "\n".join(lines)
+
+
+def render_store_table(console: Console, rows: Sequence[StoreRow], policy: OutputPolicy) -> None:
+    """The status table: Rich on a terminal, plain aligned text when piped."""
+    if not policy.rich:
+        console.print(plain_table(COLUMNS, [row_cells(r) for r in rows]), markup=False)
+        return
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(show_header=True, header_style="bold", expand=False, pad_edge=False)
+    for name in COLUMNS:
+        table.add_column(
+            name,
+            justify="right" if name == "Days left" else "left",
+            overflow="fold",
+            no_wrap=name in ("Store", "Status", "Expires"),
+        )
+    for row in rows:
+        cells: list[Any] = [Text(c) for c in row_cells(row)]
+        cells[4] = Text(f" {row.status.label} ", style=BADGE_STYLE[row.status])
+        table.add_row(*cells)
+    console.print(table)
+
+
+def print_json(stream: IO[str], data: Any) -> None:
+    """Machine output: indented, key order kept, newline-terminated."""
+    stream.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    stream.flush()
+
+
+def stderr_write(text: str) -> None:
+    """Fallback error writer used before a context exists."""
+    sys.stderr.write(text + "\n")

@@ -1,0 +1,83 @@
+"""The status rules: pure functions of (store record, latest conclusive check, now)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+AUTHORIZATION_LIFETIME = timedelta(days=365)
+EXPIRING_SOON_DAYS = 30
+_DAY_S = 86400.0
+
+
+class Status(StrEnum):
+    """A connection's status, in the order the table sorts them (worst first)."""
+
+    ERROR = "error"
+    EXPIRED = "expired"
+    EXPIRING_SOON = "expiring_soon"
+    ACTIVE = "active"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").title()
+
+    @property
+    def rank(self) -> int:
+        return list(Status).index(self)
+
+    @property
+    def unhealthy(self) -> bool:
+        return self in (Status.ERROR, Status.EXPIRED)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A lasting problem a completed check or sync found (never a transient one)."""
+
+    code: str  # invalid_grant, forbidden, marketplace_mismatch, ...
+    message: str
+    found_at: datetime
+    request_id: str | None = None
+
+
+# Problem codes that count as lasting. An invalid_grant seen after the 365 days is just expiry.
+INVALID_GRANT = "invalid_grant"
+
+
+def expires_at(authorized_at: datetime) -> datetime:
+    """When Amazon's 365-day authorization runs out."""
+    return authorized_at + AUTHORIZATION_LIFETIME
+
+
+def days_left(authorized_at: datetime, now: datetime) -> int:
+    """ceil((expires_at - now) / 1 day): 365 when fresh, <= 0 exactly when now >= expires_at."""
+    seconds = (expires_at(authorized_at) - now).total_seconds()
+    return math.ceil(seconds / _DAY_S)
+
+
+def effective_problem(authorized_at: datetime, problem: Problem | None) -> Problem | None:
+    """The problem that makes a store `error`, if any.
+
+    A problem found before the latest (re-)authorization was cleared by it; an invalid_grant found
+    once the 365 days were over is the expiry itself, not an error.
+    """
+    if problem is None or problem.found_at < authorized_at:
+        return None
+    if problem.code == INVALID_GRANT and problem.found_at >= expires_at(authorized_at):
+        return None
+    return problem
+
+
+def compute_status(authorized_at: datetime, problem: Problem | None, now: datetime) -> Status:
+    """error > expired > expiring_soon > active, by the documented rules."""
+    if effective_problem(authorized_at, problem) is not None:
+        return Status.ERROR
+    left = days_left(authorized_at, now)
+    if left <= 0:
+        return Status.EXPIRED
+    if left <= EXPIRING_SOON_DAYS:
+        return Status.EXPIRING_SOON
+    return Status.ACTIVE
