@@ -14,7 +14,7 @@ from soldscope_cli.errors import ExitCode, SoldscopeError
 
 def render_error(ctx_obj: Any, error: SoldscopeError) -> None:
     """One line on stderr: what went wrong, then how to fix it."""
-    text = f"error: {error.message}"
+    text = f"error: {error}"
     if error.hint:
         text += f" — {error.hint}"
     err = getattr(ctx_obj, "err", None)

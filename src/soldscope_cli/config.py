@@ -269,8 +269,14 @@ def parse_config(path: Path, text: str) -> Config:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        if "(at end of document)" in message:
+            line, column = text.count("\n") + 1, len(text) - text.rfind("\n")
+            message = message.replace(
+                "(at end of document)", f"(at line {line}, column {column}: end of the file)"
+            )
         raise ConfigError(
-            f"{path}: {exc}",
+            f"{path}: {message}",
             hint="fix the file by hand (see docs/configuration.md); soldscope will not overwrite it",
         ) from None
     return _Parser(path, text).parse(data)

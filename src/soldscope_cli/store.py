@@ -39,8 +39,16 @@ def from_db_time(value: str) -> datetime:
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
+def execute_script(conn: sqlite3.Connection, script: str) -> None:
+    """Run `;`-separated DDL inside the caller's transaction (executescript would commit it)."""
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
 def _m001_state(conn: sqlite3.Connection) -> None:
-    conn.executescript(
+    execute_script(
+        conn,
         """
         CREATE TABLE checks (
             id INTEGER PRIMARY KEY,
@@ -83,7 +91,7 @@ def _m001_state(conn: sqlite3.Connection) -> None:
             updated_at TEXT NOT NULL,
             PRIMARY KEY (store, dataset, key)
         );
-        """
+        """,
     )
 
 
@@ -200,9 +208,11 @@ class Database:
         try:
             yield conn
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
+        if conn.in_transaction:  # a migration using executescript() has committed already
+            conn.execute("COMMIT")
 
     def close(self) -> None:
         """Close this thread's connection."""

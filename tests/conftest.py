@@ -1,0 +1,126 @@
+"""Shared fixtures: a fake AppContext (fixed clock, in-memory secrets, StringIO streams)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from soldscope_cli.cli import app
+from soldscope_cli.config import ConfigFile, StoreRecord
+from soldscope_cli.context import AppContext
+from soldscope_cli.paths import Paths
+from soldscope_cli.secret_store import MemorySecretStore, token_key
+
+NOW = datetime(2026, 11, 29, 12, 0, 0, tzinfo=UTC)
+SHARED_MODELS = Path(__file__).resolve().parents[2] / "shared" / "spapi" / "models"
+
+
+class FakeClock:
+    """A settable clock."""
+
+    def __init__(self, now: datetime = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class Harness:
+    """A context wired to fakes plus helpers to seed config and run commands."""
+
+    ctx: AppContext
+    secrets: MemorySecretStore
+    clock: FakeClock
+    tmp_path: Path
+
+    @property
+    def stdout(self) -> str:
+        out = self.ctx.stdout
+        assert isinstance(out, io.StringIO)
+        return out.getvalue()
+
+    @property
+    def stderr(self) -> str:
+        err = self.ctx.stderr
+        assert isinstance(err, io.StringIO)
+        return err.getvalue()
+
+    def add_store(
+        self,
+        name: str,
+        *,
+        region: str = "na",
+        marketplaces: list[str] | None = None,
+        authorized_at: datetime | None = None,
+        seller: str | None = None,
+        token: str | None = "Atzr|fake-refresh-token",
+    ) -> StoreRecord:
+        record = StoreRecord(
+            name=name,
+            region=region,  # type: ignore[arg-type]
+            marketplaces=marketplaces or ["US"],
+            authorized_at=authorized_at or self.clock.now,
+            selling_partner_id=seller or f"A{abs(hash(name)) % 10**12:012d}",
+        )
+        with ConfigFile(self.ctx.paths.config_file, self.ctx.paths.config_lock).edit() as cfg:
+            cfg.stores[name] = record
+        if token:
+            self.secrets.set(token_key(name), token)
+        self.ctx._config = None
+        return record
+
+
+def make_harness(
+    tmp_path: Path,
+    *,
+    env: dict[str, str] | None = None,
+    stdin: str = "",
+    tty: bool = False,
+    now: datetime = NOW,
+    **kwargs: Any,
+) -> Harness:
+    """An AppContext whose outside world is fake."""
+    secrets = MemorySecretStore()
+    clock = FakeClock(now)
+    ctx = AppContext(
+        env=dict(env or {}),
+        paths=Paths(tmp_path / "config", tmp_path / "data"),
+        clock=clock,
+        sleep=lambda s: None,
+        stdin=io.StringIO(stdin),
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
+        stdin_tty=tty,
+        stdout_tty=tty,
+        stderr_tty=tty,
+        secret_store_override=secrets,
+        **kwargs,
+    )
+    return Harness(ctx=ctx, secrets=secrets, clock=clock, tmp_path=tmp_path)
+
+
+@pytest.fixture
+def harness(tmp_path: Path) -> Harness:
+    return make_harness(tmp_path)
+
+
+@pytest.fixture
+def invoke() -> Callable[..., Any]:
+    """Run the Typer app in-process with a fake context."""
+
+    def run(h: Harness, *args: str) -> Any:
+        h.ctx._config = None
+        for stream in (h.ctx.stdout, h.ctx.stderr):
+            stream.seek(0)
+            stream.truncate(0)
+        return CliRunner().invoke(app, list(args), obj=h.ctx, catch_exceptions=False)
+
+    return run

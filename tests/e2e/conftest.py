@@ -1,0 +1,56 @@
+"""Run the installed `soldscope` command in throwaway SOLDSCOPE_* directories."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+SOLDSCOPE = Path(sys.executable).parent / "soldscope"
+
+
+@dataclass
+class Cli:
+    """The real command with its own config, data and environment."""
+
+    home: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        base = {k: v for k, v in os.environ.items() if not k.startswith("SOLDSCOPE_")}
+        base.pop("NO_COLOR", None)
+        base.pop("FORCE_COLOR", None)
+        self.env = {
+            **base,
+            "SOLDSCOPE_CONFIG_DIR": str(self.home / "config"),
+            "SOLDSCOPE_DATA_DIR": str(self.home / "data"),
+            **self.env,
+        }
+
+    def run(
+        self,
+        *args: str,
+        input: str | None = None,
+        env: dict[str, str] | None = None,
+        timeout: float = 60,
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(SOLDSCOPE), *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            env={**self.env, **(env or {})},
+            timeout=timeout,
+            check=False,
+        )
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    if not SOLDSCOPE.exists():
+        pytest.skip(f"the soldscope command is not installed next to {sys.executable}")
+    return Cli(tmp_path, {"SOLDSCOPE_SECRETS": "file"})

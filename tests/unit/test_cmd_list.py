@@ -1,0 +1,212 @@
+"""`soldscope list`: JSON shape, sorting, exit codes, plain output, colour policy."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.conftest import NOW, Harness, make_harness
+
+from soldscope_cli.store import CHECK_INCOMPLETE, CHECK_PROBLEM, CheckRecord
+
+ANSI = re.compile(r"\x1b\[")
+COLOUR = re.compile(r"\x1b\[(?:[0-9;]*;)?(?:3[0-9]|9[0-7]|4[0-9]|10[0-7])(?:;[0-9;]*)?m")
+
+
+def seed(h: Harness) -> None:
+    h.add_store("zeta-ok", authorized_at=NOW - timedelta(days=10), seller="AZETA")
+    h.add_store(
+        "alpha-soon",
+        region="eu",
+        marketplaces=["UK", "DE"],
+        authorized_at=NOW - timedelta(days=350),
+        seller="AALPHA",
+    )
+    h.add_store(
+        "beta-expired",
+        region="fe",
+        marketplaces=["JP"],
+        authorized_at=NOW - timedelta(days=400),
+        seller="ABETA",
+    )
+    h.add_store("gamma-error", authorized_at=NOW - timedelta(days=100), seller="AGAMMA")
+    db = h.ctx.database()
+    db.record_check(
+        CheckRecord(
+            "gamma-error",
+            NOW - timedelta(hours=2),
+            "validate",
+            CHECK_PROBLEM,
+            "invalid_grant",
+            "The grant was revoked",
+            "req-9",
+        )
+    )
+    db.record_check(
+        CheckRecord(
+            "zeta-ok",
+            NOW - timedelta(hours=1),
+            "validate",
+            CHECK_INCOMPLETE,
+            "transient",
+            "503",
+            None,
+        )
+    )
+
+
+def test_json_shape_is_pinned(harness: Harness, invoke: Any) -> None:
+    seed(harness)
+    result = invoke(harness, "list", "--json")
+    data = json.loads(harness.stdout)
+    assert [d["name"] for d in data] == ["gamma-error", "beta-expired", "alpha-soon", "zeta-ok"]
+    assert data[0] == {
+        "name": "gamma-error",
+        "region": "na",
+        "marketplaces": ["US"],
+        "selling_partner_id": "AGAMMA",
+        "status": "error",
+        "authorized_at": "2026-08-21T12:00:00Z",
+        "expires_at": "2027-08-21T12:00:00Z",
+        "days_left": 265,
+        "last_checked_at": "2026-11-29T10:00:00Z",
+        "last_sync_at": None,
+        "error": {"code": "invalid_grant", "message": "The grant was revoked"},
+    }
+    assert data[2]["status"] == "expiring_soon" and data[2]["days_left"] == 15
+    assert data[2]["marketplaces"] == ["UK", "DE"]
+    assert data[1]["status"] == "expired" and data[1]["days_left"] == -35
+    assert data[3]["status"] == "active" and data[3]["error"] is None
+    assert data[3]["last_checked_at"] == "2026-11-29T11:00:00Z"
+    assert result.exit_code == 1  # --json never changes the exit code
+
+
+def test_piped_output_is_plain_stable_and_untruncated(harness: Harness, invoke: Any) -> None:
+    seed(harness)
+    harness.add_store("a-very-long-store-name-that-would-not-fit-in-a-narrow-column")
+    invoke(harness, "list")
+    out = harness.stdout
+    assert not ANSI.search(out)
+    lines = out.splitlines()
+    assert lines[0].split() == [
+        "Store",
+        "Region",
+        "Marketplaces",
+        "Seller",
+        "ID",
+        "Status",
+        "Expires",
+        "Days",
+        "left",
+        "Last",
+        "checked",
+        "Last",
+        "sync",
+        "Problem",
+    ]
+    assert "a-very-long-store-name-that-would-not-fit-in-a-narrow-column" in out
+    assert "invalid_grant: The grant was revoked" in out
+    assert lines[1].startswith("gamma-error ")
+    assert "Expiring Soon" in out
+    assert lines[-1] == "5 stores: 2 active, 1 expiring soon, 1 expired, 1 error"
+
+
+def test_terminal_output_has_coloured_badges(tmp_path: Path, invoke: Any) -> None:
+    h = make_harness(tmp_path, tty=True, env={"TERM": "xterm-256color"})
+    seed(h)
+    invoke(h, "list")
+    assert COLOUR.search(h.stdout)
+    assert "Expiring Soon" in h.stdout
+
+
+@pytest.mark.parametrize("env", [{"NO_COLOR": "1", "TERM": "xterm"}, {"TERM": "dumb"}])
+def test_no_color_on_a_terminal(tmp_path: Path, invoke: Any, env: dict[str, str]) -> None:
+    h = make_harness(tmp_path, tty=True, env=env)
+    seed(h)
+    invoke(h, "list")
+    assert "Active" in h.stdout
+    assert not COLOUR.search(h.stdout)
+
+
+def test_no_color_flag_wins(tmp_path: Path, invoke: Any) -> None:
+    h = make_harness(tmp_path, tty=True, env={"FORCE_COLOR": "1"})
+    seed(h)
+    invoke(h, "--no-color", "list")
+    assert not COLOUR.search(h.stdout)
+
+
+@pytest.mark.parametrize(
+    ("args", "names", "code"),
+    [
+        (["--status", "active"], ["zeta-ok"], 0),
+        (["--status", "expiring-soon"], ["alpha-soon"], 0),
+        (["--status", "error", "--status", "expired"], ["gamma-error", "beta-expired"], 1),
+        (["zeta-ok", "alpha-soon"], ["alpha-soon", "zeta-ok"], 0),
+        (["beta-expired"], ["beta-expired"], 1),
+    ],
+)
+def test_filters_and_exit_codes(
+    harness: Harness, invoke: Any, args: list[str], names: list[str], code: int
+) -> None:
+    seed(harness)
+    result = invoke(harness, "list", "--json", *args)
+    assert [d["name"] for d in json.loads(harness.stdout)] == names
+    assert result.exit_code == code
+
+
+def test_unknown_name_is_a_usage_error(harness: Harness, invoke: Any) -> None:
+    seed(harness)
+    result = invoke(harness, "list", "nope")
+    assert result.exit_code == 2
+    assert "no store named 'nope'" in harness.stderr
+    assert "soldscope list" in harness.stderr
+
+
+def test_unknown_status_is_a_usage_error(harness: Harness, invoke: Any) -> None:
+    result = invoke(harness, "list", "--status", "broken")
+    assert result.exit_code == 2
+    assert "unknown status 'broken'" in harness.stderr
+
+
+def test_no_stores_hints_at_connect(harness: Harness, invoke: Any) -> None:
+    result = invoke(harness, "list")
+    assert result.exit_code == 0
+    assert "soldscope connect" in harness.stderr
+    assert harness.stdout == ""
+    invoke(harness, "list", "--json")
+    assert json.loads(harness.stdout) == []
+
+
+def test_broken_config_exits_2_with_the_location(harness: Harness, invoke: Any) -> None:
+    harness.ctx.paths.config_dir.mkdir(parents=True)
+    harness.ctx.paths.config_file.write_text("[stores.a]\nregion = 'mars'\n")
+    result = invoke(harness, "list")
+    assert result.exit_code == 2
+    assert "config.toml, line 2" in harness.stderr
+    assert "Traceback" not in harness.stderr
+
+
+def test_list_imports_neither_keyring_nor_httpx(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "from soldscope_cli.cli import main\n"
+        "sys.argv = ['soldscope', 'list']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "bad = sorted(m for m in ('keyring', 'httpx', 'secretstorage') if m in sys.modules)\n"
+        "print('IMPORTED', bad)\n"
+    )
+    env = {
+        "SOLDSCOPE_CONFIG_DIR": str(tmp_path / "c"),
+        "SOLDSCOPE_DATA_DIR": str(tmp_path / "d"),
+        "PATH": "/usr/bin:/bin",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    assert "IMPORTED []" in out

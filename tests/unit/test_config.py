@@ -1,0 +1,184 @@
+"""config.toml parsing, errors with line/column, atomic locked writes."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import stat
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from soldscope_cli.config import (
+    Config,
+    ConfigFile,
+    StoreRecord,
+    dump_config,
+    parse_config,
+    validate_store_name,
+)
+from soldscope_cli.errors import ConfigError, UsageError
+
+GOOD = """
+[app]
+application_id = "amzn1.sp.solution.1111"
+client_id = "amzn1.application-oa2-client.abc"
+redirect_uri = "https://example.com/relay/"
+draft = true
+
+[stores.acme-us]
+region = "na"
+marketplaces = ["US", "CA"]
+selling_partner_id = "A1B2C3"
+authorized_at = 2026-01-05T10:00:00Z
+
+[stores.acme_uk]
+region = "eu"
+marketplaces = ["GB", "DE"]
+authorized_at = "2026-02-01T00:00:00+01:00"
+"""
+
+
+def test_parses_a_hand_written_file() -> None:
+    config = parse_config(Path("c.toml"), GOOD)
+    assert config.app.application_id == "amzn1.sp.solution.1111"
+    assert config.app.draft is True
+    us = config.stores["acme-us"]
+    assert us.region == "na" and us.marketplaces == ["US", "CA"]
+    assert us.authorized_at == datetime(2026, 1, 5, 10, tzinfo=UTC)
+    uk = config.stores["acme_uk"]
+    assert uk.marketplaces == ["UK", "DE"]  # GB accepted, stored as UK
+    assert uk.authorized_at == datetime(2026, 1, 31, 23, tzinfo=UTC)
+    assert uk.selling_partner_id is None
+
+
+def test_round_trip_keeps_everything() -> None:
+    config = parse_config(Path("c.toml"), GOOD)
+    again = parse_config(Path("c.toml"), dump_config(config))
+    assert again == config
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "what"),
+    [
+        ("[stores.a]\nregion = 'na'\nmarketplaces = [\n", "line 4", "c.toml"),
+        (
+            "[stores.a]\nregion = 'xx'\nmarketplaces = ['US']\nauthorized_at = 2026-01-01T00:00:00Z\n",
+            "line 2, column 1",
+            "region must be one of na, eu, fe",
+        ),
+        (
+            "\n\n[stores.a]\nregion = 'na'\nmarketplaces = ['US', 'DE']\nauthorized_at = 2026-01-01T00:00:00Z\n",
+            "line 5, column 1",
+            "a connection covers one region",
+        ),
+        (
+            "[stores.a]\nregion = 'na'\nmarketplaces = ['ZZ']\nauthorized_at = 2026-01-01T00:00:00Z\n",
+            "line 3",
+            "unknown marketplace 'ZZ'",
+        ),
+        (
+            "[stores.a]\nregion = 'na'\nmarketplaces = ['US']\nauthorized_at = 2026-01-01T00:00:00\n",
+            "line 4",
+            "needs a UTC offset",
+        ),
+        (
+            "[stores.a]\nregion = 'na'\nmarketplaces = ['US']\nauthorized_at = 'yesterday'\n",
+            "line 4",
+            "RFC 3339",
+        ),
+        (
+            "[stores.a]\nregion = 'na'\nmarketplaces = ['US']\n",
+            "line 1",
+            "authorized_at is missing",
+        ),
+        (
+            "[stores.Bad]\nregion = 'na'\nmarketplaces = ['US']\nauthorized_at = 2026-01-01T00:00:00Z\n",
+            "line 1",
+            "invalid store name 'Bad'",
+        ),
+        (
+            "[stores.a]\nregion = 'na'\nmarketplace = ['US']\nauthorized_at = 2026-01-01T00:00:00Z\n",
+            "line 3",
+            "unknown key 'marketplace'",
+        ),
+        ("[app]\ndraft = 'yes'\n", "line 2", "draft must be true or false"),
+        ("[secrets]\nbackend = 'plaintext'\n", "line 2", "secrets backend must be one of"),
+        ("[nonsense]\n", "line 1", "unknown table or key 'nonsense'"),
+    ],
+)
+def test_errors_name_path_line_and_problem(text: str, where: str, what: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(Path("c.toml"), text)
+    assert "c.toml" in info.value.message
+    assert where in info.value.message
+    assert what in info.value.message
+
+
+@pytest.mark.parametrize("name", ["a", "acme-us", "x_1", "a" * 64])
+def test_valid_store_names(name: str) -> None:
+    assert validate_store_name(name) == name
+
+
+@pytest.mark.parametrize("name", ["", "A", "a b", "a.b", "a" * 65, "é"])
+def test_invalid_store_names(name: str) -> None:
+    with pytest.raises(UsageError):
+        validate_store_name(name)
+
+
+def test_writes_are_atomic_0600_and_leave_no_temp_files(tmp_path: Path) -> None:
+    cf = ConfigFile(tmp_path / "cfg" / "config.toml", tmp_path / "cfg" / ".lock")
+    with cf.edit() as config:
+        config.app.application_id = "amzn1.sp.solution.x"
+    assert stat.S_IMODE(os.stat(cf.path).st_mode) == 0o600
+    assert sorted(p.name for p in cf.path.parent.iterdir()) == [".lock", "config.toml"]
+    assert cf.load().app.application_id == "amzn1.sp.solution.x"
+
+
+def test_a_failed_edit_leaves_the_file_untouched(tmp_path: Path) -> None:
+    cf = ConfigFile(tmp_path / "config.toml", tmp_path / ".lock")
+    cf.path.write_text(GOOD)
+    with pytest.raises(RuntimeError), cf.edit() as config:
+        config.stores.clear()
+        raise RuntimeError("boom")
+    assert cf.path.read_text() == GOOD
+
+
+def test_a_malformed_file_is_never_overwritten(tmp_path: Path) -> None:
+    cf = ConfigFile(tmp_path / "config.toml", tmp_path / ".lock")
+    cf.path.write_text("[stores.a\n")
+    with pytest.raises(ConfigError), cf.edit():
+        pass
+    assert cf.path.read_text() == "[stores.a\n"
+
+
+def _add_stores(path: str, prefix: str, count: int) -> None:
+    cf = ConfigFile(Path(path), Path(path + ".lock"))
+    for i in range(count):
+        with cf.edit() as config:
+            config.stores[f"{prefix}{i}"] = StoreRecord(
+                name=f"{prefix}{i}",
+                region="na",
+                marketplaces=["US"],
+                authorized_at=datetime(2026, 1, 1, tzinfo=UTC),
+            )
+
+
+def test_concurrent_processes_never_lose_each_others_edits(tmp_path: Path) -> None:
+    path = str(tmp_path / "config.toml")
+    procs = [
+        multiprocessing.get_context("spawn").Process(target=_add_stores, args=(path, p, 15))
+        for p in ("a", "b", "c")
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    stores = ConfigFile(Path(path), Path(path + ".lock")).load().stores
+    assert len(stores) == 45
+
+
+def test_missing_file_is_an_empty_config(tmp_path: Path) -> None:
+    assert ConfigFile(tmp_path / "none.toml", tmp_path / ".l").load() == Config()
