@@ -1,0 +1,136 @@
+"""Client-side token buckets per (store, operation), seeded with Amazon's documented usage plans."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+
+@dataclass(frozen=True)
+class UsagePlan:
+    """A token bucket's refill rate (requests per second) and burst (bucket size)."""
+
+    rate: float
+    burst: int
+
+
+# Default usage plans from each operation's model and
+# https://developer-docs.amazon.com/sp-api/docs/usage-plans-and-rate-limits (FACTS.md §5).
+# Buckets are per operation x selling partner x app, so each store gets its own.
+USAGE_PLANS: Mapping[str, UsagePlan] = MappingProxyType(
+    {
+        "getMarketplaceParticipations": UsagePlan(0.016, 15),
+        "createReport": UsagePlan(0.0167, 15),
+        "getReportDocument": UsagePlan(0.0167, 15),
+        "getReport": UsagePlan(2.0, 15),
+        "getReports": UsagePlan(0.0222, 10),
+        "getInventorySummaries": UsagePlan(2.0, 2),
+        "listTransactions": UsagePlan(0.5, 10),
+        "listFinancialEvents": UsagePlan(0.5, 30),
+    }
+)
+
+# For operations not in the table: slow enough to stay under most documented plans; a 429 still
+# triggers penalize() and the retry policy if Amazon's plan is stricter.
+DEFAULT_PLAN = UsagePlan(0.2, 1)
+
+
+class _Bucket:
+    """One token bucket; tokens go negative when callers have reserved future tokens."""
+
+    __slots__ = ("burst", "rate", "tokens", "updated")
+
+    def __init__(self, plan: UsagePlan, now: float) -> None:
+        self.rate = plan.rate
+        self.burst = float(plan.burst)
+        # Start full: that is how Amazon's bucket looks after an idle period.
+        self.tokens = self.burst
+        self.updated = now
+
+    def refill(self, now: float) -> None:
+        elapsed = max(0.0, now - self.updated)
+        self.tokens = min(self.burst, self.tokens + elapsed * self.rate)
+        self.updated = now
+
+
+class RateLimiter:
+    """Thread-safe token buckets; `acquire` blocks via the injected sleep until a token is free."""
+
+    def __init__(
+        self,
+        *,
+        plans: Mapping[str, UsagePlan] = USAGE_PLANS,
+        default: UsagePlan = DEFAULT_PLAN,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._plans = plans
+        self._default = default
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._buckets: dict[tuple[str, str], _Bucket] = {}
+
+    def plan(self, operation: str) -> UsagePlan:
+        """The usage plan an operation's buckets start with."""
+        return self._plans.get(operation, self._default)
+
+    def _bucket(self, store: str, operation: str, now: float) -> _Bucket:
+        bucket = self._buckets.get((store, operation))
+        if bucket is None:
+            bucket = _Bucket(self.plan(operation), now)
+            self._buckets[(store, operation)] = bucket
+        else:
+            bucket.refill(now)
+        return bucket
+
+    def reserve(self, store: str, operation: str) -> float:
+        """Take the next token of (store, operation); returns how long to wait before using it."""
+        with self._lock:
+            now = self._clock()
+            bucket = self._bucket(store, operation, now)
+            # Reserving (going below zero) gives waiting threads first-come order and means no
+            # thread has to recheck after sleeping.
+            bucket.tokens -= 1.0
+            if bucket.tokens >= 0:
+                return 0.0
+            return -bucket.tokens / bucket.rate
+
+    def acquire(self, store: str, operation: str) -> float:
+        """Block until a token for (store, operation) is available; returns the seconds waited."""
+        wait = self.reserve(store, operation)
+        if wait > 0:
+            self._sleep(wait)
+        return wait
+
+    def penalize(self, store: str, operation: str, retry_after: float | None = None) -> None:
+        """Empty the bucket after a 429 so no token is handed out before Retry-After has passed."""
+        with self._lock:
+            now = self._clock()
+            bucket = self._bucket(store, operation, now)
+            ceiling = 0.0
+            if retry_after is not None and retry_after > 0:
+                # The next reservation waits (1 - tokens) / rate; make that at least retry_after.
+                ceiling = min(ceiling, 1.0 - retry_after * bucket.rate)
+            bucket.tokens = min(bucket.tokens, ceiling)
+
+    def update_rate(self, store: str, operation: str, rate: float) -> None:
+        """Adopt the rate Amazon reports in x-amzn-RateLimit-Limit for this bucket.
+
+        Selling partners with higher plans get higher rates than the documented defaults.
+        https://developer-docs.amazon.com/sp-api/docs/usage-plans-and-rate-limits
+        """
+        if not math.isfinite(rate) or rate <= 0:
+            return
+        with self._lock:
+            bucket = self._bucket(store, operation, self._clock())
+            bucket.rate = rate
+
+    def tokens(self, store: str, operation: str) -> float:
+        """Tokens currently in the bucket (negative while reservations are outstanding)."""
+        with self._lock:
+            return self._bucket(store, operation, self._clock()).tokens

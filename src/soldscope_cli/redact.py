@@ -1,0 +1,93 @@
+"""Scrub Amazon tokens, client secrets and registered secret values from text bound for logs."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from urllib.parse import quote, quote_plus
+
+REDACTED = "[REDACTED]"
+
+# LWA access tokens start "Atza|", refresh tokens "Atzr|" and client secrets "amzn1.oa2-cs.v1.";
+# form-encoded request bodies carry the "|" as "%7C".
+# https://developer-docs.amazon.com/sp-api/docs/connecting-to-the-selling-partner-api
+_PATTERNS: tuple[re.Pattern[str], ...] = (
+    re.compile(r"(Atz[ar](?:\||%7[Cc]))[^\s\"'&,;<>)\]}]+"),
+    re.compile(r"(amzn1\.oa2-cs\.v1\.)[A-Za-z0-9]+"),
+)
+
+# Shorter values would shred ordinary words in log lines; real secrets are far longer.
+MIN_SECRET_LENGTH = 6
+
+
+class SecretRegistry:
+    """A thread-safe set of secret values that redaction must remove wherever they appear."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: set[str] = set()
+        self._ordered: tuple[str, ...] = ()
+
+    def register(self, value: str) -> None:
+        """Remember a secret value (and its URL-encoded forms) so redaction removes it."""
+        if len(value) < MIN_SECRET_LENGTH:
+            return
+        forms = {value, quote(value, safe=""), quote_plus(value)}
+        with self._lock:
+            if forms <= self._values:
+                return
+            self._values |= forms
+            # Longest first, so a secret containing another one is removed whole.
+            self._ordered = tuple(sorted(self._values, key=len, reverse=True))
+
+    def clear(self) -> None:
+        """Forget every registered value."""
+        with self._lock:
+            self._values.clear()
+            self._ordered = ()
+
+    def redact(self, text: str) -> str:
+        """The text with token patterns and registered values replaced by a marker."""
+        for pattern in _PATTERNS:
+            text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
+        for value in self._ordered:
+            if value in text:
+                text = text.replace(value, REDACTED)
+        return text
+
+    def __repr__(self) -> str:
+        return f"SecretRegistry({len(self._ordered)} values)"
+
+
+DEFAULT_REGISTRY = SecretRegistry()
+
+
+def register_secret(value: str) -> None:
+    """Register a secret value with the process-wide registry used by `redact`."""
+    DEFAULT_REGISTRY.register(value)
+
+
+def redact(text: str) -> str:
+    """Text safe for debug logs: tokens, client secrets and registered secrets removed."""
+    return DEFAULT_REGISTRY.redact(text)
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that redacts each record's message and formatted traceback."""
+
+    def __init__(self, registry: SecretRegistry | None = None) -> None:
+        super().__init__()
+        self._registry = registry if registry is not None else DEFAULT_REGISTRY
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record in place; never drops it."""
+        record.msg = self._registry.redact(record.getMessage())
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self._registry.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self._registry.redact(record.stack_info)
+        return True
