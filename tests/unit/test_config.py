@@ -182,3 +182,26 @@ def test_concurrent_processes_never_lose_each_others_edits(tmp_path: Path) -> No
 
 def test_missing_file_is_an_empty_config(tmp_path: Path) -> None:
     assert ConfigFile(tmp_path / "none.toml", tmp_path / ".l").load() == Config()
+
+
+def test_decoded_config_is_cached_by_content_hash(tmp_path: Path) -> None:
+    cf = ConfigFile(tmp_path / "config.toml", tmp_path / ".lock")
+    cf.path.write_text(GOOD)
+    first = cf.load()
+    assert cf.cache_path.exists()
+    assert stat.S_IMODE(os.stat(cf.cache_path).st_mode) == 0o600
+    assert cf.load() == first  # from the cache
+    # An edit (same size even) is never hidden by the cache.
+    cf.path.write_text(GOOD.replace('"na"', '"eu"', 1).replace('["US", "CA"]', '["DE", "FR"]'))
+    assert cf.load().stores["acme-us"].region == "eu"
+    cf.path.write_text("[stores.a]\nregion = 'mars'\n")
+    with pytest.raises(ConfigError):
+        cf.load()
+
+
+def test_a_corrupt_cache_is_ignored(tmp_path: Path) -> None:
+    cf = ConfigFile(tmp_path / "config.toml", tmp_path / ".lock")
+    cf.path.write_text(GOOD)
+    cf.load()
+    cf.cache_path.write_text("{garbage")
+    assert cf.load().stores["acme-us"].marketplaces == ["US", "CA"]

@@ -89,6 +89,13 @@ def list_command(
             "No stores yet. Connect one with `soldscope connect NAME --marketplace US`.",
             markup=False,
         )
+    elif not app.policy.rich:
+        # Piped: plain text without importing Rich at all (list must stay fast at 1,000 stores).
+        from soldscope_cli.output import COLUMNS, plain_table, row_cells
+
+        if result.rows:
+            app.stdout.write(plain_table(COLUMNS, [row_cells(r) for r in result.rows]) + "\n")
+        app.stdout.write(summary(result.rows) + "\n")
     else:
         from soldscope_cli.output import render_store_table
 
