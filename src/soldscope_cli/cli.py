@@ -113,15 +113,15 @@ def root(
 
 
 def _register() -> None:
-    from soldscope_cli.commands import app_cmd, delete, list_
+    from soldscope_cli.commands import app_cmd, connect, delete, list_, validate
 
     app.command("list")(list_.list_command)
+    app.command("validate")(validate.validate_command)
+    app.command("connect")(connect.connect_command)
     app.command("delete")(delete.delete_command)
     app.add_typer(app_cmd.app_app, name="app")
-    try:
-        from soldscope_cli.commands.simulator import simulator_app
-    except ImportError:  # pragma: no cover - the simulator ships with the package
-        return
+    from soldscope_cli.commands.simulator import simulator_app
+
     app.add_typer(simulator_app, name="simulator")
 
 

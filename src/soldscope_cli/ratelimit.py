@@ -112,10 +112,13 @@ class RateLimiter:
         with self._lock:
             now = self._clock()
             bucket = self._bucket(store, operation, now)
-            ceiling = 0.0
-            if retry_after is not None and retry_after > 0:
-                # The next reservation waits (1 - tokens) / rate; make that at least retry_after.
-                ceiling = min(ceiling, 1.0 - retry_after * bucket.rate)
+            if retry_after is not None and retry_after >= 0:
+                # Amazon said when to come back. The next reservation waits (1 - tokens) / rate:
+                # make that exactly retry_after; an emptied bucket of a slow operation
+                # (getMarketplaceParticipations: 0.016/s) would otherwise hold it for a minute.
+                ceiling = 1.0 - retry_after * bucket.rate
+            else:
+                ceiling = 0.0
             bucket.tokens = min(bucket.tokens, ceiling)
 
     def update_rate(self, store: str, operation: str, rate: float) -> None:

@@ -312,11 +312,15 @@ def test_close_is_idempotent_and_frees_the_port() -> None:
 
 
 def test_a_given_port_is_used_and_a_busy_one_is_named() -> None:
-    with CallbackListener(label=LABEL) as first:
-        with CallbackListener(label=LABEL, port=first.port + 1 if first.port < 65535 else 1025):
-            pass
-        with pytest.raises(UsageError) as caught:
-            CallbackListener(label=LABEL, port=first.port)
+    import socket
+
+    with socket.socket() as probe:  # a port that was free a moment ago, not a guessed neighbour
+        probe.bind(("127.0.0.1", 0))
+        free_port = probe.getsockname()[1]
+    with CallbackListener(label=LABEL, port=free_port) as given:
+        assert given.port == free_port
+    with CallbackListener(label=LABEL) as first, pytest.raises(UsageError) as caught:
+        CallbackListener(label=LABEL, port=first.port)
     assert str(first.port) in caught.value.message
     assert "already in use" in caught.value.message
     with CallbackListener(label=LABEL, port=first.port) as again:

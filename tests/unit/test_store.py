@@ -12,6 +12,7 @@ from soldscope_cli.store import (
     CHECK_INCOMPLETE,
     CHECK_OK,
     CHECK_PROBLEM,
+    MIGRATIONS,
     CheckRecord,
     Database,
     read_states_if_exists,
@@ -26,7 +27,8 @@ def test_migrations_are_recorded_once_and_the_file_is_private(tmp_path: Path) ->
     db.close()
     again = Database(tmp_path / "state.db")
     names = [r[0] for r in again.connection().execute("SELECT name FROM schema_migrations")]
-    assert names == ["0001_state"]
+    assert names == [name for name, _ in MIGRATIONS]
+    assert names[0] == "0001_state"
     assert again.pending_migrations() == []
     assert stat.S_IMODE(os.stat(tmp_path / "state.db").st_mode) == 0o600
     mode = again.connection().execute("PRAGMA journal_mode").fetchone()[0]

@@ -1,0 +1,101 @@
+"""Builds the Amazon clients a command uses: one LWA client, one rate limiter, one retry policy."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from soldscope_cli.app_credentials import resolve_app
+from soldscope_cli.errors import ConfigError
+from soldscope_cli.lwa import LwaClient
+from soldscope_cli.ratelimit import RateLimiter
+from soldscope_cli.retry import RetryPolicy
+from soldscope_cli.spapi import SpapiClient
+
+if TYPE_CHECKING:
+    import httpx
+
+    from soldscope_cli.config import StoreRecord
+    from soldscope_cli.context import AppContext
+    from soldscope_cli.endpoints import Endpoints
+
+# Scripts, CI and the end-to-end tests shorten the retry budget so a persistent outage ends in
+# seconds instead of a minute per store (docs/validate.md#environment).
+RETRY_MAX_TOTAL_ENV = "SOLDSCOPE_RETRY_MAX_TOTAL"
+RETRY_BASE_DELAY_ENV = "SOLDSCOPE_RETRY_BASE_DELAY"
+RETRY_MAX_ATTEMPTS_ENV = "SOLDSCOPE_RETRY_MAX_ATTEMPTS"
+
+
+def _number(env: Mapping[str, str], name: str, default: float, *, integer: bool = False) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0 or (integer and (value < 1 or value != int(value))):
+        kind = "a whole number ≥ 1" if integer else "a number of seconds ≥ 0"
+        raise ConfigError(f"{name}={raw!r} is not {kind}", hint=f"fix or unset {name}")
+    return value
+
+
+def retry_policy_from_env(env: Mapping[str, str]) -> RetryPolicy:
+    """The default RetryPolicy with SOLDSCOPE_RETRY_* overrides applied."""
+    base = RetryPolicy()
+    return RetryPolicy(
+        max_attempts=int(_number(env, RETRY_MAX_ATTEMPTS_ENV, base.max_attempts, integer=True)),
+        base_delay=_number(env, RETRY_BASE_DELAY_ENV, base.base_delay),
+        max_delay=base.max_delay,
+        max_total=_number(env, RETRY_MAX_TOTAL_ENV, base.max_total),
+    )
+
+
+@dataclass
+class AmazonClients:
+    """The clients of one command run, shared by every store it touches (all thread-safe)."""
+
+    http: httpx.Client
+    lwa: LwaClient
+    limiter: RateLimiter
+    retry: RetryPolicy
+    endpoints: Endpoints
+    clock: Callable[[], datetime]
+    sleep: Callable[[float], None]
+
+    @classmethod
+    def from_context(cls, ctx: AppContext) -> AmazonClients:
+        """Clients for the app configured in ctx; ConfigError when its credentials are missing."""
+        creds = resolve_app(ctx.config().app, ctx.env, ctx.secret_store)
+        creds.require()
+        assert creds.client_id is not None and creds.client_secret is not None  # by require()
+        retry = retry_policy_from_env(ctx.env)
+        http = ctx.http()
+        lwa = LwaClient(
+            http,
+            ctx.endpoints.lwa_url,
+            creds.client_id,
+            creds.client_secret,
+            clock=ctx.clock,
+            retry=retry,
+            sleep=ctx.sleep,
+        )
+        limiter = RateLimiter(clock=ctx.monotonic, sleep=ctx.sleep)
+        return cls(http, lwa, limiter, retry, ctx.endpoints, ctx.clock, ctx.sleep)
+
+    def spapi_for(self, record: StoreRecord, refresh_token: str) -> SpapiClient:
+        """An SP-API client acting for one store, refreshing its access token through LWA."""
+        lwa = self.lwa
+        return SpapiClient(
+            self.http,
+            self.endpoints.spapi_base(record.region),
+            lambda: lwa.access_token(refresh_token),
+            store=record.name,
+            limiter=self.limiter,
+            retry=self.retry,
+            clock=self.clock,
+            sleep=self.sleep,
+        )

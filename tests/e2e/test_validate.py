@@ -1,0 +1,173 @@
+"""`soldscope connect --refresh-token-stdin` and `validate`, installed, against the local simulator."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.e2e.conftest import SOLDSCOPE, Cli
+
+from soldscope_cli.simulator import Simulator, parse_scenario
+
+pytestmark = pytest.mark.e2e
+
+SELLERS = {"acme-us": "A1E2EACME0001", "bolt-us": "A1E2EBOLT0002", "cora-eu": "A2E2ECORA0003"}
+APP_REJECTED = (
+    "LWA rejected the app's client credentials — rotate the secret: "
+    "soldscope app set --client-secret-stdin"
+)
+
+
+@dataclass
+class World:
+    """A simulator and the installed command pointed at it, with three connected stores."""
+
+    sim: Simulator
+    cli: Cli
+
+    def validate(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 60
+    ) -> tuple[int, list[dict[str, Any]], str]:
+        result = self.cli.run("validate", "--json", *args, env=env, timeout=timeout)
+        return result.returncode, json.loads(result.stdout or "[]"), result.stderr
+
+    def statuses(self) -> dict[str, str]:
+        listed = self.cli.run("list", "--json")
+        return {row["name"]: row["status"] for row in json.loads(listed.stdout)}
+
+
+def scenario() -> dict[str, Any]:
+    return {
+        "sellers": [
+            {
+                "selling_partner_id": SELLERS["acme-us"],
+                "region": "na",
+                "marketplaces": ["US", "CA"],
+                "extra_marketplace_ids": ["A2ZV50J4W1RKNI"],
+            },
+            {"selling_partner_id": SELLERS["bolt-us"], "region": "na", "marketplaces": ["US"]},
+            {"selling_partner_id": SELLERS["cora-eu"], "region": "eu", "marketplaces": ["DE"]},
+        ]
+    }
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    if not SOLDSCOPE.exists():
+        pytest.skip(f"the soldscope command is not installed at {SOLDSCOPE}")
+    with Simulator(parse_scenario(scenario())) as sim:
+        app = sim.scenario.app
+        cli = Cli(
+            tmp_path,
+            {
+                **sim.env(),
+                "SOLDSCOPE_SECRETS": "file",
+                "SOLDSCOPE_APP_ID": app.application_id,
+                "SOLDSCOPE_LWA_CLIENT_ID": app.client_id,
+                "SOLDSCOPE_LWA_CLIENT_SECRET": app.client_secret,
+                # Persistent failures must end in seconds, not a minute per store.
+                "SOLDSCOPE_RETRY_MAX_TOTAL": "1.5",
+                "SOLDSCOPE_RETRY_BASE_DELAY": "0.05",
+            },
+        )
+        markets = {"acme-us": ["US", "CA"], "bolt-us": ["US"], "cora-eu": ["DE"]}
+        for name, seller in SELLERS.items():
+            flags = [arg for code in markets[name] for arg in ("--marketplace", code)]
+            done = cli.run(
+                "connect",
+                name,
+                *flags,
+                "--selling-partner-id",
+                seller,
+                "--refresh-token-stdin",
+                input=sim.authorize(seller) + "\n",
+            )
+            assert done.returncode == 0, done.stderr
+        yield World(sim, cli)
+
+
+def test_all_healthy(world: World) -> None:
+    code, rows, stderr = world.validate()
+    assert code == 0, stderr
+    assert {r["name"]: (r["status"], r["check"]["outcome"]) for r in rows} == {
+        name: ("active", "ok") for name in SELLERS
+    }
+    assert all(r["check"]["request_id"] for r in rows)
+    assert stderr == ""
+
+
+def test_revoked_grant_is_an_error(world: World) -> None:
+    world.sim.revoke(SELLERS["bolt-us"])
+    code, rows, _ = world.validate()
+    assert code == 1
+    bolt = next(r for r in rows if r["name"] == "bolt-us")
+    assert (bolt["status"], bolt["error"]["code"]) == ("error", "invalid_grant")
+    assert world.statuses() == {"acme-us": "active", "bolt-us": "error", "cora-eu": "active"}
+
+
+def test_removed_role_is_an_error(world: World) -> None:
+    world.sim.remove_role(SELLERS["cora-eu"], "sellers")
+    code, rows, _ = world.validate("cora-eu")
+    assert code == 1
+    assert rows[0]["error"]["code"] == "forbidden"
+    assert "Access to requested resource is denied." in rows[0]["error"]["message"]
+    assert rows[0]["check"]["request_id"]
+
+
+def test_dropped_marketplace_is_an_error(world: World) -> None:
+    world.sim.drop_marketplace(SELLERS["acme-us"], "CA")
+    code, rows, _ = world.validate()
+    assert code == 1
+    acme = next(r for r in rows if r["name"] == "acme-us")
+    assert acme["error"]["code"] == "marketplace_mismatch"
+    assert "CA" in acme["error"]["message"]
+
+
+def test_two_503s_then_ok_is_active(world: World) -> None:
+    world.sim.add_failure(503, count=2, path_prefix="/sellers/")
+    code, rows, stderr = world.validate("--concurrency", "1")
+    assert code == 0, stderr
+    assert {r["status"] for r in rows} == {"active"}
+
+
+def test_persistent_503_changes_nothing_and_exits_3(world: World) -> None:
+    world.sim.revoke(SELLERS["bolt-us"])
+    assert world.validate("bolt-us")[0] == 1
+    world.sim.add_failure(503, count=None, path_prefix="/sellers/")
+    started = time.monotonic()
+    code, rows, stderr = world.validate()
+    assert time.monotonic() - started < 20
+    # bolt-us is still in error from the last conclusive check, so this run is not "all fine".
+    assert code == 1
+    assert {r["name"]: r["check"]["outcome"] for r in rows}["acme-us"] == "incomplete"
+    assert world.statuses() == {"acme-us": "active", "bolt-us": "error", "cora-eu": "active"}
+    code, rows, stderr = world.validate("acme-us", "cora-eu")
+    assert code == 3, stderr
+    assert {r["status"] for r in rows} == {"active"}
+    assert "could not complete" in stderr
+
+
+def test_rejected_client_secret_changes_nothing_and_exits_1(world: World) -> None:
+    world.sim.expire_client_secret()
+    result = world.cli.run("validate")
+    assert result.returncode == 1
+    assert result.stderr.count(APP_REJECTED) == 1
+    assert world.statuses() == dict.fromkeys(SELLERS, "active")
+    assert world.sim.scenario.app.client_secret not in result.stdout + result.stderr
+
+
+def test_429_retry_after_is_honoured(world: World) -> None:
+    world.sim.add_failure(429, count=1, path_prefix="/sellers/", retry_after=2)
+    started = time.monotonic()
+    code, rows, stderr = world.validate(
+        "acme-us", env={"SOLDSCOPE_RETRY_MAX_TOTAL": "10"}, timeout=15
+    )
+    waited = time.monotonic() - started
+    assert code == 0, stderr
+    assert rows[0]["status"] == "active"
+    assert 2.0 <= waited < 5.0
