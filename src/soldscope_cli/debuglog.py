@@ -13,7 +13,7 @@ def enable_debug_logging(stream: IO[str]) -> None:
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("debug: %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter())
-    for name in ("soldscope", "httpx"):
+    for name in ("soldscope_cli", "httpx"):
         logger = logging.getLogger(name)
         logger.setLevel(logging.DEBUG)
         logger.addHandler(handler)

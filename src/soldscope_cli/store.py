@@ -136,7 +136,7 @@ class Database:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
-        self._migrated = False
+        self._migrated = 0  # how many of MIGRATIONS this process has applied or seen
         self._migrate_lock = threading.Lock()
 
     def connection(self) -> sqlite3.Connection:
@@ -145,11 +145,13 @@ class Database:
         if conn is None:
             conn = self._open()
             self._local.conn = conn
-        if not self._migrated:
+        # Dataset modules register migrations when imported, which may be after this database
+        # was first opened in the process: compare counts, not a flag.
+        if self._migrated != len(MIGRATIONS):
             with self._migrate_lock:
-                if not self._migrated:
+                if self._migrated != len(MIGRATIONS):
                     self._migrate(conn)
-                    self._migrated = True
+                    self._migrated = len(MIGRATIONS)
         return conn
 
     def _open(self) -> sqlite3.Connection:
@@ -171,6 +173,9 @@ class Database:
         return conn
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
+        # The dataset modules register their migrations and DATA_TABLES when imported.
+        import soldscope_cli.sync  # noqa: F401
+
         conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT)"
         )
@@ -372,6 +377,7 @@ class Database:
 
     def purge_store(self, store: str, at: datetime) -> int:
         """Delete a store's rows (history, cursors, synced data); the event log stays append-only."""
+        self.connection()  # migrated, so every dataset's table is known
         with self.transaction() as tx:
             removed = 0
             for table in ("checks", "sync_runs", "sync_state", *DATA_TABLES):

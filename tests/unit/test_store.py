@@ -8,6 +8,8 @@ import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from soldscope_cli.store import (
     CHECK_INCOMPLETE,
     CHECK_OK,
@@ -104,3 +106,41 @@ def test_secrets_are_not_in_the_schema(tmp_path: Path) -> None:
         for row in conn.execute(f"PRAGMA table_info({t})")
     )
     assert "token" not in columns and "secret" not in columns
+
+
+def test_migrations_registered_after_the_first_connection_are_applied(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from soldscope_cli import store
+
+    monkeypatch.setattr(store, "MIGRATIONS", list(store.MIGRATIONS))
+    db = Database(tmp_path / "s.db")
+    db.record_check(check("a", CHECK_OK, T0))
+
+    def late(conn: sqlite3.Connection) -> None:
+        conn.execute("CREATE TABLE late_data (store TEXT)")
+
+    store.register_migration("9999_late", late)
+    db.connection().execute("INSERT INTO late_data VALUES ('a')")
+    assert "9999_late" not in db.pending_migrations()
+
+
+def test_a_fresh_process_knows_every_dataset_table(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from soldscope_cli import store\n"
+        "db = store.Database(Path(sys.argv[1]))\n"
+        "db.purge_store('a', __import__('datetime').datetime.now(__import__('datetime').UTC))\n"
+        "print(sorted(store.DATA_TABLES))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "s.db")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "inventory_summaries" in out and "financial_transactions" in out

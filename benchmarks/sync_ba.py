@@ -1,0 +1,243 @@
+"""Benchmark: `soldscope sync --dataset brand-analytics` of one store with a large search terms document.
+
+For each document size (uncompressed JSON bytes) it runs the real command against the local
+simulator and reports the soldscope process's peak RSS and rows/s, next to a naive baseline that
+gunzips and json.loads the whole document, then inserts the rows.
+
+    python benchmarks/sync_ba.py                  # 100 MB and 1 GB
+    python benchmarks/sync_ba.py --sizes 100      # just 100 MB
+    python benchmarks/sync_ba.py --no-baseline    # skip the (memory-hungry) baseline
+
+Targets: peak RSS ≤ 150 MB whatever the document size; ≥ 100,000 rows/s on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from soldscope_cli.secret_store import CLIENT_SECRET_KEY, token_key
+from soldscope_cli.simulator import Simulator, parse_scenario
+from soldscope_cli.sync.brand_analytics import REPORT_TYPE, latest_available_week, week_bounds
+
+CLIENT_ID = "amzn1.application-oa2-client.benchmark000000001"
+SECRET = "amzn1.oa2-cs.v1.benchmark-secret"
+SELLER = "A1BENCHMARK0001"
+SOLDSCOPE = Path(sys.executable).parent / "soldscope"
+
+BASELINE = textwrap.dedent(
+    """
+    import gzip, json, sqlite3, sys, time
+    path, db = sys.argv[1], sys.argv[2]
+    started = time.perf_counter()
+    with open(path, "rb") as f:
+        doc = json.loads(gzip.decompress(f.read()))
+    rows = [
+        (r.get("departmentName"), r.get("searchTerm"), r.get("searchFrequencyRank"),
+         r.get("clickedAsin"), r.get("clickedItemName"), r.get("clickShareRank"),
+         r.get("clickShare"), r.get("conversionShare"))
+        for r in doc["dataByDepartmentAndSearchTerm"]
+    ]
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE t (d, s, f, a, n, r, c, v)")
+    conn.executemany("INSERT INTO t VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    conn.commit()
+    print(json.dumps({"rows": len(rows), "seconds": time.perf_counter() - started}))
+    """
+)
+
+
+def command() -> list[str]:
+    """The installed soldscope command."""
+    return [str(SOLDSCOPE)]
+
+
+def scenario(size_bytes: int) -> dict[str, Any]:
+    return {
+        "app": {"client_id": CLIENT_ID, "client_secret": SECRET},
+        "rate_limits": {"enabled": False},
+        "reports": {"polls_in_queue": 0, "polls_in_progress": 0},
+        "sellers": [
+            {
+                "selling_partner_id": SELLER,
+                "region": "na",
+                "marketplaces": ["US"],
+                "search_terms_bytes": size_bytes,
+            }
+        ],
+    }
+
+
+def prepare(home: Path, sim: Simulator) -> dict[str, str]:
+    """Config and file secrets for one store; returns the environment of the command."""
+    (home / "config").mkdir(parents=True)
+    (home / "data").mkdir(parents=True)
+    (home / "config" / "config.toml").write_text(
+        textwrap.dedent(
+            f"""
+            [app]
+            application_id = "amzn1.sp.solution.benchmark"
+            client_id = "{CLIENT_ID}"
+
+            [stores.bench-us]
+            region = "na"
+            marketplaces = ["US"]
+            selling_partner_id = "{SELLER}"
+            authorized_at = 2026-11-01T00:00:00Z
+            """
+        )
+    )
+    secrets = home / "data" / "secrets.json"
+    secrets.write_text(
+        json.dumps({CLIENT_SECRET_KEY: SECRET, token_key("bench-us"): sim.authorize(SELLER)})
+    )
+    secrets.chmod(0o600)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOLDSCOPE_")}
+    return {
+        **env,
+        "SOLDSCOPE_CONFIG_DIR": str(home / "config"),
+        "SOLDSCOPE_DATA_DIR": str(home / "data"),
+        "SOLDSCOPE_SECRETS": "file",
+        **sim.env(),
+    }
+
+
+def run_measured(args: list[str], env: dict[str, str] | None = None) -> tuple[str, int, float]:
+    """(stdout, peak RSS in KiB, wall seconds) of a child process, RSS from its own rusage."""
+    started = time.perf_counter()
+    process = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out: list[bytes] = []
+    err: list[bytes] = []
+    # Drain the pipes on threads: the child must never block on a full pipe while we wait4 it.
+    readers = [
+        threading.Thread(target=lambda: out.append(process.stdout.read())),  # type: ignore[union-attr]
+        threading.Thread(target=lambda: err.append(process.stderr.read())),  # type: ignore[union-attr]
+    ]
+    for reader in readers:
+        reader.start()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    for reader in readers:
+        reader.join()
+    seconds = time.perf_counter() - started
+    if process.returncode != 0:
+        raise SystemExit(
+            f"{args[0]} exited {process.returncode}: {b''.join(err).decode(errors='replace')[-2000:]}"
+        )
+    return b"".join(out).decode(), int(usage.ru_maxrss), seconds
+
+
+def fetch_document(sim: Simulator, path: Path) -> None:
+    """Download the same week's document once, compressed, for the baseline."""
+    with httpx.Client(base_url=sim.url, timeout=300) as http:
+        token = http.post(
+            "/auth/o2/token",
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": sim.authorize(SELLER),
+                "client_id": CLIENT_ID,
+                "client_secret": SECRET,
+            },
+        ).json()["access_token"]
+        headers = {"x-amz-access-token": token}
+        start, end = week_bounds(
+            latest_available_week(__import__("datetime").datetime.now().astimezone())
+        )
+        report_id = http.post(
+            "/reports/2021-06-30/reports",
+            headers=headers,
+            json={
+                "reportType": REPORT_TYPE,
+                "marketplaceIds": ["ATVPDKIKX0DER"],
+                "dataStartTime": start.isoformat().replace("+00:00", "Z"),
+                "dataEndTime": end.isoformat().replace("+00:00", "Z"),
+                "reportOptions": {"reportPeriod": "WEEK"},
+            },
+        ).json()["reportId"]
+        while True:
+            report = http.get(f"/reports/2021-06-30/reports/{report_id}", headers=headers).json()
+            if report["processingStatus"] == "DONE":
+                break
+            time.sleep(0.05)
+        doc = http.get(
+            f"/reports/2021-06-30/documents/{report['reportDocumentId']}", headers=headers
+        ).json()
+        with http.stream("GET", doc["url"]) as response, path.open("wb") as out:
+            for chunk in response.iter_raw():
+                out.write(chunk)
+
+
+def bench(size_mb: int, baseline: bool) -> dict[str, Any]:
+    size = size_mb * 1_000_000
+    with Simulator(parse_scenario(scenario(size))) as sim, tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        env = prepare(home / "soldscope", sim)
+        out, rss_kib, wall = run_measured(
+            [*command(), "sync", "--dataset", "brand-analytics", "--ba-weeks", "1", "--json"], env
+        )
+        report = json.loads(out)
+        [dataset] = report["stores"][0]["datasets"]
+        rows = dataset["rows_added"]
+        log = (home / "soldscope" / "data" / "soldscope.log").read_text()
+        load = re.search(r"loaded \d+ search term rows in ([\d.]+) s \((\d+) rows/s", log)
+        result: dict[str, Any] = {
+            "size_mb": size_mb,
+            "rows": rows,
+            "soldscope_rss_mb": rss_kib / 1024,
+            # Whole dataset: createReport, polling, document URL, download, parse, insert.
+            "soldscope_rows_s": rows / dataset["duration_s"],
+            # Download + gunzip + parse + insert only, as the sync log reports it.
+            "soldscope_load_rows_s": float(load.group(2)) if load else None,
+            "soldscope_wall_s": wall,
+            "load_average": os.getloadavg()[0],
+        }
+        if baseline:
+            document = home / "document.json.gz"
+            fetch_document(sim, document)
+            out, rss_kib, _ = run_measured(
+                [sys.executable, "-c", BASELINE, str(document), str(home / "baseline.db")]
+            )
+            naive = json.loads(out)
+            result.update(
+                baseline_rss_mb=rss_kib / 1024,
+                baseline_rows_s=naive["rows"] / naive["seconds"],
+                baseline_rows=naive["rows"],
+            )
+        return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100,1000", help="uncompressed MB, comma-separated")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the naive baseline")
+    options = parser.parse_args()
+    results = [bench(int(s), not options.no_baseline) for s in options.sizes.split(",")]
+    print(
+        f"{'document':>9} {'rows':>11} {'soldscope RSS':>14} {'rows/s':>10} {'load rows/s':>12}"
+        f" {'baseline RSS':>13} {'rows/s':>10}"
+    )
+    for r in results:
+        base_rss = f"{r['baseline_rss_mb']:.0f} MB" if "baseline_rss_mb" in r else "-"
+        base_rate = f"{r['baseline_rows_s']:,.0f}" if "baseline_rows_s" in r else "-"
+        print(
+            f"{r['size_mb']:>6} MB {r['rows']:>11,} {r['soldscope_rss_mb']:>11.0f} MB"
+            f" {r['soldscope_rows_s']:>10,.0f} {r['soldscope_load_rows_s'] or 0:>12,.0f}"
+            f" {base_rss:>13} {base_rate:>10}"
+        )
+    print(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()

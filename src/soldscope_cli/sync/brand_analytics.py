@@ -1,0 +1,521 @@
+"""Brand Analytics search terms: one WEEK report per marketplace and completed week.
+
+createReport → getReport (polled with backoff) → getReportDocument → a streamed, gunzipped,
+incrementally parsed download inserted in batches. A week's rows become visible (through the
+`ba_search_terms` view) in the same transaction that records the week as loaded, so an interrupted
+load is invisible and simply redone by the next run.
+https://developer-docs.amazon.com/sp-api/docs/report-type-values-analytics (FACTS.md §7)
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from soldscope_cli import store as state
+from soldscope_cli.spapi import SpapiError, SpapiForbidden, SpapiNotFound
+from soldscope_cli.sync.base import (
+    BRAND_ANALYTICS,
+    DatasetFailed,
+    DatasetJob,
+    DatasetOutcome,
+    log,
+)
+from soldscope_cli.sync.document import ChunkStream, DocumentError, json_items
+
+REPORT_TYPE = "GET_BRAND_ANALYTICS_SEARCH_TERMS_REPORT"
+ITEMS_PREFIX = "dataByDepartmentAndSearchTerm.item"
+ROWS_TABLE = "ba_search_terms_rows"
+LOADS_TABLE = "ba_search_terms_loads"
+WEEKS_TABLE = "ba_search_terms_weeks"
+VIEW = "ba_search_terms"
+
+BATCH_ROWS = 5000
+# Amazon publishes a week's search terms a day or two after it ends; asking earlier risks a
+# CANCELLED ("no data") answer that would mark the week empty for good.
+AVAILABILITY_DELAY = timedelta(days=2)
+FATAL_COOLDOWN = timedelta(hours=24)
+MAX_FATAL_ATTEMPTS = 3
+# createReport and getReportDocument refill one token a minute after a burst of 15: asking for more
+# in one run would only wait on the rate limiter. The rest is requested by the next runs.
+MAX_NEW_REPORTS = 15
+POLL_FIRST_S = 5.0
+POLL_FACTOR = 1.5
+POLL_MAX_S = 60.0
+
+_DELETE_SLICE = 50_000
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    # Rows carry a small integer load id rather than (marketplace, week, report): half the bytes
+    # per row and an integer index, which is what makes the load fast. A load's rows are visible
+    # only once ba_search_terms_weeks points at that load.
+    conn.executescript(
+        """
+        CREATE TABLE ba_search_terms_loads (
+            load_id INTEGER PRIMARY KEY,
+            store TEXT NOT NULL,
+            marketplace_id TEXT NOT NULL,
+            week_start TEXT NOT NULL,
+            report_id TEXT NOT NULL,
+            started_at TEXT NOT NULL
+        );
+        CREATE INDEX ba_search_terms_loads_week
+            ON ba_search_terms_loads (store, marketplace_id, week_start);
+        CREATE TABLE ba_search_terms_rows (
+            load_id INTEGER NOT NULL,
+            store TEXT NOT NULL,
+            department_name TEXT,
+            search_term TEXT,
+            search_frequency_rank INTEGER,
+            clicked_asin TEXT,
+            clicked_item_name TEXT,
+            click_share_rank INTEGER,
+            click_share REAL,
+            conversion_share REAL
+        );
+        CREATE INDEX ba_search_terms_rows_load ON ba_search_terms_rows (load_id);
+        CREATE TABLE ba_search_terms_weeks (
+            store TEXT NOT NULL,
+            marketplace_id TEXT NOT NULL,
+            week_start TEXT NOT NULL,
+            week_end TEXT NOT NULL,
+            report_id TEXT NOT NULL,
+            processing_status TEXT NOT NULL,
+            row_count INTEGER NOT NULL,
+            load_id INTEGER,
+            loaded_at TEXT NOT NULL,
+            PRIMARY KEY (store, marketplace_id, week_start)
+        );
+        CREATE VIEW ba_search_terms AS
+            SELECT w.store, w.marketplace_id, w.week_start, w.week_end, r.department_name,
+                   r.search_term, r.search_frequency_rank, r.clicked_asin, r.clicked_item_name,
+                   r.click_share_rank, r.click_share, r.conversion_share
+            FROM ba_search_terms_weeks w
+            JOIN ba_search_terms_rows r ON r.load_id = w.load_id;
+        """
+    )
+
+
+state.register_migration("0120_brand_analytics", _migrate)
+for _table in (ROWS_TABLE, LOADS_TABLE, WEEKS_TABLE):
+    if _table not in state.DATA_TABLES:
+        state.DATA_TABLES.append(_table)
+
+
+# --- weeks ---------------------------------------------------------------------------------------
+
+
+def week_start(day: date) -> date:
+    """The Sunday that starts the Brand Analytics week containing `day`."""
+    return day - timedelta(days=(day.weekday() + 1) % 7)
+
+
+def latest_available_week(now: datetime) -> date:
+    """The newest week (Sunday 00:00 – Saturday 23:59:59 UTC) that ended AVAILABILITY_DELAY ago."""
+    return week_start((now - AVAILABILITY_DELAY).astimezone(UTC).date()) - timedelta(days=7)
+
+
+def week_bounds(start: date) -> tuple[datetime, datetime]:
+    """dataStartTime and dataEndTime of a week: exactly one period, or Amazon answers FATAL."""
+    first = datetime.combine(start, time(0, 0, 0), tzinfo=UTC)
+    last = datetime.combine(start + timedelta(days=6), time(23, 59, 59), tzinfo=UTC)
+    return first, last
+
+
+def weeks_between(first: date, last: date) -> list[date]:
+    """Week starts from `last` back to `first`, newest first."""
+    out: list[date] = []
+    week = last
+    while week >= first:
+        out.append(week)
+        week -= timedelta(days=7)
+    return out
+
+
+# --- sync_state keys -----------------------------------------------------------------------------
+
+
+def _inflight_key(marketplace_id: str, week: date) -> str:
+    return f"inflight:{marketplace_id}:{week.isoformat()}"
+
+
+def _fatal_key(marketplace_id: str, week: date) -> str:
+    return f"fatal:{marketplace_id}:{week.isoformat()}"
+
+
+def _from_key(marketplace_id: str) -> str:
+    return f"from:{marketplace_id}"
+
+
+@dataclass
+class _Period:
+    marketplace_id: str
+    week: date
+    report_id: str
+
+
+def sync(job: DatasetJob) -> DatasetOutcome:
+    """Resume in-flight reports, request the missing weeks, then load each one as it is done."""
+    outcome = DatasetOutcome()
+    latest = latest_available_week(job.clock())
+    tracked: list[_Period] = []
+    wanted: list[tuple[str, date]] = []
+    for marketplace_id in job.marketplace_ids():
+        first = _first_week(job, marketplace_id, latest)
+        loaded = _loaded_weeks(job, marketplace_id)
+        inflight = job.db.sync_state_keys(job.name, BRAND_ANALYTICS, f"inflight:{marketplace_id}:")
+        fatal = job.db.sync_state_keys(job.name, BRAND_ANALYTICS, f"fatal:{marketplace_id}:")
+        for week in weeks_between(first, latest):
+            if week.isoformat() in loaded:
+                continue
+            raw = inflight.get(_inflight_key(marketplace_id, week))
+            if raw is not None:
+                tracked.append(_Period(marketplace_id, week, json.loads(raw)["report_id"]))
+                continue
+            if _cooling_down(job, fatal.get(_fatal_key(marketplace_id, week))):
+                continue
+            wanted.append((marketplace_id, week))
+    if tracked:
+        log.info("%s: resuming %d brand analytics report(s)", job.name, len(tracked))
+    for marketplace_id, week in wanted[:MAX_NEW_REPORTS]:
+        tracked.append(_request(job, marketplace_id, week))
+    if len(wanted) > MAX_NEW_REPORTS:
+        outcome.note(
+            f"{len(wanted) - MAX_NEW_REPORTS} more week(s) will be requested by the next syncs "
+            f"(Amazon allows about {MAX_NEW_REPORTS} report requests at once)"
+        )
+    _poll(job, tracked, outcome)
+    return outcome
+
+
+def _first_week(job: DatasetJob, marketplace_id: str, latest: date) -> date:
+    """The oldest week this marketplace syncs: fixed on the first run, moved back by --since."""
+    key = _from_key(marketplace_id)
+    stored = job.db.get_sync_state(job.name, BRAND_ANALYTICS, key)
+    first = (
+        date.fromisoformat(stored)
+        if stored
+        else latest - timedelta(days=7 * (max(1, job.ba_weeks) - 1))
+    )
+    if job.since is not None:
+        first = min(first, week_start(job.since.astimezone(UTC).date()))
+    if stored != first.isoformat():
+        with job.db.transaction() as tx:
+            job.db.set_sync_state(
+                job.name, BRAND_ANALYTICS, key, first.isoformat(), job.clock(), tx
+            )
+    return first
+
+
+def _loaded_weeks(job: DatasetJob, marketplace_id: str) -> set[str]:
+    rows = (
+        job.db.connection()
+        .execute(
+            f"SELECT week_start FROM {WEEKS_TABLE} WHERE store = ? AND marketplace_id = ?",  # noqa: S608
+            (job.name, marketplace_id),
+        )
+        .fetchall()
+    )
+    return {str(r[0]) for r in rows}
+
+
+def _cooling_down(job: DatasetJob, raw: str | None) -> bool:
+    if raw is None:
+        return False
+    fatal = json.loads(raw)
+    if int(fatal.get("count", 1)) >= MAX_FATAL_ATTEMPTS:
+        return True
+    return job.clock() < state.from_db_time(fatal["at"]) + FATAL_COOLDOWN
+
+
+def _request(job: DatasetJob, marketplace_id: str, week: date) -> _Period:
+    start, end = week_bounds(week)
+    job.progress(f"brand analytics {marketplace_id} {week}: requesting the report")
+    report_id = job.client.create_report(
+        REPORT_TYPE,
+        [marketplace_id],
+        data_start_time=start,
+        data_end_time=end,
+        report_options={"reportPeriod": "WEEK"},
+    )
+    # Persisted at once: a crash from here on resumes this report instead of requesting another.
+    with job.db.transaction() as tx:
+        job.db.set_sync_state(
+            job.name,
+            BRAND_ANALYTICS,
+            _inflight_key(marketplace_id, week),
+            json.dumps({"report_id": report_id, "created_at": state.to_db_time(job.clock())}),
+            job.clock(),
+            tx,
+        )
+    log.info("%s %s %s: requested report %s", job.name, marketplace_id, week, report_id)
+    return _Period(marketplace_id, week, report_id)
+
+
+def _poll(job: DatasetJob, tracked: list[_Period], outcome: DatasetOutcome) -> None:
+    deadline = job.clock() + timedelta(seconds=job.report_wait_s)
+    delay = POLL_FIRST_S
+    remaining = list(tracked)
+    failures: list[DatasetFailed] = []
+    while remaining:
+        waiting: list[_Period] = []
+        for period in remaining:
+            try:
+                if not _advance(job, period, outcome):
+                    waiting.append(period)
+            except (DocumentError, DatasetFailed) as exc:
+                failures.append(_failure(period, exc))
+            except SpapiError as exc:
+                if isinstance(exc, SpapiForbidden):
+                    raise
+                failures.append(_failure(period, exc))
+        remaining = waiting
+        if not remaining:
+            break
+        if job.clock() + timedelta(seconds=delay) > deadline:
+            outcome.note(
+                f"{len(remaining)} report(s) still processing at Amazon; the next sync loads them"
+            )
+            break
+        job.progress(f"brand analytics: waiting for {len(remaining)} report(s)")
+        job.sleep(delay)
+        delay = min(delay * POLL_FACTOR, POLL_MAX_S)
+    if failures:
+        first = failures[0]
+        more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+        raise DatasetFailed(first.message + more, code=first.code, request_id=first.request_id)
+
+
+def _failure(period: _Period, exc: Exception) -> DatasetFailed:
+    where = f"{period.marketplace_id} week {period.week}"
+    if isinstance(exc, SpapiError):
+        return DatasetFailed(
+            f"{where}: {exc.operation} failed: {exc.status or ''} {exc.code} {exc.message}".strip(),
+            code=exc.code,
+            request_id=exc.request_id,
+        )
+    if isinstance(exc, DatasetFailed):
+        return DatasetFailed(f"{where}: {exc.message}", code=exc.code, request_id=exc.request_id)
+    return DatasetFailed(f"{where}: {exc}", code="document")
+
+
+def _advance(job: DatasetJob, period: _Period, outcome: DatasetOutcome) -> bool:
+    """Check one report; load, mark or record it when final. False while Amazon is still at it."""
+    try:
+        report = job.client.get_report(period.report_id)
+    except SpapiNotFound:
+        # Reports live 90 days; a lost one is simply requested again next time.
+        _forget(job, period)
+        outcome.note(
+            f"{period.marketplace_id} week {period.week}: report {period.report_id} no longer "
+            "exists at Amazon; it will be requested again",
+            warning=True,
+        )
+        return True
+    status = report.get("processingStatus")
+    if status == "DONE":
+        document_id = report.get("reportDocumentId")
+        if not isinstance(document_id, str) or not document_id:
+            raise DatasetFailed(f"report {period.report_id} is DONE without a document")
+        _load(job, period, document_id, outcome)
+        return True
+    if status == "CANCELLED":
+        # Amazon cancels a report that has no data: the week is loaded, with no rows.
+        with job.db.transaction() as tx:
+            _mark_loaded(job, period, "CANCELLED", 0, tx)
+        outcome.note(f"{period.marketplace_id} week {period.week}: no data (report CANCELLED)")
+        return True
+    if status == "FATAL":
+        _record_fatal(job, period, outcome)
+        return True
+    return False
+
+
+def _forget(job: DatasetJob, period: _Period) -> None:
+    with job.db.transaction() as tx:
+        job.db.delete_sync_state(
+            job.name, BRAND_ANALYTICS, _inflight_key(period.marketplace_id, period.week), tx
+        )
+
+
+def _record_fatal(job: DatasetJob, period: _Period, outcome: DatasetOutcome) -> None:
+    key = _fatal_key(period.marketplace_id, period.week)
+    previous = job.db.get_sync_state(job.name, BRAND_ANALYTICS, key)
+    count = (int(json.loads(previous).get("count", 1)) if previous else 0) + 1
+    now = job.clock()
+    with job.db.transaction() as tx:
+        job.db.set_sync_state(
+            job.name,
+            BRAND_ANALYTICS,
+            key,
+            json.dumps(
+                {"at": state.to_db_time(now), "count": count, "report_id": period.report_id}
+            ),
+            now,
+            tx,
+        )
+        job.db.delete_sync_state(
+            job.name, BRAND_ANALYTICS, _inflight_key(period.marketplace_id, period.week), tx
+        )
+    then = (
+        f"retrying after {FATAL_COOLDOWN.total_seconds() / 3600:.0f} h"
+        if count < MAX_FATAL_ATTEMPTS
+        else f"giving up after {count} attempts"
+    )
+    outcome.note(
+        f"{period.marketplace_id} week {period.week}: Amazon could not produce the report "
+        f"(FATAL, report {period.report_id}); {then}",
+        warning=True,
+    )
+
+
+def _mark_loaded(
+    job: DatasetJob,
+    period: _Period,
+    status: str,
+    rows: int,
+    tx: sqlite3.Connection,
+    load_id: int | None = None,
+) -> None:
+    """Record the week as loaded: from this commit on, its rows are visible and it is skipped."""
+    _, end = week_bounds(period.week)
+    tx.execute(
+        f"INSERT INTO {WEEKS_TABLE} (store, marketplace_id, week_start, week_end, report_id,"  # noqa: S608
+        " processing_status, row_count, load_id, loaded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (store, marketplace_id, week_start) DO UPDATE SET"
+        " week_end = excluded.week_end, report_id = excluded.report_id,"
+        " processing_status = excluded.processing_status, row_count = excluded.row_count,"
+        " load_id = excluded.load_id, loaded_at = excluded.loaded_at",
+        (
+            job.name,
+            period.marketplace_id,
+            period.week.isoformat(),
+            end.date().isoformat(),
+            period.report_id,
+            status,
+            rows,
+            load_id,
+            state.to_db_time(job.clock()),
+        ),
+    )
+    for key in (
+        _inflight_key(period.marketplace_id, period.week),
+        _fatal_key(period.marketplace_id, period.week),
+    ):
+        job.db.delete_sync_state(job.name, BRAND_ANALYTICS, key, tx)
+
+
+_INSERT = (
+    f"INSERT INTO {ROWS_TABLE} (load_id, store, department_name, search_term,"  # noqa: S608
+    " search_frequency_rank, clicked_asin, clicked_item_name, click_share_rank, click_share,"
+    " conversion_share) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _clear_staged(job: DatasetJob, period: _Period) -> None:
+    """Remove what interrupted loads of this week left behind (never visible: no mark points there)."""
+    conn = job.db.connection()
+    stale = conn.execute(
+        f"SELECT l.load_id FROM {LOADS_TABLE} l LEFT JOIN {WEEKS_TABLE} w"  # noqa: S608
+        " ON w.store = l.store AND w.marketplace_id = l.marketplace_id"
+        " AND w.week_start = l.week_start AND w.load_id = l.load_id"
+        " WHERE l.store = ? AND l.marketplace_id = ? AND l.week_start = ? AND w.load_id IS NULL",
+        (job.name, period.marketplace_id, period.week.isoformat()),
+    ).fetchall()
+    for (load_id,) in stale:
+        while True:
+            # Slices keep each write transaction short, so other stores' writers never wait long.
+            with job.db.transaction(conn) as tx:
+                cur = tx.execute(
+                    f"DELETE FROM {ROWS_TABLE} WHERE rowid IN (SELECT rowid FROM {ROWS_TABLE}"  # noqa: S608
+                    " WHERE load_id = ? LIMIT ?)",
+                    (load_id, _DELETE_SLICE),
+                )
+                if cur.rowcount < _DELETE_SLICE:
+                    tx.execute(f"DELETE FROM {LOADS_TABLE} WHERE load_id = ?", (load_id,))  # noqa: S608
+                    break
+
+
+def _start_load(job: DatasetJob, period: _Period) -> int:
+    with job.db.transaction() as tx:
+        cur = tx.execute(
+            f"INSERT INTO {LOADS_TABLE} (store, marketplace_id, week_start, report_id, started_at)"  # noqa: S608
+            " VALUES (?, ?, ?, ?, ?)",
+            (
+                job.name,
+                period.marketplace_id,
+                period.week.isoformat(),
+                period.report_id,
+                state.to_db_time(job.clock()),
+            ),
+        )
+        return int(cur.lastrowid or 0)
+
+
+def _load(job: DatasetJob, period: _Period, document_id: str, outcome: DatasetOutcome) -> None:
+    """Stream the document into the rows table; the week becomes visible with the final batch."""
+    where = f"{period.marketplace_id} week {period.week}"
+    _clear_staged(job, period)
+    # The presigned URL lives 5 minutes: ask for it only when ready to download.
+    document = job.client.get_report_document(document_id)
+    url = document.get("url")
+    if not isinstance(url, str) or not url:
+        raise DatasetFailed(f"report document {document_id} has no url")
+    compression = document.get("compressionAlgorithm")
+    if compression not in (None, "GZIP"):
+        raise DatasetFailed(f"report document {document_id}: unknown compression {compression!r}")
+    load_id = _start_load(job, period)
+    began = job.clock()
+    fixed = (load_id, job.name)
+    total = 0
+    batch: list[tuple[Any, ...]] = []
+    job.progress(f"brand analytics {where}: downloading")
+    with job.client.open_document(url) as chunks:
+        stream = ChunkStream(chunks, gzip=compression == "GZIP")
+        for item in json_items(stream, ITEMS_PREFIX):
+            batch.append(_row(fixed, item))
+            if len(batch) >= BATCH_ROWS:
+                with job.db.transaction() as tx:
+                    tx.executemany(_INSERT, batch)
+                total += len(batch)
+                batch = []
+                if total % (BATCH_ROWS * 20) == 0:
+                    job.progress(f"brand analytics {where}: {total:,} rows")
+    with job.db.transaction() as tx:
+        if batch:
+            tx.executemany(_INSERT, batch)
+        total += len(batch)
+        _mark_loaded(job, period, "DONE", total, tx, load_id)
+    outcome.count(total, 0)
+    seconds = max((job.clock() - began).total_seconds(), 1e-6)
+    log.info(
+        "%s %s: loaded %d search term rows in %.1f s (%.0f rows/s; report %s, %d bytes"
+        " compressed, %d uncompressed)",
+        job.name,
+        where,
+        total,
+        seconds,
+        total / seconds,
+        period.report_id,
+        stream.compressed_bytes,
+        stream.bytes_out,
+    )
+
+
+def _row(fixed: tuple[int, str], item: dict[str, Any]) -> tuple[Any, ...]:
+    get = item.get
+    return (
+        *fixed,
+        get("departmentName"),
+        get("searchTerm"),
+        get("searchFrequencyRank"),
+        get("clickedAsin"),
+        get("clickedItemName"),
+        get("clickShareRank"),
+        get("clickShare"),
+        get("conversionShare"),
+    )

@@ -1,0 +1,501 @@
+"""`sync` without the terminal: pick the stores, run their datasets concurrently, report results.
+
+Each store runs on its own worker thread with its own SQLite connection; a failing store never
+stops the others. What fails is classified once, here:
+  * invalid_grant, or a 403 that Amazon's Sellers API confirms → a "problem" check (store error);
+  * a 403 the Sellers API does not share → the app lacks that dataset's role ("not authorized");
+  * invalid_client → an app-wide problem: stop everything, report it once;
+  * anything transient → reported, status untouched.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from soldscope_cli.config import StoreRecord, format_time
+from soldscope_cli.errors import SoldscopeError
+from soldscope_cli.health import FORBIDDEN, INVALID_GRANT, MISSING_TOKEN, reconnect_hint
+from soldscope_cli.listing import build_row
+from soldscope_cli.lwa import AppCredentialsRejected, GrantRejected, LwaError
+from soldscope_cli.secret_store import SecretStore, token_key
+from soldscope_cli.spapi import SpapiError, SpapiForbidden
+from soldscope_cli.status import Status
+from soldscope_cli.store import CHECK_APP_ERROR, CHECK_PROBLEM, CheckRecord, Database
+from soldscope_cli.sync import brand_analytics, finances, inventory
+from soldscope_cli.sync.base import (
+    BRAND_ANALYTICS,
+    DATASET_NAMES,
+    FINANCES,
+    INVENTORY,
+    DatasetFailed,
+    DatasetJob,
+    DatasetOutcome,
+    Note,
+    SyncClient,
+    log,
+)
+
+DatasetSync = Callable[[DatasetJob], DatasetOutcome]
+DATASETS: Mapping[str, DatasetSync] = {
+    INVENTORY: inventory.sync,
+    FINANCES: finances.sync,
+    BRAND_ANALYTICS: brand_analytics.sync,
+}
+ClientFactory = Callable[[StoreRecord, str], SyncClient]
+
+OK = "ok"
+FAILED = "failed"
+SKIPPED = "skipped"
+NOT_AUTHORIZED = "not_authorized"
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    """What to sync and how."""
+
+    datasets: tuple[str, ...] = DATASET_NAMES
+    since: datetime | None = None
+    concurrency: int = 4
+    ba_weeks: int = 4
+    report_wait_s: float = 1800.0
+
+
+@dataclass
+class DatasetResult:
+    """One dataset of one store."""
+
+    dataset: str
+    outcome: str = OK  # ok, failed, not_authorized, skipped
+    rows_added: int = 0
+    rows_updated: int = 0
+    duration_s: float = 0.0
+    error_code: str | None = None
+    error: str | None = None
+    request_id: str | None = None
+    notes: list[Note] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The pinned --json shape of a dataset (docs/sync.md)."""
+        return {
+            "dataset": self.dataset,
+            "outcome": self.outcome,
+            "rows_added": self.rows_added,
+            "rows_updated": self.rows_updated,
+            "duration_s": round(self.duration_s, 3),
+            "error": None
+            if self.error is None
+            else {"code": self.error_code, "message": self.error, "request_id": self.request_id},
+            "notes": [n.text for n in self.notes],
+        }
+
+
+@dataclass
+class StoreResult:
+    """One store: skipped, or its datasets' results."""
+
+    name: str
+    outcome: str = OK  # ok, failed, skipped
+    reason: str | None = None
+    duration_s: float = 0.0
+    datasets: list[DatasetResult] = field(default_factory=list)
+
+    @property
+    def rows_added(self) -> int:
+        return sum(d.rows_added for d in self.datasets)
+
+    @property
+    def rows_updated(self) -> int:
+        return sum(d.rows_updated for d in self.datasets)
+
+    def to_json(self) -> dict[str, Any]:
+        """The pinned --json shape of a store (docs/sync.md)."""
+        return {
+            "name": self.name,
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "duration_s": round(self.duration_s, 3),
+            "rows_added": self.rows_added,
+            "rows_updated": self.rows_updated,
+            "datasets": [d.to_json() for d in self.datasets],
+        }
+
+
+@dataclass
+class SyncReport:
+    """Everything one `sync` run did."""
+
+    started_at: datetime
+    finished_at: datetime
+    stores: list[StoreResult]
+    app_error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.app_error is None and all(s.outcome == OK for s in self.stores)
+
+    def to_json(self) -> dict[str, Any]:
+        """The pinned --json shape (docs/sync.md)."""
+        return {
+            "started_at": format_time(self.started_at),
+            "finished_at": format_time(self.finished_at),
+            "outcome": OK if self.ok else FAILED,
+            "app_error": self.app_error,
+            "stores": [s.to_json() for s in self.stores],
+        }
+
+
+class SyncObserver(Protocol):
+    """Progress callbacks; called from worker threads."""
+
+    def store_started(self, store: str) -> None: ...
+
+    def progress(self, store: str, text: str) -> None: ...
+
+    def store_finished(self, result: StoreResult) -> None: ...
+
+
+class SilentObserver:
+    """An observer that ignores everything."""
+
+    def store_started(self, store: str) -> None:
+        """Ignore."""
+
+    def progress(self, store: str, text: str) -> None:
+        """Ignore."""
+
+    def store_finished(self, result: StoreResult) -> None:
+        """Ignore."""
+
+
+@dataclass
+class SyncEnvironment:
+    """The collaborators of a run."""
+
+    db: Database
+    secrets: SecretStore
+    client_for: ClientFactory
+    clock: Callable[[], datetime]
+    sleep: Callable[[float], None]
+    monotonic: Callable[[], float] = time.monotonic
+    observer: SyncObserver = field(default_factory=SilentObserver)
+
+
+def skip_reason(record: StoreRecord, status: Status, problem_code: str | None) -> str | None:
+    """Why a store in error or expired is not synced, with the command that fixes it."""
+    if status is Status.ERROR:
+        code = f" ({problem_code})" if problem_code else ""
+        return f"store in error{code}: run `soldscope validate {record.name}`"
+    if status is Status.EXPIRED:
+        return f"authorization expired (365 days): {reconnect_hint(record.name)}"
+    return None
+
+
+def run_sync(
+    records: Sequence[StoreRecord], options: SyncOptions, env: SyncEnvironment
+) -> SyncReport:
+    """Sync the given stores; never raises for a store's failure, only for local breakage."""
+    started = env.clock()
+    log.info("sync started: %d store(s), datasets %s", len(records), ", ".join(options.datasets))
+    results: dict[str, StoreResult] = {}
+    states = env.db.states([r.name for r in records])
+    runnable: list[StoreRecord] = []
+    for record in records:
+        row = build_row(record, states.get(record.name), started)
+        reason = skip_reason(record, row.status, row.problem.code if row.problem else None)
+        if reason is not None:
+            results[record.name] = StoreResult(record.name, SKIPPED, reason)
+            log.warning("%s: skipped: %s", record.name, reason)
+            env.observer.store_finished(results[record.name])
+        else:
+            runnable.append(record)
+    # The secret store is read one token at a time, before any worker starts: gnome-keyring
+    # crashes under concurrent reads.
+    tokens: dict[str, str] = {}
+    for record in runnable:
+        token = env.secrets.get(token_key(record.name))
+        if token:
+            tokens[record.name] = token
+        else:
+            reason = f"{MISSING_TOKEN}: no refresh token in the secret store: " + reconnect_hint(
+                record.name
+            )
+            results[record.name] = StoreResult(record.name, FAILED, reason)
+            log.error("%s: %s", record.name, reason)
+            env.observer.store_finished(results[record.name])
+    app_stop = _AppStop()
+    to_run = [r for r in runnable if r.name in tokens]
+    if to_run:
+        workers = max(1, min(options.concurrency, len(to_run)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="soldscope-sync") as pool:
+            futures = {
+                r.name: pool.submit(_run_store, r, tokens[r.name], options, env, app_stop)
+                for r in to_run
+            }
+            for name, future in futures.items():
+                results[name] = future.result()
+    report = SyncReport(
+        started_at=started,
+        finished_at=env.clock(),
+        stores=[results[r.name] for r in records],
+        app_error=app_stop.message,
+    )
+    log.info(
+        "sync finished: %s (%d store(s) ok of %d)",
+        "ok" if report.ok else "with failures",
+        sum(1 for s in report.stores if s.outcome == OK),
+        len(report.stores),
+    )
+    return report
+
+
+class _AppStop:
+    """Set once by the first worker that sees the app's credentials rejected; read by all."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.message: str | None = None
+
+    def set(self, message: str) -> bool:
+        with self._lock:
+            first = self.message is None
+            if first:
+                self.message = message
+            return first
+
+    @property
+    def stopped(self) -> bool:
+        return self.message is not None
+
+
+class _StoreAborted(Exception):
+    """Stop this store's remaining datasets."""
+
+
+def _run_store(
+    record: StoreRecord,
+    refresh_token: str,
+    options: SyncOptions,
+    env: SyncEnvironment,
+    app_stop: _AppStop,
+) -> StoreResult:
+    began = env.monotonic()
+    result = StoreResult(record.name)
+    if app_stop.stopped:
+        result.outcome = SKIPPED
+        result.reason = "not started: the app's credentials were rejected"
+        env.observer.store_finished(result)
+        return result
+    env.observer.store_started(record.name)
+    try:
+        client = env.client_for(record, refresh_token)
+        worker = _StoreWorker(record, client, options, env, app_stop, result)
+        worker.run()
+    except Exception as exc:
+        # A bug or local failure in one store must not take the others down.
+        log.exception("%s: unexpected failure", record.name)
+        result.outcome = FAILED
+        result.reason = f"unexpected {exc.__class__.__name__}: {exc}"
+    finally:
+        # Workers are pooled threads: close this thread's connection so the next store opens its
+        # own, and none is left open when the pool ends.
+        env.db.close()
+    result.duration_s = env.monotonic() - began
+    if result.outcome == OK and any(d.outcome == FAILED for d in result.datasets):
+        result.outcome = FAILED
+    env.observer.store_finished(result)
+    return result
+
+
+class _StoreWorker:
+    """Runs one store's datasets in order and classifies their failures."""
+
+    def __init__(
+        self,
+        record: StoreRecord,
+        client: SyncClient,
+        options: SyncOptions,
+        env: SyncEnvironment,
+        app_stop: _AppStop,
+        result: StoreResult,
+    ) -> None:
+        self.record = record
+        self.client = client
+        self.options = options
+        self.env = env
+        self.app_stop = app_stop
+        self.result = result
+        self._sellers_ok: bool | None = None
+
+    def run(self) -> None:
+        for name in self.options.datasets:
+            if self.app_stop.stopped:
+                self.result.outcome = FAILED
+                self.result.reason = (
+                    self.result.reason or "stopped: the app's credentials were rejected"
+                )
+                return
+            try:
+                self.result.datasets.append(self._dataset(name))
+            except _StoreAborted:
+                return
+
+    def _dataset(self, name: str) -> DatasetResult:
+        env = self.env
+        store = self.record.name
+        job = DatasetJob(
+            store=self.record,
+            client=self.client,
+            db=env.db,
+            clock=env.clock,
+            sleep=env.sleep,
+            since=self.options.since,
+            ba_weeks=self.options.ba_weeks,
+            report_wait_s=self.options.report_wait_s,
+            progress=lambda text: env.observer.progress(store, text),
+        )
+        result = DatasetResult(name)
+        run_id = env.db.start_sync_run(store, name, env.clock())
+        began = env.monotonic()
+        env.observer.progress(store, name)
+        aborted = False
+        try:
+            outcome = DATASETS[name](job)
+            result.rows_added, result.rows_updated = outcome.rows_added, outcome.rows_updated
+            result.notes = outcome.notes
+        except GrantRejected as exc:
+            # The same code and message validate records, so `list` reads the same either way.
+            message = (
+                "Login with Amazon refused the refresh token: the seller revoked the "
+                "authorization or it expired"
+            )
+            self._problem(INVALID_GRANT, message, None)
+            self._fail(result, INVALID_GRANT, exc.message, None)
+            self.result.reason = f"{INVALID_GRANT}: {message}; {reconnect_hint(store)}"
+            aborted = True
+        except AppCredentialsRejected as exc:
+            if self.app_stop.set(exc.message):
+                log.error("the app's LWA credentials were rejected: %s", exc.message)
+            env.db.record_check(
+                CheckRecord(store, env.clock(), "sync", CHECK_APP_ERROR, exc.code, exc.message)
+            )
+            self._fail(result, exc.code, exc.message, None)
+            self.result.reason = "stopped: the app's credentials were rejected"
+            aborted = True
+        except LwaError as exc:
+            self._fail(result, exc.code, exc.message, None)
+        except SpapiForbidden as exc:
+            aborted = self._forbidden(result, exc)
+        except SpapiError as exc:
+            self._fail(result, exc.code, str(exc), exc.request_id)
+        except DatasetFailed as exc:
+            self._fail(result, exc.code, exc.message, exc.request_id)
+        except SoldscopeError as exc:
+            self._fail(result, exc.__class__.__name__, exc.message, None)
+        except Exception as exc:
+            log.exception("%s %s: unexpected failure", store, name)
+            self._fail(result, exc.__class__.__name__, f"unexpected error: {exc}", None)
+        result.duration_s = env.monotonic() - began
+        env.db.finish_sync_run(
+            run_id,
+            env.clock(),
+            result.outcome,
+            result.rows_added,
+            result.rows_updated,
+            result.error_code,
+            result.error,
+            result.request_id,
+        )
+        log.info(
+            "%s %s: %s, %d added, %d updated in %.1f s",
+            store,
+            name,
+            result.outcome,
+            result.rows_added,
+            result.rows_updated,
+            result.duration_s,
+        )
+        if aborted:
+            self.result.datasets.append(result)
+            self.result.outcome = FAILED
+            raise _StoreAborted
+        return result
+
+    def _fail(self, result: DatasetResult, code: str, message: str, request_id: str | None) -> None:
+        result.outcome = FAILED
+        result.error_code = code
+        result.error = message
+        result.request_id = request_id
+        log.error(
+            "%s %s failed: %s%s",
+            self.record.name,
+            result.dataset,
+            message,
+            f" [request id {request_id}]" if request_id else "",
+        )
+
+    def _problem(self, code: str, message: str, request_id: str | None) -> None:
+        """Record what validate would: a lasting problem that puts the store in error."""
+        db = self.env.db
+        now = self.env.clock()
+        before = build_row(self.record, db.states([self.record.name]).get(self.record.name), now)
+        with db.transaction() as tx:
+            db.record_check(
+                CheckRecord(
+                    self.record.name, now, "sync", CHECK_PROBLEM, code, message, request_id
+                ),
+                tx=tx,
+            )
+            if before.status is not Status.ERROR:
+                db.log_event(
+                    "status_changed",
+                    now,
+                    self.record.name,
+                    {"from": before.status.value, "to": Status.ERROR.value, "code": code},
+                    tx=tx,
+                )
+        self.result.reason = f"{code}: {message}"
+
+    def _forbidden(self, result: DatasetResult, exc: SpapiForbidden) -> bool:
+        """A 403: ask the Sellers API (what validate checks) whether the store itself is refused."""
+        if self._sellers_ok is None:
+            try:
+                self.client.get_marketplace_participations()
+                self._sellers_ok = True
+            except SpapiForbidden as probe:
+                self._sellers_ok = False
+                message = probe.message or "Access to requested resource is denied."
+                if probe.details:
+                    message += f" ({probe.details})"
+                self._problem(FORBIDDEN, message, probe.request_id)
+                self.result.reason = (
+                    f"{FORBIDDEN}: {message}; run `soldscope validate {self.record.name}` "
+                    "once the seller has re-authorized the app"
+                )
+            except SpapiError as probe:
+                # Cannot tell now; report the dataset's own error and leave the status alone.
+                self._fail(
+                    result,
+                    exc.code,
+                    f"{exc} (then {probe.code} checking the store)",
+                    exc.request_id,
+                )
+                return False
+        if self._sellers_ok:
+            result.outcome = NOT_AUTHORIZED
+            result.error_code = exc.code
+            result.error = (
+                f"the app is not authorized for {result.dataset} data of this store "
+                f"({exc.operation}: HTTP 403 {exc.message}); add the role to the app and have "
+                "the seller authorize it again"
+            )
+            result.request_id = exc.request_id
+            log.warning("%s %s: not authorized: %s", self.record.name, result.dataset, exc)
+            return False
+        self._fail(result, FORBIDDEN, str(exc), exc.request_id)
+        return True

@@ -1,0 +1,420 @@
+"""The runner: store selection, token reads, isolation, and how failures are classified."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from soldscope_cli.config import StoreRecord
+from soldscope_cli.lwa import AppCredentialsRejected, GrantRejected, LwaTransient
+from soldscope_cli.secret_store import MemorySecretStore, token_key
+from soldscope_cli.store import CHECK_PROBLEM, CheckRecord, Database, read_states
+from soldscope_cli.sync.base import FINANCES, INVENTORY, SyncClient
+from soldscope_cli.sync.runner import (
+    DatasetResult,
+    StoreResult,
+    SyncEnvironment,
+    SyncOptions,
+    run_sync,
+)
+
+from .conftest import NOW, Clock, FakeClient, forbidden, make_store, transient
+
+ONLY_INVENTORY = SyncOptions(datasets=(INVENTORY,))
+
+
+def inventory_ok(client: FakeClient, sku: str = "SKU-1") -> FakeClient:
+    client.inventory = lambda mkt, start, token: {
+        "payload": {"inventorySummaries": [{"sellerSku": sku, "totalQuantity": 1}]}
+    }
+    client.transactions = lambda after, before, token: {"payload": {"transactions": []}}
+    return client
+
+
+class Recorder:
+    """An observer that keeps every callback."""
+
+    def __init__(self) -> None:
+        self.finished: list[StoreResult] = []
+        self.updates: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+
+    def store_started(self, store: str) -> None:
+        pass
+
+    def progress(self, store: str, text: str) -> None:
+        with self._lock:
+            self.updates.append((store, text))
+
+    def store_finished(self, result: StoreResult) -> None:
+        with self._lock:
+            self.finished.append(result)
+
+
+def setup(
+    db: Database,
+    clock: Clock,
+    clients: dict[str, FakeClient],
+    stores: list[StoreRecord],
+    secrets: Any = None,
+) -> SyncEnvironment:
+    store_secrets = secrets or MemorySecretStore(
+        {token_key(s.name): f"Atzr|token-{s.name}" for s in stores}
+    )
+
+    def client_for(record: StoreRecord, token: str) -> SyncClient:
+        assert token == f"Atzr|token-{record.name}"
+        return clients[record.name]
+
+    return SyncEnvironment(
+        db=db,
+        secrets=store_secrets,
+        client_for=client_for,
+        clock=clock,
+        sleep=clock.sleep,
+        monotonic=clock.monotonic,
+        observer=Recorder(),
+    )
+
+
+def by_name(results: list[StoreResult]) -> dict[str, StoreResult]:
+    return {r.name: r for r in results}
+
+
+def dataset(result: StoreResult, name: str) -> DatasetResult:
+    return next(d for d in result.datasets if d.dataset == name)
+
+
+def test_all_datasets_of_all_stores_and_sync_runs_recorded(db: Database, clock: Clock) -> None:
+    stores = [make_store("a-us"), make_store("b-us")]
+    clients = {s.name: inventory_ok(FakeClient()) for s in stores}
+    env = setup(db, clock, clients, stores)
+    report = run_sync(stores, SyncOptions(datasets=(INVENTORY, FINANCES)), env)
+    assert report.ok
+    assert [s.outcome for s in report.stores] == ["ok", "ok"]
+    assert [d.dataset for d in report.stores[0].datasets] == [INVENTORY, FINANCES]
+    runs = (
+        db.connection()
+        .execute("SELECT store, dataset, outcome, rows_added FROM sync_runs ORDER BY id")
+        .fetchall()
+    )
+    assert sorted(tuple(r) for r in runs) == [
+        ("a-us", "finances", "ok", 0),
+        ("a-us", "inventory", "ok", 1),
+        ("b-us", "finances", "ok", 0),
+        ("b-us", "inventory", "ok", 1),
+    ]
+    # `list` reads the last successful sync from sync_runs.
+    states = read_states(db.connection(), ["a-us"])
+    assert states["a-us"].last_sync_at == NOW
+
+
+def test_stores_in_error_or_expired_are_skipped_and_reported(db: Database, clock: Clock) -> None:
+    broken = make_store("broken")
+    expired = StoreRecord("old", "na", ["US"], NOW - timedelta(days=400), "A1OLD")
+    fine = make_store("fine")
+    db.record_check(
+        CheckRecord(
+            "broken",
+            NOW - timedelta(hours=1),
+            "validate",
+            CHECK_PROBLEM,
+            "invalid_grant",
+            "revoked",
+        )
+    )
+    clients = {"fine": inventory_ok(FakeClient())}
+    env = setup(db, clock, clients, [broken, expired, fine])
+    report = run_sync([broken, expired, fine], ONLY_INVENTORY, env)
+    results = by_name(report.stores)
+    assert results["broken"].outcome == "skipped"
+    assert "soldscope validate broken" in (results["broken"].reason or "")
+    assert results["old"].outcome == "skipped"
+    assert "expired" in (results["old"].reason or "")
+    assert results["fine"].outcome == "ok"
+    assert not report.ok
+    recorder = env.observer
+    assert isinstance(recorder, Recorder)
+    assert {r.name for r in recorder.finished} == {"broken", "old", "fine"}
+
+
+def test_tokens_are_read_one_at_a_time_before_any_worker_starts(db: Database, clock: Clock) -> None:
+    stores = [make_store(f"s{i}") for i in range(6)]
+    events: list[str] = []
+    active = {"n": 0, "max": 0}
+    lock = threading.Lock()
+
+    class CarefulStore(MemorySecretStore):
+        def get(self, key: str) -> str | None:
+            with lock:
+                active["n"] += 1
+                active["max"] = max(active["max"], active["n"])
+                events.append("get")
+            value = super().get(key)
+            with lock:
+                active["n"] -= 1
+            return value
+
+    secrets = CarefulStore({token_key(s.name): f"Atzr|token-{s.name}" for s in stores})
+    clients = {s.name: inventory_ok(FakeClient()) for s in stores}
+    env = setup(db, clock, clients, stores, secrets)
+    original = env.client_for
+
+    def tracking(record: StoreRecord, token: str) -> SyncClient:
+        with lock:
+            events.append("client")
+        return original(record, token)
+
+    env.client_for = tracking
+    report = run_sync(stores, SyncOptions(datasets=(INVENTORY,), concurrency=4), env)
+    assert report.ok
+    assert active["max"] == 1
+    assert events == ["get"] * 6 + ["client"] * 6
+
+
+def test_missing_token_fails_that_store_only(db: Database, clock: Clock) -> None:
+    stores = [make_store("has"), make_store("lacks")]
+    secrets = MemorySecretStore({token_key("has"): "Atzr|token-has"})
+    env = setup(db, clock, {"has": inventory_ok(FakeClient())}, stores, secrets)
+    report = run_sync(stores, ONLY_INVENTORY, env)
+    results = by_name(report.stores)
+    assert results["has"].outcome == "ok"
+    assert results["lacks"].outcome == "failed"
+    assert "no refresh token" in (results["lacks"].reason or "")
+
+
+def test_invalid_grant_records_a_problem_check_and_other_stores_carry_on(
+    db: Database, clock: Clock
+) -> None:
+    stores = [make_store("revoked"), make_store("fine")]
+    bad = FakeClient()
+
+    def refuse(*args: Any) -> Any:
+        raise GrantRejected(
+            "invalid_grant", "User may have revoked", 400, grant_type="refresh_token"
+        )
+
+    bad.inventory = refuse
+    env = setup(db, clock, {"revoked": bad, "fine": inventory_ok(FakeClient())}, stores)
+    report = run_sync(stores, SyncOptions(datasets=(INVENTORY, FINANCES)), env)
+    results = by_name(report.stores)
+    assert results["fine"].outcome == "ok"
+    revoked = results["revoked"]
+    assert revoked.outcome == "failed"
+    assert [d.dataset for d in revoked.datasets] == [INVENTORY]  # finances not attempted
+    checks = [
+        tuple(r)
+        for r in db.connection().execute("SELECT store, source, outcome, error_code FROM checks")
+    ]
+    assert checks == [("revoked", "sync", "problem", "invalid_grant")]
+    events = [(e["kind"], e["detail"]) for e in db.events("revoked")]
+    assert events == [
+        ("status_changed", '{"code": "invalid_grant", "from": "active", "to": "error"}')
+    ]
+    # The next run sees the store in error and skips it, as `list` would show it.
+    again = run_sync(stores, ONLY_INVENTORY, env)
+    assert by_name(again.stores)["revoked"].outcome == "skipped"
+
+
+def test_403_with_sellers_api_working_means_dataset_not_authorized(
+    db: Database, clock: Clock
+) -> None:
+    store = make_store()
+    client = inventory_ok(FakeClient())
+
+    def deny(*args: Any) -> Any:
+        raise forbidden("listTransactions")
+
+    client.transactions = deny
+    env = setup(db, clock, {store.name: client}, [store])
+    report = run_sync([store], SyncOptions(datasets=(INVENTORY, FINANCES)), env)
+    result = report.stores[0]
+    assert result.outcome == "ok"
+    assert dataset(result, FINANCES).outcome == "not_authorized"
+    assert "not authorized" in (dataset(result, FINANCES).error or "")
+    assert db.checks(store.name) == []
+    assert report.ok
+
+
+def test_403_confirmed_by_sellers_api_puts_the_store_in_error(db: Database, clock: Clock) -> None:
+    store = make_store()
+    client = FakeClient()
+
+    def deny(*args: Any) -> Any:
+        raise forbidden("getInventorySummaries")
+
+    def deny_sellers() -> Any:
+        raise forbidden("getMarketplaceParticipations")
+
+    client.inventory = deny
+    client.participations = deny_sellers
+    env = setup(db, clock, {store.name: client}, [store])
+    report = run_sync([store], SyncOptions(datasets=(INVENTORY, FINANCES)), env)
+    result = report.stores[0]
+    assert result.outcome == "failed"
+    assert [d.dataset for d in result.datasets] == [INVENTORY]
+    checks = [
+        tuple(r)
+        for r in db.connection().execute(
+            "SELECT source, outcome, error_code, request_id FROM checks"
+        )
+    ]
+    assert checks == [("sync", "problem", "forbidden", "req-Unauthorized")]
+
+
+def test_app_credentials_rejected_stops_everything_once(db: Database, clock: Clock) -> None:
+    stores = [make_store(f"s{i}") for i in range(5)]
+
+    def refuse(*args: Any) -> Any:
+        raise AppCredentialsRejected(
+            "invalid_client", "Client authentication failed", 401, grant_type="refresh_token"
+        )
+
+    clients = {}
+    for s in stores:
+        c = FakeClient()
+        c.inventory = refuse
+        clients[s.name] = c
+    env = setup(db, clock, clients, stores)
+    report = run_sync(stores, SyncOptions(datasets=(INVENTORY, FINANCES), concurrency=1), env)
+    assert report.app_error is not None and "Client authentication failed" in report.app_error
+    assert not report.ok
+    outcomes = [s.outcome for s in report.stores]
+    assert outcomes[0] == "failed"
+    assert set(outcomes[1:]) == {"skipped"}  # never started
+    assert all(c.calls == [] for name, c in clients.items() if name != "s0")
+    # Not the stores' fault: no store goes into error.
+    assert all(r.problem is None for r in read_states(db.connection()).values())
+
+
+def test_transient_failures_are_reported_without_touching_status(
+    db: Database, clock: Clock
+) -> None:
+    store = make_store()
+    client = inventory_ok(FakeClient())
+
+    def down(*args: Any) -> Any:
+        raise transient("listTransactions")
+
+    client.transactions = down
+    env = setup(db, clock, {store.name: client}, [store])
+    report = run_sync([store], SyncOptions(datasets=(INVENTORY, FINANCES)), env)
+    result = report.stores[0]
+    assert result.outcome == "failed"
+    assert dataset(result, INVENTORY).outcome == "ok"
+    fin = dataset(result, FINANCES)
+    assert (fin.outcome, fin.error_code, fin.request_id) == (
+        "failed",
+        "ServiceUnavailable",
+        "req-ServiceUnavailable",
+    )
+    assert db.checks(store.name) == []
+    row = (
+        db.connection()
+        .execute("SELECT outcome, error_code, request_id FROM sync_runs WHERE dataset = 'finances'")
+        .fetchone()
+    )
+    assert tuple(row) == ("failed", "ServiceUnavailable", "req-ServiceUnavailable")
+
+
+def test_lwa_outage_fails_the_dataset_not_the_status(db: Database, clock: Clock) -> None:
+    store = make_store()
+    client = FakeClient()
+
+    def outage(*args: Any) -> Any:
+        raise LwaTransient("server_error", "down", 503, grant_type="refresh_token")
+
+    client.inventory = outage
+    env = setup(db, clock, {store.name: client}, [store])
+    report = run_sync([store], ONLY_INVENTORY, env)
+    assert report.stores[0].outcome == "failed"
+    assert db.checks(store.name) == []
+
+
+def test_a_bug_in_one_store_does_not_stop_the_others(db: Database, clock: Clock) -> None:
+    stores = [make_store("buggy"), make_store("fine")]
+    bad = FakeClient()
+
+    def boom(*args: Any) -> Any:
+        raise KeyError("surprise")
+
+    bad.inventory = boom
+    env = setup(db, clock, {"buggy": bad, "fine": inventory_ok(FakeClient())}, stores)
+    report = run_sync(stores, ONLY_INVENTORY, env)
+    results = by_name(report.stores)
+    assert results["buggy"].outcome == "failed"
+    assert "unexpected" in (results["buggy"].datasets[0].error or "")
+    assert results["fine"].outcome == "ok"
+
+
+def test_stores_run_concurrently_on_their_own_connections(db: Database, clock: Clock) -> None:
+    stores = [make_store(f"s{i}") for i in range(4)]
+    barrier = threading.Barrier(4, timeout=10)
+    connections: set[int] = set()
+    lock = threading.Lock()
+    clients = {}
+    for s in stores:
+        c = FakeClient()
+
+        def answer(mkt: str, start: Any, token: Any, name: str = s.name) -> dict[str, Any]:
+            with lock:
+                connections.add(id(db.connection()))
+            barrier.wait()  # all four must be in flight at once
+            return {"payload": {"inventorySummaries": [{"sellerSku": name}]}}
+
+        c.inventory = answer
+        clients[s.name] = c
+    env = setup(db, clock, clients, stores)
+    report = run_sync(stores, SyncOptions(datasets=(INVENTORY,), concurrency=4), env)
+    assert report.ok
+    assert len(connections) == 4
+
+
+@pytest.mark.parametrize("concurrency", [1, 2])
+def test_json_shape_is_pinned(db: Database, clock: Clock, concurrency: int) -> None:
+    store = make_store()
+    env = setup(db, clock, {store.name: inventory_ok(FakeClient())}, [store])
+    report = run_sync([store], SyncOptions(datasets=(INVENTORY,), concurrency=concurrency), env)
+    assert report.to_json() == {
+        "started_at": "2026-11-25T12:00:00Z",
+        "finished_at": "2026-11-25T12:00:00Z",
+        "outcome": "ok",
+        "app_error": None,
+        "stores": [
+            {
+                "name": "acme-us",
+                "outcome": "ok",
+                "reason": None,
+                "duration_s": 0.0,
+                "rows_added": 1,
+                "rows_updated": 0,
+                "datasets": [
+                    {
+                        "dataset": "inventory",
+                        "outcome": "ok",
+                        "rows_added": 1,
+                        "rows_updated": 0,
+                        "duration_s": 0.0,
+                        "error": None,
+                        "notes": [],
+                    }
+                ],
+            }
+        ],
+    }
+
+
+def test_purge_removes_every_synced_table(db: Database, clock: Clock) -> None:
+    store = make_store()
+    client = inventory_ok(FakeClient())
+    client.transactions = lambda after, before, token: {
+        "payload": {"transactions": [{"transactionId": "T1"}]}
+    }
+    env = setup(db, clock, {store.name: client}, [store])
+    run_sync([store], SyncOptions(datasets=(INVENTORY, FINANCES)), env)
+    db.purge_store(store.name, clock())
+    for table in ("inventory_summaries", "financial_transactions", "sync_state", "sync_runs"):
+        assert db.connection().execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0  # noqa: S608
