@@ -33,6 +33,14 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _file_stamp(path: os.PathLike[str]) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
 def _isatty(stream: IO[str]) -> bool:
     try:
         return stream.isatty()
@@ -72,6 +80,7 @@ class AppContext:
     no_color: bool = False
     sandbox: bool = False
     _config: Config | None = None
+    _config_stamp: tuple[int, int, int] | None = None
     _secret_store: SecretStore | None = None
     _http: httpx.Client | None = None
     _db: Database | None = None
@@ -128,9 +137,11 @@ class AppContext:
         return ConfigFile(self.paths.config_file, self.paths.config_lock)
 
     def config(self, *, reload: bool = False) -> Config:
-        """The config as last read (read once per command unless reload)."""
-        if self._config is None or reload:
+        """The config as last read; read again when the file changed (this process may edit it)."""
+        stamp = _file_stamp(self.paths.config_file)
+        if self._config is None or reload or stamp != self._config_stamp:
             self._config = self.config_file.load()
+            self._config_stamp = stamp
         return self._config
 
     def database(self) -> Database:

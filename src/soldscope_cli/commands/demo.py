@@ -1,0 +1,78 @@
+"""`soldscope demo`: see the whole product work offline, in one command."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Annotated
+
+import typer
+
+from soldscope_cli.commands.common import get_context
+
+
+def demo_command(
+    ctx: typer.Context,
+    keep: Annotated[
+        bool,
+        typer.Option("--keep", help="Keep the throwaway home for exploring and say how to use it."),
+    ] = False,
+) -> None:
+    """Run soldscope end to end against the built-in local Amazon simulator.
+
+    In a throwaway home (never your real config, keyring or data) it starts the simulator,
+    registers a demo app, connects six stores across NA, EU and FE, makes one revoked, one
+    expiring soon and one expired, validates them live, syncs their data, and prints the
+    status table and a sync summary. Exit 0 when the demo ran as designed.
+
+    Examples:
+      soldscope demo
+      soldscope demo --keep
+    """
+    from soldscope_cli.commands import sync as sync_cmd
+    from soldscope_cli.commands.validate import render as render_checks
+    from soldscope_cli.demo import run_demo
+
+    app = get_context(ctx)
+
+    def say(text: str) -> None:
+        app.err.print(text, markup=False, style="dim" if app.policy.color else "")
+
+    result = run_demo(app, keep=keep, say=say)
+    app.out.print()
+    app.out.print("Connections after a live check:", markup=False, style="bold")
+    render_checks(app, result.validate, as_json=False)
+    if result.sync is not None:
+        app.out.print()
+        app.out.print("Sync:", markup=False, style="bold")
+        if app.policy.rich:
+            sync_cmd.render_table(app.out, result.sync, sync_cmd.parse_datasets([]))
+        else:
+            for store in result.sync.stores:
+                app.out.print(sync_cmd.store_line(store), markup=False)
+        app.out.print(sync_cmd.summary_line(result.sync), markup=False)
+    app.out.print()
+    if result.kept:
+        home = shlex.quote(str(result.home))
+        app.out.print(f"The demo home is kept at {result.home}. To explore it:", markup=False)
+        lines = [
+            f"export SOLDSCOPE_CONFIG_DIR={home}/config SOLDSCOPE_DATA_DIR={home}/data "
+            "SOLDSCOPE_SECRETS=file",
+            "soldscope list",
+            # A fixed query shown to the user, not built from input.
+            f"sqlite3 {home}/data/soldscope.db "  # noqa: S608
+            "'SELECT store, COUNT(*) FROM inventory_summaries GROUP BY store'",
+        ]
+        if result.scenario_file is not None:
+            scenario = shlex.quote(str(result.scenario_file))
+            lines += [
+                "# to validate or sync again, serve the same simulated Amazon in another terminal:",
+                f"soldscope simulator serve --port 8765 --scenario {scenario}",
+                "# then paste the export lines it prints here, and: soldscope validate",
+            ]
+        for line in lines:
+            app.out.print("  " + line, markup=False, soft_wrap=True)
+    else:
+        app.out.print(
+            "The demo's throwaway home was removed; `soldscope demo --keep` keeps it for exploring.",
+            markup=False,
+        )

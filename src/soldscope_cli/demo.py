@@ -1,0 +1,225 @@
+"""`soldscope demo`: the whole product against the local simulator, in a throwaway home."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from soldscope_cli.context import AppContext
+from soldscope_cli.paths import CONFIG_DIR_ENV, DATA_DIR_ENV, Paths
+
+if TYPE_CHECKING:
+    from soldscope_cli.health import ValidateResult
+    from soldscope_cli.simulator import Simulator
+    from soldscope_cli.sync.runner import SyncReport
+
+
+@dataclass(frozen=True)
+class DemoStore:
+    """One demo connection and the state the demo puts it in."""
+
+    name: str
+    seller: str
+    marketplaces: tuple[str, ...] = ()
+    region: str | None = None  # region-wide (unified account) instead of marketplaces
+    age_days: int = 0  # how long ago it was authorized
+    revoke: bool = False  # the seller revokes the app after connecting
+
+
+DEMO_STORES: tuple[DemoStore, ...] = (
+    DemoStore("acme-na", "A1DEMONA0ACME1", ("US", "CA")),
+    DemoStore("bolt-us", "A2DEMONA0BOLT2", ("US",), age_days=120),
+    DemoStore("crab-eu", "A3DEMOEU0CRAB3", region="eu", age_days=40),
+    DemoStore("dune-eu", "A4DEMOEU0DUNE4", ("DE", "NL"), age_days=350),  # expiring soon
+    DemoStore("ember-jp", "A5DEMOFE0EMBR5", ("JP",), age_days=372),  # expired
+    DemoStore("fern-au", "A6DEMOFE0FERN6", ("AU",), age_days=200, revoke=True),  # error
+)
+
+
+@dataclass
+class DemoResult:
+    """What the demo did: the home it used, the checks and the sync."""
+
+    home: Path
+    validate: ValidateResult
+    sync: SyncReport | None
+    kept: bool
+    scenario_file: Path | None = None
+    connected: list[str] = field(default_factory=list)
+    # Refresh tokens of the connections that still work, by seller: for a kept scenario file.
+    tokens: dict[str, str] = field(default_factory=dict, repr=False)
+
+
+def demo_environment(
+    home: Path, simulator_env: dict[str, str], base: dict[str, str]
+) -> dict[str, str]:
+    """The demo's environment: the user's SOLDSCOPE_* and keyring settings never leak in."""
+    env = {
+        k: v
+        for k, v in base.items()
+        if not k.startswith("SOLDSCOPE_") and k != "PYTHON_KEYRING_BACKEND"
+    }
+    env.update(simulator_env)
+    env.update(
+        {
+            CONFIG_DIR_ENV: str(home / "config"),
+            DATA_DIR_ENV: str(home / "data"),
+            # The demo's secrets live in the throwaway home, never in the user's keyring.
+            "SOLDSCOPE_SECRETS": "file",
+            "SOLDSCOPE_RETRY_MAX_TOTAL": "10",
+        }
+    )
+    return env
+
+
+@contextmanager
+def demo_home(keep: bool) -> Iterator[Path]:
+    """A fresh directory, removed afterwards unless kept."""
+    home = Path(tempfile.mkdtemp(prefix="soldscope-demo-"))
+    try:
+        yield home
+    finally:
+        if not keep:
+            shutil.rmtree(home, ignore_errors=True)
+
+
+def run_demo(
+    ctx: AppContext,
+    *,
+    keep: bool,
+    say: Callable[[str], None],
+    simulator: Simulator | None = None,
+) -> DemoResult:
+    """Start the simulator, register the app, connect the stores, validate, sync."""
+    from soldscope_cli.simulator import Simulator
+    from soldscope_cli.simulator.demo import (
+        DEMO_APPLICATION_ID,
+        DEMO_CLIENT_ID,
+        DEMO_CLIENT_SECRET,
+    )
+
+    sim = simulator or Simulator.demo()
+    say("Starting the local Amazon simulator on 127.0.0.1…")
+    base_url = sim.start()
+    try:
+        with demo_home(keep) as home:
+            env = demo_environment(home, sim.env(), dict(ctx.env))
+            demo = AppContext(
+                env=env,
+                paths=Paths(home / "config", home / "data"),
+                clock=ctx.clock,
+                sleep=ctx.sleep,
+                monotonic=ctx.monotonic,
+                stdin=io.StringIO(""),
+                stdout=ctx.stdout,
+                stderr=ctx.stderr,
+                stdin_tty=False,
+                stdout_tty=ctx.stdout_tty,
+                stderr_tty=ctx.stderr_tty,
+                no_color=ctx.no_color,
+            )
+            try:
+                result = _run_in_home(
+                    demo, sim, say, DEMO_APPLICATION_ID, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+                )
+                result.home = home
+                result.kept = keep
+                if keep:
+                    result.scenario_file = _save_scenario(sim, home, result.tokens)
+                return result
+            finally:
+                demo.close()
+    finally:
+        sim.stop()
+        say(f"Stopped the simulator at {base_url}.")
+
+
+def _run_in_home(
+    demo: AppContext,
+    sim: Simulator,
+    say: Callable[[str], None],
+    app_id: str,
+    client_id: str,
+    client_secret: str,
+) -> DemoResult:
+    from soldscope_cli.commands.app_cmd import AppSetRequest, run_app_set
+    from soldscope_cli.commands.validate import run_validate
+
+    say(f"Registering the demo app {app_id}…")
+    run_app_set(
+        demo,
+        AppSetRequest(
+            application_id=app_id,
+            client_id=client_id,
+            redirect_uri="http://127.0.0.1:8765/callback",
+            draft=False,
+            client_secret=client_secret,
+        ),
+    )
+    connected: list[str] = []
+    tokens: dict[str, str] = {}
+    for store in DEMO_STORES:
+        where = (
+            f"{store.region}: every marketplace" if store.region else ", ".join(store.marketplaces)
+        )
+        say(f"Connecting {store.name} ({where})…")
+        tokens[store.seller] = connect_demo_store(demo, sim, store)
+        connected.append(store.name)
+    for store in DEMO_STORES:
+        if store.revoke:
+            say(f"The seller behind {store.name} revokes the app in Seller Central…")
+            sim.revoke(store.seller)
+            tokens.pop(store.seller, None)
+    say("Validating every connection live…")
+    checked = run_validate(demo, [])
+    from soldscope_cli.commands import sync as sync_cmd
+
+    say("Syncing inventory, finances and Brand Analytics for the healthy stores…")
+    request = sync_cmd.SyncRequest(
+        names=[], datasets=sync_cmd.parse_datasets([]), since=None, concurrency=4, ba_weeks=2
+    )
+    report = sync_cmd.run_sync_command(demo, request, sync_cmd.amazon_clients)
+    return DemoResult(
+        home=Path(), validate=checked, sync=report, kept=False, connected=connected, tokens=tokens
+    )
+
+
+def connect_demo_store(demo: AppContext, sim: Simulator, store: DemoStore) -> str:
+    """Connect one demo store; returns the refresh token the simulator issued."""
+    from soldscope_cli.commands.connect import ImportRequest, run_import
+
+    token = sim.authorize(store.seller)
+    authorized_at = demo.clock() - timedelta(days=store.age_days)
+    run_import(
+        demo,
+        ImportRequest(
+            name=store.name,
+            refresh_token=token,
+            marketplaces=list(store.marketplaces),
+            region=store.region,  # type: ignore[arg-type]
+            selling_partner_id=store.seller,
+            authorized_at=authorized_at,
+        ),
+    )
+    return token
+
+
+def _save_scenario(sim: Simulator, home: Path, tokens: dict[str, str]) -> Path:
+    """The simulator's state as a scenario file, so `simulator serve` can bring it back."""
+    data: dict[str, Any] = sim.scenario_dict()
+    for seller in data.get("sellers", []):
+        token = tokens.get(seller.get("selling_partner_id", ""))
+        if token:
+            seller["refresh_tokens"] = [token]
+    path = home / "scenario.json"
+    path.write_text(json.dumps(data, indent=2))
+    path.chmod(0o600)  # it holds the demo's refresh tokens
+    return path

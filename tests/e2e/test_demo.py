@@ -1,0 +1,78 @@
+"""`soldscope demo` end to end: every status, a sync, and nothing of the user's touched."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from tests.e2e.conftest import Cli
+
+pytestmark = pytest.mark.e2e
+
+
+def test_demo_shows_every_status_and_a_sync_without_touching_the_user(cli: Cli) -> None:
+    user_config = cli.home / "config"
+    user_config.mkdir(parents=True)
+    (user_config / "config.toml").write_text(
+        '[stores.real]\nregion = "na"\nmarketplaces = ["US"]\nauthorized_at = 2026-11-01T00:00:00Z\n'
+    )
+    before = sorted(p.name for p in cli.home.rglob("*"))
+    result = cli.run(
+        "demo",
+        env={
+            "SOLDSCOPE_SECRETS": "keyring",
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+        },
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for badge in ("Active", "Expiring Soon", "Expired", "Error"):
+        assert badge in out
+    assert "6 stores: 3 active, 1 expiring soon, 1 expired, 1 error" in out
+    assert "invalid_grant" in out
+    assert re.search(r"6 stores: 4 ok, 2 skipped; [\d,]+ rows added", out)
+    assert "brand-analytics not authorized" in out
+    assert "real" not in out.split("Connections after a live check:")[1].split("Sync:")[0]
+    # The user's own home is exactly as it was, and the throwaway home is gone.
+    assert sorted(p.name for p in cli.home.rglob("*")) == before
+    home = re.search(r"The demo's throwaway home was removed", out)
+    assert home is not None
+    assert "Traceback" not in result.stderr
+
+
+def test_demo_keep_leaves_a_home_that_soldscope_can_use(cli: Cli, tmp_path: Path) -> None:
+    result = cli.run("demo", "--keep", timeout=240)
+    assert result.returncode == 0, result.stderr
+    match = re.search(r"The demo home is kept at (\S+)\. To explore it:", result.stdout)
+    assert match, result.stdout
+    home = Path(match.group(1))
+    try:
+        assert (home / "config" / "config.toml").exists()
+        scenario = home / "scenario.json"
+        assert scenario.stat().st_mode & 0o077 == 0
+        listed = cli.run(
+            "list",
+            "--json",
+            env={
+                "SOLDSCOPE_CONFIG_DIR": str(home / "config"),
+                "SOLDSCOPE_DATA_DIR": str(home / "data"),
+            },
+        )
+        statuses = {d["name"]: d["status"] for d in json.loads(listed.stdout)}
+        assert statuses == {
+            "acme-na": "active",
+            "bolt-us": "active",
+            "crab-eu": "active",
+            "dune-eu": "expiring_soon",
+            "ember-jp": "expired",
+            "fern-au": "error",
+        }
+        assert any(d["last_sync_at"] for d in json.loads(listed.stdout))
+        assert f"--scenario {scenario}" in result.stdout
+    finally:
+        import shutil
+
+        shutil.rmtree(home, ignore_errors=True)
