@@ -18,6 +18,7 @@ from soldscope_cli.paths import CONFIG_DIR_ENV, DATA_DIR_ENV, Paths
 
 if TYPE_CHECKING:
     from soldscope_cli.health import ValidateResult
+    from soldscope_cli.listing import StoreRow
     from soldscope_cli.simulator import Simulator
     from soldscope_cli.sync.runner import SyncReport
 
@@ -52,6 +53,7 @@ class DemoResult:
     validate: ValidateResult
     sync: SyncReport | None
     kept: bool
+    rows: list[StoreRow] = field(default_factory=list)  # the status table after the sync
     scenario_file: Path | None = None
     connected: list[str] = field(default_factory=list)
     # Refresh tokens of the connections that still work, by seller: for a kept scenario file.
@@ -187,8 +189,18 @@ def _run_in_home(
         names=[], datasets=sync_cmd.parse_datasets([]), since=None, concurrency=4, ba_weeks=2
     )
     report = sync_cmd.run_sync_command(demo, request, sync_cmd.amazon_clients)
+    from soldscope_cli.listing import build_rows
+
+    records = list(demo.config().stores.values())
+    rows = build_rows(records, demo.database().states([r.name for r in records]), demo.clock())
     return DemoResult(
-        home=Path(), validate=checked, sync=report, kept=False, connected=connected, tokens=tokens
+        home=Path(),
+        validate=checked,
+        sync=report,
+        kept=False,
+        rows=rows,
+        connected=connected,
+        tokens=tokens,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 from typing import Annotated
 
@@ -38,9 +39,6 @@ def demo_command(
         app.err.print(text, markup=False, style="dim" if app.policy.color else "")
 
     result = run_demo(app, keep=keep, say=say)
-    app.out.print()
-    app.out.print("Connections after a live check:", markup=False, style="bold")
-    render_checks(app, result.validate, as_json=False)
     if result.sync is not None:
         app.out.print()
         app.out.print("Sync:", markup=False, style="bold")
@@ -50,6 +48,10 @@ def demo_command(
             for store in result.sync.stores:
                 app.out.print(sync_cmd.store_line(store), markup=False)
         app.out.print(sync_cmd.summary_line(result.sync), markup=False)
+    app.out.print()
+    app.out.print("Connections (soldscope list):", markup=False, style="bold")
+    # The live check's findings, shown with the rows as they are after the sync (last sync set).
+    render_checks(app, dataclasses.replace(result.validate, rows=result.rows), as_json=False)
     app.out.print()
     if result.kept:
         home = shlex.quote(str(result.home))
