@@ -113,13 +113,23 @@ def root(
 
 
 def _register() -> None:
-    from soldscope_cli.commands import app_cmd, connect, delete, demo, list_, sync, validate
+    from soldscope_cli.commands import (
+        app_cmd,
+        connect,
+        delete,
+        demo,
+        doctor,
+        list_,
+        sync,
+        validate,
+    )
 
     app.command("list")(list_.list_command)
     app.command("validate")(validate.validate_command)
     app.command("connect")(connect.connect_command)
     app.command("delete")(delete.delete_command)
     app.command("sync")(sync.sync_command)
+    app.command("doctor")(doctor.doctor_command)
     app.command("demo")(demo.demo_command)
     app.add_typer(app_cmd.app_app, name="app")
     from soldscope_cli.commands.simulator import simulator_app

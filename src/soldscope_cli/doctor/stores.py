@@ -1,0 +1,85 @@
+"""The stores check: any in error, expired or expiring within 30 days, each with its fix."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from soldscope_cli.config import Config
+from soldscope_cli.doctor.model import CheckResult, Level, worst
+from soldscope_cli.errors import ConfigError
+from soldscope_cli.health import INVALID_GRANT, MISSING_TOKEN, reconnect_hint
+from soldscope_cli.listing import StoreRow, build_rows, summary
+from soldscope_cli.status import EXPIRING_SOON_DAYS, Status
+from soldscope_cli.store import StoreState, read_states_if_exists
+
+_RECONNECT_CODES = {INVALID_GRANT, MISSING_TOKEN}
+
+
+def _store_result(row: StoreRow) -> CheckResult | None:
+    name = row.name
+    expires = row.expires_at.strftime("%Y-%m-%d")
+    check_id = f"store:{name}"
+    if row.status is Status.ERROR and row.problem is not None:
+        problem = row.problem
+        detail = f"error since {problem.found_at:%Y-%m-%d}: {problem.code}" + (
+            f": {problem.message}" if problem.message else ""
+        )
+        if problem.code in _RECONNECT_CODES:
+            fix = reconnect_hint(name)
+        else:
+            fix = f"fix the cause above, then re-check: soldscope validate {name}"
+        return CheckResult(check_id, f"Store {name}", Level.FAIL, detail, fix)
+    if row.status is Status.EXPIRED:
+        return CheckResult(
+            check_id,
+            f"Store {name}",
+            Level.FAIL,
+            f"authorization expired on {expires} (365 days after it was given)",
+            f"renew it — {reconnect_hint(name)}",
+        )
+    if row.status is Status.EXPIRING_SOON:
+        return CheckResult(
+            check_id,
+            f"Store {name}",
+            Level.WARN,
+            f"authorization expires on {expires} ({row.days_left} days left)",
+            f"renew it before then — {reconnect_hint(name)}; then check: soldscope validate {name}",
+        )
+    return None
+
+
+def check_stores(config: Config, database: Path, now: datetime) -> list[CheckResult]:
+    """An overview line, then one line per store needing attention."""
+    title = "Stores"
+    if not config.stores:
+        return [
+            CheckResult(
+                "stores",
+                title,
+                Level.OK,
+                "none connected yet (connect one with `soldscope connect NAME --marketplace CC "
+                "--refresh-token-stdin`)",
+            )
+        ]
+    note = ""
+    try:
+        states: dict[str, StoreState] = read_states_if_exists(database, list(config.stores))
+    except ConfigError as exc:
+        # The database check reports the cause; dates alone still show expiry.
+        states = {}
+        note = f" (check history unreadable: {exc.message})"
+    rows = build_rows(config.stores.values(), states, now)
+    results = [r for r in map(_store_result, rows) if r is not None]
+    level = worst([r.status for r in results])
+    detail = summary(rows) + note
+    if results:
+        detail += f"; {len(results)} need attention (below)"
+    else:
+        detail += f"; none expires within {EXPIRING_SOON_DAYS} days"
+    fix = (
+        "list them: soldscope list --status error --status expired --status expiring_soon"
+        if results
+        else None
+    )
+    return [CheckResult("stores", title, level, detail, fix), *results]
