@@ -216,8 +216,7 @@ class Database:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-        if conn.in_transaction:  # a migration using executescript() has committed already
-            conn.execute("COMMIT")
+        conn.execute("COMMIT")
 
     def close(self) -> None:
         """Close this thread's connection."""

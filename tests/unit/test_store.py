@@ -144,3 +144,15 @@ def test_a_fresh_process_knows_every_dataset_table(tmp_path: Path) -> None:
         check=True,
     ).stdout
     assert "inventory_summaries" in out and "financial_transactions" in out
+
+
+def test_every_migration_stays_inside_its_transaction(tmp_path: Path) -> None:
+    """A migration that commits on its own (executescript) could be applied half-way."""
+    import soldscope_cli.sync  # noqa: F401  (registers the dataset migrations)
+
+    conn = sqlite3.connect(tmp_path / "m.db", isolation_level=None)
+    for name, apply in MIGRATIONS:
+        conn.execute("BEGIN IMMEDIATE")
+        apply(conn)
+        assert conn.in_transaction, f"migration {name} committed its own transaction"
+        conn.execute("COMMIT")

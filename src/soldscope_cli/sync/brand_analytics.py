@@ -53,7 +53,9 @@ def _migrate(conn: sqlite3.Connection) -> None:
     # Rows carry a small integer load id rather than (marketplace, week, report): half the bytes
     # per row and an integer index, which is what makes the load fast. A load's rows are visible
     # only once ba_search_terms_weeks points at that load.
-    conn.executescript(
+    # Inside the migration transaction: executescript() would commit half a migration.
+    state.execute_script(
+        conn,
         """
         CREATE TABLE ba_search_terms_loads (
             load_id INTEGER PRIMARY KEY,
@@ -96,7 +98,7 @@ def _migrate(conn: sqlite3.Connection) -> None:
                    r.click_share_rank, r.click_share, r.conversion_share
             FROM ba_search_terms_weeks w
             JOIN ba_search_terms_rows r ON r.load_id = w.load_id;
-        """
+        """,
     )
 
 

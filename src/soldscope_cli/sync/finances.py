@@ -51,7 +51,9 @@ KEY = ("store", "transaction_id")
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
-    conn.executescript(
+    # Inside the migration transaction: executescript() would commit half a migration.
+    state.execute_script(
+        conn,
         """
         CREATE TABLE financial_transactions (
             store TEXT NOT NULL,
@@ -70,7 +72,7 @@ def _migrate(conn: sqlite3.Connection) -> None:
             PRIMARY KEY (store, transaction_id)
         );
         CREATE INDEX financial_transactions_posted ON financial_transactions (store, posted_date);
-        """
+        """,
     )
 
 

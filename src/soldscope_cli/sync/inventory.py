@@ -56,7 +56,9 @@ KEY = ("store", "marketplace_id", "seller_sku")
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
-    conn.executescript(
+    # Inside the migration transaction: executescript() would commit half a migration.
+    state.execute_script(
+        conn,
         """
         CREATE TABLE inventory_summaries (
             store TEXT NOT NULL,
@@ -80,7 +82,7 @@ def _migrate(conn: sqlite3.Connection) -> None:
             PRIMARY KEY (store, marketplace_id, seller_sku)
         );
         CREATE INDEX inventory_summaries_asin ON inventory_summaries (store, asin);
-        """
+        """,
     )
 
 
