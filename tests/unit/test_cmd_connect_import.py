@@ -192,7 +192,7 @@ def test_same_seller_in_the_same_region_under_another_name_is_refused(
 @pytest.mark.parametrize(
     ("args", "token", "text"),
     [
-        (["acme-us", "--marketplace", "US"], TOKEN, "browser consent is not available yet"),
+        (["acme-us", "--marketplace", "US"], TOKEN, "missing redirect URI"),
         (["acme-us", "--refresh-token-stdin"], TOKEN, "no marketplace given"),
         (["acme-us", "--marketplace", "US", "--refresh-token-stdin"], "", "no refresh token"),
         (["acme-us", "--marketplace", "US", "--refresh-token-stdin"], "Atza|access", "Atzr|"),

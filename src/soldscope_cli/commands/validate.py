@@ -10,6 +10,7 @@ import typer
 
 from soldscope_cli.commands.common import complete_store_names, get_context, select_stores
 from soldscope_cli.context import AppContext
+from soldscope_cli.errors import ExitCode, UsageError
 from soldscope_cli.listing import summary
 from soldscope_cli.store import CHECK_OK
 
@@ -126,6 +127,56 @@ def render(app: AppContext, result: ValidateResult, as_json: bool) -> None:
         )
 
 
+def confirm(app: AppContext, question: str) -> bool:
+    """A [y/N] question on stderr, answered on stdin; anything but yes (or end of input) is no."""
+    app.err.print(f"{question} [y/N] ", markup=False, end="")
+    answer = app.stdin.readline()
+    return answer.strip().lower() in ("y", "yes")
+
+
+def renew_stores(app: AppContext, names: list[str]) -> list[str]:
+    """Renew each store through its own consent, one after another; returns those that failed."""
+    from soldscope_cli.cli import render_error
+    from soldscope_cli.commands.connect import TerminalConsentUi, render_connected
+    from soldscope_cli.errors import IncompleteError, UnhealthyError
+    from soldscope_cli.onboarding import ConsentRequest, SellerConflict, run_consent
+
+    failed: list[str] = []
+    for number, name in enumerate(names, 1):
+        app.err.print(f"Renewing {name} ({number} of {len(names)})", markup=False)
+        ui = TerminalConsentUi(app)
+        try:
+            result = run_consent(app, ConsentRequest(name=name, open_browser=True), ui)
+        except (UnhealthyError, IncompleteError, SellerConflict) as exc:
+            # This store's consent failed; the next store's client may be ready. Anything else
+            # (configuration, secret store, a busy port) would fail every renewal: it stops.
+            ui.close()
+            render_error(app, exc)
+            failed.append(name)
+            continue
+        finally:
+            ui.close()
+        render_connected(app, result)
+    done = len(names) - len(failed)
+    tail = f"; not renewed: {', '.join(failed)}" if failed else ""
+    app.err.print(f"Renewed {done} of {len(names)} stores{tail}.", markup=False)
+    return failed
+
+
+def exit_code_after_renewal(result: ValidateResult, renewed: list[str], failed: bool) -> int:
+    """A failed renewal is exit 1; otherwise the stores not renewed decide, as without renewal."""
+    from soldscope_cli.health import ValidateResult
+
+    if failed:
+        return int(ExitCode.UNHEALTHY)
+    rest = ValidateResult(
+        rows=[row for row in result.rows if row.name not in renewed],
+        checks={name: c for name, c in result.checks.items() if name not in renewed},
+        app_error=result.app_error,
+    )
+    return int(rest.exit_code)
+
+
 def validate_command(
     ctx: typer.Context,
     names: Annotated[
@@ -150,23 +201,64 @@ def validate_command(
             help="Stores checked at the same time.",
         ),
     ] = DEFAULT_CONCURRENCY,
+    reauthorize: Annotated[
+        bool,
+        typer.Option(
+            "--reauthorize",
+            help="Then renew every store in error, expired or expiring soon, one consent after "
+            "another (needs a terminal).",
+        ),
+    ] = False,
 ) -> None:
     """Check each connection live: refresh its token and list its marketplaces at Amazon.
 
     Records every outcome; a check that cannot complete (Amazon down, throttled, timeouts) never
     changes a status. Exit 0 when all are active or expiring soon, 1 when one is in error or
     expired or the app's credentials were rejected, 3 when some check could not complete and none
-    is known bad. Never prompts.
+    is known bad.
+
+    With --reauthorize, every checked store in error, expired or expiring soon is then renewed
+    through Seller Central's consent, one store after another (a terminal is needed: each
+    consent opens a browser and waits). In a terminal, plain `validate` offers the same when it
+    finds such stores; without a terminal it never prompts or opens a browser.
 
     Examples:
       soldscope validate
       soldscope validate acme-us acme-eu
+      soldscope validate --reauthorize
       soldscope validate --json | jq '.[] | select(.status == "error") | .name'
     """
     app = get_context(ctx)
+    if reauthorize and not app.can_prompt:
+        raise UsageError(
+            "--reauthorize needs a terminal: each renewal opens Seller Central's consent in a "
+            "browser and waits for it",
+            hint="renew one store at a time with `soldscope connect NAME`, which prints the link "
+            "and waits also without a terminal",
+        )
     with _progress(app) as progress:
         result = run_validate(app, names or [], concurrency=concurrency, progress=progress)
     render(app, result, as_json)
     code = int(result.exit_code)
+    due = _renewable(result)
+    if due and result.app_error is not None:
+        if reauthorize:
+            app.err.print("Not renewing: the app's own credentials must be fixed first.")
+    elif due and (
+        reauthorize
+        or (
+            app.can_prompt
+            and not as_json
+            and confirm(app, f"Renew {len(due)} store{'s' if len(due) > 1 else ''} now?")
+        )
+    ):
+        failed = renew_stores(app, due)
+        code = exit_code_after_renewal(result, due, bool(failed))
     if code:
         raise typer.Exit(code)
+
+
+def _renewable(result: ValidateResult) -> list[str]:
+    from soldscope_cli.onboarding import renewable
+
+    return renewable(result.rows)
