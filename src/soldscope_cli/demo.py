@@ -1,11 +1,17 @@
-"""`soldscope demo`: the whole product against the local simulator, in a throwaway home."""
+"""`soldscope demo`: the whole product against the local simulator, in a throwaway home.
+
+Stores are connected through the real consent flow: consent link, loopback listener, code
+exchange, live check; the simulator's consent page confirms by itself, playing the seller.
+"""
 
 from __future__ import annotations
 
 import io
 import json
 import shutil
+import socket
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,6 +25,7 @@ from soldscope_cli.paths import CONFIG_DIR_ENV, DATA_DIR_ENV, Paths
 if TYPE_CHECKING:
     from soldscope_cli.health import ValidateResult
     from soldscope_cli.listing import StoreRow
+    from soldscope_cli.onboarding import ConsentLink
     from soldscope_cli.simulator import Simulator
     from soldscope_cli.sync.runner import SyncReport
 
@@ -164,7 +171,8 @@ def _run_in_home(
         AppSetRequest(
             application_id=app_id,
             client_id=client_id,
-            redirect_uri="http://127.0.0.1:8765/callback",
+            # A free loopback port: the demo must not collide with a simulator already on 8765.
+            redirect_uri=f"http://127.0.0.1:{free_port()}/callback",
             draft=False,
             client_secret=client_secret,
         ),
@@ -175,7 +183,7 @@ def _run_in_home(
         where = (
             f"{store.region}: every marketplace" if store.region else ", ".join(store.marketplaces)
         )
-        say(f"Connecting {store.name} ({where})…")
+        say(f"Connecting {store.name} ({where}) through Seller Central consent…")
         tokens[store.seller] = connect_demo_store(demo, sim, store)
         connected.append(store.name)
     for store in DEMO_STORES:
@@ -207,24 +215,83 @@ def _run_in_home(
     )
 
 
-def connect_demo_store(demo: AppContext, sim: Simulator, store: DemoStore) -> str:
-    """Connect one demo store; returns the refresh token the simulator issued."""
-    from soldscope_cli.commands.connect import ImportRequest, run_import
+class DemoBrowser:
+    """Plays the seller's browser: opens the consent link, which the simulator confirms at once."""
 
-    token = sim.authorize(store.seller)
-    authorized_at = demo.clock() - timedelta(days=store.age_days)
-    run_import(
-        demo,
-        ImportRequest(
-            name=store.name,
-            refresh_token=token,
-            marketplaces=list(store.marketplaces),
-            region=store.region,  # type: ignore[arg-type]
-            selling_partner_id=store.seller,
-            authorized_at=authorized_at,
-        ),
-    )
+    def __init__(self) -> None:
+        self._threads: list[threading.Thread] = []
+        self.errors: list[str] = []
+
+    def link(self, link: ConsentLink) -> None:
+        # Like a real browser, in its own thread: the listener is already waiting for the callback.
+        thread = threading.Thread(target=self._visit, args=(link.url,), daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _visit(self, url: str) -> None:
+        import httpx
+
+        try:
+            # Loopback only: never through a proxy the user's environment may name.
+            with httpx.Client(trust_env=False, timeout=10, follow_redirects=True) as client:
+                client.get(url)
+        except httpx.HTTPError as exc:
+            self.errors.append(f"{exc.__class__.__name__}: {exc}")
+
+    def browser(self, opened: bool) -> None:
+        """Nothing to open: the visit above is the browser."""
+
+    def tick(self, remaining: float) -> None:
+        """No countdown in the demo."""
+
+    def paste(self, link: ConsentLink) -> str:
+        raise AssertionError("the demo never pastes")  # pragma: no cover - manual is never used
+
+    def step(self, text: str) -> None:
+        """The demo prints its own progress."""
+
+    def join(self) -> None:
+        for thread in self._threads:
+            thread.join(timeout=10)
+
+
+def connect_demo_store(demo: AppContext, sim: Simulator, store: DemoStore) -> str:
+    """Connect one store through the real consent flow; returns the refresh token stored."""
+    from soldscope_cli.onboarding import ConsentRequest, run_consent
+    from soldscope_cli.secret_store import token_key
+
+    sim.set_consent(signed_in_seller=store.seller, auto_confirm=True)
+    real_clock = demo.clock
+    if store.age_days:
+        # As if the seller had consented that many days ago: the 365-day clock starts then.
+        shifted = timedelta(days=store.age_days)
+        demo.clock = lambda: real_clock() - shifted
+    browser = DemoBrowser()
+    try:
+        run_consent(
+            demo,
+            ConsentRequest(
+                name=store.name,
+                marketplaces=list(store.marketplaces),
+                region=store.region,  # type: ignore[arg-type]
+                timeout=30,
+            ),
+            browser,
+        )
+    finally:
+        demo.clock = real_clock
+        browser.join()
+    token = demo.secret_store().get(token_key(store.name))
+    if token is None:  # pragma: no cover - run_consent stores it or raises
+        raise RuntimeError(f"the demo store {store.name} has no token")
     return token
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def _save_scenario(sim: Simulator, home: Path, tokens: dict[str, str]) -> Path:

@@ -110,9 +110,14 @@ class StoreCheck:
         )
 
 
-def reconnect_hint(name: str) -> str:
-    """The command that gives a store a new refresh token."""
-    return f"reconnect it: soldscope connect {name} --refresh-token-stdin"
+def reconnect_hint(record: StoreRecord) -> str:
+    """The command that gives a store a new refresh token (consent, or a new self-authorization)."""
+    if record.self_authorized:
+        return (
+            f"self-authorize the app again and import the new token: soldscope connect "
+            f"{record.name} --refresh-token-stdin"
+        )
+    return f"renew it: soldscope connect {record.name} (or soldscope validate --reauthorize)"
 
 
 def missing_token(record: StoreRecord) -> StoreCheck:
@@ -122,7 +127,7 @@ def missing_token(record: StoreRecord) -> StoreCheck:
         outcome=CHECK_PROBLEM,
         code=MISSING_TOKEN,
         message="no refresh token for this store in the secret store",
-        hint=reconnect_hint(record.name),
+        hint=reconnect_hint(record),
     )
 
 
@@ -184,7 +189,7 @@ def check_store(record: StoreRecord, refresh_token: str, clients: HealthClients)
             INVALID_GRANT,
             "Login with Amazon refused the refresh token: the seller revoked the authorization "
             "or it expired",
-            hint=reconnect_hint(name),
+            hint=reconnect_hint(record),
         )
     except LwaError as exc:
         # Transient (5xx, timeouts after retries) or a refused request: nothing known about the
@@ -219,8 +224,9 @@ def check_store(record: StoreRecord, refresh_token: str, clients: HealthClients)
             CHECK_PROBLEM,
             MARKETPLACE_MISMATCH,
             f"not participating in {', '.join(missing)} (participating: {seen})",
-            hint=f"if the seller left {', '.join(missing)}, reconnect with the marketplaces "
-            f"it sells in: soldscope connect {name} --marketplace CC --refresh-token-stdin",
+            hint=f"if the seller left {', '.join(missing)}, renew the store with the marketplaces "
+            f"it sells in: soldscope connect {name} --marketplace CC"
+            + (" --refresh-token-stdin" if record.self_authorized else ""),
             request_id=response.request_id,
             participating=tuple(participating),
             added=tuple(added) if record.region_wide else (),

@@ -271,7 +271,7 @@ def test_piped_run_prints_a_line_per_store_and_logs_privately(
     first, second = sorted(lines[:2])
     assert first.startswith("acme-us: ok")
     assert second.startswith("gone-us: failed") and "invalid_grant" in second
-    assert "soldscope connect gone-us --refresh-token-stdin" in second
+    assert "soldscope connect gone-us" in second
     assert len(lines) == 3
     assert lines[2].startswith("2 stores: 1 ok, 1 failed")
     log = cli.home / "data" / "soldscope.log"

@@ -938,14 +938,15 @@ def test_stores_needing_attention_each_get_a_fix(tmp_path: Path) -> None:
     assert "store:fine" not in results
     soon = results["store:soon"]
     assert soon.status is Level.WARN and "(15 days left)" in soon.detail
-    assert "soldscope connect soon --refresh-token-stdin" in (soon.fix or "")
+    assert "renew it: soldscope connect soon " in (soon.fix or "")
+    assert "before 2026-12-14" in (soon.fix or "")
     assert "soldscope validate soon" in (soon.fix or "")
     gone = results["store:gone"]
     assert gone.status is Level.FAIL and "expired on 2026-10-25" in gone.detail
-    assert "soldscope connect gone --refresh-token-stdin" in (gone.fix or "")
+    assert "renew it: soldscope connect gone " in (gone.fix or "")
     revoked = results["store:revoked"]
     assert revoked.status is Level.FAIL and "invalid_grant: refused" in revoked.detail
-    assert revoked.fix == "reconnect it: soldscope connect revoked --refresh-token-stdin"
+    assert revoked.fix == "renew it: soldscope connect revoked (or soldscope validate --reauthorize)"
     assert (
         results["store:roles"].fix == "fix the cause above, then re-check: soldscope validate roles"
     )

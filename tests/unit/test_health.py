@@ -553,3 +553,19 @@ def test_an_unexpected_error_in_one_check_does_not_stop_the_others(tmp_path: Pat
     result = run_validate(h)
     assert result.checks["broken"].outcome == CHECK_INCOMPLETE
     assert result.checks["fine"].outcome == CHECK_OK
+
+
+def test_the_reconnect_hint_fits_how_the_store_was_connected() -> None:
+    from datetime import UTC, datetime
+
+    from soldscope_cli.config import StoreRecord
+    from soldscope_cli.health import reconnect_hint
+
+    consented = StoreRecord("acme", "na", ["US"], datetime(2026, 1, 1, tzinfo=UTC))
+    imported = StoreRecord(
+        "own", "na", ["US"], datetime(2026, 1, 1, tzinfo=UTC), self_authorized=True
+    )
+    assert reconnect_hint(consented) == (
+        "renew it: soldscope connect acme (or soldscope validate --reauthorize)"
+    )
+    assert "soldscope connect own --refresh-token-stdin" in reconnect_hint(imported)

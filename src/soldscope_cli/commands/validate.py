@@ -105,8 +105,7 @@ def render(app: AppContext, result: ValidateResult, as_json: bool) -> None:
         print_json(app.stdout, data)
     elif not result.rows:
         app.err.print(
-            "No stores yet. Connect one with "
-            "`soldscope connect NAME --marketplace US --refresh-token-stdin`.",
+            "No stores yet. Connect one with `soldscope connect NAME --marketplace US`.",
             markup=False,
         )
     else:

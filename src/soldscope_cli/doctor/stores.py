@@ -26,7 +26,7 @@ def _store_result(row: StoreRow) -> CheckResult | None:
             f": {problem.message}" if problem.message else ""
         )
         if problem.code in _RECONNECT_CODES:
-            fix = reconnect_hint(name)
+            fix = reconnect_hint(row.record)
         else:
             fix = f"fix the cause above, then re-check: soldscope validate {name}"
         return CheckResult(check_id, f"Store {name}", Level.FAIL, detail, fix)
@@ -36,7 +36,7 @@ def _store_result(row: StoreRow) -> CheckResult | None:
             f"Store {name}",
             Level.FAIL,
             f"authorization expired on {expires} (365 days after it was given)",
-            f"renew it — {reconnect_hint(name)}",
+            reconnect_hint(row.record),
         )
     if row.status is Status.EXPIRING_SOON:
         return CheckResult(
@@ -44,7 +44,7 @@ def _store_result(row: StoreRow) -> CheckResult | None:
             f"Store {name}",
             Level.WARN,
             f"authorization expires on {expires} ({row.days_left} days left)",
-            f"renew it before then — {reconnect_hint(name)}; then check: soldscope validate {name}",
+            f"{reconnect_hint(row.record)}, before {expires}; then check: soldscope validate {name}",
         )
     return None
 
@@ -58,8 +58,7 @@ def check_stores(config: Config, database: Path, now: datetime) -> list[CheckRes
                 "stores",
                 title,
                 Level.OK,
-                "none connected yet (connect one with `soldscope connect NAME --marketplace CC "
-                "--refresh-token-stdin`)",
+                "none connected yet (connect one with `soldscope connect NAME --marketplace CC`)",
             )
         ]
     note = ""

@@ -192,7 +192,7 @@ def skip_reason(record: StoreRecord, status: Status, problem_code: str | None) -
         code = f" ({problem_code})" if problem_code else ""
         return f"store in error{code}: run `soldscope validate {record.name}`"
     if status is Status.EXPIRED:
-        return f"authorization expired (365 days): {reconnect_hint(record.name)}"
+        return f"authorization expired (365 days): {reconnect_hint(record)}"
     return None
 
 
@@ -223,7 +223,7 @@ def run_sync(
             tokens[record.name] = token
         else:
             reason = f"{MISSING_TOKEN}: no refresh token in the secret store: " + reconnect_hint(
-                record.name
+                record
             )
             results[record.name] = StoreResult(record.name, FAILED, reason)
             log.error("%s: %s", record.name, reason)
@@ -376,7 +376,7 @@ class _StoreWorker:
             )
             self._problem(INVALID_GRANT, message, None)
             self._fail(result, INVALID_GRANT, exc.message, None)
-            self.result.reason = f"{INVALID_GRANT}: {message}; {reconnect_hint(store)}"
+            self.result.reason = f"{INVALID_GRANT}: {message}; {reconnect_hint(self.record)}"
             aborted = True
         except AppCredentialsRejected as exc:
             if self.app_stop.set(exc.message):
