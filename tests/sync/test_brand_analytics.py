@@ -370,3 +370,47 @@ def test_purge_removes_brand_analytics_rows(
     assert staged(db) == 0
     assert rows(db, "SELECT COUNT(*) FROM ba_search_terms_weeks") == [(0,)]
     assert rows(db, "SELECT COUNT(*) FROM ba_search_terms_loads") == [(0,)]
+
+
+def test_a_document_whose_rows_are_not_objects_fails_that_week_and_loads_nothing(
+    make_job: Callable[..., DatasetJob], client: FakeClient, db: Database
+) -> None:
+    payload = json.dumps(
+        {"reportSpecification": {}, "dataByDepartmentAndSearchTerm": [*term_rows(2), 7]}
+    ).encode()
+    client.documents = lambda mkt, start: [payload]
+    original = client.get_report_document
+
+    def plain(document_id: str) -> dict[str, object]:
+        doc = original(document_id)
+        del doc["compressionAlgorithm"]
+        return doc
+
+    client.get_report_document = plain  # type: ignore[method-assign]
+    with pytest.raises(DatasetFailed) as caught:
+        ba.sync(make_job(ba_weeks=1))
+    assert "not an object" in caught.value.message
+    assert visible(db) == 0
+
+
+def test_rows_missing_a_field_keep_the_others(
+    make_job: Callable[..., DatasetJob], client: FakeClient, db: Database
+) -> None:
+    rows_ = term_rows(3)
+    del rows_[1]["clickedItemName"]
+    payload = json.dumps(
+        {"reportSpecification": {}, "dataByDepartmentAndSearchTerm": rows_}
+    ).encode()
+    client.documents = lambda mkt, start: [payload]
+    original = client.get_report_document
+
+    def plain(document_id: str) -> dict[str, object]:
+        doc = original(document_id)
+        del doc["compressionAlgorithm"]
+        return doc
+
+    client.get_report_document = plain  # type: ignore[method-assign]
+    ba.sync(make_job(ba_weeks=1))
+    assert visible(db) == 3
+    names = rows(db, "SELECT clicked_item_name FROM ba_search_terms ORDER BY search_frequency_rank")
+    assert sum(1 for (n,) in names if n is None) == 1

@@ -10,6 +10,7 @@ https://developer-docs.amazon.com/sp-api/docs/report-type-values-analytics (FACT
 from __future__ import annotations
 
 import json
+import operator
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -508,16 +509,27 @@ def _load(job: DatasetJob, period: _Period, document_id: str, outcome: DatasetOu
     )
 
 
-def _row(fixed: tuple[int, str], item: dict[str, Any]) -> tuple[Any, ...]:
-    get = item.get
-    return (
-        *fixed,
-        get("departmentName"),
-        get("searchTerm"),
-        get("searchFrequencyRank"),
-        get("clickedAsin"),
-        get("clickedItemName"),
-        get("clickShareRank"),
-        get("clickShare"),
-        get("conversionShare"),
-    )
+_FIELDS = (
+    "departmentName",
+    "searchTerm",
+    "searchFrequencyRank",
+    "clickedAsin",
+    "clickedItemName",
+    "clickShareRank",
+    "clickShare",
+    "conversionShare",
+)
+# One C call per row instead of eight dict.get calls: the row builder is a third of the load time.
+_PICK = operator.itemgetter(*_FIELDS)
+
+
+def _row(fixed: tuple[int, str], item: Any) -> tuple[Any, ...]:
+    try:
+        return fixed + _PICK(item)  # type: ignore[no-any-return]
+    except KeyError:
+        # A field the schema marks required is missing: keep the row, store NULL there.
+        return (*fixed, *map(item.get, _FIELDS))
+    except TypeError:
+        raise DocumentError(
+            "dataByDepartmentAndSearchTerm holds something that is not an object"
+        ) from None
