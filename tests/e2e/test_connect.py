@@ -366,6 +366,21 @@ def test_timeout_frees_the_port(world: World) -> None:
     assert nothing_stored(world, "acme-us")
 
 
+def test_ctrl_c_while_waiting_exits_130_frees_the_port_and_stores_nothing(world: World) -> None:
+    import signal
+
+    port = free_port()
+    running = world.started("connect", "acme-us", "--marketplace", "US", "--port", str(port))
+    running.process.send_signal(signal.SIGINT)
+    assert running.finish() == 130, bytes(running.err)
+    assert b"Traceback" not in running.err
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
+        sock.listen()
+    assert nothing_stored(world, "acme-us")
+
+
 def test_wrong_path_is_404_and_the_right_one_still_works(world: World) -> None:
     world.plan("wrong_path")
     done = world.in_terminal("connect", "acme-us", "--marketplace", "US")

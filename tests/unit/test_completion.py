@@ -1,0 +1,45 @@
+"""Shell completion offers the configured store names wherever a NAME is taken."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from soldscope_cli.config import ConfigFile, StoreRecord
+from tests.conftest import NOW
+
+
+def seed(config_dir: Path) -> None:
+    with ConfigFile(config_dir / "config.toml", config_dir / ".lock").edit() as config:
+        for name in ("acme-us", "acme-eu", "bolt"):
+            config.stores[name] = StoreRecord(name, "na", ["US"], NOW)
+
+
+def complete(tmp_path: Path, words: str) -> list[str]:
+    """What the installed command's bash completion answers (Typer's protocol)."""
+    env = {
+        **os.environ,
+        "SOLDSCOPE_CONFIG_DIR": str(tmp_path / "c"),
+        "SOLDSCOPE_DATA_DIR": str(tmp_path / "d"),
+        "_SOLDSCOPE_COMPLETE": "complete_bash",
+        "COMP_WORDS": words,
+        "COMP_CWORD": str(len(words.split(" ")) - 1),
+    }
+    out = subprocess.run(
+        [str(Path(sys.executable).parent / "soldscope")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    return out.split()
+
+
+def test_store_names_complete_for_list_validate_delete_and_sync(tmp_path: Path) -> None:
+    seed(tmp_path / "c")
+    assert complete(tmp_path, "soldscope delete ac") == ["acme-eu", "acme-us"]
+    assert complete(tmp_path, "soldscope list b") == ["bolt"]
+    assert complete(tmp_path, "soldscope validate ") == ["acme-eu", "acme-us", "bolt"]
+    assert complete(tmp_path, "soldscope sync acme-u") == ["acme-us"]
