@@ -7,8 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from soldscope_cli.config import ConfigFile, StoreRecord
 from tests.conftest import NOW
+
+from soldscope_cli.config import ConfigFile, StoreRecord
 
 
 def seed(config_dir: Path) -> None:
