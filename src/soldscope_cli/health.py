@@ -18,7 +18,14 @@ from soldscope_cli.lwa import AppCredentialsRejected, GrantRejected, LwaError
 from soldscope_cli.marketplaces import BY_ID
 from soldscope_cli.redact import redact
 from soldscope_cli.secret_store import SecretStore, token_key
-from soldscope_cli.spapi import SpapiError, SpapiForbidden, SpapiResponse
+from soldscope_cli.spapi import (
+    PARTICIPATIONS_OPERATION,
+    PARTICIPATIONS_PATH,
+    SpapiError,
+    SpapiForbidden,
+    SpapiResponse,
+    participations_payload,
+)
 from soldscope_cli.status import Problem
 from soldscope_cli.store import (
     CHECK_APP_ERROR,
@@ -32,8 +39,6 @@ from soldscope_cli.store import (
 
 log = logging.getLogger(__name__)
 
-PARTICIPATIONS_PATH = "/sellers/v1/marketplaceParticipations"
-PARTICIPATIONS_OPERATION = "getMarketplaceParticipations"
 DEFAULT_CONCURRENCY = 8
 # Not a database outcome: the check never ran because the app's credentials were rejected first.
 SKIPPED = "skipped"
@@ -155,21 +160,6 @@ def compare_marketplaces(
     return participating, missing, added
 
 
-def _participations(response: SpapiResponse) -> list[Mapping[str, Any]]:
-    payload = response.body.get("payload") if isinstance(response.body, dict) else None
-    if not isinstance(payload, list):
-        raise SpapiError(
-            status=response.status,
-            code="InvalidResponse",
-            message="expected a payload list",
-            details=None,
-            request_id=response.request_id,
-            operation=PARTICIPATIONS_OPERATION,
-            store="",
-        )
-    return [item for item in payload if isinstance(item, Mapping)]
-
-
 def check_store(record: StoreRecord, refresh_token: str, clients: HealthClients) -> StoreCheck:
     """Check one store: refresh its token, list its marketplaces, compare. Never raises."""
     name = record.name
@@ -179,7 +169,9 @@ def check_store(record: StoreRecord, refresh_token: str, clients: HealthClients)
         response = clients.spapi_for(record, refresh_token).request(
             "GET", PARTICIPATIONS_PATH, operation=PARTICIPATIONS_OPERATION
         )
-        participating, missing, added = compare_marketplaces(record, _participations(response))
+        participating, missing, added = compare_marketplaces(
+            record, participations_payload(response, store=name)
+        )
     except AppCredentialsRejected as exc:
         return StoreCheck(name, CHECK_APP_ERROR, exc.code, exc.description or str(exc))
     except GrantRejected:

@@ -195,6 +195,37 @@ class SpapiResponse:
     headers: httpx.Headers = field(repr=False)
 
 
+PARTICIPATIONS_PATH = "/sellers/v1/marketplaceParticipations"
+PARTICIPATIONS_OPERATION = "getMarketplaceParticipations"
+
+
+def _invalid(response: SpapiResponse, message: str, operation: str, store: str) -> SpapiError:
+    return SpapiError(
+        status=response.status,
+        code="InvalidResponse",
+        message=message,
+        details=None,
+        request_id=response.request_id,
+        operation=operation,
+        store=store,
+    )
+
+
+def json_object(response: SpapiResponse, *, operation: str, store: str) -> dict[str, Any]:
+    """The response body as a JSON object, or an SpapiError saying it is not one."""
+    if not isinstance(response.body, dict):
+        raise _invalid(response, "expected a JSON object", operation, store)
+    return response.body
+
+
+def participations_payload(response: SpapiResponse, *, store: str) -> list[dict[str, Any]]:
+    """The `payload` list of a getMarketplaceParticipations response (FACTS §6)."""
+    payload = json_object(response, operation=PARTICIPATIONS_OPERATION, store=store).get("payload")
+    if not isinstance(payload, list):
+        raise _invalid(response, "expected a payload list", PARTICIPATIONS_OPERATION, store)
+    return [item for item in payload if isinstance(item, dict)]
+
+
 class SpapiClient:
     """SP-API calls on behalf of one store (one seller in one region); thread-safe."""
 
@@ -357,34 +388,12 @@ class SpapiClient:
         )
 
     def _json_object(self, response: SpapiResponse, operation: str) -> dict[str, Any]:
-        if not isinstance(response.body, dict):
-            raise SpapiError(
-                status=response.status,
-                code="InvalidResponse",
-                message="expected a JSON object",
-                details=None,
-                request_id=response.request_id,
-                operation=operation,
-                store=self._store,
-            )
-        return response.body
+        return json_object(response, operation=operation, store=self._store)
 
     def get_marketplace_participations(self) -> list[dict[str, Any]]:
         """The seller's marketplaces (Sellers API): the `payload` list."""
-        op = "getMarketplaceParticipations"
-        response = self.request("GET", "/sellers/v1/marketplaceParticipations", operation=op)
-        payload = self._json_object(response, op).get("payload")
-        if not isinstance(payload, list):
-            raise SpapiError(
-                status=response.status,
-                code="InvalidResponse",
-                message="expected a payload list",
-                details=None,
-                request_id=response.request_id,
-                operation=op,
-                store=self._store,
-            )
-        return [item for item in payload if isinstance(item, dict)]
+        response = self.request("GET", PARTICIPATIONS_PATH, operation=PARTICIPATIONS_OPERATION)
+        return participations_payload(response, store=self._store)
 
     def get_inventory_summaries(
         self,
