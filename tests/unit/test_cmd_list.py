@@ -233,3 +233,17 @@ def test_large_lists_on_a_terminal_stay_aligned_and_coloured(tmp_path: Path, inv
         line[status_col:].startswith(("Active", "Expired", "Expiring Soon"))
         for line in lines[1:151]
     )
+
+
+def test_json_arrays_hold_one_store_per_line(harness: Harness, invoke: Any) -> None:
+    seed(harness)
+    invoke(harness, "list", "--json")
+    lines = harness.stdout.splitlines()
+    assert lines[0] == "[" and lines[-1] == "]"
+    assert len(lines) == 2 + 4
+    assert [json.loads(line.rstrip(","))["name"] for line in lines[1:-1]] == [
+        "gamma-error",
+        "beta-expired",
+        "alpha-soon",
+        "zeta-ok",
+    ]
