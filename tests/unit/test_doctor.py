@@ -946,7 +946,9 @@ def test_stores_needing_attention_each_get_a_fix(tmp_path: Path) -> None:
     assert "renew it: soldscope connect gone " in (gone.fix or "")
     revoked = results["store:revoked"]
     assert revoked.status is Level.FAIL and "invalid_grant: refused" in revoked.detail
-    assert revoked.fix == "renew it: soldscope connect revoked (or soldscope validate --reauthorize)"
+    assert (
+        revoked.fix == "renew it: soldscope connect revoked (or soldscope validate --reauthorize)"
+    )
     assert (
         results["store:roles"].fix == "fix the cause above, then re-check: soldscope validate roles"
     )

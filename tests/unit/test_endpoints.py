@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from tests.conftest import Harness
 
 from soldscope_cli.endpoints import resolve_endpoints
-from tests.conftest import Harness
 
 
 def test_production_by_default() -> None:
