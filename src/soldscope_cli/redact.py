@@ -15,6 +15,12 @@ REDACTED = "[REDACTED]"
 _PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(r"(Atz[ar](?:\||%7[Cc]))[^\s\"'&,;<>)\]}]+"),
     re.compile(r"(amzn1\.oa2-cs\.v1\.)[A-Za-z0-9]+"),
+    # Query and form parameters that carry secrets whatever their shape: the consent's
+    # authorization code (in callback URLs an HTTP client logs) and LWA form fields.
+    re.compile(
+        r"((?:^|[?&\s\"'])(?:spapi_oauth_code|code|refresh_token|access_token|client_secret)=)"
+        r"[^\s\"'&#<>]+"
+    ),
 )
 
 # Shorter values would shred ordinary words in log lines; real secrets are far longer.

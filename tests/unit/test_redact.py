@@ -135,3 +135,19 @@ def test_logging_filter_redacts_tracebacks() -> None:
     output = stream.getvalue()
     assert "RuntimeError" in output
     assert "IwEB" not in output
+
+
+def test_authorization_codes_and_form_secrets_in_urls_are_redacted() -> None:
+    from soldscope_cli.redact import redact
+
+    line = (
+        "HTTP Request: GET http://127.0.0.1:4/callback?state=abc&selling_partner_id=A1"
+        '&spapi_oauth_code=F0g9fkzTQbIkdmoNsiZV "HTTP/1.0 200 OK"'
+    )
+    assert "F0g9fkzTQbIkdmoNsiZV" not in redact(line)
+    assert "selling_partner_id=A1" in redact(line)
+    form = "grant_type=authorization_code&code=RHxyzSecret123&client_secret=s3cr3tvalue42"
+    out = redact(form)
+    assert "RHxyzSecret123" not in out and "s3cr3tvalue42" not in out
+    assert out.startswith("grant_type=authorization_code&code=")
+    assert redact("the code=ok in prose?") == "the code=[REDACTED] in prose?"
