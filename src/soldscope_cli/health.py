@@ -173,8 +173,14 @@ def check_store(record: StoreRecord, refresh_token: str, clients: HealthClients)
             record, participations_payload(response, store=name)
         )
     except AppCredentialsRejected as exc:
-        return StoreCheck(name, CHECK_APP_ERROR, exc.code, exc.description or str(exc))
-    except GrantRejected:
+        return StoreCheck(
+            name,
+            CHECK_APP_ERROR,
+            exc.code,
+            exc.description or str(exc),
+            request_id=exc.request_id,
+        )
+    except GrantRejected as exc:
         return StoreCheck(
             name,
             CHECK_PROBLEM,
@@ -182,11 +188,19 @@ def check_store(record: StoreRecord, refresh_token: str, clients: HealthClients)
             "Login with Amazon refused the refresh token: the seller revoked the authorization "
             "or it expired",
             hint=reconnect_hint(record),
+            request_id=exc.request_id,
         )
     except LwaError as exc:
         # Transient (5xx, timeouts after retries) or a refused request: nothing known about the
         # store, so its status must not change.
-        return StoreCheck(name, CHECK_INCOMPLETE, exc.code, _lwa_text(exc), hint=exc.hint)
+        return StoreCheck(
+            name,
+            CHECK_INCOMPLETE,
+            exc.code,
+            _lwa_text(exc),
+            hint=exc.hint,
+            request_id=exc.request_id,
+        )
     except SpapiForbidden as exc:
         message = exc.message or "Access to requested resource is denied."
         if exc.details:

@@ -60,12 +60,15 @@ class LwaError(SoldscopeError):
         *,
         grant_type: str,
         retry_after: float | None = None,
+        request_id: str | None = None,
     ) -> None:
         self.code = code
         self.description = description
         self.status = status
         self.grant_type = grant_type
         self.retry_after = retry_after
+        # Amazon's id of the failed request, for support cases; None when nothing answered.
+        self.request_id = request_id
         detail = f": {description}" if description else ""
         status_text = f"HTTP {status}, " if status is not None else ""
         super().__init__(f"{self.summary} ({status_text}{code}){detail}", hint=self._hint())
@@ -145,6 +148,7 @@ def error_from_response(response: httpx.Response, grant_type: str, now: datetime
     """The typed error for a non-2xx answer of the LWA token endpoint."""
     status = response.status_code
     retry_after = parse_retry_after(response.headers.get("Retry-After"), now)
+    request_id = response.headers.get("x-amzn-RequestId")
     try:
         body = response.json()
     except ValueError:
@@ -155,6 +159,7 @@ def error_from_response(response: httpx.Response, grant_type: str, now: datetime
             status,
             grant_type=grant_type,
             retry_after=retry_after,
+            request_id=request_id,
         )
     raw_code = body.get("error") if isinstance(body, dict) else None
     code = raw_code if isinstance(raw_code, str) and raw_code else f"http_{status}"
@@ -168,7 +173,14 @@ def error_from_response(response: httpx.Response, grant_type: str, now: datetime
         cls = LwaTransient
     else:
         cls = LwaBadRequest
-    return cls(code, description, status, grant_type=grant_type, retry_after=retry_after)
+    return cls(
+        code,
+        description,
+        status,
+        grant_type=grant_type,
+        retry_after=retry_after,
+        request_id=request_id,
+    )
 
 
 class LwaClient:

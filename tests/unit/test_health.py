@@ -569,3 +569,26 @@ def test_the_reconnect_hint_fits_how_the_store_was_connected() -> None:
         "renew it: soldscope connect acme (or soldscope validate --reauthorize)"
     )
     assert "soldscope connect own --refresh-token-stdin" in reconnect_hint(imported)
+
+
+def test_a_revoked_grant_records_lwas_request_id() -> None:
+    from soldscope_cli.health import check_store
+
+    record = StoreRecord("acme", "na", ["US"], NOW - timedelta(days=10))
+
+    class Lwa:
+        def access_token(self, refresh_token: str) -> str:
+            from soldscope_cli.lwa import GrantRejected
+
+            raise GrantRejected(
+                "invalid_grant", "revoked", 400, grant_type="refresh_token", request_id="lwa-77"
+            )
+
+    class Clients:
+        lwa = Lwa()
+
+        def spapi_for(self, record: StoreRecord, refresh_token: str) -> Any:
+            raise AssertionError("not reached")
+
+    check = check_store(record, "Atzr|x", Clients())
+    assert (check.code, check.request_id) == ("invalid_grant", "lwa-77")

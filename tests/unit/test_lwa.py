@@ -372,3 +372,15 @@ def test_client_repr_hides_the_secret() -> None:
     client = make_client(FakeClock())
     assert CLIENT_SECRET not in repr(client)
     assert CLIENT_ID in repr(client)
+
+
+def test_errors_carry_amazons_request_id(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(
+        url=TOKEN_URL,
+        status_code=400,
+        json=INVALID_GRANT,
+        headers={"x-amzn-RequestId": "lwa-req-0001"},
+    )
+    with pytest.raises(GrantRejected) as caught:
+        make_client(FakeClock()).access_token(REFRESH)
+    assert caught.value.request_id == "lwa-req-0001"

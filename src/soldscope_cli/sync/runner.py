@@ -374,21 +374,29 @@ class _StoreWorker:
                 "Login with Amazon refused the refresh token: the seller revoked the "
                 "authorization or it expired"
             )
-            self._problem(INVALID_GRANT, message, None)
-            self._fail(result, INVALID_GRANT, exc.message, None)
+            self._problem(INVALID_GRANT, message, exc.request_id)
+            self._fail(result, INVALID_GRANT, exc.message, exc.request_id)
             self.result.reason = f"{INVALID_GRANT}: {message}; {reconnect_hint(self.record)}"
             aborted = True
         except AppCredentialsRejected as exc:
             if self.app_stop.set(exc.message):
                 log.error("the app's LWA credentials were rejected: %s", exc.message)
             env.db.record_check(
-                CheckRecord(store, env.clock(), "sync", CHECK_APP_ERROR, exc.code, exc.message)
+                CheckRecord(
+                    store,
+                    env.clock(),
+                    "sync",
+                    CHECK_APP_ERROR,
+                    exc.code,
+                    exc.message,
+                    exc.request_id,
+                )
             )
-            self._fail(result, exc.code, exc.message, None)
+            self._fail(result, exc.code, exc.message, exc.request_id)
             self.result.reason = "stopped: the app's credentials were rejected"
             aborted = True
         except LwaError as exc:
-            self._fail(result, exc.code, exc.message, None)
+            self._fail(result, exc.code, exc.message, exc.request_id)
         except SpapiForbidden as exc:
             aborted = self._forbidden(result, exc)
         except SpapiError as exc:
