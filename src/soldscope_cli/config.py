@@ -324,7 +324,7 @@ def dump_config(config: Config) -> str:
 
 def atomic_write(path: Path, text: str, *, mode: int = 0o600) -> None:
     """Write text to path atomically: temp file in the same dir, fsync, rename, fsync the dir."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, mode)
@@ -419,7 +419,7 @@ class ConfigFile:
         """Yield the config for changes; written back atomically on a clean exit, under a lock."""
         import filelock
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         lock = filelock.FileLock(str(self.lock_path), timeout=LOCK_TIMEOUT_S)
         try:
             lock.acquire()

@@ -123,7 +123,7 @@ class FileSecretStore:
 def _file_lock(path: Path) -> Any:
     import filelock
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     return filelock.FileLock(str(path) + ".lock", timeout=30)
 
 

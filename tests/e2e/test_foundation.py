@@ -197,3 +197,19 @@ def test_real_secret_service_round_trip(cli: Cli, tmp_path: Path) -> None:
     assert show["client_secret"]["source"] == "keyring"
     assert show["client_secret"]["backend_insecure"] is False
     assert SECRET not in (cli.home / "config" / "config.toml").read_text()
+
+
+def test_directories_soldscope_creates_are_private(cli: Cli) -> None:
+    result = cli.run(
+        "app",
+        "set",
+        "--app-id",
+        APP_ID,
+        "--client-id",
+        CLIENT_ID,
+        "--client-secret-stdin",
+        input=SECRET,
+    )
+    assert result.returncode == 0, result.stderr
+    for sub in ("config", "data"):
+        assert (cli.home / sub).stat().st_mode & 0o777 == 0o700
