@@ -414,3 +414,21 @@ def test_rows_missing_a_field_keep_the_others(
     assert visible(db) == 3
     names = rows(db, "SELECT clicked_item_name FROM ba_search_terms ORDER BY search_frequency_rank")
     assert sum(1 for (n,) in names if n is None) == 1
+
+
+def test_a_report_stuck_at_amazon_for_days_is_requested_again(
+    make_job: Callable[..., DatasetJob], client: FakeClient, db: Database, clock: Clock
+) -> None:
+    client.document_statuses = lambda n: ["IN_PROGRESS"] * 1000
+    ba.sync(make_job(ba_weeks=1, report_wait_s=10))
+    assert len(creates(client)) == 1
+    clock.now += timedelta(days=2)
+    ba.sync(make_job(ba_weeks=1, report_wait_s=10))
+    assert len(creates(client)) == 1  # two days: still resumed, not requested again
+    clock.now += timedelta(days=2)
+    client.document_statuses = lambda n: ["DONE"]
+    outcome = ba.sync(make_job(ba_weeks=1, report_wait_s=10))
+    first, again = creates(client)
+    assert again["data_start_time"] == first["data_start_time"]  # the same week, afresh
+    assert any("requesting it again" in n.text and n.warning for n in outcome.notes)
+    assert visible(db) > 0

@@ -39,6 +39,9 @@ BATCH_ROWS = 5000
 # CANCELLED ("no data") answer that would mark the week empty for good.
 AVAILABILITY_DELAY = timedelta(days=2)
 FATAL_COOLDOWN = timedelta(hours=24)
+# Amazon builds these reports in minutes to hours; one still unfinished after this long is stuck
+# and is requested afresh rather than polled forever.
+STALE_REPORT_AGE = timedelta(days=3)
 MAX_FATAL_ATTEMPTS = 3
 # createReport and getReportDocument refill one token a minute after a burst of 15: asking for more
 # in one run would only wait on the rate limiter. The rest is requested by the next runs.
@@ -177,8 +180,16 @@ def sync(job: DatasetJob) -> DatasetOutcome:
                 continue
             raw = inflight.get(_inflight_key(marketplace_id, week))
             if raw is not None:
-                tracked.append(_Period(marketplace_id, week, json.loads(raw)["report_id"]))
-                continue
+                period = _Period(marketplace_id, week, json.loads(raw)["report_id"])
+                if not _stale(job, raw):
+                    tracked.append(period)
+                    continue
+                _forget(job, period)
+                outcome.note(
+                    f"{marketplace_id} week {week}: report {period.report_id} was still not done "
+                    f"after {STALE_REPORT_AGE.days} days; requesting it again",
+                    warning=True,
+                )
             if _cooling_down(job, fatal.get(_fatal_key(marketplace_id, week))):
                 continue
             wanted.append((marketplace_id, week))
@@ -193,6 +204,14 @@ def sync(job: DatasetJob) -> DatasetOutcome:
         )
     _poll(job, tracked, outcome)
     return outcome
+
+
+def _stale(job: DatasetJob, raw: str) -> bool:
+    """Whether an in-flight report was requested longer ago than Amazon ever takes."""
+    created = json.loads(raw).get("created_at")
+    if not isinstance(created, str):
+        return False
+    return job.clock() - state.from_db_time(created) > STALE_REPORT_AGE
 
 
 def _first_week(job: DatasetJob, marketplace_id: str, latest: date) -> date:
