@@ -221,3 +221,42 @@ def test_cursor_margin_covers_changes_during_the_pull(
     # Anchored to when the pull started, not when it ended.
     assert cursor == NOW - inventory.SAFETY_MARGIN
     assert timedelta(minutes=5) <= inventory.SAFETY_MARGIN
+
+
+def test_a_weekly_full_pull_removes_items_amazon_no_longer_lists(
+    make_job: Callable[..., DatasetJob], client: FakeClient, db: Database, clock: Clock
+) -> None:
+    client.inventory = paged({None: ([summary("SKU-1"), summary("SKU-2"), summary("SKU-3")], None)})
+    inventory.sync(make_job())
+    clock.advance(days=2)
+    client.inventory = paged({None: ([summary("SKU-2", qty=9)], None)})
+    inventory.sync(make_job())  # an increment: changed items only, nothing removed
+    assert rows(db, "SELECT COUNT(*) FROM inventory_summaries") == [(3,)]
+    clock.advance(days=6)
+    client.inventory = paged({"p2": ([summary("SKU-3")], None), None: ([summary("SKU-2")], "p2")})
+    outcome = inventory.sync(make_job())
+    calls = [kw for name, kw in client.calls if name == "getInventorySummaries"]
+    assert calls[-2]["start_date_time"] is None  # eight days after the last full pull
+    assert rows(db, "SELECT seller_sku FROM inventory_summaries ORDER BY 1") == [
+        ("SKU-2",),
+        ("SKU-3",),
+    ]
+    assert any("1 item(s) no longer listed" in n.text for n in outcome.notes)
+
+
+def test_removal_happens_only_when_the_full_pull_completed(
+    make_job: Callable[..., DatasetJob], client: FakeClient, db: Database, clock: Clock
+) -> None:
+    client.inventory = paged({None: ([summary("SKU-1"), summary("SKU-2")], None)})
+    inventory.sync(make_job())
+    clock.advance(days=8)
+
+    def first_page_then_fail(marketplace_id: str, start: Any, token: str | None) -> Any:
+        if token is None:
+            return paged({None: ([summary("SKU-1")], "p2")})(marketplace_id, start, token)
+        raise transient()
+
+    client.inventory = first_page_then_fail
+    with pytest.raises(Exception):  # noqa: B017 - whichever error the runner maps it to
+        inventory.sync(make_job())
+    assert rows(db, "SELECT COUNT(*) FROM inventory_summaries") == [(2,)]

@@ -31,6 +31,10 @@ SAFETY_MARGIN = timedelta(minutes=30)
 # startDateTime may be at most 18 months back; an older cursor means a full pull instead.
 MAX_LOOKBACK = timedelta(days=540)
 CURSOR_PREFIX = "cursor:"
+# Increments only report changed items, never removed ones: a full pull this often reconciles the
+# table with Amazon (items it no longer lists are deleted with the pull's last page).
+FULL_PULL_EVERY = timedelta(days=7)
+FULL_PREFIX = "full:"
 
 COLUMNS = (
     "store",
@@ -138,6 +142,11 @@ def _sync_marketplace(job: DatasetJob, marketplace_id: str, outcome: DatasetOutc
             f"{marketplace_id}: last inventory pull is too old for an increment; full pull"
         )
         start = None
+    last_full = job.db.get_sync_state(job.name, INVENTORY, FULL_PREFIX + marketplace_id)
+    if start is not None and (
+        last_full is None or started - state.from_db_time(last_full) > FULL_PULL_EVERY
+    ):
+        start = None  # the weekly full pull that finds removed items
     try:
         _pull(job, marketplace_id, start, started, outcome)
     except _TokenRejected:
@@ -166,6 +175,12 @@ def _pull(
     kind = "full" if start is None else "changes"
     next_token: str | None = None
     page = 0
+    if start is None:
+        # What this full pull sees, so its last page can remove the rest. A temp table lives on
+        # this thread's connection only and vanishes with it if the pull dies.
+        conn = job.db.connection()
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS inventory_seen (sku TEXT PRIMARY KEY)")
+        conn.execute("DELETE FROM temp.inventory_seen")
     while True:
         page += 1
         job.progress(f"inventory {marketplace_id} ({kind}) page {page}")
@@ -188,6 +203,12 @@ def _pull(
         ]
         with job.db.transaction() as tx:
             added, updated = upsert(tx, TABLE, COLUMNS, KEY, rows)
+            if start is None:
+                tx.executemany(
+                    "INSERT OR IGNORE INTO temp.inventory_seen (sku) VALUES (?)",
+                    [(row[2],) for row in rows],
+                )
+            removed = 0
             if next_token is None:
                 # The cursor goes in with the last page: every page before it is already stored.
                 job.db.set_sync_state(
@@ -198,6 +219,30 @@ def _pull(
                     job.clock(),
                     tx,
                 )
+                if start is None:
+                    removed = _remove_unlisted(job, marketplace_id, started, tx)
         outcome.count(added, updated)
+        if removed:
+            outcome.note(f"{marketplace_id}: {removed} item(s) no longer listed by Amazon removed")
         if next_token is None:
             return
+
+
+def _remove_unlisted(
+    job: DatasetJob, marketplace_id: str, started: datetime, tx: sqlite3.Connection
+) -> int:
+    """After a complete full pull: delete what it did not see, and remember when it ran."""
+    cur = tx.execute(
+        f"DELETE FROM {TABLE} WHERE store = ? AND marketplace_id = ?"  # noqa: S608
+        " AND seller_sku NOT IN (SELECT sku FROM temp.inventory_seen)",
+        (job.name, marketplace_id),
+    )
+    job.db.set_sync_state(
+        job.name,
+        INVENTORY,
+        FULL_PREFIX + marketplace_id,
+        state.to_db_time(started),
+        job.clock(),
+        tx,
+    )
+    return max(cur.rowcount, 0)
