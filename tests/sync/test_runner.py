@@ -131,7 +131,7 @@ def test_stores_in_error_or_expired_are_skipped_and_reported(db: Database, clock
     report = run_sync([broken, expired, fine], ONLY_INVENTORY, env)
     results = by_name(report.stores)
     assert results["broken"].outcome == "skipped"
-    assert "soldscope validate broken" in (results["broken"].reason or "")
+    assert "soldscope connect broken" in (results["broken"].reason or "")
     assert results["old"].outcome == "skipped"
     assert "expired" in (results["old"].reason or "")
     assert results["fine"].outcome == "ok"
@@ -418,3 +418,23 @@ def test_purge_removes_every_synced_table(db: Database, clock: Clock) -> None:
     db.purge_store(store.name, clock())
     for table in ("inventory_summaries", "financial_transactions", "sync_state", "sync_runs"):
         assert db.connection().execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0  # noqa: S608
+
+
+@pytest.mark.parametrize(
+    ("code", "fix"),
+    [
+        ("invalid_grant", "renew it: soldscope connect acme"),
+        ("missing_token", "renew it: soldscope connect acme"),
+        ("forbidden", "fix the cause, then re-check: soldscope validate acme"),
+    ],
+)
+def test_skipped_stores_in_error_name_the_fix_for_their_problem(code: str, fix: str) -> None:
+    from datetime import UTC, datetime
+
+    from soldscope_cli.config import StoreRecord
+    from soldscope_cli.status import Status
+    from soldscope_cli.sync.runner import skip_reason
+
+    record = StoreRecord("acme", "na", ["US"], datetime(2026, 6, 1, tzinfo=UTC))
+    reason = skip_reason(record, Status.ERROR, code)
+    assert reason is not None and reason.startswith(f"store in error ({code}): {fix}")

@@ -190,7 +190,11 @@ def skip_reason(record: StoreRecord, status: Status, problem_code: str | None) -
     """Why a store in error or expired is not synced, with the command that fixes it."""
     if status is Status.ERROR:
         code = f" ({problem_code})" if problem_code else ""
-        return f"store in error{code}: run `soldscope validate {record.name}`"
+        if problem_code in (INVALID_GRANT, MISSING_TOKEN):
+            return f"store in error{code}: {reconnect_hint(record)}"
+        return (
+            f"store in error{code}: fix the cause, then re-check: soldscope validate {record.name}"
+        )
     if status is Status.EXPIRED:
         return f"authorization expired (365 days): {reconnect_hint(record)}"
     return None
