@@ -431,11 +431,12 @@ def read_states_if_exists(path: Path, stores: Sequence[str]) -> dict[str, StoreS
         ) from None
     try:
         return read_states(conn, stores)
-    except sqlite3.OperationalError as exc:
+    except sqlite3.DatabaseError as exc:  # OperationalError, or "file is not a database"
         if "no such table" in str(exc):
             return {}
         raise ConfigError(
-            f"{path}: cannot read the state database: {exc}", hint="run `soldscope doctor`"
+            f"{path}: cannot read the state database: {exc}",
+            hint="run `soldscope doctor`; move the file aside to start afresh",
         ) from None
     finally:
         conn.close()

@@ -182,3 +182,17 @@ def test_file_backend_is_shown_as_insecure(tmp_path: Path, invoke: Any) -> None:
 def test_show_unconfigured(harness: Harness, invoke: Any) -> None:
     assert invoke(harness, "app", "show").exit_code == 0
     assert "soldscope app set" in harness.stderr
+
+
+def test_bad_values_are_refused_before_the_secret_is_asked_for(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from soldscope_cli.cli import app
+
+    h = make_harness(tmp_path, tty=True)
+    result = CliRunner().invoke(
+        app, ["app", "set", "--redirect-uri", "ftp://agency.example/r"], obj=h.ctx, input=""
+    )
+    assert result.exit_code == 2
+    assert "not an absolute https URL" in h.stderr
+    assert "LWA client secret" not in result.output  # no prompt was shown

@@ -247,3 +247,13 @@ def test_json_arrays_hold_one_store_per_line(harness: Harness, invoke: Any) -> N
         "alpha-soon",
         "zeta-ok",
     ]
+
+
+def test_a_corrupt_state_database_is_a_clean_exit_2(harness: Harness, invoke: Any) -> None:
+    harness.add_store("acme")
+    harness.ctx.paths.data_dir.mkdir(parents=True, exist_ok=True)
+    harness.ctx.paths.database.write_bytes(b"this is not sqlite" * 100)
+    result = invoke(harness, "list")
+    assert result.exit_code == 2
+    assert "cannot read the state database" in harness.stderr
+    assert "soldscope doctor" in harness.stderr

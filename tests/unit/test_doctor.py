@@ -1127,3 +1127,11 @@ def test_command_text_never_prints_the_client_secret(tmp_path: Path) -> None:
     assert "very-secret-value" not in out.getvalue()
     assert "client secret (env SOLDSCOPE_LWA_CLIENT_SECRET)" in out.getvalue()
     assert out.getvalue().rstrip().endswith("1 skipped")
+
+
+def test_stores_check_survives_a_corrupt_database(tmp_path: Path) -> None:
+    db_path = tmp_path / "soldscope.db"
+    db_path.write_bytes(b"not a database" * 64)
+    results = by_id(check_stores(Config(stores={"fine": record("fine")}), db_path, NOW))
+    assert results["stores"].status is Level.OK
+    assert "check history unreadable" in results["stores"].detail

@@ -39,14 +39,19 @@ class AppSetRequest:
     client_secret: str | None = None
 
 
-def run_app_set(ctx: AppContext, request: AppSetRequest) -> list[str]:
-    """Validate and save; the secret goes to the secret store, the rest to config. Returns changes."""
+def check_values(request: AppSetRequest) -> None:
+    """UsageError for an id or redirect URI Amazon would refuse."""
     if request.application_id is not None:
         check_app_id(request.application_id)
     if request.client_id is not None:
         check_client_id(request.client_id)
     if request.redirect_uri is not None:
         check_redirect_uri(request.redirect_uri)
+
+
+def run_app_set(ctx: AppContext, request: AppSetRequest) -> list[str]:
+    """Validate and save; the secret goes to the secret store, the rest to config. Returns changes."""
+    check_values(request)
     changed: list[str] = []
     now = ctx.clock()
     if request.client_secret is not None:
@@ -181,6 +186,8 @@ def app_set(
       printf %s "$NEW_SECRET" | soldscope app set --client-secret-stdin
     """
     ctx_obj = get_context(ctx)
+    # Refuse bad values before asking anyone to paste a secret.
+    check_values(AppSetRequest(app_id, client_id, redirect_uri, draft))
     secret: str | None = None
     if client_secret_stdin or new_secret:
         secret = _read_secret(ctx_obj, client_secret_stdin)
