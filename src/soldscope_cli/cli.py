@@ -47,6 +47,9 @@ class SoldscopeGroup(TyperGroup):
         except (KeyboardInterrupt, typer.Abort):
             sys.stderr.write("\ninterrupted\n")
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        except BrokenPipeError:
+            silence_stdout()
+            raise typer.Exit(int(ExitCode.BROKEN_PIPE)) from None
         except Exception as exc:
             if _is_cli_control(exc) or getattr(ctx.obj, "debug", False):
                 raise
@@ -140,6 +143,22 @@ def _register() -> None:
 _register()
 
 
+def silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
 def main() -> None:
     """Console-script entry point."""
-    app(prog_name="soldscope")
+    try:
+        app(prog_name="soldscope")
+    except BrokenPipeError:
+        # Help or usage text cut short by `| head`: like any Unix tool, stop quietly.
+        silence_stdout()
+        sys.exit(int(ExitCode.BROKEN_PIPE))

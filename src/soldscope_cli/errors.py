@@ -14,6 +14,7 @@ class ExitCode(IntEnum):
     INCOMPLETE = 3  # some checks could not complete, nothing known bad
     LOCKED = 75  # another sync is already running (EX_TEMPFAIL)
     INTERRUPTED = 130
+    BROKEN_PIPE = 141  # the reader of stdout went away (`| head`), as 128 + SIGPIPE
 
 
 class SoldscopeError(Exception):

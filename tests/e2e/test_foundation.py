@@ -213,3 +213,23 @@ def test_directories_soldscope_creates_are_private(cli: Cli) -> None:
     assert result.returncode == 0, result.stderr
     for sub in ("config", "data"):
         assert (cli.home / sub).stat().st_mode & 0o777 == 0o700
+
+
+def test_a_closed_pipe_ends_quietly(cli: Cli) -> None:
+    lines = "\n".join(
+        f'[stores.s{i:04d}]\nregion = "na"\nmarketplaces = ["US"]\n'
+        "authorized_at = 2026-11-01T00:00:00Z\n"
+        for i in range(3000)
+    )
+    write_config(cli, lines)
+    result = subprocess.run(
+        ["bash", "-c", f"set -o pipefail; {SOLDSCOPE} list | head -1"],
+        env=cli.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.stdout.startswith("Store ")
+    assert result.returncode == 141
+    assert result.stderr == ""
