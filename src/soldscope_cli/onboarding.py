@@ -318,6 +318,15 @@ def _open_listener(plan: ListenPlan, name: str, ctx: AppContext) -> CallbackList
             f"soldscope cannot listen on the redirect URI's path {plan.callback_path!r}",
             hint="use a redirect URI such as http://127.0.0.1:8400/callback",
         ) from None
+    except UsageError as exc:
+        if plan.port_in_state or not plan.port:
+            raise
+        # A loopback redirect URI pins the port: the answer can only arrive there.
+        raise UsageError(
+            exc.message,
+            hint="stop what holds it (`soldscope doctor` names the process), or register "
+            "another loopback redirect URI with `soldscope app set --redirect-uri`",
+        ) from None
 
 
 def _exchange(clients: ConsentClients, code: str, redirect_uri: str, name: str) -> str:

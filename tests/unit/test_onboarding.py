@@ -646,3 +646,17 @@ def test_manual_paste_of_another_attempts_answer_is_refused(world: World) -> Non
         world.run(marketplaces=["US"], manual=True, open_browser=False)
     assert caught.value.exit_code == 1
     assert world.amazon.exchanges == [] and world.nothing_stored()
+
+
+def test_a_busy_port_pinned_by_the_redirect_uri_says_how_to_free_it(tmp_path: Path) -> None:
+    from soldscope_cli.onboarding import _open_listener, plan_listener
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        plan = plan_listener(f"http://127.0.0.1:{port}/callback", None)
+        with pytest.raises(UsageError) as caught:
+            _open_listener(plan, "acme", make_harness(tmp_path).ctx)
+    assert f"port {port}" in caught.value.message
+    assert caught.value.hint and "soldscope doctor" in caught.value.hint
