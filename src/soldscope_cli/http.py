@@ -70,9 +70,11 @@ def make_http_client(
     env: Mapping[str, str] | None = None,
 ) -> httpx.Client:
     """A thread-safe httpx client for LWA, SP-API and report downloads."""
+    source = os.environ if env is None else env
+    register_proxy_passwords(source)
     verify: ssl.SSLContext | bool = True
     if transport is None:
-        verify = ssl_context_from_env(os.environ if env is None else env) or True
+        verify = ssl_context_from_env(source) or True
     return httpx.Client(
         transport=transport,
         timeout=timeout or DEFAULT_TIMEOUT,
@@ -82,6 +84,21 @@ def make_http_client(
         trust_env=True,
         verify=verify,
     )
+
+
+def register_proxy_passwords(env: Mapping[str, str]) -> None:
+    """Proxy URLs may carry a password; redaction must remove it from any error or debug line."""
+    from soldscope_cli.redact import register_secret
+
+    for name, value in env.items():
+        if name.lower() not in PROXY_VARS or name.lower() == "no_proxy":
+            continue
+        try:
+            password = urlsplit(value).password
+        except ValueError:
+            continue
+        if password:
+            register_secret(password)
 
 
 def _hide_password(url: str) -> str:

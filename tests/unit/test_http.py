@@ -156,3 +156,13 @@ def test_describe_network_env_defaults_and_missing_bundle(tmp_path: Path) -> Non
     missing = str(tmp_path / "gone.pem")
     info = describe_network_env({"SSL_CERT_FILE": missing})
     assert info["ca_bundle"] == {"source": "SSL_CERT_FILE", "path": missing, "exists": False}
+
+
+def test_proxy_passwords_are_redacted_once_a_client_is_made() -> None:
+    from soldscope_cli.http import make_http_client
+    from soldscope_cli.redact import redact
+
+    env = {"HTTPS_PROXY": "http://agency:pr0xy-s3cret-pw@proxy.example:3128"}
+    make_http_client(env=env, transport=httpx.MockTransport(lambda r: httpx.Response(200))).close()
+    line = "ProxyError: http://agency:pr0xy-s3cret-pw@proxy.example:3128 refused"
+    assert "pr0xy-s3cret-pw" not in redact(line)
