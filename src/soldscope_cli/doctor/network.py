@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from soldscope_cli.doctor.model import CheckResult, Level, TimedOut, bounded
+from soldscope_cli.redact import redact
 
 if TYPE_CHECKING:
     import httpx
@@ -138,6 +139,10 @@ def probe_target(
     check_id = f"network:{target.host}:{target.port}"
     title = f"Reach {_label(target)}"
     proxy = proxy_for(target.url, proxies)
+
+    def failed(detail: str, fix: str) -> Reached:
+        return Reached(target, CheckResult(check_id, title, Level.FAIL, detail, fix))
+
     scheme = urlsplit(target.url).scheme
     notes: list[str] = []
     if scheme == "http" and target.host not in _LOOPBACK:
@@ -153,16 +158,10 @@ def probe_target(
         except Exception as exc:
             reason = "no answer" if isinstance(exc, TimedOut) else str(exc) or type(exc).__name__
             if not proxy:
-                return Reached(
-                    target,
-                    CheckResult(
-                        check_id,
-                        title,
-                        Level.FAIL,
-                        f"DNS: cannot resolve {target.host}: {reason}",
-                        "check the resolver (/etc/resolv.conf, VPN) or set https_proxy if this "
-                        "network only reaches the internet through a proxy",
-                    ),
+                return failed(
+                    f"DNS: cannot resolve {target.host}: {reason}",
+                    "check the resolver (/etc/resolv.conf, VPN) or set https_proxy if this "
+                    "network only reaches the internet through a proxy",
                 )
             addresses = ""
             notes.append(f"{target.host} does not resolve here ({reason}); the proxy resolves it")
@@ -171,45 +170,22 @@ def probe_target(
     try:
         response = client.get(target.url)
     except httpx.TimeoutException:
-        return Reached(
-            target,
-            CheckResult(
-                check_id,
-                title,
-                Level.FAIL,
-                f"no answer within {timeout:g} s" + (f" ({'; '.join(notes)})" if notes else ""),
-                "check the firewall and proxy settings (https_proxy, no_proxy)",
-            ),
+        return failed(
+            f"no answer within {timeout:g} s" + (f" ({'; '.join(notes)})" if notes else ""),
+            "check the firewall and proxy settings (https_proxy, no_proxy)",
         )
     except httpx.ProxyError as exc:
-        return Reached(
-            target,
-            CheckResult(
-                check_id,
-                title,
-                Level.FAIL,
-                f"the proxy {proxy} refused: {exc}",
-                "check https_proxy (address, credentials) and no_proxy",
-            ),
+        return failed(
+            f"the proxy {proxy} refused: {redact(str(exc))}",
+            "check https_proxy (address, credentials) and no_proxy",
         )
     except httpx.TransportError as exc:
-        text = str(exc)
+        text = redact(str(exc))
         if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
-            return Reached(
-                target,
-                CheckResult(
-                    check_id, title, Level.FAIL, f"TLS: certificate not trusted: {text}", CA_FIX
-                ),
-            )
-        return Reached(
-            target,
-            CheckResult(
-                check_id,
-                title,
-                Level.FAIL,
-                f"cannot connect: {text or type(exc).__name__}",
-                "check the network, firewall and proxy settings (https_proxy, no_proxy)",
-            ),
+            return failed(f"TLS: certificate not trusted: {text}", CA_FIX)
+        return failed(
+            f"cannot connect: {text or type(exc).__name__}",
+            "check the network, firewall and proxy settings (https_proxy, no_proxy)",
         )
     elapsed_ms = (monotonic() - started) * 1000
     after = clock()
