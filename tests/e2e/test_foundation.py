@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.e2e.conftest import SOLDSCOPE, Cli
@@ -19,6 +20,11 @@ pytestmark = pytest.mark.e2e
 APP_ID = "amzn1.sp.solution.00000000-1111-2222-3333-444444444444"
 CLIENT_ID = "amzn1.application-oa2-client.0123456789abcdef"
 SECRET = "amzn1.oa2-cs.v1.e2e-secret-value"
+
+
+def set_app(cli: Cli, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    """`soldscope app set` with the test app's ids, plus whatever else the test passes."""
+    return cli.run("app", "set", "--app-id", APP_ID, "--client-id", CLIENT_ID, *args, **kwargs)
 
 
 def test_version_help_and_module_entry(cli: Cli) -> None:
@@ -78,13 +84,8 @@ def test_list_delete_round_trip(cli: Cli) -> None:
 
 
 def test_app_set_and_show_keep_the_secret_out_of_files_and_output(cli: Cli) -> None:
-    result = cli.run(
-        "app",
-        "set",
-        "--app-id",
-        APP_ID,
-        "--client-id",
-        CLIENT_ID,
+    result = set_app(
+        cli,
         "--redirect-uri",
         "https://agency.example/relay/",
         "--client-secret-stdin",
@@ -118,13 +119,8 @@ def test_malformed_config_is_exit_2_without_traceback(cli: Cli) -> None:
 
 
 def test_keyring_fail_backend_is_exit_2_naming_the_fixes(cli: Cli) -> None:
-    result = cli.run(
-        "app",
-        "set",
-        "--app-id",
-        APP_ID,
-        "--client-id",
-        CLIENT_ID,
+    result = set_app(
+        cli,
         "--client-secret-stdin",
         input=SECRET,
         env={"SOLDSCOPE_SECRETS": "", "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"},
@@ -200,13 +196,8 @@ def test_real_secret_service_round_trip(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_directories_soldscope_creates_are_private(cli: Cli) -> None:
-    result = cli.run(
-        "app",
-        "set",
-        "--app-id",
-        APP_ID,
-        "--client-id",
-        CLIENT_ID,
+    result = set_app(
+        cli,
         "--client-secret-stdin",
         input=SECRET,
     )

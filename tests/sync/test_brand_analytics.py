@@ -33,6 +33,19 @@ def staged(db: Database) -> int:
     return rows(db, "SELECT COUNT(*) FROM ba_search_terms_rows")[0][0]  # type: ignore[no-any-return]
 
 
+def serve_uncompressed(client: FakeClient, chunks: list[bytes]) -> None:
+    """Every document is these chunks, announced without a compressionAlgorithm."""
+    client.documents = lambda mkt, start: chunks
+    original = client.get_report_document
+
+    def plain(document_id: str) -> dict[str, object]:
+        doc = original(document_id)
+        del doc["compressionAlgorithm"]
+        return doc
+
+    client.get_report_document = plain  # type: ignore[method-assign]
+
+
 def creates(client: FakeClient) -> list[dict[str, object]]:
     return [kw for name, kw in client.calls if name == "createReport"]
 
@@ -349,15 +362,7 @@ def test_uncompressed_documents_are_read_too(
     payload = json.dumps(
         {"reportSpecification": {}, "dataByDepartmentAndSearchTerm": term_rows(6)}
     ).encode()
-    client.documents = lambda mkt, start: [payload[:50], payload[50:]]
-    original = client.get_report_document
-
-    def plain(document_id: str) -> dict[str, object]:
-        doc = original(document_id)
-        del doc["compressionAlgorithm"]
-        return doc
-
-    client.get_report_document = plain  # type: ignore[method-assign]
+    serve_uncompressed(client, [payload[:50], payload[50:]])
     ba.sync(make_job(ba_weeks=1))
     assert visible(db) == 6
 
@@ -378,15 +383,7 @@ def test_a_document_whose_rows_are_not_objects_fails_that_week_and_loads_nothing
     payload = json.dumps(
         {"reportSpecification": {}, "dataByDepartmentAndSearchTerm": [*term_rows(2), 7]}
     ).encode()
-    client.documents = lambda mkt, start: [payload]
-    original = client.get_report_document
-
-    def plain(document_id: str) -> dict[str, object]:
-        doc = original(document_id)
-        del doc["compressionAlgorithm"]
-        return doc
-
-    client.get_report_document = plain  # type: ignore[method-assign]
+    serve_uncompressed(client, [payload])
     with pytest.raises(DatasetFailed) as caught:
         ba.sync(make_job(ba_weeks=1))
     assert "not an object" in caught.value.message
@@ -401,15 +398,7 @@ def test_rows_missing_a_field_keep_the_others(
     payload = json.dumps(
         {"reportSpecification": {}, "dataByDepartmentAndSearchTerm": rows_}
     ).encode()
-    client.documents = lambda mkt, start: [payload]
-    original = client.get_report_document
-
-    def plain(document_id: str) -> dict[str, object]:
-        doc = original(document_id)
-        del doc["compressionAlgorithm"]
-        return doc
-
-    client.get_report_document = plain  # type: ignore[method-assign]
+    serve_uncompressed(client, [payload])
     ba.sync(make_job(ba_weeks=1))
     assert visible(db) == 3
     names = rows(db, "SELECT clicked_item_name FROM ba_search_terms ORDER BY search_frequency_rank")
