@@ -131,13 +131,24 @@ def plain_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 RICH_TABLE_MAX_ROWS = 100
 
 
+def needs_rich(rows: Sequence[StoreRow], policy: OutputPolicy) -> bool:
+    """Only a terminal with few enough rows gets Rich's Table (and pays for importing Rich)."""
+    return policy.rich and 0 < len(rows) <= RICH_TABLE_MAX_ROWS
+
+
+def store_table_text(rows: Sequence[StoreRow], policy: OutputPolicy) -> str:
+    """The table without Rich: plain when piped, aligned with ANSI badges on a terminal."""
+    if not rows:
+        return ""
+    if policy.rich:
+        return aligned_table(rows, color=policy.color) + "\n"
+    return plain_table(COLUMNS, [row_cells(r) for r in rows]) + "\n"
+
+
 def render_store_table(console: Console, rows: Sequence[StoreRow], policy: OutputPolicy) -> None:
     """The status table: Rich on a terminal, plain aligned text when piped."""
-    if not policy.rich:
-        console.print(plain_table(COLUMNS, [row_cells(r) for r in rows]), markup=False)
-        return
-    if len(rows) > RICH_TABLE_MAX_ROWS:
-        console.file.write(aligned_table(rows, color=policy.color) + "\n")
+    if not needs_rich(rows, policy):
+        console.file.write(store_table_text(rows, policy))
         return
     from rich.table import Table
     from rich.text import Text

@@ -11,7 +11,7 @@ from soldscope_cli.commands.common import complete_store_names, get_context, sel
 from soldscope_cli.context import AppContext
 from soldscope_cli.errors import ExitCode, UsageError
 from soldscope_cli.listing import StoreRow, any_unhealthy, build_rows, summary
-from soldscope_cli.output import RICH_TABLE_MAX_ROWS
+from soldscope_cli.output import needs_rich
 from soldscope_cli.status import Status
 from soldscope_cli.store import read_states_if_exists
 
@@ -90,21 +90,16 @@ def list_command(
             "No stores yet. Connect one with `soldscope connect NAME --marketplace US`.",
             markup=False,
         )
-    elif not app.policy.rich or len(result.rows) > RICH_TABLE_MAX_ROWS:
-        # Piped, or too many rows for Rich's Table to lay out quickly: aligned text written
-        # without importing Rich at all (list must stay fast at 1,000 stores).
-        from soldscope_cli.output import COLUMNS, aligned_table, plain_table, row_cells
+    elif not needs_rich(result.rows, app.policy):
+        # Without importing Rich at all: list must stay fast at 1,000 stores.
+        from soldscope_cli.output import store_table_text
 
-        if result.rows and app.policy.rich:
-            app.stdout.write(aligned_table(result.rows, color=app.policy.color) + "\n")
-        elif result.rows:
-            app.stdout.write(plain_table(COLUMNS, [row_cells(r) for r in result.rows]) + "\n")
+        app.stdout.write(store_table_text(result.rows, app.policy))
         app.stdout.write(summary(result.rows) + "\n")
     else:
         from soldscope_cli.output import render_store_table
 
-        if result.rows:
-            render_store_table(app.out, result.rows, app.policy)
+        render_store_table(app.out, result.rows, app.policy)
         app.out.print(summary(result.rows), markup=False)
     if any_unhealthy(result.rows):
         raise typer.Exit(int(ExitCode.UNHEALTHY))
