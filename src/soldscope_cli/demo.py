@@ -6,6 +6,7 @@ exchange, live check; the simulator's consent page confirms by itself, playing t
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import shutil
@@ -62,7 +63,6 @@ class DemoResult:
     kept: bool
     rows: list[StoreRow] = field(default_factory=list)  # the status table after the sync
     scenario_file: Path | None = None
-    connected: list[str] = field(default_factory=list)
     # Refresh tokens of the connections that still work, by seller: for a kept scenario file.
     tokens: dict[str, str] = field(default_factory=dict, repr=False)
 
@@ -142,11 +142,8 @@ def run_demo(
                 result = _run_in_home(
                     demo, sim, say, DEMO_APPLICATION_ID, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
                 )
-                result.home = home
-                result.kept = keep
-                if keep:
-                    result.scenario_file = _save_scenario(sim, home, result.tokens)
-                return result
+                scenario = _save_scenario(sim, home, result.tokens) if keep else None
+                return dataclasses.replace(result, home=home, kept=keep, scenario_file=scenario)
             finally:
                 demo.close()
     finally:
@@ -162,7 +159,9 @@ def _run_in_home(
     client_id: str,
     client_secret: str,
 ) -> DemoResult:
+    from soldscope_cli.commands import sync as sync_cmd
     from soldscope_cli.commands.app_cmd import AppSetRequest, run_app_set
+    from soldscope_cli.commands.list_ import run_list
     from soldscope_cli.commands.validate import run_validate
 
     say(f"Registering the demo app {app_id}…")
@@ -177,7 +176,6 @@ def _run_in_home(
             client_secret=client_secret,
         ),
     )
-    connected: list[str] = []
     tokens: dict[str, str] = {}
     for store in DEMO_STORES:
         where = (
@@ -185,7 +183,6 @@ def _run_in_home(
         )
         say(f"Connecting {store.name} ({where}) through Seller Central consent…")
         tokens[store.seller] = connect_demo_store(demo, sim, store)
-        connected.append(store.name)
     for store in DEMO_STORES:
         if store.revoke:
             say(f"The seller behind {store.name} revokes the app in Seller Central…")
@@ -193,24 +190,18 @@ def _run_in_home(
             tokens.pop(store.seller, None)
     say("Validating every connection live…")
     checked = run_validate(demo, [])
-    from soldscope_cli.commands import sync as sync_cmd
 
     say("Syncing inventory, finances and Brand Analytics for the healthy stores…")
     request = sync_cmd.SyncRequest(
         names=[], datasets=sync_cmd.parse_datasets([]), since=None, concurrency=4, ba_weeks=2
     )
     report = sync_cmd.run_sync_command(demo, request, sync_cmd.amazon_clients)
-    from soldscope_cli.listing import build_rows
-
-    records = list(demo.config().stores.values())
-    rows = build_rows(records, demo.database().states([r.name for r in records]), demo.clock())
     return DemoResult(
-        home=Path(),
+        home=demo.paths.config_dir.parent,
         validate=checked,
         sync=report,
         kept=False,
-        rows=rows,
-        connected=connected,
+        rows=run_list(demo, [], []).rows,  # as `soldscope list` shows them after the sync
         tokens=tokens,
     )
 
