@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from tests.e2e.conftest import SOLDSCOPE, Cli
+from tests.e2e.conftest import SOLDSCOPE, Cli, simulator_env
 
 from soldscope_cli.paths import resolve_paths
 from soldscope_cli.secret_store import token_key
@@ -144,16 +144,7 @@ def setup(tmp_path: Path, relay_server: RelayServer) -> Iterator[Setup]:
         "consent": {"auto_confirm": True},
     }
     with Simulator(parse_scenario(scenario)) as sim:
-        app = sim.scenario.app
-        env = {
-            **sim.env(),
-            "SOLDSCOPE_SECRETS": "file",
-            "SOLDSCOPE_APP_ID": app.application_id,
-            "SOLDSCOPE_LWA_CLIENT_ID": app.client_id,
-            "SOLDSCOPE_LWA_CLIENT_SECRET": app.client_secret,
-            "SOLDSCOPE_REDIRECT_URI": redirect_uri,
-            "NO_COLOR": "1",
-        }
+        env = simulator_env(sim, SOLDSCOPE_REDIRECT_URI=redirect_uri, NO_COLOR="1")
         yield Setup(sim, Cli(tmp_path, env), relay_server, redirect_uri)
 
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,3 +55,21 @@ def cli(tmp_path: Path) -> Cli:
     if not SOLDSCOPE.exists():
         pytest.skip(f"the soldscope command is not installed next to {sys.executable}")
     return Cli(tmp_path, {"SOLDSCOPE_SECRETS": "file"})
+
+
+def simulator_env(sim: Any, **extra: str) -> dict[str, str]:
+    """Point soldscope at a running simulator, with its app's credentials and file secrets.
+
+    Retries are short so that persistent failures end in seconds, not a minute per store.
+    """
+    app = sim.scenario.app
+    return {
+        **sim.env(),
+        "SOLDSCOPE_SECRETS": "file",
+        "SOLDSCOPE_APP_ID": app.application_id,
+        "SOLDSCOPE_LWA_CLIENT_ID": app.client_id,
+        "SOLDSCOPE_LWA_CLIENT_SECRET": app.client_secret,
+        "SOLDSCOPE_RETRY_MAX_TOTAL": "1.5",
+        "SOLDSCOPE_RETRY_BASE_DELAY": "0.05",
+        **extra,
+    }

@@ -22,7 +22,7 @@ from typing import IO, Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from tests.e2e.conftest import SOLDSCOPE, Cli
+from tests.e2e.conftest import SOLDSCOPE, Cli, simulator_env
 
 from soldscope_cli.paths import resolve_paths
 from soldscope_cli.secret_store import token_key
@@ -260,21 +260,14 @@ def world(tmp_path: Path) -> Iterator[World]:
     (browser_dir / "browser.py").write_text(BROWSER_SCRIPT)
     redirect_port = free_port()
     with Simulator(parse_scenario(scenario())) as sim:
-        app = sim.scenario.app
         cli = Cli(
             tmp_path,
-            {
-                **sim.env(),
-                "SOLDSCOPE_SECRETS": "file",
-                "SOLDSCOPE_APP_ID": app.application_id,
-                "SOLDSCOPE_LWA_CLIENT_ID": app.client_id,
-                "SOLDSCOPE_LWA_CLIENT_SECRET": app.client_secret,
-                "SOLDSCOPE_REDIRECT_URI": f"http://127.0.0.1:{redirect_port}/callback",
-                "SOLDSCOPE_RETRY_MAX_TOTAL": "1.5",
-                "SOLDSCOPE_RETRY_BASE_DELAY": "0.05",
-                "BROWSER": f"{sys.executable} {browser_dir / 'browser.py'} %s",
-                "NO_COLOR": "1",
-            },
+            simulator_env(
+                sim,
+                SOLDSCOPE_REDIRECT_URI=f"http://127.0.0.1:{redirect_port}/callback",
+                BROWSER=f"{sys.executable} {browser_dir / 'browser.py'} %s",
+                NO_COLOR="1",
+            ),
         )
         yield World(sim, cli, browser_dir, redirect_port)
 

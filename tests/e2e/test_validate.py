@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.e2e.conftest import SOLDSCOPE, Cli
+from tests.e2e.conftest import SOLDSCOPE, Cli, simulator_env
 
 from soldscope_cli.simulator import Simulator, parse_scenario
 
@@ -61,20 +61,7 @@ def world(tmp_path: Path) -> Iterator[World]:
     if not SOLDSCOPE.exists():
         pytest.skip(f"the soldscope command is not installed at {SOLDSCOPE}")
     with Simulator(parse_scenario(scenario())) as sim:
-        app = sim.scenario.app
-        cli = Cli(
-            tmp_path,
-            {
-                **sim.env(),
-                "SOLDSCOPE_SECRETS": "file",
-                "SOLDSCOPE_APP_ID": app.application_id,
-                "SOLDSCOPE_LWA_CLIENT_ID": app.client_id,
-                "SOLDSCOPE_LWA_CLIENT_SECRET": app.client_secret,
-                # Persistent failures must end in seconds, not a minute per store.
-                "SOLDSCOPE_RETRY_MAX_TOTAL": "1.5",
-                "SOLDSCOPE_RETRY_BASE_DELAY": "0.05",
-            },
-        )
+        cli = Cli(tmp_path, simulator_env(sim))
         markets = {"acme-us": ["US", "CA"], "bolt-us": ["US"], "cora-eu": ["DE"]}
         for name, seller in SELLERS.items():
             flags = [arg for code in markets[name] for arg in ("--marketplace", code)]
