@@ -92,7 +92,7 @@ class SpapiError(SoldscopeError):
         super().__init__("".join(parts), hint=self.hint_text)
         self.status = status
         self.code = code
-        # Amazon's message, as the brief of this attribute promises; str(self) has the context.
+        # Amazon's own message, safe to show; str(self) adds operation, store and request id.
         self.message = message
         self.details = details
         self.request_id = request_id
