@@ -13,10 +13,10 @@ import pytest
 from typer.testing import CliRunner
 
 from soldscope_cli.cli import app
-from soldscope_cli.config import ConfigFile, StoreRecord
+from soldscope_cli.fleet.config import ConfigFile, StoreRecord
 from soldscope_cli.context import AppContext
-from soldscope_cli.paths import Paths
-from soldscope_cli.secret_store import MemorySecretStore, token_key
+from soldscope_cli.fleet.paths import Paths
+from soldscope_cli.fleet.secrets import MemorySecretStore, token_key
 
 NOW = datetime(2026, 11, 29, 12, 0, 0, tzinfo=UTC)
 SHARED_MODELS = Path(__file__).resolve().parents[2] / "shared" / "spapi" / "models"

@@ -15,17 +15,17 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any
 
-from soldscope_cli.config import Config, ConfigFile
-from soldscope_cli.endpoints import Endpoints, resolve_endpoints
-from soldscope_cli.output import OutputPolicy, make_console
-from soldscope_cli.paths import Paths, resolve_paths
+from soldscope_cli.fleet.config import Config, ConfigFile
+from soldscope_cli.amazon.endpoints import Endpoints, resolve_endpoints
+from soldscope_cli.output.terminal import OutputPolicy, make_console
+from soldscope_cli.fleet.paths import Paths, resolve_paths
 
 if TYPE_CHECKING:
     import httpx
     from rich.console import Console
 
-    from soldscope_cli.secret_store import SecretStore
-    from soldscope_cli.store import Database
+    from soldscope_cli.fleet.secrets import SecretStore
+    from soldscope_cli.db.database import Database
 
 
 def utc_now() -> datetime:
@@ -147,7 +147,7 @@ class AppContext:
     def database(self) -> Database:
         """The state database (created and migrated on first use)."""
         if self._db is None:
-            from soldscope_cli.store import Database
+            from soldscope_cli.db.database import Database
 
             self._db = Database(self.paths.database)
         return self._db
@@ -157,7 +157,7 @@ class AppContext:
         if self.secret_store_override is not None:
             return self.secret_store_override
         if self._secret_store is None:
-            from soldscope_cli.secret_store import open_secret_store
+            from soldscope_cli.fleet.secrets import open_secret_store
 
             self._secret_store = open_secret_store(
                 self.env, self.config().secrets_backend, self.paths.secrets_file
@@ -173,7 +173,7 @@ class AppContext:
     def http(self) -> httpx.Client:
         """One shared HTTP client per process (thread-safe, pooled)."""
         if self._http is None:
-            from soldscope_cli.http import make_http_client
+            from soldscope_cli.amazon.http import make_http_client
 
             self._http = make_http_client(transport=self.http_transport, env=self.env)
         return self._http

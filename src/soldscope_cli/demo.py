@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from soldscope_cli.context import AppContext
-from soldscope_cli.paths import CONFIG_DIR_ENV, DATA_DIR_ENV, Paths
+from soldscope_cli.fleet.paths import CONFIG_DIR_ENV, DATA_DIR_ENV, Paths
 
 if TYPE_CHECKING:
-    from soldscope_cli.health import ValidateResult
-    from soldscope_cli.listing import StoreRow
-    from soldscope_cli.onboarding import ConsentLink
+    from soldscope_cli.checks.live import ValidateResult
+    from soldscope_cli.fleet.listing import StoreRow
+    from soldscope_cli.onboarding.consent_flow import ConsentLink
     from soldscope_cli.simulator import Simulator
     from soldscope_cli.sync.runner import SyncReport
 
@@ -248,8 +248,8 @@ class DemoBrowser:
 
 def connect_demo_store(demo: AppContext, sim: Simulator, store: DemoStore) -> str:
     """Connect one store through the real consent flow; returns the refresh token stored."""
-    from soldscope_cli.onboarding import ConsentRequest, run_consent
-    from soldscope_cli.secret_store import token_key
+    from soldscope_cli.onboarding.consent_flow import ConsentRequest, run_consent
+    from soldscope_cli.fleet.secrets import token_key
 
     sim.set_consent(signed_in_seller=store.seller, auto_confirm=True)
     real_clock = demo.clock

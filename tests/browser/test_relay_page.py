@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from soldscope_cli.consent import (
+from soldscope_cli.consent.listener import (
     MD_ERRORS,
     CallbackListener,
     ConsentDenied,

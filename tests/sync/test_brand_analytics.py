@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from soldscope_cli.spapi import SpapiForbidden, SpapiTransient
-from soldscope_cli.store import Database
+from soldscope_cli.amazon.spapi import SpapiForbidden, SpapiTransient
+from soldscope_cli.db.database import Database
 from soldscope_cli.sync import brand_analytics as ba
 from soldscope_cli.sync.base import BRAND_ANALYTICS, DatasetFailed, DatasetJob
 

@@ -12,8 +12,8 @@ import httpx
 import pytest
 from pytest_httpx import HTTPXMock
 
-from soldscope_cli.config import ConfigFile
-from soldscope_cli.secret_store import CLIENT_SECRET_KEY, token_key
+from soldscope_cli.fleet.config import ConfigFile
+from soldscope_cli.fleet.secrets import CLIENT_SECRET_KEY, token_key
 from soldscope_cli.simulator import Simulator, parse_scenario
 from soldscope_cli.sync.lock import SyncLock
 from tests.conftest import NOW, Harness, make_harness

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from soldscope_cli.store import Database, from_db_time, to_db_time
+from soldscope_cli.db.database import Database, from_db_time, to_db_time
 from soldscope_cli.sync import finances
 from soldscope_cli.sync.base import FINANCES, DatasetJob
 

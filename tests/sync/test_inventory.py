@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from soldscope_cli.spapi import SpapiBadRequest
-from soldscope_cli.store import Database, from_db_time
+from soldscope_cli.amazon.spapi import SpapiBadRequest
+from soldscope_cli.db.database import Database, from_db_time
 from soldscope_cli.sync import inventory
 from soldscope_cli.sync.base import INVENTORY, DatasetJob
 

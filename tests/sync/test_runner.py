@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from soldscope_cli.config import StoreRecord
-from soldscope_cli.lwa import AppCredentialsRejected, GrantRejected, LwaTransient
-from soldscope_cli.secret_store import MemorySecretStore, token_key
-from soldscope_cli.store import CHECK_PROBLEM, CheckRecord, Database, read_states
+from soldscope_cli.fleet.config import StoreRecord
+from soldscope_cli.amazon.lwa import AppCredentialsRejected, GrantRejected, LwaTransient
+from soldscope_cli.fleet.secrets import MemorySecretStore, token_key
+from soldscope_cli.db.database import CHECK_PROBLEM, CheckRecord, Database, read_states
 from soldscope_cli.sync.base import FINANCES, INVENTORY, SyncClient
 from soldscope_cli.sync.runner import (
     DatasetResult,
@@ -431,7 +431,7 @@ def test_purge_removes_every_synced_table(db: Database, clock: Clock) -> None:
 def test_skipped_stores_in_error_name_the_fix_for_their_problem(code: str, fix: str) -> None:
     from datetime import UTC, datetime
 
-    from soldscope_cli.config import StoreRecord
+    from soldscope_cli.fleet.config import StoreRecord
     from soldscope_cli.status import Status
     from soldscope_cli.sync.runner import skip_reason
 

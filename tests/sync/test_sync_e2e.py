@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from soldscope_cli.secret_store import CLIENT_SECRET_KEY, token_key
+from soldscope_cli.fleet.secrets import CLIENT_SECRET_KEY, token_key
 from soldscope_cli.simulator import Simulator, parse_scenario
 from tests.e2e.conftest import SOLDSCOPE, Cli
 

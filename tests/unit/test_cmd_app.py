@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from tests.conftest import NOW, Harness, make_harness
 
-from soldscope_cli.secret_store import CLIENT_SECRET_KEY
+from soldscope_cli.fleet.secrets import CLIENT_SECRET_KEY
 
 APP_ID = "amzn1.sp.solution.00000000-1111-2222-3333-444444444444"
 CLIENT_ID = "amzn1.application-oa2-client.0123456789abcdef"

@@ -23,7 +23,7 @@ from tests.unit.test_onboarding import (
     make_world,
 )
 
-from soldscope_cli.secret_store import token_key
+from soldscope_cli.fleet.secrets import token_key
 
 URL_LINE = re.compile(r"^(https?://\S+/apps/authorize/consent\?\S+)$", re.MULTILINE)
 

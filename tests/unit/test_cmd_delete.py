@@ -9,8 +9,8 @@ import pytest
 from tests.conftest import NOW, Harness, make_harness
 
 from soldscope_cli.errors import SecretStoreError
-from soldscope_cli.secret_store import token_key
-from soldscope_cli.store import CHECK_OK, CheckRecord
+from soldscope_cli.fleet.secrets import token_key
+from soldscope_cli.db.database import CHECK_OK, CheckRecord
 
 
 def test_without_a_terminal_and_without_yes_nothing_is_deleted(
@@ -113,9 +113,9 @@ def test_token_is_restored_when_the_config_write_fails(
     def fail(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("soldscope_cli.config.atomic_write", fail)
+    monkeypatch.setattr("soldscope_cli.fleet.config.atomic_write", fail)
     with pytest.raises(OSError):
-        from soldscope_cli.connections import delete_connection
+        from soldscope_cli.fleet.connections import delete_connection
 
         delete_connection(harness.ctx.config_file, harness.secrets, None, "acme", NOW)
     assert harness.secrets.get(token_key("acme")) == "Atzr|keep-me"

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from tests.conftest import NOW, Harness, make_harness
 
-from soldscope_cli.store import CHECK_INCOMPLETE, CHECK_PROBLEM, CheckRecord
+from soldscope_cli.db.database import CHECK_INCOMPLETE, CHECK_PROBLEM, CheckRecord
 
 ANSI = re.compile(r"\x1b\[")
 COLOUR = re.compile(r"\x1b\[(?:[0-9;]*;)?(?:3[0-9]|9[0-7]|4[0-9]|10[0-7])(?:;[0-9;]*)?m")
@@ -214,7 +214,7 @@ def test_list_imports_neither_keyring_nor_httpx(tmp_path: Path) -> None:
 
 def test_large_lists_on_a_terminal_stay_aligned_and_coloured(tmp_path: Path, invoke: Any) -> None:
     h = make_harness(tmp_path, tty=True, env={"TERM": "xterm-256color"})
-    from soldscope_cli.config import ConfigFile, StoreRecord
+    from soldscope_cli.fleet.config import ConfigFile, StoreRecord
 
     with ConfigFile(h.ctx.paths.config_file, h.ctx.paths.config_lock).edit() as cfg:
         for i in range(150):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.conftest import NOW
 
-from soldscope_cli.config import ConfigFile, StoreRecord
+from soldscope_cli.fleet.config import ConfigFile, StoreRecord
 
 
 def seed(config_dir: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from soldscope_cli.config import (
+from soldscope_cli.fleet.config import (
     Config,
     ConfigFile,
     StoreRecord,

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 
-from soldscope_cli.consent import (
+from soldscope_cli.consent.listener import (
     CODE_LIFETIME_SECONDS,
     MD_ERRORS,
     TICK_SECONDS,

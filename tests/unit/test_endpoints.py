@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from tests.conftest import Harness
 
-from soldscope_cli.endpoints import resolve_endpoints
+from soldscope_cli.amazon.endpoints import resolve_endpoints
 
 
 def test_production_by_default() -> None:

@@ -12,10 +12,10 @@ import httpx
 import pytest
 from tests.conftest import NOW, Harness, make_harness
 
-from soldscope_cli.amazon import AmazonClients, retry_policy_from_env
-from soldscope_cli.config import StoreRecord
+from soldscope_cli.amazon.clients import AmazonClients, retry_policy_from_env
+from soldscope_cli.fleet.config import StoreRecord
 from soldscope_cli.errors import ConfigError, ExitCode
-from soldscope_cli.health import (
+from soldscope_cli.checks.live import (
     SKIPPED,
     StoreCheck,
     ValidateResult,
@@ -23,10 +23,10 @@ from soldscope_cli.health import (
     compare_marketplaces,
     validate_stores,
 )
-from soldscope_cli.marketplaces import BY_CODE
-from soldscope_cli.secret_store import MemorySecretStore, token_key
+from soldscope_cli.amazon.marketplaces import BY_CODE
+from soldscope_cli.fleet.secrets import MemorySecretStore, token_key
 from soldscope_cli.status import Status
-from soldscope_cli.store import (
+from soldscope_cli.db.database import (
     CHECK_APP_ERROR,
     CHECK_INCOMPLETE,
     CHECK_OK,
@@ -539,7 +539,7 @@ def test_outcomes_are_recorded_with_events_and_no_secrets(tmp_path: Path) -> Non
 def test_exit_code(
     statuses: list[Status], outcomes: list[str], app_error: str | None, expected: ExitCode
 ) -> None:
-    from soldscope_cli.listing import StoreRow
+    from soldscope_cli.fleet.listing import StoreRow
 
     rows = [StoreRow(record(f"s{i}"), s, NOW, 1, None, None, None) for i, s in enumerate(statuses)]
     checks = {f"s{i}": StoreCheck(f"s{i}", o) for i, o in enumerate(outcomes)}
@@ -558,8 +558,8 @@ def test_an_unexpected_error_in_one_check_does_not_stop_the_others(tmp_path: Pat
 def test_the_reconnect_hint_fits_how_the_store_was_connected() -> None:
     from datetime import UTC, datetime
 
-    from soldscope_cli.config import StoreRecord
-    from soldscope_cli.health import reconnect_hint
+    from soldscope_cli.fleet.config import StoreRecord
+    from soldscope_cli.checks.live import reconnect_hint
 
     consented = StoreRecord("acme", "na", ["US"], datetime(2026, 1, 1, tzinfo=UTC))
     imported = StoreRecord(
@@ -572,13 +572,13 @@ def test_the_reconnect_hint_fits_how_the_store_was_connected() -> None:
 
 
 def test_a_revoked_grant_records_lwas_request_id() -> None:
-    from soldscope_cli.health import check_store
+    from soldscope_cli.checks.live import check_store
 
     record = StoreRecord("acme", "na", ["US"], NOW - timedelta(days=10))
 
     class Lwa:
         def access_token(self, refresh_token: str) -> str:
-            from soldscope_cli.lwa import GrantRejected
+            from soldscope_cli.amazon.lwa import GrantRejected
 
             raise GrantRejected(
                 "invalid_grant", "revoked", 400, grant_type="refresh_token", request_id="lwa-77"

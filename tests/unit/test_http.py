@@ -13,7 +13,7 @@ from pytest_httpx import HTTPXMock
 
 from soldscope_cli import __version__
 from soldscope_cli.errors import ConfigError
-from soldscope_cli.http import (
+from soldscope_cli.amazon.http import (
     describe_network_env,
     make_http_client,
     ssl_context_from_env,
@@ -159,7 +159,7 @@ def test_describe_network_env_defaults_and_missing_bundle(tmp_path: Path) -> Non
 
 
 def test_proxy_passwords_are_redacted_once_a_client_is_made() -> None:
-    from soldscope_cli.http import make_http_client
+    from soldscope_cli.amazon.http import make_http_client
     from soldscope_cli.redact import redact
 
     env = {"HTTPS_PROXY": "http://agency:pr0xy-s3cret-pw@proxy.example:3128"}

@@ -13,8 +13,8 @@ from client_fakes import START, FakeClock, FixedRandom
 from pytest_httpx import HTTPXMock
 
 from soldscope_cli.errors import ExitCode
-from soldscope_cli.http import make_http_client
-from soldscope_cli.lwa import (
+from soldscope_cli.amazon.http import make_http_client
+from soldscope_cli.amazon.lwa import (
     AppCredentialsRejected,
     GrantRejected,
     LwaBadRequest,
@@ -22,7 +22,7 @@ from soldscope_cli.lwa import (
     LwaError,
     LwaTransient,
 )
-from soldscope_cli.retry import NO_RETRY, RetryPolicy
+from soldscope_cli.amazon.retry import NO_RETRY, RetryPolicy
 
 TOKEN_URL = "https://api.amazon.com/auth/o2/token"
 CLIENT_ID = "amzn1.application-oa2-client.0123456789abcdef"

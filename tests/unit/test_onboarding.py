@@ -27,8 +27,8 @@ from tests.unit.test_health import (
     participation,
 )
 
-from soldscope_cli.config import ConfigFile
-from soldscope_cli.consent import (
+from soldscope_cli.fleet.config import ConfigFile
+from soldscope_cli.consent.listener import (
     ConsentDenied,
     ConsentTimeout,
     MissingCode,
@@ -43,7 +43,7 @@ from soldscope_cli.errors import (
     UnhealthyError,
     UsageError,
 )
-from soldscope_cli.onboarding import (
+from soldscope_cli.onboarding.consent_flow import (
     ConnectResult,
     ConsentLink,
     ConsentRequest,
@@ -51,9 +51,9 @@ from soldscope_cli.onboarding import (
     plan_listener,
     run_consent,
 )
-from soldscope_cli.secret_store import MemorySecretStore, token_key
+from soldscope_cli.fleet.secrets import MemorySecretStore, token_key
 from soldscope_cli.status import Status
-from soldscope_cli.store import CheckRecord
+from soldscope_cli.db.database import CheckRecord
 
 SELLER = "A1CONSENTSELLER"
 OTHER_SELLER = "A2OTHERSELLER"
@@ -649,7 +649,7 @@ def test_manual_paste_of_another_attempts_answer_is_refused(world: World) -> Non
 
 
 def test_a_busy_port_pinned_by_the_redirect_uri_says_how_to_free_it(tmp_path: Path) -> None:
-    from soldscope_cli.onboarding import _open_listener, plan_listener
+    from soldscope_cli.onboarding.consent_flow import _open_listener, plan_listener
 
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))

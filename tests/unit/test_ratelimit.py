@@ -7,7 +7,7 @@ import threading
 import pytest
 from client_fakes import FakeClock, FrozenSleeps
 
-from soldscope_cli.ratelimit import DEFAULT_PLAN, USAGE_PLANS, RateLimiter, UsagePlan
+from soldscope_cli.amazon.ratelimit import DEFAULT_PLAN, USAGE_PLANS, RateLimiter, UsagePlan
 
 
 @pytest.mark.parametrize(

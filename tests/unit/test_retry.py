@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from client_fakes import FixedRandom
 
-from soldscope_cli.retry import NO_RETRY, RetryPolicy, parse_retry_after
+from soldscope_cli.amazon.retry import NO_RETRY, RetryPolicy, parse_retry_after
 
 NOW = datetime(2015, 10, 21, 7, 28, 0, tzinfo=UTC)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from soldscope_cli.errors import SecretStoreError
-from soldscope_cli.secret_store import (
+from soldscope_cli.fleet.secrets import (
     FileSecretStore,
     KeyringSecretStore,
     backend_choice,

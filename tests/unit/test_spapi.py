@@ -16,10 +16,10 @@ from client_fakes import FakeClock, FixedRandom, FrozenSleeps, load_model, sandb
 from pytest_httpx import HTTPXMock, IteratorStream
 
 from soldscope_cli.errors import ExitCode
-from soldscope_cli.http import make_http_client, user_agent
-from soldscope_cli.ratelimit import RateLimiter
-from soldscope_cli.retry import RetryPolicy
-from soldscope_cli.spapi import (
+from soldscope_cli.amazon.http import make_http_client, user_agent
+from soldscope_cli.amazon.ratelimit import RateLimiter
+from soldscope_cli.amazon.retry import RetryPolicy
+from soldscope_cli.amazon.spapi import (
     SpapiBadRequest,
     SpapiClient,
     SpapiError,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from soldscope_cli.store import (
+from soldscope_cli.db.database import (
     CHECK_INCOMPLETE,
     CHECK_OK,
     CHECK_PROBLEM,
@@ -111,8 +111,7 @@ def test_secrets_are_not_in_the_schema(tmp_path: Path) -> None:
 def test_migrations_registered_after_the_first_connection_are_applied(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from soldscope_cli import store
-
+    from soldscope_cli.db import database as store
     monkeypatch.setattr(store, "MIGRATIONS", list(store.MIGRATIONS))
     db = Database(tmp_path / "s.db")
     db.record_check(check("a", CHECK_OK, T0))
@@ -132,7 +131,7 @@ def test_a_fresh_process_knows_every_dataset_table(tmp_path: Path) -> None:
     code = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from soldscope_cli import store\n"
+        "from soldscope_cli.db import database as store\n"
         "db = store.Database(Path(sys.argv[1]))\n"
         "db.purge_store('a', __import__('datetime').datetime.now(__import__('datetime').UTC))\n"
         "print(sorted(store.DATA_TABLES))\n"

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from soldscope_cli.app_credentials import (
+from soldscope_cli.fleet.app_credentials import (
     CLIENT_SECRET_ENV,
     check_app_id,
     check_client_id,
@@ -18,10 +18,10 @@ from soldscope_cli.app_credentials import (
     secret_rotation_state,
 )
 from soldscope_cli.commands.common import get_context
-from soldscope_cli.config import format_time
+from soldscope_cli.fleet.config import format_time
 from soldscope_cli.context import AppContext
 from soldscope_cli.errors import SecretStoreError, UsageError
-from soldscope_cli.secret_store import CLIENT_SECRET_KEY, backend_choice
+from soldscope_cli.fleet.secrets import CLIENT_SECRET_KEY, backend_choice
 
 app_app = typer.Typer(
     help="Register and inspect the SP-API application's credentials.", no_args_is_help=True
@@ -222,7 +222,7 @@ def app_show(
     app = get_context(ctx)
     report = app_report(app)
     if as_json:
-        from soldscope_cli.output import print_json
+        from soldscope_cli.output.terminal import print_json
 
         print_json(app.stdout, report)
         return

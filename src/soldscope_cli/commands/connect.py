@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from soldscope_cli.commands.common import complete_store_names, get_context
-from soldscope_cli.config import Config, StoreRecord, parse_time
+from soldscope_cli.fleet.config import Config, StoreRecord, parse_time
 from soldscope_cli.context import AppContext
 from soldscope_cli.errors import UsageError
-from soldscope_cli.marketplaces import Region, parse_region
-from soldscope_cli.onboarding import (
+from soldscope_cli.amazon.marketplaces import Region, parse_region
+from soldscope_cli.onboarding.consent_flow import (
     DEFAULT_TIMEOUT_SECONDS,
     ConnectResult,
     ConsentLink,
@@ -30,7 +30,7 @@ from soldscope_cli.redact import register_secret
 
 if TYPE_CHECKING:
     # Imported where used at run time: health pulls in httpx, which `list` must not load.
-    from soldscope_cli.health import HealthClients
+    from soldscope_cli.checks.live import HealthClients
 
 # Amazon's refresh tokens start "Atzr|"; an access token ("Atza|") pasted by mistake works for an
 # hour and then never again, so it is refused up front.
@@ -113,7 +113,7 @@ def run_import(
     now = ctx.clock()
     planned = plan_record(ctx.config(), request, now)
     if make_clients is None:
-        from soldscope_cli.amazon import AmazonClients
+        from soldscope_cli.amazon.clients import AmazonClients
 
         clients: HealthClients = AmazonClients.from_context(ctx)
     else:
@@ -383,7 +383,7 @@ def _refuse(what: str, **used: bool) -> None:
 
 def render_connected(app: AppContext, result: ConnectResult) -> None:
     """The stored row on stdout; what happened on stderr."""
-    from soldscope_cli.output import render_store_table
+    from soldscope_cli.output.terminal import render_store_table
 
     record = result.row.record
     verb = "Renewed" if result.renewed else "Connected"

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from soldscope_cli.commands.common import complete_store_names, get_context
-from soldscope_cli.connections import delete_connection, unknown_store
+from soldscope_cli.fleet.connections import delete_connection, unknown_store
 from soldscope_cli.context import AppContext
 from soldscope_cli.errors import UsageError
 

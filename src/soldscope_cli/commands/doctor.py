@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     import httpx
 
     from soldscope_cli.doctor import CheckResult, DoctorInputs
-    from soldscope_cli.secret_store import SecretStore
+    from soldscope_cli.fleet.secrets import SecretStore
 
 SYMBOLS = {"ok": "✓", "skip": "-", "warn": "!", "fail": "✗"}
 # For terminals and pipes whose encoding has no ✓ and ✗ (LANG=C on older systems, cp1252).
@@ -31,7 +31,7 @@ def doctor_inputs(app: AppContext, offline: bool) -> DoctorInputs:
     def open_store(configured: str | None) -> SecretStore:
         if app.secret_store_override is not None:
             return app.secret_store_override
-        from soldscope_cli.secret_store import KeyringSecretStore, open_secret_store
+        from soldscope_cli.fleet.secrets import KeyringSecretStore, open_secret_store
 
         store = open_secret_store(app.env, configured, app.paths.secrets_file)
         if isinstance(store, KeyringSecretStore):
@@ -42,7 +42,7 @@ def doctor_inputs(app: AppContext, offline: bool) -> DoctorInputs:
     def make_http() -> httpx.Client:
         import httpx
 
-        from soldscope_cli.http import make_http_client
+        from soldscope_cli.amazon.http import make_http_client
 
         return make_http_client(
             transport=app.http_transport, timeout=httpx.Timeout(NETWORK_TIMEOUT_S), env=app.env
@@ -140,7 +140,7 @@ def doctor_command(
     app = get_context(ctx)
     results = run_doctor(doctor_inputs(app, offline))
     if as_json:
-        from soldscope_cli.output import print_json
+        from soldscope_cli.output.terminal import print_json
 
         print_json(app.stdout, [r.to_json() for r in results])
     else:

@@ -10,10 +10,10 @@ import typer
 from soldscope_cli.commands.common import complete_store_names, get_context, select_stores
 from soldscope_cli.context import AppContext
 from soldscope_cli.errors import ExitCode, UsageError
-from soldscope_cli.listing import StoreRow, any_unhealthy, build_rows, summary
-from soldscope_cli.output import needs_rich
+from soldscope_cli.fleet.listing import StoreRow, any_unhealthy, build_rows, summary
+from soldscope_cli.output.terminal import needs_rich
 from soldscope_cli.status import Status
-from soldscope_cli.store import read_states_if_exists
+from soldscope_cli.db.database import read_states_if_exists
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def list_command(
     wanted = [parse_status(s) for s in status or []]
     result = run_list(app, names or [], wanted)
     if as_json:
-        from soldscope_cli.output import print_json
+        from soldscope_cli.output.terminal import print_json
 
         print_json(app.stdout, [row.to_json() for row in result.rows])
     elif result.total_configured == 0:
@@ -92,12 +92,12 @@ def list_command(
         )
     elif not needs_rich(result.rows, app.policy):
         # Without importing Rich at all: list must stay fast at 1,000 stores.
-        from soldscope_cli.output import store_table_text
+        from soldscope_cli.output.terminal import store_table_text
 
         app.stdout.write(store_table_text(result.rows, app.policy))
         app.stdout.write(summary(result.rows) + "\n")
     else:
-        from soldscope_cli.output import render_store_table
+        from soldscope_cli.output.terminal import render_store_table
 
         render_store_table(app.out, result.rows, app.policy)
         app.out.print(summary(result.rows), markup=False)

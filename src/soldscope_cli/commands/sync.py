@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from soldscope_cli.commands.common import complete_store_names, get_context, select_stores
-from soldscope_cli.config import parse_time
+from soldscope_cli.fleet.config import parse_time
 from soldscope_cli.errors import ExitCode, UnhealthyError, UsageError
 
 if TYPE_CHECKING:
@@ -140,7 +140,7 @@ def run_sync_command(
 
 def amazon_clients(app: AppContext) -> ClientFactory:
     """The real client factory: one LWA client and rate limiter shared by every store."""
-    from soldscope_cli.amazon import AmazonClients
+    from soldscope_cli.amazon.clients import AmazonClients
 
     return AmazonClients.from_context(app).spapi_for
 
@@ -367,7 +367,7 @@ def _run_and_render(
         now = app.clock()
         empty = SyncReport(now, now, [])
         if as_json:
-            from soldscope_cli.output import print_json
+            from soldscope_cli.output.terminal import print_json
 
             print_json(app.stdout, empty.to_json())
         else:
@@ -377,7 +377,7 @@ def _run_and_render(
             )
         return empty
     if as_json:
-        from soldscope_cli.output import print_json
+        from soldscope_cli.output.terminal import print_json
 
         report = run_sync_command(app, request, amazon_clients)
         print_json(app.stdout, report.to_json())

@@ -11,11 +11,11 @@ import typer
 from soldscope_cli.commands.common import complete_store_names, get_context, select_stores
 from soldscope_cli.context import AppContext
 from soldscope_cli.errors import ExitCode, UsageError
-from soldscope_cli.listing import summary
-from soldscope_cli.store import CHECK_OK
+from soldscope_cli.fleet.listing import summary
+from soldscope_cli.db.database import CHECK_OK
 
 if TYPE_CHECKING:
-    from soldscope_cli.health import HealthClients, ProgressCallback, StoreCheck, ValidateResult
+    from soldscope_cli.checks.live import HealthClients, ProgressCallback, StoreCheck, ValidateResult
 
 # Equal to health.DEFAULT_CONCURRENCY (a test pins it); not imported from there because the health
 # module pulls in httpx, which commands that never go online (`list`) must not pay for.
@@ -31,12 +31,12 @@ def run_validate(
     progress: ProgressCallback | None = None,
 ) -> ValidateResult:
     """Check the named stores (all by default) and return rows plus each store's check."""
-    from soldscope_cli.health import validate_stores
+    from soldscope_cli.checks.live import validate_stores
 
     records = select_stores(ctx.config(), names)
 
     def make_clients() -> HealthClients:
-        from soldscope_cli.amazon import AmazonClients
+        from soldscope_cli.amazon.clients import AmazonClients
 
         return AmazonClients.from_context(ctx)
 
@@ -91,10 +91,10 @@ def _details(result: ValidateResult) -> list[str]:
 
 def render(app: AppContext, result: ValidateResult, as_json: bool) -> None:
     """The list table (or its JSON) plus each store's check."""
-    from soldscope_cli.health import APP_REJECTED_MESSAGE
+    from soldscope_cli.checks.live import APP_REJECTED_MESSAGE
 
     if as_json:
-        from soldscope_cli.output import print_json
+        from soldscope_cli.output.terminal import print_json
 
         data = []
         for row in result.rows:
@@ -109,7 +109,7 @@ def render(app: AppContext, result: ValidateResult, as_json: bool) -> None:
             markup=False,
         )
     else:
-        from soldscope_cli.output import render_store_table
+        from soldscope_cli.output.terminal import render_store_table
 
         render_store_table(app.out, result.rows, app.policy)
         app.out.print(summary(result.rows), markup=False)
@@ -138,7 +138,7 @@ def renew_stores(app: AppContext, names: list[str]) -> list[str]:
     from soldscope_cli.cli import render_error
     from soldscope_cli.commands.connect import TerminalConsentUi, render_connected
     from soldscope_cli.errors import IncompleteError, UnhealthyError
-    from soldscope_cli.onboarding import ConsentRequest, SellerConflict, run_consent
+    from soldscope_cli.onboarding.consent_flow import ConsentRequest, SellerConflict, run_consent
 
     failed: list[str] = []
     for number, name in enumerate(names, 1):
@@ -164,7 +164,7 @@ def renew_stores(app: AppContext, names: list[str]) -> list[str]:
 
 def exit_code_after_renewal(result: ValidateResult, renewed: list[str], failed: bool) -> int:
     """A failed renewal is exit 1; otherwise the stores not renewed decide, as without renewal."""
-    from soldscope_cli.health import ValidateResult
+    from soldscope_cli.checks.live import ValidateResult
 
     if failed:
         return int(ExitCode.UNHEALTHY)
@@ -258,6 +258,6 @@ def validate_command(
 
 
 def _renewable(result: ValidateResult) -> list[str]:
-    from soldscope_cli.onboarding import renewable
+    from soldscope_cli.onboarding.consent_flow import renewable
 
     return renewable(result.rows)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from soldscope_cli.app_credentials import (
+from soldscope_cli.fleet.app_credentials import (
     AppCredentials,
     check_redirect_uri,
     is_loopback_http,
     secret_due,
     secret_rotation_state,
 )
-from soldscope_cli.config import Config, format_time
+from soldscope_cli.fleet.config import Config, format_time
 from soldscope_cli.doctor.model import CheckResult, Level
 from soldscope_cli.errors import UsageError
 

@@ -12,10 +12,10 @@ from importlib.metadata import PackageNotFoundError
 from pathlib import Path
 
 from soldscope_cli import __version__
-from soldscope_cli.config import Config, format_time, parse_config, parse_time
+from soldscope_cli.fleet.config import Config, format_time, parse_config, parse_time
 from soldscope_cli.doctor.model import CheckResult, Level, worst
 from soldscope_cli.errors import ConfigError
-from soldscope_cli.paths import Paths
+from soldscope_cli.fleet.paths import Paths
 
 DISTRIBUTION = "soldscope-cli"
 KEY_DEPENDENCIES = (
@@ -238,7 +238,7 @@ def _known_migrations() -> list[str]:
     # Dataset modules register their migrations on import; without them a database that sync
     # has not migrated yet would look current.
     import soldscope_cli.sync  # noqa: F401
-    from soldscope_cli.store import MIGRATIONS
+    from soldscope_cli.db.database import MIGRATIONS
 
     return [name for name, _ in MIGRATIONS]
 
@@ -313,7 +313,7 @@ def check_database(path: Path, monotonic: Callable[[], float], budget: float) ->
 
 
 def _check_migrations(path: Path, applied: set[str]) -> CheckResult:
-    from soldscope_cli.store import Database
+    from soldscope_cli.db.database import Database
 
     title = "Database schema"
     known = _known_migrations()

@@ -9,12 +9,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from soldscope_cli.paths import Paths
+from soldscope_cli.fleet.paths import Paths
 
 if TYPE_CHECKING:
     import httpx
 
-    from soldscope_cli.secret_store import SecretStore
+    from soldscope_cli.fleet.secrets import SecretStore
 
 T = TypeVar("T")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from soldscope_cli.doctor.model import CheckResult, Level, TimedOut, bounded
 from soldscope_cli.errors import SecretStoreError
-from soldscope_cli.secret_store import CLIENT_SECRET_KEY, SECRETS_ENV, SecretStore, backend_choice
+from soldscope_cli.fleet.secrets import CLIENT_SECRET_KEY, SECRETS_ENV, SecretStore, backend_choice
 
 PROBE_KEY = "doctor-probe"
 KEYRING_BACKEND_ENV = "PYTHON_KEYRING_BACKEND"

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from soldscope_cli.marketplaces import normalize_code
+from soldscope_cli.amazon.marketplaces import normalize_code
 from soldscope_cli.simulator import admin, consent, lwa, reports, spapi, tokens
 from soldscope_cli.simulator.clock import Clock, Sleep, iso, parse_iso
 from soldscope_cli.simulator.ratelimit import RateLimiter

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from soldscope_cli.marketplaces import BY_CODE, BY_ID
+from soldscope_cli.amazon.marketplaces import BY_CODE, BY_ID
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from soldscope_cli.marketplaces import BY_ID
+from soldscope_cli.amazon.marketplaces import BY_ID
 from soldscope_cli.simulator import data
 from soldscope_cli.simulator.clock import iso, parse_iso, to_datetime
 from soldscope_cli.simulator.markets import info

@@ -12,7 +12,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
-from soldscope_cli.endpoints import LWA_URL_ENV, SELLER_CENTRAL_URL_ENV, SPAPI_URL_ENV
+from soldscope_cli.amazon.endpoints import LWA_URL_ENV, SELLER_CENTRAL_URL_ENV, SPAPI_URL_ENV
 from soldscope_cli.simulator.clock import Clock, Sleep
 from soldscope_cli.simulator.demo import demo_scenario
 from soldscope_cli.simulator.engine import Engine

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from soldscope_cli.config import StoreRecord
-from soldscope_cli.marketplaces import BY_CODE
-from soldscope_cli.store import Database
+from soldscope_cli.fleet.config import StoreRecord
+from soldscope_cli.amazon.marketplaces import BY_CODE
+from soldscope_cli.db.database import Database
 
 INVENTORY = "inventory"
 FINANCES = "finances"
@@ -24,7 +24,7 @@ log = logging.getLogger("soldscope_cli.sync")
 
 
 class SyncClient(Protocol):
-    """The SP-API calls the datasets make (soldscope_cli.spapi.SpapiClient provides them)."""
+    """The SP-API calls the datasets make (soldscope_cli.amazon.spapi.SpapiClient provides them)."""
 
     def get_marketplace_participations(self) -> list[dict[str, Any]]: ...
 

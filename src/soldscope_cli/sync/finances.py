@@ -9,7 +9,7 @@ import sqlite3
 from datetime import datetime, timedelta
 from typing import Any
 
-from soldscope_cli import store as state
+from soldscope_cli.db import database as state
 from soldscope_cli.sync.base import (
     FINANCES,
     DatasetJob,

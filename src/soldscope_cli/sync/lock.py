@@ -11,7 +11,7 @@ from types import TracebackType
 
 import filelock
 
-from soldscope_cli.config import format_time
+from soldscope_cli.fleet.config import format_time
 from soldscope_cli.errors import LockHeldError
 
 

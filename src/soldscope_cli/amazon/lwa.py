@@ -15,7 +15,7 @@ import httpx
 
 from soldscope_cli.errors import ExitCode, SoldscopeError
 from soldscope_cli.redact import redact, register_secret
-from soldscope_cli.retry import RetryPolicy, parse_retry_after
+from soldscope_cli.amazon.retry import RetryPolicy, parse_retry_after
 
 log = logging.getLogger(__name__)
 

@@ -11,14 +11,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from soldscope_cli.config import StoreRecord
+from soldscope_cli.fleet.config import StoreRecord
 from soldscope_cli.errors import ExitCode
-from soldscope_cli.listing import StoreRow, build_row, build_rows
-from soldscope_cli.lwa import AppCredentialsRejected, GrantRejected, LwaError
-from soldscope_cli.marketplaces import BY_ID
+from soldscope_cli.fleet.listing import StoreRow, build_row, build_rows
+from soldscope_cli.amazon.lwa import AppCredentialsRejected, GrantRejected, LwaError
+from soldscope_cli.amazon.marketplaces import BY_ID
 from soldscope_cli.redact import redact
-from soldscope_cli.secret_store import SecretStore, token_key
-from soldscope_cli.spapi import (
+from soldscope_cli.fleet.secrets import SecretStore, token_key
+from soldscope_cli.amazon.spapi import (
     PARTICIPATIONS_OPERATION,
     PARTICIPATIONS_PATH,
     SpapiError,
@@ -27,7 +27,7 @@ from soldscope_cli.spapi import (
     participations_payload,
 )
 from soldscope_cli.status import Problem
-from soldscope_cli.store import (
+from soldscope_cli.db.database import (
     CHECK_APP_ERROR,
     CHECK_INCOMPLETE,
     CHECK_OK,
@@ -55,19 +55,19 @@ APP_REJECTED_MESSAGE = (
 
 
 class AccessTokens(Protocol):
-    """Turns a store's refresh token into an access token (soldscope_cli.lwa.LwaClient)."""
+    """Turns a store's refresh token into an access token (soldscope_cli.amazon.lwa.LwaClient)."""
 
     def access_token(self, refresh_token: str) -> str: ...
 
 
 class SellerApi(Protocol):
-    """The one SP-API call a check needs (soldscope_cli.spapi.SpapiClient)."""
+    """The one SP-API call a check needs (soldscope_cli.amazon.spapi.SpapiClient)."""
 
     def request(self, method: str, path: str, *, operation: str) -> SpapiResponse: ...
 
 
 class HealthClients(Protocol):
-    """What a check is given (soldscope_cli.amazon.AmazonClients provides it)."""
+    """What a check is given (soldscope_cli.amazon.clients.AmazonClients provides it)."""
 
     @property
     def lwa(self) -> AccessTokens: ...

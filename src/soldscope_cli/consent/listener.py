@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Self
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
-from soldscope_cli import consent_pages
+from soldscope_cli.consent import pages as consent_pages
 from soldscope_cli.errors import UnhealthyError, UsageError
 
 CALLBACK_PATH = "/callback"

@@ -16,21 +16,21 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
-from soldscope_cli.config import Config, StoreRecord, validate_store_name
+from soldscope_cli.fleet.config import Config, StoreRecord, validate_store_name
 from soldscope_cli.errors import IncompleteError, UnhealthyError, UsageError
-from soldscope_cli.listing import StoreRow, build_rows
-from soldscope_cli.marketplaces import Region, resolve
+from soldscope_cli.fleet.listing import StoreRow, build_rows
+from soldscope_cli.amazon.marketplaces import Region, resolve
 from soldscope_cli.status import Status
-from soldscope_cli.store import CHECK_APP_ERROR, CHECK_INCOMPLETE, CHECK_OK
+from soldscope_cli.db.database import CHECK_APP_ERROR, CHECK_INCOMPLETE, CHECK_OK
 
 if TYPE_CHECKING:
     # Imported where used at run time: these pull in httpx and http.server, which commands that
     # never go online (`list`) must not pay for.
-    from soldscope_cli.app_credentials import AppCredentials
-    from soldscope_cli.consent import CallbackListener, ConsentResult
+    from soldscope_cli.fleet.app_credentials import AppCredentials
+    from soldscope_cli.consent.listener import CallbackListener, ConsentResult
     from soldscope_cli.context import AppContext
-    from soldscope_cli.health import HealthClients, SellerApi, StoreCheck
-    from soldscope_cli.lwa import TokenGrant
+    from soldscope_cli.checks.live import HealthClients, SellerApi, StoreCheck
+    from soldscope_cli.amazon.lwa import TokenGrant
 
 DEFAULT_TIMEOUT_SECONDS = 300.0
 # The statuses `validate --reauthorize` renews: broken, run out, or about to run out.
@@ -139,7 +139,7 @@ def prove(
 
     `again` is the advice for a token Amazon refuses (how to get another one).
     """
-    from soldscope_cli.health import APP_REJECTED_MESSAGE, MARKETPLACE_MISMATCH, check_store
+    from soldscope_cli.checks.live import APP_REJECTED_MESSAGE, MARKETPLACE_MISMATCH, check_store
 
     check = check_store(record, refresh_token, clients)
     if check.outcome == CHECK_APP_ERROR:
@@ -178,7 +178,7 @@ def store_connection(
     ctx: AppContext, record: StoreRecord, refresh_token: str, check: StoreCheck, now: datetime
 ) -> ConnectResult:
     """Write token, record and first check together; history and sync cursors are kept."""
-    from soldscope_cli.connections import save_connection
+    from soldscope_cli.fleet.connections import save_connection
 
     db = ctx.database()
     renewed = save_connection(ctx.config_file, ctx.secret_store(), db, record, refresh_token, now)
@@ -192,7 +192,7 @@ def store_connection(
 
 
 class CodeExchanger(Protocol):
-    """Login with Amazon as the consent needs it (soldscope_cli.lwa.LwaClient)."""
+    """Login with Amazon as the consent needs it (soldscope_cli.amazon.lwa.LwaClient)."""
 
     def access_token(self, refresh_token: str) -> str: ...
 
@@ -200,7 +200,7 @@ class CodeExchanger(Protocol):
 
 
 class ConsentClients(Protocol):
-    """What a consent needs from Amazon (soldscope_cli.amazon.AmazonClients provides it)."""
+    """What a consent needs from Amazon (soldscope_cli.amazon.clients.AmazonClients provides it)."""
 
     @property
     def lwa(self) -> CodeExchanger: ...
@@ -266,7 +266,7 @@ class ListenPlan:
 
 def plan_listener(redirect_uri: str, port: int | None) -> ListenPlan:
     """--port, else the port of a loopback redirect URI, else any free port (relay mode)."""
-    from soldscope_cli.consent import CALLBACK_PATH, is_loopback_uri
+    from soldscope_cli.consent.listener import CALLBACK_PATH, is_loopback_uri
 
     if not is_loopback_uri(redirect_uri):
         return ListenPlan(port or 0, CALLBACK_PATH, True, None)
@@ -289,8 +289,8 @@ def plan_listener(redirect_uri: str, port: int | None) -> ListenPlan:
 
 def preflight(ctx: AppContext, name: str) -> AppCredentials:
     """Fail before the consent when this machine could not keep its result."""
-    from soldscope_cli.app_credentials import resolve_app
-    from soldscope_cli.secret_store import token_key
+    from soldscope_cli.fleet.app_credentials import resolve_app
+    from soldscope_cli.fleet.secrets import token_key
 
     creds = resolve_app(ctx.config().app, ctx.env, ctx.secret_store)
     creds.require(redirect=True)
@@ -302,7 +302,7 @@ def preflight(ctx: AppContext, name: str) -> AppCredentials:
 
 
 def _open_listener(plan: ListenPlan, name: str, ctx: AppContext) -> CallbackListener:
-    from soldscope_cli.consent import CallbackListener
+    from soldscope_cli.consent.listener import CallbackListener
 
     try:
         return CallbackListener(
@@ -330,7 +330,7 @@ def _open_listener(plan: ListenPlan, name: str, ctx: AppContext) -> CallbackList
 
 
 def _exchange(clients: ConsentClients, code: str, redirect_uri: str, name: str) -> str:
-    from soldscope_cli.lwa import LwaError, LwaTransient
+    from soldscope_cli.amazon.lwa import LwaError, LwaTransient
 
     try:
         grant = clients.lwa.exchange_code(code, redirect_uri)
@@ -353,7 +353,7 @@ def _receive(
     ui: ConsentUi,
 ) -> tuple[ConsentResult, str]:
     """Show the link, then wait for Amazon's answer: (answer, redirect URI it was sent with)."""
-    from soldscope_cli.consent import consent_url, new_state, parse_callback
+    from soldscope_cli.consent.listener import consent_url, new_state, parse_callback
 
     assert creds.application_id is not None and creds.redirect_uri is not None  # by require()
     base = ctx.endpoints.seller_central_base(
@@ -397,7 +397,7 @@ def run_consent(
     target = plan_target(ctx.config(), request.name, request.marketplaces, request.region)
     creds = preflight(ctx, target.name)
     if make_clients is None:
-        from soldscope_cli.amazon import AmazonClients
+        from soldscope_cli.amazon.clients import AmazonClients
 
         clients: ConsentClients = AmazonClients.from_context(ctx)
     else:

@@ -14,7 +14,7 @@ from soldscope_cli.status import Status
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from soldscope_cli.listing import StoreRow
+    from soldscope_cli.fleet.listing import StoreRow
 
 BADGE_STYLE = {
     Status.ACTIVE: "bold green",

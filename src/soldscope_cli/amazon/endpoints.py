@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from soldscope_cli.marketplaces import (
+from soldscope_cli.amazon.marketplaces import (
     BY_CODE,
     LWA_TOKEN_URL,
     REGION_SELLER_CENTRAL,

@@ -96,7 +96,7 @@ class FileSecretStore:
         return {str(k): str(v) for k, v in data.items()}
 
     def _write(self, data: dict[str, str]) -> None:
-        from soldscope_cli.config import atomic_write
+        from soldscope_cli.fleet.config import atomic_write
 
         atomic_write(self.path, json.dumps(data, indent=1, sort_keys=True), mode=0o600)
 
