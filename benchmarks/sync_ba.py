@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 
-from soldscope_cli.secret_store import CLIENT_SECRET_KEY, token_key
+from soldscope_cli.fleet.secrets import CLIENT_SECRET_KEY, token_key
 from soldscope_cli.simulator import Simulator, parse_scenario
 from soldscope_cli.sync.brand_analytics import REPORT_TYPE, latest_available_week, week_bounds
 

@@ -13,8 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from soldscope_cli.cli import app
-from soldscope_cli.fleet.config import ConfigFile, StoreRecord
 from soldscope_cli.context import AppContext
+from soldscope_cli.fleet.config import ConfigFile, StoreRecord
 from soldscope_cli.fleet.paths import Paths
 from soldscope_cli.fleet.secrets import MemorySecretStore, token_key
 

@@ -15,17 +15,17 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any
 
-from soldscope_cli.fleet.config import Config, ConfigFile
 from soldscope_cli.amazon.endpoints import Endpoints, resolve_endpoints
-from soldscope_cli.output.terminal import OutputPolicy, make_console
+from soldscope_cli.fleet.config import Config, ConfigFile
 from soldscope_cli.fleet.paths import Paths, resolve_paths
+from soldscope_cli.output.terminal import OutputPolicy, make_console
 
 if TYPE_CHECKING:
     import httpx
     from rich.console import Console
 
-    from soldscope_cli.fleet.secrets import SecretStore
     from soldscope_cli.db.database import Database
+    from soldscope_cli.fleet.secrets import SecretStore
 
 
 def utc_now() -> datetime:

@@ -248,8 +248,8 @@ class DemoBrowser:
 
 def connect_demo_store(demo: AppContext, sim: Simulator, store: DemoStore) -> str:
     """Connect one store through the real consent flow; returns the refresh token stored."""
-    from soldscope_cli.onboarding.consent_flow import ConsentRequest, run_consent
     from soldscope_cli.fleet.secrets import token_key
+    from soldscope_cli.onboarding.consent_flow import ConsentRequest, run_consent
 
     sim.set_consent(signed_in_seller=store.seller, auto_confirm=True)
     real_clock = demo.clock

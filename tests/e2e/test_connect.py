@@ -24,10 +24,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from tests.e2e.conftest import SOLDSCOPE, Cli, simulator_env
 
+from soldscope_cli.db.database import Database
 from soldscope_cli.fleet.paths import resolve_paths
 from soldscope_cli.fleet.secrets import token_key
 from soldscope_cli.simulator import Simulator, parse_scenario
-from soldscope_cli.db.database import Database
 
 pytestmark = pytest.mark.e2e
 

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 import soldscope_cli.sync  # noqa: F401  (registers the dataset migrations)
-from soldscope_cli.fleet.config import StoreRecord
 from soldscope_cli.amazon.spapi import SpapiError, SpapiForbidden, SpapiNotFound, SpapiTransient
 from soldscope_cli.db.database import Database
+from soldscope_cli.fleet.config import StoreRecord
 from soldscope_cli.sync.base import DatasetJob
 
 # A Wednesday: the newest available Brand Analytics week is the one that started 10 days before.

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from soldscope_cli.fleet.config import StoreRecord
 from soldscope_cli.amazon.lwa import AppCredentialsRejected, GrantRejected, LwaTransient
-from soldscope_cli.fleet.secrets import MemorySecretStore, token_key
 from soldscope_cli.db.database import CHECK_PROBLEM, CheckRecord, Database, read_states
+from soldscope_cli.fleet.config import StoreRecord
+from soldscope_cli.fleet.secrets import MemorySecretStore, token_key
 from soldscope_cli.sync.base import FINANCES, INVENTORY, SyncClient
 from soldscope_cli.sync.runner import (
     DatasetResult,

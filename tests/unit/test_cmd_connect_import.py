@@ -21,8 +21,8 @@ from tests.unit.test_health import (
     token_of,
 )
 
-from soldscope_cli.fleet.secrets import token_key
 from soldscope_cli.db.database import CHECK_OK, CheckRecord
+from soldscope_cli.fleet.secrets import token_key
 
 TOKEN = token_of("acme-us")
 

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from tests.conftest import NOW, Harness, make_harness
 
+from soldscope_cli.db.database import CHECK_OK, CheckRecord
 from soldscope_cli.errors import SecretStoreError
 from soldscope_cli.fleet.secrets import token_key
-from soldscope_cli.db.database import CHECK_OK, CheckRecord
 
 
 def test_without_a_terminal_and_without_yes_nothing_is_deleted(

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from soldscope_cli.errors import ConfigError, UsageError
 from soldscope_cli.fleet.config import (
     Config,
     ConfigFile,
@@ -18,7 +19,6 @@ from soldscope_cli.fleet.config import (
     parse_config,
     validate_store_name,
 )
-from soldscope_cli.errors import ConfigError, UsageError
 
 GOOD = """
 [app]

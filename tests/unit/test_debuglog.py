@@ -12,7 +12,9 @@ def test_debug_lines_of_soldscope_modules_are_shown_and_redacted() -> None:
     stream = io.StringIO()
     enable_debug_logging(stream)
     try:
-        logging.getLogger("soldscope_cli.amazon.lwa").debug("refreshing with Atzr|IwEBIsecretvalue123")
+        logging.getLogger("soldscope_cli.amazon.lwa").debug(
+            "refreshing with Atzr|IwEBIsecretvalue123"
+        )
     finally:
         for name in ("soldscope_cli", "httpx"):
             logger = logging.getLogger(name)

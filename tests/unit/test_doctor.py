@@ -24,7 +24,7 @@ from tests.conftest import NOW, FakeClock
 from typer.testing import CliRunner
 
 from soldscope_cli import __version__
-from soldscope_cli.fleet.app_credentials import AppCredentials
+from soldscope_cli.amazon.http import make_http_client
 from soldscope_cli.commands.doctor import (
     ASCII_SYMBOLS,
     can_encode,
@@ -32,8 +32,8 @@ from soldscope_cli.commands.doctor import (
     render_text,
     tally,
 )
-from soldscope_cli.fleet.config import Config, ConfigFile, StoreRecord
 from soldscope_cli.context import AppContext, utc_now
+from soldscope_cli.db.database import CHECK_PROBLEM, CheckRecord, Database
 from soldscope_cli.doctor import CheckResult, DoctorInputs, Level, exit_code, run_doctor
 from soldscope_cli.doctor.credentials import (
     check_app_credentials,
@@ -68,11 +68,11 @@ from soldscope_cli.doctor.ports import (
 from soldscope_cli.doctor.secret_probe import PROBE_KEY, check_secret_store, headless
 from soldscope_cli.doctor.stores import check_stores
 from soldscope_cli.errors import SecretStoreError
-from soldscope_cli.amazon.http import make_http_client
+from soldscope_cli.fleet.app_credentials import AppCredentials
+from soldscope_cli.fleet.config import Config, ConfigFile, StoreRecord
 from soldscope_cli.fleet.paths import Paths
 from soldscope_cli.fleet.secrets import CLIENT_SECRET_KEY, FileSecretStore, MemorySecretStore
 from soldscope_cli.simulator import Simulator
-from soldscope_cli.db.database import CHECK_PROBLEM, CheckRecord, Database
 from soldscope_cli.sync.lock import SyncLock, holder_file
 
 UID = os.geteuid()

@@ -13,8 +13,7 @@ import pytest
 from tests.conftest import NOW, Harness, make_harness
 
 from soldscope_cli.amazon.clients import AmazonClients, retry_policy_from_env
-from soldscope_cli.fleet.config import StoreRecord
-from soldscope_cli.errors import ConfigError, ExitCode
+from soldscope_cli.amazon.marketplaces import BY_CODE
 from soldscope_cli.checks.live import (
     SKIPPED,
     StoreCheck,
@@ -23,9 +22,6 @@ from soldscope_cli.checks.live import (
     compare_marketplaces,
     validate_stores,
 )
-from soldscope_cli.amazon.marketplaces import BY_CODE
-from soldscope_cli.fleet.secrets import MemorySecretStore, token_key
-from soldscope_cli.status import Status
 from soldscope_cli.db.database import (
     CHECK_APP_ERROR,
     CHECK_INCOMPLETE,
@@ -33,6 +29,10 @@ from soldscope_cli.db.database import (
     CHECK_PROBLEM,
     CheckRecord,
 )
+from soldscope_cli.errors import ConfigError, ExitCode
+from soldscope_cli.fleet.config import StoreRecord
+from soldscope_cli.fleet.secrets import MemorySecretStore, token_key
+from soldscope_cli.status import Status
 
 LWA_URL = "https://lwa.test/auth/o2/token"
 SPAPI_URL = "https://spapi.test"
@@ -558,8 +558,8 @@ def test_an_unexpected_error_in_one_check_does_not_stop_the_others(tmp_path: Pat
 def test_the_reconnect_hint_fits_how_the_store_was_connected() -> None:
     from datetime import UTC, datetime
 
-    from soldscope_cli.fleet.config import StoreRecord
     from soldscope_cli.checks.live import reconnect_hint
+    from soldscope_cli.fleet.config import StoreRecord
 
     consented = StoreRecord("acme", "na", ["US"], datetime(2026, 1, 1, tzinfo=UTC))
     imported = StoreRecord(

@@ -12,13 +12,13 @@ import pytest
 from pytest_httpx import HTTPXMock
 
 from soldscope_cli import __version__
-from soldscope_cli.errors import ConfigError
 from soldscope_cli.amazon.http import (
     describe_network_env,
     make_http_client,
     ssl_context_from_env,
     user_agent,
 )
+from soldscope_cli.errors import ConfigError
 
 UA_PATTERN = re.compile(
     r"^soldscope/(?P<version>[^ ]+) \(Language=Python/(?P<py>\d+\.\d+\.\d+\S*); "

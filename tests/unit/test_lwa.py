@@ -12,7 +12,6 @@ import pytest
 from client_fakes import START, FakeClock, FixedRandom
 from pytest_httpx import HTTPXMock
 
-from soldscope_cli.errors import ExitCode
 from soldscope_cli.amazon.http import make_http_client
 from soldscope_cli.amazon.lwa import (
     AppCredentialsRejected,
@@ -23,6 +22,7 @@ from soldscope_cli.amazon.lwa import (
     LwaTransient,
 )
 from soldscope_cli.amazon.retry import NO_RETRY, RetryPolicy
+from soldscope_cli.errors import ExitCode
 
 TOKEN_URL = "https://api.amazon.com/auth/o2/token"
 CLIENT_ID = "amzn1.application-oa2-client.0123456789abcdef"

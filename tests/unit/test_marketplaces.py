@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from soldscope_cli.errors import UsageError
 from soldscope_cli.amazon.marketplaces import BY_CODE, BY_ID, MARKETPLACES, lookup, resolve
+from soldscope_cli.errors import UsageError
 
 
 def test_table_is_consistent() -> None:

@@ -27,7 +27,6 @@ from tests.unit.test_health import (
     participation,
 )
 
-from soldscope_cli.fleet.config import ConfigFile
 from soldscope_cli.consent.listener import (
     ConsentDenied,
     ConsentTimeout,
@@ -35,6 +34,7 @@ from soldscope_cli.consent.listener import (
     StateMismatch,
     is_loopback_uri,
 )
+from soldscope_cli.db.database import CheckRecord
 from soldscope_cli.errors import (
     ConfigError,
     IncompleteError,
@@ -43,6 +43,8 @@ from soldscope_cli.errors import (
     UnhealthyError,
     UsageError,
 )
+from soldscope_cli.fleet.config import ConfigFile
+from soldscope_cli.fleet.secrets import MemorySecretStore, token_key
 from soldscope_cli.onboarding.consent_flow import (
     ConnectResult,
     ConsentLink,
@@ -51,9 +53,7 @@ from soldscope_cli.onboarding.consent_flow import (
     plan_listener,
     run_consent,
 )
-from soldscope_cli.fleet.secrets import MemorySecretStore, token_key
 from soldscope_cli.status import Status
-from soldscope_cli.db.database import CheckRecord
 
 SELLER = "A1CONSENTSELLER"
 OTHER_SELLER = "A2OTHERSELLER"

@@ -15,7 +15,6 @@ import pytest
 from client_fakes import FakeClock, FixedRandom, FrozenSleeps, load_model, sandbox_response
 from pytest_httpx import HTTPXMock, IteratorStream
 
-from soldscope_cli.errors import ExitCode
 from soldscope_cli.amazon.http import make_http_client, user_agent
 from soldscope_cli.amazon.ratelimit import RateLimiter
 from soldscope_cli.amazon.retry import RetryPolicy
@@ -29,6 +28,7 @@ from soldscope_cli.amazon.spapi import (
     SpapiTransient,
     iso8601,
 )
+from soldscope_cli.errors import ExitCode
 
 BASE = "https://sellingpartnerapi-na.amazon.com"
 PARTICIPATIONS = f"{BASE}/sellers/v1/marketplaceParticipations"

@@ -112,6 +112,7 @@ def test_migrations_registered_after_the_first_connection_are_applied(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from soldscope_cli.db import database as store
+
     monkeypatch.setattr(store, "MIGRATIONS", list(store.MIGRATIONS))
     db = Database(tmp_path / "s.db")
     db.record_check(check("a", CHECK_OK, T0))

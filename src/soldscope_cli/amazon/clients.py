@@ -8,19 +8,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from soldscope_cli.fleet.app_credentials import resolve_app
-from soldscope_cli.errors import ConfigError
 from soldscope_cli.amazon.lwa import LwaClient
 from soldscope_cli.amazon.ratelimit import RateLimiter
 from soldscope_cli.amazon.retry import RetryPolicy
 from soldscope_cli.amazon.spapi import SpapiClient
+from soldscope_cli.errors import ConfigError
+from soldscope_cli.fleet.app_credentials import resolve_app
 
 if TYPE_CHECKING:
     import httpx
 
-    from soldscope_cli.fleet.config import StoreRecord
-    from soldscope_cli.context import AppContext
     from soldscope_cli.amazon.endpoints import Endpoints
+    from soldscope_cli.context import AppContext
+    from soldscope_cli.fleet.config import StoreRecord
 
 # Scripts, CI and the end-to-end tests shorten the retry budget so a persistent outage ends in
 # seconds instead of a minute per store (docs/validate.md#environment).

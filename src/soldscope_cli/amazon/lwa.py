@@ -13,9 +13,9 @@ from typing import Any, ClassVar
 
 import httpx
 
+from soldscope_cli.amazon.retry import RetryPolicy, parse_retry_after
 from soldscope_cli.errors import ExitCode, SoldscopeError
 from soldscope_cli.redact import redact, register_secret
-from soldscope_cli.amazon.retry import RetryPolicy, parse_retry_after
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
-from soldscope_cli.errors import ExitCode, SoldscopeError
 from soldscope_cli.amazon.ratelimit import RateLimiter
-from soldscope_cli.redact import redact
 from soldscope_cli.amazon.retry import RetryPolicy, parse_retry_after
+from soldscope_cli.errors import ExitCode, SoldscopeError
+from soldscope_cli.redact import redact
 
 log = logging.getLogger(__name__)
 

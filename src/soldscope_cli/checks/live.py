@@ -11,13 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from soldscope_cli.fleet.config import StoreRecord
-from soldscope_cli.errors import ExitCode
-from soldscope_cli.fleet.listing import StoreRow, build_row, build_rows
 from soldscope_cli.amazon.lwa import AppCredentialsRejected, GrantRejected, LwaError
 from soldscope_cli.amazon.marketplaces import BY_ID
-from soldscope_cli.redact import redact
-from soldscope_cli.fleet.secrets import SecretStore, token_key
 from soldscope_cli.amazon.spapi import (
     PARTICIPATIONS_OPERATION,
     PARTICIPATIONS_PATH,
@@ -26,7 +21,6 @@ from soldscope_cli.amazon.spapi import (
     SpapiResponse,
     participations_payload,
 )
-from soldscope_cli.status import Problem
 from soldscope_cli.db.database import (
     CHECK_APP_ERROR,
     CHECK_INCOMPLETE,
@@ -36,6 +30,12 @@ from soldscope_cli.db.database import (
     Database,
     StoreState,
 )
+from soldscope_cli.errors import ExitCode
+from soldscope_cli.fleet.config import StoreRecord
+from soldscope_cli.fleet.listing import StoreRow, build_row, build_rows
+from soldscope_cli.fleet.secrets import SecretStore, token_key
+from soldscope_cli.redact import redact
+from soldscope_cli.status import Problem
 
 log = logging.getLogger(__name__)
 

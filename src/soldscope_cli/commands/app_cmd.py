@@ -8,6 +8,9 @@ from typing import Annotated, Any
 
 import typer
 
+from soldscope_cli.commands.common import get_context
+from soldscope_cli.context import AppContext
+from soldscope_cli.errors import SecretStoreError, UsageError
 from soldscope_cli.fleet.app_credentials import (
     CLIENT_SECRET_ENV,
     check_app_id,
@@ -17,10 +20,7 @@ from soldscope_cli.fleet.app_credentials import (
     secret_due,
     secret_rotation_state,
 )
-from soldscope_cli.commands.common import get_context
 from soldscope_cli.fleet.config import format_time
-from soldscope_cli.context import AppContext
-from soldscope_cli.errors import SecretStoreError, UsageError
 from soldscope_cli.fleet.secrets import CLIENT_SECRET_KEY, backend_choice
 
 app_app = typer.Typer(

@@ -11,8 +11,8 @@ import typer
 from soldscope_cli.errors import UsageError
 
 if TYPE_CHECKING:
-    from soldscope_cli.fleet.config import Config, StoreRecord
     from soldscope_cli.context import AppContext
+    from soldscope_cli.fleet.config import Config, StoreRecord
 
 
 def get_context(ctx: typer.Context) -> AppContext:
@@ -23,8 +23,8 @@ def get_context(ctx: typer.Context) -> AppContext:
 
 def complete_store_names(incomplete: str) -> list[str]:
     """Shell completion for NAME arguments: the configured store names (no keyring, no network)."""
-    from soldscope_cli.fleet.config import ConfigFile
     from soldscope_cli.errors import SoldscopeError
+    from soldscope_cli.fleet.config import ConfigFile
     from soldscope_cli.fleet.paths import resolve_paths
 
     paths = resolve_paths(os.environ)

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from soldscope_cli.amazon.marketplaces import Region, parse_region
 from soldscope_cli.commands.common import complete_store_names, get_context
-from soldscope_cli.fleet.config import Config, StoreRecord, parse_time
 from soldscope_cli.context import AppContext
 from soldscope_cli.errors import UsageError
-from soldscope_cli.amazon.marketplaces import Region, parse_region
+from soldscope_cli.fleet.config import Config, StoreRecord, parse_time
 from soldscope_cli.onboarding.consent_flow import (
     DEFAULT_TIMEOUT_SECONDS,
     ConnectResult,

@@ -7,9 +7,9 @@ from typing import Annotated
 import typer
 
 from soldscope_cli.commands.common import complete_store_names, get_context
-from soldscope_cli.fleet.connections import delete_connection, unknown_store
 from soldscope_cli.context import AppContext
 from soldscope_cli.errors import UsageError
+from soldscope_cli.fleet.connections import delete_connection, unknown_store
 
 REVOKE_HINT = (
     "Deleting locally does not revoke the grant on Amazon's side. To revoke it, the seller opens "

@@ -9,11 +9,11 @@ import typer
 
 from soldscope_cli.commands.common import complete_store_names, get_context, select_stores
 from soldscope_cli.context import AppContext
+from soldscope_cli.db.database import read_states_if_exists
 from soldscope_cli.errors import ExitCode, UsageError
 from soldscope_cli.fleet.listing import StoreRow, any_unhealthy, build_rows, summary
 from soldscope_cli.output.terminal import needs_rich
 from soldscope_cli.status import Status
-from soldscope_cli.db.database import read_states_if_exists
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from soldscope_cli.commands.common import complete_store_names, get_context, select_stores
-from soldscope_cli.fleet.config import parse_time
 from soldscope_cli.errors import ExitCode, UnhealthyError, UsageError
+from soldscope_cli.fleet.config import parse_time
 
 if TYPE_CHECKING:
     from rich.console import Console

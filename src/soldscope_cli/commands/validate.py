@@ -10,12 +10,17 @@ import typer
 
 from soldscope_cli.commands.common import complete_store_names, get_context, select_stores
 from soldscope_cli.context import AppContext
+from soldscope_cli.db.database import CHECK_OK
 from soldscope_cli.errors import ExitCode, UsageError
 from soldscope_cli.fleet.listing import summary
-from soldscope_cli.db.database import CHECK_OK
 
 if TYPE_CHECKING:
-    from soldscope_cli.checks.live import HealthClients, ProgressCallback, StoreCheck, ValidateResult
+    from soldscope_cli.checks.live import (
+        HealthClients,
+        ProgressCallback,
+        StoreCheck,
+        ValidateResult,
+    )
 
 # Equal to health.DEFAULT_CONCURRENCY (a test pins it); not imported from there because the health
 # module pulls in httpx, which commands that never go online (`list`) must not pay for.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from soldscope_cli.doctor.model import CheckResult, Level
+from soldscope_cli.errors import UsageError
 from soldscope_cli.fleet.app_credentials import (
     AppCredentials,
     check_redirect_uri,
@@ -12,8 +14,6 @@ from soldscope_cli.fleet.app_credentials import (
     secret_rotation_state,
 )
 from soldscope_cli.fleet.config import Config, format_time
-from soldscope_cli.doctor.model import CheckResult, Level
-from soldscope_cli.errors import UsageError
 
 SET_IDS = (
     "soldscope app set --app-id amzn1.sp.solution.… --client-id amzn1.application-oa2-client.…"

@@ -12,9 +12,9 @@ from importlib.metadata import PackageNotFoundError
 from pathlib import Path
 
 from soldscope_cli import __version__
-from soldscope_cli.fleet.config import Config, format_time, parse_config, parse_time
 from soldscope_cli.doctor.model import CheckResult, Level, worst
 from soldscope_cli.errors import ConfigError
+from soldscope_cli.fleet.config import Config, format_time, parse_config, parse_time
 from soldscope_cli.fleet.paths import Paths
 
 DISTRIBUTION = "soldscope-cli"

@@ -8,7 +8,8 @@ import platform
 from collections.abc import Callable
 from typing import TypeVar
 
-from soldscope_cli.fleet.app_credentials import resolve_app
+from soldscope_cli.amazon.endpoints import resolve_endpoints
+from soldscope_cli.amazon.http import describe_network_env
 from soldscope_cli.doctor.credentials import (
     check_app_credentials,
     check_authorization_limits,
@@ -43,9 +44,8 @@ from soldscope_cli.doctor.network import (
 from soldscope_cli.doctor.ports import check_callback_port
 from soldscope_cli.doctor.secret_probe import ProbeResult, check_secret_store
 from soldscope_cli.doctor.stores import check_stores
-from soldscope_cli.amazon.endpoints import resolve_endpoints
 from soldscope_cli.errors import SoldscopeError
-from soldscope_cli.amazon.http import describe_network_env
+from soldscope_cli.fleet.app_credentials import resolve_app
 from soldscope_cli.fleet.paths import CONFIG_DIR_ENV, DATA_DIR_ENV
 
 T = TypeVar("T")

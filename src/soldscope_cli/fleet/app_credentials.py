@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from soldscope_cli.fleet.config import AppSettings
 from soldscope_cli.errors import ConfigError, UsageError
+from soldscope_cli.fleet.config import AppSettings
 from soldscope_cli.fleet.secrets import CLIENT_SECRET_KEY, SecretStore
 
 APP_ID_ENV = "SOLDSCOPE_APP_ID"

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from soldscope_cli.errors import ConfigError, UsageError
 from soldscope_cli.amazon.marketplaces import BY_CODE, REGIONS, Region, normalize_code, valid_codes
+from soldscope_cli.errors import ConfigError, UsageError
 
 STORE_NAME_RE = re.compile(r"^[a-z0-9_-]{1,64}$")
 SECRET_BACKENDS = ("keyring", "file")

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from soldscope_cli.fleet.config import ConfigFile, StoreRecord
-from soldscope_cli.errors import UsageError
-from soldscope_cli.fleet.secrets import SecretStore, token_key
 from soldscope_cli.db.database import Database
+from soldscope_cli.errors import UsageError
+from soldscope_cli.fleet.config import ConfigFile, StoreRecord
+from soldscope_cli.fleet.secrets import SecretStore, token_key
 
 
 def unknown_store(name: str) -> UsageError:

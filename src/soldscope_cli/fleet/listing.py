@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from soldscope_cli.db.database import StoreState
 from soldscope_cli.fleet.config import StoreRecord, format_time
 from soldscope_cli.status import Problem, Status, compute_status, days_left, effective_problem
 from soldscope_cli.status import expires_at as compute_expires_at
-from soldscope_cli.db.database import StoreState
 
 
 @dataclass(frozen=True)

@@ -16,21 +16,21 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
-from soldscope_cli.fleet.config import Config, StoreRecord, validate_store_name
-from soldscope_cli.errors import IncompleteError, UnhealthyError, UsageError
-from soldscope_cli.fleet.listing import StoreRow, build_rows
 from soldscope_cli.amazon.marketplaces import Region, resolve
-from soldscope_cli.status import Status
 from soldscope_cli.db.database import CHECK_APP_ERROR, CHECK_INCOMPLETE, CHECK_OK
+from soldscope_cli.errors import IncompleteError, UnhealthyError, UsageError
+from soldscope_cli.fleet.config import Config, StoreRecord, validate_store_name
+from soldscope_cli.fleet.listing import StoreRow, build_rows
+from soldscope_cli.status import Status
 
 if TYPE_CHECKING:
     # Imported where used at run time: these pull in httpx and http.server, which commands that
     # never go online (`list`) must not pay for.
-    from soldscope_cli.fleet.app_credentials import AppCredentials
+    from soldscope_cli.amazon.lwa import TokenGrant
+    from soldscope_cli.checks.live import HealthClients, SellerApi, StoreCheck
     from soldscope_cli.consent.listener import CallbackListener, ConsentResult
     from soldscope_cli.context import AppContext
-    from soldscope_cli.checks.live import HealthClients, SellerApi, StoreCheck
-    from soldscope_cli.amazon.lwa import TokenGrant
+    from soldscope_cli.fleet.app_credentials import AppCredentials
 
 DEFAULT_TIMEOUT_SECONDS = 300.0
 # The statuses `validate --reauthorize` renews: broken, run out, or about to run out.

@@ -11,8 +11,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from soldscope_cli.errors import ConfigError
 from soldscope_cli.amazon.marketplaces import BY_CODE, REGIONS, Region, normalize_code, valid_codes
+from soldscope_cli.errors import ConfigError
 from soldscope_cli.simulator.clock import parse_iso
 
 ROLES: tuple[str, ...] = ("sellers", "inventory", "finances", "brand_analytics")

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from soldscope_cli.fleet.config import StoreRecord
 from soldscope_cli.amazon.marketplaces import BY_CODE
 from soldscope_cli.db.database import Database
+from soldscope_cli.fleet.config import StoreRecord
 
 INVENTORY = "inventory"
 FINANCES = "finances"

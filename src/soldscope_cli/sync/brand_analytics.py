@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from soldscope_cli.db import database as state
 from soldscope_cli.amazon.spapi import SpapiError, SpapiForbidden, SpapiNotFound
+from soldscope_cli.db import database as state
 from soldscope_cli.sync.base import (
     BRAND_ANALYTICS,
     DatasetFailed,

@@ -10,8 +10,8 @@ import sqlite3
 from datetime import datetime, timedelta
 from typing import Any
 
-from soldscope_cli.db import database as state
 from soldscope_cli.amazon.spapi import SpapiBadRequest
+from soldscope_cli.db import database as state
 from soldscope_cli.sync.base import (
     INVENTORY,
     DatasetJob,

@@ -11,8 +11,8 @@ from types import TracebackType
 
 import filelock
 
-from soldscope_cli.fleet.config import format_time
 from soldscope_cli.errors import LockHeldError
+from soldscope_cli.fleet.config import format_time
 
 
 def holder_file(lock_path: Path) -> Path:

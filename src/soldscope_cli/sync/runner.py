@@ -18,15 +18,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from soldscope_cli.fleet.config import StoreRecord, format_time
-from soldscope_cli.errors import SoldscopeError
-from soldscope_cli.checks.live import FORBIDDEN, INVALID_GRANT, MISSING_TOKEN, reconnect_hint
-from soldscope_cli.fleet.listing import build_row
 from soldscope_cli.amazon.lwa import AppCredentialsRejected, GrantRejected, LwaError
-from soldscope_cli.fleet.secrets import SecretStore, token_key
 from soldscope_cli.amazon.spapi import SpapiError, SpapiForbidden
-from soldscope_cli.status import Status
+from soldscope_cli.checks.live import FORBIDDEN, INVALID_GRANT, MISSING_TOKEN, reconnect_hint
 from soldscope_cli.db.database import CHECK_APP_ERROR, CHECK_PROBLEM, CheckRecord, Database
+from soldscope_cli.errors import SoldscopeError
+from soldscope_cli.fleet.config import StoreRecord, format_time
+from soldscope_cli.fleet.listing import build_row
+from soldscope_cli.fleet.secrets import SecretStore, token_key
+from soldscope_cli.status import Status
 from soldscope_cli.sync import brand_analytics, finances, inventory
 from soldscope_cli.sync.base import (
     BRAND_ANALYTICS,
