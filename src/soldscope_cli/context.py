@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import httpx
     from rich.console import Console
 
+    from soldscope_cli.amazon.clients import AmazonClients
     from soldscope_cli.db.database import Database
     from soldscope_cli.fleet.secrets import SecretStore
 
@@ -84,6 +85,7 @@ class AppContext:
     _secret_store: SecretStore | None = None
     _http: httpx.Client | None = None
     _db: Database | None = None
+    _amazon: AmazonClients | None = None
 
     def __post_init__(self) -> None:
         if self.stdin_tty is None:
@@ -178,8 +180,33 @@ class AppContext:
             self._http = make_http_client(transport=self.http_transport, env=self.env)
         return self._http
 
+    def amazon_clients(self) -> AmazonClients:
+        """The Amazon clients of the configured app (ConfigError when its credentials are missing).
+
+        One set per command run: every store shares the LWA token cache and the rate limiter.
+        """
+        if self._amazon is None:
+            from soldscope_cli.amazon.clients import AmazonClients
+            from soldscope_cli.fleet.app_credentials import resolve_app
+
+            creds = resolve_app(self.config().app, self.env, self.secret_store)
+            creds.require()
+            assert creds.client_id is not None and creds.client_secret is not None  # by require()
+            self._amazon = AmazonClients.build(
+                http=self.http(),
+                endpoints=self.endpoints,
+                client_id=creds.client_id,
+                client_secret=creds.client_secret,
+                env=self.env,
+                clock=self.clock,
+                sleep=self.sleep,
+                monotonic=self.monotonic,
+            )
+        return self._amazon
+
     def close(self) -> None:
         """Release what the command opened."""
+        self._amazon = None
         if self._http is not None:
             self._http.close()
             self._http = None

@@ -1,8 +1,12 @@
-"""Exit codes and the exception tree; cli.py alone turns these into process exits."""
+"""The exception tree, the kinds of failure, and the exit code of each kind.
+
+Errors say what kind of failure they are (`Failure`); only cli.py and the command adapters turn a
+kind into a process exit code, so the Amazon clients and the rest never name an exit code.
+"""
 
 from __future__ import annotations
 
-from enum import IntEnum
+from enum import Enum, IntEnum
 
 
 class ExitCode(IntEnum):
@@ -17,10 +21,32 @@ class ExitCode(IntEnum):
     BROKEN_PIPE = 141  # the reader of stdout went away (`| head`), as 128 + SIGPIPE
 
 
-class SoldscopeError(Exception):
-    """An error with a one-line message, an optional hint naming the next step, and an exit code."""
+class Failure(Enum):
+    """What kind of failure an error is; decides the exit code (docs/exit-codes.md)."""
 
-    exit_code: ExitCode = ExitCode.USAGE
+    BAD_INPUT = "bad_input"  # usage, bad input or configuration
+    BROKEN = "broken"  # something is known to be broken
+    UNREACHABLE = "unreachable"  # could not complete; nothing known bad
+    BUSY = "busy"  # another process holds what this one needs
+
+
+EXIT_CODES: dict[Failure, ExitCode] = {
+    Failure.BAD_INPUT: ExitCode.USAGE,
+    Failure.BROKEN: ExitCode.UNHEALTHY,
+    Failure.UNREACHABLE: ExitCode.INCOMPLETE,
+    Failure.BUSY: ExitCode.LOCKED,
+}
+
+
+class SoldscopeError(Exception):
+    """An error with a one-line message, an optional hint naming the next step, and a kind."""
+
+    failure: Failure = Failure.BAD_INPUT
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """The exit code of this kind of failure."""
+        return EXIT_CODES[self.failure]
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
@@ -43,16 +69,16 @@ class SecretStoreError(SoldscopeError):
 class UnhealthyError(SoldscopeError):
     """Something is known to be broken: a store, a sync, the app's credentials."""
 
-    exit_code = ExitCode.UNHEALTHY
+    failure = Failure.BROKEN
 
 
 class IncompleteError(SoldscopeError):
     """Amazon could not be reached for some work; nothing is known to be bad."""
 
-    exit_code = ExitCode.INCOMPLETE
+    failure = Failure.UNREACHABLE
 
 
 class LockHeldError(SoldscopeError):
     """Another process holds the lock this command needs."""
 
-    exit_code = ExitCode.LOCKED
+    failure = Failure.BUSY

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from tests.conftest import NOW, Harness, make_harness
 
-from soldscope_cli.amazon.clients import AmazonClients, retry_policy_from_env
+from soldscope_cli.amazon.clients import retry_policy_from_env
 from soldscope_cli.amazon.marketplaces import BY_CODE
 from soldscope_cli.checks.live import (
     SKIPPED,
@@ -242,7 +242,7 @@ def run_validate(h: Harness, **kwargs: Any) -> ValidateResult:
     return validate_stores(
         list(ctx.config(reload=True).stores.values()),
         secrets=kwargs.pop("secrets", ctx.secret_store()),
-        make_clients=lambda: AmazonClients.from_context(ctx),
+        make_clients=lambda: ctx.amazon_clients(),
         db=ctx.database(),
         clock=ctx.clock,
         **kwargs,
@@ -323,7 +323,7 @@ def test_outcome_mapping(
 ) -> None:
     h, fake = amazon_harness(tmp_path)
     fake.add(token_of("acme-us"), seller)
-    check = check_store(record(**store), token_of("acme-us"), AmazonClients.from_context(h.ctx))
+    check = check_store(record(**store), token_of("acme-us"), h.ctx.amazon_clients())
     outcome, code, text = expected
     assert (check.outcome, check.code if outcome != CHECK_OK else None) == (outcome, code)
     if text is not None:
@@ -336,7 +336,7 @@ def test_outcome_mapping(
 def test_invalid_client_is_an_app_error_not_a_store_problem(tmp_path: Path) -> None:
     h, fake = amazon_harness(tmp_path, env={"SOLDSCOPE_LWA_CLIENT_SECRET": "amzn1.oa2-cs.v1.old"})
     fake.add(token_of("acme-us"))
-    check = check_store(record(), token_of("acme-us"), AmazonClients.from_context(h.ctx))
+    check = check_store(record(), token_of("acme-us"), h.ctx.amazon_clients())
     assert (check.outcome, check.code) == (CHECK_APP_ERROR, "invalid_client")
     assert fake.spapi_calls == []
     assert len(fake.lwa_calls) == 1  # never retried: it will not get better by itself
@@ -346,11 +346,11 @@ def test_region_wide_store_reports_new_marketplaces_without_failing(tmp_path: Pa
     h, fake = amazon_harness(tmp_path)
     fake.add(token_of("acme-eu"), Seller(payload=[participation("DE"), participation("FR")]))
     wide = record("acme-eu", ["DE"], region="eu", region_wide=True)
-    check = check_store(wide, token_of("acme-eu"), AmazonClients.from_context(h.ctx))
+    check = check_store(wide, token_of("acme-eu"), h.ctx.amazon_clients())
     assert (check.outcome, check.added, check.participating) == (CHECK_OK, ("FR",), ("DE", "FR"))
     assert check.reason == "seller now also sells in FR"
     narrow = record("acme-eu", ["DE"], region="eu")
-    plain = check_store(narrow, token_of("acme-eu"), AmazonClients.from_context(h.ctx))
+    plain = check_store(narrow, token_of("acme-eu"), h.ctx.amazon_clients())
     assert (plain.outcome, plain.added, plain.reason) == (CHECK_OK, (), None)
 
 

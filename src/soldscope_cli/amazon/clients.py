@@ -6,21 +6,19 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from soldscope_cli.amazon.lwa import LwaClient
+from soldscope_cli.amazon.marketplaces import Region
 from soldscope_cli.amazon.ratelimit import RateLimiter
 from soldscope_cli.amazon.retry import RetryPolicy
 from soldscope_cli.amazon.spapi import SpapiClient
 from soldscope_cli.errors import ConfigError
-from soldscope_cli.fleet.app_credentials import resolve_app
 
 if TYPE_CHECKING:
     import httpx
 
     from soldscope_cli.amazon.endpoints import Endpoints
-    from soldscope_cli.context import AppContext
-    from soldscope_cli.fleet.config import StoreRecord
 
 # Scripts, CI and the end-to-end tests shorten the retry budget so a persistent outage ends in
 # seconds instead of a minute per store (docs/validate.md#environment).
@@ -54,6 +52,16 @@ def retry_policy_from_env(env: Mapping[str, str]) -> RetryPolicy:
     )
 
 
+class StoreRef(Protocol):
+    """What the clients need to know of a store: its name (for errors) and its region."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def region(self) -> Region: ...
+
+
 @dataclass
 class AmazonClients:
     """The clients of one command run, shared by every store it touches (all thread-safe)."""
@@ -67,26 +75,27 @@ class AmazonClients:
     sleep: Callable[[float], None]
 
     @classmethod
-    def from_context(cls, ctx: AppContext) -> AmazonClients:
-        """Clients for the app configured in ctx; ConfigError when its credentials are missing."""
-        creds = resolve_app(ctx.config().app, ctx.env, ctx.secret_store)
-        creds.require()
-        assert creds.client_id is not None and creds.client_secret is not None  # by require()
-        retry = retry_policy_from_env(ctx.env)
-        http = ctx.http()
+    def build(
+        cls,
+        *,
+        http: httpx.Client,
+        endpoints: Endpoints,
+        client_id: str,
+        client_secret: str,
+        env: Mapping[str, str],
+        clock: Callable[[], datetime],
+        sleep: Callable[[float], None],
+        monotonic: Callable[[], float],
+    ) -> AmazonClients:
+        """Clients for one app's LWA credentials (the composition root resolves them)."""
+        retry = retry_policy_from_env(env)
         lwa = LwaClient(
-            http,
-            ctx.endpoints.lwa_url,
-            creds.client_id,
-            creds.client_secret,
-            clock=ctx.clock,
-            retry=retry,
-            sleep=ctx.sleep,
+            http, endpoints.lwa_url, client_id, client_secret, clock=clock, retry=retry, sleep=sleep
         )
-        limiter = RateLimiter(clock=ctx.monotonic, sleep=ctx.sleep)
-        return cls(http, lwa, limiter, retry, ctx.endpoints, ctx.clock, ctx.sleep)
+        limiter = RateLimiter(clock=monotonic, sleep=sleep)
+        return cls(http, lwa, limiter, retry, endpoints, clock, sleep)
 
-    def spapi_for(self, record: StoreRecord, refresh_token: str) -> SpapiClient:
+    def spapi_for(self, record: StoreRef, refresh_token: str) -> SpapiClient:
         """An SP-API client acting for one store, refreshing its access token through LWA."""
         lwa = self.lwa
         return SpapiClient(

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import httpx
 
 from soldscope_cli.amazon.retry import RetryPolicy, parse_retry_after
-from soldscope_cli.errors import ExitCode, SoldscopeError
+from soldscope_cli.errors import Failure, SoldscopeError
 from soldscope_cli.redact import redact, register_secret
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ class TokenGrant:
 class LwaError(SoldscopeError):
     """Login with Amazon refused or failed a token request."""
 
-    exit_code = ExitCode.UNHEALTHY
+    failure = Failure.BROKEN
     summary: ClassVar[str] = "Login with Amazon refused the token request"
 
     def __init__(
@@ -112,14 +112,14 @@ class AppCredentialsRejected(LwaError):
 class LwaBadRequest(LwaError):
     """The token request itself was refused (invalid_request, invalid_scope, other 4xx)."""
 
-    exit_code = ExitCode.USAGE
+    failure = Failure.BAD_INPUT
     summary = "Login with Amazon refused the token request"
 
 
 class LwaTransient(LwaError):
     """Login with Amazon could not answer now (5xx, timeout, connection error, garbled body)."""
 
-    exit_code = ExitCode.INCOMPLETE
+    failure = Failure.UNREACHABLE
     summary = "Login with Amazon is unavailable"
 
     def _hint(self) -> str:

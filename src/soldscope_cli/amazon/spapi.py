@@ -16,7 +16,7 @@ import httpx
 
 from soldscope_cli.amazon.ratelimit import RateLimiter
 from soldscope_cli.amazon.retry import RetryPolicy, parse_retry_after
-from soldscope_cli.errors import ExitCode, SoldscopeError
+from soldscope_cli.errors import Failure, SoldscopeError
 from soldscope_cli.redact import redact
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ def _without_query(url: str) -> str:
 class SpapiError(SoldscopeError):
     """An SP-API call failed; `message` is Amazon's own message, str() the full description."""
 
-    exit_code = ExitCode.UNHEALTHY
+    failure = Failure.BROKEN
     hint_text: str | None = None
 
     def __init__(
@@ -105,7 +105,7 @@ class SpapiError(SoldscopeError):
 class SpapiBadRequest(SpapiError):
     """400 InvalidInput and friends: the request itself is wrong."""
 
-    exit_code = ExitCode.USAGE
+    failure = Failure.BAD_INPUT
 
 
 class SpapiForbidden(SpapiError):
@@ -124,14 +124,14 @@ class SpapiNotFound(SpapiError):
 class SpapiThrottled(SpapiError):
     """429 QuotaExceeded, still throttled after the retries allowed."""
 
-    exit_code = ExitCode.INCOMPLETE
+    failure = Failure.UNREACHABLE
     hint_text = "Amazon's rate limit for this operation was reached; try again later"
 
 
 class SpapiTransient(SpapiError):
     """5xx, timeouts or connection errors, still failing after the retries allowed."""
 
-    exit_code = ExitCode.INCOMPLETE
+    failure = Failure.UNREACHABLE
     hint_text = "Amazon could not be reached or answered with an error; try again later"
 
 

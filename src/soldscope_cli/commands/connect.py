@@ -113,9 +113,8 @@ def run_import(
     now = ctx.clock()
     planned = plan_record(ctx.config(), request, now)
     if make_clients is None:
-        from soldscope_cli.amazon.clients import AmazonClients
 
-        clients: HealthClients = AmazonClients.from_context(ctx)
+        clients: HealthClients = ctx.amazon_clients()
     else:
         clients = make_clients()
     record, check = prove(

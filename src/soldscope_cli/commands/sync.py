@@ -140,9 +140,8 @@ def run_sync_command(
 
 def amazon_clients(app: AppContext) -> ClientFactory:
     """The real client factory: one LWA client and rate limiter shared by every store."""
-    from soldscope_cli.amazon.clients import AmazonClients
 
-    return AmazonClients.from_context(app).spapi_for
+    return app.amazon_clients().spapi_for
 
 
 # --- rendering -----------------------------------------------------------------------------------

@@ -41,9 +41,8 @@ def run_validate(
     records = select_stores(ctx.config(), names)
 
     def make_clients() -> HealthClients:
-        from soldscope_cli.amazon.clients import AmazonClients
 
-        return AmazonClients.from_context(ctx)
+        return ctx.amazon_clients()
 
     return validate_stores(
         records,

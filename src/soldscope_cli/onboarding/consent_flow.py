@@ -397,9 +397,8 @@ def run_consent(
     target = plan_target(ctx.config(), request.name, request.marketplaces, request.region)
     creds = preflight(ctx, target.name)
     if make_clients is None:
-        from soldscope_cli.amazon.clients import AmazonClients
 
-        clients: ConsentClients = AmazonClients.from_context(ctx)
+        clients: ConsentClients = ctx.amazon_clients()
     else:
         clients = make_clients()
 
