@@ -12,20 +12,6 @@ from soldscope_cli import __version__
 from soldscope_cli.errors import ExitCode, SoldscopeError
 
 
-def render_error(ctx_obj: Any, error: SoldscopeError) -> None:
-    """One line on stderr: what went wrong, then how to fix it."""
-    text = f"error: {error}"
-    if error.hint:
-        text += f" — {error.hint}"
-    err = getattr(ctx_obj, "err", None)
-    if err is not None:
-        from rich.text import Text
-
-        err.print(Text(text, style="red" if getattr(ctx_obj.policy, "color", False) else ""))
-    else:
-        sys.stderr.write(text + "\n")
-
-
 def _is_cli_control(exc: BaseException) -> bool:
     """Exit codes and usage errors raised by Typer itself pass through untouched."""
     import click
@@ -42,6 +28,8 @@ class SoldscopeGroup(TyperGroup):
         except SoldscopeError as exc:
             if getattr(ctx.obj, "debug", False):
                 raise
+            from soldscope_cli.output.errors import render_error
+
             render_error(ctx.obj, exc)
             raise typer.Exit(int(exc.exit_code)) from None
         except (KeyboardInterrupt, typer.Abort):

@@ -6,6 +6,7 @@ StringIO streams) and pass it as `obj=` to Typer's CliRunner; nothing patches mo
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 import time
@@ -18,7 +19,7 @@ from typing import IO, TYPE_CHECKING, Any
 from soldscope_cli.amazon.endpoints import Endpoints, resolve_endpoints
 from soldscope_cli.fleet.config import Config, ConfigFile
 from soldscope_cli.fleet.paths import Paths, resolve_paths
-from soldscope_cli.output.terminal import OutputPolicy, make_console
+from soldscope_cli.output.policy import OutputPolicy, make_console
 
 if TYPE_CHECKING:
     import httpx
@@ -85,7 +86,6 @@ class AppContext:
     _secret_store: SecretStore | None = None
     _http: httpx.Client | None = None
     _db: Database | None = None
-    _amazon: AmazonClients | None = None
 
     def __post_init__(self) -> None:
         if self.stdin_tty is None:
@@ -100,6 +100,26 @@ class AppContext:
         """The real context of this process."""
         env = dict(os.environ)
         return cls(env=env, paths=resolve_paths(env))
+
+    def for_home(self, env: Mapping[str, str], paths: Paths) -> AppContext:
+        """A context for another home (the demo's throwaway one): same terminal and clock.
+
+        It never reads this process's stdin: nothing in another home may prompt.
+        """
+        return AppContext(
+            env=env,
+            paths=paths,
+            clock=self.clock,
+            sleep=self.sleep,
+            monotonic=self.monotonic,
+            stdin=io.StringIO(""),
+            stdout=self.stdout,
+            stderr=self.stderr,
+            stdin_tty=False,
+            stdout_tty=self.stdout_tty,
+            stderr_tty=self.stderr_tty,
+            no_color=self.no_color,
+        )
 
     # --- terminal ----------------------------------------------------------------------------
 
@@ -181,32 +201,31 @@ class AppContext:
         return self._http
 
     def amazon_clients(self) -> AmazonClients:
-        """The Amazon clients of the configured app (ConfigError when its credentials are missing).
+        """New Amazon clients of the configured app (ConfigError when its credentials are missing).
 
-        One set per command run: every store shares the LWA token cache and the rate limiter.
+        One set per operation (a validate run, a sync run, a consent): the stores it touches share
+        the LWA token cache and the rate limiter, but a live check never reuses an access token
+        minted before it started, which could hide a grant revoked since.
         """
-        if self._amazon is None:
-            from soldscope_cli.amazon.clients import AmazonClients
-            from soldscope_cli.fleet.app_credentials import resolve_app
+        from soldscope_cli.amazon.clients import AmazonClients
+        from soldscope_cli.fleet.app_credentials import resolve_app
 
-            creds = resolve_app(self.config().app, self.env, self.secret_store)
-            creds.require()
-            assert creds.client_id is not None and creds.client_secret is not None  # by require()
-            self._amazon = AmazonClients.build(
-                http=self.http(),
-                endpoints=self.endpoints,
-                client_id=creds.client_id,
-                client_secret=creds.client_secret,
-                env=self.env,
-                clock=self.clock,
-                sleep=self.sleep,
-                monotonic=self.monotonic,
-            )
-        return self._amazon
+        creds = resolve_app(self.config().app, self.env, self.secret_store)
+        creds.require()
+        assert creds.client_id is not None and creds.client_secret is not None  # by require()
+        return AmazonClients.build(
+            http=self.http(),
+            endpoints=self.endpoints,
+            client_id=creds.client_id,
+            client_secret=creds.client_secret,
+            env=self.env,
+            clock=self.clock,
+            sleep=self.sleep,
+            monotonic=self.monotonic,
+        )
 
     def close(self) -> None:
         """Release what the command opened."""
-        self._amazon = None
         if self._http is not None:
             self._http.close()
             self._http = None

@@ -7,7 +7,6 @@ exchange, live check; the simulator's consent page confirms by itself, playing t
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 import shutil
 import socket
@@ -24,7 +23,7 @@ from soldscope_cli.context import AppContext
 from soldscope_cli.fleet.paths import CONFIG_DIR_ENV, DATA_DIR_ENV, Paths
 
 if TYPE_CHECKING:
-    from soldscope_cli.checks.live import ValidateResult
+    from soldscope_cli.checks.validation import ValidateResult
     from soldscope_cli.fleet.listing import StoreRow
     from soldscope_cli.onboarding.consent_flow import ConsentLink
     from soldscope_cli.simulator import Simulator
@@ -124,20 +123,7 @@ def run_demo(
     try:
         with demo_home(keep) as home:
             env = demo_environment(home, sim.env(), dict(ctx.env))
-            demo = AppContext(
-                env=env,
-                paths=Paths(home / "config", home / "data"),
-                clock=ctx.clock,
-                sleep=ctx.sleep,
-                monotonic=ctx.monotonic,
-                stdin=io.StringIO(""),
-                stdout=ctx.stdout,
-                stderr=ctx.stderr,
-                stdin_tty=False,
-                stdout_tty=ctx.stdout_tty,
-                stderr_tty=ctx.stderr_tty,
-                no_color=ctx.no_color,
-            )
+            demo = ctx.for_home(env, Paths(home / "config", home / "data"))
             try:
                 result = _run_in_home(
                     demo, sim, say, DEMO_APPLICATION_ID, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
@@ -159,14 +145,17 @@ def _run_in_home(
     client_id: str,
     client_secret: str,
 ) -> DemoResult:
-    from soldscope_cli.commands import sync as sync_cmd
-    from soldscope_cli.commands.app_cmd import AppSetRequest, run_app_set
-    from soldscope_cli.commands.list_ import run_list
-    from soldscope_cli.commands.validate import run_validate
+    from soldscope_cli.checks.validation import run_validate
+    from soldscope_cli.fleet.app_settings import AppSetRequest, run_app_set
+    from soldscope_cli.fleet.listing import run_list
+    from soldscope_cli.sync.base import DATASET_NAMES
+    from soldscope_cli.sync.session import SyncRequest, run_sync_command
 
     say(f"Registering the demo app {app_id}…")
     run_app_set(
-        demo,
+        demo.config_file,
+        demo.secret_store,
+        demo.clock(),
         AppSetRequest(
             application_id=app_id,
             client_id=client_id,
@@ -192,16 +181,16 @@ def _run_in_home(
     checked = run_validate(demo, [])
 
     say("Syncing inventory, finances and Brand Analytics for the healthy stores…")
-    request = sync_cmd.SyncRequest(
-        names=[], datasets=sync_cmd.parse_datasets([]), since=None, concurrency=4, ba_weeks=2
-    )
-    report = sync_cmd.run_sync_command(demo, request, sync_cmd.amazon_clients)
+    request = SyncRequest(names=[], datasets=DATASET_NAMES, since=None, concurrency=4, ba_weeks=2)
+    report = run_sync_command(demo, request)
     return DemoResult(
         home=demo.paths.config_dir.parent,
         validate=checked,
         sync=report,
         kept=False,
-        rows=run_list(demo, [], []).rows,  # as `soldscope list` shows them after the sync
+        rows=run_list(
+            demo.config(), demo.paths.database, [], [], demo.clock()
+        ).rows,  # as `soldscope list` shows them after the sync
         tokens=tokens,
     )
 

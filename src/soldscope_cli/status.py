@@ -43,8 +43,12 @@ class Problem:
     request_id: str | None = None
 
 
-# Problem codes that count as lasting. An invalid_grant seen after the 365 days is just expiry.
+# The problem codes a live check records (checks/ decides them). An invalid_grant seen after the
+# 365 days is just expiry.
 INVALID_GRANT = "invalid_grant"
+FORBIDDEN = "forbidden"
+MARKETPLACE_MISMATCH = "marketplace_mismatch"
+MISSING_TOKEN = "missing_token"
 
 
 def expires_at(authorized_at: datetime) -> datetime:

@@ -184,10 +184,3 @@ def test_progress_goes_to_stderr_on_a_terminal(tmp_path: Path, invoke: Callable[
     assert invoke(h, "validate").exit_code == 0
     assert "acme-us" in h.stdout and "Active" in h.stdout
     assert "checking" in h.stderr
-
-
-def test_the_option_default_is_the_health_default() -> None:
-    from soldscope_cli.checks.live import DEFAULT_CONCURRENCY
-    from soldscope_cli.commands import validate
-
-    assert validate.DEFAULT_CONCURRENCY == DEFAULT_CONCURRENCY

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 
+from soldscope_cli.amazon.endpoints import is_loopback_http
 from soldscope_cli.consent.listener import (
     CODE_LIFETIME_SECONDS,
     MD_ERRORS,
@@ -24,7 +25,6 @@ from soldscope_cli.consent.listener import (
     StateMismatch,
     consent_url,
     explain_consent_error,
-    is_loopback_uri,
     new_state,
     parse_callback,
 )
@@ -354,7 +354,7 @@ def test_nothing_secret_reaches_stdout_or_stderr(
     assert CODE not in repr(result)
 
 
-# --- consent_url, new_state, is_loopback_uri ---------------------------------------------------
+# --- consent_url, new_state, is_loopback_http ---------------------------------------------------
 
 
 def test_consent_url_encodes_every_parameter_and_adds_beta_for_drafts() -> None:
@@ -420,8 +420,8 @@ def test_new_state_refuses_ports_the_relay_page_would_refuse(port: int) -> None:
         ("", False),
     ],
 )
-def test_is_loopback_uri(uri: str, expected: bool) -> None:
-    assert is_loopback_uri(uri) is expected
+def test_is_loopback_http(uri: str, expected: bool) -> None:
+    assert is_loopback_http(uri) is expected
 
 
 # --- parse_callback ---------------------------------------------------------------------------

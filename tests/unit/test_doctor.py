@@ -25,13 +25,7 @@ from typer.testing import CliRunner
 
 from soldscope_cli import __version__
 from soldscope_cli.amazon.http import make_http_client
-from soldscope_cli.commands.doctor import (
-    ASCII_SYMBOLS,
-    can_encode,
-    doctor_command,
-    render_text,
-    tally,
-)
+from soldscope_cli.commands.doctor import doctor_command
 from soldscope_cli.context import AppContext, utc_now
 from soldscope_cli.db.database import CHECK_PROBLEM, CheckRecord, Database
 from soldscope_cli.doctor import CheckResult, DoctorInputs, Level, exit_code, run_doctor
@@ -72,6 +66,7 @@ from soldscope_cli.fleet.app_credentials import AppCredentials
 from soldscope_cli.fleet.config import Config, ConfigFile, StoreRecord
 from soldscope_cli.fleet.paths import Paths
 from soldscope_cli.fleet.secrets import CLIENT_SECRET_KEY, FileSecretStore, MemorySecretStore
+from soldscope_cli.output.doctor import ASCII_SYMBOLS, can_encode, render_text, tally
 from soldscope_cli.simulator import Simulator
 from soldscope_cli.sync.lock import SyncLock, holder_file
 

@@ -14,14 +14,9 @@ from tests.conftest import NOW, Harness, make_harness
 
 from soldscope_cli.amazon.clients import retry_policy_from_env
 from soldscope_cli.amazon.marketplaces import BY_CODE
-from soldscope_cli.checks.live import (
-    SKIPPED,
-    StoreCheck,
-    ValidateResult,
-    check_store,
-    compare_marketplaces,
-    validate_stores,
-)
+from soldscope_cli.checks.live import StoreCheck, check_store, compare_marketplaces
+from soldscope_cli.checks.validation import SKIPPED, ValidateResult, validate_stores
+from soldscope_cli.commands.validate import exit_code
 from soldscope_cli.db.database import (
     CHECK_APP_ERROR,
     CHECK_INCOMPLETE,
@@ -479,7 +474,7 @@ def test_app_failure_stops_scheduling_and_changes_no_status(tmp_path: Path) -> N
     before = h.ctx.database().states()
     result = run_validate(h, concurrency=1)
     assert result.app_error == "Client authentication failed"
-    assert result.exit_code == ExitCode.UNHEALTHY
+    assert exit_code(result) == ExitCode.UNHEALTHY
     assert len(fake.lwa_calls) == 1  # the other four were never scheduled
     outcomes = sorted(c.outcome for c in result.checks.values())
     assert outcomes == [CHECK_APP_ERROR, SKIPPED, SKIPPED, SKIPPED, SKIPPED]
@@ -510,7 +505,7 @@ def test_outcomes_are_recorded_with_events_and_no_secrets(tmp_path: Path) -> Non
         "store-2": Status.ACTIVE,
     }
     assert result.incomplete == ["store-2"]
-    assert result.exit_code == ExitCode.UNHEALTHY
+    assert exit_code(result) == ExitCode.UNHEALTHY
     note = next(r.note for r in result.rows if r.name == "store-2")
     assert note is not None and "ServiceUnavailable" in note
     db = h.ctx.database()
@@ -543,7 +538,8 @@ def test_exit_code(
 
     rows = [StoreRow(record(f"s{i}"), s, NOW, 1, None, None, None) for i, s in enumerate(statuses)]
     checks = {f"s{i}": StoreCheck(f"s{i}", o) for i, o in enumerate(outcomes)}
-    assert ValidateResult(rows, checks, app_error).exit_code == expected
+
+    assert exit_code(ValidateResult(rows, checks, app_error)) == expected
 
 
 def test_an_unexpected_error_in_one_check_does_not_stop_the_others(tmp_path: Path) -> None:
@@ -558,7 +554,7 @@ def test_an_unexpected_error_in_one_check_does_not_stop_the_others(tmp_path: Pat
 def test_the_reconnect_hint_fits_how_the_store_was_connected() -> None:
     from datetime import UTC, datetime
 
-    from soldscope_cli.checks.live import reconnect_hint
+    from soldscope_cli.checks.result import reconnect_hint
     from soldscope_cli.fleet.config import StoreRecord
 
     consented = StoreRecord("acme", "na", ["US"], datetime(2026, 1, 1, tzinfo=UTC))

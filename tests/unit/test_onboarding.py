@@ -27,12 +27,12 @@ from tests.unit.test_health import (
     participation,
 )
 
+from soldscope_cli.amazon.endpoints import is_loopback_http
 from soldscope_cli.consent.listener import (
     ConsentDenied,
     ConsentTimeout,
     MissingCode,
     StateMismatch,
-    is_loopback_uri,
 )
 from soldscope_cli.db.database import CheckRecord
 from soldscope_cli.errors import (
@@ -156,7 +156,7 @@ class SellerBrowser:
     def follow(self, address: str) -> None:
         """Load an address the way the browser (and the relay page) would."""
         parts = urlsplit(address)
-        if not is_loopback_uri(address):
+        if not is_loopback_http(address):
             port = parse_qs(parts.query)["state"][0].split(".", 1)[0]
             address = f"http://127.0.0.1:{port}/callback?{parts.query}"
         with httpx.Client(trust_env=False, timeout=5) as client:

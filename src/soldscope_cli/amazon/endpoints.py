@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from soldscope_cli.amazon.marketplaces import (
     BY_CODE,
@@ -18,6 +19,18 @@ LWA_URL_ENV = "SOLDSCOPE_LWA_URL"
 SPAPI_URL_ENV = "SOLDSCOPE_SPAPI_URL"
 SELLER_CENTRAL_URL_ENV = "SOLDSCOPE_SELLER_CENTRAL_URL"
 SANDBOX_ENV = "SOLDSCOPE_SANDBOX"
+# Hosts that are this machine: only the local simulator is served there over plain http.
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def is_loopback_http(uri: str) -> bool:
+    """http://127.0.0.1:PORT/..., http://localhost..., http://[::1]... (the simulator's URIs)."""
+    try:
+        parts = urlsplit(uri.strip())
+        _ = parts.port  # raises ValueError on a malformed port
+    except ValueError:
+        return False
+    return parts.scheme.lower() == "http" and (parts.hostname or "") in LOOPBACK_HOSTS
 
 
 @dataclass(frozen=True)

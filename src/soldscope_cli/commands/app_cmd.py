@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -13,72 +12,17 @@ from soldscope_cli.context import AppContext
 from soldscope_cli.errors import SecretStoreError, UsageError
 from soldscope_cli.fleet.app_credentials import (
     CLIENT_SECRET_ENV,
-    check_app_id,
-    check_client_id,
-    check_redirect_uri,
     resolve_app,
     secret_due,
     secret_rotation_state,
 )
+from soldscope_cli.fleet.app_settings import AppSetRequest, check_values, run_app_set
 from soldscope_cli.fleet.config import format_time
-from soldscope_cli.fleet.secrets import CLIENT_SECRET_KEY, backend_choice
+from soldscope_cli.fleet.secrets import backend_choice
 
 app_app = typer.Typer(
     help="Register and inspect the SP-API application's credentials.", no_args_is_help=True
 )
-
-
-@dataclass(frozen=True)
-class AppSetRequest:
-    """What `app set` was asked to change."""
-
-    application_id: str | None = None
-    client_id: str | None = None
-    redirect_uri: str | None = None
-    draft: bool | None = None
-    client_secret: str | None = None
-
-
-def check_values(request: AppSetRequest) -> None:
-    """UsageError for an id or redirect URI Amazon would refuse."""
-    if request.application_id is not None:
-        check_app_id(request.application_id)
-    if request.client_id is not None:
-        check_client_id(request.client_id)
-    if request.redirect_uri is not None:
-        check_redirect_uri(request.redirect_uri)
-
-
-def run_app_set(ctx: AppContext, request: AppSetRequest) -> list[str]:
-    """Validate and save; the secret goes to the secret store, the rest to config. Returns changes."""
-    check_values(request)
-    changed: list[str] = []
-    now = ctx.clock()
-    if request.client_secret is not None:
-        # Secret first: if the keyring is unusable, nothing else changes either.
-        ctx.secret_store().set(CLIENT_SECRET_KEY, request.client_secret)
-        changed.append("client secret")
-    with ctx.config_file.edit() as config:
-        settings = config.app
-        for attr, label in (
-            ("application_id", "application id"),
-            ("client_id", "client id"),
-            ("redirect_uri", "redirect URI"),
-            ("draft", "draft"),
-        ):
-            value = getattr(request, attr)
-            if value is not None and getattr(settings, attr) != value:
-                setattr(settings, attr, value)
-                changed.append(label)
-        if request.client_secret is not None:
-            settings.client_secret_set_at = now
-        if not settings.application_id or not settings.client_id:
-            raise UsageError(
-                "the app needs both an application id and an LWA client id",
-                hint="run `soldscope app set --app-id amzn1.sp.solution.… "
-                "--client-id amzn1.application-oa2-client.…`",
-            )
-    return changed
 
 
 def app_report(ctx: AppContext) -> dict[str, Any]:
@@ -197,7 +141,9 @@ def app_set(
         if not creds.client_secret:
             secret = _read_secret(ctx_obj, False)
     changed = run_app_set(
-        ctx_obj,
+        ctx_obj.config_file,
+        ctx_obj.secret_store,
+        ctx_obj.clock(),
         AppSetRequest(app_id, client_id, redirect_uri, draft, secret),
     )
     if changed:
@@ -222,7 +168,7 @@ def app_show(
     app = get_context(ctx)
     report = app_report(app)
     if as_json:
-        from soldscope_cli.output.terminal import print_json
+        from soldscope_cli.output.jsonout import print_json
 
         print_json(app.stdout, report)
         return

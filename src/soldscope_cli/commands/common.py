@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import typer
 
-from soldscope_cli.errors import UsageError
-
 if TYPE_CHECKING:
     from soldscope_cli.context import AppContext
-    from soldscope_cli.fleet.config import Config, StoreRecord
 
 
 def get_context(ctx: typer.Context) -> AppContext:
@@ -33,17 +29,3 @@ def complete_store_names(incomplete: str) -> list[str]:
     except SoldscopeError:
         return []
     return [name for name in sorted(config.stores) if name.startswith(incomplete)]
-
-
-def select_stores(config: Config, names: Iterable[str]) -> list[StoreRecord]:
-    """The named stores (all when none named); an unknown name is a usage error, nothing done."""
-    wanted = list(dict.fromkeys(names))
-    if not wanted:
-        return list(config.stores.values())
-    unknown = [n for n in wanted if n not in config.stores]
-    if unknown:
-        raise UsageError(
-            f"no store named {', '.join(repr(n) for n in unknown)}",
-            hint="run `soldscope list` to see the configured stores",
-        )
-    return [config.stores[n] for n in wanted]

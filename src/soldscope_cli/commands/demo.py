@@ -29,9 +29,10 @@ def demo_command(
       soldscope demo
       soldscope demo --keep
     """
-    from soldscope_cli.commands import sync as sync_cmd
-    from soldscope_cli.commands.validate import render as render_checks
     from soldscope_cli.demo import run_demo
+    from soldscope_cli.output.sync import render_table, store_line, summary_line
+    from soldscope_cli.output.validate import render_validation
+    from soldscope_cli.sync.base import DATASET_NAMES
 
     app = get_context(ctx)
 
@@ -43,15 +44,15 @@ def demo_command(
         app.out.print()
         app.out.print("Sync:", markup=False, style="bold")
         if app.policy.rich:
-            sync_cmd.render_table(app.out, result.sync, sync_cmd.parse_datasets([]))
+            render_table(app.out, result.sync, DATASET_NAMES)
         else:
             for store in result.sync.stores:
-                app.out.print(sync_cmd.store_line(store), markup=False)
-        app.out.print(sync_cmd.summary_line(result.sync), markup=False)
+                app.out.print(store_line(store), markup=False)
+        app.out.print(summary_line(result.sync), markup=False)
     app.out.print()
     app.out.print("Connections (soldscope list):", markup=False, style="bold")
     # The live check's findings, shown with the rows as they are after the sync (last sync set).
-    render_checks(app, dataclasses.replace(result.validate, rows=result.rows), as_json=False)
+    render_validation(app, dataclasses.replace(result.validate, rows=result.rows), as_json=False)
     app.out.print()
     if result.kept:
         home = shlex.quote(str(result.home))

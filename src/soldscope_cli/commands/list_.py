@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated
 
 import typer
 
-from soldscope_cli.commands.common import complete_store_names, get_context, select_stores
-from soldscope_cli.context import AppContext
-from soldscope_cli.db.database import read_states_if_exists
+from soldscope_cli.commands.common import complete_store_names, get_context
 from soldscope_cli.errors import ExitCode, UsageError
-from soldscope_cli.fleet.listing import StoreRow, any_unhealthy, build_rows, summary
-from soldscope_cli.output.terminal import needs_rich
+from soldscope_cli.fleet.listing import any_unhealthy, run_list, summary
+from soldscope_cli.output.store_table import needs_rich
 from soldscope_cli.status import Status
-
-
-@dataclass(frozen=True)
-class ListResult:
-    """What `list` found."""
-
-    rows: list[StoreRow]
-    total_configured: int
 
 
 def parse_status(value: str) -> Status:
@@ -34,17 +23,6 @@ def parse_status(value: str) -> Status:
             f"unknown status {value!r}",
             hint="use one of: active, expiring_soon, expired, error",
         ) from None
-
-
-def run_list(ctx: AppContext, names: list[str], statuses: list[Status]) -> ListResult:
-    """Build the rows for the named stores (all by default), filtered by status."""
-    config = ctx.config()
-    records = select_stores(config, names)
-    states = read_states_if_exists(ctx.paths.database, [r.name for r in records])
-    rows = build_rows(records, states, ctx.clock())
-    if statuses:
-        rows = [row for row in rows if row.status in statuses]
-    return ListResult(rows=rows, total_configured=len(config.stores))
 
 
 def list_command(
@@ -80,9 +58,9 @@ def list_command(
     """
     app = get_context(ctx)
     wanted = [parse_status(s) for s in status or []]
-    result = run_list(app, names or [], wanted)
+    result = run_list(app.config(), app.paths.database, names or [], wanted, app.clock())
     if as_json:
-        from soldscope_cli.output.terminal import print_json
+        from soldscope_cli.output.jsonout import print_json
 
         print_json(app.stdout, [row.to_json() for row in result.rows])
     elif result.total_configured == 0:
@@ -92,12 +70,12 @@ def list_command(
         )
     elif not needs_rich(result.rows, app.policy):
         # Without importing Rich at all: list must stay fast at 1,000 stores.
-        from soldscope_cli.output.terminal import store_table_text
+        from soldscope_cli.output.store_table import store_table_text
 
         app.stdout.write(store_table_text(result.rows, app.policy))
         app.stdout.write(summary(result.rows) + "\n")
     else:
-        from soldscope_cli.output.terminal import render_store_table
+        from soldscope_cli.output.store_table import render_store_table
 
         render_store_table(app.out, result.rows, app.policy)
         app.out.print(summary(result.rows), markup=False)

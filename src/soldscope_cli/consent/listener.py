@@ -31,7 +31,6 @@ _STATE_RANDOM_BYTES = 24  # 192 bits: RFC 6749 §10.12 wants a state nobody can 
 TICK_SECONDS = 1.0  # how often wait() re-reads the clock and calls on_tick
 _MAX_QUERY_FIELDS = 50
 _HANDLER_TIMEOUT_SECONDS = 10.0
-_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 _MD_CODE = re.compile(r"\bMD\d{4}\b", re.IGNORECASE)
 _INVALID_ACCESS = re.compile(r"invalid\s+access", re.IGNORECASE)
@@ -164,16 +163,6 @@ def new_state(port: int | None) -> str:
             hint=f"choose a port between {MIN_RELAY_PORT} and {MAX_PORT}",
         )
     return f"{port}.{token}"
-
-
-def is_loopback_uri(uri: str) -> bool:
-    """Whether a redirect URI points at this machine over plain http (simulator-style)."""
-    try:
-        parts = urlsplit(uri.strip())
-        _ = parts.port  # raises ValueError on a malformed port
-    except ValueError:
-        return False
-    return parts.scheme.lower() == "http" and (parts.hostname or "") in _LOOPBACK_HOSTS
 
 
 def consent_url(

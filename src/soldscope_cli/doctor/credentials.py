@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from soldscope_cli.amazon.endpoints import is_loopback_http
 from soldscope_cli.doctor.model import CheckResult, Level
 from soldscope_cli.errors import UsageError
 from soldscope_cli.fleet.app_credentials import (
     AppCredentials,
     check_redirect_uri,
-    is_loopback_http,
     secret_due,
     secret_rotation_state,
 )

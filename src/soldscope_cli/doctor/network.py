@@ -10,6 +10,7 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from soldscope_cli.amazon.endpoints import LOOPBACK_HOSTS
 from soldscope_cli.doctor.model import CheckResult, Level, TimedOut, bounded
 from soldscope_cli.redact import redact
 
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
 # more than about five minutes, and a minute is already more than NTP ever lets through.
 SKEW_FAIL = timedelta(minutes=5)
 SKEW_WARN = timedelta(minutes=1)
-_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 CA_FIX = (
     "behind a TLS-inspecting proxy, point SSL_CERT_FILE at a PEM file holding its CA "
     "certificate (or the system bundle, e.g. /etc/ssl/certs/ca-certificates.crt)"
@@ -145,7 +145,7 @@ def probe_target(
 
     scheme = urlsplit(target.url).scheme
     notes: list[str] = []
-    if scheme == "http" and target.host not in _LOOPBACK:
+    if scheme == "http" and target.host not in LOOPBACK_HOSTS:
         notes.append("plain http: tokens would cross the network unencrypted")
     if proxy:
         notes.append(f"via proxy {proxy}")
@@ -195,7 +195,7 @@ def probe_target(
     parts.append("TLS verified" if scheme == "https" else "plain http")
     parts.append(f"HTTP {response.status_code} in {elapsed_ms:.0f} ms")
     detail = ", ".join(parts) + (f" ({'; '.join(notes)})" if notes else "")
-    level = Level.WARN if scheme == "http" and target.host not in _LOOPBACK else Level.OK
+    level = Level.WARN if scheme == "http" and target.host not in LOOPBACK_HOSTS else Level.OK
     fix = "use an https URL" if level is Level.WARN else None
     date: datetime | None = None
     header = response.headers.get("date")

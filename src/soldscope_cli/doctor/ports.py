@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from soldscope_cli.amazon.endpoints import is_loopback_http
 from soldscope_cli.consent.listener import LISTEN_HOST
 from soldscope_cli.doctor.model import CheckResult, Level
-from soldscope_cli.fleet.app_credentials import is_loopback_http
 
 _TCP_LISTEN = "0A"
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from soldscope_cli.checks.live import INVALID_GRANT, MISSING_TOKEN, reconnect_hint
+from soldscope_cli.checks.result import reconnect_hint
 from soldscope_cli.db.database import StoreState, read_states_if_exists
 from soldscope_cli.doctor.model import CheckResult, Level, worst
 from soldscope_cli.errors import ConfigError
 from soldscope_cli.fleet.config import Config
 from soldscope_cli.fleet.listing import StoreRow, build_rows, summary
-from soldscope_cli.status import EXPIRING_SOON_DAYS, Status
+from soldscope_cli.status import EXPIRING_SOON_DAYS, INVALID_GRANT, MISSING_TOKEN, Status
 
 _RECONNECT_CODES = {INVALID_GRANT, MISSING_TOKEN}
 

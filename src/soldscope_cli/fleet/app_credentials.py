@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+from soldscope_cli.amazon.endpoints import is_loopback_http
 from soldscope_cli.errors import ConfigError, UsageError
 from soldscope_cli.fleet.config import AppSettings
 from soldscope_cli.fleet.secrets import CLIENT_SECRET_KEY, SecretStore
@@ -83,12 +84,6 @@ def resolve_app(
         if creds.client_secret:
             creds.sources["client_secret"] = store.name
     return creds
-
-
-def is_loopback_http(uri: str) -> bool:
-    """http://127.0.0.1:PORT/..., http://localhost..., http://[::1]... (the simulator only)."""
-    parts = urlsplit(uri)
-    return parts.scheme == "http" and (parts.hostname or "") in {"127.0.0.1", "localhost", "::1"}
 
 
 def check_redirect_uri(uri: str) -> None:

@@ -6,7 +6,7 @@ import os
 import re
 import tempfile
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -435,3 +435,17 @@ class ConfigFile:
             atomic_write(self.path, dump_config(config))
         finally:
             lock.release()
+
+
+def select_stores(config: Config, names: Iterable[str]) -> list[StoreRecord]:
+    """The named stores (all when none named); an unknown name is a usage error, nothing done."""
+    wanted = list(dict.fromkeys(names))
+    if not wanted:
+        return list(config.stores.values())
+    unknown = [n for n in wanted if n not in config.stores]
+    if unknown:
+        raise UsageError(
+            f"no store named {', '.join(repr(n) for n in unknown)}",
+            hint="run `soldscope list` to see the configured stores",
+        )
+    return [config.stores[n] for n in wanted]

@@ -6,10 +6,11 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from soldscope_cli.db.database import StoreState
-from soldscope_cli.fleet.config import StoreRecord, format_time
+from soldscope_cli.db.database import StoreState, read_states_if_exists
+from soldscope_cli.fleet.config import Config, StoreRecord, format_time, select_stores
 from soldscope_cli.status import Problem, Status, compute_status, days_left, effective_problem
 from soldscope_cli.status import expires_at as compute_expires_at
 
@@ -94,3 +95,23 @@ def summary(rows: Iterable[StoreRow]) -> str:
 def any_unhealthy(rows: Iterable[StoreRow]) -> bool:
     """True when a row is error or expired (exit 1 for CI)."""
     return any(row.status.unhealthy for row in rows)
+
+
+@dataclass(frozen=True)
+class ListResult:
+    """What `list` found."""
+
+    rows: list[StoreRow]
+    total_configured: int
+
+
+def run_list(
+    config: Config, database: Path, names: list[str], statuses: list[Status], now: datetime
+) -> ListResult:
+    """The rows of the named stores (all by default), filtered by status; never writes anything."""
+    records = select_stores(config, names)
+    states = read_states_if_exists(database, [r.name for r in records])
+    rows = build_rows(records, states, now)
+    if statuses:
+        rows = [row for row in rows if row.status in statuses]
+    return ListResult(rows=rows, total_configured=len(config.stores))

@@ -27,10 +27,11 @@ if TYPE_CHECKING:
     # Imported where used at run time: these pull in httpx and http.server, which commands that
     # never go online (`list`) must not pay for.
     from soldscope_cli.amazon.lwa import TokenGrant
-    from soldscope_cli.checks.live import HealthClients, SellerApi, StoreCheck
+    from soldscope_cli.checks.live import HealthClients, SellerApi
+    from soldscope_cli.checks.result import StoreCheck
     from soldscope_cli.consent.listener import CallbackListener, ConsentResult
-    from soldscope_cli.context import AppContext
     from soldscope_cli.fleet.app_credentials import AppCredentials
+    from soldscope_cli.services import Services
 
 DEFAULT_TIMEOUT_SECONDS = 300.0
 # The statuses `validate --reauthorize` renews: broken, run out, or about to run out.
@@ -139,7 +140,9 @@ def prove(
 
     `again` is the advice for a token Amazon refuses (how to get another one).
     """
-    from soldscope_cli.checks.live import APP_REJECTED_MESSAGE, MARKETPLACE_MISMATCH, check_store
+    from soldscope_cli.checks.live import check_store
+    from soldscope_cli.checks.result import APP_REJECTED_MESSAGE
+    from soldscope_cli.status import MARKETPLACE_MISMATCH
 
     check = check_store(record, refresh_token, clients)
     if check.outcome == CHECK_APP_ERROR:
@@ -175,7 +178,7 @@ def prove(
 
 
 def store_connection(
-    ctx: AppContext, record: StoreRecord, refresh_token: str, check: StoreCheck, now: datetime
+    ctx: Services, record: StoreRecord, refresh_token: str, check: StoreCheck, now: datetime
 ) -> ConnectResult:
     """Write token, record and first check together; history and sync cursors are kept."""
     from soldscope_cli.fleet.connections import save_connection
@@ -266,9 +269,10 @@ class ListenPlan:
 
 def plan_listener(redirect_uri: str, port: int | None) -> ListenPlan:
     """--port, else the port of a loopback redirect URI, else any free port (relay mode)."""
-    from soldscope_cli.consent.listener import CALLBACK_PATH, is_loopback_uri
+    from soldscope_cli.amazon.endpoints import is_loopback_http
+    from soldscope_cli.consent.listener import CALLBACK_PATH
 
-    if not is_loopback_uri(redirect_uri):
+    if not is_loopback_http(redirect_uri):
         return ListenPlan(port or 0, CALLBACK_PATH, True, None)
     parts = urlsplit(redirect_uri.strip())
     if parts.hostname == "::1":
@@ -287,7 +291,7 @@ def plan_listener(redirect_uri: str, port: int | None) -> ListenPlan:
     return ListenPlan(chosen, path, False, sent)
 
 
-def preflight(ctx: AppContext, name: str) -> AppCredentials:
+def preflight(ctx: Services, name: str) -> AppCredentials:
     """Fail before the consent when this machine could not keep its result."""
     from soldscope_cli.fleet.app_credentials import resolve_app
     from soldscope_cli.fleet.secrets import token_key
@@ -301,7 +305,7 @@ def preflight(ctx: AppContext, name: str) -> AppCredentials:
     return creds
 
 
-def _open_listener(plan: ListenPlan, name: str, ctx: AppContext) -> CallbackListener:
+def _open_listener(plan: ListenPlan, name: str, ctx: Services) -> CallbackListener:
     from soldscope_cli.consent.listener import CallbackListener
 
     try:
@@ -346,7 +350,7 @@ def _exchange(clients: ConsentClients, code: str, redirect_uri: str, name: str) 
 
 
 def _receive(
-    ctx: AppContext,
+    ctx: Services,
     request: ConsentRequest,
     target: Target,
     creds: AppCredentials,
@@ -387,7 +391,7 @@ def _receive(
 
 
 def run_consent(
-    ctx: AppContext,
+    ctx: Services,
     request: ConsentRequest,
     ui: ConsentUi,
     *,
@@ -397,7 +401,6 @@ def run_consent(
     target = plan_target(ctx.config(), request.name, request.marketplaces, request.region)
     creds = preflight(ctx, target.name)
     if make_clients is None:
-
         clients: ConsentClients = ctx.amazon_clients()
     else:
         clients = make_clients()

@@ -1,11 +1,12 @@
 """`sync` without the terminal: pick the stores, run their datasets concurrently, report results.
 
-Each store runs on its own worker thread with its own SQLite connection; a failing store never
-stops the others. What fails is classified once, here:
-  * invalid_grant, or a 403 that Amazon's Sellers API confirms → a "problem" check (store error);
-  * a 403 the Sellers API does not share → the app lacks that dataset's role ("not authorized");
-  * invalid_client → an app-wide problem: stop everything, report it once;
-  * anything transient → reported, status untouched.
+Each store runs on its own worker thread with its own database connection; a failing store never
+stops the others. Failures are classified by checks/ exactly as validate classifies them; what
+sync adds:
+  * a 403 on a dataset is put to the Sellers API (what validate checks): shared, it is the store's
+    lasting problem; not shared, the app lacks that dataset's role ("not authorized");
+  * invalid_client stops every store, reported once;
+  * anything transient is reported, the status untouched.
 """
 
 from __future__ import annotations
@@ -20,13 +21,15 @@ from typing import Any, Protocol
 
 from soldscope_cli.amazon.lwa import AppCredentialsRejected, GrantRejected, LwaError
 from soldscope_cli.amazon.spapi import SpapiError, SpapiForbidden
-from soldscope_cli.checks.live import FORBIDDEN, INVALID_GRANT, MISSING_TOKEN, reconnect_hint
-from soldscope_cli.db.database import CHECK_APP_ERROR, CHECK_PROBLEM, CheckRecord, Database
+from soldscope_cli.checks.failures import classify, missing_token
+from soldscope_cli.checks.recording import CheckRecorder
+from soldscope_cli.checks.result import reconnect_hint
+from soldscope_cli.db.database import Database
 from soldscope_cli.errors import SoldscopeError
 from soldscope_cli.fleet.config import StoreRecord, format_time
 from soldscope_cli.fleet.listing import build_row
 from soldscope_cli.fleet.secrets import SecretStore, token_key
-from soldscope_cli.status import Status
+from soldscope_cli.status import FORBIDDEN, INVALID_GRANT, MISSING_TOKEN, Status
 from soldscope_cli.sync import brand_analytics, finances, inventory
 from soldscope_cli.sync.base import (
     BRAND_ANALYTICS,
@@ -226,19 +229,18 @@ def run_sync(
         if token:
             tokens[record.name] = token
         else:
-            reason = f"{MISSING_TOKEN}: no refresh token in the secret store: " + reconnect_hint(
-                record
-            )
+            reason = missing_token(record).reason
             results[record.name] = StoreResult(record.name, FAILED, reason)
             log.error("%s: %s", record.name, reason)
             env.observer.store_finished(results[record.name])
     app_stop = _AppStop()
+    recorder = CheckRecorder(env.db, records, states, env.clock, "sync")
     to_run = [r for r in runnable if r.name in tokens]
     if to_run:
         workers = max(1, min(options.concurrency, len(to_run)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="soldscope-sync") as pool:
             futures = {
-                r.name: pool.submit(_run_store, r, tokens[r.name], options, env, app_stop)
+                r.name: pool.submit(_run_store, r, tokens[r.name], options, env, app_stop, recorder)
                 for r in to_run
             }
             for name, future in futures.items():
@@ -287,6 +289,7 @@ def _run_store(
     options: SyncOptions,
     env: SyncEnvironment,
     app_stop: _AppStop,
+    recorder: CheckRecorder,
 ) -> StoreResult:
     began = env.monotonic()
     result = StoreResult(record.name)
@@ -298,7 +301,7 @@ def _run_store(
     env.observer.store_started(record.name)
     try:
         client = env.client_for(record, refresh_token)
-        worker = _StoreWorker(record, client, options, env, app_stop, result)
+        worker = _StoreWorker(record, client, options, env, app_stop, recorder, result)
         worker.run()
     except Exception as exc:
         # A bug or local failure in one store must not take the others down.
@@ -326,9 +329,11 @@ class _StoreWorker:
         options: SyncOptions,
         env: SyncEnvironment,
         app_stop: _AppStop,
+        recorder: CheckRecorder,
         result: StoreResult,
     ) -> None:
         self.record = record
+        self.recorder = recorder
         self.client = client
         self.options = options
         self.env = env
@@ -373,29 +378,16 @@ class _StoreWorker:
             result.rows_added, result.rows_updated = outcome.rows_added, outcome.rows_updated
             result.notes = outcome.notes
         except GrantRejected as exc:
-            # The same code and message validate records, so `list` reads the same either way.
-            message = (
-                "Login with Amazon refused the refresh token: the seller revoked the "
-                "authorization or it expired"
-            )
-            self._problem(INVALID_GRANT, message, exc.request_id)
+            # Classified and recorded as validate does, so `list` reads the same either way.
+            check = classify(self.record, exc)
+            self.recorder.record(check)
             self._fail(result, INVALID_GRANT, exc.message, exc.request_id)
-            self.result.reason = f"{INVALID_GRANT}: {message}; {reconnect_hint(self.record)}"
+            self.result.reason = check.reason
             aborted = True
         except AppCredentialsRejected as exc:
             if self.app_stop.set(exc.message):
                 log.error("the app's LWA credentials were rejected: %s", exc.message)
-            env.db.record_check(
-                CheckRecord(
-                    store,
-                    env.clock(),
-                    "sync",
-                    CHECK_APP_ERROR,
-                    exc.code,
-                    exc.message,
-                    exc.request_id,
-                )
-            )
+            self.recorder.record(classify(self.record, exc))
             self._fail(result, exc.code, exc.message, exc.request_id)
             self.result.reason = "stopped: the app's credentials were rejected"
             aborted = True
@@ -451,28 +443,6 @@ class _StoreWorker:
             f" [request id {request_id}]" if request_id else "",
         )
 
-    def _problem(self, code: str, message: str, request_id: str | None) -> None:
-        """Record what validate would: a lasting problem that puts the store in error."""
-        db = self.env.db
-        now = self.env.clock()
-        before = build_row(self.record, db.states([self.record.name]).get(self.record.name), now)
-        with db.transaction() as tx:
-            db.record_check(
-                CheckRecord(
-                    self.record.name, now, "sync", CHECK_PROBLEM, code, message, request_id
-                ),
-                tx=tx,
-            )
-            if before.status is not Status.ERROR:
-                db.log_event(
-                    "status_changed",
-                    now,
-                    self.record.name,
-                    {"from": before.status.value, "to": Status.ERROR.value, "code": code},
-                    tx=tx,
-                )
-        self.result.reason = f"{code}: {message}"
-
     def _forbidden(self, result: DatasetResult, exc: SpapiForbidden) -> bool:
         """A 403: ask the Sellers API (what validate checks) whether the store itself is refused."""
         if self._sellers_ok is None:
@@ -480,15 +450,11 @@ class _StoreWorker:
                 self.client.get_marketplace_participations()
                 self._sellers_ok = True
             except SpapiForbidden as probe:
+                # The store itself refuses the app: the lasting problem validate would record.
                 self._sellers_ok = False
-                message = probe.message or "Access to requested resource is denied."
-                if probe.details:
-                    message += f" ({probe.details})"
-                self._problem(FORBIDDEN, message, probe.request_id)
-                self.result.reason = (
-                    f"{FORBIDDEN}: {message}; run `soldscope validate {self.record.name}` "
-                    "once the seller has re-authorized the app"
-                )
+                check = classify(self.record, probe)
+                self.recorder.record(check)
+                self.result.reason = check.reason
             except SpapiError as probe:
                 # Cannot tell now; report the dataset's own error and leave the status alone.
                 self._fail(

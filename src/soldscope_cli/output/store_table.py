@@ -1,14 +1,12 @@
-"""Terminal policy (TTY, colour, NO_COLOR) and the renderers for tables and JSON."""
+"""The store status table: Rich on a terminal, aligned text with ANSI badges, plain when piped."""
 
 from __future__ import annotations
 
-import json
-import sys
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
+from soldscope_cli.output.policy import OutputPolicy
 from soldscope_cli.status import Status
 
 if TYPE_CHECKING:
@@ -34,53 +32,6 @@ COLUMNS = (
     "Last sync",
     "Problem",
 )
-
-
-@dataclass(frozen=True)
-class OutputPolicy:
-    """Decided once per process: is stdout a terminal, and may we use colour."""
-
-    stdout_tty: bool
-    stderr_tty: bool
-    color: bool
-
-    @property
-    def rich(self) -> bool:
-        """Rich tables and progress when a person is watching."""
-        return self.stdout_tty
-
-    @classmethod
-    def decide(
-        cls,
-        env: Mapping[str, str],
-        *,
-        stdout_tty: bool,
-        stderr_tty: bool,
-        no_color_flag: bool = False,
-    ) -> OutputPolicy:
-        """--no-color > NO_COLOR > FORCE_COLOR > TTY (TERM=dumb: no colour)."""
-        if no_color_flag or env.get("NO_COLOR"):
-            color = False
-        elif env.get("FORCE_COLOR"):
-            color = True
-        else:
-            color = stdout_tty and env.get("TERM") != "dumb"
-        return cls(stdout_tty=stdout_tty, stderr_tty=stderr_tty, color=color)
-
-
-def make_console(stream: IO[str], policy: OutputPolicy, *, is_tty: bool) -> Console:
-    """A Rich console with the colour decision passed explicitly (never frozen at import)."""
-    from rich.console import Console
-
-    return Console(
-        file=stream,
-        force_terminal=is_tty or policy.color,
-        no_color=not policy.color,
-        color_system="auto" if policy.color else None,
-        highlight=False,
-        soft_wrap=not is_tty,
-        emoji=False,
-    )
 
 
 def short_time(value: datetime | None) -> str:
@@ -187,20 +138,3 @@ def aligned_table(rows: Sequence[StoreRow], *, color: bool) -> str:
         padded[status] = paint(padded[status], BADGE_STYLE[row.status])
         lines.append("  ".join(padded).rstrip())
     return "\n".join(lines)
-
-
-def print_json(stream: IO[str], data: Any) -> None:
-    """Machine output, key order kept: an array one element per line, anything else indented."""
-    if isinstance(data, list) and data:
-        # One compact element a line: grep- and diff-friendly, and json's C encoder only runs
-        # without indent (indenting 1,000 stores in pure Python costs 20-40 ms).
-        body = ",\n".join(json.dumps(item, ensure_ascii=False) for item in data)
-        stream.write("[\n" + body + "\n]\n")
-    else:
-        stream.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-    stream.flush()
-
-
-def stderr_write(text: str) -> None:
-    """Fallback error writer used before a context exists."""
-    sys.stderr.write(text + "\n")

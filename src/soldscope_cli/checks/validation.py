@@ -1,0 +1,174 @@
+"""Checking many stores at once: concurrency, recording each outcome, the refreshed rows."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from datetime import datetime
+
+from soldscope_cli.checks import DEFAULT_CONCURRENCY
+from soldscope_cli.checks.failures import missing_token
+from soldscope_cli.checks.live import HealthClients, check_store
+from soldscope_cli.checks.recording import CheckRecorder
+from soldscope_cli.checks.result import StoreCheck
+from soldscope_cli.db.database import (
+    CHECK_APP_ERROR,
+    CHECK_INCOMPLETE,
+    CHECK_OK,
+    CHECK_PROBLEM,
+    Database,
+)
+from soldscope_cli.fleet.config import StoreRecord, select_stores
+from soldscope_cli.fleet.listing import StoreRow, build_rows
+from soldscope_cli.fleet.secrets import SecretStore, token_key
+from soldscope_cli.services import Services
+
+# Not a database outcome: the check never ran because the app's credentials were rejected first.
+SKIPPED = "skipped"
+
+
+@dataclass
+class ValidateResult:
+    """What a validation run found: rows as `list` shows them plus each store's check."""
+
+    rows: list[StoreRow]
+    checks: dict[str, StoreCheck]
+    app_error: str | None = None
+
+    @property
+    def incomplete(self) -> list[str]:
+        """Stores whose check could not complete (status unchanged)."""
+        return sorted(n for n, c in self.checks.items() if c.outcome == CHECK_INCOMPLETE)
+
+
+ProgressCallback = Callable[[int, int, StoreCheck], None]
+
+
+def validate_stores(
+    records: Sequence[StoreRecord],
+    *,
+    secrets: SecretStore,
+    make_clients: Callable[[], HealthClients],
+    db: Database,
+    clock: Callable[[], datetime],
+    concurrency: int = DEFAULT_CONCURRENCY,
+    source: str = "validate",
+    progress: ProgressCallback | None = None,
+) -> ValidateResult:
+    """Check the stores concurrently, record every outcome, and return the refreshed rows."""
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    # One read at a time, on this thread, before any worker starts: gnome-keyring-daemon has been
+    # seen to crash under concurrent Secret Service reads.
+    tokens = {record.name: secrets.get(token_key(record.name)) for record in records}
+    names = [record.name for record in records]
+    recorder = CheckRecorder(db, records, db.states(names), clock, source)
+    checks: dict[str, StoreCheck] = {}
+    total = len(records)
+
+    def finish(check: StoreCheck) -> None:
+        checks[check.store] = check
+        if progress is not None:
+            progress(len(checks), total, check)
+
+    for record in records:
+        if not tokens[record.name]:
+            check = missing_token(record)
+            recorder.record(check)
+            finish(check)
+    to_check = [record for record in records if tokens[record.name]]
+    app_error = _check_concurrently(to_check, tokens, make_clients, concurrency, recorder, finish)
+    now = clock()
+    rows = [
+        _with_note(row, checks.get(row.name)) for row in build_rows(records, recorder.states, now)
+    ]
+    return ValidateResult(rows=rows, checks=checks, app_error=app_error)
+
+
+def _check_concurrently(
+    records: Sequence[StoreRecord],
+    tokens: Mapping[str, str | None],
+    make_clients: Callable[[], HealthClients],
+    concurrency: int,
+    recorder: CheckRecorder,
+    finish: Callable[[StoreCheck], None],
+) -> str | None:
+    """Run the checks on a pool; returns the app-level failure, if one stopped the run."""
+    if not records:
+        return None
+    clients = make_clients()
+    stop = threading.Event()
+    app_error: str | None = None
+
+    def work(record: StoreRecord) -> StoreCheck:
+        if stop.is_set():
+            return _skipped(record.name)
+        token = tokens[record.name]
+        assert token is not None  # only stores with a token are scheduled
+        return check_store(record, token, clients)
+
+    pool = ThreadPoolExecutor(
+        max_workers=min(concurrency, len(records)), thread_name_prefix="soldscope-check"
+    )
+    try:
+        futures: dict[Future[StoreCheck], StoreRecord] = {
+            pool.submit(work, record): record for record in records
+        }
+        for future in as_completed(futures):
+            record = futures[future]
+            check = _skipped(record.name) if future.cancelled() else future.result()
+            if check.outcome == CHECK_APP_ERROR and app_error is None:
+                # Every store would fail the same way: stop, and blame the app, not the stores.
+                app_error = check.message or check.code or "invalid_client"
+                stop.set()
+                for pending in futures:
+                    pending.cancel()
+            if check.outcome == CHECK_APP_ERROR or (app_error is None and check.outcome != SKIPPED):
+                recorder.record(check)
+            elif check.outcome != SKIPPED:
+                # Finished after the app failure: keep statuses exactly as they were.
+                check = _skipped(record.name)
+            finish(check)
+    finally:
+        stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+    return app_error
+
+
+def _skipped(name: str) -> StoreCheck:
+    return StoreCheck(
+        name,
+        SKIPPED,
+        message="not checked: Login with Amazon rejected the app's client credentials",
+    )
+
+
+def _with_note(row: StoreRow, check: StoreCheck | None) -> StoreRow:
+    """Show what a check found that is not a status (incomplete, skipped, new marketplaces)."""
+    if check is None or check.outcome in (CHECK_PROBLEM,) or not check.reason:
+        return row
+    if check.outcome == CHECK_OK and not check.added:
+        return row
+    return dataclasses.replace(row, note=check.reason)
+
+
+def run_validate(
+    ctx: Services,
+    names: list[str],
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    progress: ProgressCallback | None = None,
+) -> ValidateResult:
+    """Check the named stores (all by default) and return rows plus each store's check."""
+    return validate_stores(
+        select_stores(ctx.config(), names),
+        secrets=ctx.secret_store(),
+        make_clients=ctx.amazon_clients,
+        db=ctx.database(),
+        clock=ctx.clock,
+        concurrency=concurrency,
+        progress=progress,
+    )

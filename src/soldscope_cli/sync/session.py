@@ -1,0 +1,53 @@
+"""One sync run: the lock, the log file, the stores selected, the runner."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from soldscope_cli.fleet.config import select_stores
+from soldscope_cli.services import Services
+
+if TYPE_CHECKING:
+    from soldscope_cli.sync.runner import SyncObserver, SyncReport
+
+
+@dataclass(frozen=True)
+class SyncRequest:
+    """What `sync` was asked to do, parsed."""
+
+    names: list[str]
+    datasets: tuple[str, ...]
+    since: datetime | None
+    concurrency: int
+    ba_weeks: int = 4
+
+
+def run_sync_command(
+    app: Services, request: SyncRequest, observer: SyncObserver | None = None
+) -> SyncReport:
+    """Take the sync lock, open the log, and sync the selected stores."""
+    # Imported here: the runner pulls in the Amazon clients, which parsing a request must not.
+    from soldscope_cli.sync.lock import SyncLock
+    from soldscope_cli.sync.logfile import sync_log
+    from soldscope_cli.sync.runner import SilentObserver, SyncEnvironment, SyncOptions, run_sync
+
+    records = select_stores(app.config(), request.names)
+    with SyncLock(app.paths.sync_lock, app.clock), sync_log(app.paths.log_file):
+        env = SyncEnvironment(
+            db=app.database(),
+            secrets=app.secret_store(),
+            client_for=app.amazon_clients().spapi_for,
+            clock=app.clock,
+            sleep=app.sleep,
+            monotonic=app.monotonic,
+            observer=observer or SilentObserver(),
+        )
+        options = SyncOptions(
+            datasets=request.datasets,
+            since=request.since,
+            concurrency=request.concurrency,
+            ba_weeks=request.ba_weeks,
+        )
+        return run_sync(records, options, env)
