@@ -9,8 +9,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import soldscope_cli.simulator.admin as admin
+import soldscope_cli.simulator.consent as consent
+import soldscope_cli.simulator.lwa as lwa
+import soldscope_cli.simulator.reports as reports
+import soldscope_cli.simulator.spapi as spapi
+import soldscope_cli.simulator.tokens as tokens
 from soldscope_cli.amazon.marketplaces import normalize_code
-from soldscope_cli.simulator import admin, consent, lwa, reports, spapi, tokens
 from soldscope_cli.simulator.clock import Clock, Sleep, iso, parse_iso
 from soldscope_cli.simulator.ratelimit import RateLimiter
 from soldscope_cli.simulator.reports import ReportRecord

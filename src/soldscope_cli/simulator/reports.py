@@ -10,8 +10,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+import soldscope_cli.simulator.data as data
 from soldscope_cli.amazon.marketplaces import BY_ID
-from soldscope_cli.simulator import data
 from soldscope_cli.simulator.clock import iso, parse_iso, to_datetime
 from soldscope_cli.simulator.markets import info
 from soldscope_cli.simulator.scenario import ReportSettings, SellerSettings

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from soldscope_cli.simulator import data, reports
+import soldscope_cli.simulator.data as data
+import soldscope_cli.simulator.reports as reports
 from soldscope_cli.simulator.clock import parse_iso
 from soldscope_cli.simulator.markets import info
 from soldscope_cli.simulator.scenario import SellerSettings
