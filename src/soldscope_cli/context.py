@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from soldscope_cli.amazon.clients import AmazonClients
     from soldscope_cli.db.database import Database
+    from soldscope_cli.doctor.model import DoctorInputs
     from soldscope_cli.fleet.secrets import SecretStore
 
 
@@ -222,6 +223,47 @@ class AppContext:
             clock=self.clock,
             sleep=self.sleep,
             monotonic=self.monotonic,
+        )
+
+    def doctor_inputs(self, *, offline: bool) -> DoctorInputs:
+        """The real machine as doctor's checks see it, with doctor's short timeouts."""
+        from soldscope_cli.doctor.model import (
+            NETWORK_TIMEOUT_S,
+            SECRET_PROBE_TIMEOUT_S,
+            DoctorInputs,
+        )
+
+        def open_store(configured: str | None) -> SecretStore:
+            # doctor reports a silent keyring itself; it must not wait the full command timeout.
+            if self.secret_store_override is not None:
+                return self.secret_store_override
+            from soldscope_cli.fleet.secrets import open_secret_store
+
+            return open_secret_store(
+                self.env, configured, self.paths.secrets_file, timeout=SECRET_PROBE_TIMEOUT_S
+            )
+
+        def make_http() -> httpx.Client:
+            import httpx
+
+            from soldscope_cli.amazon.http import make_http_client
+
+            return make_http_client(
+                transport=self.http_transport,
+                timeout=httpx.Timeout(NETWORK_TIMEOUT_S),
+                env=self.env,
+            )
+
+        return DoctorInputs(
+            env=self.env,
+            paths=self.paths,
+            clock=self.clock,
+            monotonic=self.monotonic,
+            open_secret_store=open_store,
+            make_http=make_http,
+            uid=os.geteuid(),
+            offline=offline,
+            sandbox=self.sandbox,
         )
 
     def close(self) -> None:

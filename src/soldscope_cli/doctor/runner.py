@@ -1,11 +1,18 @@
-"""Runs every check (the slow ones side by side) and returns the results in a fixed order."""
+"""The doctor's checks, in one list, and the run that starts them all and collects their results.
+
+Each check is a function of the run that returns a `Pending`: fast checks return their results at
+once, slow ones (secret store, network, port, database) start on a thread and are waited for with
+the run's overall deadline. Adding a check is one function and one line in CHECKS.
+"""
 
 from __future__ import annotations
 
 import functools
 import importlib.metadata
 import platform
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TypeVar
 
 from soldscope_cli.amazon.endpoints import resolve_endpoints
@@ -45,7 +52,8 @@ from soldscope_cli.doctor.ports import check_callback_port
 from soldscope_cli.doctor.secret_probe import ProbeResult, check_secret_store
 from soldscope_cli.doctor.stores import check_stores
 from soldscope_cli.errors import SoldscopeError
-from soldscope_cli.fleet.app_credentials import resolve_app
+from soldscope_cli.fleet.app_credentials import AppCredentials, resolve_app
+from soldscope_cli.fleet.config import Config
 from soldscope_cli.fleet.paths import CONFIG_DIR_ENV, DATA_DIR_ENV
 
 T = TypeVar("T")
@@ -62,65 +70,139 @@ def _unfinished(
     return CheckResult(check_id, title, Level.FAIL, f"the check {reason}", fallback_fix)
 
 
-def run_doctor(inputs: DoctorInputs) -> list[CheckResult]:
-    """Every check's result; nothing is printed and nothing in the setup is changed."""
-    env = inputs.env
-    paths = inputs.paths
-    now = inputs.clock()
-    version_of = inputs.versions or importlib.metadata.version
-    results: list[CheckResult] = [
-        check_versions(version_of, platform.python_version()),
-        check_directory(
-            "config-dir", "Config directory", paths.config_dir, env, CONFIG_DIR_ENV, inputs.uid
-        ),
-        check_directory(
-            "data-dir", "Data directory", paths.data_dir, env, DATA_DIR_ENV, inputs.uid
-        ),
-        check_file_modes(paths, inputs.uid),
-    ]
-    config, config_result = load_config(paths)
-    results.append(config_result)
+Pending = Callable[[], list[CheckResult]]
 
-    # The slow checks start together; each has its own short timeout, and the overall deadline
-    # below catches anything that ignores it.
-    deadline = inputs.monotonic() + inputs.overall_timeout
-    configured_backend = config.secrets_backend if config is not None else None
-    wait_secrets = start_bounded(
+
+@dataclass
+class DoctorRun:
+    """What the checks of one run share: the inputs, the config as read, the overall deadline."""
+
+    inputs: DoctorInputs
+    now: datetime
+    config: Config | None
+    config_result: CheckResult
+    creds: AppCredentials | None
+    deadline: float
+    probe: ProbeResult | None = None  # what the secret-store check learnt, for the app check
+
+    def remaining(self) -> float:
+        """Seconds left before the overall deadline."""
+        return self.deadline - self.inputs.monotonic()
+
+    def in_background(
+        self, call: Callable[[], list[CheckResult]], check_id: str, title: str, fix: str
+    ) -> Pending:
+        """Start a slow check now; its results, or one failure line if it did not finish."""
+        wait = start_bounded(call, check_id)
+
+        def results() -> list[CheckResult]:
+            outcome = wait(self.remaining())
+            if outcome.value is not None:
+                return outcome.value
+            return [_unfinished(check_id, title, outcome, fix, self.inputs.overall_timeout)]
+
+        return results
+
+
+Check = Callable[[DoctorRun], Pending]
+
+
+def _ready(*results: CheckResult) -> Pending:
+    return lambda: list(results)
+
+
+def versions(run: DoctorRun) -> Pending:
+    """soldscope's, Python's and the libraries' versions."""
+    version_of = run.inputs.versions or importlib.metadata.version
+    return _ready(check_versions(version_of, platform.python_version()))
+
+
+def config_dir(run: DoctorRun) -> Pending:
+    """The config directory exists, is ours and is private."""
+    i = run.inputs
+    return _ready(
+        check_directory(
+            "config-dir", "Config directory", i.paths.config_dir, i.env, CONFIG_DIR_ENV, i.uid
+        )
+    )
+
+
+def data_dir(run: DoctorRun) -> Pending:
+    """The data directory exists, is ours and is private."""
+    i = run.inputs
+    return _ready(
+        check_directory("data-dir", "Data directory", i.paths.data_dir, i.env, DATA_DIR_ENV, i.uid)
+    )
+
+
+def file_modes(run: DoctorRun) -> Pending:
+    """Files holding anything sensitive are 0600."""
+    return _ready(check_file_modes(run.inputs.paths, run.inputs.uid))
+
+
+def config_file(run: DoctorRun) -> Pending:
+    """The config file parses and validates."""
+    return _ready(run.config_result)
+
+
+def secret_store(run: DoctorRun) -> Pending:
+    """A round trip of a throwaway secret through the configured backend."""
+    i = run.inputs
+    backend = run.config.secrets_backend if run.config is not None else None
+    wait = start_bounded(
         lambda: check_secret_store(
-            env,
-            configured_backend,
-            inputs.open_secret_store,
-            inputs.secret_timeout,
-            secrets_file=paths.secrets_file,
+            i.env, backend, i.open_secret_store, i.secret_timeout, secrets_file=i.paths.secrets_file
         ),
         "secrets",
     )
-    wait_database = start_bounded(
-        lambda: check_database(paths.database, inputs.monotonic, inputs.integrity_budget),
-        "database",
-    )
-    creds = resolve_app(config.app, env, None) if config is not None else None
-    wait_port = start_bounded(
-        lambda: check_callback_port(creds.redirect_uri if creds else None, inputs.proc_root),
-        "port",
-    )
-    network_env = describe_network_env(env)
-    network: list[tuple[Target, Callable[[float], Outcome[Reached]]]] = []
-    network_results: list[CheckResult] = []
-    client = None
-    if inputs.offline:
-        network_results.append(
-            CheckResult("network", "Network", Level.SKIP, "not checked (--offline)")
-        )
-    else:
-        network_results.append(check_network_env(network_env))
-        endpoints = resolve_endpoints(env, sandbox=inputs.sandbox)
-        regions = sorted({r.region for r in config.stores.values()}) if config else []
-        wanted = targets(endpoints.lwa_url, {r: endpoints.spapi_base(r) for r in regions})
-        try:
-            client = inputs.make_http()
-        except SoldscopeError as exc:
-            network_results.extend(
+
+    def results() -> list[CheckResult]:
+        outcome = wait(run.remaining())
+        if outcome.value is None:
+            fix = "see docs/cron.md"
+            return [_unfinished("secret-store", "Secret store", outcome, fix, i.overall_timeout)]
+        result, run.probe = outcome.value
+        return [result]
+
+    return results
+
+
+def app_credentials(run: DoctorRun) -> Pending:
+    """The app's ids, secret, rotation date, redirect URI, draft flag and authorization limits."""
+
+    def results() -> list[CheckResult]:
+        # Runs after the secret-store check's results were collected: it reads what the probe saw.
+        config, creds = run.config, run.creds
+        if config is None or creds is None:
+            return [CheckResult("app", "App credentials", Level.SKIP, CONFIG_BROKEN)]
+        stored = run.probe.client_secret_stored if run.probe is not None else None
+        return [
+            check_app_credentials(creds, stored),
+            check_secret_rotation(creds, config.app.client_secret_set_at, run.now),
+            check_redirect(creds),
+            check_draft(creds),
+            check_authorization_limits(config),
+        ]
+
+    return results
+
+
+def network(run: DoctorRun) -> Pending:
+    """Proxy settings, DNS and TLS to every Amazon host the stores use, and the clock's skew."""
+    i = run.inputs
+    if i.offline:
+        return _ready(CheckResult("network", "Network", Level.SKIP, "not checked (--offline)"))
+    network_env = describe_network_env(i.env)
+    first = [check_network_env(network_env)]
+    endpoints = resolve_endpoints(i.env, sandbox=i.sandbox)
+    regions = sorted({r.region for r in run.config.stores.values()}) if run.config else []
+    wanted = targets(endpoints.lwa_url, {r: endpoints.spapi_base(r) for r in regions})
+    try:
+        client = i.make_http()
+    except SoldscopeError as exc:
+        return _ready(
+            *first,
+            *(
                 CheckResult(
                     f"network:{t.host}:{t.port}",
                     f"Reach {t.origin}",
@@ -129,106 +211,114 @@ def run_doctor(inputs: DoctorInputs) -> list[CheckResult]:
                     exc.hint,
                 )
                 for t in wanted
-            )
-        else:
-            proxies = network_env["proxies"]
-            assert isinstance(proxies, dict)
-            for index, target in enumerate(wanted):
-                call = functools.partial(
-                    probe_target,
-                    target,
-                    client,
-                    inputs.resolver,
-                    inputs.clock,
-                    inputs.monotonic,
-                    proxies,
-                    inputs.network_timeout,
-                    index,
-                )
-                network.append((target, start_bounded(call, f"net-{index}")))
-
-    def remaining() -> float:
-        return deadline - inputs.monotonic()
-
-    secrets_outcome = wait_secrets(remaining())
-    probe: ProbeResult | None = None
-    if secrets_outcome.value is not None:
-        secret_result, probe = secrets_outcome.value
-    else:
-        secret_result = _unfinished(
-            "secret-store",
-            "Secret store",
-            secrets_outcome,
-            "see docs/cron.md",
-            inputs.overall_timeout,
+            ),
         )
-    results.append(secret_result)
+    proxies = network_env["proxies"]
+    assert isinstance(proxies, dict)
+    probes: list[tuple[Target, Callable[[float], Outcome[Reached]]]] = []
+    for index, target in enumerate(wanted):
+        call = functools.partial(
+            probe_target,
+            target,
+            client,
+            i.resolver,
+            i.clock,
+            i.monotonic,
+            proxies,
+            i.network_timeout,
+            index,
+        )
+        probes.append((target, start_bounded(call, f"net-{index}")))
 
-    if config is None or creds is None:
-        results.append(CheckResult("app", "App credentials", Level.SKIP, CONFIG_BROKEN))
-    else:
-        stored = probe.client_secret_stored if probe is not None else None
-        results += [
-            check_app_credentials(creds, stored),
-            check_secret_rotation(creds, config.app.client_secret_set_at, now),
-            check_redirect(creds),
-            check_draft(creds),
-            check_authorization_limits(config),
-        ]
-
-    reached: list[Reached] = []
-    for target, wait in network:
-        outcome = wait(remaining())
-        if outcome.value is not None:
-            reached.append(outcome.value)
-            network_results.append(outcome.value.result)
-        else:
-            network_results.append(
-                _unfinished(
-                    f"network:{target.host}:{target.port}",
-                    f"Reach {target.origin}",
-                    outcome,
-                    "check the network, firewall and proxy settings (https_proxy, no_proxy)",
-                    inputs.overall_timeout,
+    def results() -> list[CheckResult]:
+        out = list(first)
+        reached: list[Reached] = []
+        for target, wait in probes:
+            outcome = wait(run.remaining())
+            if outcome.value is not None:
+                reached.append(outcome.value)
+                out.append(outcome.value.result)
+            else:
+                out.append(
+                    _unfinished(
+                        f"network:{target.host}:{target.port}",
+                        f"Reach {target.origin}",
+                        outcome,
+                        "check the network, firewall and proxy settings (https_proxy, no_proxy)",
+                        i.overall_timeout,
+                    )
                 )
-            )
-    if not inputs.offline:
-        network_results.append(check_clock_skew(reached))
-    if client is not None:
+        out.append(check_clock_skew(reached))
         client.close()
-    results += network_results
+        return out
 
-    port_outcome = wait_port(remaining())
-    results.append(
-        port_outcome.value
-        if port_outcome.value is not None
-        else _unfinished(
-            "callback-port",
-            "Consent callback port",
-            port_outcome,
-            "run it again",
-            inputs.overall_timeout,
-        )
-    )
-    database_outcome = wait_database(remaining())
-    if database_outcome.value is not None:
-        results += database_outcome.value
-    else:
-        results.append(
-            _unfinished(
-                "database",
-                "State database",
-                database_outcome,
-                "run it again",
-                inputs.overall_timeout,
-            )
-        )
-    results.append(check_sync_lock(paths.sync_lock, now, inputs.proc_root))
-    if config is None:
-        results.append(CheckResult("stores", "Stores", Level.SKIP, CONFIG_BROKEN))
-    else:
-        results += check_stores(config, paths.database, now)
     return results
+
+
+def callback_port(run: DoctorRun) -> Pending:
+    """The port a loopback redirect URI pins is free (or who holds it)."""
+    uri = run.creds.redirect_uri if run.creds else None
+    return run.in_background(
+        lambda: [check_callback_port(uri, run.inputs.proc_root)],
+        "callback-port",
+        "Consent callback port",
+        "run it again",
+    )
+
+
+def database(run: DoctorRun) -> Pending:
+    """The state database opens, passes its integrity check and has every migration."""
+    i = run.inputs
+    return run.in_background(
+        lambda: check_database(i.paths.database, i.monotonic, i.integrity_budget),
+        "database",
+        "State database",
+        "run it again",
+    )
+
+
+def sync_lock(run: DoctorRun) -> Pending:
+    """The sync lock is free, or held by a live sync."""
+    return _ready(check_sync_lock(run.inputs.paths.sync_lock, run.now, run.inputs.proc_root))
+
+
+def stores(run: DoctorRun) -> Pending:
+    """Every store's expiry and recorded problem, with the command that fixes it."""
+    if run.config is None:
+        return _ready(CheckResult("stores", "Stores", Level.SKIP, CONFIG_BROKEN))
+    return _ready(*check_stores(run.config, run.inputs.paths.database, run.now))
+
+
+# The order of the report. Every check starts before any is waited for, so the slow ones overlap.
+CHECKS: tuple[Check, ...] = (
+    versions,
+    config_dir,
+    data_dir,
+    file_modes,
+    config_file,
+    secret_store,
+    app_credentials,
+    network,
+    callback_port,
+    database,
+    sync_lock,
+    stores,
+)
+
+
+def run_doctor(inputs: DoctorInputs, checks: Sequence[Check] = CHECKS) -> list[CheckResult]:
+    """Every check's result; nothing is printed and nothing in the setup is changed."""
+    config, config_result = load_config(inputs.paths)
+    run = DoctorRun(
+        inputs=inputs,
+        now=inputs.clock(),
+        config=config,
+        config_result=config_result,
+        creds=resolve_app(config.app, inputs.env, None) if config is not None else None,
+        deadline=inputs.monotonic() + inputs.overall_timeout,
+    )
+    pending = [check(run) for check in checks]
+    return [result for results in pending for result in results()]
 
 
 def exit_code(results: list[CheckResult]) -> int:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 import tomllib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -15,9 +13,11 @@ from typing import Any
 
 from soldscope_cli.amazon.marketplaces import BY_CODE, REGIONS, Region, normalize_code, valid_codes
 from soldscope_cli.errors import ConfigError, UsageError
+from soldscope_cli.fleet.files import atomic_write
+from soldscope_cli.fleet.secrets import BACKENDS
 
 STORE_NAME_RE = re.compile(r"^[a-z0-9_-]{1,64}$")
-SECRET_BACKENDS = ("keyring", "file")
+SECRET_BACKENDS = tuple(BACKENDS)
 LOCK_TIMEOUT_S = 30.0
 
 _APP_KEYS = {"application_id", "client_id", "redirect_uri", "draft", "client_secret_set_at"}
@@ -320,27 +320,6 @@ def dump_config(config: Config) -> str:
         "# soldscope configuration: see docs/configuration.md. Secrets are never stored here.\n"
     )
     return header + tomli_w.dumps(data)
-
-
-def atomic_write(path: Path, text: str, *, mode: int = 0o600) -> None:
-    """Write text to path atomically: temp file in the same dir, fsync, rename, fsync the dir."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def _cache_key(raw: bytes) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from soldscope_cli.errors import SecretStoreError
+from soldscope_cli.fleet.files import atomic_write
 
 SERVICE = "soldscope"
 CLIENT_SECRET_KEY = "lwa-client-secret"
@@ -96,8 +97,6 @@ class FileSecretStore:
         return {str(k): str(v) for k, v in data.items()}
 
     def _write(self, data: dict[str, str]) -> None:
-        from soldscope_cli.fleet.config import atomic_write
-
         atomic_write(self.path, json.dumps(data, indent=1, sort_keys=True), mode=0o600)
 
     def get(self, key: str) -> str | None:
@@ -221,10 +220,10 @@ def backend_choice(env: Mapping[str, str], configured: str | None) -> tuple[str,
     """(backend name, where the choice came from): SOLDSCOPE_SECRETS, then config, then keyring."""
     chosen = (env.get(SECRETS_ENV) or "").strip().lower()
     if chosen:
-        if chosen not in ("keyring", "file"):
+        if chosen not in BACKENDS:
             raise SecretStoreError(
                 f"{SECRETS_ENV}={chosen!r} is not a secrets backend",
-                hint=f"set {SECRETS_ENV} to keyring or file, or unset it",
+                hint=f"set {SECRETS_ENV} to {' or '.join(BACKENDS)}, or unset it",
             )
         return chosen, SECRETS_ENV
     if configured:
@@ -232,19 +231,36 @@ def backend_choice(env: Mapping[str, str], configured: str | None) -> tuple[str,
     return "keyring", "default"
 
 
-def open_secret_store(
-    env: Mapping[str, str], configured: str | None, file_path: Path
-) -> SecretStore:
-    """The secret store the environment and config ask for; never a silent plaintext fallback."""
-    name, _ = backend_choice(env, configured)
-    if name == "file":
-        return FileSecretStore(file_path)
-    timeout = env.get("SOLDSCOPE_KEYRING_TIMEOUT")
+def _keyring(env: Mapping[str, str], file_path: Path, timeout: float | None) -> SecretStore:
+    raw = env.get("SOLDSCOPE_KEYRING_TIMEOUT")
     try:
-        seconds = float(timeout) if timeout else KEYRING_TIMEOUT_S
+        seconds = float(raw) if raw else KEYRING_TIMEOUT_S
     except ValueError:
         seconds = KEYRING_TIMEOUT_S
-    return KeyringSecretStore(timeout=seconds)
+    return KeyringSecretStore(timeout=seconds if timeout is None else min(seconds, timeout))
+
+
+def _file(env: Mapping[str, str], file_path: Path, timeout: float | None) -> SecretStore:
+    return FileSecretStore(file_path)
+
+
+# The secret backends by name, as SOLDSCOPE_SECRETS and `[secrets] backend` name them. A new
+# backend is a class with the SecretStore methods and one line here.
+BACKENDS: Mapping[str, Callable[[Mapping[str, str], Path, float | None], SecretStore]] = {
+    "keyring": _keyring,
+    "file": _file,
+}
+
+
+def open_secret_store(
+    env: Mapping[str, str], configured: str | None, file_path: Path, *, timeout: float | None = None
+) -> SecretStore:
+    """The secret store the environment and config ask for; never a silent plaintext fallback.
+
+    timeout caps how long a backend may wait for an answer (doctor probes with a short one).
+    """
+    name, _ = backend_choice(env, configured)
+    return BACKENDS[name](env, file_path, timeout)
 
 
 def file_mode_ok(path: Path) -> bool:
