@@ -1,4 +1,8 @@
-"""A local Amazon (Login with Amazon, Seller Central consent, SP-API) for tests, demos and CI."""
+"""A local Amazon (Login with Amazon, Seller Central consent, SP-API) for tests, demos and CI.
+
+Product code never imports it (an import-linter contract says so); only `soldscope demo` and
+`soldscope simulator serve` start it. It may use amazon/'s marketplace table and endpoint names.
+"""
 
 from soldscope_cli.simulator.clock import ManualClock
 from soldscope_cli.simulator.demo import demo_scenario
