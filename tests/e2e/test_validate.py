@@ -158,3 +158,20 @@ def test_429_retry_after_is_honoured(world: World) -> None:
     assert code == 0, stderr
     assert rows[0]["status"] == "active"
     assert 2.0 <= waited < 5.0
+
+
+def test_an_empty_secret_backend_is_a_setup_error_that_changes_nothing(world: World) -> None:
+    """Pointing a home at a backend that holds none of its tokens must not break every store."""
+    before = world.cli.run("list", "--json").stdout
+    secrets = next(world.cli.home.rglob("secrets.json"))
+    secrets.rename(secrets.with_name("secrets.json.elsewhere"))
+    for command in (["validate"], ["sync", "--quiet"]):
+        result = world.cli.run(*command)
+        assert result.returncode == 2, (command, result.stderr)
+        assert "no refresh token for any of the 3 stores in the secret store (plaintext" in (
+            result.stderr
+        )
+        assert "SOLDSCOPE_SECRETS=keyring|file" in result.stderr
+        assert result.stderr.count("\n") == 1  # one line, no traceback
+        assert result.stdout == ""
+    assert world.cli.run("list", "--json").stdout == before

@@ -438,3 +438,34 @@ def test_skipped_stores_in_error_name_the_fix_for_their_problem(code: str, fix: 
     record = StoreRecord("acme", "na", ["US"], datetime(2026, 6, 1, tzinfo=UTC))
     reason = skip_reason(record, Status.ERROR, code)
     assert reason is not None and reason.startswith(f"store in error ({code}): {fix}")
+
+
+def test_a_refused_download_link_fails_the_dataset_without_blaming_roles_or_the_store(
+    db: Database, clock: Clock
+) -> None:
+    """An expired presigned URL (S3's 403) is not 'the app lacks the role', nor a revoked grant."""
+    from soldscope_cli.amazon.spapi import SpapiLinkRefused
+
+    store = make_store()
+    client = inventory_ok(FakeClient())
+    probes: list[bool] = []
+    client.participations = lambda: probes.append(True) or []
+
+    def refused(*args: Any) -> Any:
+        raise SpapiLinkRefused(
+            status=403,
+            code="AccessDenied",
+            message="Request has expired",
+            details=None,
+            request_id="S3REQ",
+            operation="downloadReportDocument",
+            store=store.name,
+        )
+
+    client.transactions = refused
+    env = setup(db, clock, {store.name: client}, [store])
+    report = run_sync([store], SyncOptions(datasets=(INVENTORY, FINANCES)), env)
+    result = dataset(report.stores[0], FINANCES)
+    assert (result.outcome, result.error_code) == ("failed", "AccessDenied")
+    assert probes == []  # no Sellers API probe: nothing about the store is in question
+    assert db.checks(store.name) == []

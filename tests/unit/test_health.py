@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -23,8 +24,9 @@ from soldscope_cli.db.database import (
     CHECK_OK,
     CHECK_PROBLEM,
     CheckRecord,
+    StoreState,
 )
-from soldscope_cli.errors import ConfigError, ExitCode
+from soldscope_cli.errors import ConfigError, ExitCode, SecretStoreError
 from soldscope_cli.fleet.config import StoreRecord
 from soldscope_cli.fleet.secrets import MemorySecretStore, token_key
 from soldscope_cli.status import Status
@@ -410,26 +412,28 @@ def test_concurrency_is_bounded(tmp_path: Path) -> None:
 
 
 class SequentialSecrets(MemorySecretStore):
-    """Fails when read from a worker thread, concurrently, or once requests have started."""
+    """Fails when read from a worker thread or concurrently; each read is slow, like a keyring."""
 
     def __init__(self, fake: FakeAmazon, values: dict[str, str]) -> None:
         super().__init__(values)
         self.fake = fake
         self.busy = threading.Lock()
         self.reads: list[str] = []
+        self.requests_seen: list[int] = []  # Amazon requests already made at each read
 
     def get(self, key: str) -> str | None:
         assert threading.current_thread() is threading.main_thread(), "read from a worker"
         assert self.busy.acquire(blocking=False), "concurrent secret-store reads"
         try:
-            assert self.fake.requests == 0, "a token was read after the checks started"
+            time.sleep(0.02)
+            self.requests_seen.append(self.fake.requests)
             self.reads.append(key)
             return super().get(key)
         finally:
             self.busy.release()
 
 
-def test_tokens_are_read_one_at_a_time_before_any_check(tmp_path: Path) -> None:
+def test_tokens_are_read_one_at_a_time_while_the_checks_run(tmp_path: Path) -> None:
     h, fake = amazon_harness(tmp_path)
     names = [f"store-{i}" for i in range(10)]
     for name in names:
@@ -438,6 +442,22 @@ def test_tokens_are_read_one_at_a_time_before_any_check(tmp_path: Path) -> None:
     result = run_validate(h, secrets=secrets, concurrency=8)
     assert sorted(secrets.reads) == sorted(token_key(n) for n in names)
     assert {c.outcome for c in result.checks.values()} == {CHECK_OK}
+    # The first checks ran while later tokens were still being read: reads do not delay them.
+    assert secrets.requests_seen[0] == 0 and secrets.requests_seen[-1] > 0
+
+
+def test_no_token_at_all_is_a_setup_error_that_records_nothing(tmp_path: Path) -> None:
+    h, fake = amazon_harness(tmp_path)
+    for name in ("a", "b", "c"):
+        h.add_store(name, token=None)
+    with pytest.raises(SecretStoreError) as caught:
+        run_validate(h)
+    assert "no refresh token for any of the 3 stores in the secret store (in-memory" in (
+        caught.value.message
+    )
+    assert "SOLDSCOPE_SECRETS=keyring|file" in (caught.value.hint or "")
+    assert h.ctx.database().states(["a", "b", "c"]) == {n: StoreState() for n in ("a", "b", "c")}
+    assert fake.requests == 0
 
 
 def test_missing_token_is_a_problem_with_a_reconnect_hint(tmp_path: Path) -> None:
@@ -588,3 +608,29 @@ def test_a_revoked_grant_records_lwas_request_id() -> None:
 
     check = check_store(record, "Atzr|x", Clients())
     assert (check.code, check.request_id) == ("invalid_grant", "lwa-77")
+
+
+def test_garbled_participations_make_the_check_incomplete_not_a_mismatch(tmp_path: Path) -> None:
+    h, fake = amazon_harness(tmp_path)
+    add(h, fake, "acme-us")
+    fake.sellers[token_of("acme-us")].payload = [
+        {"marketplace": "ATVPDKIKX0DER", "participation": 1}
+    ]
+    check = check_store(record(), token_of("acme-us"), h.ctx.amazon_clients())
+    assert (check.outcome, check.code) == (CHECK_INCOMPLETE, "InvalidResponse")
+
+
+def test_one_403_is_retried_with_a_fresh_access_token_and_the_store_stays_active(
+    tmp_path: Path,
+) -> None:
+    h, fake = amazon_harness(tmp_path)
+    add(h, fake, "acme-us")
+    expired = {
+        "errors": [
+            {"code": "Unauthorized", "message": "The access token you provided has expired."}
+        ]
+    }
+    fake.sellers[token_of("acme-us")].spapi_failures = [(403, expired)]
+    check = check_store(record(), token_of("acme-us"), h.ctx.amazon_clients())
+    assert check.outcome == CHECK_OK
+    assert len(fake.lwa_calls) == 2  # the first access token was dropped, a new one minted

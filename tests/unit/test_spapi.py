@@ -23,6 +23,7 @@ from soldscope_cli.amazon.spapi import (
     SpapiClient,
     SpapiError,
     SpapiForbidden,
+    SpapiLinkRefused,
     SpapiNotFound,
     SpapiThrottled,
     SpapiTransient,
@@ -622,7 +623,7 @@ def test_open_document_streams_raw_bytes_without_the_token(httpx_mock: HTTPXMock
     assert h.limiter.acquired == []
 
 
-def test_expired_document_url_is_forbidden_without_leaking_the_signature(
+def test_expired_document_url_is_a_refused_link_without_leaking_the_signature(
     httpx_mock: HTTPXMock,
 ) -> None:
     httpx_mock.add_response(
@@ -632,9 +633,11 @@ def test_expired_document_url_is_forbidden_without_leaking_the_signature(
         headers={"Content-Type": "application/xml", "x-amz-request-id": "6W4MZ7QK0"},
     )
     h = Harness()
-    with pytest.raises(SpapiForbidden) as caught, h.client.open_document(PRESIGNED):
+    with pytest.raises(SpapiLinkRefused) as caught, h.client.open_document(PRESIGNED):
         pytest.fail("the body must not be yielded")
     exc = caught.value
+    # The link is its own credential: its refusal says nothing about the grant or the roles.
+    assert not isinstance(exc, SpapiForbidden)
     assert (exc.code, exc.message, exc.request_id) == (
         "AccessDenied",
         "Request has expired",
@@ -697,3 +700,54 @@ def test_threads_share_one_client_and_one_bucket(httpx_mock: HTTPXMock) -> None:
     assert len(httpx_mock.get_requests()) == 8
     # Burst 2 at 2 requests per second: the other six wait for consecutive slots.
     assert sorted(sleeps.sleeps) == [0.5 * n for n in range(1, 7)]
+
+
+def test_a_single_403_is_retried_once_with_a_new_access_token(httpx_mock: HTTPXMock) -> None:
+    expired = {
+        "errors": [
+            {"code": "Unauthorized", "message": "The access token you provided has expired."}
+        ]
+    }
+    httpx_mock.add_response(url=PARTICIPATIONS, status_code=403, json=expired)
+    httpx_mock.add_response(url=PARTICIPATIONS, json={"payload": [PARTICIPATION]})
+    tokens = iter(["Atza|old", "Atza|new"])
+    current = {"token": next(tokens)}
+    renewals: list[bool] = []
+
+    def renew() -> None:
+        renewals.append(True)
+        current["token"] = next(tokens)
+
+    h = Harness(token=lambda: current["token"])
+    h.client._renew_access_token = renew
+    assert h.client.get_marketplace_participations() == [PARTICIPATION]
+    sent = [r.headers["x-amz-access-token"] for r in httpx_mock.get_requests()]
+    assert (sent, renewals) == (["Atza|old", "Atza|new"], [True])
+
+
+def test_a_repeated_403_is_forbidden_after_one_renewal(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url=PARTICIPATIONS, status_code=403, json=UNAUTHORIZED)
+    httpx_mock.add_response(url=PARTICIPATIONS, status_code=403, json=UNAUTHORIZED)
+    renewals: list[bool] = []
+    h = Harness()
+    h.client._renew_access_token = lambda: renewals.append(True)
+    with pytest.raises(SpapiForbidden):
+        h.client.get_marketplace_participations()
+    assert (len(httpx_mock.get_requests()), renewals) == (2, [True])
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        {"marketplace": "ATVPDKIKX0DER", "participation": True},
+        {"marketplace": {"id": 42}, "participation": {"isParticipating": True}},
+        {"marketplace": {"id": US}, "participation": {"isParticipating": "yes"}},
+        "ATVPDKIKX0DER",
+    ],
+)
+def test_garbled_participations_are_an_invalid_response(httpx_mock: HTTPXMock, item: Any) -> None:
+    httpx_mock.add_response(url=PARTICIPATIONS, json={"payload": [PARTICIPATION, item]})
+    with pytest.raises(SpapiError) as caught:
+        Harness().client.get_marketplace_participations()
+    assert caught.value.code == "InvalidResponse"
+    assert not isinstance(caught.value, SpapiForbidden)

@@ -107,4 +107,5 @@ class AmazonClients:
             retry=self.retry,
             clock=self.clock,
             sleep=self.sleep,
+            renew_access_token=lambda: lwa.forget(refresh_token),
         )

@@ -117,6 +117,17 @@ class SpapiForbidden(SpapiError):
     )
 
 
+class SpapiLinkRefused(SpapiError):
+    """A presigned report-document URL was refused (403): it expired or was cut short.
+
+    Not a SpapiForbidden: the link is its own credential, so this says nothing about the store's
+    grant or the app's roles. Asking for the document again gives a fresh link.
+    """
+
+    failure = Failure.UNREACHABLE
+    hint_text = "the download link expired before the download finished; the next sync asks again"
+
+
 class SpapiNotFound(SpapiError):
     """404 NotFound: the resource (report, document, path) does not exist."""
 
@@ -219,11 +230,31 @@ def json_object(response: SpapiResponse, *, operation: str, store: str) -> dict[
 
 
 def participations_payload(response: SpapiResponse, *, store: str) -> list[dict[str, Any]]:
-    """The `payload` list of a getMarketplaceParticipations response (FACTS §6)."""
+    """The `payload` list of a getMarketplaceParticipations response (FACTS §6).
+
+    Every item must have the model's shape (a marketplace object with a string id, a
+    participation object with a boolean isParticipating): a garbled answer is an invalid response,
+    never read as "participates nowhere", which would look like a lasting marketplace mismatch.
+    """
     payload = json_object(response, operation=PARTICIPATIONS_OPERATION, store=store).get("payload")
     if not isinstance(payload, list):
         raise _invalid(response, "expected a payload list", PARTICIPATIONS_OPERATION, store)
-    return [item for item in payload if isinstance(item, dict)]
+    for item in payload:
+        market = item.get("marketplace") if isinstance(item, dict) else None
+        status = item.get("participation") if isinstance(item, dict) else None
+        if not (
+            isinstance(market, dict)
+            and isinstance(market.get("id"), str)
+            and isinstance(status, dict)
+            and isinstance(status.get("isParticipating"), bool)
+        ):
+            raise _invalid(
+                response,
+                "a payload item is not a marketplace participation",
+                PARTICIPATIONS_OPERATION,
+                store,
+            )
+    return list(payload)
 
 
 class SpapiClient:
@@ -240,10 +271,13 @@ class SpapiClient:
         retry: RetryPolicy,
         clock: Callable[[], datetime] = _utcnow,
         sleep: Callable[[float], None] = time.sleep,
+        renew_access_token: Callable[[], None] | None = None,
     ) -> None:
         self._http = http
         self._base_url = base_url.rstrip("/")
         self._access_token = access_token
+        # Drops the cached access token, so the next request asks LWA for a new one.
+        self._renew_access_token = renew_access_token
         self._store = store
         self._limiter = limiter
         self._retry = retry
@@ -271,6 +305,7 @@ class SpapiClient:
         url = self._base_url + path
         started: datetime | None = None
         attempt = 0
+        renewed = False
         while True:
             attempt += 1
             self._limiter.acquire(self._store, operation)
@@ -279,6 +314,17 @@ class SpapiClient:
                 started = self._clock()
             try:
                 return self._send(method, url, operation=operation, params=params, json=json)
+            except SpapiForbidden:
+                # A single 403 can be an access token that expired in flight or a hiccup at
+                # Amazon: with a fresh token it either works or repeats, and only a repeated 403
+                # says something lasting about the store.
+                if renewed or self._renew_access_token is None:
+                    raise
+                renewed = True
+                log.debug(
+                    "%s for %s: 403, retrying once with a new access token", operation, self._store
+                )
+                self._renew_access_token()
             except SpapiError as exc:
                 if exc.status == 429:
                     self._limiter.penalize(self._store, operation, exc.retry_after)
@@ -517,6 +563,16 @@ class SpapiClient:
                     return stack, response
                 with stack:
                     error = self._read_error(response, DOWNLOAD_OPERATION)
+                if isinstance(error, SpapiForbidden):
+                    error = SpapiLinkRefused(
+                        status=error.status,
+                        code=error.code,
+                        message=error.message or "the presigned download link was refused",
+                        details=error.details,
+                        request_id=error.request_id,
+                        operation=DOWNLOAD_OPERATION,
+                        store=self._store,
+                    )
             log.debug("download of %s failed: %s", _without_query(url), error.code)
             self._before_retry(error, attempt, started)
 

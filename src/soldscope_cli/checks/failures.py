@@ -9,12 +9,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from soldscope_cli.amazon.lwa import AppCredentialsRejected, GrantRejected, LwaError
 from soldscope_cli.amazon.spapi import SpapiError, SpapiForbidden
 from soldscope_cli.checks.result import StoreCheck, reconnect_hint
 from soldscope_cli.db.database import CHECK_APP_ERROR, CHECK_INCOMPLETE, CHECK_PROBLEM
+from soldscope_cli.errors import SecretStoreError
 from soldscope_cli.fleet.config import StoreRecord
+from soldscope_cli.fleet.secrets import BACKENDS, SECRETS_ENV, SecretStore
 from soldscope_cli.redact import redact
 from soldscope_cli.status import FORBIDDEN, INVALID_GRANT, MISSING_TOKEN
 
@@ -31,6 +34,19 @@ def missing_token(record: StoreRecord) -> StoreCheck:
         code=MISSING_TOKEN,
         message="no refresh token for this store in the secret store",
         hint=reconnect_hint(record),
+    )
+
+
+def no_tokens_found(secrets: SecretStore, stores: Sequence[str]) -> SecretStoreError:
+    """The setup error of a secret store that holds none of the stores' refresh tokens."""
+    which = f"any of the {len(stores)} stores" if len(stores) > 1 else repr(stores[0])
+    return SecretStoreError(
+        f"no refresh token for {which} in the secret store ({secrets.describe()}); nothing was "
+        "checked or recorded",
+        hint=f"if the tokens were stored with another backend, select it with {SECRETS_ENV}="
+        f"{'|'.join(BACKENDS)} or [secrets] backend in config.toml (`soldscope app show` shows "
+        "the backend in use); if they are really gone, connect each store again: "
+        "soldscope connect NAME",
     )
 
 

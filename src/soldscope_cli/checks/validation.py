@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime
 
 from soldscope_cli.checks import DEFAULT_CONCURRENCY
-from soldscope_cli.checks.failures import missing_token
+from soldscope_cli.checks.failures import missing_token, no_tokens_found
 from soldscope_cli.checks.live import HealthClients, check_store
 from soldscope_cli.checks.recording import CheckRecorder
 from soldscope_cli.checks.result import StoreCheck
@@ -58,12 +58,13 @@ def validate_stores(
     source: str = "validate",
     progress: ProgressCallback | None = None,
 ) -> ValidateResult:
-    """Check the stores concurrently, record every outcome, and return the refreshed rows."""
+    """Check the stores concurrently, record every outcome, and return the refreshed rows.
+
+    SecretStoreError when no store's token is in the secret store: that is a setup mistake (the
+    wrong backend, another home's keyring), recorded nowhere, never every store's problem.
+    """
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
-    # One read at a time, on this thread, before any worker starts: gnome-keyring-daemon has been
-    # seen to crash under concurrent Secret Service reads.
-    tokens = {record.name: secrets.get(token_key(record.name)) for record in records}
     names = [record.name for record in records]
     recorder = CheckRecorder(db, records, db.states(names), clock, source)
     checks: dict[str, StoreCheck] = {}
@@ -74,13 +75,19 @@ def validate_stores(
         if progress is not None:
             progress(len(checks), total, check)
 
-    for record in records:
-        if not tokens[record.name]:
+    app_error: str | None = None
+    if records:
+        # Before any secret is read or anything written: missing app credentials stop here.
+        clients = make_clients()
+        missing, app_error = _check_concurrently(
+            records, secrets, clients, concurrency, recorder, finish
+        )
+        if len(missing) == len(records):
+            raise no_tokens_found(secrets, names)
+        for record in missing:
             check = missing_token(record)
             recorder.record(check)
             finish(check)
-    to_check = [record for record in records if tokens[record.name]]
-    app_error = _check_concurrently(to_check, tokens, make_clients, concurrency, recorder, finish)
     now = clock()
     rows = [
         _with_note(row, checks.get(row.name)) for row in build_rows(records, recorder.states, now)
@@ -90,52 +97,72 @@ def validate_stores(
 
 def _check_concurrently(
     records: Sequence[StoreRecord],
-    tokens: Mapping[str, str | None],
-    make_clients: Callable[[], HealthClients],
+    secrets: SecretStore,
+    clients: HealthClients,
     concurrency: int,
     recorder: CheckRecorder,
     finish: Callable[[StoreCheck], None],
-) -> str | None:
-    """Run the checks on a pool; returns the app-level failure, if one stopped the run."""
-    if not records:
-        return None
-    clients = make_clients()
+) -> tuple[list[StoreRecord], str | None]:
+    """Check the stores on a pool; returns those without a token, and the app-level failure.
+
+    This thread reads the tokens one at a time (gnome-keyring-daemon crashes under concurrent
+    Secret Service reads, and each read takes about 10 ms), and every store's check starts as soon
+    as its token is read, so the reads overlap the checks instead of delaying them all. Results
+    are recorded on this thread too, between reads.
+    """
     stop = threading.Event()
     app_error: str | None = None
+    missing: list[StoreRecord] = []
+    owner: dict[Future[StoreCheck], StoreRecord] = {}
+    pending: set[Future[StoreCheck]] = set()
 
-    def work(record: StoreRecord) -> StoreCheck:
+    def work(record: StoreRecord, token: str) -> StoreCheck:
         if stop.is_set():
             return _skipped(record.name)
-        token = tokens[record.name]
-        assert token is not None  # only stores with a token are scheduled
         return check_store(record, token, clients)
+
+    def handle(future: Future[StoreCheck]) -> None:
+        nonlocal app_error
+        pending.discard(future)
+        record = owner[future]
+        check = _skipped(record.name) if future.cancelled() else future.result()
+        if check.outcome == CHECK_APP_ERROR and app_error is None:
+            # Every store would fail the same way: stop, and blame the app, not the stores.
+            app_error = check.message or check.code or "invalid_client"
+            stop.set()
+            for other in pending:
+                other.cancel()
+        if check.outcome == CHECK_APP_ERROR or (app_error is None and check.outcome != SKIPPED):
+            recorder.record(check)
+        elif check.outcome != SKIPPED:
+            # Finished after the app failure: keep statuses exactly as they were.
+            check = _skipped(record.name)
+        finish(check)
 
     pool = ThreadPoolExecutor(
         max_workers=min(concurrency, len(records)), thread_name_prefix="soldscope-check"
     )
     try:
-        futures: dict[Future[StoreCheck], StoreRecord] = {
-            pool.submit(work, record): record for record in records
-        }
-        for future in as_completed(futures):
-            record = futures[future]
-            check = _skipped(record.name) if future.cancelled() else future.result()
-            if check.outcome == CHECK_APP_ERROR and app_error is None:
-                # Every store would fail the same way: stop, and blame the app, not the stores.
-                app_error = check.message or check.code or "invalid_client"
-                stop.set()
-                for pending in futures:
-                    pending.cancel()
-            if check.outcome == CHECK_APP_ERROR or (app_error is None and check.outcome != SKIPPED):
-                recorder.record(check)
-            elif check.outcome != SKIPPED:
-                # Finished after the app failure: keep statuses exactly as they were.
-                check = _skipped(record.name)
-            finish(check)
+        for index, record in enumerate(records):
+            if app_error is not None:
+                for unread in records[index:]:
+                    finish(_skipped(unread.name))
+                break
+            token = secrets.get(token_key(record.name))
+            if token:
+                future = pool.submit(work, record, token)
+                owner[future] = record
+                pending.add(future)
+            else:
+                missing.append(record)
+            for future in [f for f in pending if f.done()]:
+                handle(future)
+        for future in as_completed(list(pending)):
+            handle(future)
     finally:
         stop.set()
         pool.shutdown(wait=True, cancel_futures=True)
-    return app_error
+    return missing, app_error
 
 
 def _skipped(name: str) -> StoreCheck:

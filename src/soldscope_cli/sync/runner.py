@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from soldscope_cli.amazon.lwa import AppCredentialsRejected, GrantRejected, LwaError
 from soldscope_cli.amazon.spapi import SpapiError, SpapiForbidden
-from soldscope_cli.checks.failures import classify, missing_token
+from soldscope_cli.checks.failures import classify, missing_token, no_tokens_found
 from soldscope_cli.checks.recording import CheckRecorder
 from soldscope_cli.checks.result import reconnect_hint
 from soldscope_cli.db.database import Database
@@ -217,8 +217,6 @@ def run_sync(
         reason = skip_reason(record, row.status, row.problem.code if row.problem else None)
         if reason is not None:
             results[record.name] = StoreResult(record.name, SKIPPED, reason)
-            log.warning("%s: skipped: %s", record.name, reason)
-            env.observer.store_finished(results[record.name])
         else:
             runnable.append(record)
     # The secret store is read one token at a time, before any worker starts: gnome-keyring
@@ -229,10 +227,16 @@ def run_sync(
         if token:
             tokens[record.name] = token
         else:
-            reason = missing_token(record).reason
-            results[record.name] = StoreResult(record.name, FAILED, reason)
-            log.error("%s: %s", record.name, reason)
-            env.observer.store_finished(results[record.name])
+            results[record.name] = StoreResult(record.name, FAILED, missing_token(record).reason)
+    if runnable and not tokens:
+        # Not one token: the wrong backend or another home's keyring, not every store's problem.
+        raise no_tokens_found(env.secrets, [r.name for r in runnable])
+    for result in results.values():
+        if result.outcome == SKIPPED:
+            log.warning("%s: skipped: %s", result.name, result.reason)
+        else:
+            log.error("%s: %s", result.name, result.reason)
+        env.observer.store_finished(result)
     app_stop = _AppStop()
     recorder = CheckRecorder(env.db, records, states, env.clock, "sync")
     to_run = [r for r in runnable if r.name in tokens]
