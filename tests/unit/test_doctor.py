@@ -33,7 +33,7 @@ from soldscope_cli.commands.doctor import (
     tally,
 )
 from soldscope_cli.context import AppContext, utc_now
-from soldscope_cli.db.database import CHECK_PROBLEM, CheckRecord, Database
+from soldscope_cli.db.database import CHECK_PROBLEM, MIGRATIONS, CheckRecord, Database
 from soldscope_cli.doctor import CheckResult, DoctorInputs, Level, exit_code, run_doctor
 from soldscope_cli.doctor.credentials import (
     check_app_credentials,
@@ -812,9 +812,8 @@ def test_database_absent_is_ok(tmp_path: Path) -> None:
 
 
 def _migrated(path: Path) -> Database:
-    import soldscope_cli.sync  # noqa: F401  (registers the dataset migrations)
 
-    db = Database(path)
+    db = Database(path, MIGRATIONS)
     db.connection()
     return db
 

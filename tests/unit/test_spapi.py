@@ -697,3 +697,20 @@ def test_threads_share_one_client_and_one_bucket(httpx_mock: HTTPXMock) -> None:
     assert len(httpx_mock.get_requests()) == 8
     # Burst 2 at 2 requests per second: the other six wait for consecutive slots.
     assert sorted(sleeps.sleeps) == [0.5 * n for n in range(1, 7)]
+
+
+def test_numbers_with_a_fraction_arrive_as_exact_decimals(httpx_mock: HTTPXMock) -> None:
+    """Amazon's BigDecimal is a JSON number: a float would round 0.1 + 0.2 style amounts."""
+    from decimal import Decimal
+
+    httpx_mock.add_response(
+        url=PARTICIPATIONS,
+        content=b'{"payload": {"amount": 12345678901234567.89, "small": 0.1, "count": 3}}',
+        headers={"content-type": "application/json"},
+    )
+    response = Harness().client.request(
+        "GET", "/sellers/v1/marketplaceParticipations", operation="getMarketplaceParticipations"
+    )
+    payload = response.body["payload"]
+    assert payload["amount"] == Decimal("12345678901234567.89")
+    assert payload["small"] == Decimal("0.1") and payload["count"] == 3

@@ -13,6 +13,7 @@ import typer
 from soldscope_cli.commands.common import complete_store_names, get_context, select_stores
 from soldscope_cli.errors import ExitCode, UnhealthyError, UsageError
 from soldscope_cli.fleet.config import parse_time
+from soldscope_cli.sync import registry
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -23,14 +24,6 @@ if TYPE_CHECKING:
 
 MAX_CONCURRENCY = 32
 MAX_BA_WEEKS = 104
-DATASET_ALIASES = {
-    "inventory": "inventory",
-    "finances": "finances",
-    "finance": "finances",
-    "brand-analytics": "brand-analytics",
-    "brand_analytics": "brand-analytics",
-    "ba": "brand-analytics",
-}
 
 
 @dataclass(frozen=True)
@@ -46,20 +39,7 @@ class SyncRequest:
 
 def parse_datasets(values: list[str]) -> tuple[str, ...]:
     """--dataset values in canonical order (all when none given); UsageError for unknown ones."""
-    from soldscope_cli.sync.base import DATASET_NAMES
-
-    if not values:
-        return DATASET_NAMES
-    chosen: set[str] = set()
-    for value in values:
-        canonical = DATASET_ALIASES.get(value.strip().lower())
-        if canonical is None:
-            raise UsageError(
-                f"unknown dataset {value!r}",
-                hint=f"use one of: {', '.join(DATASET_NAMES)}",
-            )
-        chosen.add(canonical)
-    return tuple(name for name in DATASET_NAMES if name in chosen)
+    return registry.parse(values)
 
 
 def parse_since(value: str | None, now: datetime) -> datetime | None:
@@ -112,7 +92,6 @@ def run_sync_command(
     observer: Any = None,
 ) -> SyncReport:
     """Take the sync lock, open the log, and sync the selected stores."""
-    # Importing the package registers the datasets' migrations before the database opens.
     from soldscope_cli.sync.lock import SyncLock
     from soldscope_cli.sync.logfile import sync_log
     from soldscope_cli.sync.runner import SilentObserver, SyncEnvironment, SyncOptions, run_sync
@@ -146,8 +125,6 @@ def amazon_clients(app: AppContext) -> ClientFactory:
 
 
 # --- rendering -----------------------------------------------------------------------------------
-
-_LABELS = {"inventory": "Inventory", "finances": "Finances", "brand-analytics": "Brand analytics"}
 
 
 def _counts(result: DatasetResult) -> str:
@@ -201,7 +178,7 @@ def render_table(console: Console, report: SyncReport, datasets: tuple[str, ...]
     table.add_column("Store", no_wrap=True)
     table.add_column("Outcome", no_wrap=True)
     for name in datasets:
-        table.add_column(_LABELS[name], justify="right", no_wrap=True)
+        table.add_column(registry.BY_NAME[name].label, justify="right", no_wrap=True)
     table.add_column("Time", justify="right", no_wrap=True)
     table.add_column("Problem", overflow="fold")
     style = {"ok": "green", "failed": "bold red", "skipped": "yellow"}
@@ -304,7 +281,8 @@ def sync_command(
         typer.Option(
             "--dataset",
             "-d",
-            help="inventory, finances or brand-analytics (repeatable; default: all).",
+            help=f"{', '.join(registry.NAMES[:-1])} or {registry.NAMES[-1]} "
+            "(repeatable; default: all).",
             show_default=False,
         ),
     ] = None,
