@@ -170,9 +170,11 @@ class AppContext:
     def database(self) -> Database:
         """The state database (created and migrated on first use)."""
         if self._db is None:
-            from soldscope_cli.db.database import Database
+            from soldscope_cli.db.database import MIGRATIONS, Database
 
-            self._db = Database(self.paths.database)
+            self._db = Database(
+                self.paths.database, MIGRATIONS, retention_days=self.config().retention_days
+            )
         return self._db
 
     def secret_store(self) -> SecretStore:

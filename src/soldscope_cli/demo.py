@@ -148,7 +148,7 @@ def _run_in_home(
     from soldscope_cli.checks.validation import run_validate
     from soldscope_cli.fleet.app_settings import AppSetRequest, run_app_set
     from soldscope_cli.fleet.listing import run_list
-    from soldscope_cli.sync.base import DATASET_NAMES
+    from soldscope_cli.sync.registry import NAMES as DATASET_NAMES
     from soldscope_cli.sync.session import SyncRequest, run_sync_command
 
     say(f"Registering the demo app {app_id}…")

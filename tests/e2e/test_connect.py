@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from tests.e2e.conftest import SOLDSCOPE, Cli, simulator_env
 
-from soldscope_cli.db.database import Database
+from soldscope_cli.db.database import MIGRATIONS, Database
 from soldscope_cli.fleet.paths import resolve_paths
 from soldscope_cli.fleet.secrets import token_key
 from soldscope_cli.simulator import Simulator, parse_scenario
@@ -244,7 +244,7 @@ class World:
         return data.get(token_key(name))
 
     def database(self) -> Database:
-        return Database(resolve_paths(self.cli.env).database)
+        return Database(resolve_paths(self.cli.env).database, MIGRATIONS)
 
     def connect(self, *args: str) -> Run:
         self.plan("confirm")
@@ -418,8 +418,9 @@ def test_renewal_replaces_the_token_and_keeps_history(world: World) -> None:
     assert world.connect("acme-us", "--marketplace", "US").code == 0
     assert world.cli.run("validate").returncode == 0
     db = world.database()
-    with db.transaction() as tx:
-        db.set_sync_state("acme-us", "inventory", "cursor:US", "kept", datetime.now(UTC), tx)
+    db.update_sync_state(
+        db.store_id("acme-us"), "inventory", datetime.now(UTC), set_={"cursor:US": "kept"}
+    )
     before_checks = [dict(row) for row in db.checks("acme-us")]
     before_token = world.token("acme-us")
     db.close()
@@ -430,7 +431,7 @@ def test_renewal_replaces_the_token_and_keeps_history(world: World) -> None:
     db = world.database()
     after_checks = [dict(row) for row in db.checks("acme-us")]
     assert after_checks[: len(before_checks)] == before_checks and len(after_checks) == 3
-    assert db.get_sync_state("acme-us", "inventory", "cursor:US") == "kept"
+    assert db.get_sync_state(db.store_id("acme-us"), "inventory", "cursor:US") == "kept"
     assert db.events("acme-us")[0]["kind"] == "reauthorized"
     db.close()
     assert world.token("acme-us") not in (None, before_token)

@@ -14,9 +14,8 @@ from typing import Any
 
 import pytest
 
-import soldscope_cli.sync  # noqa: F401  (registers the dataset migrations)
 from soldscope_cli.amazon.spapi import SpapiError, SpapiForbidden, SpapiNotFound, SpapiTransient
-from soldscope_cli.db.database import Database
+from soldscope_cli.db.database import MIGRATIONS, Database
 from soldscope_cli.fleet.config import StoreRecord
 from soldscope_cli.sync.base import DatasetJob
 
@@ -272,7 +271,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(tmp_path / "state.db")
+    database = Database(tmp_path / "state.db", MIGRATIONS)
     yield database
     database.close()
 

@@ -11,6 +11,7 @@ import pytest
 from soldscope_cli.amazon.spapi import SpapiForbidden, SpapiTransient
 from soldscope_cli.db.database import Database
 from soldscope_cli.sync import brand_analytics as ba
+from soldscope_cli.sync import registry
 from soldscope_cli.sync.base import BRAND_ANALYTICS, DatasetFailed, DatasetJob
 
 from .conftest import Clock, FakeClient, forbidden, gz_document, make_store, rows, term_rows
@@ -102,7 +103,7 @@ def test_first_run_requests_the_last_weeks_and_loads_them(
         " ORDER BY week_start DESC LIMIT 1",
     )
     assert weeks == [("2026-11-15", "2026-11-21", "DONE", 9)]
-    assert db.sync_state_keys("acme-us", BRAND_ANALYTICS, "inflight:") == {}
+    assert db.sync_state(db.store_id("acme-us"), BRAND_ANALYTICS, "inflight:") == {}
     sample = rows(
         db,
         "SELECT store, marketplace_id, department_name, search_term, search_frequency_rank,"
@@ -158,7 +159,7 @@ def test_since_extends_the_first_week_back(
     ba.sync(make_job(ba_weeks=1, since=datetime(2026, 10, 28, tzinfo=UTC)))  # a Wednesday
     starts = sorted(c["data_start_time"].date() for c in creates(client))  # type: ignore[attr-defined]
     assert starts == [date(2026, 10, 25), date(2026, 11, 1), date(2026, 11, 8), LATEST]
-    assert db.get_sync_state("acme-us", BRAND_ANALYTICS, "from:" + US) == "2026-10-25"
+    assert db.get_sync_state(db.store_id("acme-us"), BRAND_ANALYTICS, "from:" + US) == "2026-10-25"
 
 
 def test_in_flight_reports_are_resumed_not_requested_again(
@@ -168,14 +169,14 @@ def test_in_flight_reports_are_resumed_not_requested_again(
     outcome = ba.sync(make_job(ba_weeks=2, report_wait_s=30))
     assert outcome.rows_added == 0
     assert any("still processing" in n.text for n in outcome.notes)
-    inflight = db.sync_state_keys("acme-us", BRAND_ANALYTICS, "inflight:")
+    inflight = db.sync_state(db.store_id("acme-us"), BRAND_ANALYTICS, "inflight:")
     assert {json.loads(v)["report_id"] for v in inflight.values()} == {"R1", "R2"}
     for report in client.reports.values():
         report.statuses = ["DONE"]
     outcome = ba.sync(make_job(ba_weeks=2, report_wait_s=30))
     assert len(creates(client)) == 2  # none requested again
     assert outcome.rows_added == 18
-    assert db.sync_state_keys("acme-us", BRAND_ANALYTICS, "inflight:") == {}
+    assert db.sync_state(db.store_id("acme-us"), BRAND_ANALYTICS, "inflight:") == {}
 
 
 def test_poll_backoff_grows_and_is_capped(
@@ -208,10 +209,10 @@ def test_fatal_is_recorded_retried_after_cooldown_and_given_up_after_three(
     outcome = ba.sync(make_job(ba_weeks=1))
     assert any("FATAL" in n.text and n.warning for n in outcome.notes)
     fatal = json.loads(
-        db.get_sync_state("acme-us", BRAND_ANALYTICS, f"fatal:{US}:{LATEST}") or "{}"
+        db.get_sync_state(db.store_id("acme-us"), BRAND_ANALYTICS, f"fatal:{US}:{LATEST}") or "{}"
     )
     assert fatal["count"] == 1 and fatal["report_id"] == "R1"
-    assert db.sync_state_keys("acme-us", BRAND_ANALYTICS, "inflight:") == {}
+    assert db.sync_state(db.store_id("acme-us"), BRAND_ANALYTICS, "inflight:") == {}
     clock.advance(hours=23)
     ba.sync(make_job(ba_weeks=1))
     assert len(creates(client)) == 1  # still cooling down
@@ -235,7 +236,7 @@ def test_fatal_then_done_clears_the_fatal_mark(
     ba.sync(make_job(ba_weeks=1))
     clock.advance(hours=25)
     ba.sync(make_job(ba_weeks=1))
-    assert db.sync_state_keys("acme-us", BRAND_ANALYTICS, "fatal:") == {}
+    assert db.sync_state(db.store_id("acme-us"), BRAND_ANALYTICS, "fatal:") == {}
     assert visible(db) == 9
 
 
@@ -248,7 +249,7 @@ def test_403_on_create_report_propagates_for_the_runner_to_classify(
     client.create = deny
     with pytest.raises(SpapiForbidden):
         ba.sync(make_job(ba_weeks=1))
-    assert db.sync_state_keys("acme-us", BRAND_ANALYTICS, "inflight:") == {}
+    assert db.sync_state(db.store_id("acme-us"), BRAND_ANALYTICS, "inflight:") == {}
 
 
 def test_report_gone_at_amazon_is_requested_again_next_run(
@@ -259,7 +260,7 @@ def test_report_gone_at_amazon_is_requested_again_next_run(
     client.reports.clear()
     outcome = ba.sync(make_job(ba_weeks=1, report_wait_s=1))
     assert any("no longer exists" in n.text for n in outcome.notes)
-    assert db.sync_state_keys("acme-us", BRAND_ANALYTICS, "inflight:") == {}
+    assert db.sync_state(db.store_id("acme-us"), BRAND_ANALYTICS, "inflight:") == {}
     client.document_statuses = lambda n: ["DONE"]
     ba.sync(make_job(ba_weeks=1))
     assert len(creates(client)) == 2
@@ -290,7 +291,7 @@ def test_interrupted_download_is_invisible_and_rerun_loads_exactly_once(
     assert staged(db) > 0
     assert visible(db) == 0
     assert rows(db, "SELECT COUNT(*) FROM ba_search_terms_weeks") == [(0,)]
-    assert len(db.sync_state_keys("acme-us", BRAND_ANALYTICS, "inflight:")) == 1
+    assert len(db.sync_state(db.store_id("acme-us"), BRAND_ANALYTICS, "inflight:")) == 1
     client.open_document = original_open  # type: ignore[method-assign]
     for report in client.reports.values():
         report.fail_after_chunks = None
@@ -371,7 +372,7 @@ def test_purge_removes_brand_analytics_rows(
     make_job: Callable[..., DatasetJob], db: Database, clock: Clock
 ) -> None:
     ba.sync(make_job(ba_weeks=1))
-    db.purge_store("acme-us", clock())
+    db.delete_store("acme-us", clock(), purge_tables=registry.data_tables())
     assert staged(db) == 0
     assert rows(db, "SELECT COUNT(*) FROM ba_search_terms_weeks") == [(0,)]
     assert rows(db, "SELECT COUNT(*) FROM ba_search_terms_loads") == [(0,)]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -84,14 +86,14 @@ def test_first_run_reads_30_days_up_to_5_minutes_ago_with_pagination(
             "RELEASED",
             "Order Payment",
             "2026-11-20T08:00:00.000Z",
-            12.34,
+            "12.34",  # exact decimal text, never a float
             "USD",
             US,
             "111-2222222-3333333",
             "G1",
         )
     ]
-    cursor = db.get_sync_state("acme-us", FINANCES, "cursor")
+    cursor = db.get_sync_state(db.store_id("acme-us"), FINANCES, "cursor")
     assert cursor is not None and from_db_time(cursor) == NOW - timedelta(minutes=5)
 
 
@@ -101,7 +103,7 @@ def test_since_far_back_is_cut_into_180_day_windows_each_moving_the_cursor(
     cursors: list[str | None] = []
 
     def handler(after: datetime, before: datetime | None, token: str | None) -> dict[str, Any]:
-        cursors.append(db.get_sync_state("acme-us", FINANCES, "cursor"))
+        cursors.append(db.get_sync_state(db.store_id("acme-us"), FINANCES, "cursor"))
         return {"payload": {"transactions": [txn("T" + after.date().isoformat())]}}
 
     client.transactions = handler
@@ -150,7 +152,7 @@ def test_failed_page_leaves_the_cursor_where_it_was(
     client.transactions = handler
     with pytest.raises(Exception, match="ServiceUnavailable"):
         finances.sync(make_job())
-    assert db.get_sync_state("acme-us", FINANCES, "cursor") is None
+    assert db.get_sync_state(db.store_id("acme-us"), FINANCES, "cursor") is None
 
 
 def test_since_backfill_never_moves_the_cursor_back(
@@ -158,10 +160,10 @@ def test_since_backfill_never_moves_the_cursor_back(
 ) -> None:
     client.transactions = answer({None: ([txn("T1")], None)})
     finances.sync(make_job())
-    before = db.get_sync_state("acme-us", FINANCES, "cursor")
+    before = db.get_sync_state(db.store_id("acme-us"), FINANCES, "cursor")
     # The store was just synced; a backfill from far back must not leave the cursor behind.
     finances.sync(make_job(since=NOW - timedelta(days=365)))
-    assert db.get_sync_state("acme-us", FINANCES, "cursor") == before
+    assert db.get_sync_state(db.store_id("acme-us"), FINANCES, "cursor") == before
     assert windows_called(client)[1][0] == NOW - timedelta(days=365)
 
 
@@ -189,3 +191,35 @@ def test_windows_are_contiguous_and_bounded() -> None:
     cut = finances.windows(start, start + timedelta(days=361))
     assert [b - a for a, b in cut] == [timedelta(days=180), timedelta(days=180), timedelta(days=1)]
     assert finances.windows(start, start) == []
+
+
+@pytest.mark.parametrize(
+    ("amount", "stored"),
+    [
+        ("12345678901234567.89", "12345678901234567.89"),  # beyond a float's 15-17 digits
+        ("0.1", "0.1"),
+        ("-1234.5600", "-1234.5600"),  # Amazon's scale is kept
+        ("1E-7", "0.0000001"),  # plain notation
+        ("42", "42"),
+    ],
+)
+def test_amounts_are_stored_and_kept_in_raw_digit_for_digit(
+    make_job: Callable[..., DatasetJob],
+    client: FakeClient,
+    db: Database,
+    amount: str,
+    stored: str,
+) -> None:
+    item = txn("T1")
+    # What the SP-API client hands over: JSON numbers with a fraction parsed as Decimal.
+    item["totalAmount"] = json.loads(
+        f'{{"currencyAmount": {amount}, "currencyCode": "JPY"}}', parse_float=Decimal
+    )
+    client.transactions = answer({None: ([item], None)})
+    finances.sync(make_job())
+    [(total, currency, raw)] = rows(
+        db, "SELECT total_amount, total_currency, raw FROM financial_transactions"
+    )
+    assert (total, currency) == (stored, "JPY")
+    assert f'"currencyAmount":{amount}' in raw
+    assert json.loads(raw, parse_float=Decimal)["totalAmount"]["currencyAmount"] == Decimal(amount)

@@ -94,7 +94,7 @@ def test_full_pull_paginates_and_stores_typed_columns(
             "2026-11-20T10:00:00Z",
         )
     ]
-    cursor = db.get_sync_state("acme-us", INVENTORY, "cursor:" + US)
+    cursor = db.get_sync_state(db.store_id("acme-us"), INVENTORY, "cursor:" + US)
     assert cursor is not None
     assert from_db_time(cursor) == NOW - inventory.SAFETY_MARGIN
 
@@ -135,7 +135,7 @@ def test_cursor_does_not_move_when_a_later_page_fails(
     # Page one is stored (upserts make repeating it harmless) but the cursor stays unset, so the
     # next run pulls everything again: nothing is skipped.
     assert rows(db, "SELECT COUNT(*) FROM inventory_summaries") == [(1,)]
-    assert db.get_sync_state("acme-us", INVENTORY, "cursor:" + US) is None
+    assert db.get_sync_state(db.store_id("acme-us"), INVENTORY, "cursor:" + US) is None
 
 
 def test_expired_next_token_restarts_the_marketplace_once(
@@ -158,7 +158,7 @@ def test_expired_next_token_restarts_the_marketplace_once(
     outcome = inventory.sync(make_job())
     assert attempts["n"] == 2
     assert outcome.rows_added == 2
-    assert db.get_sync_state("acme-us", INVENTORY, "cursor:" + US) is not None
+    assert db.get_sync_state(db.store_id("acme-us"), INVENTORY, "cursor:" + US) is not None
 
 
 def test_bad_request_on_the_first_page_is_not_retried(
@@ -180,7 +180,7 @@ def test_each_marketplace_has_its_own_cursor(
         "payload": {"inventorySummaries": [summary("SKU-" + mkt[:4])]}
     }
     inventory.sync(make_job(store=make_store(marketplaces=["US", "CA"])))
-    keys = db.sync_state_keys("acme-us", INVENTORY, "cursor:")
+    keys = db.sync_state(db.store_id("acme-us"), INVENTORY, "cursor:")
     assert set(keys) == {"cursor:" + US, "cursor:" + CA}
     assert rows(db, "SELECT marketplace_id FROM inventory_summaries ORDER BY 1") == [(CA,), (US,)]
 
@@ -217,7 +217,9 @@ def test_cursor_margin_covers_changes_during_the_pull(
 
     client.inventory = slow
     inventory.sync(make_job())
-    cursor = from_db_time(db.get_sync_state("acme-us", INVENTORY, "cursor:" + US) or "")
+    cursor = from_db_time(
+        db.get_sync_state(db.store_id("acme-us"), INVENTORY, "cursor:" + US) or ""
+    )
     # Anchored to when the pull started, not when it ended.
     assert cursor == NOW - inventory.SAFETY_MARGIN
     assert timedelta(minutes=5) <= inventory.SAFETY_MARGIN

@@ -12,6 +12,7 @@ from soldscope_cli.amazon.lwa import AppCredentialsRejected, GrantRejected, LwaT
 from soldscope_cli.db.database import CHECK_PROBLEM, CheckRecord, Database, read_states
 from soldscope_cli.fleet.config import StoreRecord
 from soldscope_cli.fleet.secrets import MemorySecretStore, token_key
+from soldscope_cli.sync import registry
 from soldscope_cli.sync.base import FINANCES, INVENTORY, SyncClient
 from soldscope_cli.sync.runner import (
     DatasetResult,
@@ -415,7 +416,7 @@ def test_purge_removes_every_synced_table(db: Database, clock: Clock) -> None:
     }
     env = setup(db, clock, {store.name: client}, [store])
     run_sync([store], SyncOptions(datasets=(INVENTORY, FINANCES)), env)
-    db.purge_store(store.name, clock())
+    db.delete_store(store.name, clock(), purge_tables=registry.data_tables())
     for table in ("inventory_summaries", "financial_transactions", "sync_state", "sync_runs"):
         assert db.connection().execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0  # noqa: S608
 

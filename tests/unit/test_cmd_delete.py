@@ -76,7 +76,12 @@ def test_without_purge_history_stays(harness: Harness, invoke: Any) -> None:
     harness.add_store("acme")
     harness.ctx.database().record_check(CheckRecord("acme", NOW, "validate", CHECK_OK))
     assert invoke(harness, "delete", "acme", "--yes").exit_code == 0
-    assert len(harness.ctx.database().checks("acme")) == 1
+    conn = harness.ctx.database().connection()
+    # The rows stay, under the deleted connection's id: a new "acme" starts with no history.
+    assert conn.execute("SELECT COUNT(*) FROM checks WHERE store = 'acme'").fetchone()[0] == 1
+    assert harness.ctx.database().checks("acme") == []
+    deleted = conn.execute("SELECT deleted_at FROM stores WHERE name = 'acme'").fetchall()
+    assert [r[0] is not None for r in deleted] == [True]
 
 
 class BrokenStore:

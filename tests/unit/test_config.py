@@ -106,6 +106,10 @@ def test_round_trip_keeps_everything() -> None:
         ("[app]\ndraft = 'yes'\n", "line 2", "draft must be true or false"),
         ("[secrets]\nbackend = 'plaintext'\n", "line 2", "secrets backend must be one of"),
         ("[nonsense]\n", "line 1", "unknown table or key 'nonsense'"),
+        ("[state]\nretention_days = 0\n", "line 2", "retention_days must be a whole number"),
+        ("[state]\nretention_days = '400'\n", "line 2", "retention_days must be a whole number"),
+        ("[state]\nretention_days = 1.5\n", "line 2", "retention_days must be a whole number"),
+        ("[state]\nkeep = 3\n", "line 2", "unknown key 'keep' in [state]"),
     ],
 )
 def test_errors_name_path_line_and_problem(text: str, where: str, what: str) -> None:
@@ -205,3 +209,11 @@ def test_a_corrupt_cache_is_ignored(tmp_path: Path) -> None:
     cf.load()
     cf.cache_path.write_text("{garbage")
     assert cf.load().stores["acme-us"].marketplaces == ["US", "CA"]
+
+
+def test_retention_defaults_to_400_days_and_round_trips() -> None:
+    assert parse_config(Path("c.toml"), "").retention_days == 400
+    config = parse_config(Path("c.toml"), "[state]\nretention_days = 30\n")
+    assert config.retention_days == 30
+    assert parse_config(Path("c.toml"), dump_config(config)).retention_days == 30
+    assert "[state]" not in dump_config(parse_config(Path("c.toml"), ""))

@@ -27,7 +27,7 @@ from soldscope_cli import __version__
 from soldscope_cli.amazon.http import make_http_client
 from soldscope_cli.commands.doctor import doctor_command
 from soldscope_cli.context import AppContext, utc_now
-from soldscope_cli.db.database import CHECK_PROBLEM, CheckRecord, Database
+from soldscope_cli.db.database import CHECK_PROBLEM, MIGRATIONS, CheckRecord, Database
 from soldscope_cli.doctor import CheckResult, DoctorInputs, Level, exit_code, run_doctor
 from soldscope_cli.doctor.credentials import (
     check_app_credentials,
@@ -807,9 +807,8 @@ def test_database_absent_is_ok(tmp_path: Path) -> None:
 
 
 def _migrated(path: Path) -> Database:
-    import soldscope_cli.sync  # noqa: F401  (registers the dataset migrations)
 
-    db = Database(path)
+    db = Database(path, MIGRATIONS)
     db.connection()
     return db
 

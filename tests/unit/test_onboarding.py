@@ -553,8 +553,7 @@ def seed_history(h: Harness) -> None:
     db.record_check(
         CheckRecord("acme-us", NOW - timedelta(days=2), "validate", "problem", "invalid_grant", "x")
     )
-    with db.transaction() as tx:
-        db.set_sync_state("acme-us", "inventory", "cursor:US", "2026-11-01", NOW, tx)
+    db.update_sync_state(db.store_id("acme-us"), "inventory", NOW, set_={"cursor:US": "2026-11-01"})
 
 
 def test_renewal_replaces_the_token_and_keeps_history(world: World) -> None:
@@ -575,7 +574,7 @@ def test_renewal_replaces_the_token_and_keeps_history(world: World) -> None:
     assert world.h.secrets.get(token_key("acme-us")) == world.amazon.issued[0]
     db = world.h.ctx.database()
     assert [c["outcome"] for c in db.checks("acme-us")] == ["problem", "ok"]
-    assert db.get_sync_state("acme-us", "inventory", "cursor:US") == "2026-11-01"
+    assert db.get_sync_state(db.store_id("acme-us"), "inventory", "cursor:US") == "2026-11-01"
     assert db.events("acme-us")[0]["kind"] == "reauthorized"
 
 

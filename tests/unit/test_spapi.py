@@ -751,3 +751,20 @@ def test_garbled_participations_are_an_invalid_response(httpx_mock: HTTPXMock, i
         Harness().client.get_marketplace_participations()
     assert caught.value.code == "InvalidResponse"
     assert not isinstance(caught.value, SpapiForbidden)
+
+
+def test_numbers_with_a_fraction_arrive_as_exact_decimals(httpx_mock: HTTPXMock) -> None:
+    """Amazon's BigDecimal is a JSON number: a float would round 0.1 + 0.2 style amounts."""
+    from decimal import Decimal
+
+    httpx_mock.add_response(
+        url=PARTICIPATIONS,
+        content=b'{"payload": {"amount": 12345678901234567.89, "small": 0.1, "count": 3}}',
+        headers={"content-type": "application/json"},
+    )
+    response = Harness().client.request(
+        "GET", "/sellers/v1/marketplaceParticipations", operation="getMarketplaceParticipations"
+    )
+    payload = response.body["payload"]
+    assert payload["amount"] == Decimal("12345678901234567.89")
+    assert payload["small"] == Decimal("0.1") and payload["count"] == 3

@@ -8,8 +8,6 @@ import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-
 from soldscope_cli.db.database import (
     CHECK_INCOMPLETE,
     CHECK_OK,
@@ -17,6 +15,7 @@ from soldscope_cli.db.database import (
     MIGRATIONS,
     CheckRecord,
     Database,
+    Migration,
     read_states_if_exists,
 )
 
@@ -24,13 +23,13 @@ T0 = datetime(2026, 6, 1, tzinfo=UTC)
 
 
 def test_migrations_are_recorded_once_and_the_file_is_private(tmp_path: Path) -> None:
-    db = Database(tmp_path / "state.db")
+    db = Database(tmp_path / "state.db", MIGRATIONS)
     db.connection()
     db.close()
-    again = Database(tmp_path / "state.db")
+    again = Database(tmp_path / "state.db", MIGRATIONS)
     names = [r[0] for r in again.connection().execute("SELECT name FROM schema_migrations")]
     assert names == [name for name, _ in MIGRATIONS]
-    assert names[0] == "0001_state"
+    assert names[0] == "0001_state" and names == sorted(names)
     assert again.pending_migrations() == []
     assert stat.S_IMODE(os.stat(tmp_path / "state.db").st_mode) == 0o600
     mode = again.connection().execute("PRAGMA journal_mode").fetchone()[0]
@@ -42,7 +41,7 @@ def check(store: str, outcome: str, at: datetime, code: str | None = None) -> Ch
 
 
 def test_latest_conclusive_check_decides_the_problem(tmp_path: Path) -> None:
-    db = Database(tmp_path / "s.db")
+    db = Database(tmp_path / "s.db", MIGRATIONS)
     db.record_check(check("a", CHECK_PROBLEM, T0, "forbidden"))
     db.record_check(check("a", CHECK_INCOMPLETE, T0 + timedelta(hours=1), "transient"))
     db.record_check(check("b", CHECK_PROBLEM, T0, "invalid_grant"))
@@ -57,7 +56,7 @@ def test_latest_conclusive_check_decides_the_problem(tmp_path: Path) -> None:
 
 
 def test_last_sync_is_the_latest_successful_run(tmp_path: Path) -> None:
-    db = Database(tmp_path / "s.db")
+    db = Database(tmp_path / "s.db", MIGRATIONS)
     run = db.start_sync_run("a", "inventory", T0)
     db.finish_sync_run(run, T0 + timedelta(minutes=1), "ok", rows_added=3)
     failed = db.start_sync_run("a", "finances", T0 + timedelta(hours=1))
@@ -72,7 +71,7 @@ def test_read_only_lookup_never_creates_the_database(tmp_path: Path) -> None:
 
 
 def test_transactions_roll_back_on_error(tmp_path: Path) -> None:
-    db = Database(tmp_path / "s.db")
+    db = Database(tmp_path / "s.db", MIGRATIONS)
     try:
         with db.transaction() as tx:
             db.record_check(check("a", CHECK_OK, T0), tx=tx)
@@ -83,21 +82,21 @@ def test_transactions_roll_back_on_error(tmp_path: Path) -> None:
 
 
 def test_purge_removes_a_stores_rows_and_keeps_the_event_log(tmp_path: Path) -> None:
-    db = Database(tmp_path / "s.db")
+    db = Database(tmp_path / "s.db", MIGRATIONS)
     db.record_check(check("a", CHECK_OK, T0))
     db.record_check(check("b", CHECK_OK, T0))
     db.log_event("connected", T0, "a")
-    with db.transaction() as tx:
-        db.set_sync_state("a", "inventory", "cursor", "x", T0, tx)
-    removed = db.purge_store("a", T0)
+    a = db.store_id("a")
+    db.update_sync_state(a, "inventory", T0, set_={"cursor": "x"})
+    removed = db.delete_store("a", T0, purge_tables=["inventory_summaries"])
     assert removed == 2
     assert db.checks("a") == [] and len(db.checks("b")) == 1
-    assert db.get_sync_state("a", "inventory", "cursor") is None
+    assert db.get_sync_state(a, "inventory", "cursor") is None
     assert [e["kind"] for e in db.events("a")] == ["deleted", "connected"]
 
 
 def test_secrets_are_not_in_the_schema(tmp_path: Path) -> None:
-    db = Database(tmp_path / "s.db")
+    db = Database(tmp_path / "s.db", MIGRATIONS)
     db.connection()
     conn = sqlite3.connect(tmp_path / "s.db")
     columns = " ".join(
@@ -108,48 +107,54 @@ def test_secrets_are_not_in_the_schema(tmp_path: Path) -> None:
     assert "token" not in columns and "secret" not in columns
 
 
-def test_migrations_registered_after_the_first_connection_are_applied(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_migration_added_to_the_list_is_applied_to_an_existing_database(
+    tmp_path: Path,
 ) -> None:
-    from soldscope_cli.db import database as store
-
-    monkeypatch.setattr(store, "MIGRATIONS", list(store.MIGRATIONS))
-    db = Database(tmp_path / "s.db")
+    db = Database(tmp_path / "s.db", MIGRATIONS)
     db.record_check(check("a", CHECK_OK, T0))
+    db.close()
 
     def late(conn: sqlite3.Connection) -> None:
         conn.execute("CREATE TABLE late_data (store TEXT)")
 
-    store.register_migration("9999_late", late)
-    db.connection().execute("INSERT INTO late_data VALUES ('a')")
-    assert "9999_late" not in db.pending_migrations()
+    newer = Database(tmp_path / "s.db", [*MIGRATIONS, Migration("9999_late", late)])
+    assert newer.pending_migrations() == ["9999_late"]
+    newer.connection().execute("INSERT INTO late_data VALUES ('a')")
+    assert newer.pending_migrations() == []
+    assert len(newer.checks("a")) == 1
 
 
-def test_a_fresh_process_knows_every_dataset_table(tmp_path: Path) -> None:
+def test_opening_the_database_imports_no_network_amazon_or_sync_code(tmp_path: Path) -> None:
     import subprocess
     import sys
 
     code = (
         "import sys\n"
+        "from datetime import UTC, datetime\n"
         "from pathlib import Path\n"
-        "from soldscope_cli.db import database as store\n"
-        "db = store.Database(Path(sys.argv[1]))\n"
-        "db.purge_store('a', __import__('datetime').datetime.now(__import__('datetime').UTC))\n"
-        "print(sorted(store.DATA_TABLES))\n"
+        "from soldscope_cli.db.database import MIGRATIONS, Database\n"
+        "db = Database(Path(sys.argv[1]), MIGRATIONS)\n"
+        "db.connection()\n"
+        "db.delete_store('a', datetime.now(UTC), purge_tables=['inventory_summaries'])\n"
+        "print('\\n'.join(sorted(sys.modules)))\n"
     )
-    out = subprocess.run(
+    modules = subprocess.run(
         [sys.executable, "-c", code, str(tmp_path / "s.db")],
         capture_output=True,
         text=True,
         check=True,
-    ).stdout
-    assert "inventory_summaries" in out and "financial_transactions" in out
+    ).stdout.split()
+    assert "soldscope_cli.db.sqlite.engine" in modules
+    assert [m for m in modules if m == "httpx" or m.startswith("httpx.")] == []
+    assert [
+        m for m in modules if m.startswith(("soldscope_cli.amazon", "soldscope_cli.sync"))
+    ] == []
+    for forbidden in ("typer", "keyring", "soldscope_cli.commands", "soldscope_cli.checks"):
+        assert forbidden not in modules
 
 
 def test_every_migration_stays_inside_its_transaction(tmp_path: Path) -> None:
     """A migration that commits on its own (executescript) could be applied half-way."""
-    import soldscope_cli.sync  # noqa: F401  (registers the dataset migrations)
-
     conn = sqlite3.connect(tmp_path / "m.db", isolation_level=None)
     for name, apply in MIGRATIONS:
         conn.execute("BEGIN IMMEDIATE")

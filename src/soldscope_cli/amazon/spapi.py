@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
+from json import loads as json_loads
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -378,7 +380,9 @@ class SpapiClient:
         body: Any = None
         if response.content.strip():
             try:
-                body = response.json()
+                # Amazon's BigDecimal (money) arrives as a JSON number: parse it as a Decimal so
+                # no float ever rounds it.
+                body = json_loads(response.content, parse_float=Decimal)
             except ValueError as exc:
                 raise SpapiTransient(
                     status=response.status_code,

@@ -21,9 +21,17 @@ REVOKE_HINT = (
 
 def run_delete(ctx: AppContext, name: str, *, purge_data: bool) -> None:
     """Remove the store's record and token (and its data when asked)."""
+    from soldscope_cli.sync import registry
+
     db = ctx.database() if purge_data or ctx.paths.database.exists() else None
     delete_connection(
-        ctx.config_file, ctx.secret_store(), db, name, ctx.clock(), purge_data=purge_data
+        ctx.config_file,
+        ctx.secret_store(),
+        db,
+        name,
+        ctx.clock(),
+        purge_data=purge_data,
+        data_tables=registry.data_tables(),
     )
 
 

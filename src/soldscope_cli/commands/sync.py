@@ -10,6 +10,7 @@ import typer
 from soldscope_cli.commands.common import complete_store_names, get_context
 from soldscope_cli.errors import ExitCode, UnhealthyError, UsageError
 from soldscope_cli.fleet.config import parse_time
+from soldscope_cli.sync import registry
 
 if TYPE_CHECKING:
     from soldscope_cli.context import AppContext
@@ -18,32 +19,11 @@ if TYPE_CHECKING:
 
 MAX_CONCURRENCY = 32
 MAX_BA_WEEKS = 104
-DATASET_ALIASES = {
-    "inventory": "inventory",
-    "finances": "finances",
-    "finance": "finances",
-    "brand-analytics": "brand-analytics",
-    "brand_analytics": "brand-analytics",
-    "ba": "brand-analytics",
-}
 
 
 def parse_datasets(values: list[str]) -> tuple[str, ...]:
     """--dataset values in canonical order (all when none given); UsageError for unknown ones."""
-    from soldscope_cli.sync.base import DATASET_NAMES
-
-    if not values:
-        return DATASET_NAMES
-    chosen: set[str] = set()
-    for value in values:
-        canonical = DATASET_ALIASES.get(value.strip().lower())
-        if canonical is None:
-            raise UsageError(
-                f"unknown dataset {value!r}",
-                hint=f"use one of: {', '.join(DATASET_NAMES)}",
-            )
-        chosen.add(canonical)
-    return tuple(name for name in DATASET_NAMES if name in chosen)
+    return registry.parse(values)
 
 
 def parse_since(value: str | None, now: datetime) -> datetime | None:
@@ -110,7 +90,8 @@ def sync_command(
         typer.Option(
             "--dataset",
             "-d",
-            help="inventory, finances or brand-analytics (repeatable; default: all).",
+            help=f"{', '.join(registry.NAMES[:-1])} or {registry.NAMES[-1]} "
+            "(repeatable; default: all).",
             show_default=False,
         ),
     ] = None,

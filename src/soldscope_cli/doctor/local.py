@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import stat
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
@@ -235,9 +234,6 @@ def load_config(paths: Paths) -> tuple[Config | None, CheckResult]:
 
 
 def _known_migrations() -> list[str]:
-    # Dataset modules register their migrations on import; without them a database that sync
-    # has not migrated yet would look current.
-    import soldscope_cli.sync  # noqa: F401
     from soldscope_cli.db.database import MIGRATIONS
 
     return [name for name, _ in MIGRATIONS]
@@ -264,61 +260,40 @@ def check_database(path: Path, monotonic: Callable[[], float], budget: float) ->
         f"restore {path} from a backup, or move it aside (`mv {path} {path}.broken`) so soldscope "
         "starts afresh: statuses come back with `soldscope validate`, data with `soldscope sync`"
     )
-    try:
-        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=2)
-    except sqlite3.Error as exc:
-        return [CheckResult("database", title, Level.FAIL, f"{path}: cannot open: {exc}", aside)]
-    try:
-        deadline = monotonic() + budget
-        # integrity_check reads every page; on a multi-gigabyte database it would blow the
-        # doctor's time budget, so it is interrupted and reported as not finished.
-        conn.set_progress_handler(lambda: 1 if monotonic() > deadline else 0, 10_000)
-        try:
-            rows = [str(row[0]) for row in conn.execute("PRAGMA integrity_check").fetchall()]
-        except sqlite3.OperationalError as exc:
-            if "interrupt" not in str(exc):
-                return [CheckResult("database", title, Level.FAIL, f"{path}: {exc}", aside)]
-            integrity = CheckResult(
-                "database",
-                title,
-                Level.WARN,
-                f"{path} ({_size(path)}): opens, but the integrity check did not finish within "
-                f"{budget:g} s",
-                f"run it without a time limit: `sqlite3 {path} 'PRAGMA integrity_check'`",
-            )
-        except sqlite3.DatabaseError as exc:
-            return [CheckResult("database", title, Level.FAIL, f"{path}: {exc}", aside)]
-        else:
-            if rows == ["ok"]:
-                integrity = CheckResult(
-                    "database", title, Level.OK, f"{path} ({_size(path)}): integrity check ok"
-                )
-            else:
-                shown = "; ".join(rows[:3]) + (
-                    f" (and {len(rows) - 3} more)" if len(rows) > 3 else ""
-                )
-                return [
-                    CheckResult(
-                        "database", title, Level.FAIL, f"{path}: integrity check: {shown}", aside
-                    )
-                ]
-        conn.set_progress_handler(None, 0)
-        try:
-            applied = {str(row[0]) for row in conn.execute("SELECT name FROM schema_migrations")}
-        except sqlite3.OperationalError:
-            applied = set()
-    finally:
-        conn.close()
-    return [integrity, _check_migrations(path, applied)]
+    from soldscope_cli.db.database import check_integrity
+
+    report = check_integrity(path, monotonic, budget)
+    if report.error is not None:
+        return [CheckResult("database", title, Level.FAIL, f"{path}: {report.error}", aside)]
+    if report.findings:
+        rows = report.findings
+        shown = "; ".join(rows[:3]) + (f" (and {len(rows) - 3} more)" if len(rows) > 3 else "")
+        return [
+            CheckResult("database", title, Level.FAIL, f"{path}: integrity check: {shown}", aside)
+        ]
+    if report.finished:
+        integrity = CheckResult(
+            "database", title, Level.OK, f"{path} ({_size(path)}): integrity check ok"
+        )
+    else:
+        integrity = CheckResult(
+            "database",
+            title,
+            Level.WARN,
+            f"{path} ({_size(path)}): opens, but the integrity check did not finish within "
+            f"{budget:g} s",
+            f"run it without a time limit: `sqlite3 {path} 'PRAGMA integrity_check'`",
+        )
+    return [integrity, _check_migrations(path, set(report.applied_migrations))]
 
 
 def _check_migrations(path: Path, applied: set[str]) -> CheckResult:
-    from soldscope_cli.db.database import Database
+    from soldscope_cli.db.database import MIGRATIONS, Database
 
     title = "Database schema"
     known = _known_migrations()
     try:
-        pending = Database(path).pending_migrations()
+        pending = Database(path, MIGRATIONS).pending_migrations()
     except ConfigError as exc:
         return CheckResult("migrations", title, Level.FAIL, exc.message, exc.hint)
     unknown = sorted(applied - set(known))

@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from soldscope_cli.amazon.marketplaces import BY_CODE, REGIONS, Region, normalize_code, valid_codes
+from soldscope_cli.db.model import DEFAULT_RETENTION_DAYS
 from soldscope_cli.errors import ConfigError, UsageError
 from soldscope_cli.fleet.files import atomic_write
 from soldscope_cli.fleet.secrets import BACKENDS
 
 STORE_NAME_RE = re.compile(r"^[a-z0-9_-]{1,64}$")
 SECRET_BACKENDS = tuple(BACKENDS)
+MIN_RETENTION_DAYS = 1
 LOCK_TIMEOUT_S = 30.0
 
 _APP_KEYS = {"application_id", "client_id", "redirect_uri", "draft", "client_secret_set_at"}
@@ -62,6 +64,12 @@ class Config:
     app: AppSettings = field(default_factory=AppSettings)
     stores: dict[str, StoreRecord] = field(default_factory=dict)
     secrets_backend: str | None = None
+    retention_days_set: int | None = None  # [state] retention_days, when the file sets it
+
+    @property
+    def retention_days(self) -> int:
+        """How many days of checks, events and sync runs the state database keeps."""
+        return self.retention_days_set or DEFAULT_RETENTION_DAYS
 
 
 def validate_store_name(name: str) -> str:
@@ -141,7 +149,7 @@ class _Parser:
     def parse(self, data: dict[str, Any]) -> Config:
         config = Config()
         for key in data:
-            if key not in {"app", "stores", "secrets"}:
+            if key not in {"app", "stores", "secrets", "state"}:
                 raise self.fail(f"unknown table or key {key!r}", key)
         app = data.get("app", {})
         if not isinstance(app, dict):
@@ -161,12 +169,31 @@ class _Parser:
                 "backend",
             )
         config.secrets_backend = backend
+        config.retention_days_set = self.parse_state(data.get("state", {}))
         stores = data.get("stores", {})
         if not isinstance(stores, dict):
             raise self.fail("[stores] must hold one table per store", "stores")
         for name, table in stores.items():
             config.stores[name] = self.parse_store(name, table)
         return config
+
+    def parse_state(self, state: Any) -> int | None:
+        if not isinstance(state, dict):
+            raise self.fail("[state] must be a table", "state")
+        for key in state:
+            if key != "retention_days":
+                raise self.fail(f"unknown key {key!r} in [state]", "state", key)
+        days = state.get("retention_days")
+        if days is None:
+            return None
+        if isinstance(days, bool) or not isinstance(days, int) or days < MIN_RETENTION_DAYS:
+            raise self.fail(
+                f"retention_days must be a whole number of days (at least {MIN_RETENTION_DAYS}),"
+                f" not {days!r}",
+                "state",
+                "retention_days",
+            )
+        return days
 
     def parse_app(self, app: dict[str, Any]) -> AppSettings:
         for key in app:
@@ -302,6 +329,8 @@ def dump_config(config: Config) -> str:
         data["app"] = app
     if config.secrets_backend:
         data["secrets"] = {"backend": config.secrets_backend}
+    if config.retention_days_set is not None:
+        data["state"] = {"retention_days": config.retention_days_set}
     stores: dict[str, Any] = {}
     for name in sorted(config.stores):
         record = config.stores[name]

@@ -6,6 +6,7 @@ left behind by a store that was removed. When the second write fails the first i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from soldscope_cli.db.database import Database
@@ -45,11 +46,15 @@ def save_connection(
             secrets.set(key, previous)
         raise
     if db is not None:
-        db.log_event(
-            "reauthorized" if renewed else "connected",
-            now,
+        # A renewal keeps the connection's id (and so its history and data); a new connection,
+        # even under a name used before, gets a new one.
+        db.connect_store(
             record.name,
-            {
+            now,
+            event="reauthorized" if renewed else "connected",
+            selling_partner_id=record.selling_partner_id,
+            region=record.region,
+            detail={
                 "region": record.region,
                 "marketplaces": record.marketplaces,
                 "selling_partner_id": record.selling_partner_id,
@@ -66,8 +71,12 @@ def delete_connection(
     now: datetime,
     *,
     purge_data: bool = False,
+    data_tables: Sequence[str] = (),
 ) -> StoreRecord:
-    """Remove a store's record and token together; optionally its rows in the database."""
+    """Remove a store's record and token together; mark its connection deleted in the database.
+
+    With purge_data its history and its rows in `data_tables` (every dataset's) go too.
+    """
     config = config_file.load()
     if name not in config.stores:
         raise unknown_store(name)
@@ -84,8 +93,5 @@ def delete_connection(
             secrets.set(key, previous)
         raise
     if db is not None:
-        if purge_data:
-            db.purge_store(name, now)
-        else:
-            db.log_event("deleted", now, name, {"purged": False})
+        db.delete_store(name, now, purge_tables=data_tables if purge_data else None)
     return record

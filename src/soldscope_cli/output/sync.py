@@ -5,14 +5,12 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
+from soldscope_cli.sync import registry
 from soldscope_cli.sync.runner import DatasetResult, StoreResult, SyncReport
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress, TaskID
-
-
-_LABELS = {"inventory": "Inventory", "finances": "Finances", "brand-analytics": "Brand analytics"}
 
 
 def _counts(result: DatasetResult) -> str:
@@ -66,7 +64,7 @@ def render_table(console: Console, report: SyncReport, datasets: tuple[str, ...]
     table.add_column("Store", no_wrap=True)
     table.add_column("Outcome", no_wrap=True)
     for name in datasets:
-        table.add_column(_LABELS[name], justify="right", no_wrap=True)
+        table.add_column(registry.BY_NAME[name].label, justify="right", no_wrap=True)
     table.add_column("Time", justify="right", no_wrap=True)
     table.add_column("Problem", overflow="fold")
     style = {"ok": "green", "failed": "bold red", "skipped": "yellow"}

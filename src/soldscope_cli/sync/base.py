@@ -1,24 +1,24 @@
-"""What every dataset shares: the job it is given, the outcome it returns, and row upserts."""
+"""What every dataset shares: the job it is given, the outcome it returns, and field parsing."""
 
 from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from functools import cached_property
 from typing import Any, Protocol
 
 from soldscope_cli.amazon.marketplaces import BY_CODE
-from soldscope_cli.db.database import Database
+from soldscope_cli.db.interface import DatasetDatabase
+from soldscope_cli.db.model import BRAND_ANALYTICS, FINANCES, INVENTORY
 from soldscope_cli.fleet.config import StoreRecord
+from soldscope_cli.sync.registry import NAMES as DATASET_NAMES
 
-INVENTORY = "inventory"
-FINANCES = "finances"
-BRAND_ANALYTICS = "brand-analytics"
-DATASET_NAMES: tuple[str, ...] = (INVENTORY, FINANCES, BRAND_ANALYTICS)
+__all__ = ["BRAND_ANALYTICS", "DATASET_NAMES", "FINANCES", "INVENTORY"]
 
 log = logging.getLogger("soldscope_cli.sync")
 
@@ -106,7 +106,7 @@ class DatasetJob:
 
     store: StoreRecord
     client: SyncClient
-    db: Database
+    db: DatasetDatabase
     clock: Callable[[], datetime]
     sleep: Callable[[float], None]
     since: datetime | None = None
@@ -118,65 +118,44 @@ class DatasetJob:
     def name(self) -> str:
         return self.store.name
 
+    @cached_property
+    def store_id(self) -> int:
+        """The id of the connection being synced (rows reference it, not the name)."""
+        return self.db.store_id(self.store.name)
+
     def marketplace_ids(self) -> list[str]:
         """The store's marketplace ids, in config order."""
         return [BY_CODE[code].marketplace_id for code in self.store.marketplaces]
 
 
 def raw_json(value: Any) -> str:
-    """Compact JSON of one item as Amazon sent it (key order kept)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON of one item as Amazon sent it (key order kept, decimals exact)."""
+    return "".join(_encode(value))
 
 
-def upsert(
-    tx: sqlite3.Connection,
-    table: str,
-    columns: Sequence[str],
-    key: Sequence[str],
-    rows: Sequence[Sequence[Any]],
-) -> tuple[int, int]:
-    """Insert or update rows by key; returns (added, updated). Unchanged rows are not rewritten.
-
-    A row counts as updated only when its `raw` column differs, so re-reading data that did not
-    change reports (0, 0) and leaves synced_at alone.
-    """
-    if not rows:
-        return 0, 0
-    key_index = [columns.index(k) for k in key]
-    existing = _count_existing(tx, table, key, [[row[i] for i in key_index] for row in rows])
-    before = tx.total_changes
-    names = ", ".join(columns)
-    marks = ", ".join("?" for _ in columns)
-    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
-    tx.executemany(
-        f"INSERT INTO {table} ({names}) VALUES ({marks})"  # noqa: S608 (fixed identifiers)
-        f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
-        f" WHERE {table}.raw IS NOT excluded.raw",
-        rows,
-    )
-    changed = tx.total_changes - before
-    added = len({tuple(row[i] for i in key_index) for row in rows}) - existing
-    return added, max(0, changed - added)
-
-
-def _count_existing(
-    tx: sqlite3.Connection, table: str, key: Sequence[str], keys: list[list[Any]]
-) -> int:
-    unique = {tuple(k) for k in keys}
-    found = 0
-    # SQLite limits bound parameters (32766 by default); stay far below it.
-    step = max(1, 900 // len(key))
-    ordered = list(unique)
-    for start in range(0, len(ordered), step):
-        part = ordered[start : start + step]
-        tuple_marks = ", ".join("(" + ", ".join("?" for _ in key) + ")" for _ in part)
-        params = [value for k in part for value in k]
-        row = tx.execute(
-            f"SELECT COUNT(*) FROM {table} WHERE ({', '.join(key)}) IN (VALUES {tuple_marks})",  # noqa: S608
-            params,
-        ).fetchone()
-        found += int(row[0])
-    return found
+def _encode(value: Any) -> Iterator[str]:
+    # json.dumps cannot write a Decimal as a number; the SP-API client parses numbers with a
+    # fraction as Decimal (no float rounding), so this writes them back digit for digit.
+    if isinstance(value, Decimal):
+        yield str(value)
+    elif isinstance(value, Mapping):
+        yield "{"
+        for i, (key, item) in enumerate(value.items()):
+            if i:
+                yield ","
+            yield json.dumps(str(key), ensure_ascii=False)
+            yield ":"
+            yield from _encode(item)
+        yield "}"
+    elif isinstance(value, list | tuple):
+        yield "["
+        for i, item in enumerate(value):
+            if i:
+                yield ","
+            yield from _encode(item)
+        yield "]"
+    else:
+        yield json.dumps(value, ensure_ascii=False)
 
 
 def as_int(value: Any) -> int | None:
@@ -190,17 +169,25 @@ def as_int(value: Any) -> int | None:
     return None
 
 
-def as_number(value: Any) -> float | None:
-    """A numeric field (Amazon's BigDecimal arrives as a JSON number), or None."""
+def as_decimal(value: Any) -> str | None:
+    """A BigDecimal field as exact decimal text ("-12.34"), or None when absent or not a number.
+
+    Amazon's BigDecimal arrives as a JSON number; the SP-API client parses it as a Decimal, so no
+    float ever rounds it. Plain notation, with the scale Amazon sent.
+    """
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):  # only from a caller that parsed JSON itself
+        value = Decimal(repr(value))
+    elif isinstance(value, str):
         try:
-            return float(value)
-        except ValueError:
+            value = Decimal(value.strip())
+        except InvalidOperation:
             return None
+    if isinstance(value, Decimal) and value.is_finite():
+        return format(value, "f")
     return None
 
 

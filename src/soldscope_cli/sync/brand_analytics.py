@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import json
 import operator
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from soldscope_cli.amazon.spapi import SpapiError, SpapiForbidden, SpapiNotFound
-from soldscope_cli.db import database as state
+from soldscope_cli.db.model import from_db_time, to_db_time
 from soldscope_cli.sync.base import (
     BRAND_ANALYTICS,
     DatasetFailed,
@@ -29,11 +28,6 @@ from soldscope_cli.sync.document import ChunkStream, DocumentError, json_items
 
 REPORT_TYPE = "GET_BRAND_ANALYTICS_SEARCH_TERMS_REPORT"
 ITEMS_PREFIX = "dataByDepartmentAndSearchTerm.item"
-ROWS_TABLE = "ba_search_terms_rows"
-LOADS_TABLE = "ba_search_terms_loads"
-WEEKS_TABLE = "ba_search_terms_weeks"
-VIEW = "ba_search_terms"
-
 BATCH_ROWS = 5000
 # Amazon publishes a week's search terms a day or two after it ends; asking earlier risks a
 # CANCELLED ("no data") answer that would mark the week empty for good.
@@ -49,68 +43,6 @@ MAX_NEW_REPORTS = 15
 POLL_FIRST_S = 5.0
 POLL_FACTOR = 1.5
 POLL_MAX_S = 60.0
-
-_DELETE_SLICE = 50_000
-
-
-def _migrate(conn: sqlite3.Connection) -> None:
-    # Rows carry a small integer load id rather than (marketplace, week, report): half the bytes
-    # per row and an integer index, which is what makes the load fast. A load's rows are visible
-    # only once ba_search_terms_weeks points at that load.
-    # Inside the migration transaction: executescript() would commit half a migration.
-    state.execute_script(
-        conn,
-        """
-        CREATE TABLE ba_search_terms_loads (
-            load_id INTEGER PRIMARY KEY,
-            store TEXT NOT NULL,
-            marketplace_id TEXT NOT NULL,
-            week_start TEXT NOT NULL,
-            report_id TEXT NOT NULL,
-            started_at TEXT NOT NULL
-        );
-        CREATE INDEX ba_search_terms_loads_week
-            ON ba_search_terms_loads (store, marketplace_id, week_start);
-        CREATE TABLE ba_search_terms_rows (
-            load_id INTEGER NOT NULL,
-            store TEXT NOT NULL,
-            department_name TEXT,
-            search_term TEXT,
-            search_frequency_rank INTEGER,
-            clicked_asin TEXT,
-            clicked_item_name TEXT,
-            click_share_rank INTEGER,
-            click_share REAL,
-            conversion_share REAL
-        );
-        CREATE INDEX ba_search_terms_rows_load ON ba_search_terms_rows (load_id);
-        CREATE TABLE ba_search_terms_weeks (
-            store TEXT NOT NULL,
-            marketplace_id TEXT NOT NULL,
-            week_start TEXT NOT NULL,
-            week_end TEXT NOT NULL,
-            report_id TEXT NOT NULL,
-            processing_status TEXT NOT NULL,
-            row_count INTEGER NOT NULL,
-            load_id INTEGER,
-            loaded_at TEXT NOT NULL,
-            PRIMARY KEY (store, marketplace_id, week_start)
-        );
-        CREATE VIEW ba_search_terms AS
-            SELECT w.store, w.marketplace_id, w.week_start, w.week_end, r.department_name,
-                   r.search_term, r.search_frequency_rank, r.clicked_asin, r.clicked_item_name,
-                   r.click_share_rank, r.click_share, r.conversion_share
-            FROM ba_search_terms_weeks w
-            JOIN ba_search_terms_rows r ON r.load_id = w.load_id;
-        """,
-    )
-
-
-state.register_migration("0120_brand_analytics", _migrate)
-for _table in (ROWS_TABLE, LOADS_TABLE, WEEKS_TABLE):
-    if _table not in state.DATA_TABLES:
-        state.DATA_TABLES.append(_table)
-
 
 # --- weeks ---------------------------------------------------------------------------------------
 
@@ -172,9 +104,9 @@ def sync(job: DatasetJob) -> DatasetOutcome:
     wanted: list[tuple[str, date]] = []
     for marketplace_id in job.marketplace_ids():
         first = _first_week(job, marketplace_id, latest)
-        loaded = _loaded_weeks(job, marketplace_id)
-        inflight = job.db.sync_state_keys(job.name, BRAND_ANALYTICS, f"inflight:{marketplace_id}:")
-        fatal = job.db.sync_state_keys(job.name, BRAND_ANALYTICS, f"fatal:{marketplace_id}:")
+        loaded = job.db.search_terms.loaded_weeks(job.store_id, marketplace_id)
+        inflight = job.db.sync_state(job.store_id, BRAND_ANALYTICS, f"inflight:{marketplace_id}:")
+        fatal = job.db.sync_state(job.store_id, BRAND_ANALYTICS, f"fatal:{marketplace_id}:")
         for week in weeks_between(first, latest):
             if week.isoformat() in loaded:
                 continue
@@ -211,13 +143,13 @@ def _stale(job: DatasetJob, raw: str) -> bool:
     created = json.loads(raw).get("created_at")
     if not isinstance(created, str):
         return False
-    return job.clock() - state.from_db_time(created) > STALE_REPORT_AGE
+    return job.clock() - from_db_time(created) > STALE_REPORT_AGE
 
 
 def _first_week(job: DatasetJob, marketplace_id: str, latest: date) -> date:
     """The oldest week this marketplace syncs: fixed on the first run, moved back by --since."""
     key = _from_key(marketplace_id)
-    stored = job.db.get_sync_state(job.name, BRAND_ANALYTICS, key)
+    stored = job.db.get_sync_state(job.store_id, BRAND_ANALYTICS, key)
     first = (
         date.fromisoformat(stored)
         if stored
@@ -226,23 +158,10 @@ def _first_week(job: DatasetJob, marketplace_id: str, latest: date) -> date:
     if job.since is not None:
         first = min(first, week_start(job.since.astimezone(UTC).date()))
     if stored != first.isoformat():
-        with job.db.transaction() as tx:
-            job.db.set_sync_state(
-                job.name, BRAND_ANALYTICS, key, first.isoformat(), job.clock(), tx
-            )
-    return first
-
-
-def _loaded_weeks(job: DatasetJob, marketplace_id: str) -> set[str]:
-    rows = (
-        job.db.connection()
-        .execute(
-            f"SELECT week_start FROM {WEEKS_TABLE} WHERE store = ? AND marketplace_id = ?",  # noqa: S608
-            (job.name, marketplace_id),
+        job.db.update_sync_state(
+            job.store_id, BRAND_ANALYTICS, job.clock(), set_={key: first.isoformat()}
         )
-        .fetchall()
-    )
-    return {str(r[0]) for r in rows}
+    return first
 
 
 def _cooling_down(job: DatasetJob, raw: str | None) -> bool:
@@ -251,7 +170,7 @@ def _cooling_down(job: DatasetJob, raw: str | None) -> bool:
     fatal = json.loads(raw)
     if int(fatal.get("count", 1)) >= MAX_FATAL_ATTEMPTS:
         return True
-    return job.clock() < state.from_db_time(fatal["at"]) + FATAL_COOLDOWN
+    return job.clock() < from_db_time(fatal["at"]) + FATAL_COOLDOWN
 
 
 def _request(job: DatasetJob, marketplace_id: str, week: date) -> _Period:
@@ -265,15 +184,16 @@ def _request(job: DatasetJob, marketplace_id: str, week: date) -> _Period:
         report_options={"reportPeriod": "WEEK"},
     )
     # Persisted at once: a crash from here on resumes this report instead of requesting another.
-    with job.db.transaction() as tx:
-        job.db.set_sync_state(
-            job.name,
-            BRAND_ANALYTICS,
-            _inflight_key(marketplace_id, week),
-            json.dumps({"report_id": report_id, "created_at": state.to_db_time(job.clock())}),
-            job.clock(),
-            tx,
-        )
+    job.db.update_sync_state(
+        job.store_id,
+        BRAND_ANALYTICS,
+        job.clock(),
+        set_={
+            _inflight_key(marketplace_id, week): json.dumps(
+                {"report_id": report_id, "created_at": to_db_time(job.clock())}
+            )
+        },
+    )
     log.info("%s %s %s: requested report %s", job.name, marketplace_id, week, report_id)
     return _Period(marketplace_id, week, report_id)
 
@@ -347,8 +267,7 @@ def _advance(job: DatasetJob, period: _Period, outcome: DatasetOutcome) -> bool:
         return True
     if status == "CANCELLED":
         # Amazon cancels a report that has no data: the week is loaded, with no rows.
-        with job.db.transaction() as tx:
-            _mark_loaded(job, period, "CANCELLED", 0, tx)
+        _mark_loaded(job, period, "CANCELLED", 0)
         outcome.note(f"{period.marketplace_id} week {period.week}: no data (report CANCELLED)")
         return True
     if status == "FATAL":
@@ -358,31 +277,28 @@ def _advance(job: DatasetJob, period: _Period, outcome: DatasetOutcome) -> bool:
 
 
 def _forget(job: DatasetJob, period: _Period) -> None:
-    with job.db.transaction() as tx:
-        job.db.delete_sync_state(
-            job.name, BRAND_ANALYTICS, _inflight_key(period.marketplace_id, period.week), tx
-        )
+    job.db.update_sync_state(
+        job.store_id,
+        BRAND_ANALYTICS,
+        job.clock(),
+        delete=[_inflight_key(period.marketplace_id, period.week)],
+    )
 
 
 def _record_fatal(job: DatasetJob, period: _Period, outcome: DatasetOutcome) -> None:
     key = _fatal_key(period.marketplace_id, period.week)
-    previous = job.db.get_sync_state(job.name, BRAND_ANALYTICS, key)
+    previous = job.db.get_sync_state(job.store_id, BRAND_ANALYTICS, key)
     count = (int(json.loads(previous).get("count", 1)) if previous else 0) + 1
     now = job.clock()
-    with job.db.transaction() as tx:
-        job.db.set_sync_state(
-            job.name,
-            BRAND_ANALYTICS,
-            key,
-            json.dumps(
-                {"at": state.to_db_time(now), "count": count, "report_id": period.report_id}
-            ),
-            now,
-            tx,
-        )
-        job.db.delete_sync_state(
-            job.name, BRAND_ANALYTICS, _inflight_key(period.marketplace_id, period.week), tx
-        )
+    job.db.update_sync_state(
+        job.store_id,
+        BRAND_ANALYTICS,
+        now,
+        set_={
+            key: json.dumps({"at": to_db_time(now), "count": count, "report_id": period.report_id})
+        },
+        delete=[_inflight_key(period.marketplace_id, period.week)],
+    )
     then = (
         f"retrying after {FATAL_COOLDOWN.total_seconds() / 3600:.0f} h"
         if count < MAX_FATAL_ATTEMPTS
@@ -399,89 +315,36 @@ def _mark_loaded(
     job: DatasetJob,
     period: _Period,
     status: str,
-    rows: int,
-    tx: sqlite3.Connection,
+    total: int,
     load_id: int | None = None,
+    last_rows: list[tuple[Any, ...]] | None = None,
 ) -> None:
-    """Record the week as loaded: from this commit on, its rows are visible and it is skipped."""
+    """Record the week as loaded (with its last rows): from then on it is visible and skipped."""
     _, end = week_bounds(period.week)
-    tx.execute(
-        f"INSERT INTO {WEEKS_TABLE} (store, marketplace_id, week_start, week_end, report_id,"  # noqa: S608
-        " processing_status, row_count, load_id, loaded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        " ON CONFLICT (store, marketplace_id, week_start) DO UPDATE SET"
-        " week_end = excluded.week_end, report_id = excluded.report_id,"
-        " processing_status = excluded.processing_status, row_count = excluded.row_count,"
-        " load_id = excluded.load_id, loaded_at = excluded.loaded_at",
-        (
-            job.name,
-            period.marketplace_id,
-            period.week.isoformat(),
-            end.date().isoformat(),
-            period.report_id,
-            status,
-            rows,
-            load_id,
-            state.to_db_time(job.clock()),
-        ),
+    job.db.search_terms.mark_loaded(
+        job.store_id,
+        period.marketplace_id,
+        period.week.isoformat(),
+        end.date().isoformat(),
+        report_id=period.report_id,
+        status=status,
+        row_count=total,
+        at=job.clock(),
+        load_id=load_id,
+        rows=last_rows or (),
+        forget=[
+            _inflight_key(period.marketplace_id, period.week),
+            _fatal_key(period.marketplace_id, period.week),
+        ],
     )
-    for key in (
-        _inflight_key(period.marketplace_id, period.week),
-        _fatal_key(period.marketplace_id, period.week),
-    ):
-        job.db.delete_sync_state(job.name, BRAND_ANALYTICS, key, tx)
-
-
-_INSERT = (
-    f"INSERT INTO {ROWS_TABLE} (load_id, store, department_name, search_term,"  # noqa: S608
-    " search_frequency_rank, clicked_asin, clicked_item_name, click_share_rank, click_share,"
-    " conversion_share) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-
-
-def _clear_staged(job: DatasetJob, period: _Period) -> None:
-    """Remove what interrupted loads of this week left behind (never visible: no mark points there)."""
-    conn = job.db.connection()
-    stale = conn.execute(
-        f"SELECT l.load_id FROM {LOADS_TABLE} l LEFT JOIN {WEEKS_TABLE} w"  # noqa: S608
-        " ON w.store = l.store AND w.marketplace_id = l.marketplace_id"
-        " AND w.week_start = l.week_start AND w.load_id = l.load_id"
-        " WHERE l.store = ? AND l.marketplace_id = ? AND l.week_start = ? AND w.load_id IS NULL",
-        (job.name, period.marketplace_id, period.week.isoformat()),
-    ).fetchall()
-    for (load_id,) in stale:
-        while True:
-            # Slices keep each write transaction short, so other stores' writers never wait long.
-            with job.db.transaction(conn) as tx:
-                cur = tx.execute(
-                    f"DELETE FROM {ROWS_TABLE} WHERE rowid IN (SELECT rowid FROM {ROWS_TABLE}"  # noqa: S608
-                    " WHERE load_id = ? LIMIT ?)",
-                    (load_id, _DELETE_SLICE),
-                )
-                if cur.rowcount < _DELETE_SLICE:
-                    tx.execute(f"DELETE FROM {LOADS_TABLE} WHERE load_id = ?", (load_id,))  # noqa: S608
-                    break
-
-
-def _start_load(job: DatasetJob, period: _Period) -> int:
-    with job.db.transaction() as tx:
-        cur = tx.execute(
-            f"INSERT INTO {LOADS_TABLE} (store, marketplace_id, week_start, report_id, started_at)"  # noqa: S608
-            " VALUES (?, ?, ?, ?, ?)",
-            (
-                job.name,
-                period.marketplace_id,
-                period.week.isoformat(),
-                period.report_id,
-                state.to_db_time(job.clock()),
-            ),
-        )
-        return int(cur.lastrowid or 0)
 
 
 def _load(job: DatasetJob, period: _Period, document_id: str, outcome: DatasetOutcome) -> None:
     """Stream the document into the rows table; the week becomes visible with the final batch."""
     where = f"{period.marketplace_id} week {period.week}"
-    _clear_staged(job, period)
+    table = job.db.search_terms
+    week = period.week.isoformat()
+    table.clear_staged(job.store_id, period.marketplace_id, week)
     # The presigned URL lives 5 minutes: ask for it only when ready to download.
     document = job.client.get_report_document(document_id)
     url = document.get("url")
@@ -490,9 +353,11 @@ def _load(job: DatasetJob, period: _Period, document_id: str, outcome: DatasetOu
     compression = document.get("compressionAlgorithm")
     if compression not in (None, "GZIP"):
         raise DatasetFailed(f"report document {document_id}: unknown compression {compression!r}")
-    load_id = _start_load(job, period)
+    load_id = table.start_load(
+        job.store_id, period.marketplace_id, week, period.report_id, job.clock()
+    )
     began = job.clock()
-    fixed = (load_id, job.name)
+    fixed = (load_id, job.store_id)
     total = 0
     batch: list[tuple[Any, ...]] = []
     job.progress(f"brand analytics {where}: downloading")
@@ -501,17 +366,13 @@ def _load(job: DatasetJob, period: _Period, document_id: str, outcome: DatasetOu
         for item in json_items(stream, ITEMS_PREFIX):
             batch.append(_row(fixed, item))
             if len(batch) >= BATCH_ROWS:
-                with job.db.transaction() as tx:
-                    tx.executemany(_INSERT, batch)
+                table.add_rows(batch)
                 total += len(batch)
                 batch = []
                 if total % (BATCH_ROWS * 20) == 0:
                     job.progress(f"brand analytics {where}: {total:,} rows")
-    with job.db.transaction() as tx:
-        if batch:
-            tx.executemany(_INSERT, batch)
-        total += len(batch)
-        _mark_loaded(job, period, "DONE", total, tx, load_id)
+    total += len(batch)
+    _mark_loaded(job, period, "DONE", total, load_id, batch)
     outcome.count(total, 0)
     seconds = max((job.clock() - began).total_seconds(), 1e-6)
     log.info(
@@ -542,7 +403,7 @@ _FIELDS = (
 _PICK = operator.itemgetter(*_FIELDS)
 
 
-def _row(fixed: tuple[int, str], item: Any) -> tuple[Any, ...]:
+def _row(fixed: tuple[int, int], item: Any) -> tuple[Any, ...]:
     try:
         return fixed + _PICK(item)  # type: ignore[no-any-return]
     except KeyError:

@@ -5,24 +5,12 @@ https://developer-docs.amazon.com/sp-api/docs/finances-api-v2024-06-19-reference
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime, timedelta
 from typing import Any
 
-from soldscope_cli.db import database as state
-from soldscope_cli.sync.base import (
-    FINANCES,
-    DatasetJob,
-    DatasetOutcome,
-    as_number,
-    as_text,
-    dig,
-    raw_json,
-    upsert,
-)
+from soldscope_cli.db.model import FinanceRow
+from soldscope_cli.sync.base import DatasetJob, DatasetOutcome, as_decimal, as_text, dig, raw_json
 
-TABLE = "financial_transactions"
-CURSOR = "cursor"
 FIRST_RUN_DAYS = 30
 # Amazon: postedAfter and postedBefore at most 180 days apart (wider gives an empty answer).
 MAX_WINDOW = timedelta(days=180)
@@ -31,54 +19,6 @@ NOT_AFTER = timedelta(minutes=5)
 # Amazon posts some transactions late and turns DEFERRED ones into DEFERRED_RELEASED without a new
 # posted date; re-reading the last day each run picks those up (upserts make it free of duplicates).
 LOOKBACK = timedelta(days=1)
-
-COLUMNS = (
-    "store",
-    "transaction_id",
-    "transaction_type",
-    "transaction_status",
-    "description",
-    "posted_date",
-    "total_amount",
-    "total_currency",
-    "marketplace_id",
-    "order_id",
-    "financial_event_group_id",
-    "raw",
-    "synced_at",
-)
-KEY = ("store", "transaction_id")
-
-
-def _migrate(conn: sqlite3.Connection) -> None:
-    # Inside the migration transaction: executescript() would commit half a migration.
-    state.execute_script(
-        conn,
-        """
-        CREATE TABLE financial_transactions (
-            store TEXT NOT NULL,
-            transaction_id TEXT NOT NULL,
-            transaction_type TEXT,
-            transaction_status TEXT,
-            description TEXT,
-            posted_date TEXT,
-            total_amount REAL,
-            total_currency TEXT,
-            marketplace_id TEXT,
-            order_id TEXT,
-            financial_event_group_id TEXT,
-            raw TEXT NOT NULL,
-            synced_at TEXT NOT NULL,
-            PRIMARY KEY (store, transaction_id)
-        );
-        CREATE INDEX financial_transactions_posted ON financial_transactions (store, posted_date);
-        """,
-    )
-
-
-state.register_migration("0110_finances", _migrate)
-if TABLE not in state.DATA_TABLES:
-    state.DATA_TABLES.append(TABLE)
 
 
 def _related(item: dict[str, Any], name: str) -> str | None:
@@ -91,25 +31,23 @@ def _related(item: dict[str, Any], name: str) -> str | None:
     return None
 
 
-def row_of(store: str, item: dict[str, Any], now: str) -> tuple[Any, ...]:
-    """The table row of one Transaction (models/finances_2024-06-19.json)."""
+def row_of(item: dict[str, Any]) -> FinanceRow:
+    """The stored row of one Transaction (models/finances_2024-06-19.json)."""
     marketplace = as_text(dig(item, "marketplaceDetails", "marketplaceId")) or as_text(
         dig(item, "sellingPartnerMetadata", "marketplaceId")
     )
-    return (
-        store,
-        item.get("transactionId"),
+    return FinanceRow(
+        item["transactionId"],
         as_text(item.get("transactionType")),
         as_text(item.get("transactionStatus")),
         as_text(item.get("description")),
         as_text(item.get("postedDate")),
-        as_number(dig(item, "totalAmount", "currencyAmount")),
+        as_decimal(dig(item, "totalAmount", "currencyAmount")),
         as_text(dig(item, "totalAmount", "currencyCode")),
         marketplace,
         _related(item, "ORDER_ID"),
         _related(item, "FINANCIAL_EVENT_GROUP_ID"),
         raw_json(item),
-        now,
     )
 
 
@@ -119,9 +57,9 @@ def first_start(job: DatasetJob, now: datetime) -> datetime:
     --since moves the start earlier (a backfill) but never later: skipping past the cursor would
     leave a gap nobody asked for.
     """
-    cursor = job.db.get_sync_state(job.name, FINANCES, CURSOR)
-    if cursor:
-        start = state.from_db_time(cursor) - LOOKBACK
+    cursor = job.db.finances.cursor(job.store_id)
+    if cursor is not None:
+        start = cursor - LOOKBACK
     elif job.since is not None:
         return job.since
     else:
@@ -166,24 +104,16 @@ def _pull_window(
         items = dig(body, "payload", "transactions")
         token = dig(body, "payload", "nextToken")
         next_token = token if isinstance(token, str) and token else None
-        now = state.to_db_time(job.clock())
         rows = [
-            row_of(job.name, item, now)
+            row_of(item)
             for item in (items if isinstance(items, list) else [])
             if isinstance(item, dict) and isinstance(item.get("transactionId"), str)
         ]
-        with job.db.transaction() as tx:
-            added, updated = upsert(tx, TABLE, COLUMNS, KEY, rows)
-            if next_token is None:
-                _advance_cursor(job, before, tx)
-        outcome.count(added, updated)
+        # The window's last page moves the cursor to its end, in the transaction that stores it
+        # (never backwards: a --since backfill reads windows behind the cursor).
+        counts = job.db.finances.write_page(
+            job.store_id, rows, at=job.clock(), cursor=before if next_token is None else None
+        )
+        outcome.count(counts.added, counts.updated)
         if next_token is None:
             return
-
-
-def _advance_cursor(job: DatasetJob, before: datetime, tx: sqlite3.Connection) -> None:
-    # A --since backfill reads windows behind the cursor: never move the cursor back.
-    current = job.db.get_sync_state(job.name, FINANCES, CURSOR)
-    if current is not None and state.from_db_time(current) >= before:
-        return
-    job.db.set_sync_state(job.name, FINANCES, CURSOR, state.to_db_time(before), job.clock(), tx)

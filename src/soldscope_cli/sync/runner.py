@@ -30,12 +30,9 @@ from soldscope_cli.fleet.config import StoreRecord, format_time
 from soldscope_cli.fleet.listing import build_row
 from soldscope_cli.fleet.secrets import SecretStore, token_key
 from soldscope_cli.status import FORBIDDEN, INVALID_GRANT, MISSING_TOKEN, Status
-from soldscope_cli.sync import brand_analytics, finances, inventory
+from soldscope_cli.sync import registry
 from soldscope_cli.sync.base import (
-    BRAND_ANALYTICS,
     DATASET_NAMES,
-    FINANCES,
-    INVENTORY,
     DatasetFailed,
     DatasetJob,
     DatasetOutcome,
@@ -45,11 +42,7 @@ from soldscope_cli.sync.base import (
 )
 
 DatasetSync = Callable[[DatasetJob], DatasetOutcome]
-DATASETS: Mapping[str, DatasetSync] = {
-    INVENTORY: inventory.sync,
-    FINANCES: finances.sync,
-    BRAND_ANALYTICS: brand_analytics.sync,
-}
+DATASETS: Mapping[str, DatasetSync] = {d.name: d.sync for d in registry.DATASETS}
 ClientFactory = Callable[[StoreRecord, str], SyncClient]
 
 OK = "ok"
@@ -249,6 +242,7 @@ def run_sync(
             }
             for name, future in futures.items():
                 results[name] = future.result()
+    env.db.prune(env.clock())  # history past the retention, never what a status depends on
     report = SyncReport(
         started_at=started,
         finished_at=env.clock(),

@@ -1,0 +1,109 @@
+"""What the datasets need from the state database, engine-neutral (SQLite today, PostgreSQL next).
+
+The sync modules depend on these Protocols only: they hand rows and cursors over and never see a
+connection or SQL. Each write method is one transaction, so a cursor never runs ahead of its rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from soldscope_cli.db.model import FinanceRow, InventoryRow, PageCounts
+
+
+class InventoryStore(Protocol):
+    """inventory_summaries and its per-marketplace cursors."""
+
+    def cursor(self, store_id: int, marketplace_id: str) -> datetime | None: ...
+
+    def last_full_pull(self, store_id: int, marketplace_id: str) -> datetime | None: ...
+
+    def begin_full_pull(self) -> None: ...
+
+    def write_page(
+        self,
+        store_id: int,
+        marketplace_id: str,
+        rows: Sequence[InventoryRow],
+        *,
+        at: datetime,
+        full: bool = False,
+        cursor: datetime | None = None,
+        full_pull_started: datetime | None = None,
+    ) -> PageCounts: ...
+
+
+class FinancesStore(Protocol):
+    """financial_transactions and its cursor."""
+
+    def cursor(self, store_id: int) -> datetime | None: ...
+
+    def write_page(
+        self,
+        store_id: int,
+        rows: Sequence[FinanceRow],
+        *,
+        at: datetime,
+        cursor: datetime | None = None,
+    ) -> PageCounts: ...
+
+
+class SearchTermsStore(Protocol):
+    """Brand Analytics loads, rows and week marks."""
+
+    def loaded_weeks(self, store_id: int, marketplace_id: str) -> set[str]: ...
+
+    def clear_staged(self, store_id: int, marketplace_id: str, week_start: str) -> None: ...
+
+    def start_load(
+        self, store_id: int, marketplace_id: str, week_start: str, report_id: str, at: datetime
+    ) -> int: ...
+
+    def add_rows(self, rows: Sequence[tuple[Any, ...]]) -> None: ...
+
+    def mark_loaded(
+        self,
+        store_id: int,
+        marketplace_id: str,
+        week_start: str,
+        week_end: str,
+        *,
+        report_id: str,
+        status: str,
+        row_count: int,
+        at: datetime,
+        load_id: int | None = None,
+        rows: Sequence[tuple[Any, ...]] = (),
+        forget: Sequence[str] = (),
+    ) -> None: ...
+
+
+class DatasetDatabase(Protocol):
+    """The part of the state database a dataset sync uses."""
+
+    @property
+    def inventory(self) -> InventoryStore: ...
+
+    @property
+    def finances(self) -> FinancesStore: ...
+
+    @property
+    def search_terms(self) -> SearchTermsStore: ...
+
+    def store_id(self, name: str) -> int: ...
+
+    def get_sync_state(self, store_id: int, dataset: str, key: str) -> str | None: ...
+
+    def sync_state(self, store_id: int, dataset: str, prefix: str = "") -> dict[str, str]: ...
+
+    def update_sync_state(
+        self,
+        store_id: int,
+        dataset: str,
+        at: datetime,
+        *,
+        set_: Mapping[str, str] | None = None,
+        delete: Iterable[str] = (),
+    ) -> None: ...

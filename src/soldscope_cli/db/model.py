@@ -1,0 +1,119 @@
+"""Engine-neutral records of the state database: check outcomes, dataset names, row shapes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import NamedTuple
+
+from soldscope_cli.status import Problem
+
+CHECK_OK = "ok"
+CHECK_PROBLEM = "problem"  # a lasting problem: the store is in error until cleared
+CHECK_INCOMPLETE = "incomplete"  # could not complete: never changes a status
+CHECK_APP_ERROR = "app_error"  # the app's credentials were rejected: not the store's fault
+CHECK_OUTCOMES = (CHECK_OK, CHECK_PROBLEM, CHECK_INCOMPLETE, CHECK_APP_ERROR)
+CONCLUSIVE_OUTCOMES = (CHECK_OK, CHECK_PROBLEM)
+
+# Dataset names are stored (sync_runs.dataset, sync_state.dataset), so the storage defines them;
+# sync/registry.py describes each dataset around its name.
+INVENTORY = "inventory"
+FINANCES = "finances"
+BRAND_ANALYTICS = "brand-analytics"
+
+SYNC_OK = "ok"  # the sync_runs outcome that counts as the store's last sync
+
+DEFAULT_RETENTION_DAYS = 400
+
+
+def to_db_time(value: datetime) -> str:
+    """UTC timestamps as fixed-width text, so text order is time order."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def from_db_time(value: str) -> datetime:
+    """Inverse of to_db_time."""
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class CheckRecord:
+    """One live check (or the health part of a sync) of one store."""
+
+    store: str
+    checked_at: datetime
+    source: str  # validate, connect, sync
+    outcome: str  # one of CHECK_OUTCOMES
+    error_code: str | None = None
+    error_message: str | None = None
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class StoreState:
+    """What the database knows about one store, for status and listing."""
+
+    problem: Problem | None = None  # from the latest conclusive check, if it found one
+    last_checked_at: datetime | None = None
+    last_sync_at: datetime | None = None
+
+
+class PageCounts(NamedTuple):
+    """What writing one page did to a data table."""
+
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+
+
+class InventoryRow(NamedTuple):
+    """One InventorySummary as stored (models/fbaInventory.json); quantities as integers."""
+
+    seller_sku: str
+    asin: str | None
+    fn_sku: str | None
+    condition: str | None
+    product_name: str | None
+    total_quantity: int | None
+    fulfillable_quantity: int | None
+    inbound_working_quantity: int | None
+    inbound_shipped_quantity: int | None
+    inbound_receiving_quantity: int | None
+    reserved_quantity: int | None
+    researching_quantity: int | None
+    unfulfillable_quantity: int | None
+    last_updated_time: str | None
+    raw: str
+
+
+class FinanceRow(NamedTuple):
+    """One Transaction as stored (models/finances_2024-06-19.json).
+
+    total_amount is Amazon's BigDecimal as exact decimal text ("-12.34"), next to its currency.
+    """
+
+    transaction_id: str
+    transaction_type: str | None
+    transaction_status: str | None
+    description: str | None
+    posted_date: str | None
+    total_amount: str | None
+    total_currency: str | None
+    marketplace_id: str | None
+    order_id: str | None
+    financial_event_group_id: str | None
+    raw: str
+
+
+# A Brand Analytics search term row is a plain tuple for speed (a NamedTuple per row costs ~10%
+# of the load): (load_id, store_id, *SEARCH_TERM_FIELDS).
+SEARCH_TERM_FIELDS = (
+    "department_name",
+    "search_term",
+    "search_frequency_rank",
+    "clicked_asin",
+    "clicked_item_name",
+    "click_share_rank",
+    "click_share",
+    "conversion_share",
+)

@@ -1,0 +1,52 @@
+"""financial_transactions: pages of Finances transactions and the cursor that follows them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from soldscope_cli.db.model import FINANCES, FinanceRow, PageCounts, from_db_time, to_db_time
+from soldscope_cli.db.sqlite.state import get_state, put_state
+from soldscope_cli.db.sqlite.upsert import upsert
+
+if TYPE_CHECKING:
+    from soldscope_cli.db.sqlite.state import Connections
+
+TABLE = "financial_transactions"
+COLUMNS = ("store_id", "store", *FinanceRow._fields, "synced_at")
+KEY = ("store_id", "transaction_id")
+_CURSOR = "cursor"
+
+
+class FinancesTable:
+    """Financial transactions of every store, one row per (store, transaction id)."""
+
+    def __init__(self, db: Connections) -> None:
+        self._db = db
+
+    def cursor(self, store_id: int) -> datetime | None:
+        """The end of the last completed window."""
+        value = get_state(self._db.connection(), store_id, FINANCES, _CURSOR)
+        return from_db_time(value) if value else None
+
+    def write_page(
+        self,
+        store_id: int,
+        rows: Sequence[FinanceRow],
+        *,
+        at: datetime,
+        cursor: datetime | None = None,
+    ) -> PageCounts:
+        """Upsert one page; with `cursor` (a window's last page) move the cursor there, in the same
+        transaction. The cursor only moves forward: a backfill behind it leaves it alone."""
+        store = self._db.store_name(store_id)
+        synced_at = to_db_time(at)
+        values = [(store_id, store, *row, synced_at) for row in rows]
+        with self._db.transaction() as tx:
+            added, updated = upsert(tx, TABLE, COLUMNS, KEY, values)
+            if cursor is not None:
+                current = get_state(tx, store_id, FINANCES, _CURSOR)
+                if current is None or from_db_time(current) < cursor:
+                    put_state(tx, store_id, FINANCES, _CURSOR, to_db_time(cursor), at)
+        return PageCounts(added, updated)

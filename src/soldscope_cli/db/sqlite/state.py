@@ -1,0 +1,51 @@
+"""What the SQLite dataset tables share with the engine: sync_state rows and the connection."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Protocol
+
+from soldscope_cli.db.model import to_db_time
+
+
+class Connections(Protocol):
+    """The engine as a dataset table sees it (soldscope_cli.db.sqlite.engine.Database)."""
+
+    def connection(self) -> sqlite3.Connection: ...
+
+    def transaction(
+        self, conn: sqlite3.Connection | None = None
+    ) -> AbstractContextManager[sqlite3.Connection]: ...
+
+    def store_name(self, store_id: int) -> str: ...
+
+
+def get_state(conn: sqlite3.Connection, store_id: int, dataset: str, key: str) -> str | None:
+    """One sync_state value."""
+    row = conn.execute(
+        "SELECT value FROM sync_state WHERE store_id = ? AND dataset = ? AND key = ?",
+        (store_id, dataset, key),
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def put_state(
+    tx: sqlite3.Connection, store_id: int, dataset: str, key: str, value: str, at: datetime
+) -> None:
+    """Write a cursor or mark inside the transaction that wrote the rows it covers."""
+    tx.execute(
+        "INSERT INTO sync_state (store_id, dataset, key, value, updated_at) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT (store_id, dataset, key) DO UPDATE SET value = excluded.value,"
+        " updated_at = excluded.updated_at",
+        (store_id, dataset, key, value, to_db_time(at)),
+    )
+
+
+def delete_state(tx: sqlite3.Connection, store_id: int, dataset: str, key: str) -> None:
+    """Remove a cursor or mark."""
+    tx.execute(
+        "DELETE FROM sync_state WHERE store_id = ? AND dataset = ? AND key = ?",
+        (store_id, dataset, key),
+    )
