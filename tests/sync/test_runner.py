@@ -470,3 +470,36 @@ def test_a_refused_download_link_fails_the_dataset_without_blaming_roles_or_the_
     assert (result.outcome, result.error_code) == ("failed", "AccessDenied")
     assert probes == []  # no Sellers API probe: nothing about the store is in question
     assert db.checks(store.name) == []
+
+
+def test_a_store_deleted_and_purged_mid_sync_keeps_nothing(db: Database, clock: Clock) -> None:
+    """`delete --purge-data` from another process while the sync pages through the store."""
+    from soldscope_cli.db.database import MIGRATIONS, STORE_TABLES
+    from soldscope_cli.sync import registry
+
+    store = make_store()
+    other = Database(db.path, MIGRATIONS)  # the `soldscope delete` process
+    client = FakeClient()
+    pages = {"n": 0}
+
+    def inventory(mkt: str, start: Any, token: str | None) -> dict[str, Any]:
+        pages["n"] += 1
+        if pages["n"] == 2:
+            other.delete_store(store.name, NOW, purge_tables=registry.data_tables())
+        return {
+            "payload": {"inventorySummaries": [{"sellerSku": f"SKU-{pages['n']}"}]},
+            "pagination": {"nextToken": f"page-{pages['n'] + 1}"} if pages["n"] < 4 else {},
+        }
+
+    client.inventory = inventory
+    client.transactions = lambda after, before, token: {"payload": {"transactions": []}}
+    env = setup(db, clock, {store.name: client}, [store])
+    report = run_sync([store], SyncOptions(datasets=(INVENTORY, FINANCES)), env)
+    result = report.stores[0]
+    assert (result.outcome, result.datasets) == ("skipped", [])
+    assert "deleted while it was syncing" in (result.reason or "")
+    conn = other.connection()
+    for table in STORE_TABLES:
+        left = conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]  # noqa: S608
+        assert left == 0, f"{table} keeps {left} row(s) of the purged store"
+    other.close()

@@ -125,3 +125,33 @@ def test_token_is_restored_when_the_config_write_fails(
         delete_connection(harness.ctx.config_file, harness.secrets, None, "acme", NOW)
     assert harness.secrets.get(token_key("acme")) == "Atzr|keep-me"
     assert "acme" in harness.ctx.config(reload=True).stores
+
+
+@pytest.mark.parametrize("purge", [False, True])
+def test_an_unreadable_database_deletes_nothing(harness: Harness, invoke: Any, purge: bool) -> None:
+    """Checked before anything changes, so the delete (and its purge) can be run again."""
+    harness.add_store("acme", token="Atzr|keep-me")
+    harness.ctx.paths.database.parent.mkdir(parents=True, exist_ok=True)
+    harness.ctx.paths.database.write_bytes(b"this is not a database" * 100)
+    result = invoke(harness, "delete", "acme", "--yes", *(["--purge-data"] if purge else []))
+    assert result.exit_code == 2
+    assert "cannot open the state database" in harness.stderr
+    assert harness.secrets.get(token_key("acme")) == "Atzr|keep-me"
+    assert "acme" in harness.ctx.config(reload=True).stores
+
+
+def test_a_failed_config_write_rolls_the_purge_back(
+    harness: Harness, invoke: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    harness.add_store("acme", token="Atzr|keep-me")
+    db = harness.ctx.database()
+    db.record_check(CheckRecord("acme", NOW, "validate", CHECK_OK))
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("soldscope_cli.fleet.config.atomic_write", fail)
+    invoke(harness, "delete", "acme", "--yes", "--purge-data")
+    assert "acme" in harness.ctx.config(reload=True).stores
+    assert harness.secrets.get(token_key("acme")) == "Atzr|keep-me"
+    assert len(db.checks("acme")) == 1  # the purge rolled back with the failed edit

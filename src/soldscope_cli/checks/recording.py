@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from soldscope_cli.checks.result import StoreCheck
-from soldscope_cli.db.database import CHECK_OK, CHECK_PROBLEM, Database, StoreState
+from soldscope_cli.db.database import CHECK_OK, CHECK_PROBLEM, Database, StoreDeleted, StoreState
 from soldscope_cli.fleet.config import StoreRecord
 from soldscope_cli.fleet.listing import build_row
 from soldscope_cli.status import Problem
@@ -49,17 +49,23 @@ class CheckRecorder:
             after = next_state(before, check, now)
             old_status = build_row(record, before, now).status
             new_status = build_row(record, after, now).status
-            with self.db.transaction() as tx:
-                self.db.record_check(check.to_record(now, self.source), tx=tx)
-                if new_status != old_status:
-                    detail: dict[str, Any] = {"from": old_status.value, "to": new_status.value}
-                    if check.code and check.outcome != CHECK_OK:
-                        detail["code"] = check.code
-                    self.db.log_event("status_changed", now, check.store, detail, tx=tx)
-                else:
-                    self.db.log_event(
-                        "checked", now, check.store, {"outcome": check.outcome}, tx=tx
-                    )
+            try:
+                with self.db.store_transaction(self.db.store_id(check.store)) as tx:
+                    self.db.record_check(check.to_record(now, self.source), tx=tx)
+                    if new_status != old_status:
+                        detail: dict[str, Any] = {
+                            "from": old_status.value,
+                            "to": new_status.value,
+                        }
+                        if check.code and check.outcome != CHECK_OK:
+                            detail["code"] = check.code
+                        self.db.log_event("status_changed", now, check.store, detail, tx=tx)
+                    else:
+                        self.db.log_event(
+                            "checked", now, check.store, {"outcome": check.outcome}, tx=tx
+                        )
+            except StoreDeleted:
+                return  # deleted while it was being checked: nothing of it may be written
             self.states[check.store] = after
 
 

@@ -36,6 +36,18 @@ def from_db_time(value: str) -> datetime:
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
+class StoreDeleted(Exception):
+    """The store was deleted (by `soldscope delete`) while this process was writing for it.
+
+    Raised by every write made on a store's behalf, inside its transaction, so nothing more of a
+    deleted (or purged) store is stored once the delete has committed.
+    """
+
+    def __init__(self, store_id: int) -> None:
+        super().__init__(f"store #{store_id} was deleted")
+        self.store_id = store_id
+
+
 @dataclass(frozen=True)
 class CheckRecord:
     """One live check (or the health part of a sync) of one store."""

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from soldscope_cli.errors import UsageError
 from soldscope_cli.fleet.app_credentials import check_app_id, check_client_id, check_redirect_uri
-from soldscope_cli.fleet.config import ConfigFile
+from soldscope_cli.fleet.config import AppSettings, ConfigFile
 from soldscope_cli.fleet.secrets import CLIENT_SECRET_KEY, SecretStore
 
 
@@ -33,37 +34,59 @@ def check_values(request: AppSetRequest) -> None:
         check_redirect_uri(request.redirect_uri)
 
 
+_FIELDS = (
+    ("application_id", "application id"),
+    ("client_id", "client id"),
+    ("redirect_uri", "redirect URI"),
+    ("draft", "draft"),
+)
+
+
+def _apply(settings: AppSettings, request: AppSetRequest, now: datetime) -> list[str]:
+    """Change settings in place as the request asks; returns what changed, secret last."""
+    changed: list[str] = []
+    for attr, label in _FIELDS:
+        value = getattr(request, attr)
+        if value is not None and getattr(settings, attr) != value:
+            setattr(settings, attr, value)
+            changed.append(label)
+    if request.client_secret is not None:
+        settings.client_secret_set_at = now
+        changed.insert(0, "client secret")
+    if not settings.application_id or not settings.client_id:
+        raise UsageError(
+            "the app needs both an application id and an LWA client id",
+            hint="run `soldscope app set --app-id amzn1.sp.solution.… "
+            "--client-id amzn1.application-oa2-client.…`",
+        )
+    return changed
+
+
 def run_app_set(
     config_file: ConfigFile,
     secrets: Callable[[], SecretStore],
     now: datetime,
     request: AppSetRequest,
 ) -> list[str]:
-    """Validate and save; the secret goes to the secret store, the rest to config. Returns changes."""
+    """Validate, then save secret and config together; returns what changed.
+
+    Everything that can be refused is checked before anything is written (the values, both ids
+    present once merged with the config, a usable secret store); if the config write then fails,
+    the previous secret is put back, so the two never disagree.
+    """
     check_values(request)
-    changed: list[str] = []
-    if request.client_secret is not None:
-        # Secret first: if the keyring is unusable, nothing else changes either.
-        secrets().set(CLIENT_SECRET_KEY, request.client_secret)
-        changed.append("client secret")
-    with config_file.edit() as config:
-        settings = config.app
-        for attr, label in (
-            ("application_id", "application id"),
-            ("client_id", "client id"),
-            ("redirect_uri", "redirect URI"),
-            ("draft", "draft"),
-        ):
-            value = getattr(request, attr)
-            if value is not None and getattr(settings, attr) != value:
-                setattr(settings, attr, value)
-                changed.append(label)
-        if request.client_secret is not None:
-            settings.client_secret_set_at = now
-        if not settings.application_id or not settings.client_id:
-            raise UsageError(
-                "the app needs both an application id and an LWA client id",
-                hint="run `soldscope app set --app-id amzn1.sp.solution.… "
-                "--client-id amzn1.application-oa2-client.…`",
-            )
-    return changed
+    _apply(copy.deepcopy(config_file.load().app), request, now)  # UsageError before any write
+    store = secrets() if request.client_secret is not None else None
+    previous = store.get(CLIENT_SECRET_KEY) if store is not None else None
+    if store is not None and request.client_secret is not None:
+        store.set(CLIENT_SECRET_KEY, request.client_secret)
+    try:
+        with config_file.edit() as config:
+            return _apply(config.app, request, now)
+    except BaseException:
+        if store is not None:
+            if previous is None:
+                store.delete(CLIENT_SECRET_KEY)
+            else:
+                store.set(CLIENT_SECRET_KEY, previous)
+        raise

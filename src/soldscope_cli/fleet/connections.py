@@ -6,6 +6,7 @@ left behind by a store that was removed. When the second write fails the first i
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -82,16 +83,23 @@ def delete_connection(
         raise unknown_store(name)
     key = token_key(name)
     previous = secrets.get(key)  # fails early (nothing changed) when the secret store is unusable
-    secrets.delete(key)
-    try:
-        with config_file.edit() as current:
-            record = current.stores.pop(name, None)
-            if record is None:
-                raise unknown_store(name)
-    except BaseException:
-        if previous is not None:
-            secrets.set(key, previous)
-        raise
-    if db is not None:
-        db.delete_store(name, now, purge_tables=data_tables if purge_data else None)
+    # The database first, and its transaction around the rest: an unreadable or locked database
+    # stops the delete before the record or the token is touched, and a failure of either rolls
+    # the database back, so `delete` can simply be run again.
+    deleting = (
+        db.deleting_store(name, now, purge_tables=data_tables if purge_data else None)
+        if db is not None
+        else contextlib.nullcontext(0)
+    )
+    with deleting:
+        secrets.delete(key)
+        try:
+            with config_file.edit() as current:
+                record = current.stores.pop(name, None)
+                if record is None:
+                    raise unknown_store(name)
+        except BaseException:
+            if previous is not None:
+                secrets.set(key, previous)
+            raise
     return record

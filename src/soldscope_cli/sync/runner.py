@@ -24,7 +24,7 @@ from soldscope_cli.amazon.spapi import SpapiError, SpapiForbidden
 from soldscope_cli.checks.failures import classify, missing_token, no_tokens_found
 from soldscope_cli.checks.recording import CheckRecorder
 from soldscope_cli.checks.result import reconnect_hint
-from soldscope_cli.db.database import Database
+from soldscope_cli.db.database import Database, StoreDeleted
 from soldscope_cli.errors import SoldscopeError
 from soldscope_cli.fleet.config import StoreRecord, format_time
 from soldscope_cli.fleet.listing import build_row
@@ -233,6 +233,10 @@ def run_sync(
     app_stop = _AppStop()
     recorder = CheckRecorder(env.db, records, states, env.clock, "sync")
     to_run = [r for r in runnable if r.name in tokens]
+    for record in to_run:
+        # Fixed now, while the stores are known to be live: a store deleted during the run keeps
+        # this id, whose writes the database then refuses, instead of getting a fresh one.
+        env.db.store_id(record.name)
     if to_run:
         workers = max(1, min(options.concurrency, len(to_run)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="soldscope-sync") as pool:
@@ -301,6 +305,11 @@ def _run_store(
         client = env.client_for(record, refresh_token)
         worker = _StoreWorker(record, client, options, env, app_stop, recorder, result)
         worker.run()
+    except StoreDeleted:
+        # `soldscope delete` removed it meanwhile: the database refused every write since.
+        result.outcome = SKIPPED
+        result.reason = "deleted while it was syncing; nothing more of it was stored"
+        result.datasets = []
     except Exception as exc:
         # A bug or local failure in one store must not take the others down.
         log.exception("%s: unexpected failure", record.name)
@@ -399,6 +408,8 @@ class _StoreWorker:
             self._fail(result, exc.code, exc.message, exc.request_id)
         except SoldscopeError as exc:
             self._fail(result, exc.__class__.__name__, exc.message, None)
+        except StoreDeleted:
+            raise
         except Exception as exc:
             log.exception("%s %s: unexpected failure", store, name)
             self._fail(result, exc.__class__.__name__, f"unexpected error: {exc}", None)

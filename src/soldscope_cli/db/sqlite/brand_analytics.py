@@ -74,7 +74,7 @@ class SearchTermsTable:
         self, store_id: int, marketplace_id: str, week_start: str, report_id: str, at: datetime
     ) -> int:
         """A new (invisible) load of one week's report; its rows carry the returned load id."""
-        with self._db.transaction() as tx:
+        with self._db.store_transaction(store_id) as tx:
             cur = tx.execute(
                 f"INSERT INTO {LOADS_TABLE} (store_id, marketplace_id, week_start, report_id,"  # noqa: S608
                 " started_at) VALUES (?, ?, ?, ?, ?)",
@@ -84,7 +84,9 @@ class SearchTermsTable:
 
     def add_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Insert a batch of (load_id, store_id, *SEARCH_TERM_FIELDS) rows in one transaction."""
-        with self._db.transaction() as tx:
+        if not rows:
+            return
+        with self._db.store_transaction(int(rows[0][1])) as tx:
             tx.executemany(_INSERT, rows)
 
     def mark_loaded(
@@ -104,7 +106,7 @@ class SearchTermsTable:
     ) -> None:
         """Store the last rows and the week's mark together: from this commit on the week's rows
         are visible and the week is skipped. `forget` names brand analytics marks to remove."""
-        with self._db.transaction() as tx:
+        with self._db.store_transaction(store_id) as tx:
             if rows:
                 tx.executemany(_INSERT, rows)
             tx.execute(

@@ -19,6 +19,7 @@ from soldscope_cli.db.model import (
     CHECK_PROBLEM,
     DEFAULT_RETENTION_DAYS,
     CheckRecord,
+    StoreDeleted,
     StoreState,
     from_db_time,
     to_db_time,
@@ -132,6 +133,20 @@ class Database:
             raise
         conn.execute("COMMIT")
 
+    @contextmanager
+    def store_transaction(self, store_id: int) -> Iterator[sqlite3.Connection]:
+        """A transaction that writes for one store: StoreDeleted when it was deleted meanwhile.
+
+        The check runs after BEGIN IMMEDIATE, under the write lock that `delete` also takes, so a
+        write either commits before the delete or finds the store gone.
+        """
+        with self.transaction() as tx:
+            if not tx.execute(
+                "SELECT 1 FROM stores WHERE id = ? AND deleted_at IS NULL", (store_id,)
+            ).fetchone():
+                raise StoreDeleted(store_id)
+            yield tx
+
     def close(self) -> None:
         """Close this thread's connection."""
         conn = getattr(self._local, "conn", None)
@@ -227,6 +242,19 @@ class Database:
         With purge_tables, its history and the rows of those data tables go too; the event log
         stays append-only. Returns how many rows were removed.
         """
+        with self.deleting_store(name, at, purge_tables=purge_tables) as removed:
+            return removed
+
+    @contextmanager
+    def deleting_store(
+        self, name: str, at: datetime, *, purge_tables: Sequence[str] | None = None
+    ) -> Iterator[int]:
+        """delete_store in a transaction that commits only if the caller's block succeeds.
+
+        `delete` removes the config entry and the token inside it: the database is opened and
+        locked before anything changes, and a failure anywhere leaves everything as it was.
+        Yields how many rows were removed.
+        """
         unknown = set(purge_tables or ()) - set(STORE_TABLES)
         if unknown:
             raise ValueError(f"not a store table: {', '.join(sorted(unknown))}")
@@ -247,8 +275,8 @@ class Database:
                 tx.execute(
                     "UPDATE stores SET deleted_at = ? WHERE id = ?", (to_db_time(at), store_id)
                 )
+            yield removed
         self._ids.pop(name, None)
-        return removed
 
     # --- checks and events ------------------------------------------------------------------------
 
@@ -348,7 +376,7 @@ class Database:
         delete: Iterable[str] = (),
     ) -> None:
         """Write and remove marks of one dataset together, in one transaction."""
-        with self.transaction() as tx:
+        with self.store_transaction(store_id) as tx:
             for key, value in (set_ or {}).items():
                 put_state(tx, store_id, dataset, key, value, at)
             for key in delete:
@@ -357,7 +385,7 @@ class Database:
     def start_sync_run(self, store: str, dataset: str, at: datetime) -> int:
         """Record that a dataset sync started; returns the run id."""
         store_id = self.store_id(store)
-        with self.transaction() as tx:
+        with self.store_transaction(store_id) as tx:
             cur = tx.execute(
                 "INSERT INTO sync_runs (store_id, store, dataset, started_at) VALUES (?, ?, ?, ?)",
                 (store_id, store, dataset, to_db_time(at)),

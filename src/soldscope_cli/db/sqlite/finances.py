@@ -43,7 +43,7 @@ class FinancesTable:
         store = self._db.store_name(store_id)
         synced_at = to_db_time(at)
         values = [(store_id, store, *row, synced_at) for row in rows]
-        with self._db.transaction() as tx:
+        with self._db.store_transaction(store_id) as tx:
             added, updated = upsert(tx, TABLE, COLUMNS, KEY, values)
             if cursor is not None:
                 current = get_state(tx, store_id, FINANCES, _CURSOR)

@@ -66,7 +66,7 @@ class InventoryTable:
         synced_at = to_db_time(at)
         values = [(store_id, store, marketplace_id, *row, synced_at) for row in rows]
         removed = 0
-        with self._db.transaction() as tx:
+        with self._db.store_transaction(store_id) as tx:
             added, updated = upsert(tx, TABLE, COLUMNS, KEY, values)
             if full:
                 tx.executemany(
