@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -196,3 +197,29 @@ def test_bad_values_are_refused_before_the_secret_is_asked_for(tmp_path: Path) -
     assert result.exit_code == 2
     assert "not an absolute https URL" in h.stderr
     assert "LWA client secret" not in result.output  # no prompt was shown
+
+
+def test_a_refused_edit_stores_no_secret(tmp_path: Path, invoke: Any) -> None:
+    """On an empty config the ids are missing: exit 2, and the secret was never written."""
+    h = make_harness(tmp_path, stdin=SECRET + "\n")
+    result = invoke(h, "app", "set", "--client-secret-stdin")
+    assert result.exit_code == 2
+    assert "needs both an application id and an LWA client id" in h.stderr
+    assert h.secrets.get(CLIENT_SECRET_KEY) is None
+
+
+def test_a_failed_config_write_puts_the_previous_secret_back(
+    tmp_path: Path, invoke: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h = make_harness(tmp_path, stdin="amzn1.oa2-cs.v1.old\n")
+    assert set_app(h, invoke, "--client-secret-stdin").exit_code == 0
+    set_at = h.ctx.config(reload=True).app.client_secret_set_at
+    h.ctx.stdin = io.StringIO(SECRET + "\n")
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr("soldscope_cli.fleet.config.atomic_write", fail)
+    assert set_app(h, invoke, "--client-secret-stdin").exit_code != 0
+    assert h.secrets.get(CLIENT_SECRET_KEY) == "amzn1.oa2-cs.v1.old"
+    assert h.ctx.config(reload=True).app.client_secret_set_at == set_at
