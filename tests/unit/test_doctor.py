@@ -961,6 +961,7 @@ FRESH_IDS = [
     "config-dir",
     "data-dir",
     "file-modes",
+    "lock-files",
     "config",
     "secret-store",
     "app",

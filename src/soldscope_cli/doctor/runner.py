@@ -21,6 +21,7 @@ from soldscope_cli.doctor.local import (
     check_database,
     check_directory,
     check_file_modes,
+    check_lock_files,
     check_sync_lock,
     check_versions,
     load_config,
@@ -77,6 +78,7 @@ def run_doctor(inputs: DoctorInputs) -> list[CheckResult]:
             "data-dir", "Data directory", paths.data_dir, env, DATA_DIR_ENV, inputs.uid
         ),
         check_file_modes(paths, inputs.uid),
+        check_lock_files(paths, inputs.uid),
     ]
     config, config_result = load_config(paths)
     results.append(config_result)

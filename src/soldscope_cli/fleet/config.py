@@ -419,8 +419,10 @@ class ConfigFile:
         """Yield the config for changes; written back atomically on a clean exit, under a lock."""
         import filelock
 
+        from soldscope_cli.fleet.locks import private_lock
+
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        lock = filelock.FileLock(str(self.lock_path), timeout=LOCK_TIMEOUT_S)
+        lock = private_lock(self.lock_path, timeout=LOCK_TIMEOUT_S)
         try:
             lock.acquire()
         except filelock.Timeout:

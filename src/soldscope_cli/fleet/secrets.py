@@ -121,10 +121,9 @@ class FileSecretStore:
 
 
 def _file_lock(path: Path) -> Any:
-    import filelock
+    from soldscope_cli.fleet.locks import private_lock
 
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return filelock.FileLock(str(path) + ".lock", timeout=30)
+    return private_lock(path.with_name(path.name + ".lock"), timeout=30)
 
 
 def _with_timeout(call: Callable[[], T], timeout: float, what: str) -> T:
