@@ -13,9 +13,10 @@ REDACTED = "[REDACTED]"
 # form-encoded request bodies carry the "|" as "%7C".
 # https://developer-docs.amazon.com/sp-api/docs/connecting-to-the-selling-partner-api
 _PATTERNS: tuple[re.Pattern[str], ...] = (
-    re.compile(r"(Atz[ar](?:\||%7[Cc]))[^\s\"'&,;<>)\]}]+"),
+    # (?!\[REDACTED\]): a registered value already replaced keeps its prefix and one marker.
+    re.compile(r"(Atz[ar](?:\||%7[Cc]))(?!\[REDACTED\])[^\s\"'&,;<>)\]}]+"),
     # Everything up to a delimiter: a client secret with a "-" or "_" must not keep its tail.
-    re.compile(r"(amzn1\.oa2-cs\.v1\.)[^\s\"'&,;<>)\]}]+"),
+    re.compile(r"(amzn1\.oa2-cs\.v1\.)(?!\[REDACTED\])[^\s\"'&,;<>)\]}]+"),
     # Query and form parameters that carry secrets whatever their shape: the consent's
     # authorization code (in callback URLs an HTTP client logs) and LWA form fields.
     re.compile(
@@ -71,6 +72,15 @@ class SecretRegistry:
         return f"SecretRegistry({len(self._ordered)} values)"
 
 
+# The shape prefixes say what was there and are no secret: a removed value keeps its own.
+_SHAPE_PREFIX = re.compile(r"^(?:Atz[ar](?:\||%7[Cc])|amzn1\.oa2-cs\.v1\.)")
+
+
+def _marker(removed: str) -> str:
+    prefix = _SHAPE_PREFIX.match(removed)
+    return (prefix.group(0) if prefix else "") + REDACTED
+
+
 def _remove_values(text: str, values: tuple[str, ...]) -> str:
     """Replace each run of characters covered by an occurrence of any value with one marker."""
     spans: list[tuple[int, int]] = []
@@ -89,9 +99,9 @@ def _remove_values(text: str, values: tuple[str, ...]) -> str:
         if start <= run_end:
             run_end = max(run_end, end)
             continue
-        pieces += [text[done:run_start], REDACTED]
+        pieces += [text[done:run_start], _marker(text[run_start:run_end])]
         done, run_start, run_end = run_end, start, end
-    pieces += [text[done:run_start], REDACTED, text[run_end:]]
+    pieces += [text[done:run_start], _marker(text[run_start:run_end]), text[run_end:]]
     return "".join(pieces)
 
 

@@ -195,7 +195,7 @@ def test_lwa_error_echoing_a_client_secret_with_a_dash_keeps_no_tail() -> None:
     body = f'{{"error_description":"Client authentication failed for {secret}"}}'
     assert (
         registry.redact(body)
-        == f'{{"error_description":"Client authentication failed for {REDACTED}"}}'
+        == f'{{"error_description":"Client authentication failed for amzn1.oa2-cs.v1.{REDACTED}"}}'
     )
 
 
@@ -211,3 +211,12 @@ def test_a_secret_inside_another_and_overlapping_secrets_leave_nothing() -> None
     registry.register("end-overlap-tail")
     text = "a outer-inner-secret-end-overlap-tail b inner-secret c"
     assert registry.redact(text) == f"a {REDACTED} b {REDACTED} c"
+
+
+def test_a_registered_token_keeps_its_shape_prefix_and_one_marker() -> None:
+    registry = SecretRegistry()
+    registry.register(REFRESH)
+    registry.register(CLIENT_SECRET)
+    text = f"a={REFRESH} b={REFRESH.replace('|', '%7C')} c={CLIENT_SECRET}"
+    expected = f"a=Atzr|{REDACTED} b=Atzr%7C{REDACTED} c=amzn1.oa2-cs.v1.{REDACTED}"
+    assert registry.redact(text) == expected
