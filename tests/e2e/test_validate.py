@@ -158,3 +158,29 @@ def test_429_retry_after_is_honoured(world: World) -> None:
     assert code == 0, stderr
     assert rows[0]["status"] == "active"
     assert 2.0 <= waited < 5.0
+
+
+def test_a_future_authorized_at_does_not_hide_a_revoked_grant(world: World) -> None:
+    """A clock that ran fast at connect time, or a hand edit, puts authorized_at a day ahead."""
+    import re
+    from datetime import UTC, datetime, timedelta
+
+    config = world.cli.home / "config" / "config.toml"
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    text, count = re.subn(
+        r"(\[stores\.bolt-us\](?:(?!\n\[).)*?authorized_at = )\S+",
+        rf'\g<1>"{tomorrow}"',
+        config.read_text(),
+        flags=re.DOTALL,
+    )
+    assert count == 1
+    config.write_text(text)
+    world.sim.revoke(SELLERS["bolt-us"])
+    code, rows, stderr = world.validate("bolt-us")
+    assert code == 1, (rows, stderr)
+    [bolt] = rows
+    assert (bolt["status"], bolt["error"]["code"]) == ("error", "invalid_grant")
+    assert bolt["days_left"] <= 365  # the future does not extend Amazon's 365 days either
+    listed = world.cli.run("list", "bolt-us", "--json")
+    assert listed.returncode == 1
+    assert json.loads(listed.stdout)[0]["status"] == "error"
