@@ -184,3 +184,49 @@ def test_a_future_authorized_at_does_not_hide_a_revoked_grant(world: World) -> N
     listed = world.cli.run("list", "bolt-us", "--json")
     assert listed.returncode == 1
     assert json.loads(listed.stdout)[0]["status"] == "error"
+
+
+def test_validate_into_a_closed_pipe_is_exit_141(world: World) -> None:
+    """`soldscope validate | head -1` exited 1 ("unhealthy") in 9 runs of 10."""
+    import os
+    import subprocess
+
+    outcomes = []
+    for _ in range(10):
+        read_end, write_end = os.pipe()
+        os.close(read_end)
+        try:
+            process = subprocess.Popen(
+                [str(SOLDSCOPE), "validate"],
+                stdout=write_end,
+                stderr=subprocess.PIPE,
+                env=world.cli.env,
+                text=True,
+            )
+        finally:
+            os.close(write_end)
+        _, stderr = process.communicate(timeout=60)
+        outcomes.append((process.returncode, stderr))
+    assert outcomes == [(141, "")] * 10
+
+
+def test_validate_into_head_never_exits_1(world: World) -> None:
+    """`soldscope validate | head -1`: 141 when output was lost, the real 0 when head read it all."""
+    import subprocess
+
+    outcomes = set()
+    for _ in range(10):
+        process = subprocess.Popen(
+            [str(SOLDSCOPE), "validate"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=world.cli.env,
+        )
+        assert process.stdout is not None and process.stderr is not None
+        with process.stdout, process.stderr:
+            process.stdout.readline()
+            process.stdout.close()
+            stderr = process.stderr.read().decode()
+        process.wait(timeout=60)
+        outcomes.add((process.returncode, stderr))
+    assert outcomes <= {(141, ""), (0, "")}
