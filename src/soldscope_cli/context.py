@@ -160,7 +160,10 @@ class AppContext:
             from soldscope_cli.fleet.secrets import open_secret_store
 
             self._secret_store = open_secret_store(
-                self.env, self.config().secrets_backend, self.paths.secrets_file
+                self.env,
+                self.config().secrets_backend,
+                self.paths.secrets_file,
+                home=self.config_file,
             )
         return self._secret_store
 

@@ -240,3 +240,14 @@ def test_format_time_always_writes_four_digit_years(when: datetime, text: str) -
     from soldscope_cli.fleet.config import format_time
 
     assert format_time(when) == text
+
+
+def test_the_secrets_namespace_round_trips_and_a_bad_one_is_refused(tmp_path: Path) -> None:
+    from soldscope_cli.fleet.config import Config, dump_config
+
+    config = Config(secrets_backend="keyring", secrets_namespace="3f9c1a2b7d4e5f60")
+    assert parse_config(tmp_path / "c.toml", dump_config(config)).secrets_namespace == (
+        "3f9c1a2b7d4e5f60"
+    )
+    with pytest.raises(ConfigError, match=r"line 2, column 1: secrets namespace must be"):
+        parse_config(tmp_path / "c.toml", '[secrets]\nnamespace = "../x"\n')

@@ -31,13 +31,18 @@ def doctor_inputs(app: AppContext, offline: bool) -> DoctorInputs:
     def open_store(configured: str | None) -> SecretStore:
         if app.secret_store_override is not None:
             return app.secret_store_override
-        from soldscope_cli.fleet.secrets import KeyringSecretStore, open_secret_store
+        from soldscope_cli.fleet.secrets import (
+            KeyringSecretStore,
+            NamespacedSecretStore,
+            open_backend,
+        )
 
-        store = open_secret_store(app.env, configured, app.paths.secrets_file)
+        store = open_backend(app.env, configured, app.paths.secrets_file)
         if isinstance(store, KeyringSecretStore):
             # doctor reports a silent keyring itself; it must not wait the full command timeout.
             store.timeout = min(store.timeout, SECRET_PROBE_TIMEOUT_S)
-        return store
+        # This home's view: describe() names the namespace; reading never creates one.
+        return NamespacedSecretStore(store, app.config_file)
 
     def make_http() -> httpx.Client:
         import httpx

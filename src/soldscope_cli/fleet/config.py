@@ -17,6 +17,7 @@ from soldscope_cli.amazon.marketplaces import BY_CODE, REGIONS, Region, normaliz
 from soldscope_cli.errors import ConfigError, UsageError
 
 STORE_NAME_RE = re.compile(r"^[a-z0-9_-]{1,64}$")
+NAMESPACE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{7,63}$")
 SECRET_BACKENDS = ("keyring", "file")
 LOCK_TIMEOUT_S = 30.0
 
@@ -62,6 +63,9 @@ class Config:
     app: AppSettings = field(default_factory=AppSettings)
     stores: dict[str, StoreRecord] = field(default_factory=dict)
     secrets_backend: str | None = None
+    # This home's prefix for every secret-store key (see fleet/secrets.py NamespacedSecretStore);
+    # None until the home first stores a secret.
+    secrets_namespace: str | None = None
 
 
 def validate_store_name(name: str) -> str:
@@ -174,8 +178,20 @@ class _Parser:
         if not isinstance(secrets, dict):
             raise self.fail("[secrets] must be a table", "secrets")
         for key in secrets:
-            if key != "backend":
+            if key not in ("backend", "namespace"):
                 raise self.fail(f"unknown key {key!r} in [secrets]", "secrets", key)
+        namespace = secrets.get("namespace")
+        if namespace is not None and (
+            not isinstance(namespace, str) or not NAMESPACE_RE.match(namespace)
+        ):
+            raise self.fail(
+                f"secrets namespace must be 8-64 characters of a-z, 0-9 and -, not {namespace!r} "
+                "(soldscope writes it: restore the value it wrote, or remove the line and "
+                "reconnect the stores)",
+                "secrets",
+                "namespace",
+            )
+        config.secrets_namespace = namespace
         backend = secrets.get("backend")
         if backend is not None and backend not in SECRET_BACKENDS:
             raise self.fail(
@@ -350,8 +366,13 @@ def dump_config(config: Config) -> str:
         app["client_secret_set_at"] = format_time(config.app.client_secret_set_at)
     if app:
         data["app"] = app
+    secrets: dict[str, str] = {}
     if config.secrets_backend:
-        data["secrets"] = {"backend": config.secrets_backend}
+        secrets["backend"] = config.secrets_backend
+    if config.secrets_namespace:
+        secrets["namespace"] = config.secrets_namespace
+    if secrets:
+        data["secrets"] = secrets
     stores: dict[str, Any] = {}
     for name in sorted(config.stores):
         record = config.stores[name]
