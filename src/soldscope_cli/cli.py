@@ -133,20 +133,38 @@ _register()
 
 def silence_stdout() -> None:
     """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
-    import os
+    from soldscope_cli.output.pipe import silence_stdout as silence
 
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
+    silence()
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: every way a closed stdout shows up becomes exit 141."""
+    from soldscope_cli.output import pipe
+
+    original_stdout = sys.stdout
+    stdout_at_start = pipe.identity()
     try:
         app(prog_name="soldscope")
+    except SystemExit as exc:
+        if exc.code == ExitCode.BROKEN_PIPE:
+            raise
+        # Output still buffered is flushed now, while a failure can still pick the exit code;
+        # the interpreter's own flush at exit would print a traceback and exit 120.
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _exit_broken_pipe()
+        except (OSError, ValueError):
+            pass
+        if pipe.reader_went_away(original_stdout, stdout_at_start):
+            _exit_broken_pipe()
+        raise
     except BrokenPipeError:
-        # Help or usage text cut short by `| head`: like any Unix tool, stop quietly.
-        silence_stdout()
-        sys.exit(int(ExitCode.BROKEN_PIPE))
+        _exit_broken_pipe()
+
+
+def _exit_broken_pipe() -> None:
+    """Like any Unix tool whose reader stopped (`| head`): stop quietly, 128 + SIGPIPE."""
+    silence_stdout()
+    sys.exit(int(ExitCode.BROKEN_PIPE))

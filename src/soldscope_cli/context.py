@@ -185,7 +185,10 @@ class AppContext:
             from soldscope_cli.fleet.secrets import open_secret_store
 
             self._secret_store = open_secret_store(
-                self.env, self.config().secrets_backend, self.paths.secrets_file
+                self.env,
+                self.config().secrets_backend,
+                self.paths.secrets_file,
+                home=self.config_file,
             )
         return self._secret_store
 
@@ -241,8 +244,13 @@ class AppContext:
                 return self.secret_store_override
             from soldscope_cli.fleet.secrets import open_secret_store
 
+            # This home's view: describe() names the namespace; reading never creates one.
             return open_secret_store(
-                self.env, configured, self.paths.secrets_file, timeout=SECRET_PROBE_TIMEOUT_S
+                self.env,
+                configured,
+                self.paths.secrets_file,
+                self.config_file,
+                timeout=SECRET_PROBE_TIMEOUT_S,
             )
 
         def make_http() -> httpx.Client:

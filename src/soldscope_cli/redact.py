@@ -13,8 +13,10 @@ REDACTED = "[REDACTED]"
 # form-encoded request bodies carry the "|" as "%7C".
 # https://developer-docs.amazon.com/sp-api/docs/connecting-to-the-selling-partner-api
 _PATTERNS: tuple[re.Pattern[str], ...] = (
-    re.compile(r"(Atz[ar](?:\||%7[Cc]))[^\s\"'&,;<>)\]}]+"),
-    re.compile(r"(amzn1\.oa2-cs\.v1\.)[A-Za-z0-9]+"),
+    # (?!\[REDACTED\]): a registered value already replaced keeps its prefix and one marker.
+    re.compile(r"(Atz[ar](?:\||%7[Cc]))(?!\[REDACTED\])[^\s\"'&,;<>)\]}]+"),
+    # Everything up to a delimiter: a client secret with a "-" or "_" must not keep its tail.
+    re.compile(r"(amzn1\.oa2-cs\.v1\.)(?!\[REDACTED\])[^\s\"'&,;<>)\]}]+"),
     # Query and form parameters that carry secrets whatever their shape: the consent's
     # authorization code (in callback URLs an HTTP client logs) and LWA form fields.
     re.compile(
@@ -54,16 +56,53 @@ class SecretRegistry:
             self._ordered = ()
 
     def redact(self, text: str) -> str:
-        """The text with token patterns and registered values replaced by a marker."""
+        """The text with registered values, then token patterns, replaced by a marker.
+
+        Registered values go first: a pattern that ran first would replace part of a value (the
+        `amzn1.oa2-cs.v1.` prefix and what follows up to its first "-") and leave the rest of it
+        unrecognisable. Every occurrence of every value is marked before anything is replaced, so
+        values that contain or overlap each other are removed whole.
+        """
+        text = _remove_values(text, self._ordered)
         for pattern in _PATTERNS:
             text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
-        for value in self._ordered:
-            if value in text:
-                text = text.replace(value, REDACTED)
         return text
 
     def __repr__(self) -> str:
         return f"SecretRegistry({len(self._ordered)} values)"
+
+
+# The shape prefixes say what was there and are no secret: a removed value keeps its own.
+_SHAPE_PREFIX = re.compile(r"^(?:Atz[ar](?:\||%7[Cc])|amzn1\.oa2-cs\.v1\.)")
+
+
+def _marker(removed: str) -> str:
+    prefix = _SHAPE_PREFIX.match(removed)
+    return (prefix.group(0) if prefix else "") + REDACTED
+
+
+def _remove_values(text: str, values: tuple[str, ...]) -> str:
+    """Replace each run of characters covered by an occurrence of any value with one marker."""
+    spans: list[tuple[int, int]] = []
+    for value in values:  # plain substring search: metacharacters in a value mean nothing
+        start = text.find(value)
+        while start != -1:
+            spans.append((start, start + len(value)))
+            start = text.find(value, start + 1)
+    if not spans:
+        return text
+    spans.sort()
+    pieces: list[str] = []
+    done = 0
+    run_start, run_end = spans[0]
+    for start, end in spans[1:]:
+        if start <= run_end:
+            run_end = max(run_end, end)
+            continue
+        pieces += [text[done:run_start], _marker(text[run_start:run_end])]
+        done, run_start, run_end = run_end, start, end
+    pieces += [text[done:run_start], _marker(text[run_start:run_end]), text[run_end:]]
+    return "".join(pieces)
 
 
 DEFAULT_REGISTRY = SecretRegistry()

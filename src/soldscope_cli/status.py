@@ -51,6 +51,16 @@ MARKETPLACE_MISMATCH = "marketplace_mismatch"
 MISSING_TOKEN = "missing_token"
 
 
+def authorization_time(authorized_at: datetime, now: datetime) -> datetime:
+    """authorized_at, but never later than now.
+
+    A future authorized_at (a clock that ran fast at connect time, or a hand edit) is not a real
+    authorization: it must neither push the expiry beyond Amazon's 365 days nor clear problems that
+    a live check finds before that time comes.
+    """
+    return min(authorized_at, now)
+
+
 def expires_at(authorized_at: datetime) -> datetime:
     """When Amazon's 365-day authorization runs out."""
     return authorized_at + AUTHORIZATION_LIFETIME
@@ -62,14 +72,20 @@ def days_left(authorized_at: datetime, now: datetime) -> int:
     return math.ceil(seconds / _DAY_S)
 
 
-def effective_problem(authorized_at: datetime, problem: Problem | None) -> Problem | None:
+def effective_problem(
+    authorized_at: datetime, problem: Problem | None, now: datetime
+) -> Problem | None:
     """The problem that makes a store `error`, if any.
 
     A problem found before the latest (re-)authorization was cleared by it; an invalid_grant found
-    once the 365 days were over is the expiry itself, not an error.
+    once the 365 days were over is the expiry itself, not an error. An authorization still in the
+    future clears nothing: the problem was found by a check made after the real one.
     """
-    if problem is None or problem.found_at < authorized_at:
+    if problem is None:
         return None
+    if problem.found_at < authorized_at <= now:
+        return None
+    authorized_at = authorization_time(authorized_at, now)
     if problem.code == INVALID_GRANT and problem.found_at >= expires_at(authorized_at):
         return None
     return problem
@@ -77,9 +93,9 @@ def effective_problem(authorized_at: datetime, problem: Problem | None) -> Probl
 
 def compute_status(authorized_at: datetime, problem: Problem | None, now: datetime) -> Status:
     """error > expired > expiring_soon > active, by the documented rules."""
-    if effective_problem(authorized_at, problem) is not None:
+    if effective_problem(authorized_at, problem, now) is not None:
         return Status.ERROR
-    left = days_left(authorized_at, now)
+    left = days_left(authorization_time(authorized_at, now), now)
     if left <= 0:
         return Status.EXPIRED
     if left <= EXPIRING_SOON_DAYS:

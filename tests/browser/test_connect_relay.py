@@ -13,13 +13,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from tests.e2e.conftest import SOLDSCOPE, Cli, simulator_env
+from tests.e2e.conftest import SOLDSCOPE, Cli, simulator_env, stored_secret
 
-from soldscope_cli.fleet.paths import resolve_paths
 from soldscope_cli.fleet.secrets import token_key
 from soldscope_cli.simulator import Simulator, parse_scenario
 
@@ -127,10 +126,7 @@ class Setup:
         return rows[name]["selling_partner_id"] if name in rows else None
 
     def token(self, name: str) -> str | None:
-        path = resolve_paths(self.cli.env).secrets_file
-        data: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
-        value = data.get(token_key(name))
-        return value if isinstance(value, str) else None
+        return stored_secret(self.cli.env, token_key(name))
 
 
 @pytest.fixture

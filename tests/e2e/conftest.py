@@ -73,3 +73,20 @@ def simulator_env(sim: Any, **extra: str) -> dict[str, str]:
         "SOLDSCOPE_RETRY_BASE_DELAY": "0.05",
         **extra,
     }
+
+
+def stored_secret(env: dict[str, str], key: str) -> str | None:
+    """A secret as the file backend of the home in `env` holds it, under the home's namespace."""
+    import json
+
+    from soldscope_cli.fleet.config import ConfigFile
+    from soldscope_cli.fleet.paths import resolve_paths
+    from soldscope_cli.fleet.secrets import namespaced_key
+
+    paths = resolve_paths(env)
+    if not paths.secrets_file.exists():
+        return None
+    data: dict[str, Any] = json.loads(paths.secrets_file.read_text())
+    namespace = ConfigFile(paths.config_file, paths.config_lock).load().secrets_namespace
+    value = data.get(namespaced_key(namespace, key) if namespace else key)
+    return value if isinstance(value, str) else None

@@ -22,7 +22,7 @@ from typing import IO, Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from tests.e2e.conftest import SOLDSCOPE, Cli, simulator_env
+from tests.e2e.conftest import SOLDSCOPE, Cli, simulator_env, stored_secret
 
 from soldscope_cli.db.database import MIGRATIONS, Database
 from soldscope_cli.fleet.paths import resolve_paths
@@ -239,9 +239,7 @@ class World:
         return {row["name"]: row for row in json.loads(listed.stdout or "[]")}
 
     def token(self, name: str) -> str | None:
-        path = resolve_paths(self.cli.env).secrets_file
-        data: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
-        return data.get(token_key(name))
+        return stored_secret(self.cli.env, token_key(name))
 
     def database(self) -> Database:
         return Database(resolve_paths(self.cli.env).database, MIGRATIONS)

@@ -76,3 +76,66 @@ def test_simulator_setup_passes_online(cli: Cli) -> None:
     ), result.stdout
     assert any(ln.startswith("✓ Clock: ") for ln in lines)
     assert app.client_secret not in result.stdout + result.stderr
+
+
+class _DateServer:
+    """A local server answering everything with the given Date header values (and nothing else)."""
+
+    def __init__(self, dates: list[str]) -> None:
+        import http.server
+        import threading
+
+        values = dates
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                self.send_response_only(200)
+                for value in values:
+                    self.send_header("Date", value)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            do_GET = do_POST = do_HEAD = _answer
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> _DateServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize(
+    "dates",
+    [
+        ["Mon, 30 Nov 2026 10:00:00 -0000"],  # RFC 5322 "unknown zone": email.utils goes naive
+        ["Mon, 30 Nov 2026 10:00:00"],  # no zone at all
+        ["Mon, 30 Nov 2026 10:00:00 GMT", "Mon, 30 Nov 2026 10:00:00 GMT"],  # repeated by a proxy
+        ["Fri, 31 Dec 9999 23:59:59 GMT"],  # the last second datetime can hold
+        ["Mon, 01 Jan 0001 00:00:00 +1400"],
+        ["yesterday"],
+    ],
+    ids=["minus-0000", "no-zone", "repeated", "year-9999", "year-1", "garbage"],
+)
+def test_odd_date_headers_never_crash_doctor(cli: Cli, dates: list[str]) -> None:
+    with _DateServer(dates) as server:
+        env = {
+            "SOLDSCOPE_LWA_URL": server.url + "/auth/o2/token",
+            "SOLDSCOPE_SPAPI_URL": server.url,
+            "SOLDSCOPE_SELLER_CENTRAL_URL": server.url,
+        }
+        result = cli.run("doctor", "--json", env=env, timeout=30)
+    assert "unexpected" not in result.stderr and "Traceback" not in result.stderr, result.stderr
+    checks = {item["id"]: item for item in json.loads(result.stdout)}
+    assert "clock-skew" in checks
+    assert result.returncode in (0, 1)

@@ -138,10 +138,13 @@ echo -n throwaway | gnome-keyring-daemon --unlock --components=secrets >/dev/nul
 "$SOLDSCOPE" app set --app-id "$APP_ID" --client-id "$CLIENT_ID" --client-secret-stdin <<< "$SECRET"
 "$SOLDSCOPE" app show --json > "$OUT/show.json"
 "$PYTHON" - <<'PY'
-import keyring, os
+import keyring, os, tomllib
 print(type(keyring.get_keyring()).__module__)
-assert keyring.get_password("soldscope", "lwa-client-secret") == os.environ["SECRET"]
-keyring.set_password("soldscope", "refresh-token:acme", "Atzr|e2e")
+with open(os.environ["SOLDSCOPE_CONFIG_DIR"] + "/config.toml", "rb") as handle:
+    ns = tomllib.load(handle)["secrets"]["namespace"]
+assert keyring.get_password("soldscope", f"{ns}/lwa-client-secret") == os.environ["SECRET"]
+assert keyring.get_password("soldscope", "lwa-client-secret") is None
+keyring.set_password("soldscope", f"{ns}/refresh-token:acme", "Atzr|e2e")
 PY
 mkdir -p "$SOLDSCOPE_CONFIG_DIR"
 cat >> "$SOLDSCOPE_CONFIG_DIR/config.toml" <<'TOML'
@@ -152,7 +155,7 @@ marketplaces = ["US"]
 authorized_at = 2026-11-01T00:00:00Z
 TOML
 "$SOLDSCOPE" delete acme --yes
-"$PYTHON" -c 'import keyring; assert keyring.get_password("soldscope", "refresh-token:acme") is None; print("token gone")'
+"$PYTHON" -c 'import keyring, os, tomllib; ns = tomllib.load(open(os.environ["SOLDSCOPE_CONFIG_DIR"] + "/config.toml", "rb"))["secrets"]["namespace"]; assert keyring.get_password("soldscope", f"{ns}/refresh-token:acme") is None; print("token gone")'
 """
 
 

@@ -175,3 +175,75 @@ def test_an_empty_secret_backend_is_a_setup_error_that_changes_nothing(world: Wo
         assert result.stderr.count("\n") == 1  # one line, no traceback
         assert result.stdout == ""
     assert world.cli.run("list", "--json").stdout == before
+
+
+def test_a_future_authorized_at_does_not_hide_a_revoked_grant(world: World) -> None:
+    """A clock that ran fast at connect time, or a hand edit, puts authorized_at a day ahead."""
+    import re
+    from datetime import UTC, datetime, timedelta
+
+    config = world.cli.home / "config" / "config.toml"
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    text, count = re.subn(
+        r"(\[stores\.bolt-us\](?:(?!\n\[).)*?authorized_at = )\S+",
+        rf'\g<1>"{tomorrow}"',
+        config.read_text(),
+        flags=re.DOTALL,
+    )
+    assert count == 1
+    config.write_text(text)
+    world.sim.revoke(SELLERS["bolt-us"])
+    code, rows, stderr = world.validate("bolt-us")
+    assert code == 1, (rows, stderr)
+    [bolt] = rows
+    assert (bolt["status"], bolt["error"]["code"]) == ("error", "invalid_grant")
+    assert bolt["days_left"] <= 365  # the future does not extend Amazon's 365 days either
+    listed = world.cli.run("list", "bolt-us", "--json")
+    assert listed.returncode == 1
+    assert json.loads(listed.stdout)[0]["status"] == "error"
+
+
+def test_validate_into_a_closed_pipe_is_exit_141(world: World) -> None:
+    """`soldscope validate | head -1` exited 1 ("unhealthy") in 9 runs of 10."""
+    import os
+    import subprocess
+
+    outcomes = []
+    for _ in range(10):
+        read_end, write_end = os.pipe()
+        os.close(read_end)
+        try:
+            process = subprocess.Popen(
+                [str(SOLDSCOPE), "validate"],
+                stdout=write_end,
+                stderr=subprocess.PIPE,
+                env=world.cli.env,
+                text=True,
+            )
+        finally:
+            os.close(write_end)
+        _, stderr = process.communicate(timeout=60)
+        outcomes.append((process.returncode, stderr))
+    assert outcomes == [(141, "")] * 10
+
+
+def test_validate_into_head_never_exits_1(world: World) -> None:
+    """`soldscope validate | head -1`: 141 when output was lost, the real 0 when head read it all."""
+    import subprocess
+
+    outcomes = set()
+    for _ in range(10):
+        process = subprocess.Popen(
+            [str(SOLDSCOPE), "validate"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=world.cli.env,
+        )
+        assert process.stdout is not None and process.stderr is not None
+        with process.stdout, process.stderr:
+            process.stdout.readline()
+            process.stdout.close()
+            stderr = process.stderr.read().decode()
+        process.wait(timeout=60)
+        outcomes.add((process.returncode, stderr))
+    assert outcomes <= {(141, ""), (0, "")}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import stat
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -217,3 +217,49 @@ def test_retention_defaults_to_400_days_and_round_trips() -> None:
     assert config.retention_days == 30
     assert parse_config(Path("c.toml"), dump_config(config)).retention_days == 30
     assert "[state]" not in dump_config(parse_config(Path("c.toml"), ""))
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        datetime(2000, 1, 1, tzinfo=UTC),
+        datetime(2026, 9, 14, 9, 30, 5, 123456, tzinfo=UTC),
+        datetime(2100, 12, 31, 23, 59, 59, tzinfo=UTC),
+        datetime(2026, 9, 14, 1, 0, tzinfo=timezone(timedelta(hours=5))),
+    ],
+)
+def test_written_times_read_back(tmp_path: Path, when: datetime) -> None:
+    from soldscope_cli.fleet.config import Config, StoreRecord, dump_config
+
+    config = Config(stores={"a": StoreRecord("a", "na", ["US"], when)})
+    config.app.client_secret_set_at = when
+    text = dump_config(config)
+    parsed = parse_config(tmp_path / "config.toml", text)
+    expected = when.astimezone(UTC).replace(microsecond=0)
+    assert parsed.stores["a"].authorized_at == expected
+    assert parsed.app.client_secret_set_at == expected
+
+
+@pytest.mark.parametrize(
+    ("when", "text"),
+    [
+        (datetime(26, 9, 14, tzinfo=UTC), "0026-09-14T00:00:00Z"),
+        (datetime(1, 1, 1, tzinfo=UTC), "0001-01-01T00:00:00Z"),
+        (datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC), "9999-12-31T23:59:59Z"),
+    ],
+)
+def test_format_time_always_writes_four_digit_years(when: datetime, text: str) -> None:
+    from soldscope_cli.fleet.config import format_time
+
+    assert format_time(when) == text
+
+
+def test_the_secrets_namespace_round_trips_and_a_bad_one_is_refused(tmp_path: Path) -> None:
+    from soldscope_cli.fleet.config import Config, dump_config
+
+    config = Config(secrets_backend="keyring", secrets_namespace="3f9c1a2b7d4e5f60")
+    assert parse_config(tmp_path / "c.toml", dump_config(config)).secrets_namespace == (
+        "3f9c1a2b7d4e5f60"
+    )
+    with pytest.raises(ConfigError, match=r"line 2, column 1: secrets namespace must be"):
+        parse_config(tmp_path / "c.toml", '[secrets]\nnamespace = "../x"\n')

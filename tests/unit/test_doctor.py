@@ -955,6 +955,7 @@ FRESH_IDS = [
     "config-dir",
     "data-dir",
     "file-modes",
+    "lock-files",
     "config",
     "secret-store",
     "app",

@@ -151,3 +151,72 @@ def test_authorization_codes_and_form_secrets_in_urls_are_redacted() -> None:
     assert "RHxyzSecret123" not in out and "s3cr3tvalue42" not in out
     assert out.startswith("grant_type=authorization_code&code=")
     assert redact("the code=ok in prose?") == "the code=[REDACTED] in prose?"
+
+
+# Secrets of every shape soldscope registers: the tail after a "-", "|", "+" or a regex
+# metacharacter must never survive, whichever rule sees the text first.
+SHAPES = {
+    "client secret, hex": "amzn1.oa2-cs.v1." + "3fa85f6457174562b3fc2c963f66afa6" * 2,
+    "client secret with a dash": "amzn1.oa2-cs.v1.3fa85f64-5717-4562-b3fc-2c963f66afa6",
+    "client secret with an underscore": "amzn1.oa2-cs.v1.abc_DEF_0123456789_tailpart",
+    "refresh token": "Atzr|IwEBIA7example-refresh_token+/==tailpart",
+    "access token": "Atza|IwEBIPlYv8Xq-3kJ_5gD+abc/def==tailpart",
+    "authorization code": "RHxyzAuthCode0123tailpart",
+    "regex metacharacters": "a.b*c+d?e(f)g[h]i{j}k|l^m$n\\otailpart",
+}
+
+
+@pytest.mark.parametrize("secret", list(SHAPES.values()), ids=list(SHAPES))
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{}",
+        '{{"error":"invalid_client","error_description":"bad secret {}"}}',
+        "client_secret={}&grant_type=refresh_token",
+        "secret ({}), again: {}",
+    ],
+    ids=["bare", "lwa-error-body", "form", "twice"],
+)
+def test_registered_secrets_of_every_shape_are_removed_whole(secret: str, template: str) -> None:
+    registry = SecretRegistry()
+    registry.register(secret)
+    cleaned = registry.redact(template.format(secret, secret))
+    assert "tailpart" not in cleaned
+    for piece in secret.replace("|", "-").replace(".", "-").split("-"):
+        if len(piece) >= 6:
+            assert piece not in cleaned
+    assert REDACTED in cleaned
+
+
+def test_lwa_error_echoing_a_client_secret_with_a_dash_keeps_no_tail() -> None:
+    registry = SecretRegistry()
+    secret = SHAPES["client secret with a dash"]
+    registry.register(secret)
+    body = f'{{"error_description":"Client authentication failed for {secret}"}}'
+    assert (
+        registry.redact(body)
+        == f'{{"error_description":"Client authentication failed for amzn1.oa2-cs.v1.{REDACTED}"}}'
+    )
+
+
+def test_unregistered_client_secret_with_a_dash_is_removed_to_the_delimiter() -> None:
+    cleaned = SecretRegistry().redact(f"secret={SHAPES['client secret with a dash']}&x=1")
+    assert cleaned == f"secret=amzn1.oa2-cs.v1.{REDACTED}&x=1"
+
+
+def test_a_secret_inside_another_and_overlapping_secrets_leave_nothing() -> None:
+    registry = SecretRegistry()
+    registry.register("inner-secret")
+    registry.register("outer-inner-secret-end")
+    registry.register("end-overlap-tail")
+    text = "a outer-inner-secret-end-overlap-tail b inner-secret c"
+    assert registry.redact(text) == f"a {REDACTED} b {REDACTED} c"
+
+
+def test_a_registered_token_keeps_its_shape_prefix_and_one_marker() -> None:
+    registry = SecretRegistry()
+    registry.register(REFRESH)
+    registry.register(CLIENT_SECRET)
+    text = f"a={REFRESH} b={REFRESH.replace('|', '%7C')} c={CLIENT_SECRET}"
+    expected = f"a=Atzr|{REDACTED} b=Atzr%7C{REDACTED} c=amzn1.oa2-cs.v1.{REDACTED}"
+    assert registry.redact(text) == expected

@@ -95,6 +95,12 @@ def test_repr_and_equality_ignore_the_rng() -> None:
         ("-1", None),
         ("inf", None),
         ("nan", None),
+        ("Wed, 21 Oct 2015 07:28:30 -0000", 30.0),  # RFC 5322 "unknown zone": still GMT
+        ("Wed, 21 Oct 2015 07:28:30 GMT, Wed, 21 Oct 2015 07:28:30 GMT", 30.0),  # repeated
+        ("Wed, 21 Oct 2015 07:28:30 GMT, Wed, 21 Oct 2015 07:29:30 GMT", None),  # two answers
+        ("Fri, 31 Dec 9999 23:59:59 -1400", None),  # past datetime's range in UTC
+        ("Mon, 01 Jan 0001 00:00:00 +1400", 0.0),
+        ("9" * 400, None),
     ],
 )
 def test_parse_retry_after(header: str | None, expected: float | None) -> None:

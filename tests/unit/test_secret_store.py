@@ -6,6 +6,7 @@ import os
 import stat
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +14,7 @@ from soldscope_cli.errors import SecretStoreError
 from soldscope_cli.fleet.secrets import (
     FileSecretStore,
     KeyringSecretStore,
+    MemorySecretStore,
     backend_choice,
     open_secret_store,
 )
@@ -107,3 +109,106 @@ def test_backend_choice(
 def test_unknown_backend_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SecretStoreError):
         open_secret_store({"SOLDSCOPE_SECRETS": "plaintext"}, None, tmp_path / "s.json")
+
+
+# --- one home's namespace -----------------------------------------------------------------------
+
+
+def _home(tmp_path: Path, text: str = "") -> Any:
+    from soldscope_cli.fleet.config import ConfigFile
+
+    config = tmp_path / "config" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    if text:
+        config.write_text(text)
+    return ConfigFile(config, tmp_path / "config" / ".config.toml.lock")
+
+
+OLD_HOME = """
+[app]
+client_id = "amzn1.application-oa2-client.x"
+
+[stores.acme]
+region = "na"
+marketplaces = ["US"]
+authorized_at = 2026-11-01T00:00:00Z
+"""
+
+
+class _KeyringLike(MemorySecretStore):
+    name = "keyring"  # shared by every home of the account: old entries are copied, not moved
+
+
+def test_two_homes_on_one_store_keep_their_own_secrets(tmp_path: Path) -> None:
+    from soldscope_cli.fleet.secrets import CLIENT_SECRET_KEY, NamespacedSecretStore, token_key
+
+    shared = _KeyringLike()
+    first = NamespacedSecretStore(shared, _home(tmp_path / "one"))
+    second = NamespacedSecretStore(shared, _home(tmp_path / "two"))
+    first.set(token_key("acme"), "Atzr|first")
+    first.set(CLIENT_SECRET_KEY, "secret-one")
+    second.set(token_key("acme"), "Atzr|second")
+    second.set(CLIENT_SECRET_KEY, "secret-two")
+    assert first.get(token_key("acme")) == "Atzr|first"
+    assert first.get(CLIENT_SECRET_KEY) == "secret-one"
+    assert second.get(token_key("acme")) == "Atzr|second"
+    first.delete(token_key("acme"))
+    assert second.get(token_key("acme")) == "Atzr|second"
+    assert first.namespace() != second.namespace()
+    assert all("/" in key for key in shared.values)  # one scheme: every key is namespaced
+
+
+@pytest.mark.parametrize(("inner", "moved"), [(MemorySecretStore, True), (_KeyringLike, False)])
+def test_an_old_home_copies_its_entries_on_its_first_write(
+    tmp_path: Path, inner: type[MemorySecretStore], moved: bool
+) -> None:
+    from soldscope_cli.fleet.secrets import CLIENT_SECRET_KEY, NamespacedSecretStore, token_key
+
+    legacy = {
+        token_key("acme"): "Atzr|old",
+        CLIENT_SECRET_KEY: "old-secret",
+        "refresh-token:x": "Atzr|x",
+    }
+    backend = inner(legacy)
+    home = _home(tmp_path, OLD_HOME)
+    store = NamespacedSecretStore(backend, home)
+    # Reading changes nothing: this home's own old entries, and only those.
+    assert store.get(token_key("acme")) == "Atzr|old"
+    assert store.get(token_key("x")) is None  # "x" is not one of this home's stores
+    assert store.namespace() is None and "namespace" not in home.path.read_text()
+    assert "no namespace yet" in store.describe()
+    store.set(token_key("new"), "Atzr|new")
+    namespace = store.namespace()
+    assert namespace is not None and f'namespace = "{namespace}"' in home.path.read_text()
+    assert backend.values[f"{namespace}/refresh-token:acme"] == "Atzr|old"
+    assert backend.values[f"{namespace}/lwa-client-secret"] == "old-secret"
+    # The file store is this home's alone (moved); the keyring may serve another old home (kept).
+    assert (token_key("acme") in backend.values) is not moved
+    assert (CLIENT_SECRET_KEY in backend.values) is not moved
+    assert backend.values["refresh-token:x"] == "Atzr|x"  # never another home's entry
+    assert f"namespace '{namespace}'" in store.describe()
+
+
+def test_a_fresh_home_does_not_take_another_homes_old_client_secret(tmp_path: Path) -> None:
+    from soldscope_cli.fleet.secrets import CLIENT_SECRET_KEY, NamespacedSecretStore, token_key
+
+    backend = _KeyringLike({CLIENT_SECRET_KEY: "someone-elses", token_key("acme"): "Atzr|theirs"})
+    store = NamespacedSecretStore(backend, _home(tmp_path))
+    assert store.get(CLIENT_SECRET_KEY) is None
+    store.set(token_key("acme"), "Atzr|mine")
+    assert store.get(CLIENT_SECRET_KEY) is None
+    assert backend.values[token_key("acme")] == "Atzr|theirs"
+
+
+def test_an_unusable_backend_writes_no_namespace(tmp_path: Path) -> None:
+    from soldscope_cli.errors import SecretStoreError
+    from soldscope_cli.fleet.secrets import NamespacedSecretStore, token_key
+
+    class Broken(MemorySecretStore):
+        def get(self, key: str) -> str | None:
+            raise SecretStoreError("no usable OS keyring was found")
+
+    home = _home(tmp_path)
+    with pytest.raises(SecretStoreError):
+        NamespacedSecretStore(Broken(), home).set(token_key("acme"), "Atzr|x")
+    assert not home.path.exists()

@@ -6,7 +6,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from soldscope_cli.status import Problem, Status, compute_status, days_left, expires_at
+from soldscope_cli.status import (
+    Problem,
+    Status,
+    authorization_time,
+    compute_status,
+    days_left,
+    expires_at,
+)
 
 AUTH = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
 EXP = AUTH + timedelta(days=365)
@@ -88,6 +95,36 @@ def problem(code: str, found_at: datetime) -> Problem:
 )
 def test_problems_make_error_until_cleared(prob: Problem, now: datetime, expected: Status) -> None:
     assert compute_status(AUTH, prob, now) is expected
+
+
+@pytest.mark.parametrize(
+    ("prob", "now", "expected"),
+    [
+        # authorized_at a day ahead (a fast clock at connect time, or a hand edit): the check made
+        # now found a revoked grant; the "authorization" has not happened yet and clears nothing
+        (
+            problem("invalid_grant", AUTH - timedelta(hours=1)),
+            AUTH - timedelta(minutes=30),
+            Status.ERROR,
+        ),
+        (problem("forbidden", AUTH - timedelta(days=1)), AUTH - timedelta(days=1), Status.ERROR),
+        # no problem: active, and the future does not add days beyond Amazon's 365
+        (None, AUTH - timedelta(days=1), Status.ACTIVE),
+        # once the time has come, the usual rule: an earlier problem was cleared by it
+        (problem("forbidden", AUTH - timedelta(hours=1)), AUTH, Status.ACTIVE),
+    ],
+)
+def test_a_future_authorized_at_clears_no_problem(
+    prob: Problem | None, now: datetime, expected: Status
+) -> None:
+    assert compute_status(AUTH, prob, now) is expected
+
+
+def test_a_future_authorized_at_counts_from_now() -> None:
+    now = AUTH - timedelta(days=1)
+    assert authorization_time(AUTH, now) == now
+    assert authorization_time(AUTH, AUTH + timedelta(days=1)) == AUTH
+    assert days_left(authorization_time(AUTH, now), now) == 365
 
 
 def test_statuses_sort_worst_first() -> None:

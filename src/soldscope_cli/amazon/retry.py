@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import random
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+
+from soldscope_cli.amazon.headers import parse_http_date
 
 _SECONDS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*$")
 # Beyond this many doublings the cap is always max_delay; stop before floats overflow.
@@ -66,13 +68,12 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
         return None
     match = _SECONDS.match(value)
     if match:
-        return float(match.group(1))
-    try:
-        when = parsedate_to_datetime(value.strip())
-    except (TypeError, ValueError, IndexError):
+        seconds = float(match.group(1))
+        # 400 digits parse as inf, which would later reach time.sleep (OverflowError).
+        return seconds if math.isfinite(seconds) else None
+    when = parse_http_date(value)
+    if when is None:
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
     return max(0.0, (when - now).total_seconds())

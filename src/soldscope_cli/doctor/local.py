@@ -196,6 +196,54 @@ def check_file_modes(paths: Paths, uid: int) -> CheckResult:
     return CheckResult("file-modes", "Private files", level, "; ".join(problems), "; ".join(fixes))
 
 
+def lock_files(paths: Paths) -> list[Path]:
+    """The lock files soldscope takes: config edits, the secrets file, one sync at a time."""
+    return [
+        paths.config_lock,
+        paths.secrets_file.with_name(paths.secrets_file.name + ".lock"),
+        paths.sync_lock,
+    ]
+
+
+def check_lock_files(paths: Paths, uid: int) -> CheckResult:
+    """Lock files are 0600 and this user's: a lock another user can open, they can hold."""
+    title = "Lock files"
+    foreign: list[str] = []
+    loose: list[str] = []
+    for path in lock_files(paths):
+        try:
+            info = path.lstat()
+        except OSError:
+            continue
+        if info.st_uid != uid:
+            foreign.append(f"{path} (owner {_user(info.st_uid)})")
+        elif stat.S_IMODE(info.st_mode) & 0o077:
+            loose.append(f"{path} (mode {stat.S_IMODE(info.st_mode):o})")
+    if foreign:
+        # Holding sync.lock makes every cron sync exit 75, which cron takes as success.
+        dirs = sorted({str(Path(p.split(" (")[0]).parent) for p in foreign})
+        return CheckResult(
+            "lock-files",
+            title,
+            Level.FAIL,
+            "owned by another user, who can hold them and block soldscope: " + ", ".join(foreign),
+            "when no soldscope is running, `rm "
+            + " ".join(p.split(" (")[0] for p in foreign)
+            + "` and `chmod 700 "
+            + " ".join(dirs)
+            + "`; soldscope recreates them 0600",
+        )
+    if loose:
+        return CheckResult(
+            "lock-files",
+            title,
+            Level.WARN,
+            "other users can open: " + ", ".join(loose),
+            "`chmod 600 " + " ".join(p.split(" (")[0] for p in loose) + "`",
+        )
+    return CheckResult("lock-files", title, Level.OK, "mode 0600 and yours (or not created yet)")
+
+
 def load_config(paths: Paths) -> tuple[Config | None, CheckResult]:
     """The parsed config (None when unusable) and the check saying so; never writes anything."""
     path = paths.config_file

@@ -6,11 +6,11 @@ import ipaddress
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from soldscope_cli.amazon.endpoints import LOOPBACK_HOSTS
+from soldscope_cli.amazon.headers import parse_http_date
 from soldscope_cli.doctor.model import CheckResult, Level, TimedOut, bounded
 from soldscope_cli.redact import redact
 
@@ -197,13 +197,7 @@ def probe_target(
     detail = ", ".join(parts) + (f" ({'; '.join(notes)})" if notes else "")
     level = Level.WARN if scheme == "http" and target.host not in LOOPBACK_HOSTS else Level.OK
     fix = "use an https URL" if level is Level.WARN else None
-    date: datetime | None = None
-    header = response.headers.get("date")
-    if header:
-        try:
-            date = parsedate_to_datetime(header)
-        except (TypeError, ValueError):
-            date = None
+    date = parse_http_date(response.headers.get("date"))
     return Reached(
         target,
         CheckResult(check_id, title, level, detail, fix),
@@ -219,7 +213,8 @@ def check_clock_skew(reached: Sequence[Reached]) -> CheckResult:
         if item.date is None or item.local is None:
             continue
         # Date has whole seconds: the server's time was somewhere in [date, date + 1 s).
-        skew = item.local - (item.date + timedelta(milliseconds=500))
+        # Subtract first: a Date near year 9999 plus half a second would overflow.
+        skew = (item.local - item.date) - timedelta(milliseconds=500)
         seconds = skew.total_seconds()
         direction = "ahead of" if seconds > 0 else "behind"
         detail = f"{abs(seconds):.0f} s {direction} {item.target.host} (its Date header)"

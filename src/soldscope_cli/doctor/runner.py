@@ -28,6 +28,7 @@ from soldscope_cli.doctor.local import (
     check_database,
     check_directory,
     check_file_modes,
+    check_lock_files,
     check_sync_lock,
     check_versions,
     load_config,
@@ -138,6 +139,11 @@ def data_dir(run: DoctorRun) -> Pending:
 def file_modes(run: DoctorRun) -> Pending:
     """Files holding anything sensitive are 0600."""
     return _ready(check_file_modes(run.inputs.paths, run.inputs.uid))
+
+
+def lock_files(run: DoctorRun) -> Pending:
+    """Lock files are 0600 and ours: another user's lock would stop every sync."""
+    return _ready(check_lock_files(run.inputs.paths, run.inputs.uid))
 
 
 def config_file(run: DoctorRun) -> Pending:
@@ -295,6 +301,7 @@ CHECKS: tuple[Check, ...] = (
     config_dir,
     data_dir,
     file_modes,
+    lock_files,
     config_file,
     secret_store,
     app_credentials,

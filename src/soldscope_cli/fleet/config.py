@@ -18,6 +18,7 @@ from soldscope_cli.fleet.files import atomic_write
 from soldscope_cli.fleet.secrets import BACKENDS
 
 STORE_NAME_RE = re.compile(r"^[a-z0-9_-]{1,64}$")
+NAMESPACE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{7,63}$")
 SECRET_BACKENDS = tuple(BACKENDS)
 MIN_RETENTION_DAYS = 1
 LOCK_TIMEOUT_S = 30.0
@@ -64,6 +65,9 @@ class Config:
     app: AppSettings = field(default_factory=AppSettings)
     stores: dict[str, StoreRecord] = field(default_factory=dict)
     secrets_backend: str | None = None
+    # This home's prefix for every secret-store key (see fleet/secrets.py NamespacedSecretStore);
+    # None until the home first stores a secret.
+    secrets_namespace: str | None = None
     retention_days_set: int | None = None  # [state] retention_days, when the file sets it
 
     @property
@@ -82,20 +86,43 @@ def validate_store_name(name: str) -> str:
     return name
 
 
+# The SP-API did not exist before 2000, and a year past 2100 is a typo; inside this range the
+# 365-day arithmetic can never leave datetime's years 1..9999.
+MIN_YEAR = 2000
+MAX_YEAR = 2100
+TIME_RANGE = f"between {MIN_YEAR} and {MAX_YEAR}"
+
+
 def format_time(value: datetime) -> str:
-    """RFC 3339 in UTC with a Z, to the second."""
-    return value.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """RFC 3339 in UTC with a Z, to the second (four-digit year: strftime's %Y does not pad)."""
+    utc = value.astimezone(UTC)
+    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}Z"
+
+
+class TimeOutOfRange(ValueError):
+    """A well-formed time that datetime cannot hold once moved to UTC."""
 
 
 def parse_time(value: str) -> datetime:
-    """Parse an RFC 3339 / ISO 8601 timestamp; a date alone means midnight UTC; naive means UTC."""
+    """Parse an RFC 3339 / ISO 8601 timestamp; a date alone means midnight UTC; naive means UTC.
+
+    ValueError for anything unusable, also for an offset that moves the time past datetime's range.
+    """
     text = value.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     parsed = datetime.fromisoformat(text)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise TimeOutOfRange(f"{value!r} is out of range") from None
+
+
+def in_time_range(value: datetime) -> bool:
+    """Whether a stored time is plausible for the SP-API (years 2000..2100, in UTC)."""
+    return MIN_YEAR <= value.astimezone(UTC).year <= MAX_YEAR
 
 
 class _Locator:
@@ -159,8 +186,20 @@ class _Parser:
         if not isinstance(secrets, dict):
             raise self.fail("[secrets] must be a table", "secrets")
         for key in secrets:
-            if key != "backend":
+            if key not in ("backend", "namespace"):
                 raise self.fail(f"unknown key {key!r} in [secrets]", "secrets", key)
+        namespace = secrets.get("namespace")
+        if namespace is not None and (
+            not isinstance(namespace, str) or not NAMESPACE_RE.match(namespace)
+        ):
+            raise self.fail(
+                f"secrets namespace must be 8-64 characters of a-z, 0-9 and -, not {namespace!r} "
+                "(soldscope writes it: restore the value it wrote, or remove the line and "
+                "reconnect the stores)",
+                "secrets",
+                "namespace",
+            )
+        config.secrets_namespace = namespace
         backend = secrets.get("backend")
         if backend is not None and backend not in SECRET_BACKENDS:
             raise self.fail(
@@ -275,20 +314,42 @@ class _Parser:
         )
 
     def parse_datetime(self, value: Any, table: str, key: str) -> datetime:
-        if isinstance(value, datetime):
-            if value.tzinfo is None:
-                raise self.fail(f"{key} needs a UTC offset, e.g. 2026-01-05T10:00:00Z", table, key)
-            return value.astimezone(UTC)
-        if isinstance(value, str):
-            try:
-                return parse_time(value)
-            except ValueError:
-                pass
-        raise self.fail(
-            f"{key} must be an RFC 3339 time such as 2026-01-05T10:00:00Z, not {value!r}",
+        implausible = self.fail(
+            f"{key} {value.isoformat() if isinstance(value, datetime) else repr(value)} is not a plausible "
+            f"time (the year must be {TIME_RANGE})",
             table,
             key,
         )
+        parsed: datetime | None = None
+        if isinstance(value, datetime):
+            if value.tzinfo is None:
+                raise self.fail(f"{key} needs a UTC offset, e.g. 2026-01-05T10:00:00Z", table, key)
+            try:
+                parsed = value.astimezone(UTC)
+            except OverflowError:
+                raise implausible from None
+        elif isinstance(value, str):
+            try:
+                parsed = parse_time(value)
+            except TimeOutOfRange:
+                raise implausible from None
+            except ValueError:
+                parsed = None
+        if parsed is None:
+            shown = value.isoformat() if isinstance(value, datetime) else repr(value)
+            raise self.fail(
+                f"{key} must be an RFC 3339 time such as 2026-01-05T10:00:00Z, not {shown}",
+                table,
+                key,
+            )
+        if not in_time_range(parsed):
+            raise self.fail(
+                f"{key} {format_time(parsed)} is not a plausible time (the year must be "
+                f"{TIME_RANGE})",
+                table,
+                key,
+            )
+        return parsed
 
 
 def parse_config(path: Path, text: str, data: dict[str, Any] | None = None) -> Config:
@@ -297,6 +358,11 @@ def parse_config(path: Path, text: str, data: dict[str, Any] | None = None) -> C
         return _Parser(path, text).parse(data)
     try:
         data = tomllib.loads(text)
+    except RecursionError:
+        raise ConfigError(
+            f"{path}: arrays or tables are nested too deeply to read",
+            hint="fix the file by hand (see docs/configuration.md); soldscope will not overwrite it",
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         if "(at end of document)" in message:
@@ -327,8 +393,13 @@ def dump_config(config: Config) -> str:
         app["client_secret_set_at"] = format_time(config.app.client_secret_set_at)
     if app:
         data["app"] = app
+    secrets: dict[str, str] = {}
     if config.secrets_backend:
-        data["secrets"] = {"backend": config.secrets_backend}
+        secrets["backend"] = config.secrets_backend
+    if config.secrets_namespace:
+        secrets["namespace"] = config.secrets_namespace
+    if secrets:
+        data["secrets"] = secrets
     if config.retention_days_set is not None:
         data["state"] = {"retention_days": config.retention_days_set}
     stores: dict[str, Any] = {}
@@ -406,7 +477,7 @@ class ConfigFile:
 
         try:
             cached = json.loads(self.cache_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             return None
         if not isinstance(cached, dict) or cached.get("key") != key:
             return None
@@ -419,7 +490,7 @@ class ConfigFile:
         try:
             payload = json.dumps({"key": key, "data": data}, default=_json_default)
             atomic_write(self.cache_path, payload)
-        except (OSError, TypeError, ValueError):
+        except (OSError, TypeError, ValueError, RecursionError):
             pass  # a cache that cannot be written is only slower
 
     @contextmanager
@@ -427,8 +498,10 @@ class ConfigFile:
         """Yield the config for changes; written back atomically on a clean exit, under a lock."""
         import filelock
 
+        from soldscope_cli.fleet.locks import private_lock
+
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        lock = filelock.FileLock(str(self.lock_path), timeout=LOCK_TIMEOUT_S)
+        lock = private_lock(self.lock_path, timeout=LOCK_TIMEOUT_S)
         try:
             lock.acquire()
         except filelock.Timeout:

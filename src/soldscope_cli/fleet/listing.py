@@ -11,7 +11,14 @@ from typing import Any
 
 from soldscope_cli.db.database import StoreState, read_states_if_exists
 from soldscope_cli.fleet.config import Config, StoreRecord, format_time, select_stores
-from soldscope_cli.status import Problem, Status, compute_status, days_left, effective_problem
+from soldscope_cli.status import (
+    Problem,
+    Status,
+    authorization_time,
+    compute_status,
+    days_left,
+    effective_problem,
+)
 from soldscope_cli.status import expires_at as compute_expires_at
 
 
@@ -58,12 +65,13 @@ def _fmt(value: datetime | None) -> str | None:
 def build_row(record: StoreRecord, state: StoreState | None, now: datetime) -> StoreRow:
     """One store's row from its record, its database state and the time."""
     state = state or StoreState()
-    problem = effective_problem(record.authorized_at, state.problem)
+    problem = effective_problem(record.authorized_at, state.problem, now)
+    authorized = authorization_time(record.authorized_at, now)  # never in the future
     return StoreRow(
         record=record,
         status=compute_status(record.authorized_at, state.problem, now),
-        expires_at=compute_expires_at(record.authorized_at),
-        days_left=days_left(record.authorized_at, now),
+        expires_at=compute_expires_at(authorized),
+        days_left=days_left(authorized, now),
         last_checked_at=state.last_checked_at,
         last_sync_at=state.last_sync_at,
         problem=problem,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from soldscope_cli.amazon.marketplaces import Region
 from soldscope_cli.errors import UsageError
-from soldscope_cli.fleet.config import Config, StoreRecord, parse_time
+from soldscope_cli.fleet.config import TIME_RANGE, Config, StoreRecord, in_time_range, parse_time
 from soldscope_cli.onboarding.consent_flow import (
     ConnectResult,
     duplicate_error,
@@ -127,9 +127,15 @@ def parse_authorized_at(value: str | None) -> datetime | None:
     if value is None:
         return None
     try:
-        return parse_time(value)
+        parsed = parse_time(value)
     except ValueError:
         raise UsageError(
             f"--authorized-at {value!r} is not a date",
             hint="use YYYY-MM-DD or an RFC 3339 time such as 2026-01-05T10:00:00Z",
         ) from None
+    if not in_time_range(parsed):
+        raise UsageError(
+            f"--authorized-at {value!r} is not a plausible time (the year must be {TIME_RANGE})",
+            hint="give the date Amazon showed the token as YYYY-MM-DD, e.g. 2026-09-14",
+        )
+    return parsed

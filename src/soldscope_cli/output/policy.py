@@ -70,7 +70,14 @@ def make_console(stream: IO[str], policy: OutputPolicy, *, is_tty: bool) -> Cons
     """A Rich console with the colour decision passed explicitly (never frozen at import)."""
     from rich.console import Console
 
-    return Console(
+    class PipeConsole(Console):
+        """Leaves a closed pipe to cli.py (exit 141): Rich's default exits 1 ("unhealthy")."""
+
+        def on_broken_pipe(self) -> None:
+            self.quiet = True  # nothing more is written to a reader that went away
+            raise BrokenPipeError
+
+    return PipeConsole(
         file=stream,
         force_terminal=is_tty or policy.color,
         no_color=not policy.color,

@@ -11,8 +11,9 @@ from types import TracebackType
 
 import filelock
 
-from soldscope_cli.errors import LockHeldError
+from soldscope_cli.errors import ConfigError, LockHeldError
 from soldscope_cli.fleet.config import format_time
+from soldscope_cli.fleet.locks import foreign_owner, private_lock
 
 
 def holder_file(lock_path: Path) -> Path:
@@ -27,15 +28,24 @@ class SyncLock:
         self.path = path
         self._clock = clock
         self._pid = os.getpid() if pid is None else pid
-        # thread_local=False: the run's worker threads must not see the lock as someone else's.
-        self._lock = filelock.FileLock(str(path), timeout=0, thread_local=False)
+        self._lock: filelock.FileLock | None = None
 
     def acquire(self) -> None:
         """Take the lock now or raise LockHeldError naming the holder."""
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # thread_local=False: the run's worker threads must not see the lock as someone else's.
+        self._lock = private_lock(self.path, timeout=0, thread_local=False)
         try:
             self._lock.acquire(timeout=0)
-        except filelock.Timeout:
+        except (filelock.Timeout, PermissionError):
+            owner = foreign_owner(self.path)
+            if owner is not None:
+                # Not "another sync": exit 75 would let cron treat a blocked sync as success.
+                raise ConfigError(
+                    f"{self.path} is owned by another user (uid {owner}), who can keep every "
+                    "sync from running",
+                    hint=f"remove it (`rm {self.path}`) and make the directory private "
+                    f"(`chmod 700 {self.path.parent}`); `soldscope doctor` checks both",
+                ) from None
             raise LockHeldError(
                 f"another sync is already running ({self.describe_holder()})",
                 hint="wait for it to finish; cron jobs can simply retry later (exit code 75)",
@@ -61,7 +71,8 @@ class SyncLock:
         try:
             holder_file(self.path).unlink(missing_ok=True)
         finally:
-            self._lock.release()
+            if self._lock is not None:
+                self._lock.release()
 
     def __enter__(self) -> SyncLock:
         self.acquire()
