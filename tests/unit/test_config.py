@@ -263,3 +263,20 @@ def test_the_secrets_namespace_round_trips_and_a_bad_one_is_refused(tmp_path: Pa
     )
     with pytest.raises(ConfigError, match=r"line 2, column 1: secrets namespace must be"):
         parse_config(tmp_path / "c.toml", '[secrets]\nnamespace = "../x"\n')
+
+
+def test_a_valid_config_is_parsed_without_looking_up_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Line lookups scan the file: done per value they made parsing 3,000 stores take seconds."""
+    from soldscope_cli.fleet import config as config_module
+
+    calls: list[object] = []
+    monkeypatch.setattr(config_module._Locator, "find", lambda *args: calls.append(args))
+    text = "".join(
+        f'[stores.s{i}]\nregion = "na"\nmarketplaces = ["US"]\n'
+        f"authorized_at = 2026-09-14T09:30:00Z\n"
+        for i in range(50)
+    )
+    assert len(parse_config(tmp_path / "c.toml", text).stores) == 50
+    assert calls == []

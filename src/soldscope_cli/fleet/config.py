@@ -314,12 +314,16 @@ class _Parser:
         )
 
     def parse_datetime(self, value: Any, table: str, key: str) -> datetime:
-        implausible = self.fail(
-            f"{key} {value.isoformat() if isinstance(value, datetime) else repr(value)} is not a plausible "
-            f"time (the year must be {TIME_RANGE})",
-            table,
-            key,
-        )
+
+        def implausible() -> ConfigError:
+            # Built only on failure: locating the line scans the file, once per bad value.
+            shown = value.isoformat() if isinstance(value, datetime) else repr(value)
+            return self.fail(
+                f"{key} {shown} is not a plausible time (the year must be {TIME_RANGE})",
+                table,
+                key,
+            )
+
         parsed: datetime | None = None
         if isinstance(value, datetime):
             if value.tzinfo is None:
@@ -327,12 +331,12 @@ class _Parser:
             try:
                 parsed = value.astimezone(UTC)
             except OverflowError:
-                raise implausible from None
+                raise implausible() from None
         elif isinstance(value, str):
             try:
                 parsed = parse_time(value)
             except TimeOutOfRange:
-                raise implausible from None
+                raise implausible() from None
             except ValueError:
                 parsed = None
         if parsed is None:
