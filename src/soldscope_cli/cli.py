@@ -38,6 +38,16 @@ class SoldscopeGroup(TyperGroup):
         except BrokenPipeError:
             silence_stdout()
             raise typer.Exit(int(ExitCode.BROKEN_PIPE)) from None
+        except OSError as exc:
+            # A read-only directory or a full disk: this machine's problem, said in one line.
+            if getattr(ctx.obj, "debug", False):
+                raise
+            from soldscope_cli.errors import storage_error
+            from soldscope_cli.output.errors import render_error
+
+            error = storage_error(exc)
+            render_error(ctx.obj, error)
+            raise typer.Exit(int(error.exit_code)) from None
         except Exception as exc:
             if _is_cli_control(exc) or getattr(ctx.obj, "debug", False):
                 raise

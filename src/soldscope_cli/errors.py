@@ -6,6 +6,7 @@ kind into a process exit code, so the Amazon clients and the rest never name an 
 
 from __future__ import annotations
 
+import errno
 from enum import Enum, IntEnum
 
 
@@ -16,6 +17,7 @@ class ExitCode(IntEnum):
     UNHEALTHY = 1  # a store in error/expired, a failed store sync, rejected app credentials
     USAGE = 2  # usage, bad input or configuration
     INCOMPLETE = 3  # some checks could not complete, nothing known bad
+    LOCAL_IO = 74  # a local file could not be read or written: read-only, full disk (EX_IOERR)
     LOCKED = 75  # another sync is already running (EX_TEMPFAIL)
     INTERRUPTED = 130
     BROKEN_PIPE = 141  # the reader of stdout went away (`| head`), as 128 + SIGPIPE
@@ -28,6 +30,7 @@ class Failure(Enum):
     BROKEN = "broken"  # something is known to be broken
     UNREACHABLE = "unreachable"  # could not complete; nothing known bad
     BUSY = "busy"  # another process holds what this one needs
+    LOCAL_IO = "local_io"  # this machine's files: a read-only directory, a full disk
 
 
 EXIT_CODES: dict[Failure, ExitCode] = {
@@ -35,6 +38,7 @@ EXIT_CODES: dict[Failure, ExitCode] = {
     Failure.BROKEN: ExitCode.UNHEALTHY,
     Failure.UNREACHABLE: ExitCode.INCOMPLETE,
     Failure.BUSY: ExitCode.LOCKED,
+    Failure.LOCAL_IO: ExitCode.LOCAL_IO,
 }
 
 
@@ -82,3 +86,29 @@ class LockHeldError(SoldscopeError):
     """Another process holds the lock this command needs."""
 
     failure = Failure.BUSY
+
+
+class StorageError(SoldscopeError):
+    """A local file or the database could not be written: nothing is wrong with any store."""
+
+    failure = Failure.LOCAL_IO
+
+
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+_DENIED = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
+
+
+def storage_error(exc: OSError, *, doing: str = "write") -> StorageError:
+    """One line for a filesystem error: the path, what the errno means, how to fix it."""
+    path = exc.filename or "a file"
+    meaning = exc.strerror or str(exc)
+    if exc.errno in _FULL:
+        hint = f"free some space on the filesystem that holds {path}, then run the command again"
+    elif exc.errno in _DENIED:
+        hint = (
+            f"make {path} writable for this user, or point SOLDSCOPE_CONFIG_DIR / "
+            "SOLDSCOPE_DATA_DIR at a writable directory"
+        )
+    else:
+        hint = f"check {path} and its directory, then run the command again"
+    return StorageError(f"cannot {doing} {path}: {meaning}", hint=hint)

@@ -283,3 +283,38 @@ def test_piped_run_prints_a_line_per_store_and_logs_privately(
     listed = cli.run("list", "--json")
     statuses = {row["name"]: row["status"] for row in json.loads(listed.stdout)}
     assert statuses == {"acme-us": "active", "gone-us": "error"}
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 3 MB tmpfs: a disk that fills up mid-sync (needs root, as in CI)."""
+    where = tmp_path / "small"
+    where.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=3m,mode=0700", "tmpfs", str(where)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        if os.environ.get("CI"):
+            pytest.fail(f"cannot mount a tmpfs for the full-disk test: {mounted.stderr}")
+        pytest.skip(f"mounting a tmpfs needs root: {mounted.stderr.strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def test_a_full_disk_stops_the_sync_with_its_summary_and_one_error_line(
+    sim: Simulator, small_disk: Path
+) -> None:
+    cli = make_cli(small_disk / "home", sim, {"big": SELLER, "small": OTHER})
+    result = cli.run("sync", timeout=120)
+    assert result.returncode == 74, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1, result.stderr
+    assert errors[0].startswith("error: cannot write the state database")
+    assert "the disk is full" in errors[0] and "free some space" in errors[0]
+    assert "2 stores:" in result.stdout  # the summary is still printed

@@ -217,9 +217,12 @@ def test_a_failed_config_write_puts_the_previous_secret_back(
     h.ctx.stdin = io.StringIO(SECRET + "\n")
 
     def fail(*args: object, **kwargs: object) -> None:
-        raise OSError(30, "Read-only file system")
+        raise OSError(30, "Read-only file system", str(tmp_path / "config" / "config.toml"))
 
     monkeypatch.setattr("soldscope_cli.fleet.config.atomic_write", fail)
-    assert set_app(h, invoke, "--client-secret-stdin").exit_code != 0
+    assert set_app(h, invoke, "--client-secret-stdin").exit_code == 74
+    assert h.stderr.startswith("error: cannot write ") and "Read-only file system" in h.stderr
+    assert "make " in h.stderr and "writable for this user" in h.stderr
+    assert "unexpected" not in h.stderr and h.stderr.count("\n") == 1
     assert h.secrets.get(CLIENT_SECRET_KEY) == "amzn1.oa2-cs.v1.old"
     assert h.ctx.config(reload=True).app.client_secret_set_at == set_at

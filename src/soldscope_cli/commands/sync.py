@@ -135,6 +135,8 @@ def sync_command(
     app = get_context(ctx)
     request = parse_request(app, names or [], dataset or [], since, concurrency, ba_weeks)
     report = _run_and_render(app, request, as_json=as_json, quiet=quiet)
+    if report.local_error is not None:
+        raise report.local_error  # after the summary: exit 74, said once
     if report.app_error is not None:
         raise UnhealthyError(
             f"the app's LWA credentials were rejected: {report.app_error}",

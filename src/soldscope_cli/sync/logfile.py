@@ -19,7 +19,16 @@ FORMAT = "%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"
 
 
 class _PrivateRotatingHandler(logging.handlers.RotatingFileHandler):
-    """Rotating file handler whose files (and rotated ones) are created mode 0600."""
+    """Rotating file handler whose files (and rotated ones) are created mode 0600.
+
+    A record that cannot be written (a full disk) is dropped quietly: the logging module's
+    default prints a traceback to stderr for every record, burying the sync's own summary.
+    """
+
+    dropped = 0
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        self.dropped += 1
 
     def _open(self):  # type: ignore[no-untyped-def]
         path = Path(self.baseFilename)

@@ -25,7 +25,7 @@ from soldscope_cli.checks.failures import classify, missing_token, no_tokens_fou
 from soldscope_cli.checks.recording import CheckRecorder
 from soldscope_cli.checks.result import reconnect_hint
 from soldscope_cli.db.database import Database, StoreDeleted
-from soldscope_cli.errors import SoldscopeError
+from soldscope_cli.errors import SoldscopeError, StorageError
 from soldscope_cli.fleet.config import StoreRecord, format_time
 from soldscope_cli.fleet.listing import build_row
 from soldscope_cli.fleet.secrets import SecretStore, token_key
@@ -130,10 +130,16 @@ class SyncReport:
     finished_at: datetime
     stores: list[StoreResult]
     app_error: str | None = None
+    # This machine could not store the data (full disk, read-only directory): exit 74.
+    local_error: StorageError | None = None
 
     @property
     def ok(self) -> bool:
-        return self.app_error is None and all(s.outcome == OK for s in self.stores)
+        return (
+            self.app_error is None
+            and self.local_error is None
+            and all(s.outcome == OK for s in self.stores)
+        )
 
     def to_json(self) -> dict[str, Any]:
         """The pinned --json shape (docs/sync.md)."""
@@ -252,6 +258,7 @@ def run_sync(
         finished_at=env.clock(),
         stores=[results[r.name] for r in records],
         app_error=app_stop.message,
+        local_error=app_stop.local,
     )
     log.info(
         "sync finished: %s (%d store(s) ok of %d)",
@@ -263,11 +270,16 @@ def run_sync(
 
 
 class _AppStop:
-    """Set once by the first worker that sees the app's credentials rejected; read by all."""
+    """Set once by the first worker that finds a failure every store would share; read by all.
+
+    Two such failures: the app's credentials rejected (message), or this machine unable to store
+    anything (local: a full disk, a read-only data directory).
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.message: str | None = None
+        self.local: StorageError | None = None
 
     def set(self, message: str) -> bool:
         with self._lock:
@@ -276,9 +288,20 @@ class _AppStop:
                 self.message = message
             return first
 
+    def halt(self, error: StorageError) -> None:
+        with self._lock:
+            if self.local is None:
+                self.local = error
+
     @property
     def stopped(self) -> bool:
-        return self.message is not None
+        return self.message is not None or self.local is not None
+
+    @property
+    def why(self) -> str:
+        if self.local is not None:
+            return "the data directory cannot be written"
+        return "the app's credentials were rejected"
 
 
 class _StoreAborted(Exception):
@@ -297,7 +320,7 @@ def _run_store(
     result = StoreResult(record.name)
     if app_stop.stopped:
         result.outcome = SKIPPED
-        result.reason = "not started: the app's credentials were rejected"
+        result.reason = f"not started: {app_stop.why}"
         env.observer.store_finished(result)
         return result
     env.observer.store_started(record.name)
@@ -310,6 +333,11 @@ def _run_store(
         result.outcome = SKIPPED
         result.reason = "deleted while it was syncing; nothing more of it was stored"
         result.datasets = []
+    except StorageError as exc:
+        # Every store would fail the same way: stop them all and report it once, after the summary.
+        app_stop.halt(exc)
+        result.outcome = FAILED
+        result.reason = f"stopped: {exc.message}"
     except Exception as exc:
         # A bug or local failure in one store must not take the others down.
         log.exception("%s: unexpected failure", record.name)
@@ -352,9 +380,7 @@ class _StoreWorker:
         for name in self.options.datasets:
             if self.app_stop.stopped:
                 self.result.outcome = FAILED
-                self.result.reason = (
-                    self.result.reason or "stopped: the app's credentials were rejected"
-                )
+                self.result.reason = self.result.reason or f"stopped: {self.app_stop.why}"
                 return
             try:
                 self.result.datasets.append(self._dataset(name))
@@ -406,6 +432,8 @@ class _StoreWorker:
             self._fail(result, exc.code, str(exc), exc.request_id)
         except DatasetFailed as exc:
             self._fail(result, exc.code, exc.message, exc.request_id)
+        except StorageError:
+            raise  # the whole run stops (see _run_store)
         except SoldscopeError as exc:
             self._fail(result, exc.__class__.__name__, exc.message, None)
         except StoreDeleted:

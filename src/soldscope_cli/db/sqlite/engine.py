@@ -29,7 +29,7 @@ from soldscope_cli.db.sqlite.finances import FinancesTable
 from soldscope_cli.db.sqlite.inventory import InventoryTable
 from soldscope_cli.db.sqlite.migrations import STORE_TABLES, Migration
 from soldscope_cli.db.sqlite.state import delete_state, get_state, put_state
-from soldscope_cli.errors import ConfigError
+from soldscope_cli.errors import ConfigError, StorageError
 from soldscope_cli.status import Problem
 
 # Rows deleted per pruning transaction: each one stays short, so writers never wait long.
@@ -124,14 +124,37 @@ class Database:
     def transaction(self, conn: sqlite3.Connection | None = None) -> Iterator[sqlite3.Connection]:
         """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
         conn = conn or self.connection()
-        conn.execute("BEGIN IMMEDIATE")
         try:
-            yield conn
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            storage = self._storage_error(exc)
+            if storage is None:
+                raise
+            raise storage from exc
+
+    def _storage_error(self, exc: sqlite3.OperationalError) -> StorageError | None:
+        """The StorageError of a write the filesystem refused (full, read-only), else None."""
+        text = str(exc).lower()
+        if "disk is full" in text or "database or disk is full" in text:
+            return StorageError(
+                f"cannot write the state database {self.path}: the disk is full",
+                hint=f"free some space on the filesystem that holds {self.path.parent}, then "
+                "run the command again (what was stored before is intact)",
+            )
+        if "readonly" in text or "read-only" in text or "disk i/o error" in text:
+            return StorageError(
+                f"cannot write the state database {self.path}: {exc}",
+                hint=f"make {self.path.parent} and {self.path.name} writable for this user, or "
+                "point SOLDSCOPE_DATA_DIR at a writable directory",
+            )
+        return None
 
     @contextmanager
     def store_transaction(self, store_id: int) -> Iterator[sqlite3.Connection]:
