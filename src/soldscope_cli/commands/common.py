@@ -3,12 +3,42 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 if TYPE_CHECKING:
     from soldscope_cli.context import AppContext
+
+
+# For scripts: a mistyped SOLDSCOPE_CONFIG_DIR reads an empty home, and "No stores yet" exits 0.
+ExpectStores = Annotated[
+    int | None,
+    typer.Option(
+        "--expect-stores",
+        metavar="N",
+        min=0,
+        help="Exit 2 when fewer than N stores are configured (catches a wrong config directory).",
+        show_default=False,
+    ),
+]
+
+
+def check_expected_stores(app: AppContext, expected: int | None) -> None:
+    """UsageError (exit 2) when the config has fewer stores than --expect-stores asks for."""
+    if expected is None:
+        return
+    from soldscope_cli.errors import ConfigError
+
+    count = len(app.config().stores)
+    if count < expected:
+        noun = "store is" if count == 1 else "stores are"
+        raise ConfigError(
+            f"{app.paths.config_file}: {count} {noun} configured, fewer than --expect-stores "
+            f"{expected}",
+            hint="check SOLDSCOPE_CONFIG_DIR (this is the config that was read), or connect the "
+            "missing stores",
+        )
 
 
 def get_context(ctx: typer.Context) -> AppContext:

@@ -6,7 +6,12 @@ from typing import Annotated
 
 import typer
 
-from soldscope_cli.commands.common import complete_store_names, get_context
+from soldscope_cli.commands.common import (
+    ExpectStores,
+    check_expected_stores,
+    complete_store_names,
+    get_context,
+)
 from soldscope_cli.errors import ExitCode, UsageError
 from soldscope_cli.fleet.listing import any_unhealthy, run_list, summary
 from soldscope_cli.output.store_table import needs_rich
@@ -45,6 +50,7 @@ def list_command(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
+    expect_stores: ExpectStores = None,
 ) -> None:
     """Show every connection's status and days left before the 365-day re-authorization.
 
@@ -57,6 +63,7 @@ def list_command(
       soldscope list --json | jq '.[] | select(.days_left < 30) | .name'
     """
     app = get_context(ctx)
+    check_expected_stores(app, expect_stores)
     wanted = [parse_status(s) for s in status or []]
     result = run_list(app.config(), app.paths.database, names or [], wanted, app.clock())
     if as_json:

@@ -7,7 +7,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from soldscope_cli.commands.common import complete_store_names, get_context
+from soldscope_cli.commands.common import (
+    ExpectStores,
+    check_expected_stores,
+    complete_store_names,
+    get_context,
+)
 from soldscope_cli.errors import ExitCode, UnhealthyError, UsageError
 from soldscope_cli.fleet.config import parse_time
 from soldscope_cli.sync import registry
@@ -117,6 +122,7 @@ def sync_command(
     ] = 4,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only problems.")] = False,
+    expect_stores: ExpectStores = None,
 ) -> None:
     """Pull inventory, finances and Brand Analytics search terms into the local database.
 
@@ -133,6 +139,7 @@ def sync_command(
       */30 * * * * soldscope sync --quiet   (crontab)
     """
     app = get_context(ctx)
+    check_expected_stores(app, expect_stores)
     request = parse_request(app, names or [], dataset or [], since, concurrency, ba_weeks)
     report = _run_and_render(app, request, as_json=as_json, quiet=quiet)
     if report.local_error is not None:

@@ -7,7 +7,12 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from soldscope_cli.checks import DEFAULT_CONCURRENCY
-from soldscope_cli.commands.common import complete_store_names, get_context
+from soldscope_cli.commands.common import (
+    ExpectStores,
+    check_expected_stores,
+    complete_store_names,
+    get_context,
+)
 from soldscope_cli.context import AppContext
 from soldscope_cli.errors import ExitCode, UsageError
 
@@ -79,6 +84,7 @@ def validate_command(
             "another (needs a terminal).",
         ),
     ] = False,
+    expect_stores: ExpectStores = None,
 ) -> None:
     """Check each connection live: refresh its token and list its marketplaces at Amazon.
 
@@ -102,6 +108,7 @@ def validate_command(
     from soldscope_cli.output.validate import progress_bar, render_validation
 
     app = get_context(ctx)
+    check_expected_stores(app, expect_stores)
     if reauthorize and not app.can_prompt:
         raise UsageError(
             "--reauthorize needs a terminal: each renewal opens Seller Central's consent in a "
