@@ -44,7 +44,9 @@ def demo_command(
         app.out.print()
         app.out.print("Sync:", markup=False, style="bold")
         if app.policy.rich:
-            render_table(app.out, result.sync, DATASET_NAMES)
+            hidden = render_table(app.out, result.sync, DATASET_NAMES)
+            if hidden:
+                say(f"Hidden to fit {app.out.width} columns: {', '.join(hidden)}")
         else:
             for store in result.sync.stores:
                 app.out.print(store_line(store), markup=False)
@@ -52,7 +54,12 @@ def demo_command(
     app.out.print()
     app.out.print("Connections (soldscope list):", markup=False, style="bold")
     # The live check's findings, shown with the rows as they are after the sync (last sync set).
-    render_validation(app, dataclasses.replace(result.validate, rows=result.rows), as_json=False)
+    render_validation(
+        app,
+        dataclasses.replace(result.validate, rows=result.rows),
+        as_json=False,
+        hidden_how="a wider terminal shows them",
+    )
     app.out.print()
     if result.kept:
         home = shlex.quote(str(result.home))

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from soldscope_cli.commands.common import complete_store_names, get_context
 from soldscope_cli.errors import ExitCode, UsageError
-from soldscope_cli.fleet.listing import any_unhealthy, run_list, summary
-from soldscope_cli.output.store_table import needs_rich
+from soldscope_cli.fleet.listing import StoreRow, any_unhealthy, run_list, summary
+from soldscope_cli.output.store_table import (
+    KEYS,
+    TableView,
+    hidden_note,
+    needs_rich,
+    parse_columns,
+    problem_notes,
+    store_table_text,
+)
 from soldscope_cli.status import Status
+
+if TYPE_CHECKING:
+    from soldscope_cli.context import AppContext
 
 
 def parse_status(value: str) -> Status:
@@ -23,6 +34,30 @@ def parse_status(value: str) -> Status:
             f"unknown status {value!r}",
             hint="use one of: active, expiring_soon, expired, error",
         ) from None
+
+
+def pick_columns(value: str | None) -> tuple[str, ...] | None:
+    """`--columns store,status` → column keys (None: fit the terminal)."""
+    if value is None:
+        return None
+    try:
+        return parse_columns(value)
+    except ValueError as exc:
+        bad = str(exc)
+        raise UsageError(
+            f"unknown column {bad!r}" if bad else "--columns needs at least one column",
+            hint="use any of: " + ",".join(KEYS),
+        ) from None
+
+
+def _notes(app: AppContext, rows: list[StoreRow], view: TableView, *, rich: bool) -> None:
+    """On a terminal: problems the table shows only as a code, then (stderr) the columns hidden."""
+    if rich or app.policy.rich:
+        for line in problem_notes(rows, view):
+            app.stdout.write(line + "\n")
+        note = hidden_note(view, "`soldscope list --wide` shows them")
+        if note is not None:
+            app.stderr.write(note + "\n")
 
 
 def list_command(
@@ -45,6 +80,19 @@ def list_command(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
+    wide: Annotated[
+        bool,
+        typer.Option("--wide", help="Show every column, even wider than the terminal."),
+    ] = False,
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            "--columns",
+            metavar="A,B,...",
+            help="Show these columns, in this order: " + ", ".join(KEYS) + ".",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Show every connection's status and days left before the 365-day re-authorization.
 
@@ -58,6 +106,7 @@ def list_command(
     """
     app = get_context(ctx)
     wanted = [parse_status(s) for s in status or []]
+    picked = pick_columns(columns)
     result = run_list(app.config(), app.paths.database, names or [], wanted, app.clock())
     if as_json:
         from soldscope_cli.output.jsonout import print_json
@@ -70,14 +119,15 @@ def list_command(
         )
     elif not needs_rich(result.rows, app.policy):
         # Without importing Rich at all: list must stay fast at 1,000 stores.
-        from soldscope_cli.output.store_table import store_table_text
-
-        app.stdout.write(store_table_text(result.rows, app.policy))
+        text, view = store_table_text(result.rows, app.policy, wide=wide, columns=picked)
+        app.stdout.write(text)
         app.stdout.write(summary(result.rows) + "\n")
+        _notes(app, result.rows, view, rich=False)
     else:
         from soldscope_cli.output.store_table import render_store_table
 
-        render_store_table(app.out, result.rows, app.policy)
+        view = render_store_table(app.out, result.rows, app.policy, wide=wide, columns=picked)
         app.out.print(summary(result.rows), markup=False)
+        _notes(app, result.rows, view, rich=True)
     if any_unhealthy(result.rows):
         raise typer.Exit(int(ExitCode.UNHEALTHY))

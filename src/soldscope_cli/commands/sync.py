@@ -216,7 +216,13 @@ def _run_and_render(
     with progress:
         report = run_sync_command(app, request, ProgressObserver(progress))
     if app.stdout_tty:
-        render_table(app.out, report, request.datasets)
+        hidden = render_table(app.out, report, request.datasets)
+        if hidden:
+            app.err.print(
+                f"Hidden to fit {app.out.width} columns: {', '.join(hidden)}; "
+                "a wider terminal shows it",
+                markup=False,
+            )
     else:
         for store in report.stores:
             app.out.print(store_line(store), markup=False, soft_wrap=True)
