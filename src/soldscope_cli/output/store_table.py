@@ -197,19 +197,23 @@ def fit(
     return TableView(keys, short, total(keys, short), width)
 
 
-def problem_notes(rows: Sequence[StoreRow], view: TableView) -> list[str]:
-    """One line per store whose problem the table shows only as a code (or not at all)."""
+def problem_notes(rows: Sequence[StoreRow], view: TableView, width: int | None = None) -> list[str]:
+    """One line per store whose problem the table shows only as a code (or not at all).
+
+    Wrapped at words to `width` (default: the width the table was fitted to; 0: never).
+    """
     if not view.details_below:
         return []
     lines = [f"{row.name}: {_problem(row)}" for row in rows if row.problem or row.note]
-    if not view.room:
+    width = view.room if width is None else width
+    if not width:
         return lines
     import textwrap
 
     # Wrapped at words to the terminal's width, continuation lines indented.
     return [
         textwrap.fill(
-            line, view.room, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False
+            line, width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False
         )
         for line in lines
     ]
