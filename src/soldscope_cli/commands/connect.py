@@ -82,7 +82,8 @@ def connect_command(
             metavar="SECONDS",
             min=1,
             max=3600,
-            help=f"How long to wait for Amazon's answer [default: {DEFAULT_TIMEOUT_SECONDS:g}].",
+            # Round brackets: Rich reads "[default: 300]" in help text as markup and drops it.
+            help=f"How long to wait for Amazon's answer (default: {DEFAULT_TIMEOUT_SECONDS:g}).",
             show_default=False,
         ),
     ] = None,
