@@ -121,18 +121,12 @@ def connect_command(
 ) -> None:
     """Connect a seller account as a store, or renew an existing one in place.
 
-    Prints a Seller Central consent link (and opens it in a browser when run in a terminal),
-    catches Amazon's answer on 127.0.0.1, exchanges the code at once and checks the connection
-    live before storing anything; any failure stores nothing. Without a terminal the link is
-    printed and soldscope still waits, but never opens a browser or prompts. --manual takes the
-    address the browser ended on instead. An existing NAME is renewed: new token, 365 days from
-    now, history kept. --refresh-token-stdin imports a private app's self-authorized token.
+    Prints a Seller Central consent link (and opens it in a browser when run in a terminal), catches Amazon's answer on 127.0.0.1, exchanges the code at once and checks the connection live before storing anything; any failure stores nothing. Without a terminal the link is printed and soldscope still waits, but never opens a browser or prompts. --manual takes the address the browser ended on instead. An existing NAME is renewed: new token, 365 days from now, history kept. --refresh-token-stdin imports a private app's self-authorized token.
 
-    \b
     Examples:
       soldscope connect acme-us --marketplace US --marketplace CA
       soldscope connect acme-eu --region eu --no-browser
-      soldscope connect acme-us                       # renew: same seller, same marketplaces
+      soldscope connect acme-us       # renew: same seller and marketplaces
       soldscope connect acme-us --marketplace US --manual
       soldscope connect acme-us --marketplace US --refresh-token-stdin < token.txt
     """

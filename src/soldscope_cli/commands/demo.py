@@ -20,10 +20,7 @@ def demo_command(
 ) -> None:
     """Run soldscope end to end against the built-in local Amazon simulator.
 
-    In a throwaway home (never your real config, keyring or data) it starts the simulator,
-    registers a demo app, connects six stores across NA, EU and FE, makes one revoked, one
-    expiring soon and one expired, validates them live, syncs their data, and prints the
-    status table and a sync summary. Exit 0 when the demo ran as designed.
+    In a throwaway home (never your real config, keyring or data) it starts the simulator, registers a demo app, connects six stores across NA, EU and FE, makes one revoked, one expiring soon and one expired, validates them live, syncs their data, and prints the status table and a sync summary. Exit 0 when the demo ran as designed.
 
     Examples:
       soldscope demo

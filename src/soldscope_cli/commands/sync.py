@@ -139,9 +139,7 @@ def sync_command(
 ) -> None:
     """Pull inventory, finances and Brand Analytics search terms into the local database.
 
-    Incremental and safe to re-run: each dataset keeps a cursor that moves in the same
-    transaction as the rows it covers. Stores in error or expired are skipped (run
-    `soldscope validate`). One sync runs at a time; a second one exits 75 at once.
+    Incremental and safe to re-run: each dataset keeps a cursor that moves in the same transaction as the rows it covers. Stores in error or expired are skipped (run `soldscope validate`). One sync runs at a time; a second one exits 75 at once.
 
     Exit codes: 0 every store synced, 1 a store failed or was skipped, 2 usage, 75 already running.
 
