@@ -7,7 +7,12 @@ from typing import Annotated
 import typer
 
 from soldscope_cli.amazon.marketplaces import Region, parse_region
-from soldscope_cli.commands.common import complete_store_names, get_context
+from soldscope_cli.commands.common import (
+    complete_marketplaces,
+    complete_regions,
+    complete_store_names,
+    get_context,
+)
 from soldscope_cli.context import AppContext
 from soldscope_cli.errors import UsageError
 from soldscope_cli.onboarding.consent_flow import (
@@ -40,6 +45,7 @@ def connect_command(
         typer.Option(
             "--marketplace",
             metavar="CC",
+            autocompletion=complete_marketplaces,
             help="Marketplace country code, e.g. US, UK, DE (repeatable; one region).",
             show_default=False,
         ),
@@ -49,6 +55,7 @@ def connect_command(
         typer.Option(
             "--region",
             metavar="na|eu|fe",
+            autocompletion=complete_regions,
             help="Instead of --marketplace: every marketplace of the region the seller sells in.",
             show_default=False,
         ),

@@ -6,7 +6,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from soldscope_cli.commands.common import complete_store_names, get_context
+from soldscope_cli.commands.common import (
+    complete_choices,
+    complete_marketplaces,
+    complete_regions,
+    complete_statuses,
+    complete_store_names,
+    get_context,
+)
 from soldscope_cli.errors import ExitCode, UsageError
 from soldscope_cli.fleet.listing import (
     SORTS,
@@ -127,6 +134,7 @@ def list_command(
         typer.Option(
             "--status",
             metavar="STATUS",
+            autocompletion=complete_statuses,
             help="Only stores with this status: active, expiring_soon, expired, error (repeatable).",
             show_default=False,
         ),
@@ -136,6 +144,7 @@ def list_command(
         typer.Option(
             "--region",
             metavar="na|eu|fe",
+            autocompletion=complete_regions,
             help="Only stores of this region (repeatable).",
             show_default=False,
         ),
@@ -145,6 +154,7 @@ def list_command(
         typer.Option(
             "--marketplace",
             metavar="CC",
+            autocompletion=complete_marketplaces,
             help="Only stores selling in this marketplace, e.g. DE (repeatable: any of them).",
             show_default=False,
         ),
@@ -164,6 +174,7 @@ def list_command(
         typer.Option(
             "--sort",
             metavar="|".join(SORTS),
+            autocompletion=complete_choices(*SORTS),
             help="Order: status (most urgent first), days-left (fewest first), name, "
             "last-sync (never or oldest first).",
         ),
@@ -173,6 +184,7 @@ def list_command(
         typer.Option(
             "--format",
             metavar="|".join(FORMATS),
+            autocompletion=complete_choices(*FORMATS),
             help="table: fitted to the terminal (plain when piped); plain: every column as "
             "aligned text; json: as --json; csv: a header row and one row per store.",
         ),

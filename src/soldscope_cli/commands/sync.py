@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from soldscope_cli.commands.common import complete_store_names, get_context
+from soldscope_cli.commands.common import complete_datasets, complete_store_names, get_context
 from soldscope_cli.errors import ExitCode, UnhealthyError, UsageError
 from soldscope_cli.fleet.config import parse_time
 
@@ -110,6 +110,7 @@ def sync_command(
         typer.Option(
             "--dataset",
             "-d",
+            autocompletion=complete_datasets,
             help="inventory, finances or brand-analytics (repeatable; default: all).",
             show_default=False,
         ),
