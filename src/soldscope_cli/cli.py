@@ -19,12 +19,48 @@ def _is_cli_control(exc: BaseException) -> bool:
     return isinstance(exc, click.exceptions.Exit | click.ClickException)
 
 
+def suggest_options(exc: Any) -> None:
+    """Let "no such option" consider every option of the command, not only those sharing a prefix.
+
+    Click suggests only options that start with what was typed (`--sotr` finds nothing); difflib
+    finds `--sort`.
+    """
+    from soldscope_cli.errors import did_you_mean
+
+    command = exc.ctx.command if exc.ctx is not None else None
+    if command is None or not exc.option_name:
+        return
+    names = [
+        name
+        for param in command.get_params(exc.ctx)
+        for name in (*param.opts, *param.secondary_opts)
+        if name.startswith("-")
+    ]
+    near = did_you_mean(exc.option_name, names)
+    if near:
+        exc.possibilities = near
+
+
 class SoldscopeGroup(TyperGroup):
     """Maps soldscope's exceptions to documented exit codes for every subcommand."""
 
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        import click
+
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.NoSuchOption as exc:
+            suggest_options(exc)
+            raise
+
     def invoke(self, ctx: Any) -> Any:
+        import click
+
         try:
             return super().invoke(ctx)
+        except click.NoSuchOption as exc:
+            suggest_options(exc)
+            raise
         except SoldscopeError as exc:
             if getattr(ctx.obj, "debug", False):
                 raise

@@ -423,3 +423,51 @@ def test_bad_list_options_are_usage_errors(
     result = invoke(harness, "list", *args)
     assert result.exit_code == 2
     assert message in harness.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["list", "zeta-okk"], "did you mean zeta-ok?"),
+        (["list", "alpha-sooon", "gama-error"], "did you mean alpha-soon or gamma-error?"),
+        (["validate", "bta-expired"], "did you mean beta-expired?"),
+        (["delete", "zeta_ok", "--yes"], "did you mean zeta-ok?"),
+    ],
+)
+def test_unknown_store_names_suggest_the_nearest(
+    harness: Harness, invoke: Any, args: list[str], expected: str
+) -> None:
+    seed(harness)
+    result = invoke(harness, *args)
+    assert result.exit_code == 2
+    assert expected in harness.stderr
+    assert "run `soldscope list` to see the configured stores" in harness.stderr
+
+
+def test_a_name_like_none_of_them_suggests_nothing(harness: Harness, invoke: Any) -> None:
+    seed(harness)
+    invoke(harness, "list", "qqqq")
+    assert "did you mean" not in harness.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["list", "--sotr", "name"], "--sort"),  # Click alone found nothing sharing a prefix
+        (["list", "--stauts", "error"], "--status"),
+        (["sync", "--quite"], "--quiet"),
+        (["--debg", "list"], "--debug"),
+        (["app", "set", "--clientid", "x"], "--client-id"),
+    ],
+)
+def test_unknown_options_suggest_the_nearest_option(
+    harness: Harness, args: list[str], expected: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from soldscope_cli.cli import app
+
+    result = CliRunner().invoke(app, args, obj=harness.ctx)
+    assert result.exit_code == 2
+    text = (result.stderr + harness.stderr).lower().replace("'", "")
+    assert f"did you mean {expected}" in text

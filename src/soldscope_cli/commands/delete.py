@@ -49,7 +49,7 @@ def delete_command(
     """
     app = get_context(ctx)
     if name not in app.config().stores:
-        raise unknown_store(name)
+        raise unknown_store(name, app.config().stores)
     if not yes:
         if not app.can_prompt:
             raise UsageError(
