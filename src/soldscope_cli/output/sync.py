@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -150,6 +151,20 @@ class LineObserver:
             self._console.print(store_line(result), markup=False, soft_wrap=True)
 
 
+_MARKETPLACE_ID = re.compile(r"\bA[A-Z0-9]{9,13}\b")
+
+
+def with_country_codes(text: str) -> str:
+    """'inventory A1PM5WFDC1UHVH (fba) page 2' → 'inventory DE (fba) page 2': people know codes."""
+    from soldscope_cli.amazon.marketplaces import BY_ID
+
+    def code(match: re.Match[str]) -> str:
+        market = BY_ID.get(match.group(0))
+        return market.code if market is not None else match.group(0)
+
+    return _MARKETPLACE_ID.sub(code, text)
+
+
 class ProgressObserver:
     """A terminal: a live line per store on stderr while it syncs."""
 
@@ -171,8 +186,8 @@ class ProgressObserver:
         self._progress.update(self._task(store), description=f"{store}: starting")
 
     def progress(self, store: str, text: str) -> None:
-        """Show what the store is doing now."""
-        self._progress.update(self._task(store), description=f"{store}: {text}")
+        """Show what the store is doing now (marketplaces by country code, not by id)."""
+        self._progress.update(self._task(store), description=f"{store}: {with_country_codes(text)}")
 
     def store_finished(self, result: StoreResult) -> None:
         """Freeze the store's line with its outcome."""
