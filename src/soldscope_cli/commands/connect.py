@@ -14,7 +14,7 @@ from soldscope_cli.commands.common import (
     get_context,
 )
 from soldscope_cli.context import AppContext
-from soldscope_cli.errors import UsageError
+from soldscope_cli.errors import ExitCode, UsageError
 from soldscope_cli.onboarding.consent_flow import (
     DEFAULT_TIMEOUT_SECONDS,
     ConnectResult,
@@ -171,6 +171,8 @@ def connect_command(
         )
         result = _consent(app, consent)
     render_connected(app, result)
+    if result.row.status.unhealthy:  # e.g. a token imported with an --authorized-at over a year ago
+        raise typer.Exit(int(ExitCode.UNHEALTHY))
 
 
 def _consent(app: AppContext, request: ConsentRequest) -> ConnectResult:
