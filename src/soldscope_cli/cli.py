@@ -19,12 +19,87 @@ def _is_cli_control(exc: BaseException) -> bool:
     return isinstance(exc, click.exceptions.Exit | click.ClickException)
 
 
+def suggest_options(exc: Any) -> None:
+    """Let "no such option" consider every option of the command, not only those sharing a prefix.
+
+    Click suggests only options that start with what was typed (`--sotr` finds nothing); difflib
+    finds `--sort`.
+    """
+    from soldscope_cli.errors import did_you_mean
+
+    command = exc.ctx.command if exc.ctx is not None else None
+    if command is None or not exc.option_name:
+        return
+    names = [
+        name
+        for param in command.get_params(exc.ctx)
+        for name in (*param.opts, *param.secondary_opts)
+        if name.startswith("-")
+    ]
+    near = did_you_mean(exc.option_name, names)
+    if near:
+        exc.possibilities = near
+
+
+def usage_error(exc: Any) -> SoldscopeError:
+    """Click's usage error as soldscope's own: a one-line message and a hint naming --help."""
+    import click
+
+    from soldscope_cli.errors import UsageError
+
+    path = exc.ctx.command_path if exc.ctx is not None else "soldscope"
+    see = f"see `{path} --help`"
+    if isinstance(exc, click.NoSuchOption):
+        suggest_options(exc)
+        near = " or ".join(exc.possibilities or [])
+        return UsageError(
+            f"no such option {exc.option_name}", hint=f"did you mean {near}? {see}" if near else see
+        )
+    message = exc.format_message().strip()
+    message, _, near = message.partition(" Did you mean ")  # Typer's for a mistyped command
+    message = message.rstrip(".")
+    message = message[:1].lower() + message[1:]
+    if near:
+        see = f"did you mean {near.rstrip('?').replace(chr(39), '')}? {see}"
+    return UsageError(message, hint=see)
+
+
+def _fail_usage(exc: Any) -> typer.Exit:
+    """Print a Click usage error in soldscope's one-line form; the Exit to raise (code 2)."""
+    from soldscope_cli.output.errors import render_error
+
+    error = usage_error(exc)
+    obj = exc.ctx.find_root().obj if exc.ctx is not None else None
+    render_error(obj, error)
+    return typer.Exit(int(error.exit_code))
+
+
 class SoldscopeGroup(TyperGroup):
-    """Maps soldscope's exceptions to documented exit codes for every subcommand."""
+    """Maps soldscope's exceptions to documented exit codes for every subcommand.
+
+    Usage errors from Click (unknown option, missing argument, bad value) print like soldscope's
+    own: `error: … — hint` on one line on stderr, exit 2; `--help` stays Rich.
+    """
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        import click
+
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as exc:
+            raise _fail_usage(exc) from None
 
     def invoke(self, ctx: Any) -> Any:
+        import click
+
         try:
             return super().invoke(ctx)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as exc:
+            raise _fail_usage(exc) from None
         except SoldscopeError as exc:
             if getattr(ctx.obj, "debug", False):
                 raise

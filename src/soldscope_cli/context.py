@@ -19,7 +19,7 @@ from typing import IO, TYPE_CHECKING, Any
 from soldscope_cli.amazon.endpoints import Endpoints, resolve_endpoints
 from soldscope_cli.fleet.config import Config, ConfigFile
 from soldscope_cli.fleet.paths import Paths, resolve_paths
-from soldscope_cli.output.policy import OutputPolicy, make_console
+from soldscope_cli.output.policy import OutputPolicy, make_console, terminal_width
 
 if TYPE_CHECKING:
     import httpx
@@ -131,6 +131,7 @@ class AppContext:
             stdout_tty=bool(self.stdout_tty),
             stderr_tty=bool(self.stderr_tty),
             no_color_flag=self.no_color,
+            terminal_width=terminal_width(self.stdout) if self.stdout_tty else None,
         )
 
     @cached_property

@@ -147,7 +147,7 @@ def _run_in_home(
 ) -> DemoResult:
     from soldscope_cli.checks.validation import run_validate
     from soldscope_cli.fleet.app_settings import AppSetRequest, run_app_set
-    from soldscope_cli.fleet.listing import run_list
+    from soldscope_cli.fleet.listing import ListQuery, run_list
     from soldscope_cli.sync.registry import NAMES as DATASET_NAMES
     from soldscope_cli.sync.session import SyncRequest, run_sync_command
 
@@ -189,7 +189,7 @@ def _run_in_home(
         sync=report,
         kept=False,
         rows=run_list(
-            demo.config(), demo.paths.database, [], [], demo.clock()
+            demo.config(), demo.paths.database, ListQuery(), demo.clock()
         ).rows,  # as `soldscope list` shows them after the sync
         tokens=tokens,
     )

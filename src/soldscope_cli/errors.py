@@ -7,6 +7,7 @@ kind into a process exit code, so the Amazon clients and the rest never name an 
 from __future__ import annotations
 
 import errno
+from collections.abc import Iterable
 from enum import Enum, IntEnum
 
 
@@ -40,6 +41,36 @@ EXIT_CODES: dict[Failure, ExitCode] = {
     Failure.BUSY: ExitCode.LOCKED,
     Failure.LOCAL_IO: ExitCode.LOCAL_IO,
 }
+
+
+def did_you_mean(word: str, choices: Iterable[str], *, n: int = 3) -> list[str]:
+    """The choices nearest a mistyped word: difflib's close matches, then only the fewest edits.
+
+    `--sotr` finds `--sort` (one swap) and not `--json`, which difflib also finds close.
+    """
+    import difflib
+
+    close = difflib.get_close_matches(word, list(dict.fromkeys(choices)), n=10, cutoff=0.6)
+    if not close:
+        return []
+    distance = {c: _edits(word, c) for c in close}
+    best = min(distance.values())
+    return [c for c in close if distance[c] == best][:n]
+
+
+def _edits(a: str, b: str) -> int:
+    """Edits (insert, delete, replace, swap two neighbours) turning a into b."""
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        row = [i]
+        for j, cb in enumerate(b, 1):
+            cost = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cost = min(cost, prev2[j - 2] + 1)
+            row.append(cost)
+        prev2, prev = prev, row
+    return prev[-1]
 
 
 class SoldscopeError(Exception):

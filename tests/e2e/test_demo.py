@@ -79,3 +79,21 @@ def test_demo_keep_leaves_a_home_that_soldscope_can_use(cli: Cli, tmp_path: Path
         import shutil
 
         shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("columns", [80, 120])
+def test_demo_tables_fit_a_terminal(cli: Cli, columns: int) -> None:
+    from tests.terminal import run_on_pty
+
+    run = run_on_pty(["demo"], cli.env, columns=columns, timeout=240)
+    assert run.returncode == 0, run.text
+    sync_part, list_part = run.text.split("Connections (soldscope list):")
+    for part in (sync_part.split("Sync:")[1], list_part):
+        table = [line for line in part.splitlines() if line[:1] in "┏┃┡│└"]
+        assert table, part
+        assert all(len(line) <= columns for line in table), part
+        rows = [line.split("│")[1].strip() for line in table if line.startswith("│")]
+        # One line per store: no value wrapped onto a second line.
+        assert sorted(rows) == ["acme-na", "bolt-us", "crab-eu", "dune-eu", "ember-jp", "fern-au"]
+    assert "not authorized" in sync_part and "365" in list_part

@@ -267,3 +267,43 @@ def test_authorized_at_counts_the_365_days(
     record = h.ctx.config(reload=True).stores["acme-us"]
     assert record.authorized_at == datetime(2025, 12, 20, tzinfo=UTC)
     assert "2026-12-20" in out and "Expiring Soon" in out
+
+
+def test_an_old_authorized_at_is_stored_but_said_expired_and_exits_1(
+    setup: tuple[Harness, FakeAmazon], invoke: Callable[..., Any]
+) -> None:
+    h, _ = setup
+    code, out, err = connect(
+        h,
+        invoke,
+        "acme-us",
+        "--marketplace",
+        "US",
+        "--authorized-at",
+        "2025-10-01",
+        "--refresh-token-stdin",
+    )
+    assert code == 1, err
+    assert "the token works" not in err
+    assert "its authorization expired on 2026-10-01" in err
+    assert "self-authorize the app again and import the new token: soldscope connect acme-us" in err
+    assert "Expired" in out
+    assert h.secrets.get(token_key("acme-us")) == TOKEN  # stored: list and doctor show it expired
+
+
+def test_an_authorized_at_close_to_a_year_says_when_to_renew(
+    setup: tuple[Harness, FakeAmazon], invoke: Callable[..., Any]
+) -> None:
+    h, _ = setup
+    code, _, err = connect(
+        h,
+        invoke,
+        "acme-us",
+        "--marketplace",
+        "US",
+        "--authorized-at",
+        "2025-12-20",
+        "--refresh-token-stdin",
+    )
+    assert code == 0
+    assert "expires on 2026-12-20 (21 days left)" in err

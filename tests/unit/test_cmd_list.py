@@ -257,3 +257,217 @@ def test_a_corrupt_state_database_is_a_clean_exit_2(harness: Harness, invoke: An
     assert result.exit_code == 2
     assert "cannot read the state database" in harness.stderr
     assert "soldscope doctor" in harness.stderr
+
+
+def _store(name: str, **changes: Any) -> dict[str, Any]:
+    base = {
+        "name": name,
+        "region": "na",
+        "marketplaces": ["US"],
+        "selling_partner_id": "A" + name.split("-")[0].upper(),
+        "status": "active",
+        "authorized_at": None,
+        "expires_at": None,
+        "days_left": None,
+        "last_checked_at": None,
+        "last_sync_at": None,
+        "error": None,
+    }
+    return {**base, **changes}
+
+
+PINNED = [
+    _store(
+        "gamma-error",
+        status="error",
+        authorized_at="2026-08-21T12:00:00Z",
+        expires_at="2027-08-21T12:00:00Z",
+        days_left=265,
+        last_checked_at="2026-11-29T10:00:00Z",
+        error={"code": "invalid_grant", "message": "The grant was revoked"},
+    ),
+    _store(
+        "beta-expired",
+        region="fe",
+        marketplaces=["JP"],
+        status="expired",
+        authorized_at="2025-10-25T12:00:00Z",
+        expires_at="2026-10-25T12:00:00Z",
+        days_left=-35,
+    ),
+    _store(
+        "alpha-soon",
+        region="eu",
+        marketplaces=["UK", "DE"],
+        status="expiring_soon",
+        authorized_at="2025-12-14T12:00:00Z",
+        expires_at="2026-12-14T12:00:00Z",
+        days_left=15,
+    ),
+    _store(
+        "zeta-ok",
+        authorized_at="2026-11-19T12:00:00Z",
+        expires_at="2027-11-19T12:00:00Z",
+        days_left=355,
+        last_checked_at="2026-11-29T11:00:00Z",
+    ),
+]
+
+
+def test_json_is_pinned_whole_and_format_json_is_the_same(harness: Harness, invoke: Any) -> None:
+    seed(harness)
+    invoke(harness, "list", "--json")
+    assert json.loads(harness.stdout) == PINNED
+    as_json = harness.stdout
+    invoke(harness, "list", "--format", "json")
+    assert harness.stdout == as_json
+
+
+@pytest.mark.parametrize(
+    ("sort", "names"),
+    [
+        ("status", ["gamma-error", "beta-expired", "alpha-soon", "zeta-ok"]),
+        ("days-left", ["beta-expired", "alpha-soon", "gamma-error", "zeta-ok"]),
+        ("name", ["alpha-soon", "beta-expired", "gamma-error", "zeta-ok"]),
+        ("last-sync", ["beta-expired", "gamma-error", "zeta-ok", "alpha-soon"]),
+    ],
+)
+def test_sort_orders(harness: Harness, invoke: Any, sort: str, names: list[str]) -> None:
+    seed(harness)
+    _sync(harness, "zeta-ok", hours_ago=5)
+    _sync(harness, "alpha-soon", hours_ago=1)
+    invoke(harness, "list", "--json", "--sort", sort)
+    assert [d["name"] for d in json.loads(harness.stdout)] == names
+
+
+def _sync(h: Harness, name: str, *, hours_ago: int) -> None:
+    db = h.ctx.database()
+    at = NOW - timedelta(hours=hours_ago)
+    db.finish_sync_run(db.start_sync_run(name, "inventory", at), at, "ok")
+
+
+@pytest.mark.parametrize(
+    ("args", "names"),
+    [
+        (["--region", "eu"], ["alpha-soon"]),
+        (["--region", "EU", "--region", "fe"], ["beta-expired", "alpha-soon"]),
+        (["--marketplace", "de"], ["alpha-soon"]),
+        (["--marketplace", "JP", "--marketplace", "GB"], ["beta-expired", "alpha-soon"]),
+        (["--expiring-within", "30"], ["beta-expired", "alpha-soon"]),
+        (["--expiring-within", "300", "--region", "na"], ["gamma-error"]),
+        (["--expiring-within", "30", "--sort", "name"], ["alpha-soon", "beta-expired"]),
+    ],
+)
+def test_fleet_filters(harness: Harness, invoke: Any, args: list[str], names: list[str]) -> None:
+    seed(harness)
+    invoke(harness, "list", "--format", "json", *args)
+    assert [d["name"] for d in json.loads(harness.stdout)] == names
+
+
+def test_csv_has_a_header_and_one_quoted_row_per_store(harness: Harness, invoke: Any) -> None:
+    import csv
+    import io
+
+    seed(harness)
+    result = invoke(harness, "list", "--format", "csv")
+    assert result.exit_code == 1
+    assert harness.stdout.endswith("\r\n")
+    rows = list(csv.reader(io.StringIO(harness.stdout, newline="")))
+    assert rows[0] == [
+        "name",
+        "region",
+        "marketplaces",
+        "selling_partner_id",
+        "status",
+        "authorized_at",
+        "expires_at",
+        "days_left",
+        "last_checked_at",
+        "last_sync_at",
+        "error_code",
+        "error_message",
+    ]
+    assert [r[0] for r in rows[1:]] == ["gamma-error", "beta-expired", "alpha-soon", "zeta-ok"]
+    assert rows[1][10:] == ["invalid_grant", "The grant was revoked"]
+    assert rows[3][2] == "UK,DE" and '"UK,DE"' in harness.stdout
+    assert rows[2][9] == "" and rows[2][7] == "-35"
+
+
+def test_plain_format_on_a_terminal_is_every_column_without_colour(
+    tmp_path: Path, invoke: Any
+) -> None:
+    h = make_harness(tmp_path, tty=True, env={"TERM": "xterm-256color", "COLUMNS": "60"})
+    seed(h)
+    invoke(h, "list", "--format", "plain")
+    assert not ANSI.search(h.stdout)
+    assert "invalid_grant: The grant was revoked" in h.stdout
+    assert "Hidden" not in h.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--sort", "age"], "unknown sort 'age'"),
+        (["--format", "xml"], "unknown format 'xml'"),
+        (["--json", "--format", "csv"], "--json and --format csv disagree"),
+        (["--format", "csv", "--wide"], "--wide shapes the table"),
+        (["--region", "us"], "unknown region 'us'"),
+        (["--marketplace", "XX"], "unknown marketplace 'XX'"),
+        (["--columns", "store,colour"], "unknown column 'colour'"),
+    ],
+)
+def test_bad_list_options_are_usage_errors(
+    harness: Harness, invoke: Any, args: list[str], message: str
+) -> None:
+    seed(harness)
+    result = invoke(harness, "list", *args)
+    assert result.exit_code == 2
+    assert message in harness.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["list", "zeta-okk"], "did you mean zeta-ok?"),
+        (["list", "alpha-sooon", "gama-error"], "did you mean alpha-soon or gamma-error?"),
+        (["validate", "bta-expired"], "did you mean beta-expired?"),
+        (["delete", "zeta_ok", "--yes"], "did you mean zeta-ok?"),
+    ],
+)
+def test_unknown_store_names_suggest_the_nearest(
+    harness: Harness, invoke: Any, args: list[str], expected: str
+) -> None:
+    seed(harness)
+    result = invoke(harness, *args)
+    assert result.exit_code == 2
+    assert expected in harness.stderr
+    assert "run `soldscope list` to see the configured stores" in harness.stderr
+
+
+def test_a_name_like_none_of_them_suggests_nothing(harness: Harness, invoke: Any) -> None:
+    seed(harness)
+    invoke(harness, "list", "qqqq")
+    assert "did you mean" not in harness.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["list", "--sotr", "name"], "--sort"),  # Click alone found nothing sharing a prefix
+        (["list", "--stauts", "error"], "--status"),
+        (["sync", "--quite"], "--quiet"),
+        (["--debg", "list"], "--debug"),
+        (["app", "set", "--clientid", "x"], "--client-id"),
+    ],
+)
+def test_unknown_options_suggest_the_nearest_option(
+    harness: Harness, args: list[str], expected: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from soldscope_cli.cli import app
+
+    result = CliRunner().invoke(app, args, obj=harness.ctx)
+    assert result.exit_code == 2
+    text = (result.stderr + harness.stderr).lower().replace("'", "")
+    assert f"did you mean {expected}" in text

@@ -44,3 +44,28 @@ def test_store_names_complete_for_list_validate_delete_and_sync(tmp_path: Path) 
     assert complete(tmp_path, "soldscope list b") == ["bolt"]
     assert complete(tmp_path, "soldscope validate ") == ["acme-eu", "acme-us", "bolt"]
     assert complete(tmp_path, "soldscope sync acme-u") == ["acme-us"]
+
+
+def test_option_values_complete_instead_of_file_names(tmp_path: Path) -> None:
+    seed(tmp_path / "c")
+    assert complete(tmp_path, "soldscope list --status ex") == ["expired", "expiring_soon"]
+    assert complete(tmp_path, "soldscope list --status ") == [
+        "error",
+        "expired",
+        "expiring_soon",
+        "active",
+    ]
+    assert complete(tmp_path, "soldscope sync --dataset ") == [
+        "inventory",
+        "finances",
+        "brand-analytics",
+    ]
+    assert complete(tmp_path, "soldscope sync -d b") == ["brand-analytics"]
+    assert complete(tmp_path, "soldscope list --region e") == ["eu"]
+    assert complete(tmp_path, "soldscope connect acme-us --region ") == ["na", "eu", "fe"]
+    assert complete(tmp_path, "soldscope list --marketplace D") == ["DE"]
+    assert complete(tmp_path, "soldscope connect x --marketplace U") == ["US", "UK"]
+    assert complete(tmp_path, "soldscope list --format ") == ["table", "plain", "json", "csv"]
+    assert complete(tmp_path, "soldscope list --sort l") == ["last-sync"]
+    # Store names still complete after an option with a value.
+    assert complete(tmp_path, "soldscope list --status active acme-") == ["acme-eu", "acme-us"]

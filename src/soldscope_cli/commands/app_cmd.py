@@ -88,7 +88,7 @@ def app_set(
         str | None,
         typer.Option(
             "--client-id",
-            help="LWA client identifier (amzn1.application-oa2-client.…).",
+            help="The LWA client identifier from Solution Provider Portal.",
             show_default=False,
         ),
     ] = None,
@@ -121,11 +121,11 @@ def app_set(
 ) -> None:
     """Register the SP-API application: ids and redirect URI in config, the secret in the keyring.
 
-    The client secret is asked for (hidden) on a terminal when none is stored yet or with
-    --new-secret; scripts pipe it with --client-secret-stdin.
+    The client secret is asked for (hidden) on a terminal when none is stored yet or with --new-secret; scripts pipe it with --client-secret-stdin.
 
     Examples:
-      soldscope app set --app-id amzn1.sp.solution.… --client-id amzn1.application-oa2-client.… \\
+      soldscope app set --app-id amzn1.sp.solution.… \\
+          --client-id amzn1.application-oa2-client.… \\
           --redirect-uri https://example.com/soldscope/
       printf %s "$NEW_SECRET" | soldscope app set --client-secret-stdin
     """

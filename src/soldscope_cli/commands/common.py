@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -59,3 +60,40 @@ def complete_store_names(incomplete: str) -> list[str]:
     except SoldscopeError:
         return []
     return [name for name in sorted(config.stores) if name.startswith(incomplete)]
+
+
+def complete_choices(*values: str) -> Callable[[str], list[str]]:
+    """Shell completion offering fixed values (case-insensitive prefix match)."""
+
+    def complete(incomplete: str) -> list[str]:
+        return [v for v in values if v.lower().startswith(incomplete.lower())]
+
+    return complete
+
+
+def complete_statuses(incomplete: str) -> list[str]:
+    """Shell completion for --status."""
+    from soldscope_cli.status import Status
+
+    return complete_choices(*(s.value for s in Status))(incomplete)
+
+
+def complete_regions(incomplete: str) -> list[str]:
+    """Shell completion for --region."""
+    from soldscope_cli.amazon.marketplaces import REGIONS
+
+    return complete_choices(*REGIONS)(incomplete)
+
+
+def complete_marketplaces(incomplete: str) -> list[str]:
+    """Shell completion for --marketplace: every country code soldscope knows."""
+    from soldscope_cli.amazon.marketplaces import MARKETPLACES
+
+    return complete_choices(*(m.code for m in MARKETPLACES))(incomplete)
+
+
+def complete_datasets(incomplete: str) -> list[str]:
+    """Shell completion for sync's --dataset."""
+    from soldscope_cli.sync.registry import NAMES
+
+    return complete_choices(*NAMES)(incomplete)

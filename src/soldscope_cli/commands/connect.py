@@ -7,9 +7,14 @@ from typing import Annotated
 import typer
 
 from soldscope_cli.amazon.marketplaces import Region, parse_region
-from soldscope_cli.commands.common import complete_store_names, get_context
+from soldscope_cli.commands.common import (
+    complete_marketplaces,
+    complete_regions,
+    complete_store_names,
+    get_context,
+)
 from soldscope_cli.context import AppContext
-from soldscope_cli.errors import UsageError
+from soldscope_cli.errors import ExitCode, UsageError
 from soldscope_cli.onboarding.consent_flow import (
     DEFAULT_TIMEOUT_SECONDS,
     ConnectResult,
@@ -40,6 +45,7 @@ def connect_command(
         typer.Option(
             "--marketplace",
             metavar="CC",
+            autocompletion=complete_marketplaces,
             help="Marketplace country code, e.g. US, UK, DE (repeatable; one region).",
             show_default=False,
         ),
@@ -49,6 +55,7 @@ def connect_command(
         typer.Option(
             "--region",
             metavar="na|eu|fe",
+            autocompletion=complete_regions,
             help="Instead of --marketplace: every marketplace of the region the seller sells in.",
             show_default=False,
         ),
@@ -82,7 +89,8 @@ def connect_command(
             metavar="SECONDS",
             min=1,
             max=3600,
-            help=f"How long to wait for Amazon's answer [default: {DEFAULT_TIMEOUT_SECONDS:g}].",
+            # Round brackets: Rich reads "[default: 300]" in help text as markup and drops it.
+            help=f"How long to wait for Amazon's answer (default: {DEFAULT_TIMEOUT_SECONDS:g}).",
             show_default=False,
         ),
     ] = None,
@@ -120,18 +128,12 @@ def connect_command(
 ) -> None:
     """Connect a seller account as a store, or renew an existing one in place.
 
-    Prints a Seller Central consent link (and opens it in a browser when run in a terminal),
-    catches Amazon's answer on 127.0.0.1, exchanges the code at once and checks the connection
-    live before storing anything; any failure stores nothing. Without a terminal the link is
-    printed and soldscope still waits, but never opens a browser or prompts. --manual takes the
-    address the browser ended on instead. An existing NAME is renewed: new token, 365 days from
-    now, history kept. --refresh-token-stdin imports a private app's self-authorized token.
+    Prints a Seller Central consent link (and opens it in a browser when run in a terminal), catches Amazon's answer on 127.0.0.1, exchanges the code at once and checks the connection live before storing anything; any failure stores nothing. Without a terminal the link is printed and soldscope still waits, but never opens a browser or prompts. --manual takes the address the browser ended on instead. An existing NAME is renewed: new token, 365 days from now, history kept. --refresh-token-stdin imports a private app's self-authorized token.
 
-    \b
     Examples:
       soldscope connect acme-us --marketplace US --marketplace CA
       soldscope connect acme-eu --region eu --no-browser
-      soldscope connect acme-us                       # renew: same seller, same marketplaces
+      soldscope connect acme-us       # renew: same seller and marketplaces
       soldscope connect acme-us --marketplace US --manual
       soldscope connect acme-us --marketplace US --refresh-token-stdin < token.txt
     """
@@ -169,6 +171,8 @@ def connect_command(
         )
         result = _consent(app, consent)
     render_connected(app, result)
+    if result.row.status.unhealthy:  # e.g. a token imported with an --authorized-at over a year ago
+        raise typer.Exit(int(ExitCode.UNHEALTHY))
 
 
 def _consent(app: AppContext, request: ConsentRequest) -> ConnectResult:

@@ -49,13 +49,15 @@ def delete_command(
 ) -> None:
     """Disconnect a store: remove its config entry and its refresh token together.
 
+    Asks first on a terminal; without one, --yes is needed. The grant stays valid at Amazon until the seller revokes it in Seller Central.
+
     Examples:
       soldscope delete acme-us
       soldscope delete acme-us --yes --purge-data
     """
     app = get_context(ctx)
     if name not in app.config().stores:
-        raise unknown_store(name)
+        raise unknown_store(name, app.config().stores)
     if not yes:
         if not app.can_prompt:
             raise UsageError(

@@ -20,10 +20,7 @@ def demo_command(
 ) -> None:
     """Run soldscope end to end against the built-in local Amazon simulator.
 
-    In a throwaway home (never your real config, keyring or data) it starts the simulator,
-    registers a demo app, connects six stores across NA, EU and FE, makes one revoked, one
-    expiring soon and one expired, validates them live, syncs their data, and prints the
-    status table and a sync summary. Exit 0 when the demo ran as designed.
+    In a throwaway home (never your real config, keyring or data) it starts the simulator, registers a demo app, connects six stores across NA, EU and FE, makes one revoked, one expiring soon and one expired, validates them live, syncs their data, and prints the status table and a sync summary. Exit 0 when the demo ran as designed.
 
     Examples:
       soldscope demo
@@ -44,7 +41,9 @@ def demo_command(
         app.out.print()
         app.out.print("Sync:", markup=False, style="bold")
         if app.policy.rich:
-            render_table(app.out, result.sync, DATASET_NAMES)
+            hidden = render_table(app.out, result.sync, DATASET_NAMES)
+            if hidden:
+                say(f"Hidden to fit {app.out.width} columns: {', '.join(hidden)}")
         else:
             for store in result.sync.stores:
                 app.out.print(store_line(store), markup=False)
@@ -52,7 +51,12 @@ def demo_command(
     app.out.print()
     app.out.print("Connections (soldscope list):", markup=False, style="bold")
     # The live check's findings, shown with the rows as they are after the sync (last sync set).
-    render_validation(app, dataclasses.replace(result.validate, rows=result.rows), as_json=False)
+    render_validation(
+        app,
+        dataclasses.replace(result.validate, rows=result.rows),
+        as_json=False,
+        hidden_how="a wider terminal shows them",
+    )
     app.out.print()
     if result.kept:
         home = shlex.quote(str(result.home))

@@ -95,10 +95,8 @@ def serve(
     Prints `export SOLDSCOPE_...` lines on stdout that point soldscope at it.
 
     Examples:
-
-        soldscope simulator serve
-
-        soldscope simulator serve --port 0 --scenario ci-scenario.toml
+      soldscope simulator serve
+      soldscope simulator serve --port 0 --scenario ci-scenario.toml
     """
     import sys
 

@@ -10,6 +10,7 @@ import typer
 from soldscope_cli.commands.common import (
     ExpectStores,
     check_expected_stores,
+    complete_datasets,
     complete_store_names,
     get_context,
 )
@@ -95,6 +96,7 @@ def sync_command(
         typer.Option(
             "--dataset",
             "-d",
+            autocompletion=complete_datasets,
             help=f"{', '.join(registry.NAMES[:-1])} or {registry.NAMES[-1]} "
             "(repeatable; default: all).",
             show_default=False,
@@ -126,9 +128,7 @@ def sync_command(
 ) -> None:
     """Pull inventory, finances and Brand Analytics search terms into the local database.
 
-    Incremental and safe to re-run: each dataset keeps a cursor that moves in the same
-    transaction as the rows it covers. Stores in error or expired are skipped (run
-    `soldscope validate`). One sync runs at a time; a second one exits 75 at once.
+    Incremental and safe to re-run: each dataset keeps a cursor that moves in the same transaction as the rows it covers. Stores in error or expired are skipped (run `soldscope validate`). One sync runs at a time; a second one exits 75 at once.
 
     Exit codes: 0 every store synced, 1 a store failed or was skipped, 2 usage, 75 already running.
 
@@ -206,7 +206,13 @@ def _run_and_render(
     with progress:
         report = run_sync_command(app, request, ProgressObserver(progress))
     if app.stdout_tty:
-        render_table(app.out, report, request.datasets)
+        hidden = render_table(app.out, report, request.datasets)
+        if hidden:
+            app.err.print(
+                f"Hidden to fit {app.out.width} columns: {', '.join(hidden)}; "
+                "a wider terminal shows it",
+                markup=False,
+            )
     else:
         for store in report.stores:
             app.out.print(store_line(store), markup=False, soft_wrap=True)

@@ -88,15 +88,9 @@ def validate_command(
 ) -> None:
     """Check each connection live: refresh its token and list its marketplaces at Amazon.
 
-    Records every outcome; a check that cannot complete (Amazon down, throttled, timeouts) never
-    changes a status. Exit 0 when all are active or expiring soon, 1 when one is in error or
-    expired or the app's credentials were rejected, 3 when some check could not complete and none
-    is known bad.
+    Records every outcome; a check that cannot complete (Amazon down, throttled, timeouts) never changes a status. Exit 0 when all are active or expiring soon, 1 when one is in error or expired or the app's credentials were rejected, 3 when some check could not complete and none is known bad.
 
-    With --reauthorize, every checked store in error, expired or expiring soon is then renewed
-    through Seller Central's consent, one store after another (a terminal is needed: each
-    consent opens a browser and waits). In a terminal, plain `validate` offers the same when it
-    finds such stores; without a terminal it never prompts or opens a browser.
+    With --reauthorize, every checked store in error, expired or expiring soon is then renewed through Seller Central's consent, one store after another (a terminal is needed: each consent opens a browser and waits). In a terminal, plain `validate` offers the same when it finds such stores; without a terminal it never prompts or opens a browser.
 
     Examples:
       soldscope validate

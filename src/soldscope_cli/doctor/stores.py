@@ -7,7 +7,7 @@ from pathlib import Path
 
 from soldscope_cli.checks.result import reconnect_hint
 from soldscope_cli.db.database import StoreState, read_states_if_exists
-from soldscope_cli.doctor.model import CheckResult, Level, worst
+from soldscope_cli.doctor.model import CheckResult, Level
 from soldscope_cli.errors import ConfigError
 from soldscope_cli.fleet.config import Config
 from soldscope_cli.fleet.listing import StoreRow, build_rows, summary
@@ -50,7 +50,11 @@ def _store_result(row: StoreRow) -> CheckResult | None:
 
 
 def check_stores(config: Config, database: Path, now: datetime) -> list[CheckResult]:
-    """An overview line, then one line per store needing attention."""
+    """An overview line, then one line per store needing attention.
+
+    Only the store lines carry a warning or failure: the overview counts the stores, so one
+    expired store is one failure in the tally, not two.
+    """
     title = "Stores"
     if not config.stores:
         return [
@@ -70,15 +74,9 @@ def check_stores(config: Config, database: Path, now: datetime) -> list[CheckRes
         note = f" (check history unreadable: {exc.message})"
     rows = build_rows(config.stores.values(), states, now)
     results = [r for r in map(_store_result, rows) if r is not None]
-    level = worst([r.status for r in results])
     detail = summary(rows) + note
     if results:
         detail += f"; {len(results)} need attention (below)"
     else:
         detail += f"; none expires within {EXPIRING_SOON_DAYS} days"
-    fix = (
-        "list them: soldscope list --status error --status expired --status expiring_soon"
-        if results
-        else None
-    )
-    return [CheckResult("stores", title, level, detail, fix), *results]
+    return [CheckResult("stores", title, Level.OK, detail), *results]

@@ -13,7 +13,7 @@ from typing import Any
 
 from soldscope_cli.amazon.marketplaces import BY_CODE, REGIONS, Region, normalize_code, valid_codes
 from soldscope_cli.db.model import DEFAULT_RETENTION_DAYS
-from soldscope_cli.errors import ConfigError, UsageError
+from soldscope_cli.errors import ConfigError, UsageError, did_you_mean
 from soldscope_cli.fleet.files import atomic_write
 from soldscope_cli.fleet.secrets import BACKENDS
 
@@ -522,6 +522,14 @@ class ConfigFile:
             lock.release()
 
 
+def store_hint(unknown: Iterable[str], known: Iterable[str]) -> str:
+    """'did you mean acme-us? run `soldscope list` ...' for mistyped store names."""
+    known = list(known)
+    near = list(dict.fromkeys(m for name in unknown for m in did_you_mean(name, known)))
+    see = "run `soldscope list` to see the configured stores"
+    return f"did you mean {' or '.join(near)}? {see}" if near else see
+
+
 def select_stores(config: Config, names: Iterable[str]) -> list[StoreRecord]:
     """The named stores (all when none named); an unknown name is a usage error, nothing done."""
     wanted = list(dict.fromkeys(names))
@@ -531,6 +539,6 @@ def select_stores(config: Config, names: Iterable[str]) -> list[StoreRecord]:
     if unknown:
         raise UsageError(
             f"no store named {', '.join(repr(n) for n in unknown)}",
-            hint="run `soldscope list` to see the configured stores",
+            hint=store_hint(unknown, config.stores),
         )
     return [config.stores[n] for n in wanted]

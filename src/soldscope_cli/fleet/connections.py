@@ -7,21 +7,18 @@ left behind by a store that was removed. When the second write fails the first i
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from soldscope_cli.db.database import Database
 from soldscope_cli.errors import UsageError
-from soldscope_cli.fleet.config import ConfigFile, StoreRecord
+from soldscope_cli.fleet.config import ConfigFile, StoreRecord, store_hint
 from soldscope_cli.fleet.secrets import SecretStore, token_key
 
 
-def unknown_store(name: str) -> UsageError:
-    """The error for a NAME that is not configured."""
-    return UsageError(
-        f"no store named {name!r}",
-        hint="run `soldscope list` to see the configured stores",
-    )
+def unknown_store(name: str, known: Iterable[str] = ()) -> UsageError:
+    """The error for a NAME that is not configured, suggesting the nearest configured names."""
+    return UsageError(f"no store named {name!r}", hint=store_hint([name], known))
 
 
 def save_connection(
@@ -80,7 +77,7 @@ def delete_connection(
     """
     config = config_file.load()
     if name not in config.stores:
-        raise unknown_store(name)
+        raise unknown_store(name, config.stores)
     key = token_key(name)
     previous = secrets.get(key)  # fails early (nothing changed) when the secret store is unusable
     # The database first, and its transaction around the rest: an unreadable or locked database
@@ -97,7 +94,7 @@ def delete_connection(
             with config_file.edit() as current:
                 record = current.stores.pop(name, None)
                 if record is None:
-                    raise unknown_store(name)
+                    raise unknown_store(name, current.stores)
         except BaseException:
             if previous is not None:
                 secrets.set(key, previous)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -105,6 +105,57 @@ def any_unhealthy(rows: Iterable[StoreRow]) -> bool:
     return any(row.status.unhealthy for row in rows)
 
 
+SORTS = ("status", "days-left", "name", "last-sync")
+
+
+def sort_rows(rows: list[StoreRow], by: str) -> list[StoreRow]:
+    """Rows in the order asked; every order puts the most urgent first, then goes by name.
+
+    status: error, expired, expiring soon, active; days-left: fewest first; name: a to z;
+    last-sync: never synced first, then the oldest sync.
+    """
+    if by == "status":
+        return sorted(rows, key=lambda row: (row.status.rank, row.name))
+    if by == "days-left":
+        return sorted(rows, key=lambda row: (row.days_left, row.name))
+    if by == "name":
+        return sorted(rows, key=lambda row: row.name)
+    if by == "last-sync":
+        return sorted(
+            rows,
+            key=lambda row: (
+                row.last_sync_at is not None,
+                row.last_sync_at.timestamp() if row.last_sync_at else 0.0,
+                row.name,
+            ),
+        )
+    raise ValueError(f"unknown sort {by!r}")
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """Which stores `list` shows, and in what order (every filter must hold)."""
+
+    names: list[str] = field(default_factory=list)
+    statuses: list[Status] = field(default_factory=list)
+    regions: list[str] = field(default_factory=list)
+    marketplaces: list[str] = field(default_factory=list)  # a store with any of them
+    expiring_within: int | None = None  # days_left <= this (expired stores included)
+    sort: str = "status"
+
+    def matches(self, row: StoreRow) -> bool:
+        """True when the row passes every filter."""
+        return (
+            (not self.statuses or row.status in self.statuses)
+            and (not self.regions or row.record.region in self.regions)
+            and (
+                not self.marketplaces
+                or any(m in row.record.marketplaces for m in self.marketplaces)
+            )
+            and (self.expiring_within is None or row.days_left <= self.expiring_within)
+        )
+
+
 @dataclass(frozen=True)
 class ListResult:
     """What `list` found."""
@@ -113,13 +164,11 @@ class ListResult:
     total_configured: int
 
 
-def run_list(
-    config: Config, database: Path, names: list[str], statuses: list[Status], now: datetime
-) -> ListResult:
-    """The rows of the named stores (all by default), filtered by status; never writes anything."""
-    records = select_stores(config, names)
+def run_list(config: Config, database: Path, query: ListQuery, now: datetime) -> ListResult:
+    """The rows of the named stores (all by default), filtered and sorted; never writes anything."""
+    records = select_stores(config, query.names)
     states = read_states_if_exists(database, [r.name for r in records])
-    rows = build_rows(records, states, now)
-    if statuses:
-        rows = [row for row in rows if row.status in statuses]
+    rows = [row for row in build_rows(records, states, now) if query.matches(row)]
+    if query.sort != "status":
+        rows = sort_rows(rows, query.sort)
     return ListResult(rows=rows, total_configured=len(config.stores))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from soldscope_cli.checks.result import reconnect_hint
 from soldscope_cli.onboarding.consent_flow import ConnectResult, ConsentLink
 from soldscope_cli.output.policy import Terminal
 from soldscope_cli.output.store_table import render_store_table
+from soldscope_cli.status import Status
 
 
 def _duration(seconds: float) -> str:
@@ -91,5 +93,21 @@ def render_connected(app: Terminal, result: ConnectResult) -> None:
         else (f"{record.region}: {markets}")
     )
     seller = f" for seller {record.selling_partner_id}" if record.selling_partner_id else ""
-    app.err.print(f"{verb} {record.name} ({scope}){seller}; the token works.", markup=False)
-    render_store_table(app.out, [result.row], app.policy)
+    row = result.row
+    expires = row.expires_at.strftime("%Y-%m-%d")
+    if row.status is Status.EXPIRED:
+        # Amazon still answered, but the 365 days counted from --authorized-at are over.
+        text = (
+            f"{verb} {record.name} ({scope}){seller}, but its authorization expired on {expires}, "
+            f"365 days after {record.authorized_at:%Y-%m-%d}: the token can stop working at any "
+            f"time — {reconnect_hint(record)}"
+        )
+    elif row.status is Status.EXPIRING_SOON:
+        text = (
+            f"{verb} {record.name} ({scope}){seller}; the token works, but the authorization "
+            f"expires on {expires} ({row.days_left} days left) — {reconnect_hint(record)} before then"
+        )
+    else:
+        text = f"{verb} {record.name} ({scope}){seller}; the token works."
+    app.err.print(text, markup=False)
+    render_store_table(app.out, [row], app.policy)

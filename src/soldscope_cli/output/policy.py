@@ -41,6 +41,7 @@ class OutputPolicy:
     stdout_tty: bool
     stderr_tty: bool
     color: bool
+    width: int = 80  # the terminal's columns (COLUMNS wins, as for Rich); 80 when unknown
 
     @property
     def rich(self) -> bool:
@@ -55,15 +56,28 @@ class OutputPolicy:
         stdout_tty: bool,
         stderr_tty: bool,
         no_color_flag: bool = False,
+        terminal_width: int | None = None,
     ) -> OutputPolicy:
-        """--no-color > NO_COLOR > FORCE_COLOR > TTY (TERM=dumb: no colour)."""
+        """--no-color > NO_COLOR > FORCE_COLOR > TTY (TERM=dumb: no colour); COLUMNS > size."""
         if no_color_flag or env.get("NO_COLOR"):
             color = False
         elif env.get("FORCE_COLOR"):
             color = True
         else:
             color = stdout_tty and env.get("TERM") != "dumb"
-        return cls(stdout_tty=stdout_tty, stderr_tty=stderr_tty, color=color)
+        columns = env.get("COLUMNS", "")
+        width = int(columns) if columns.isdigit() and int(columns) > 0 else terminal_width or 80
+        return cls(stdout_tty=stdout_tty, stderr_tty=stderr_tty, color=color, width=width)
+
+
+def terminal_width(stream: IO[str]) -> int | None:
+    """The columns of the terminal `stream` writes to, or None when it is not one."""
+    import os
+
+    try:
+        return os.get_terminal_size(stream.fileno()).columns or None
+    except (AttributeError, OSError, ValueError):
+        return None
 
 
 def make_console(stream: IO[str], policy: OutputPolicy, *, is_tty: bool) -> Console:

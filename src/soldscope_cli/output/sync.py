@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -55,31 +56,71 @@ def has_problem(store: StoreResult) -> bool:
     return store.outcome != "ok" or bool(_problems(store))
 
 
-def render_table(console: Console, report: SyncReport, datasets: tuple[str, ...]) -> None:
-    """The summary table on a terminal."""
+_SHORT_LABELS = {"inventory": "Inv.", "finances": "Fin.", "brand-analytics": "BA"}
+
+
+def render_table(console: Console, report: SyncReport, datasets: tuple[str, ...]) -> list[str]:
+    """The summary table on a terminal, fitted to its width; returns the headers it hid.
+
+    A value is never split: when the table is too wide, problems move to lines below it, then
+    dataset headers are abbreviated, then the Time column is hidden.
+    """
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(show_header=True, header_style="bold", pad_edge=False)
-    table.add_column("Store", no_wrap=True)
-    table.add_column("Outcome", no_wrap=True)
-    for name in datasets:
-        table.add_column(registry.BY_NAME[name].label, justify="right", no_wrap=True)
-    table.add_column("Time", justify="right", no_wrap=True)
-    table.add_column("Problem", overflow="fold")
-    style = {"ok": "green", "failed": "bold red", "skipped": "yellow"}
+    from soldscope_cli.output.store_table import table_width
+
+    rows: list[list[str]] = []
     for store in report.stores:
         by_name = {d.dataset: d for d in store.datasets}
-        cells: list[Any] = [
-            Text(store.name),
-            Text(store.outcome, style=style.get(store.outcome, "")),
-        ]
-        for name in datasets:
-            cells.append(Text(_counts(by_name[name]) if name in by_name else "-"))
-        cells.append(Text("-" if store.outcome == "skipped" else f"{store.duration_s:.1f} s"))
-        cells.append(Text("; ".join(_problems(store)) or "-"))
-        table.add_row(*cells)
+        cells = [store.name, store.outcome]
+        cells += [_counts(by_name[n]) if n in by_name else "-" for n in datasets]
+        cells.append("-" if store.outcome == "skipped" else f"{store.duration_s:.1f} s")
+        cells.append("; ".join(_problems(store)) or "-")
+        rows.append(cells)
+
+    def fits(headers: list[str], keep: list[int]) -> bool:
+        widths = [max(len(headers[i]), *(len(r[i]) for r in rows)) for i in keep]
+        return table_width(widths, boxed=True) <= console.width
+
+    headers = [
+        "Store",
+        "Outcome",
+        *(registry.BY_NAME[n].label for n in datasets),
+        "Time",
+        "Problem",
+    ]
+    time_col, problem_col = len(headers) - 2, len(headers) - 1
+    keep = list(range(len(headers)))
+    hidden: list[str] = []
+    below = False
+    if rows and not fits(headers, keep):
+        keep.remove(problem_col)
+        below = True
+        if not fits(headers, keep):
+            headers[2:time_col] = [
+                _SHORT_LABELS.get(n, registry.BY_NAME[n].label) for n in datasets
+            ]
+        if not fits(headers, keep):
+            keep.remove(time_col)
+            hidden.append("Time")
+
+    table = Table(show_header=True, header_style="bold", pad_edge=False)
+    for i in keep:
+        table.add_column(
+            headers[i], justify="right" if 2 <= i <= time_col else "left", no_wrap=True
+        )
+    style = {"ok": "green", "failed": "bold red", "skipped": "yellow"}
+    for store, cells in zip(report.stores, rows, strict=True):
+        texts: list[Any] = [Text(cells[i]) for i in keep]
+        texts[1] = Text(store.outcome, style=style.get(store.outcome, ""))
+        table.add_row(*texts)
     console.print(table)
+    if below:
+        for store in report.stores:
+            for problem in _problems(store):
+                console.print(f"{store.name}: {problem}", markup=False)
+    return hidden
 
 
 def summary_line(report: SyncReport) -> str:
@@ -116,6 +157,20 @@ class LineObserver:
             self._console.print(store_line(result), markup=False, soft_wrap=True)
 
 
+_MARKETPLACE_ID = re.compile(r"\bA[A-Z0-9]{9,13}\b")
+
+
+def with_country_codes(text: str) -> str:
+    """'inventory A1PM5WFDC1UHVH (fba) page 2' → 'inventory DE (fba) page 2': people know codes."""
+    from soldscope_cli.amazon.marketplaces import BY_ID
+
+    def code(match: re.Match[str]) -> str:
+        market = BY_ID.get(match.group(0))
+        return market.code if market is not None else match.group(0)
+
+    return _MARKETPLACE_ID.sub(code, text)
+
+
 class ProgressObserver:
     """A terminal: a live line per store on stderr while it syncs."""
 
@@ -137,8 +192,8 @@ class ProgressObserver:
         self._progress.update(self._task(store), description=f"{store}: starting")
 
     def progress(self, store: str, text: str) -> None:
-        """Show what the store is doing now."""
-        self._progress.update(self._task(store), description=f"{store}: {text}")
+        """Show what the store is doing now (marketplaces by country code, not by id)."""
+        self._progress.update(self._task(store), description=f"{store}: {with_country_codes(text)}")
 
     def store_finished(self, result: StoreResult) -> None:
         """Freeze the store's line with its outcome."""

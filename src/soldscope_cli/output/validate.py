@@ -50,8 +50,14 @@ def _details(result: ValidateResult) -> list[str]:
     return lines
 
 
-def render_validation(app: Terminal, result: ValidateResult, as_json: bool) -> None:
-    """The list table (or its JSON) plus each store's check."""
+def render_validation(
+    app: Terminal,
+    result: ValidateResult,
+    as_json: bool,
+    *,
+    hidden_how: str = "`soldscope list --wide` shows them",
+) -> None:
+    """The list table (or its JSON) plus each store's check; `hidden_how` says how to see more."""
 
     if as_json:
         from soldscope_cli.output.jsonout import print_json
@@ -69,12 +75,18 @@ def render_validation(app: Terminal, result: ValidateResult, as_json: bool) -> N
             markup=False,
         )
     else:
-        from soldscope_cli.output.store_table import render_store_table
+        from soldscope_cli.output.store_table import hidden_note, problem_notes, render_store_table
 
-        render_store_table(app.out, result.rows, app.policy)
+        view = render_store_table(app.out, result.rows, app.policy)
         app.out.print(summary(result.rows), markup=False)
-        for line in _details(result):
+        details = _details(result)
+        told = {line.split(":", 1)[0] for line in details}
+        untold = [row for row in result.rows if row.name not in told]
+        for line in [*details, *problem_notes(untold, view)]:
             app.out.print(line, markup=False)
+        note = hidden_note(view, hidden_how) if app.policy.rich else None
+        if note is not None:
+            app.err.print(note, markup=False, soft_wrap=True)
     if result.app_error is not None:
         # Once, whatever the number of stores: it is the app's problem, not theirs.
         app.err.print(f"error: {APP_REJECTED_MESSAGE}", markup=False)
