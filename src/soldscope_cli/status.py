@@ -77,13 +77,12 @@ def effective_problem(
 ) -> Problem | None:
     """The problem that makes a store `error`, if any.
 
-    A problem found before the latest (re-)authorization was cleared by it; an invalid_grant found
-    once the 365 days were over is the expiry itself, not an error. An authorization still in the
-    future clears nothing: the problem was found by a check made after the real one.
+    Only a later conclusive check clears a problem a live check found (every connect and renewal
+    records one before it reports success), never the authorized_at date alone: a date can be
+    edited by hand or written by a fast clock, and a problem found by a live check is never hidden.
+    An invalid_grant found once the 365 days were over is the expiry itself, not an error.
     """
     if problem is None:
-        return None
-    if problem.found_at < authorized_at <= now:
         return None
     authorized_at = authorization_time(authorized_at, now)
     if problem.code == INVALID_GRANT and problem.found_at >= expires_at(authorized_at):

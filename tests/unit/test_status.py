@@ -81,15 +81,17 @@ def problem(code: str, found_at: datetime) -> Problem:
         # invalid_grant once the 365 days are over is the expiry itself
         (problem("invalid_grant", EXP), EXP + timedelta(days=2), Status.EXPIRED),
         # a re-authorization after the problem clears it
+        # a problem found before authorized_at stays: only a later conclusive check clears it
+        # (every connect records one), never the date, which a hand edit or a fast clock can set
         (
             problem("forbidden", AUTH - timedelta(seconds=1)),
             AUTH + timedelta(days=1),
-            Status.ACTIVE,
+            Status.ERROR,
         ),
         (
             problem("forbidden", AUTH - timedelta(days=3)),
             EXP - timedelta(days=3),
-            Status.EXPIRING_SOON,
+            Status.ERROR,
         ),
     ],
 )
@@ -110,8 +112,13 @@ def test_problems_make_error_until_cleared(prob: Problem, now: datetime, expecte
         (problem("forbidden", AUTH - timedelta(days=1)), AUTH - timedelta(days=1), Status.ERROR),
         # no problem: active, and the future does not add days beyond Amazon's 365
         (None, AUTH - timedelta(days=1), Status.ACTIVE),
-        # once the time has come, the usual rule: an earlier problem was cleared by it
-        (problem("forbidden", AUTH - timedelta(hours=1)), AUTH, Status.ACTIVE),
+        # nor once the time has come: the date passing is no check
+        (problem("forbidden", AUTH - timedelta(hours=1)), AUTH, Status.ERROR),
+        (
+            problem("invalid_grant", AUTH - timedelta(hours=1)),
+            AUTH + timedelta(days=2),
+            Status.ERROR,
+        ),
     ],
 )
 def test_a_future_authorized_at_clears_no_problem(
