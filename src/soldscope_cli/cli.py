@@ -192,10 +192,13 @@ def _register() -> None:
     from soldscope_cli.commands import (
         app_cmd,
         connect,
+        data,
         delete,
         demo,
         doctor,
+        export,
         list_,
+        log,
         sync,
         validate,
     )
@@ -205,6 +208,9 @@ def _register() -> None:
     app.command("connect")(connect.connect_command)
     app.command("delete")(delete.delete_command)
     app.command("sync")(sync.sync_command)
+    app.command("log")(log.log_command)
+    app.command("data")(data.data_command)
+    app.command("export")(export.export_command)
     app.command("doctor")(doctor.doctor_command)
     app.command("demo")(demo.demo_command)
     app.add_typer(app_cmd.app_app, name="app")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -97,3 +98,19 @@ def complete_datasets(incomplete: str) -> list[str]:
     from soldscope_cli.sync.registry import NAMES
 
     return complete_choices(*NAMES)(incomplete)
+
+
+def parse_date_option(flag: str, value: str | None) -> datetime | None:
+    """A DATE (or RFC 3339 time) option as a UTC time; a date alone is midnight UTC."""
+    if value is None:
+        return None
+    from soldscope_cli.errors import UsageError
+    from soldscope_cli.fleet.config import in_time_range, parse_time
+
+    try:
+        parsed = parse_time(value)
+    except ValueError:
+        parsed = None
+    if parsed is None or not in_time_range(parsed):
+        raise UsageError(f"{flag} {value!r} is not a date", hint=f"use e.g. {flag} 2026-01-01")
+    return parsed

@@ -6,11 +6,18 @@ connection or SQL. Each write method is one transaction, so a cursor never runs 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from soldscope_cli.db.model import FinanceRow, InventoryRow, PageCounts
+from soldscope_cli.db.model import (
+    DataFigures,
+    ExportBatches,
+    FinanceRow,
+    HistoryEntry,
+    InventoryRow,
+    PageCounts,
+)
 
 
 class InventoryStore(Protocol):
@@ -107,3 +114,37 @@ class DatasetDatabase(Protocol):
         set_: Mapping[str, str] | None = None,
         delete: Iterable[str] = (),
     ) -> None: ...
+
+
+class DatasetReads(Protocol):
+    """What `data` and `export` read of one dataset's tables (each dataset's table implements it)."""
+
+    def figures(self, store_id: int) -> tuple[int, str | None]: ...
+
+    def export(
+        self, store_id: int, since: str | None, size: int
+    ) -> Iterator[list[tuple[Any, ...]]]: ...
+
+
+class StateReads(Protocol):
+    """The reads behind `log`, `data` and `export`: history, per-dataset figures, row streams."""
+
+    def store_names(self) -> list[str]: ...
+
+    def connections_named(self, name: str) -> list[int]: ...
+
+    def live_store_id(self, name: str) -> int | None: ...
+
+    def history(
+        self,
+        store_ids: Sequence[int] | None,
+        *,
+        since: datetime | None = None,
+        checks: bool = False,
+    ) -> list[HistoryEntry]: ...
+
+    def data_figures(self, store_id: int, datasets: Sequence[str]) -> list[DataFigures]: ...
+
+    def export(
+        self, dataset: str, store_ids: Sequence[int], *, since: datetime | None, size: int = 5000
+    ) -> ExportBatches: ...

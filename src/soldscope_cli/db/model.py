@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from soldscope_cli.status import Problem
 
@@ -129,3 +130,35 @@ SEARCH_TERM_FIELDS = (
     "click_share",
     "conversion_share",
 )
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One line of a connection's history: an event, or a sync run that failed."""
+
+    at: datetime
+    store: str
+    kind: str  # connected, reauthorized, status_changed, checked, sync_failed, deleted, ...
+    detail: dict[str, Any]
+    store_id: int | None = None
+
+
+@dataclass(frozen=True)
+class DataFigures:
+    """What the database holds of one dataset of one connection, and how its syncs went."""
+
+    dataset: str
+    rows: int
+    newest: str | None  # the newest data point, as stored (a date or an RFC 3339 time)
+    last_ok_sync: datetime | None
+    last_outcome: str | None  # of the latest finished sync run
+    last_error_code: str | None = None
+    last_error: str | None = None
+    marks: dict[str, str] = field(default_factory=dict)  # sync_state marks worth reporting
+
+
+class ExportBatches(NamedTuple):
+    """A dataset's rows as column names and an iterator of batches of tuples (streamed)."""
+
+    columns: tuple[str, ...]
+    batches: Iterator[list[tuple[Any, ...]]]

@@ -7,7 +7,7 @@ import tomllib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,17 @@ class StoreRecord:
     self_authorized: bool = False  # token imported from a private app's self-authorization
 
 
+# [stale]: how old a dataset's last successful sync may be before `soldscope data` flags it. The
+# defaults let a daily cron miss a run's worth of drift (inventory), allow for the Finances API's
+# posting lag (finances), and cover a weekly report's week plus its publication delay (brand
+# analytics). Keys name their unit.
+STALE_DEFAULTS: dict[str, int] = {
+    "inventory_hours": 36,
+    "finances_hours": 48,
+    "brand_analytics_days": 10,
+}
+
+
 @dataclass
 class Config:
     """The whole config file."""
@@ -69,6 +80,16 @@ class Config:
     # None until the home first stores a secret.
     secrets_namespace: str | None = None
     retention_days_set: int | None = None  # [state] retention_days, when the file sets it
+    stale_set: dict[str, int] = field(default_factory=dict)  # [stale] keys the file sets
+
+    def stale_after(self, dataset: str) -> timedelta:
+        """How old a dataset's last successful sync may be before it counts as stale."""
+        for key, default in STALE_DEFAULTS.items():
+            base, _, unit = key.rpartition("_")
+            if base.replace("_", "-") == dataset:
+                amount = self.stale_set.get(key, default)
+                return timedelta(hours=amount) if unit == "hours" else timedelta(days=amount)
+        raise KeyError(dataset)
 
     @property
     def retention_days(self) -> int:
@@ -176,7 +197,7 @@ class _Parser:
     def parse(self, data: dict[str, Any]) -> Config:
         config = Config()
         for key in data:
-            if key not in {"app", "stores", "secrets", "state"}:
+            if key not in {"app", "stores", "secrets", "state", "stale"}:
                 raise self.fail(f"unknown table or key {key!r}", key)
         app = data.get("app", {})
         if not isinstance(app, dict):
@@ -209,6 +230,7 @@ class _Parser:
             )
         config.secrets_backend = backend
         config.retention_days_set = self.parse_state(data.get("state", {}))
+        config.stale_set = self.parse_stale(data.get("stale", {}))
         stores = data.get("stores", {})
         if not isinstance(stores, dict):
             raise self.fail("[stores] must hold one table per store", "stores")
@@ -233,6 +255,29 @@ class _Parser:
                 "retention_days",
             )
         return days
+
+    def parse_stale(self, stale: Any) -> dict[str, int]:
+        if not isinstance(stale, dict):
+            raise self.fail("[stale] must be a table", "stale")
+        limits: dict[str, int] = {}
+        for key, value in stale.items():
+            if key not in STALE_DEFAULTS:
+                near = did_you_mean(key, STALE_DEFAULTS)
+                also = f" (did you mean {' or '.join(near)}?)" if near else ""
+                raise self.fail(
+                    f"unknown key {key!r} in [stale]{also}; use " + ", ".join(STALE_DEFAULTS),
+                    "stale",
+                    key,
+                )
+            unit = key.rpartition("_")[2]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise self.fail(
+                    f"{key} must be a whole number of {unit} (at least 1), not {value!r}",
+                    "stale",
+                    key,
+                )
+            limits[key] = value
+        return limits
 
     def parse_app(self, app: dict[str, Any]) -> AppSettings:
         for key in app:
@@ -406,6 +451,8 @@ def dump_config(config: Config) -> str:
         data["secrets"] = secrets
     if config.retention_days_set is not None:
         data["state"] = {"retention_days": config.retention_days_set}
+    if config.stale_set:
+        data["stale"] = {k: config.stale_set[k] for k in STALE_DEFAULTS if k in config.stale_set}
     stores: dict[str, Any] = {}
     for name in sorted(config.stores):
         record = config.stores[name]

@@ -6,12 +6,12 @@ points at that load, and that mark is written in the transaction that stores the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from soldscope_cli.db.model import BRAND_ANALYTICS, SEARCH_TERM_FIELDS, to_db_time
-from soldscope_cli.db.sqlite.state import delete_state
+from soldscope_cli.db.sqlite.state import delete_state, stream
 
 if TYPE_CHECKING:
     from soldscope_cli.db.sqlite.state import Connections
@@ -131,3 +131,44 @@ class SearchTermsTable:
             )
             for key in forget:
                 delete_state(tx, store_id, BRAND_ANALYTICS, key)
+
+    # --- reads for `data` and `export` ------------------------------------------------------------
+
+    def figures(self, store_id: int) -> tuple[int, str | None]:
+        """Rows held (the row_count stored per week, never a count of the rows table) and the
+        newest week with data."""
+        row = (
+            self._db.connection()
+            .execute(
+                f"SELECT COALESCE(SUM(row_count), 0), MAX(CASE WHEN row_count > 0 THEN week_start"  # noqa: S608
+                f" END) FROM {WEEKS_TABLE} WHERE store_id = ?",
+                (store_id,),
+            )
+            .fetchone()
+        )
+        return int(row[0]), row[1]
+
+    def export(
+        self, store_id: int, since: str | None, size: int
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """Visible rows week by week (the weeks' key order, rows as loaded), `size` at a time;
+        since: weeks starting on or after this date."""
+        sql = (
+            f"SELECT ?, w.marketplace_id, w.week_start, w.week_end,"  # noqa: S608
+            f" {', '.join('r.' + f for f in SEARCH_TERM_FIELDS)}"
+            f" FROM {WEEKS_TABLE} w JOIN {ROWS_TABLE} r ON r.load_id = w.load_id"
+            " WHERE w.store_id = ?"
+        )
+        params: tuple[Any, ...] = (self._db.store_name(store_id), store_id)
+        if since is not None:
+            sql += " AND w.week_start >= ?"
+            params += (since[:10],)
+        return stream(
+            self._db.connection(),
+            sql + " ORDER BY w.marketplace_id, w.week_start, r.rowid",
+            params,
+            size,
+        )
+
+
+EXPORT_COLUMNS = ("store", "marketplace_id", "week_start", "week_end", *SEARCH_TERM_FIELDS)

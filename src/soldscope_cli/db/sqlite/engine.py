@@ -14,16 +14,26 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from soldscope_cli.db.interface import DatasetReads
 from soldscope_cli.db.model import (
+    BRAND_ANALYTICS,
     CHECK_OUTCOMES,
     CHECK_PROBLEM,
     DEFAULT_RETENTION_DAYS,
+    FINANCES,
+    INVENTORY,
     CheckRecord,
+    DataFigures,
+    ExportBatches,
+    HistoryEntry,
     StoreDeleted,
     StoreState,
     from_db_time,
     to_db_time,
 )
+from soldscope_cli.db.sqlite import brand_analytics as ba_db
+from soldscope_cli.db.sqlite import finances as finances_db
+from soldscope_cli.db.sqlite import inventory as inventory_db
 from soldscope_cli.db.sqlite.brand_analytics import SearchTermsTable
 from soldscope_cli.db.sqlite.finances import FinancesTable
 from soldscope_cli.db.sqlite.inventory import InventoryTable
@@ -442,6 +452,137 @@ class Database:
                     run_id,
                 ),
             )
+
+    # --- reads for `log`, `data` and `export` ----------------------------------------------------
+
+    def store_names(self) -> list[str]:
+        """Every name a connection ever had, live or deleted."""
+        rows = self.connection().execute("SELECT DISTINCT name FROM stores ORDER BY name")
+        return [str(r[0]) for r in rows]
+
+    def connections_named(self, name: str) -> list[int]:
+        """The ids of every connection that had this name (deleted ones too), oldest first."""
+        rows = self.connection().execute(
+            "SELECT id FROM stores WHERE name = ? ORDER BY id", (name,)
+        )
+        return [int(r[0]) for r in rows]
+
+    def live_store_id(self, name: str) -> int | None:
+        """The id of the live connection named `name`, or None (never creates one)."""
+        return _live_store(self.connection(), name)
+
+    def history(
+        self,
+        store_ids: Sequence[int] | None,
+        *,
+        since: datetime | None = None,
+        checks: bool = False,
+    ) -> list[HistoryEntry]:
+        """Events and failed sync runs of these connections (all when None), newest first.
+
+        Plain `checked` events only with checks=True. A status change carries the message of the
+        check that caused it (recorded in the same transaction, at the same time).
+        """
+        where_events, where_runs = (
+            ["e.store_id IS NOT NULL"],
+            ["r.outcome IN ('failed', 'not_authorized')"],
+        )
+        params_events: list[Any] = []
+        params_runs: list[Any] = []
+        if store_ids is not None:
+            ids = json.dumps(list(store_ids))
+            where_events.append("e.store_id IN (SELECT value FROM json_each(?))")
+            where_runs.append("r.store_id IN (SELECT value FROM json_each(?))")
+            params_events.append(ids)
+            params_runs.append(ids)
+        if not checks:
+            where_events.append("e.kind != 'checked'")
+        if since is not None:
+            where_events.append("e.at >= ?")
+            where_runs.append("COALESCE(r.finished_at, r.started_at) >= ?")
+            params_events.append(to_db_time(since))
+            params_runs.append(to_db_time(since))
+        sql = (
+            "SELECT e.at, 0, e.id, e.store_id, e.store, e.kind, e.detail,"  # noqa: S608 (fixed clauses)
+            " CASE WHEN e.kind = 'status_changed' THEN (SELECT c.error_message FROM checks c"
+            " WHERE c.checked_at = e.at AND c.store_id = e.store_id ORDER BY c.id DESC LIMIT 1)"
+            " END FROM events e WHERE " + " AND ".join(where_events) + " UNION ALL"
+            " SELECT COALESCE(r.finished_at, r.started_at), 1, r.id, r.store_id, r.store,"
+            " 'sync_failed', json_object('dataset', r.dataset, 'outcome', r.outcome,"
+            " 'code', r.error_code, 'message', r.error_message), NULL"
+            " FROM sync_runs r WHERE "
+            + " AND ".join(where_runs)
+            + " ORDER BY 1 DESC, 2 DESC, 3 DESC"
+        )
+        entries: list[HistoryEntry] = []
+        for at, _, _, store_id, store, kind, detail, message in self.connection().execute(
+            sql, (*params_events, *params_runs)
+        ):
+            data: dict[str, Any] = json.loads(detail) if detail else {}
+            if message:
+                data["message"] = message
+            entries.append(HistoryEntry(from_db_time(at), str(store), str(kind), data, store_id))
+        return entries
+
+    def data_figures(self, store_id: int, datasets: Sequence[str]) -> list[DataFigures]:
+        """Per dataset: rows held, the newest data point, the last good sync, the last outcome."""
+        conn = self.connection()
+        tables: dict[str, DatasetReads] = {
+            INVENTORY: self.inventory,
+            FINANCES: self.finances,
+            BRAND_ANALYTICS: self.search_terms,
+        }
+        found: list[DataFigures] = []
+        for dataset in datasets:
+            rows, newest = tables[dataset].figures(store_id)
+            ok = conn.execute(
+                "SELECT MAX(finished_at) FROM sync_runs WHERE store_id = ? AND dataset = ?"
+                " AND outcome = 'ok'",
+                (store_id, dataset),
+            ).fetchone()[0]
+            last = conn.execute(
+                "SELECT outcome, error_code, error_message FROM sync_runs WHERE store_id = ?"
+                " AND dataset = ? AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 1",
+                (store_id, dataset),
+            ).fetchone()
+            marks = {}
+            if dataset == BRAND_ANALYTICS:
+                for prefix in ("fatal:", "inflight:"):
+                    marks.update(self.sync_state(store_id, dataset, prefix))
+            found.append(
+                DataFigures(
+                    dataset,
+                    rows,
+                    newest,
+                    from_db_time(ok) if ok else None,
+                    last[0] if last else None,
+                    last[1] if last else None,
+                    last[2] if last else None,
+                    marks,
+                )
+            )
+        return found
+
+    def export(
+        self, dataset: str, store_ids: Sequence[int], *, since: datetime | None, size: int = 5000
+    ) -> ExportBatches:
+        """A dataset's rows of these connections, streamed `size` rows at a time."""
+        modules = {INVENTORY: inventory_db, FINANCES: finances_db, BRAND_ANALYTICS: ba_db}
+        tables: dict[str, DatasetReads] = {
+            INVENTORY: self.inventory,
+            FINANCES: self.finances,
+            BRAND_ANALYTICS: self.search_terms,
+        }
+        table = tables[dataset]
+        # Stored times are UTC text ("2026-11-20T10:00:00Z"); a bare UTC time sorts before any of
+        # them that is at or after it.
+        bound = None if since is None else since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+        def batches() -> Iterator[list[tuple[Any, ...]]]:
+            for store_id in store_ids:
+                yield from table.export(store_id, bound, size)
+
+        return ExportBatches(modules[dataset].EXPORT_COLUMNS, batches())
 
     # --- retention --------------------------------------------------------------------------------
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from soldscope_cli.db.model import FINANCES, FinanceRow, PageCounts, from_db_time, to_db_time
-from soldscope_cli.db.sqlite.state import get_state, put_state
+from soldscope_cli.db.sqlite.state import get_state, put_state, stream
 from soldscope_cli.db.sqlite.upsert import upsert
 
 if TYPE_CHECKING:
@@ -50,3 +50,33 @@ class FinancesTable:
                 if current is None or from_db_time(current) < cursor:
                     put_state(tx, store_id, FINANCES, _CURSOR, to_db_time(cursor), at)
         return PageCounts(added, updated)
+
+    # --- reads for `data` and `export` ------------------------------------------------------------
+
+    def figures(self, store_id: int) -> tuple[int, str | None]:
+        """Rows held and the newest postedDate (financial_transactions_posted covers both)."""
+        row = (
+            self._db.connection()
+            .execute(
+                f"SELECT COUNT(*), MAX(posted_date) FROM {TABLE} WHERE store_id = ?",  # noqa: S608
+                (store_id,),
+            )
+            .fetchone()
+        )
+        return int(row[0]), row[1]
+
+    def export(
+        self, store_id: int, since: str | None, size: int
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """The store's transactions by posted date, `size` at a time; amounts as stored text."""
+        sql = f"SELECT {', '.join(EXPORT_COLUMNS)} FROM {TABLE} WHERE store_id = ?"  # noqa: S608
+        params: tuple[Any, ...] = (store_id,)
+        if since is not None:
+            sql += " AND posted_date >= ?"
+            params += (since,)
+        return stream(
+            self._db.connection(), sql + " ORDER BY posted_date, transaction_id", params, size
+        )
+
+
+EXPORT_COLUMNS = ("store", *(f for f in FinanceRow._fields if f != "raw"), "synced_at")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from soldscope_cli.db.model import INVENTORY, InventoryRow, PageCounts, from_db_time, to_db_time
-from soldscope_cli.db.sqlite.state import get_state, put_state
+from soldscope_cli.db.sqlite.state import get_state, put_state, stream
 from soldscope_cli.db.sqlite.upsert import upsert
 
 if TYPE_CHECKING:
@@ -91,3 +91,39 @@ class InventoryTable:
                     at,
                 )
         return PageCounts(added, updated, removed)
+
+    # --- reads for `data` and `export` ------------------------------------------------------------
+
+    def figures(self, store_id: int) -> tuple[int, str | None]:
+        """Rows held and the newest lastUpdatedTime (index seeks on the store's prefix)."""
+        row = (
+            self._db.connection()
+            .execute(
+                f"SELECT COUNT(*), MAX(last_updated_time) FROM {TABLE} WHERE store_id = ?",  # noqa: S608
+                (store_id,),
+            )
+            .fetchone()
+        )
+        return int(row[0]), row[1]
+
+    def export(
+        self, store_id: int, since: str | None, size: int
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """The store's rows in key order, `size` at a time; since: lastUpdatedTime (else the
+        time it was synced) at or after this UTC text."""
+        sql = f"SELECT {', '.join(EXPORT_COLUMNS)} FROM {TABLE} WHERE store_id = ?"  # noqa: S608
+        params: tuple[Any, ...] = (store_id,)
+        if since is not None:
+            sql += " AND COALESCE(last_updated_time, synced_at) >= ?"
+            params += (since,)
+        return stream(
+            self._db.connection(), sql + " ORDER BY marketplace_id, seller_sku", params, size
+        )
+
+
+EXPORT_COLUMNS = (
+    "store",
+    "marketplace_id",
+    *(f for f in InventoryRow._fields if f != "raw"),
+    "synced_at",
+)

@@ -432,12 +432,26 @@ def _m0200_stores(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m0300_read_indexes(conn: sqlite3.Connection) -> None:
+    """Indexes for `log`, `data` and `export`: history by connection, runs by dataset."""
+    execute_script(
+        conn,
+        """
+        CREATE INDEX events_store_id ON events (store_id, id);
+        CREATE INDEX sync_runs_dataset ON sync_runs (store_id, dataset, id);
+        CREATE INDEX inventory_summaries_updated
+            ON inventory_summaries (store_id, last_updated_time);
+        """,
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_state", _m0001_state),
     Migration("0100_inventory", _m0100_inventory),
     Migration("0110_finances", _m0110_finances),
     Migration("0120_brand_analytics", _m0120_brand_analytics),
     Migration("0200_stores", _m0200_stores),
+    Migration("0300_read_indexes", _m0300_read_indexes),
 )
 
 # Tables that hold a connection's rows (by store_id), children before what they point at.

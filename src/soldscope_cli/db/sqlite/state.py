@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, suppress
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from soldscope_cli.db.model import to_db_time
 
@@ -51,3 +52,22 @@ def delete_state(tx: sqlite3.Connection, store_id: int, dataset: str, key: str) 
         "DELETE FROM sync_state WHERE store_id = ? AND dataset = ? AND key = ?",
         (store_id, dataset, key),
     )
+
+
+def stream(
+    conn: sqlite3.Connection, sql: str, params: tuple[Any, ...], size: int
+) -> Iterator[list[tuple[Any, ...]]]:
+    """A query's rows as plain tuples, `size` at a time: SQLite steps its cursor as we fetch, so
+    memory stays flat however many rows match."""
+    cursor = conn.execute(sql, params)
+    cursor.row_factory = None  # tuples: sqlite3.Row per row would cost a third of the time
+    try:
+        while True:
+            batch = cursor.fetchmany(size)
+            if not batch:
+                return
+            yield batch
+    finally:
+        # A reader that stopped early (`| head`) may close this after the connection is gone.
+        with suppress(sqlite3.ProgrammingError):
+            cursor.close()

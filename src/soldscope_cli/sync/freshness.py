@@ -1,0 +1,174 @@
+"""What `soldscope data` reports: per store and dataset, what is held, how fresh, what is wrong.
+
+Staleness is the age of the dataset's last successful sync, against the `[stale]` limits of
+config.toml; a dataset never synced is stale. Problems come from the last sync run (the app lacks
+the dataset's role, or it failed) and from Brand Analytics week marks (a report Amazon answered
+FATAL, or one requested long ago and still not done).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from soldscope_cli.amazon.marketplaces import BY_ID
+from soldscope_cli.db.interface import StateReads
+from soldscope_cli.db.model import BRAND_ANALYTICS, DataFigures, from_db_time
+from soldscope_cli.fleet.config import Config, select_stores
+from soldscope_cli.sync.registry import BY_NAME, NAMES
+
+NOT_AUTHORIZED = "not_authorized"
+FAILED = "failed"
+# Amazon builds a search terms report in minutes to hours: one requested a day ago and still not
+# done is worth a look (sync asks for it afresh after three days).
+INFLIGHT_STUCK = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class DataProblem:
+    """Something that keeps a dataset from being current."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class DatasetHealth:
+    """One store's dataset as `data` shows it."""
+
+    store: str
+    dataset: str
+    rows: int
+    newest: str | None
+    last_sync_at: datetime | None
+    age: timedelta | None  # since the last successful sync (None: never)
+    stale_after: timedelta
+    problems: list[DataProblem] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return BY_NAME[self.dataset].label
+
+    @property
+    def stale(self) -> bool:
+        """Never synced successfully, or longer ago than the configured limit."""
+        return self.age is None or self.age > self.stale_after
+
+
+def run_data(
+    config: Config,
+    db: StateReads,
+    names: Sequence[str],
+    now: datetime,
+    datasets: Sequence[str] = NAMES,
+) -> list[DatasetHealth]:
+    """Rows per configured store (the named ones; unknown names are a usage error) and dataset."""
+    found: list[DatasetHealth] = []
+    for record in select_stores(config, names):
+        store_id = db.live_store_id(record.name)
+        for dataset in datasets:
+            figures = (
+                db.data_figures(store_id, [dataset])[0]
+                if store_id is not None
+                else DataFigures(dataset, 0, None, None, None)
+            )
+            found.append(health(record.name, figures, config.stale_after(dataset), now))
+    return found
+
+
+def health(
+    store: str, figures: DataFigures, stale_after: timedelta, now: datetime
+) -> DatasetHealth:
+    """One dataset's figures judged at `now`."""
+    last = figures.last_ok_sync
+    return DatasetHealth(
+        store=store,
+        dataset=figures.dataset,
+        rows=figures.rows,
+        newest=figures.newest,
+        last_sync_at=last,
+        age=None if last is None else max(now - last, timedelta(0)),
+        stale_after=stale_after,
+        problems=problems(figures, now),
+    )
+
+
+def problems(figures: DataFigures, now: datetime) -> list[DataProblem]:
+    """What the last sync run and the dataset's marks say is wrong."""
+    found: list[DataProblem] = []
+    if figures.last_outcome == NOT_AUTHORIZED:
+        found.append(
+            DataProblem(
+                NOT_AUTHORIZED,
+                figures.last_error
+                or "the app lacks this dataset's role: add it in Seller Central, then reauthorize",
+            )
+        )
+    elif figures.last_outcome == FAILED:
+        message = figures.last_error or "the last sync failed"
+        code = figures.last_error_code or FAILED
+        found.append(DataProblem("sync_failed", f"{code}: {message}"))
+    if figures.dataset == BRAND_ANALYTICS:
+        found.extend(_mark_problems(figures.marks, now))
+    return found
+
+
+def _mark_problems(marks: dict[str, str], now: datetime) -> list[DataProblem]:
+    from soldscope_cli.sync.brand_analytics import FATAL_COOLDOWN, MAX_FATAL_ATTEMPTS
+
+    found: list[DataProblem] = []
+    for key in sorted(marks):
+        kind, _, rest = key.partition(":")
+        marketplace_id, _, week = rest.partition(":")
+        market = BY_ID.get(marketplace_id)
+        where = f"{market.code if market else marketplace_id} week {week}"
+        try:
+            value = json.loads(marks[key])
+        except ValueError:
+            continue
+        if not isinstance(value, dict):
+            continue
+        if kind == "fatal":
+            count = int(value.get("count", 1))
+            at = _time(value.get("at"))
+            if count >= MAX_FATAL_ATTEMPTS:
+                then = f"given up after {count} attempts"
+            elif at is not None and now < at + FATAL_COOLDOWN:
+                then = f"retried after {(at + FATAL_COOLDOWN):%Y-%m-%d %H:%MZ}"
+            else:
+                then = "retried by the next sync"
+            found.append(
+                DataProblem(
+                    "report_fatal",
+                    f"{where}: Amazon could not produce the report (FATAL, report "
+                    f"{value.get('report_id', '?')}); {then}",
+                )
+            )
+        elif kind == "inflight":
+            created = _time(value.get("created_at"))
+            if created is not None and now - created > INFLIGHT_STUCK:
+                hours = (now - created).total_seconds() / 3600
+                found.append(
+                    DataProblem(
+                        "report_stuck",
+                        f"{where}: report {value.get('report_id', '?')} requested {hours:.0f} h "
+                        "ago is still not done",
+                    )
+                )
+    return found
+
+
+def _time(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return from_db_time(value)
+    except ValueError:
+        return None
+
+
+def any_stale(rows: Sequence[DatasetHealth]) -> bool:
+    """True when a dataset shown is stale (`--fail-stale` exits 1)."""
+    return any(row.stale for row in rows)
