@@ -75,6 +75,26 @@ def test_demo_keep_leaves_a_home_that_soldscope_can_use(cli: Cli, tmp_path: Path
         }
         assert any(d["last_sync_at"] for d in json.loads(listed.stdout))
         assert f"--scenario {scenario}" in result.stdout
+        # Every command the demo suggests for exploring its home works as printed.
+        env = {
+            "SOLDSCOPE_CONFIG_DIR": str(home / "config"),
+            "SOLDSCOPE_DATA_DIR": str(home / "data"),
+            "SOLDSCOPE_SECRETS": "file",
+        }
+        suggested = [
+            line.strip().split()[1:]
+            for line in result.stdout.split("To explore it:")[1].splitlines()
+            if line.strip().startswith("soldscope ") and "simulator serve" not in line
+        ]
+        assert len(suggested) >= 4, result.stdout
+        for args in suggested:
+            if "-o" in args:
+                args[args.index("-o") + 1] = str(tmp_path / args[args.index("-o") + 1])
+            ran = cli.run(*args, env=env)
+            # list and log exit 1 for the demo's broken stores; nothing may be a usage error
+            assert ran.returncode in (0, 1), (args, ran.stderr)
+            assert "error:" not in ran.stderr, (args, ran.stderr)
+        assert (tmp_path / "search-terms.csv").read_text().startswith("store,")
     finally:
         import shutil
 

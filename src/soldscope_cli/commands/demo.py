@@ -64,10 +64,10 @@ def demo_command(
         lines = [
             f"export SOLDSCOPE_CONFIG_DIR={home}/config SOLDSCOPE_DATA_DIR={home}/data "
             "SOLDSCOPE_SECRETS=file",
-            "soldscope list",
-            # A fixed query shown to the user, not built from input.
-            f"sqlite3 {home}/data/soldscope.db "  # noqa: S608
-            "'SELECT store, COUNT(*) FROM inventory_summaries GROUP BY store'",
+            "soldscope list --wide",
+            "soldscope log fern-au",
+            "soldscope data",
+            "soldscope export brand-analytics --format csv -o search-terms.csv",
         ]
         if result.scenario_file is not None:
             scenario = shlex.quote(str(result.scenario_file))
