@@ -37,7 +37,7 @@ LABEL = "acme-us (North America)"
 
 @pytest.fixture
 def listener() -> Iterator[CallbackListener]:
-    with CallbackListener(label=LABEL, store_name="acme-us") as lst:
+    with CallbackListener(label=LABEL, connect_args="acme-us") as lst:
         yield lst
 
 
