@@ -132,7 +132,10 @@ def summary_line(report: SyncReport) -> str:
     parts = ", ".join(f"{n} {k}" for k, n in counts.items())
     added = sum(s.rows_added for s in report.stores)
     updated = sum(s.rows_updated for s in report.stores)
-    return f"{len(report.stores)} {noun}: {parts}; {added:,} rows added, {updated:,} updated"
+    line = f"{len(report.stores)} {noun}: {parts}; {added:,} rows added, {updated:,} updated"
+    if report.interrupted:
+        line += "; stopped by Ctrl-C — run `soldscope sync` again to finish"
+    return line
 
 
 class LineObserver:

@@ -37,7 +37,9 @@ from soldscope_cli.sync.base import (
     DatasetJob,
     DatasetOutcome,
     Note,
+    StopSignal,
     SyncClient,
+    SyncStopped,
     log,
 )
 
@@ -49,6 +51,8 @@ OK = "ok"
 FAILED = "failed"
 SKIPPED = "skipped"
 NOT_AUTHORIZED = "not_authorized"
+INTERRUPTED = "interrupted"
+INTERRUPTED_REASON = "interrupted (Ctrl-C)"
 
 
 @dataclass(frozen=True)
@@ -132,11 +136,14 @@ class SyncReport:
     app_error: str | None = None
     # This machine could not store the data (full disk, read-only directory): exit 74.
     local_error: StorageError | None = None
+    # Ctrl-C stopped the run: what finished is stored, the rest is for the next sync (exit 130).
+    interrupted: bool = False
 
     @property
     def ok(self) -> bool:
         return (
-            self.app_error is None
+            not self.interrupted
+            and self.app_error is None
             and self.local_error is None
             and all(s.outcome == OK for s in self.stores)
         )
@@ -186,6 +193,9 @@ class SyncEnvironment:
     sleep: Callable[[float], None]
     monotonic: Callable[[], float] = time.monotonic
     observer: SyncObserver = field(default_factory=SilentObserver)
+    # Set by Ctrl-C; the Amazon clients' sleeps should come from stop.sleeper so it cuts them short.
+    stop: StopSignal = field(default_factory=StopSignal)
+    on_interrupt: Callable[[], None] = lambda: None  # told once, when Ctrl-C is first pressed
 
 
 def skip_reason(record: StoreRecord, status: Status, problem_code: str | None) -> str | None:
@@ -236,7 +246,7 @@ def run_sync(
         else:
             log.error("%s: %s", result.name, result.reason)
         env.observer.store_finished(result)
-    app_stop = _AppStop()
+    app_stop = _AppStop(env.stop)
     recorder = CheckRecorder(env.db, records, states, env.clock, "sync")
     to_run = [r for r in runnable if r.name in tokens]
     for record in to_run:
@@ -251,14 +261,26 @@ def run_sync(
                 for r in to_run
             }
             for name, future in futures.items():
-                results[name] = future.result()
-    env.db.prune(env.clock())  # history past the retention, never what a status depends on
+                try:
+                    results[name] = future.result()
+                except KeyboardInterrupt:
+                    if env.stop.is_set():
+                        raise  # a second Ctrl-C: stop waiting for the workers
+                    # Every worker stops at its next page, batch or poll; the current batch is
+                    # stored with its cursor or not at all (one transaction).
+                    log.warning("sync interrupted: stopping")
+                    env.stop.set()
+                    env.on_interrupt()
+                    results[name] = future.result()
+    if not env.stop.is_set():
+        env.db.prune(env.clock())  # history past the retention, never what a status depends on
     report = SyncReport(
         started_at=started,
         finished_at=env.clock(),
         stores=[results[r.name] for r in records],
         app_error=app_stop.message,
         local_error=app_stop.local,
+        interrupted=env.stop.is_set(),
     )
     log.info(
         "sync finished: %s (%d store(s) ok of %d)",
@@ -276,8 +298,9 @@ class _AppStop:
     anything (local: a full disk, a read-only data directory).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, interrupt: StopSignal) -> None:
         self._lock = threading.Lock()
+        self._interrupt = interrupt
         self.message: str | None = None
         self.local: StorageError | None = None
 
@@ -295,10 +318,12 @@ class _AppStop:
 
     @property
     def stopped(self) -> bool:
-        return self.message is not None or self.local is not None
+        return self.message is not None or self.local is not None or self._interrupt.is_set()
 
     @property
     def why(self) -> str:
+        if self._interrupt.is_set():
+            return INTERRUPTED_REASON
         if self.local is not None:
             return "the data directory cannot be written"
         return "the app's credentials were rejected"
@@ -328,6 +353,10 @@ def _run_store(
         client = env.client_for(record, refresh_token)
         worker = _StoreWorker(record, client, options, env, app_stop, recorder, result)
         worker.run()
+    except SyncStopped:
+        # Ctrl-C while the worker was between datasets (e.g. probing a 403).
+        result.outcome = FAILED
+        result.reason = f"stopped: {INTERRUPTED_REASON}"
     except StoreDeleted:
         # `soldscope delete` removed it meanwhile: the database refused every write since.
         result.outcome = SKIPPED
@@ -395,11 +424,12 @@ class _StoreWorker:
             client=self.client,
             db=env.db,
             clock=env.clock,
-            sleep=env.sleep,
+            sleep=env.stop.sleeper(env.sleep),
             since=self.options.since,
             ba_weeks=self.options.ba_weeks,
             report_wait_s=self.options.report_wait_s,
             progress=lambda text: env.observer.progress(store, text),
+            stopping=env.stop.is_set,
         )
         result = DatasetResult(name)
         run_id = env.db.start_sync_run(store, name, env.clock())
@@ -438,6 +468,10 @@ class _StoreWorker:
             self._fail(result, exc.__class__.__name__, exc.message, None)
         except StoreDeleted:
             raise
+        except SyncStopped:
+            self._fail(result, INTERRUPTED, f"stopped: {INTERRUPTED_REASON}", None)
+            self.result.reason = f"stopped: {INTERRUPTED_REASON}"
+            aborted = True
         except Exception as exc:
             log.exception("%s %s: unexpected failure", store, name)
             self._fail(result, exc.__class__.__name__, f"unexpected error: {exc}", None)
