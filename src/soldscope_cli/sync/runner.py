@@ -104,6 +104,7 @@ class StoreResult:
     reason: str | None = None
     duration_s: float = 0.0
     datasets: list[DatasetResult] = field(default_factory=list)
+    quota_wait_s: float = 0.0  # of duration_s: waiting for Amazon's rate-limit tokens
 
     @property
     def rows_added(self) -> int:
@@ -120,6 +121,7 @@ class StoreResult:
             "outcome": self.outcome,
             "reason": self.reason,
             "duration_s": round(self.duration_s, 3),
+            "quota_wait_s": round(self.quota_wait_s, 3),
             "rows_added": self.rows_added,
             "rows_updated": self.rows_updated,
             "datasets": [d.to_json() for d in self.datasets],
@@ -182,6 +184,43 @@ class SilentObserver:
         """Ignore."""
 
 
+class QuotaWaits:
+    """The rate limiter's waits (amazon.ratelimit.WaitObserver): shown live, added up per store."""
+
+    # Shorter waits are the normal pace of a fast operation; showing them would only flicker.
+    SHOW_FROM_S = 1.0
+
+    def __init__(self, observer: SyncObserver | None = None) -> None:
+        self.observer: SyncObserver = observer or SilentObserver()
+        self._lock = threading.Lock()
+        self._totals: dict[str, float] = {}
+        self._shown: dict[str, str] = {}  # store → the progress text a wait replaced
+
+    def waiting(self, store: str, operation: str, seconds: float) -> None:
+        """Show the wait and its reason in the store's progress line."""
+        log.info("%s: waiting %.1f s for Amazon's %s quota", store, seconds, operation)
+        if seconds >= self.SHOW_FROM_S:
+            self.observer.progress(store, f"waiting {seconds:.0f} s for Amazon's {operation} quota")
+
+    def waited(self, store: str, operation: str, seconds: float) -> None:
+        """Add the wait to the store's total; restore what the store was doing."""
+        with self._lock:
+            self._totals[store] = self._totals.get(store, 0.0) + seconds
+            last = self._shown.get(store)
+        if seconds >= self.SHOW_FROM_S and last is not None:
+            self.observer.progress(store, last)
+
+    def note_progress(self, store: str, text: str) -> None:
+        """Remember what the store shows, to show it again after a wait."""
+        with self._lock:
+            self._shown[store] = text
+
+    def total(self, store: str) -> float:
+        """Seconds the store has waited for quota so far."""
+        with self._lock:
+            return self._totals.get(store, 0.0)
+
+
 @dataclass
 class SyncEnvironment:
     """The collaborators of a run."""
@@ -196,6 +235,8 @@ class SyncEnvironment:
     # Set by Ctrl-C; the Amazon clients' sleeps should come from stop.sleeper so it cuts them short.
     stop: StopSignal = field(default_factory=StopSignal)
     on_interrupt: Callable[[], None] = lambda: None  # told once, when Ctrl-C is first pressed
+    # The Amazon clients' rate limiter reports its waits here (pass it to amazon_clients).
+    quota_waits: QuotaWaits = field(default_factory=QuotaWaits)
 
 
 def skip_reason(record: StoreRecord, status: Status, problem_code: str | None) -> str | None:
@@ -377,6 +418,7 @@ def _run_store(
         # own, and none is left open when the pool ends.
         env.db.close()
     result.duration_s = env.monotonic() - began
+    result.quota_wait_s = env.quota_waits.total(record.name)
     if result.outcome == OK and any(d.outcome == FAILED for d in result.datasets):
         result.outcome = FAILED
     env.observer.store_finished(result)
@@ -428,13 +470,13 @@ class _StoreWorker:
             since=self.options.since,
             ba_weeks=self.options.ba_weeks,
             report_wait_s=self.options.report_wait_s,
-            progress=lambda text: env.observer.progress(store, text),
+            progress=lambda text: self._progress(text),
             stopping=env.stop.is_set,
         )
         result = DatasetResult(name)
         run_id = env.db.start_sync_run(store, name, env.clock())
         began = env.monotonic()
-        env.observer.progress(store, name)
+        self._progress(name)
         aborted = False
         try:
             outcome = DATASETS[name](job)
@@ -500,6 +542,10 @@ class _StoreWorker:
             self.result.outcome = FAILED
             raise _StoreAborted
         return result
+
+    def _progress(self, text: str) -> None:
+        self.env.quota_waits.note_progress(self.record.name, text)
+        self.env.observer.progress(self.record.name, text)
 
     def _fail(self, result: DatasetResult, code: str, message: str, request_id: str | None) -> None:
         result.outcome = FAILED

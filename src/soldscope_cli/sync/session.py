@@ -41,21 +41,31 @@ def run_sync_command(
     from soldscope_cli.sync.base import StopSignal
     from soldscope_cli.sync.lock import SyncLock
     from soldscope_cli.sync.logfile import sync_log
-    from soldscope_cli.sync.runner import SilentObserver, SyncEnvironment, SyncOptions, run_sync
+    from soldscope_cli.sync.runner import (
+        QuotaWaits,
+        SilentObserver,
+        SyncEnvironment,
+        SyncOptions,
+        run_sync,
+    )
 
     records = select_stores(app.config(), request.names)
     stop = StopSignal()
+    waits = QuotaWaits(observer)
     with SyncLock(app.paths.sync_lock, app.clock), sync_log(app.paths.log_file):
         env = SyncEnvironment(
             db=app.database(),
             secrets=app.secret_store(),
-            client_for=app.amazon_clients(sleep=stop.sleeper(app.sleep)).spapi_for,
+            client_for=app.amazon_clients(
+                sleep=stop.sleeper(app.sleep), rate_waits=waits
+            ).spapi_for,
             clock=app.clock,
             sleep=app.sleep,
             monotonic=app.monotonic,
             observer=observer or SilentObserver(),
             stop=stop,
             on_interrupt=on_interrupt,
+            quota_waits=waits,
         )
         options = SyncOptions(
             datasets=request.datasets,
