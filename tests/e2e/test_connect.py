@@ -408,6 +408,15 @@ def test_manual_paste_on_stdin(world: World) -> None:
     assert world.token("acme-us")
 
 
+def test_an_empty_manual_paste_says_nothing_was_pasted(world: World) -> None:
+    running = world.started("connect", "acme-us", "--marketplace", "US", "--manual")
+    running.send("\n")
+    assert running.finish() == 1, bytes(running.err)
+    err = bytes(running.err).decode()
+    assert "nothing was pasted" in err and "spapi_oauth_code" not in err
+    assert nothing_stored(world, "acme-us")
+
+
 class NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args: Any, **kwargs: Any) -> None:
         return None

@@ -236,6 +236,12 @@ def parse_callback(
     text = "".join(url_or_query.split()).strip("\"'`<>").replace("&amp;", "&")
     query = text.split("?", 1)[1] if "?" in text else text
     query = query.split("#", 1)[0]
+    if not text:
+        raise MissingCode(
+            "nothing was pasted",
+            hint="paste the whole address the browser shows after the seller consents, "
+            "starting with http:// or https://, then press Enter",
+        )
     params = _parse_query(query)
     if not {"spapi_oauth_code", "state", "error"} & params.keys():
         raise MissingCode(
