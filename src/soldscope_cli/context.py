@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from soldscope_cli.amazon.clients import AmazonClients
+    from soldscope_cli.amazon.ratelimit import WaitObserver
     from soldscope_cli.db.database import Database
     from soldscope_cli.doctor.model import DoctorInputs
     from soldscope_cli.fleet.secrets import SecretStore
@@ -207,12 +208,19 @@ class AppContext:
             self._http = make_http_client(transport=self.http_transport, env=self.env)
         return self._http
 
-    def amazon_clients(self) -> AmazonClients:
+    def amazon_clients(
+        self,
+        *,
+        sleep: Callable[[float], None] | None = None,
+        rate_waits: WaitObserver | None = None,
+    ) -> AmazonClients:
         """New Amazon clients of the configured app (ConfigError when its credentials are missing).
 
         One set per operation (a validate run, a sync run, a consent): the stores it touches share
         the LWA token cache and the rate limiter, but a live check never reuses an access token
-        minted before it started, which could hide a grant revoked since.
+        minted before it started, which could hide a grant revoked since. `sleep` replaces the
+        context's for their waits (sync's, which Ctrl-C cuts short); `rate_waits` is told of each
+        wait for Amazon's quota.
         """
         from soldscope_cli.amazon.clients import AmazonClients
         from soldscope_cli.fleet.app_credentials import resolve_app
@@ -227,8 +235,9 @@ class AppContext:
             client_secret=creds.client_secret,
             env=self.env,
             clock=self.clock,
-            sleep=self.sleep,
+            sleep=sleep or self.sleep,
             monotonic=self.monotonic,
+            rate_waits=rate_waits,
         )
 
     def doctor_inputs(self, *, offline: bool) -> DoctorInputs:

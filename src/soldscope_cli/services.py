@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from soldscope_cli.amazon.clients import AmazonClients
     from soldscope_cli.amazon.endpoints import Endpoints
+    from soldscope_cli.amazon.ratelimit import WaitObserver
     from soldscope_cli.db.database import Database
     from soldscope_cli.fleet.config import Config, ConfigFile
     from soldscope_cli.fleet.paths import Paths
@@ -52,4 +53,9 @@ class Services(Protocol):
 
     def secret_store(self) -> SecretStore: ...
 
-    def amazon_clients(self) -> AmazonClients: ...
+    def amazon_clients(
+        self,
+        *,
+        sleep: Callable[[float], None] | None = None,
+        rate_waits: WaitObserver | None = None,
+    ) -> AmazonClients: ...

@@ -117,3 +117,15 @@ def test_times_soldscope_writes_it_reads_back(cli: Cli) -> None:
         listed = cli.run("list", "--json")
         assert listed.returncode in (0, 1), listed.stderr
         assert json.loads(listed.stdout)[0]["authorized_at"] == value
+
+
+def test_a_broken_toml_bracket_names_file_line_and_fix(cli: Cli) -> None:
+    config = cli.home / "config" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text('[app]\nclient_id = "x"\n\n[stores.acme-us\nregion = "na"\n')
+    listed = cli.run("list")
+    assert listed.returncode == 2, listed.stderr
+    [line] = [line for line in listed.stderr.splitlines() if line.startswith("error:")]
+    assert f"{config}, line 4, column 16: not valid TOML: expected ']'" in line
+    assert "close the table header with ], e.g. [stores.acme-us]" in line
+    assert "(at line" not in line

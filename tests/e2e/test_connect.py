@@ -339,6 +339,8 @@ def test_cancel_on_the_consent_page(world: World) -> None:
     ]
     [line] = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert "access_denied" in line and "pressed Cancel" in line
+    # A new store's retry needs its marketplaces again: the hint is a command that works.
+    assert "run `soldscope connect acme-us --marketplace US` again" in done.stderr
     assert nothing_stored(world, "acme-us")
 
 
@@ -349,6 +351,8 @@ def test_timeout_frees_the_port(world: World) -> None:
         "connect", "acme-us", "--marketplace", "US", "--port", str(port), "--timeout", "2"
     )
     assert done.code == 1 and "no answer from Amazon within 2 s" in done.stderr
+    assert "`soldscope connect acme-us --marketplace US --manual`" in done.stderr
+    assert "otherwise run `soldscope connect acme-us --marketplace US` again" in done.stderr
     assert len(world.browser_log()) == 1
     with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -402,6 +406,15 @@ def test_manual_paste_on_stdin(world: World) -> None:
     assert running.finish() == 0, bytes(running.err)
     assert world.stores()["acme-us"]["selling_partner_id"] == ACME
     assert world.token("acme-us")
+
+
+def test_an_empty_manual_paste_says_nothing_was_pasted(world: World) -> None:
+    running = world.started("connect", "acme-us", "--marketplace", "US", "--manual")
+    running.send("\n")
+    assert running.finish() == 1, bytes(running.err)
+    err = bytes(running.err).decode()
+    assert "nothing was pasted" in err and "spapi_oauth_code" not in err
+    assert nothing_stored(world, "acme-us")
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):

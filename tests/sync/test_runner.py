@@ -390,6 +390,7 @@ def test_json_shape_is_pinned(db: Database, clock: Clock, concurrency: int) -> N
                 "outcome": "ok",
                 "reason": None,
                 "duration_s": 0.0,
+                "quota_wait_s": 0.0,
                 "rows_added": 1,
                 "rows_updated": 0,
                 "datasets": [
@@ -503,3 +504,43 @@ def test_a_store_deleted_and_purged_mid_sync_keeps_nothing(db: Database, clock: 
         left = conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]  # noqa: S608
         assert left == 0, f"{table} keeps {left} row(s) of the purged store"
     other.close()
+
+
+def test_quota_waits_show_in_the_progress_line_and_add_up_per_store(
+    db: Database, clock: Clock
+) -> None:
+    from soldscope_cli.amazon.ratelimit import RateLimiter, UsagePlan
+    from soldscope_cli.output.sync import store_line
+    from soldscope_cli.sync.runner import QuotaWaits
+
+    store = make_store("acme-us")
+    client = inventory_ok(FakeClient())
+    env = setup(db, clock, {store.name: client}, [store])
+    env.quota_waits = QuotaWaits(env.observer)
+    # The real limiter, as the composition root wires it: one token, then 45 s per token.
+    limiter = RateLimiter(
+        plans={"getInventorySummaries": UsagePlan(1 / 45, 1)},
+        clock=clock.monotonic,
+        sleep=clock.sleep,
+        observer=env.quota_waits,
+    )
+    answer = client.inventory
+    assert answer is not None
+
+    def throttled(mkt: str, start: Any, token: Any) -> dict[str, Any]:
+        limiter.acquire(store.name, "getInventorySummaries")
+        return answer(mkt, start, token)
+
+    client.inventory = throttled
+    limiter.acquire(store.name, "getInventorySummaries")  # the burst is spent before the sync
+    report = run_sync([store], ONLY_INVENTORY, env)
+    recorder = env.observer
+    assert isinstance(recorder, Recorder)
+    texts = [text for _, text in recorder.updates]
+    waiting = texts.index("waiting 45 s for Amazon's getInventorySummaries quota")
+    # After the wait the line shows again what the store is doing.
+    assert texts[waiting - 1] == texts[waiting + 1]
+    [result] = report.stores
+    assert result.quota_wait_s == pytest.approx(45.0)
+    assert result.to_json()["quota_wait_s"] == pytest.approx(45.0)
+    assert "s, 45 s of it on Amazon's quota)" in store_line(result)

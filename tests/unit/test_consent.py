@@ -37,7 +37,7 @@ LABEL = "acme-us (North America)"
 
 @pytest.fixture
 def listener() -> Iterator[CallbackListener]:
-    with CallbackListener(label=LABEL, store_name="acme-us") as lst:
+    with CallbackListener(label=LABEL, connect_args="acme-us") as lst:
         yield lst
 
 
@@ -470,7 +470,7 @@ def test_parse_callback_decodes_percent_encoding() -> None:
         (f"https://r/?state={STATE}&spapi_oauth_code=&selling_partner_id=A", MissingCode, "spapi_oauth_code"),
         (f"https://r/?state={STATE}&spapi_oauth_code=X", MissingCode, "selling_partner_id"),
         ("https://relay.example.com/", MissingCode, "has no spapi_oauth_code"),
-        ("   ", MissingCode, "has no spapi_oauth_code"),
+        ("   ", MissingCode, "nothing was pasted"),
         (CODE, MissingCode, "has no spapi_oauth_code"),
         (f"https://r/?error=access_denied&state={STATE}", ConsentDenied, "access_denied"),
         ("https://r/?error=access_denied&error_description=MD1000", ConsentDenied, "MD1000"),

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from soldscope_cli.amazon.lwa import LwaClient
 from soldscope_cli.amazon.marketplaces import Region
-from soldscope_cli.amazon.ratelimit import RateLimiter
+from soldscope_cli.amazon.ratelimit import RateLimiter, WaitObserver
 from soldscope_cli.amazon.retry import RetryPolicy
 from soldscope_cli.amazon.spapi import SpapiClient
 from soldscope_cli.errors import ConfigError
@@ -86,13 +86,17 @@ class AmazonClients:
         clock: Callable[[], datetime],
         sleep: Callable[[float], None],
         monotonic: Callable[[], float],
+        rate_waits: WaitObserver | None = None,
     ) -> AmazonClients:
-        """Clients for one app's LWA credentials (the composition root resolves them)."""
+        """Clients for one app's LWA credentials (the composition root resolves them).
+
+        `rate_waits` is told of every wait for a rate-limit token (sync shows them).
+        """
         retry = retry_policy_from_env(env)
         lwa = LwaClient(
             http, endpoints.lwa_url, client_id, client_secret, clock=clock, retry=retry, sleep=sleep
         )
-        limiter = RateLimiter(clock=monotonic, sleep=sleep)
+        limiter = RateLimiter(clock=monotonic, sleep=sleep, observer=rate_waits)
         return cls(http, lwa, limiter, retry, endpoints, clock, sleep)
 
     def spapi_for(self, record: StoreRef, refresh_token: str) -> SpapiClient:

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,16 @@ USAGE_PLANS: Mapping[str, UsagePlan] = MappingProxyType(
 DEFAULT_PLAN = UsagePlan(0.2, 1)
 
 
+class WaitObserver(Protocol):
+    """Told when a caller waits for a token (sync shows the wait and adds it up per store)."""
+
+    def waiting(self, store: str, operation: str, seconds: float) -> None:
+        """A wait of `seconds` for (store, operation)'s quota begins."""
+
+    def waited(self, store: str, operation: str, seconds: float) -> None:
+        """That wait is over."""
+
+
 class _Bucket:
     """One token bucket; tokens go negative when callers have reserved future tokens."""
 
@@ -67,7 +78,9 @@ class RateLimiter:
         default: UsagePlan = DEFAULT_PLAN,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        observer: WaitObserver | None = None,
     ) -> None:
+        self._observer = observer
         self._plans = plans
         self._default = default
         self._clock = clock
@@ -104,7 +117,13 @@ class RateLimiter:
         """Block until a token for (store, operation) is available; returns the seconds waited."""
         wait = self.reserve(store, operation)
         if wait > 0:
-            self._sleep(wait)
+            if self._observer is not None:
+                self._observer.waiting(store, operation, wait)
+            try:
+                self._sleep(wait)
+            finally:
+                if self._observer is not None:
+                    self._observer.waited(store, operation, wait)
         return wait
 
     def penalize(self, store: str, operation: str, retry_after: float | None = None) -> None:

@@ -64,6 +64,21 @@ def compare_marketplaces(
     return participating, missing, added
 
 
+def _mismatch_hint(record: StoreRecord, missing: list[str]) -> str:
+    """How to renew a store whose seller left marketplaces, keeping how the store was made."""
+    extra = " --refresh-token-stdin" if record.self_authorized else ""
+    if record.region_wide:
+        # --marketplace would turn a region-wide store into a fixed list; --region keeps it.
+        return (
+            f"if the seller left {', '.join(missing)}, renew the store to rediscover its "
+            f"marketplaces: `soldscope connect {record.name} --region {record.region}{extra}`"
+        )
+    return (
+        f"if the seller left {', '.join(missing)}, renew the store with the marketplaces it "
+        f"sells in: `soldscope connect {record.name} --marketplace CC{extra}`"
+    )
+
+
 def check_store(record: StoreRecord, refresh_token: str, clients: HealthClients) -> StoreCheck:
     """Check one store: refresh its token, list its marketplaces, compare. Never raises."""
     name = record.name
@@ -85,9 +100,7 @@ def check_store(record: StoreRecord, refresh_token: str, clients: HealthClients)
             CHECK_PROBLEM,
             MARKETPLACE_MISMATCH,
             f"not participating in {', '.join(missing)} (participating: {seen})",
-            hint=f"if the seller left {', '.join(missing)}, renew the store with the marketplaces "
-            f"it sells in: soldscope connect {name} --marketplace CC"
-            + (" --refresh-token-stdin" if record.self_authorized else ""),
+            hint=_mismatch_hint(record, missing),
             request_id=response.request_id,
             participating=tuple(participating),
             added=tuple(added) if record.region_wide else (),

@@ -130,7 +130,7 @@ def sync_command(
 
     Incremental and safe to re-run: each dataset keeps a cursor that moves in the same transaction as the rows it covers. Stores in error or expired are skipped (run `soldscope validate`). One sync runs at a time; a second one exits 75 at once.
 
-    Exit codes: 0 every store synced, 1 a store failed or was skipped, 2 usage, 75 already running.
+    Exit codes: 0 every store synced, 1 a store failed or was skipped, 2 usage, 75 already running, 130 Ctrl-C (after the partial summary).
 
     Examples:
       soldscope sync
@@ -142,6 +142,8 @@ def sync_command(
     check_expected_stores(app, expect_stores)
     request = parse_request(app, names or [], dataset or [], since, concurrency, ba_weeks)
     report = _run_and_render(app, request, as_json=as_json, quiet=quiet)
+    if report.interrupted:
+        raise typer.Exit(int(ExitCode.INTERRUPTED))  # after the partial summary
     if report.local_error is not None:
         raise report.local_error  # after the summary: exit 74, said once
     if report.app_error is not None:
@@ -181,15 +183,23 @@ def _run_and_render(
     )
     from soldscope_cli.sync.session import run_sync_command
 
+    def stopping() -> None:
+        app.err.print(
+            "stopping… (the current batches finish; Ctrl-C again to quit now)", markup=False
+        )
+
     if as_json:
         from soldscope_cli.output.jsonout import print_json
 
-        report = run_sync_command(app, request)
+        report = run_sync_command(app, request, on_interrupt=stopping)
         print_json(app.stdout, report.to_json())
         return report
     if quiet or not app.stderr_tty:
         report = run_sync_command(
-            app, request, LineObserver(app.err if quiet else app.out, quiet=quiet)
+            app,
+            request,
+            LineObserver(app.err if quiet else app.out, quiet=quiet),
+            on_interrupt=stopping,
         )
         if not quiet:
             app.out.print(summary_line(report), markup=False)
@@ -204,7 +214,7 @@ def _run_and_render(
         transient=True,
     )
     with progress:
-        report = run_sync_command(app, request, ProgressObserver(progress))
+        report = run_sync_command(app, request, ProgressObserver(progress), on_interrupt=stopping)
     if app.stdout_tty:
         hidden = render_table(app.out, report, request.datasets)
         if hidden:

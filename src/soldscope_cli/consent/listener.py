@@ -95,7 +95,7 @@ class ConsentDenied(ConsentError):
 
     title = "Amazon did not authorize the app"
 
-    def __init__(self, error: str, description: str | None = None, *, store_name: str) -> None:
+    def __init__(self, error: str, description: str | None = None, *, connect_args: str) -> None:
         self.error = _clean(error, 60) or "unknown_error"
         self.description = _clean(description) if description else None
         self.explanation = explain_consent_error(
@@ -105,9 +105,9 @@ class ConsentDenied(ConsentError):
         super().__init__(
             f"Amazon did not authorize the app: {self.error}{detail}",
             hint=(
-                f"{self.explanation}; then run `soldscope connect {store_name}` again"
+                f"{self.explanation}; then run `soldscope connect {connect_args}` again"
                 if self.explanation
-                else f"run `soldscope connect {store_name}` again when the seller is ready"
+                else f"run `soldscope connect {connect_args}` again when the seller is ready"
             ),
         )
 
@@ -123,7 +123,7 @@ class ConsentTimeout(ConsentError):
 
     title = "No answer from Amazon in time"
 
-    def __init__(self, seconds: float, mismatched: int, *, store_name: str) -> None:
+    def __init__(self, seconds: float, mismatched: int, *, connect_args: str) -> None:
         self.seconds = seconds
         self.mismatched = mismatched
         seen = (
@@ -136,8 +136,8 @@ class ConsentTimeout(ConsentError):
             f"no answer from Amazon within {seconds:g} s{seen}",
             hint=(
                 "if the browser shows soldscope's relay page with an address to copy, run "
-                f"`soldscope connect {store_name} --manual` within 5 minutes of consenting and "
-                f"paste it; otherwise run `soldscope connect {store_name}` again"
+                f"`soldscope connect {connect_args} --manual` within 5 minutes of consenting and "
+                f"paste it; otherwise run `soldscope connect {connect_args}` again"
             ),
         )
 
@@ -186,7 +186,7 @@ def _same_state(received: str, expected: str) -> bool:
 
 
 def _check(
-    params: Mapping[str, list[str]], raw_query: str, expected_state: str, store_name: str
+    params: Mapping[str, list[str]], raw_query: str, expected_state: str, connect_args: str
 ) -> ConsentResult:
     states = params.get("state", [])
     if not states:
@@ -197,26 +197,26 @@ def _check(
     if len(states) != 1 or not _same_state(states[0], expected_state):
         raise StateMismatch(
             "the answer's state does not match this consent attempt",
-            hint=f"use the link the latest `soldscope connect {store_name}` printed; "
+            hint=f"use the link the latest `soldscope connect {connect_args}` printed; "
             "answers to older links cannot be used",
         )
     errors = params.get("error", [])
     if errors:
         descriptions = params.get("error_description", [])
         raise ConsentDenied(
-            errors[0], descriptions[0] if descriptions else None, store_name=store_name
+            errors[0], descriptions[0] if descriptions else None, connect_args=connect_args
         )
     codes = params.get("spapi_oauth_code", [])
     if len(codes) != 1 or not codes[0]:
         raise MissingCode(
             "Amazon's answer has no single spapi_oauth_code",
-            hint=f"run `soldscope connect {store_name}` again",
+            hint=f"run `soldscope connect {connect_args}` again",
         )
     seller_ids = params.get("selling_partner_id", [])
     if len(seller_ids) != 1 or not seller_ids[0]:
         raise MissingCode(
             "Amazon's answer has no selling_partner_id",
-            hint=f"run `soldscope connect {store_name}` again",
+            hint=f"run `soldscope connect {connect_args}` again",
         )
     return ConsentResult(codes[0], states[0], seller_ids[0], raw_query)
 
@@ -229,13 +229,19 @@ def _parse_query(query: str) -> dict[str, list[str]]:
 
 
 def parse_callback(
-    url_or_query: str, expected_state: str, *, store_name: str = "NAME"
+    url_or_query: str, expected_state: str, *, connect_args: str = "NAME"
 ) -> ConsentResult:
     """Parse a pasted callback address (loopback, relay page or redirect URI) or bare query."""
     # Terminals wrap long URLs and users paste them quoted; none of that is part of the URL.
     text = "".join(url_or_query.split()).strip("\"'`<>").replace("&amp;", "&")
     query = text.split("?", 1)[1] if "?" in text else text
     query = query.split("#", 1)[0]
+    if not text:
+        raise MissingCode(
+            "nothing was pasted",
+            hint="paste the whole address the browser shows after the seller consents, "
+            "starting with http:// or https://, then press Enter",
+        )
     params = _parse_query(query)
     if not {"spapi_oauth_code", "state", "error"} & params.keys():
         raise MissingCode(
@@ -246,9 +252,9 @@ def parse_callback(
     if "error" in params and "state" not in params:
         descriptions = params.get("error_description", [])
         raise ConsentDenied(
-            params["error"][0], descriptions[0] if descriptions else None, store_name=store_name
+            params["error"][0], descriptions[0] if descriptions else None, connect_args=connect_args
         )
-    return _check(params, query, expected_state, store_name)
+    return _check(params, query, expected_state, connect_args)
 
 
 @dataclass(frozen=True)
@@ -348,14 +354,14 @@ class CallbackListener:
         port: int = 0,
         state: str | None = None,
         port_in_state: bool = False,
-        store_name: str = "NAME",
+        connect_args: str = "NAME",
         callback_path: str = CALLBACK_PATH,
         clock: Callable[[], float] = time.monotonic,
         tick_seconds: float = TICK_SECONDS,
     ) -> None:
         self._label = label
         self._tick = tick_seconds
-        self._store_name = store_name
+        self._connect_args = connect_args
         self._clock = clock
         self._paths = {CALLBACK_PATH, _checked_path(callback_path)}
         self._callback_path = callback_path
@@ -414,7 +420,7 @@ class CallbackListener:
                 remaining = deadline - self._clock()
                 if remaining <= 0:
                     raise ConsentTimeout(
-                        timeout, self.mismatched_callbacks, store_name=self._store_name
+                        timeout, self.mismatched_callbacks, connect_args=self._connect_args
                     )
                 if self._closed:
                     raise RuntimeError("the consent listener was closed before an answer came")
@@ -476,7 +482,7 @@ class CallbackListener:
             if self._claimed:
                 return _Reply(HTTPStatus.OK, consent_pages.already_used_page())
             try:
-                result = _check(_parse_query(query), query, self.state, self._store_name)
+                result = _check(_parse_query(query), query, self.state, self._connect_args)
             except StateMismatch as exc:
                 self._mismatched += 1
                 return _Reply(HTTPStatus.BAD_REQUEST, _failure(exc))

@@ -413,17 +413,43 @@ def parse_config(path: Path, text: str, data: dict[str, Any] | None = None) -> C
             hint="fix the file by hand (see docs/configuration.md); soldscope will not overwrite it",
         ) from None
     except tomllib.TOMLDecodeError as exc:
-        message = str(exc)
-        if "(at end of document)" in message:
-            line, column = text.count("\n") + 1, len(text) - text.rfind("\n")
-            message = message.replace(
-                "(at end of document)", f"(at line {line}, column {column}: end of the file)"
-            )
-        raise ConfigError(
-            f"{path}: {message}",
-            hint="fix the file by hand (see docs/configuration.md); soldscope will not overwrite it",
-        ) from None
+        raise _syntax_error(path, text, str(exc)) from None
     return _Parser(path, text).parse(data)
+
+
+_TOML_POSITION = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)$")
+# tomllib's wording → what to change; anything else gets the general advice.
+_TOML_FIXES = (
+    ("at the end of a table declaration", "close the table header with ], e.g. [stores.acme-us]"),
+    ("at the end of an array declaration", "close the header with ]], e.g. [[items]]"),
+    ("Unclosed array", 'close the list with ], e.g. marketplaces = ["US", "CA"]'),
+    ("Unterminated string", "close the quoted value with the quote it started with"),
+    ("Illegal character '\\n'", "a quoted value must end on its line: close its quote"),
+    ("Invalid value", "give the value: text in quotes, a number, true/false or a [list]"),
+    ("Cannot declare", "each [table] may appear once: merge the two into one"),
+    ("Cannot overwrite a value", "each key may appear once per table: remove one of them"),
+    ("Expected '=' after a key", "write key = value, one per line"),
+)
+
+
+def _syntax_error(path: Path, text: str, message: str) -> ConfigError:
+    """tomllib's message as every config error reads: file, line and column, then the fix."""
+    found = _TOML_POSITION.search(message)
+    problem = _TOML_POSITION.sub("", message) if found else message
+    if found and found.group(1):
+        line, column = int(found.group(1)), int(found.group(2))
+        place = f"{path}, line {line}, column {column}"
+    elif found:
+        line = text.count("\n") + 1
+        place = f"{path}, line {line}, column {len(text) - text.rfind(chr(10))} (end of the file)"
+    else:
+        place = str(path)
+    fix = next((fix for wording, fix in _TOML_FIXES if wording in problem), None)
+    return ConfigError(
+        f"{place}: not valid TOML: {problem[:1].lower()}{problem[1:]}",
+        hint=(f"{fix}; " if fix else "fix that line by hand; ")
+        + "see docs/configuration.md (soldscope will not overwrite the file)",
+    )
 
 
 def dump_config(config: Config) -> str:

@@ -56,6 +56,25 @@ class Target:
         """Whether an existing store is re-authorized in place."""
         return self.existing is not None
 
+    @property
+    def connect_args(self) -> str:
+        """The `soldscope connect` arguments that retry this connect, exactly as it was aimed.
+
+        A new store needs its --marketplace or --region again (without them connect refuses);
+        a renewal that keeps the store's marketplaces needs only the name.
+        """
+        old = self.existing
+        kept = old is not None and (
+            old.region_wide
+            if self.region_wide
+            else not old.region_wide and list(old.marketplaces) == self.marketplaces
+        )
+        if kept:
+            return self.name
+        if self.region_wide:
+            return f"{self.name} --region {self.region}"
+        return " ".join([self.name, *(f"--marketplace {code}" for code in self.marketplaces)])
+
 
 def plan_target(
     config: Config, name: str, marketplaces: list[str], region: Region | None
@@ -66,7 +85,8 @@ def plan_target(
     if marketplaces and region is not None:
         raise UsageError(
             "--marketplace and --region exclude each other",
-            hint="use --marketplace CC for chosen marketplaces or --region for all of a region",
+            hint=f"run `soldscope connect {name} --marketplace CC` for chosen marketplaces or "
+            f"`soldscope connect {name} --region REGION` (na, eu or fe) for all of a region",
         )
     if marketplaces:
         chosen, codes = resolve(marketplaces)
@@ -80,7 +100,8 @@ def plan_target(
         return Target(name, existing.region, codes, existing.region_wide, existing)
     raise UsageError(
         "no marketplace given",
-        hint="pass --marketplace CC (repeatable) or --region na|eu|fe",
+        hint=f"run `soldscope connect {name} --marketplace CC` (repeatable) or "
+        f"`soldscope connect {name} --region REGION` (na, eu or fe)",
     )
 
 
@@ -116,7 +137,8 @@ def check_seller(config: Config, target: Target, seller: str, *, force: bool) ->
             f"Amazon authorized seller {seller}, but {target.name} is seller {stored}; "
             "nothing was changed",
             hint="ask the client to sign in to the Seller Central account of "
-            f"{target.name} and run `soldscope connect {target.name}` again, or pass --force "
+            f"{target.name} and run `soldscope connect {target.connect_args}` again, or pass "
+            "--force "
             f"to make {target.name} seller {seller}",
         )
 
@@ -134,11 +156,17 @@ class ConnectResult:
 
 
 def prove(
-    record: StoreRecord, refresh_token: str, clients: HealthClients, *, again: str
+    record: StoreRecord,
+    refresh_token: str,
+    clients: HealthClients,
+    *,
+    again: str,
+    extra: str = "",
 ) -> tuple[StoreRecord, StoreCheck]:
     """Check the token live: the record to store (region-wide: with its marketplaces), or raise.
 
-    `again` is the advice for a token Amazon refuses (how to get another one).
+    `again` is the advice for a token Amazon refuses (how to get another one); `extra` ends the
+    connect commands that retry with other marketplaces (" --refresh-token-stdin" for an import).
     """
     from soldscope_cli.checks.live import check_store
     from soldscope_cli.checks.result import APP_REJECTED_MESSAGE
@@ -155,8 +183,9 @@ def prove(
     if check.code == MARKETPLACE_MISMATCH:
         raise UnhealthyError(
             f"the seller is {check.message}; nothing was stored",
-            hint="connect with the marketplaces the seller sells in (--marketplace CC), "
-            "or with --region for all of them",
+            hint="connect with the marketplaces the seller sells in: "
+            f"`soldscope connect {record.name} --marketplace CC{extra}`, or all of them: "
+            f"`soldscope connect {record.name} --region {record.region}{extra}`",
         )
     if check.outcome != CHECK_OK:
         raise UnhealthyError(
@@ -170,7 +199,8 @@ def prove(
         raise UnhealthyError(
             f"the seller participates in no marketplace of region {record.region}; "
             "nothing was stored",
-            hint="was the authorization made in another region? connect that region instead",
+            hint="was the authorization made in another region? connect that region instead: "
+            f"`soldscope connect {record.name} --region REGION{extra}` (na, eu or fe)",
         )
     discovered = dataclasses.replace(record, marketplaces=list(check.participating))
     # Nothing was "added": the marketplaces were discovered now, and that is what gets stored.
@@ -305,7 +335,9 @@ def preflight(ctx: Services, name: str) -> AppCredentials:
     return creds
 
 
-def _open_listener(plan: ListenPlan, name: str, ctx: Services) -> CallbackListener:
+def _open_listener(
+    plan: ListenPlan, name: str, ctx: Services, *, connect_args: str | None = None
+) -> CallbackListener:
     from soldscope_cli.consent.listener import CallbackListener
 
     try:
@@ -313,7 +345,7 @@ def _open_listener(plan: ListenPlan, name: str, ctx: Services) -> CallbackListen
             label=name,
             port=plan.port,
             port_in_state=plan.port_in_state,
-            store_name=name,
+            connect_args=connect_args or name,
             callback_path=plan.callback_path,
             clock=ctx.monotonic,
         )
@@ -333,7 +365,7 @@ def _open_listener(plan: ListenPlan, name: str, ctx: Services) -> CallbackListen
         ) from None
 
 
-def _exchange(clients: ConsentClients, code: str, redirect_uri: str, name: str) -> str:
+def _exchange(clients: ConsentClients, code: str, redirect_uri: str, connect_args: str) -> str:
     from soldscope_cli.amazon.lwa import LwaError, LwaTransient
 
     try:
@@ -341,7 +373,8 @@ def _exchange(clients: ConsentClients, code: str, redirect_uri: str, name: str) 
     except LwaTransient as exc:
         raise IncompleteError(
             f"{exc.message}; nothing was stored",
-            hint=f"the seller must consent again: run `soldscope connect {name}` in a few minutes",
+            hint="the seller must consent again: run "
+            f"`soldscope connect {connect_args}` in a few minutes",
         ) from None
     except LwaError as exc:
         # Whatever Amazon's reason, this code is spent: the way out is a fresh consent.
@@ -379,10 +412,10 @@ def _receive(
         redirect_uri = creds.redirect_uri
         url = consent_url(base, creds.application_id, state, redirect_uri, creds.draft)
         link = show(url, redirect_uri, None, False)
-        return parse_callback(ui.paste(link), state, store_name=target.name), redirect_uri
+        return parse_callback(ui.paste(link), state, connect_args=target.connect_args), redirect_uri
 
     plan = plan_listener(creds.redirect_uri, request.port)
-    with _open_listener(plan, target.name, ctx) as listener:
+    with _open_listener(plan, target.name, ctx, connect_args=target.connect_args) as listener:
         listen_url = listener.redirect_uri()
         redirect_uri = plan.loopback_redirect or creds.redirect_uri
         url = consent_url(base, creds.application_id, listener.state, redirect_uri, creds.draft)
@@ -413,7 +446,7 @@ def run_consent(
     check_seller(config, target, seller, force=request.force)
 
     ui.step(f"Amazon authorized seller {seller}; exchanging the code")
-    refresh_token = _exchange(clients, answer.code, redirect_uri, target.name)
+    refresh_token = _exchange(clients, answer.code, redirect_uri, target.connect_args)
     now = ctx.clock()
     planned = StoreRecord(
         name=target.name,
@@ -429,7 +462,7 @@ def run_consent(
         refresh_token,
         clients,
         again="make sure the seller consents in this store's region and account, then run "
-        f"`soldscope connect {target.name}` again",
+        f"`soldscope connect {target.connect_args}` again",
     )
     return store_connection(ctx, record, refresh_token, check, now)
 

@@ -118,6 +118,7 @@ def run_import(
         clients,
         again="check that the token belongs to this app, this seller and this region "
         "(a new self-authorization gives a new token)",
+        extra=" --refresh-token-stdin",
     )
     return store_connection(ctx, record, request.refresh_token, check, now)
 

@@ -267,7 +267,8 @@ def store_table_text(
 ) -> tuple[str, TableView]:
     """The table without Rich: plain when piped (or asked), aligned with ANSI badges on a terminal.
 
-    Plain text is never fitted to a width: it shows every column (or the --columns picked).
+    Plain text is never fitted to a width: it shows every column (or the --columns picked); piped
+    with colour forced (FORCE_COLOR), the same text gets coloured badges.
     """
     view = TableView(tuple(columns or KEYS))
     if not rows:
@@ -276,6 +277,9 @@ def store_table_text(
     if policy.rich and not plain:
         view = fit(rows, cells, policy.width, boxed=False, wide=wide, columns=columns)
         return aligned_table(rows, cells, view, color=policy.color) + "\n", view
+    if policy.color and not plain:
+        # Piped, with colour forced (FORCE_COLOR): the same untruncated columns, badges coloured.
+        return aligned_table(rows, cells, view, color=True) + "\n", view
     headers = [HEADERS[k] for k in view.columns]
     return plain_table(
         headers, [_select(c, view, r) for c, r in zip(cells, rows, strict=True)]

@@ -37,11 +37,19 @@ def _problems(store: StoreResult) -> list[str]:
     return out
 
 
+def _time(store: StoreResult) -> str:
+    """'306.6 s', or '306.6 s, 306 s of it on Amazon's quota' when the rate limit held it up."""
+    text = f"{store.duration_s:.1f} s"
+    if store.quota_wait_s >= 0.5:
+        text += f", {store.quota_wait_s:.0f} s of it on Amazon's quota"
+    return text
+
+
 def store_line(store: StoreResult) -> str:
     """One stable plain-text line per store (piped output, cron mail, --quiet)."""
     parts = [f"{store.name}: {store.outcome}"]
     if store.outcome != "skipped":
-        parts.append(f"({store.duration_s:.1f} s)")
+        parts.append(f"({_time(store)})")
     if store.datasets:
         parts.append(", ".join(f"{d.dataset} {_counts(d)}" for d in store.datasets))
     problems = _problems(store)
@@ -75,7 +83,7 @@ def render_table(console: Console, report: SyncReport, datasets: tuple[str, ...]
         by_name = {d.dataset: d for d in store.datasets}
         cells = [store.name, store.outcome]
         cells += [_counts(by_name[n]) if n in by_name else "-" for n in datasets]
-        cells.append("-" if store.outcome == "skipped" else f"{store.duration_s:.1f} s")
+        cells.append("-" if store.outcome == "skipped" else _time(store))
         cells.append("; ".join(_problems(store)) or "-")
         rows.append(cells)
 
@@ -132,7 +140,10 @@ def summary_line(report: SyncReport) -> str:
     parts = ", ".join(f"{n} {k}" for k, n in counts.items())
     added = sum(s.rows_added for s in report.stores)
     updated = sum(s.rows_updated for s in report.stores)
-    return f"{len(report.stores)} {noun}: {parts}; {added:,} rows added, {updated:,} updated"
+    line = f"{len(report.stores)} {noun}: {parts}; {added:,} rows added, {updated:,} updated"
+    if report.interrupted:
+        line += "; stopped by Ctrl-C — run `soldscope sync` again to finish"
+    return line
 
 
 class LineObserver:

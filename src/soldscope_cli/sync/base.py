@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -73,6 +75,43 @@ class DatasetFailed(Exception):
         self.request_id = request_id
 
 
+class SyncStopped(Exception):
+    """The run is stopping (Ctrl-C): leave the dataset at its last stored batch, cursor included."""
+
+
+class StopSignal:
+    """One run's stop request, shared by every store's worker; its sleeps end when it is set."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def set(self) -> None:
+        """Ask every worker to stop at its next page, batch or poll."""
+        self._event.set()
+
+    def is_set(self) -> bool:
+        """Whether a stop was asked for."""
+        return self._event.is_set()
+
+    def check(self) -> None:
+        """Raise SyncStopped once a stop was asked for."""
+        if self._event.is_set():
+            raise SyncStopped
+
+    def sleeper(self, sleep: Callable[[float], None]) -> Callable[[float], None]:
+        """`sleep` that a stop cuts short (SyncStopped); a test's fake sleep is kept as it is."""
+
+        def stoppable(seconds: float) -> None:
+            self.check()
+            if sleep is time.sleep:
+                self._event.wait(seconds)
+            else:
+                sleep(seconds)
+            self.check()
+
+        return stoppable
+
+
 @dataclass(frozen=True)
 class Note:
     """Something a dataset wants the user to know; warnings also show with --quiet."""
@@ -113,6 +152,12 @@ class DatasetJob:
     ba_weeks: int = 4
     report_wait_s: float = 1800.0
     progress: Callable[[str], None] = lambda text: None
+    stopping: Callable[[], bool] = lambda: False
+
+    def check_stop(self) -> None:
+        """Raise SyncStopped when the run is stopping: called before each page, batch and poll."""
+        if self.stopping():
+            raise SyncStopped
 
     @property
     def name(self) -> str:

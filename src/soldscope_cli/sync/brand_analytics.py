@@ -128,6 +128,7 @@ def sync(job: DatasetJob) -> DatasetOutcome:
     if tracked:
         log.info("%s: resuming %d brand analytics report(s)", job.name, len(tracked))
     for marketplace_id, week in wanted[:MAX_NEW_REPORTS]:
+        job.check_stop()
         tracked.append(_request(job, marketplace_id, week))
     if len(wanted) > MAX_NEW_REPORTS:
         outcome.note(
@@ -206,6 +207,7 @@ def _poll(job: DatasetJob, tracked: list[_Period], outcome: DatasetOutcome) -> N
     while remaining:
         waiting: list[_Period] = []
         for period in remaining:
+            job.check_stop()
             try:
                 if not _advance(job, period, outcome):
                     waiting.append(period)
@@ -366,6 +368,8 @@ def _load(job: DatasetJob, period: _Period, document_id: str, outcome: DatasetOu
         for item in json_items(stream, ITEMS_PREFIX):
             batch.append(_row(fixed, item))
             if len(batch) >= BATCH_ROWS:
+                # Stopping leaves the week staged, not loaded: the next sync starts it afresh.
+                job.check_stop()
                 table.add_rows(batch)
                 total += len(batch)
                 batch = []

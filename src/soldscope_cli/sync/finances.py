@@ -97,6 +97,7 @@ def _pull_window(
     page = 0
     while True:
         page += 1
+        job.check_stop()
         job.progress(f"finances {after:%Y-%m-%d}..{before:%Y-%m-%d} page {page}")
         body = job.client.list_transactions(
             posted_after=after, posted_before=before, next_token=next_token

@@ -102,6 +102,7 @@ def _pull(
         table.begin_full_pull()  # what this pull sees, so its last page can remove the rest
     while True:
         page += 1
+        job.check_stop()
         job.progress(f"inventory {marketplace_id} ({kind}) page {page}")
         try:
             body = job.client.get_inventory_summaries(

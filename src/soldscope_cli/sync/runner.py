@@ -37,7 +37,9 @@ from soldscope_cli.sync.base import (
     DatasetJob,
     DatasetOutcome,
     Note,
+    StopSignal,
     SyncClient,
+    SyncStopped,
     log,
 )
 
@@ -49,6 +51,8 @@ OK = "ok"
 FAILED = "failed"
 SKIPPED = "skipped"
 NOT_AUTHORIZED = "not_authorized"
+INTERRUPTED = "interrupted"
+INTERRUPTED_REASON = "interrupted (Ctrl-C)"
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,7 @@ class StoreResult:
     reason: str | None = None
     duration_s: float = 0.0
     datasets: list[DatasetResult] = field(default_factory=list)
+    quota_wait_s: float = 0.0  # of duration_s: waiting for Amazon's rate-limit tokens
 
     @property
     def rows_added(self) -> int:
@@ -116,6 +121,7 @@ class StoreResult:
             "outcome": self.outcome,
             "reason": self.reason,
             "duration_s": round(self.duration_s, 3),
+            "quota_wait_s": round(self.quota_wait_s, 3),
             "rows_added": self.rows_added,
             "rows_updated": self.rows_updated,
             "datasets": [d.to_json() for d in self.datasets],
@@ -132,11 +138,14 @@ class SyncReport:
     app_error: str | None = None
     # This machine could not store the data (full disk, read-only directory): exit 74.
     local_error: StorageError | None = None
+    # Ctrl-C stopped the run: what finished is stored, the rest is for the next sync (exit 130).
+    interrupted: bool = False
 
     @property
     def ok(self) -> bool:
         return (
-            self.app_error is None
+            not self.interrupted
+            and self.app_error is None
             and self.local_error is None
             and all(s.outcome == OK for s in self.stores)
         )
@@ -175,6 +184,43 @@ class SilentObserver:
         """Ignore."""
 
 
+class QuotaWaits:
+    """The rate limiter's waits (amazon.ratelimit.WaitObserver): shown live, added up per store."""
+
+    # Shorter waits are the normal pace of a fast operation; showing them would only flicker.
+    SHOW_FROM_S = 1.0
+
+    def __init__(self, observer: SyncObserver | None = None) -> None:
+        self.observer: SyncObserver = observer or SilentObserver()
+        self._lock = threading.Lock()
+        self._totals: dict[str, float] = {}
+        self._shown: dict[str, str] = {}  # store → the progress text a wait replaced
+
+    def waiting(self, store: str, operation: str, seconds: float) -> None:
+        """Show the wait and its reason in the store's progress line."""
+        log.info("%s: waiting %.1f s for Amazon's %s quota", store, seconds, operation)
+        if seconds >= self.SHOW_FROM_S:
+            self.observer.progress(store, f"waiting {seconds:.0f} s for Amazon's {operation} quota")
+
+    def waited(self, store: str, operation: str, seconds: float) -> None:
+        """Add the wait to the store's total; restore what the store was doing."""
+        with self._lock:
+            self._totals[store] = self._totals.get(store, 0.0) + seconds
+            last = self._shown.get(store)
+        if seconds >= self.SHOW_FROM_S and last is not None:
+            self.observer.progress(store, last)
+
+    def note_progress(self, store: str, text: str) -> None:
+        """Remember what the store shows, to show it again after a wait."""
+        with self._lock:
+            self._shown[store] = text
+
+    def total(self, store: str) -> float:
+        """Seconds the store has waited for quota so far."""
+        with self._lock:
+            return self._totals.get(store, 0.0)
+
+
 @dataclass
 class SyncEnvironment:
     """The collaborators of a run."""
@@ -186,6 +232,11 @@ class SyncEnvironment:
     sleep: Callable[[float], None]
     monotonic: Callable[[], float] = time.monotonic
     observer: SyncObserver = field(default_factory=SilentObserver)
+    # Set by Ctrl-C; the Amazon clients' sleeps should come from stop.sleeper so it cuts them short.
+    stop: StopSignal = field(default_factory=StopSignal)
+    on_interrupt: Callable[[], None] = lambda: None  # told once, when Ctrl-C is first pressed
+    # The Amazon clients' rate limiter reports its waits here (pass it to amazon_clients).
+    quota_waits: QuotaWaits = field(default_factory=QuotaWaits)
 
 
 def skip_reason(record: StoreRecord, status: Status, problem_code: str | None) -> str | None:
@@ -236,7 +287,7 @@ def run_sync(
         else:
             log.error("%s: %s", result.name, result.reason)
         env.observer.store_finished(result)
-    app_stop = _AppStop()
+    app_stop = _AppStop(env.stop)
     recorder = CheckRecorder(env.db, records, states, env.clock, "sync")
     to_run = [r for r in runnable if r.name in tokens]
     for record in to_run:
@@ -251,14 +302,26 @@ def run_sync(
                 for r in to_run
             }
             for name, future in futures.items():
-                results[name] = future.result()
-    env.db.prune(env.clock())  # history past the retention, never what a status depends on
+                try:
+                    results[name] = future.result()
+                except KeyboardInterrupt:
+                    if env.stop.is_set():
+                        raise  # a second Ctrl-C: stop waiting for the workers
+                    # Every worker stops at its next page, batch or poll; the current batch is
+                    # stored with its cursor or not at all (one transaction).
+                    log.warning("sync interrupted: stopping")
+                    env.stop.set()
+                    env.on_interrupt()
+                    results[name] = future.result()
+    if not env.stop.is_set():
+        env.db.prune(env.clock())  # history past the retention, never what a status depends on
     report = SyncReport(
         started_at=started,
         finished_at=env.clock(),
         stores=[results[r.name] for r in records],
         app_error=app_stop.message,
         local_error=app_stop.local,
+        interrupted=env.stop.is_set(),
     )
     log.info(
         "sync finished: %s (%d store(s) ok of %d)",
@@ -276,8 +339,9 @@ class _AppStop:
     anything (local: a full disk, a read-only data directory).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, interrupt: StopSignal) -> None:
         self._lock = threading.Lock()
+        self._interrupt = interrupt
         self.message: str | None = None
         self.local: StorageError | None = None
 
@@ -295,10 +359,12 @@ class _AppStop:
 
     @property
     def stopped(self) -> bool:
-        return self.message is not None or self.local is not None
+        return self.message is not None or self.local is not None or self._interrupt.is_set()
 
     @property
     def why(self) -> str:
+        if self._interrupt.is_set():
+            return INTERRUPTED_REASON
         if self.local is not None:
             return "the data directory cannot be written"
         return "the app's credentials were rejected"
@@ -328,6 +394,10 @@ def _run_store(
         client = env.client_for(record, refresh_token)
         worker = _StoreWorker(record, client, options, env, app_stop, recorder, result)
         worker.run()
+    except SyncStopped:
+        # Ctrl-C while the worker was between datasets (e.g. probing a 403).
+        result.outcome = FAILED
+        result.reason = f"stopped: {INTERRUPTED_REASON}"
     except StoreDeleted:
         # `soldscope delete` removed it meanwhile: the database refused every write since.
         result.outcome = SKIPPED
@@ -348,6 +418,7 @@ def _run_store(
         # own, and none is left open when the pool ends.
         env.db.close()
     result.duration_s = env.monotonic() - began
+    result.quota_wait_s = env.quota_waits.total(record.name)
     if result.outcome == OK and any(d.outcome == FAILED for d in result.datasets):
         result.outcome = FAILED
     env.observer.store_finished(result)
@@ -395,16 +466,17 @@ class _StoreWorker:
             client=self.client,
             db=env.db,
             clock=env.clock,
-            sleep=env.sleep,
+            sleep=env.stop.sleeper(env.sleep),
             since=self.options.since,
             ba_weeks=self.options.ba_weeks,
             report_wait_s=self.options.report_wait_s,
-            progress=lambda text: env.observer.progress(store, text),
+            progress=lambda text: self._progress(text),
+            stopping=env.stop.is_set,
         )
         result = DatasetResult(name)
         run_id = env.db.start_sync_run(store, name, env.clock())
         began = env.monotonic()
-        env.observer.progress(store, name)
+        self._progress(name)
         aborted = False
         try:
             outcome = DATASETS[name](job)
@@ -438,6 +510,10 @@ class _StoreWorker:
             self._fail(result, exc.__class__.__name__, exc.message, None)
         except StoreDeleted:
             raise
+        except SyncStopped:
+            self._fail(result, INTERRUPTED, f"stopped: {INTERRUPTED_REASON}", None)
+            self.result.reason = f"stopped: {INTERRUPTED_REASON}"
+            aborted = True
         except Exception as exc:
             log.exception("%s %s: unexpected failure", store, name)
             self._fail(result, exc.__class__.__name__, f"unexpected error: {exc}", None)
@@ -466,6 +542,10 @@ class _StoreWorker:
             self.result.outcome = FAILED
             raise _StoreAborted
         return result
+
+    def _progress(self, text: str) -> None:
+        self.env.quota_waits.note_progress(self.record.name, text)
+        self.env.observer.progress(self.record.name, text)
 
     def _fail(self, result: DatasetResult, code: str, message: str, request_id: str | None) -> None:
         result.outcome = FAILED

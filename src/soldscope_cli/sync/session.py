@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -25,24 +26,46 @@ class SyncRequest:
 
 
 def run_sync_command(
-    app: Services, request: SyncRequest, observer: SyncObserver | None = None
+    app: Services,
+    request: SyncRequest,
+    observer: SyncObserver | None = None,
+    *,
+    on_interrupt: Callable[[], None] = lambda: None,
 ) -> SyncReport:
-    """Take the sync lock, open the log, and sync the selected stores."""
+    """Take the sync lock, open the log, and sync the selected stores.
+
+    Ctrl-C stops every store at its next page, batch or poll (on_interrupt is told at once) and
+    returns the partial report, marked interrupted.
+    """
     # Imported here: the runner pulls in the Amazon clients, which parsing a request must not.
+    from soldscope_cli.sync.base import StopSignal
     from soldscope_cli.sync.lock import SyncLock
     from soldscope_cli.sync.logfile import sync_log
-    from soldscope_cli.sync.runner import SilentObserver, SyncEnvironment, SyncOptions, run_sync
+    from soldscope_cli.sync.runner import (
+        QuotaWaits,
+        SilentObserver,
+        SyncEnvironment,
+        SyncOptions,
+        run_sync,
+    )
 
     records = select_stores(app.config(), request.names)
+    stop = StopSignal()
+    waits = QuotaWaits(observer)
     with SyncLock(app.paths.sync_lock, app.clock), sync_log(app.paths.log_file):
         env = SyncEnvironment(
             db=app.database(),
             secrets=app.secret_store(),
-            client_for=app.amazon_clients().spapi_for,
+            client_for=app.amazon_clients(
+                sleep=stop.sleeper(app.sleep), rate_waits=waits
+            ).spapi_for,
             clock=app.clock,
             sleep=app.sleep,
             monotonic=app.monotonic,
             observer=observer or SilentObserver(),
+            stop=stop,
+            on_interrupt=on_interrupt,
+            quota_waits=waits,
         )
         options = SyncOptions(
             datasets=request.datasets,
