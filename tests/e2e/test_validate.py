@@ -144,6 +144,9 @@ def test_rejected_client_secret_changes_nothing_and_exits_1(world: World) -> Non
     result = world.cli.run("validate")
     assert result.returncode == 1
     assert result.stderr.count(APP_REJECTED) == 1
+    # One message, as docs/validate.md promises: no app_error line or Problem cell per store.
+    assert "app_error" not in result.stdout and "not checked" not in result.stdout
+    assert "invalid_client" not in result.stdout
     assert world.statuses() == dict.fromkeys(SELLERS, "active")
     assert world.sim.scenario.app.client_secret not in result.stdout + result.stderr
 

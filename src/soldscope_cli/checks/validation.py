@@ -176,7 +176,9 @@ def _skipped(name: str) -> StoreCheck:
 
 def _with_note(row: StoreRow, check: StoreCheck | None) -> StoreRow:
     """Show what a check found that is not a status (incomplete, skipped, new marketplaces)."""
-    if check is None or check.outcome in (CHECK_PROBLEM,) or not check.reason:
+    if check is None or check.outcome in (CHECK_PROBLEM, CHECK_APP_ERROR, SKIPPED):
+        return row  # a problem has its own cell; the app's rejection is said once, not per row
+    if not check.reason:
         return row
     if check.outcome == CHECK_OK and not check.added:
         return row

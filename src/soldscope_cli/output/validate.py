@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from soldscope_cli.checks.result import APP_REJECTED_MESSAGE, StoreCheck
-from soldscope_cli.checks.validation import ProgressCallback, ValidateResult
-from soldscope_cli.db.database import CHECK_OK
+from soldscope_cli.checks.validation import SKIPPED, ProgressCallback, ValidateResult
+from soldscope_cli.db.database import CHECK_APP_ERROR, CHECK_OK
 from soldscope_cli.fleet.listing import summary
 from soldscope_cli.output.policy import Terminal
 
@@ -36,6 +36,10 @@ def progress_bar(app: Terminal) -> Iterator[ProgressCallback | None]:
         yield update
 
 
+# Outcomes that are the app's failure, not the store's: shown in one app-level line.
+APP_LEVEL = (CHECK_APP_ERROR, SKIPPED)
+
+
 def _details(result: ValidateResult) -> list[str]:
     """One line per store whose check found something, with Amazon's request id."""
     lines = []
@@ -43,6 +47,8 @@ def _details(result: ValidateResult) -> list[str]:
         check = result.checks.get(row.name)
         if check is None or (check.outcome == CHECK_OK and not check.added):
             continue
+        if check.outcome in APP_LEVEL:
+            continue  # the app's rejected credentials are said once, below, not per store
         line = f"{row.name}: {check.outcome}: {check.reason}"
         if check.request_id:
             line += f" [request id {check.request_id}]"
