@@ -120,3 +120,38 @@ def test_serve_in_a_process_until_ctrl_c(tmp_path: Path) -> None:
             process.wait()
     assert process.returncode == 0, stderr
     assert "simulator stopped" in stderr
+
+
+def test_the_ci_recipe_in_the_docs_leaves_no_simulator_behind(tmp_path: Path) -> None:
+    """docs/simulator.md's CI script, run by `sh` as written: its trap must stop the simulator.
+
+    sh starts background jobs ignoring SIGINT, so a `kill -INT` trap left the simulator running.
+    """
+    soldscope = Path(sys.executable).parent / "soldscope"
+    if not soldscope.exists():
+        pytest.skip(f"the soldscope command is not installed next to {sys.executable}")
+    docs = (Path(__file__).parents[2] / "docs" / "simulator.md").read_text()
+    recipe = docs.split("## Testing your own scripts in CI", 1)[1].split("```sh\n", 1)[1]
+    lines = recipe.split("```", 1)[0].splitlines()
+    # The recipe's own start-up lines, as printed; the job itself is replaced by recording the pid.
+    setup = lines[: lines.index(". ./sim.env") + 1]
+    assert any("trap" in line for line in setup), setup
+    (tmp_path / "ci").mkdir()
+    (tmp_path / "ci" / "scenario.toml").write_text(
+        '[[sellers]]\nselling_partner_id = "A1CI0000000001"\nregion = "na"\nmarketplaces = ["US"]\n'
+    )
+    health = (
+        f"{sys.executable} -c 'import os, urllib.request; print(urllib.request.urlopen("
+        'os.environ["SOLDSCOPE_SPAPI_URL"] + "/_admin/health").read().decode())\' > health.json'
+    )
+    script = "\n".join([*setup, 'echo "$SIM_PID" > sim.pid', health])
+    env = {**os.environ, "PATH": f"{soldscope.parent}:{os.environ['PATH']}"}
+    done = subprocess.run(
+        ["sh", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / "health.json").read_text())
+    pid = int((tmp_path / "sim.pid").read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # the trap stopped it before sh exited
+    assert "# simulator stopped" in (tmp_path / "sim.log").read_text()

@@ -74,10 +74,18 @@ def run_serve(
     print("# simulator stopped", file=err)
 
 
-def _wait_forever() -> None:
+def _wait_for_stop() -> None:
+    """Block until Ctrl-C or SIGTERM: a script's plain `kill`, since background jobs of `sh`
+    ignore SIGINT, must stop the simulator cleanly too."""
+    import signal
+
     stop = threading.Event()
-    while not stop.wait(3600):
-        pass
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(3600):
+            pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @simulator_app.command("serve")
@@ -90,7 +98,7 @@ def serve(
         typer.Option(help="Scenario file (.toml or .json); default: the built-in demo."),
     ] = None,
 ) -> None:
-    """Serve the simulator in the foreground until Ctrl-C.
+    """Serve the simulator in the foreground until Ctrl-C or SIGTERM.
 
     Prints `export SOLDSCOPE_...` lines on stdout that point soldscope at it.
 
@@ -104,4 +112,4 @@ def serve(
     out = getattr(ctx.obj, "stdout", None) or sys.stdout
     err = getattr(ctx.obj, "stderr", None) or sys.stderr
     simulator = build_simulator(scenario, host, port)
-    run_serve(simulator, out=out, err=err, wait=_wait_forever)
+    run_serve(simulator, out=out, err=err, wait=_wait_for_stop)
