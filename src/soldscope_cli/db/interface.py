@@ -10,7 +10,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from soldscope_cli.db.model import FinanceRow, InventoryRow, PageCounts
+from soldscope_cli.db.model import (
+    FinanceRow,
+    InventoryRow,
+    Invitation,
+    NewInvitation,
+    PageCounts,
+    StateClaim,
+)
 
 
 class InventoryStore(Protocol):
@@ -107,3 +114,25 @@ class DatasetDatabase(Protocol):
         set_: Mapping[str, str] | None = None,
         delete: Iterable[str] = (),
     ) -> None: ...
+
+
+class InvitationStore(Protocol):
+    """invitations and the consent states each click on one of them mints."""
+
+    def create(self, invitation: NewInvitation) -> Invitation: ...
+
+    def by_token_hash(self, token_hash: str) -> Invitation | None: ...
+
+    def pending_for(self, name: str, now: datetime) -> Invitation | None: ...
+
+    def listing(self, now: datetime, *, include_done: bool) -> list[Invitation]: ...
+
+    def revoke(self, invitation_id: int, now: datetime) -> bool: ...
+
+    def add_state(
+        self, state_hash: str, invitation_id: int, now: datetime, expires_at: datetime
+    ) -> None: ...
+
+    def claim_state(self, state_hash: str, now: datetime) -> StateClaim: ...
+
+    def mark_used(self, invitation_id: int, now: datetime, selling_partner_id: str) -> bool: ...

@@ -24,6 +24,7 @@ MIN_RETENTION_DAYS = 1
 LOCK_TIMEOUT_S = 30.0
 
 _APP_KEYS = {"application_id", "client_id", "redirect_uri", "draft", "client_secret_set_at"}
+_SERVE_KEYS = {"public_url", "agency_name"}
 _STORE_KEYS = {
     "region",
     "marketplaces",
@@ -43,6 +44,14 @@ class AppSettings:
     redirect_uri: str | None = None
     draft: bool = False
     client_secret_set_at: datetime | None = None
+
+
+@dataclass
+class ServeSettings:
+    """[serve]: where `soldscope serve` is reached, and whose name its pages show."""
+
+    public_url: str | None = None  # https://host[/prefix]; invitation links live under it
+    agency_name: str | None = None
 
 
 @dataclass
@@ -69,6 +78,7 @@ class Config:
     # None until the home first stores a secret.
     secrets_namespace: str | None = None
     retention_days_set: int | None = None  # [state] retention_days, when the file sets it
+    serve: ServeSettings = field(default_factory=ServeSettings)
 
     @property
     def retention_days(self) -> int:
@@ -91,6 +101,22 @@ def validate_store_name(name: str) -> str:
 MIN_YEAR = 2000
 MAX_YEAR = 2100
 TIME_RANGE = f"between {MIN_YEAR} and {MAX_YEAR}"
+
+
+def public_url_problem(url: str) -> str | None:
+    """Why `url` cannot be serve's public URL (an http(s) origin with an optional path), or None."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises ValueError for a bad port)
+    except ValueError:
+        return f"{url!r} is not a URL"
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return f"{url!r} must be an absolute https:// URL"
+    if parts.query or parts.fragment or "#" in url or "?" in url:
+        return f"{url!r} must have no query or fragment"
+    return None
 
 
 def format_time(value: datetime) -> str:
@@ -176,7 +202,7 @@ class _Parser:
     def parse(self, data: dict[str, Any]) -> Config:
         config = Config()
         for key in data:
-            if key not in {"app", "stores", "secrets", "state"}:
+            if key not in {"app", "stores", "secrets", "state", "serve"}:
                 raise self.fail(f"unknown table or key {key!r}", key)
         app = data.get("app", {})
         if not isinstance(app, dict):
@@ -209,6 +235,7 @@ class _Parser:
             )
         config.secrets_backend = backend
         config.retention_days_set = self.parse_state(data.get("state", {}))
+        config.serve = self.parse_serve(data.get("serve", {}))
         stores = data.get("stores", {})
         if not isinstance(stores, dict):
             raise self.fail("[stores] must hold one table per store", "stores")
@@ -233,6 +260,24 @@ class _Parser:
                 "retention_days",
             )
         return days
+
+    def parse_serve(self, serve: Any) -> ServeSettings:
+        if not isinstance(serve, dict):
+            raise self.fail("[serve] must be a table", "serve")
+        for key in serve:
+            if key not in _SERVE_KEYS:
+                raise self.fail(f"unknown key {key!r} in [serve]", "serve", key)
+        settings = ServeSettings()
+        for key in sorted(_SERVE_KEYS):
+            value = serve.get(key)
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise self.fail(f"{key} must be a non-empty string", "serve", key)
+            setattr(settings, key, value.strip() if value is not None else None)
+        if settings.public_url is not None:
+            problem = public_url_problem(settings.public_url)
+            if problem:
+                raise self.fail(f"public_url {problem}", "serve", "public_url")
+        return settings
 
     def parse_app(self, app: dict[str, Any]) -> AppSettings:
         for key in app:
@@ -406,6 +451,13 @@ def dump_config(config: Config) -> str:
         data["secrets"] = secrets
     if config.retention_days_set is not None:
         data["state"] = {"retention_days": config.retention_days_set}
+    serve = {
+        key: getattr(config.serve, key)
+        for key in sorted(_SERVE_KEYS)
+        if getattr(config.serve, key) is not None
+    }
+    if serve:
+        data["serve"] = serve
     stores: dict[str, Any] = {}
     for name in sorted(config.stores):
         record = config.stores[name]
