@@ -195,7 +195,10 @@ def _register() -> None:
         delete,
         demo,
         doctor,
+        invite,
+        invites,
         list_,
+        serve,
         sync,
         validate,
     )
@@ -207,6 +210,9 @@ def _register() -> None:
     app.command("sync")(sync.sync_command)
     app.command("doctor")(doctor.doctor_command)
     app.command("demo")(demo.demo_command)
+    app.command("invite")(invite.invite_command)
+    app.add_typer(invites.invites_app, name="invites")
+    app.command("serve")(serve.serve_command)
     app.add_typer(app_cmd.app_app, name="app")
     from soldscope_cli.commands.simulator import simulator_app
 

@@ -333,7 +333,8 @@ def _open_listener(plan: ListenPlan, name: str, ctx: Services) -> CallbackListen
         ) from None
 
 
-def _exchange(clients: ConsentClients, code: str, redirect_uri: str, name: str) -> str:
+def exchange_code(clients: ConsentClients, code: str, redirect_uri: str, name: str) -> str:
+    """Trade a consent's code for its refresh token at once (it dies 5 minutes after consent)."""
     from soldscope_cli.amazon.lwa import LwaError, LwaTransient
 
     try:
@@ -413,7 +414,7 @@ def run_consent(
     check_seller(config, target, seller, force=request.force)
 
     ui.step(f"Amazon authorized seller {seller}; exchanging the code")
-    refresh_token = _exchange(clients, answer.code, redirect_uri, target.name)
+    refresh_token = exchange_code(clients, answer.code, redirect_uri, target.name)
     now = ctx.clock()
     planned = StoreRecord(
         name=target.name,
