@@ -197,8 +197,11 @@ def _register() -> None:
         demo,
         doctor,
         export,
+        invite,
+        invites,
         list_,
         log,
+        serve,
         sync,
         validate,
     )
@@ -213,6 +216,9 @@ def _register() -> None:
     app.command("export")(export.export_command)
     app.command("doctor")(doctor.doctor_command)
     app.command("demo")(demo.demo_command)
+    app.command("invite")(invite.invite_command)
+    app.add_typer(invites.invites_app, name="invites")
+    app.command("serve")(serve.serve_command)
     app.add_typer(app_cmd.app_app, name="app")
     from soldscope_cli.commands.simulator import simulator_app
 

@@ -64,3 +64,29 @@ def already_used_page() -> str:
 def not_found_page() -> str:
     """The answer to every path the listener does not serve."""
     return _page("info", "Not found", "<p>This address is not served by soldscope.</p>")
+
+
+# --- the pages `soldscope serve` shows a seller who follows an invitation link ---------------------
+
+
+def _contact(agency: str | None) -> str:
+    return escape(agency) if agency else "the agency that sent you the link"
+
+
+def connected_page(agency: str | None) -> str:
+    """The seller's last page of a consent through an invitation: nothing to copy, nothing to keep."""
+    who = f" with {escape(agency)}" if agency else ""
+    body = (
+        f"<p>Your Amazon seller account is now connected{who}. Nothing else is needed from you.</p>"
+    )
+    return _page("ok", "Connected — you can close this tab", body)
+
+
+def invitation_page(kind: str, title: str, detail: str, agency: str | None, *, retry: bool) -> str:
+    """A page saying what happened to the seller's consent and whom to contact."""
+    again = "<p>You can open the invitation link again to retry.</p>" if retry else ""
+    body = (
+        f"<p>{escape(detail)}</p>{again}"
+        f"<p><strong>Questions?</strong> Contact {_contact(agency)}.</p>"
+    )
+    return _page(kind, title, body)

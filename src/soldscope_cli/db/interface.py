@@ -16,7 +16,10 @@ from soldscope_cli.db.model import (
     FinanceRow,
     HistoryEntry,
     InventoryRow,
+    Invitation,
+    NewInvitation,
     PageCounts,
+    StateClaim,
 )
 
 
@@ -148,3 +151,25 @@ class StateReads(Protocol):
     def export(
         self, dataset: str, store_ids: Sequence[int], *, since: datetime | None, size: int = 5000
     ) -> ExportBatches: ...
+
+
+class InvitationStore(Protocol):
+    """invitations and the consent states each click on one of them mints."""
+
+    def create(self, invitation: NewInvitation) -> Invitation: ...
+
+    def by_token_hash(self, token_hash: str) -> Invitation | None: ...
+
+    def pending_for(self, name: str, now: datetime) -> Invitation | None: ...
+
+    def listing(self, now: datetime, *, include_done: bool) -> list[Invitation]: ...
+
+    def revoke(self, invitation_id: int, now: datetime) -> bool: ...
+
+    def add_state(
+        self, state_hash: str, invitation_id: int, now: datetime, expires_at: datetime
+    ) -> None: ...
+
+    def claim_state(self, state_hash: str, now: datetime) -> StateClaim: ...
+
+    def mark_used(self, invitation_id: int, now: datetime, selling_partner_id: str) -> bool: ...

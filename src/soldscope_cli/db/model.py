@@ -162,3 +162,56 @@ class ExportBatches(NamedTuple):
 
     columns: tuple[str, ...]
     batches: Iterator[list[tuple[Any, ...]]]
+
+
+# --- invitations (`soldscope invite`, answered by `soldscope serve`) --------------------------------
+
+INVITE_NEW = "new"
+INVITE_RENEWAL = "renewal"
+INVITE_PENDING = "pending"
+INVITE_USED = "used"
+INVITE_EXPIRED = "expired"
+INVITE_REVOKED = "revoked"
+
+
+@dataclass(frozen=True)
+class NewInvitation:
+    """An invitation to store; its token is never stored, only the token's hash."""
+
+    uid: str  # random; with the home's invitation key it derives the token (onboarding/)
+    token_hash: str
+    name: str
+    kind: str  # INVITE_NEW or INVITE_RENEWAL
+    region: str
+    marketplaces: tuple[str, ...]
+    region_wide: bool
+    note: str | None
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Invitation(NewInvitation):
+    """A stored invitation and what became of it."""
+
+    id: int = 0
+    used_at: datetime | None = None
+    revoked_at: datetime | None = None
+    selling_partner_id: str | None = None  # the seller who consented through it
+
+    def status(self, now: datetime) -> str:
+        """pending, used, expired or revoked."""
+        if self.revoked_at is not None:
+            return INVITE_REVOKED
+        if self.used_at is not None:
+            return INVITE_USED
+        if now >= self.expires_at:
+            return INVITE_EXPIRED
+        return INVITE_PENDING
+
+
+class StateClaim(NamedTuple):
+    """What claiming a consent state found: its invitation, and what was wrong with the state."""
+
+    invitation: Invitation | None
+    problem: str | None  # None, "unknown", "used" or "expired"

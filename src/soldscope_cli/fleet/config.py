@@ -24,6 +24,7 @@ MIN_RETENTION_DAYS = 1
 LOCK_TIMEOUT_S = 30.0
 
 _APP_KEYS = {"application_id", "client_id", "redirect_uri", "draft", "client_secret_set_at"}
+_SERVE_KEYS = {"public_url", "agency_name"}
 _STORE_KEYS = {
     "region",
     "marketplaces",
@@ -43,6 +44,14 @@ class AppSettings:
     redirect_uri: str | None = None
     draft: bool = False
     client_secret_set_at: datetime | None = None
+
+
+@dataclass
+class ServeSettings:
+    """[serve]: where `soldscope serve` is reached, and whose name its pages show."""
+
+    public_url: str | None = None  # https://host[/prefix]; invitation links live under it
+    agency_name: str | None = None
 
 
 @dataclass
@@ -91,6 +100,8 @@ class Config:
                 return timedelta(hours=amount) if unit == "hours" else timedelta(days=amount)
         raise KeyError(dataset)
 
+    serve: ServeSettings = field(default_factory=ServeSettings)
+
     @property
     def retention_days(self) -> int:
         """How many days of checks, events and sync runs the state database keeps."""
@@ -112,6 +123,22 @@ def validate_store_name(name: str) -> str:
 MIN_YEAR = 2000
 MAX_YEAR = 2100
 TIME_RANGE = f"between {MIN_YEAR} and {MAX_YEAR}"
+
+
+def public_url_problem(url: str) -> str | None:
+    """Why `url` cannot be serve's public URL (an http(s) origin with an optional path), or None."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises ValueError for a bad port)
+    except ValueError:
+        return f"{url!r} is not a URL"
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return f"{url!r} must be an absolute https:// URL"
+    if parts.query or parts.fragment or "#" in url or "?" in url:
+        return f"{url!r} must have no query or fragment"
+    return None
 
 
 def format_time(value: datetime) -> str:
@@ -197,7 +224,7 @@ class _Parser:
     def parse(self, data: dict[str, Any]) -> Config:
         config = Config()
         for key in data:
-            if key not in {"app", "stores", "secrets", "state", "stale"}:
+            if key not in {"app", "stores", "secrets", "state", "stale", "serve"}:
                 raise self.fail(f"unknown table or key {key!r}", key)
         app = data.get("app", {})
         if not isinstance(app, dict):
@@ -231,6 +258,7 @@ class _Parser:
         config.secrets_backend = backend
         config.retention_days_set = self.parse_state(data.get("state", {}))
         config.stale_set = self.parse_stale(data.get("stale", {}))
+        config.serve = self.parse_serve(data.get("serve", {}))
         stores = data.get("stores", {})
         if not isinstance(stores, dict):
             raise self.fail("[stores] must hold one table per store", "stores")
@@ -278,6 +306,24 @@ class _Parser:
                 )
             limits[key] = value
         return limits
+
+    def parse_serve(self, serve: Any) -> ServeSettings:
+        if not isinstance(serve, dict):
+            raise self.fail("[serve] must be a table", "serve")
+        for key in serve:
+            if key not in _SERVE_KEYS:
+                raise self.fail(f"unknown key {key!r} in [serve]", "serve", key)
+        settings = ServeSettings()
+        for key in sorted(_SERVE_KEYS):
+            value = serve.get(key)
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise self.fail(f"{key} must be a non-empty string", "serve", key)
+            setattr(settings, key, value.strip() if value is not None else None)
+        if settings.public_url is not None:
+            problem = public_url_problem(settings.public_url)
+            if problem:
+                raise self.fail(f"public_url {problem}", "serve", "public_url")
+        return settings
 
     def parse_app(self, app: dict[str, Any]) -> AppSettings:
         for key in app:
@@ -479,6 +525,13 @@ def dump_config(config: Config) -> str:
         data["state"] = {"retention_days": config.retention_days_set}
     if config.stale_set:
         data["stale"] = {k: config.stale_set[k] for k in STALE_DEFAULTS if k in config.stale_set}
+    serve = {
+        key: getattr(config.serve, key)
+        for key in sorted(_SERVE_KEYS)
+        if getattr(config.serve, key) is not None
+    }
+    if serve:
+        data["serve"] = serve
     stores: dict[str, Any] = {}
     for name in sorted(config.stores):
         record = config.stores[name]

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 SERVICE = "soldscope"
 CLIENT_SECRET_KEY = "lwa-client-secret"
+# The home's key that derives invitation link tokens (onboarding/invitations.py); never shown.
+INVITATION_KEY = "invitation-key"
 SECRETS_ENV = "SOLDSCOPE_SECRETS"
 KEYRING_TIMEOUT_S = 10.0
 
@@ -259,7 +261,7 @@ class NamespacedSecretStore:
     @staticmethod
     def is_home_key(key: str) -> bool:
         """The keys a home owns: refresh tokens and the client secret (a probe key passes through)."""
-        return key == CLIENT_SECRET_KEY or key.startswith(TOKEN_KEY_PREFIX)
+        return key in (CLIENT_SECRET_KEY, INVITATION_KEY) or key.startswith(TOKEN_KEY_PREFIX)
 
     def namespace(self) -> str | None:
         """This home's namespace, or None before its first secret is stored."""

@@ -365,7 +365,12 @@ def _open_listener(
         ) from None
 
 
-def _exchange(clients: ConsentClients, code: str, redirect_uri: str, connect_args: str) -> str:
+def exchange_code(clients: ConsentClients, code: str, redirect_uri: str, connect_args: str) -> str:
+    """Trade a consent's code for its refresh token at once (it dies 5 minutes after consent).
+
+    connect_args are what `soldscope connect` needs to try again (the name, and a new store's
+    marketplaces), for the hint of a failed exchange.
+    """
     from soldscope_cli.amazon.lwa import LwaError, LwaTransient
 
     try:
@@ -446,7 +451,7 @@ def run_consent(
     check_seller(config, target, seller, force=request.force)
 
     ui.step(f"Amazon authorized seller {seller}; exchanging the code")
-    refresh_token = _exchange(clients, answer.code, redirect_uri, target.connect_args)
+    refresh_token = exchange_code(clients, answer.code, redirect_uri, target.connect_args)
     now = ctx.clock()
     planned = StoreRecord(
         name=target.name,

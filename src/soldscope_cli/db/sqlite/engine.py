@@ -37,6 +37,7 @@ from soldscope_cli.db.sqlite import inventory as inventory_db
 from soldscope_cli.db.sqlite.brand_analytics import SearchTermsTable
 from soldscope_cli.db.sqlite.finances import FinancesTable
 from soldscope_cli.db.sqlite.inventory import InventoryTable
+from soldscope_cli.db.sqlite.invitations import InvitationsTable
 from soldscope_cli.db.sqlite.migrations import STORE_TABLES, Migration
 from soldscope_cli.db.sqlite.state import delete_state, get_state, put_state
 from soldscope_cli.errors import ConfigError, StorageError
@@ -203,6 +204,11 @@ class Database:
     def search_terms(self) -> SearchTermsTable:
         """The Brand Analytics search terms tables."""
         return SearchTermsTable(self)
+
+    @cached_property
+    def invitations(self) -> InvitationsTable:
+        """Invitation links and their consent states."""
+        return InvitationsTable(self)
 
     # --- stores (one row per connection) ----------------------------------------------------------
 

@@ -445,6 +445,44 @@ def _m0300_read_indexes(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m0310_invitations(conn: sqlite3.Connection) -> None:
+    """Invitation links (`soldscope invite`) and the consent states `soldscope serve` mints.
+
+    Only hashes of the link tokens and of the states are kept: a copy of the database lets
+    nobody open a consent or answer one.
+    """
+    execute_script(
+        conn,
+        """
+        CREATE TABLE invitations (
+            id INTEGER PRIMARY KEY,
+            uid TEXT NOT NULL UNIQUE,
+            token_hash TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('new', 'renewal')),
+            region TEXT NOT NULL,
+            marketplaces TEXT NOT NULL,
+            region_wide INTEGER NOT NULL DEFAULT 0,
+            note TEXT,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            used_at TEXT,
+            revoked_at TEXT,
+            selling_partner_id TEXT
+        );
+        CREATE INDEX invitations_name ON invitations (name, id);
+        CREATE TABLE consent_states (
+            state_hash TEXT PRIMARY KEY,
+            invitation_id INTEGER NOT NULL REFERENCES invitations (id),
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            used_at TEXT
+        );
+        CREATE INDEX consent_states_expiry ON consent_states (expires_at);
+        """,
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_state", _m0001_state),
     Migration("0100_inventory", _m0100_inventory),
@@ -452,6 +490,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0120_brand_analytics", _m0120_brand_analytics),
     Migration("0200_stores", _m0200_stores),
     Migration("0300_read_indexes", _m0300_read_indexes),
+    Migration("0310_invitations", _m0310_invitations),
 )
 
 # Tables that hold a connection's rows (by store_id), children before what they point at.

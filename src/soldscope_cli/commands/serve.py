@@ -1,0 +1,78 @@
+"""`soldscope serve`: answer invitation links and Amazon's consent callback over HTTP."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Annotated
+
+import typer
+
+from soldscope_cli.commands.common import get_context
+from soldscope_cli.context import AppContext
+
+DEFAULT_LISTEN = "127.0.0.1:8400"  # web/server.py has the same default; this module stays light
+
+
+def serve_command(
+    ctx: typer.Context,
+    listen: Annotated[
+        str,
+        typer.Option("--listen", metavar="HOST:PORT", help="Address to listen on."),
+    ] = DEFAULT_LISTEN,
+    trusted_proxy: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--trusted-proxy",
+            metavar="ADDRESS",
+            help="A reverse proxy (address or network) whose X-Forwarded-Proto/Host/For headers are believed (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Serve invitation links and the consent callback, with the same config, secrets and database as the CLI.
+
+    A seller who opens a link from `soldscope invite` is sent to Seller Central's consent page; Amazon's answer comes back to the redirect URI's path, where serve exchanges the code, checks the token live and stores the store. Invitation links live at <public URL>/invite/<token>: [serve] public_url in config.toml or SOLDSCOPE_PUBLIC_URL, else the redirect URI's scheme and host. Ctrl-C or SIGTERM stop it cleanly. Put it behind an HTTPS reverse proxy (docs/serve.md).
+
+    Examples:
+      soldscope serve
+      soldscope serve --listen 127.0.0.1:8400 --trusted-proxy 127.0.0.1
+    """
+    app = get_context(ctx)
+    run_serve(app, listen, list(trusted_proxy or []))
+
+
+def run_serve(app: AppContext, listen: str, trusted_proxies: list[str]) -> None:
+    """Check everything, bind, then serve until a signal."""
+    from soldscope_cli.fleet.config import format_time
+    from soldscope_cli.web.app import build_app
+    from soldscope_cli.web.server import bind, plan_serve, run
+
+    plan = plan_serve(app, listen, trusted_proxies)
+    # Opened now, on this thread: a locked keyring or an unwritable database stops serve here,
+    # not on a seller's click; the pooled HTTP client is shared by the handler threads.
+    app.database().states([])
+    app.secret_store()
+    app.http()
+    sock = bind(plan.host, plan.port)
+    write_lock = threading.Lock()
+
+    def line(text: str) -> None:
+        with write_lock:
+            app.stderr.write(f"{format_time(app.clock())} {text}\n")
+            app.stderr.flush()
+
+    def access(text: str) -> None:
+        line(f"access {text}")
+
+    def stopped(sig: int) -> None:
+        line(f"stopping ({signal.Signals(sig).name})")
+
+    asgi = build_app(app, plan.settings, say=line, access_log=access, monotonic=app.monotonic)
+    where = f"{plan.host}:{sock.getsockname()[1]}"
+    line(
+        f"serving on http://{where}: callback {plan.redirect_uri}, invitation links "
+        f"{plan.public_url}/invite/…"
+    )
+    run(asgi, sock, stopped)
+    line("stopped")

@@ -1,0 +1,103 @@
+"""What `invite` and `invites` print: links on stdout, context on stderr, or JSON."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.table import Table
+
+from soldscope_cli.db.model import Invitation
+from soldscope_cli.fleet.config import format_time
+from soldscope_cli.onboarding.invitations import InviteOutcome, invitation_json
+from soldscope_cli.output.jsonout import print_json
+from soldscope_cli.output.policy import Terminal
+
+
+def _what(outcome: InviteOutcome) -> str:
+    inv = outcome.invitation
+    where = (
+        f"region {inv.region}"
+        if inv.region_wide or not inv.marketplaces
+        else ", ".join(inv.marketplaces)
+    )
+    verb = "renew" if inv.kind == "renewal" else "connect"
+    again = " (already pending: the same link)" if outcome.reused else ""
+    return f"Invitation to {verb} {inv.name} ({where}), valid until {format_time(inv.expires_at)}{again}"
+
+
+def render_invitation(
+    app: Terminal, outcome: InviteOutcome, now: datetime, *, as_json: bool
+) -> None:
+    """One invitation: its link alone on stdout (for scripts), what it is on stderr."""
+    if as_json:
+        print_json(app.stdout, outcome.to_json(now))
+        return
+    app.err.print(_what(outcome) + ". Send this link to the seller:", markup=False, soft_wrap=True)
+    app.stdout.write(outcome.link + "\n")
+    app.stdout.flush()
+
+
+def render_invitations(
+    app: Terminal, outcomes: list[InviteOutcome], now: datetime, *, as_json: bool
+) -> None:
+    """The renewal campaign: one line per store, `NAME LINK`."""
+    if as_json:
+        print_json(app.stdout, [outcome.to_json(now) for outcome in outcomes])
+        return
+    if not outcomes:
+        app.err.print("No store needs a renewal invitation.", markup=False)
+        return
+    for outcome in outcomes:
+        app.err.print(_what(outcome), markup=False, soft_wrap=True)
+    width = max(len(outcome.invitation.name) for outcome in outcomes)
+    for outcome in outcomes:
+        app.stdout.write(f"{outcome.invitation.name:<{width}}  {outcome.link}\n")
+    app.stdout.flush()
+
+
+def render_invitation_list(
+    app: Terminal, invitations: list[Invitation], now: datetime, *, as_json: bool, everything: bool
+) -> None:
+    """`invites`: a table on a terminal, tab-free plain columns otherwise, or JSON."""
+    if as_json:
+        print_json(app.stdout, [invitation_json(inv, now) for inv in invitations])
+        return
+    if not invitations:
+        tail = "" if everything else " (`soldscope invites --all` shows used, expired and revoked)"
+        app.err.print(f"No pending invitations{tail}.", markup=False)
+        return
+    header = ("NAME", "KIND", "STATUS", "CREATED", "EXPIRES", "USED", "NOTE")
+    rows = [
+        (
+            inv.name,
+            inv.kind,
+            inv.status(now),
+            format_time(inv.created_at),
+            format_time(inv.expires_at),
+            format_time(inv.used_at) if inv.used_at else "-",
+            inv.note or "",
+        )
+        for inv in invitations
+    ]
+    if not app.stdout_tty:
+        # Piped: stable, untruncated columns whatever the width.
+        widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+        for row in [header, *rows]:
+            cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=True)]
+            app.stdout.write("  ".join(cells).rstrip() + "\n")
+        app.stdout.flush()
+        return
+    table = Table(box=None, pad_edge=False, show_edge=False)
+    for column in header:
+        table.add_column(column, no_wrap=column != "NOTE", overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    app.out.print(table)
+
+
+def render_revoked(app: Terminal, invitation: Invitation) -> None:
+    """Confirm a revoke on stderr."""
+    app.err.print(
+        f"Revoked the pending invitation for {invitation.name}: its link no longer works.",
+        markup=False,
+    )

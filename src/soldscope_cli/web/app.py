@@ -1,0 +1,220 @@
+"""The Starlette app `soldscope serve` runs: invitation links, the consent callback, the pages.
+
+Starlette was chosen for its small, typed, well-kept core (routing, responses, a test client on
+httpx, which soldscope already uses) without a framework's worth of dependencies; the handlers are
+plain functions Starlette runs on its thread pool, because the consent steps below them block.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from soldscope_cli.consent import pages
+from soldscope_cli.errors import SoldscopeError
+from soldscope_cli.onboarding import invite_consent as flow
+from soldscope_cli.redact import redact
+from soldscope_cli.services import Services
+from soldscope_cli.web.guard import Guard, Network, RateLimiter
+
+HEALTH_PATH = "/healthz"
+
+_GONE = {
+    "used": (
+        "This link was already used",
+        "This invitation link has already been used to "
+        "connect the account, so it cannot be used again.",
+    ),
+    "expired": ("This link has expired", "This invitation link has expired."),
+    "revoked": ("This link is no longer valid", "This invitation link was withdrawn."),
+    "store_gone": (
+        "This link is no longer valid",
+        "The account this link was meant to renew is no longer managed here.",
+    ),
+}
+
+# kind -> (HTTP status, title, what the seller reads, whether the link can be used again)
+_FAILURES: dict[str, tuple[HTTPStatus, str, str, bool]] = {
+    flow.CANCELLED: (
+        HTTPStatus.OK,
+        "Authorization cancelled",
+        "You cancelled the authorization on Amazon's page. Nothing was connected.",
+        True,
+    ),
+    flow.DENIED: (
+        HTTPStatus.BAD_REQUEST,
+        "Amazon did not authorize the connection",
+        "Amazon did not complete the authorization. Nothing was connected. Make sure "
+        "you are signed in as the account's primary Seller Central user.",
+        True,
+    ),
+    flow.SLOW: (
+        HTTPStatus.BAD_REQUEST,
+        "The authorization took too long",
+        "The authorization took longer than the few minutes it may take. Nothing was connected.",
+        True,
+    ),
+    flow.INCOMPLETE: (
+        HTTPStatus.BAD_REQUEST,
+        "Amazon's answer was incomplete",
+        "Amazon's answer did not contain what is needed. Nothing was connected.",
+        True,
+    ),
+    flow.OTHER_SELLER: (
+        HTTPStatus.CONFLICT,
+        "A different seller account authorized",
+        "You signed in to a different Amazon seller account than the one this "
+        "link renews, so nothing was changed. Sign in to the right account and "
+        "open the link again.",
+        True,
+    ),
+    flow.DUPLICATE: (
+        HTTPStatus.CONFLICT,
+        "This seller account is already connected",
+        "This Amazon seller account is already connected under another name, so "
+        "nothing was changed.",
+        False,
+    ),
+    flow.UNREACHABLE: (
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        "Amazon could not be reached",
+        "Amazon could not be reached to finish the connection. Nothing was "
+        "connected. Please try again in a few minutes.",
+        True,
+    ),
+    flow.REJECTED: (
+        HTTPStatus.BAD_GATEWAY,
+        "Amazon did not accept the connection",
+        "Amazon did not accept the new connection. Nothing was connected. Make sure "
+        "you sign in to the seller account and marketplace you were asked to "
+        "connect.",
+        True,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """What the app serves where, and for whom."""
+
+    callback_path: str
+    invite_prefix: str  # the public URL's path, "" at the root
+    allowed_hosts: frozenset[str]
+    trusted_proxies: list[Network]
+    agency: str | None = None
+
+
+def _html(status: int, body: str) -> HTMLResponse:
+    return HTMLResponse(body, status_code=status)
+
+
+def build_app(
+    services: Services,
+    settings: ServeSettings,
+    *,
+    say: Callable[[str], None],
+    access_log: Callable[[str], None],
+    monotonic: Callable[[], float],
+) -> Guard:
+    """The ASGI application: routes behind the Guard."""
+    agency = settings.agency
+    lock = threading.Lock()
+
+    def trouble(exc: BaseException) -> HTMLResponse:
+        text = exc.message if isinstance(exc, SoldscopeError) else type(exc).__name__
+        say(f"error: {redact(text)}")
+        return _html(
+            HTTPStatus.SERVICE_UNAVAILABLE,
+            pages.invitation_page(
+                "bad",
+                "Temporarily unavailable",
+                "The connection service cannot finish this right now. Nothing was connected.",
+                agency,
+                retry=True,
+            ),
+        )
+
+    def gone(exc: flow.InvitationGone) -> HTMLResponse:
+        title, detail = _GONE.get(exc.status, _GONE["revoked"])
+        return _html(
+            HTTPStatus.GONE,
+            pages.invitation_page(
+                "info",
+                title,
+                detail + " Ask for a new link if you still need to connect.",
+                agency,
+                retry=False,
+            ),
+        )
+
+    def invite(request: Request) -> Response:
+        token = str(request.path_params["token"])
+        try:
+            url = flow.begin_consent(services, token)
+        except flow.InvitationNotFound:
+            return _html(HTTPStatus.NOT_FOUND, pages.not_found_page())
+        except flow.InvitationGone as exc:
+            return gone(exc)
+        except Exception as exc:  # the seller gets a page, the operator the reason
+            return trouble(exc)
+        return RedirectResponse(url, status_code=HTTPStatus.FOUND)
+
+    def callback(request: Request) -> Response:
+        try:
+            done = flow.complete_consent(services, request.url.query, lock=lock)
+        except flow.CallbackRefused as exc:
+            say(f"refused a callback ({exc.reason} state); nothing was stored")
+            return _html(
+                HTTPStatus.BAD_REQUEST,
+                pages.invitation_page(
+                    "bad",
+                    "This answer cannot be used",
+                    "This page was reached without a valid, unused authorization in progress, "
+                    "so nothing was connected. Open your invitation link to start again.",
+                    agency,
+                    retry=False,
+                ),
+            )
+        except flow.InvitationGone as exc:
+            return gone(exc)
+        except flow.ConsentFailure as exc:
+            status, title, detail, retry = _FAILURES[exc.kind]
+            say(f"{exc.invitation.name}: not stored ({exc.kind}): {redact(exc.detail)}")
+            return _html(status, pages.invitation_page("bad", title, detail, agency, retry=retry))
+        except Exception as exc:
+            return trouble(exc)
+        result = done.result
+        verb = "renewed" if result.renewed else "connected"
+        say(
+            f"{result.row.name}: {verb} through its invitation "
+            f"(seller {result.row.record.selling_partner_id}, {result.row.record.region})"
+        )
+        return _html(HTTPStatus.OK, pages.connected_page(agency))
+
+    def health(request: Request) -> Response:
+        return PlainTextResponse("ok\n")
+
+    def not_found(request: Request, exc: Exception) -> Response:
+        return _html(HTTPStatus.NOT_FOUND, pages.not_found_page())
+
+    routes = [
+        Route(f"{settings.invite_prefix}/invite/{{token}}", invite, methods=["GET"]),
+        Route(settings.callback_path, callback, methods=["GET"]),
+        Route(HEALTH_PATH, health, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
+    return Guard(
+        app,
+        allowed_hosts=settings.allowed_hosts,
+        trusted_proxies=settings.trusted_proxies,
+        limiter=RateLimiter(clock=monotonic),
+        log=access_log,
+        agency=agency,
+    )

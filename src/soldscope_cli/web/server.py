@@ -1,0 +1,160 @@
+"""Planning and running `soldscope serve`: what to serve where, then uvicorn until a signal.
+
+uvicorn was chosen as the server because it is the reference ASGI server, pure Python with h11,
+handles SIGINT/SIGTERM with a graceful shutdown, and lets soldscope hand it an already bound socket
+(so a busy port is soldscope's one-line error, not a log record).
+"""
+
+from __future__ import annotations
+
+import errno
+import signal
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any
+from urllib.parse import urlsplit
+
+from soldscope_cli.errors import UsageError
+from soldscope_cli.services import Services
+from soldscope_cli.web.app import HEALTH_PATH, ServeSettings
+from soldscope_cli.web.guard import parse_networks
+
+DEFAULT_LISTEN = "127.0.0.1:8400"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+@dataclass(frozen=True)
+class ServePlan:
+    """Where serve listens and what it serves."""
+
+    host: str
+    port: int
+    settings: ServeSettings
+    redirect_uri: str
+    public_url: str
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """HOST:PORT (IPv6 in brackets); UsageError for anything else."""
+    text = value.strip()
+    host, sep, port_text = text.rpartition(":")
+    host = host.strip("[]") if host.startswith("[") else host
+    if not sep or not host or not port_text.isdigit() or not 0 < int(port_text) <= 65535:
+        raise UsageError(
+            f"--listen {value!r} is not HOST:PORT", hint=f"e.g. --listen {DEFAULT_LISTEN}"
+        )
+    return host, int(port_text)
+
+
+def _host_names(url: str) -> set[str]:
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port or _DEFAULT_PORTS.get(parts.scheme)
+    names = {f"{host}:{port}"}
+    if port == _DEFAULT_PORTS.get(parts.scheme):
+        names.add(host)
+    return names
+
+
+def plan_serve(services: Services, listen: str, trusted_proxies: list[str]) -> ServePlan:
+    """Everything serve needs, checked before anything listens (ConfigError/UsageError: exit 2)."""
+    from soldscope_cli.fleet.app_credentials import resolve_app
+    from soldscope_cli.onboarding.invitations import resolve_public_url
+
+    host, port = parse_listen(listen)
+    try:
+        proxies = parse_networks(trusted_proxies)
+    except ValueError as exc:
+        raise UsageError(
+            f"--trusted-proxy: {exc}",
+            hint="give an address or network, e.g. 127.0.0.1 or 10.0.0.0/8",
+        ) from None
+    config = services.config()
+    creds = resolve_app(config.app, services.env, services.secret_store)
+    creds.require(redirect=True)
+    assert creds.redirect_uri is not None  # by require()
+    redirect = urlsplit(creds.redirect_uri)
+    public_url = resolve_public_url(config, services.env, creds.redirect_uri)
+    prefix = urlsplit(public_url).path.rstrip("/")
+    callback_path = redirect.path or "/"
+    if (
+        redirect.query
+        or callback_path.startswith(f"{prefix}/invite/")
+        or callback_path == HEALTH_PATH
+        or callback_path.rstrip("/") == f"{prefix}/invite"
+    ):
+        raise UsageError(
+            f"serve cannot answer the redirect URI {creds.redirect_uri}: its path "
+            f"{callback_path!r} {'has a query' if redirect.query else 'is taken by invitation links'}",
+            hint="register and set a redirect URI such as https://agency.example/callback "
+            "(`soldscope app set --redirect-uri URI`)",
+        )
+    allowed = _host_names(creds.redirect_uri) | _host_names(public_url)
+    allowed |= _host_names(f"http://{host}:{port}")
+    if host in ("127.0.0.1", "0.0.0.0", "localhost", "::", "::1"):  # noqa: S104 (names, not binds)
+        allowed |= {f"127.0.0.1:{port}", f"localhost:{port}"}
+    settings = ServeSettings(
+        callback_path=callback_path,
+        invite_prefix=prefix,
+        allowed_hosts=frozenset(allowed),
+        trusted_proxies=proxies,
+        agency=config.serve.agency_name,
+    )
+    return ServePlan(host, port, settings, creds.redirect_uri, public_url)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, or a UsageError naming why not."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise UsageError(
+                f"{host}:{port} is already in use",
+                hint="stop what holds it, or choose another address with --listen HOST:PORT",
+            ) from None
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def make_server(app: Any, on_stop: Callable[[int], None]) -> Any:
+    """A uvicorn server for the app whose SIGINT/SIGTERM end it normally (`.run(sockets=...)`)."""
+    import uvicorn
+
+    class _Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            # uvicorn re-raises a captured signal after shutting down; serve ends normally.
+            if self.should_exit and sig == signal.SIGINT:
+                self.force_exit = True
+            else:
+                on_stop(sig)
+                self.should_exit = True
+
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        log_level="warning",
+        access_log=False,  # uvicorn's would print query strings: the Guard logs paths only
+        server_header=False,
+        proxy_headers=False,  # the Guard honours X-Forwarded-* from --trusted-proxy only
+        lifespan="off",
+        limit_concurrency=100,
+        timeout_keep_alive=5,
+        h11_max_incomplete_event_size=16 * 1024,
+    )
+    return _Server(config)
+
+
+def run(app: Any, sock: socket.socket, on_stop: Callable[[int], None]) -> None:
+    """Serve until SIGINT or SIGTERM; both end a graceful shutdown, and this returns."""
+    make_server(app, on_stop).run(sockets=[sock])

@@ -1,0 +1,205 @@
+"""The invitation journey end to end: the installed `soldscope serve` on a free 127.0.0.1 port, the
+simulator's consent page, and the seller's browser (headless Chromium) from the link to the
+"Connected" page, for a new store and for a renewal; then Ctrl-C / SIGTERM stop serve with exit 0.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from tests.e2e.conftest import SOLDSCOPE, Cli, simulator_env, stored_secret
+
+from soldscope_cli.fleet.secrets import token_key
+from soldscope_cli.simulator import Simulator, parse_scenario
+
+if TYPE_CHECKING:
+    from conftest import Chromium, RelayServer
+
+pytestmark = pytest.mark.e2e
+
+ACME = "A1SERVEBROWSER"
+BOLT = "A2SERVEBROWSER"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Serve:
+    process: subprocess.Popen[bytes]
+    err: bytearray
+    reader: threading.Thread
+
+    def stop(self, sig: int = signal.SIGINT) -> int:
+        self.process.send_signal(sig)
+        try:
+            return self.process.wait(15)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait()
+            self.reader.join(5)
+            if self.process.stderr is not None:
+                self.process.stderr.close()
+
+    @property
+    def log(self) -> str:
+        return bytes(self.err).decode()
+
+
+@dataclass
+class Setup:
+    sim: Simulator
+    cli: Cli
+    base: str
+    trap: RelayServer
+
+    def start_serve(self) -> Serve:
+        process = subprocess.Popen(
+            [str(SOLDSCOPE), "serve", "--listen", self.base.removeprefix("http://")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=self.cli.env,
+        )
+        err = bytearray()
+
+        def read() -> None:
+            assert process.stderr is not None
+            while chunk := process.stderr.read1(4096):
+                err.extend(chunk)
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        serve = Serve(process, err, reader)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.base}/healthz", timeout=1) as answer:
+                    if answer.status == 200:
+                        return serve
+            except OSError:
+                time.sleep(0.1)
+        serve.stop(signal.SIGKILL)
+        raise AssertionError(f"serve did not start: {serve.log}")
+
+    def invite(self, *args: str) -> dict[str, object]:
+        done = self.cli.run("invite", *args, "--json")
+        assert done.returncode == 0, done.stderr
+        data: dict[str, object] = json.loads(done.stdout)
+        return data
+
+    def listed(self) -> dict[str, dict[str, object]]:
+        done = self.cli.run("list", "--json")
+        return {row["name"]: row for row in json.loads(done.stdout or "[]")}
+
+    def invites(self) -> dict[str, str]:
+        done = self.cli.run("invites", "--all", "--json")
+        assert done.returncode == 0, done.stderr
+        return {row["name"]: row["status"] for row in json.loads(done.stdout)}
+
+
+@pytest.fixture
+def setup(tmp_path: Path, relay_server: RelayServer) -> Iterator[Setup]:
+    if not SOLDSCOPE.exists():
+        pytest.skip(f"the soldscope command is not installed at {SOLDSCOPE}")
+    base = f"http://127.0.0.1:{free_port()}"
+    scenario = {
+        "sellers": [
+            {"selling_partner_id": ACME, "region": "na", "marketplaces": ["US"]},
+            {"selling_partner_id": BOLT, "region": "na", "marketplaces": ["US"]},
+        ],
+        "consent": {"auto_confirm": True, "signed_in_seller": ACME},
+    }
+    with Simulator(parse_scenario(scenario)) as sim:
+        env = simulator_env(sim, SOLDSCOPE_REDIRECT_URI=f"{base}/callback", NO_COLOR="1")
+        cli = Cli(tmp_path, env)
+        config = Path(cli.env["SOLDSCOPE_CONFIG_DIR"])
+        config.mkdir(parents=True)
+        (config / "config.toml").write_text('[serve]\nagency_name = "Northwind Agency"\n')
+        yield Setup(sim, cli, base, relay_server)
+
+
+def test_a_seller_connects_then_renews_through_links_in_chromium(
+    setup: Setup, chromium: Chromium
+) -> None:
+    serve = setup.start_serve()
+    try:
+        invited = setup.invite("acme-us", "--marketplace", "US", "--note", "first call")
+        assert invited["kind"] == "new" and str(invited["link"]).startswith(f"{setup.base}/invite/")
+
+        dom = chromium.dump_dom(str(invited["link"]), trap_port=setup.trap.port)
+
+        assert "Connected — you can close this tab" in dom and "Northwind Agency" in dom
+        assert ACME not in dom
+        assert setup.listed()["acme-us"]["selling_partner_id"] == ACME
+        assert setup.invites() == {"acme-us": "used"}
+        first_token = stored_secret(setup.cli.env, token_key("acme-us"))
+        assert first_token and first_token.startswith("Atzr|")
+
+        # The renewal: same name, a new token, the stored seller kept.
+        renewal = setup.invite("acme-us")
+        assert renewal["kind"] == "renewal"
+        dom = chromium.dump_dom(str(renewal["link"]), trap_port=setup.trap.port)
+        assert "Connected — you can close this tab" in dom
+        second_token = stored_secret(setup.cli.env, token_key("acme-us"))
+        assert second_token and second_token != first_token
+        assert setup.listed()["acme-us"]["status"] == "active"
+
+        # A used link never starts another consent.
+        dom = chromium.dump_dom(str(invited["link"]), trap_port=setup.trap.port)
+        assert "already been used" in dom
+    finally:
+        code = serve.stop(signal.SIGINT)
+    assert code == 0, serve.log
+    log = serve.log
+    assert "acme-us: connected through its invitation" in log
+    assert "acme-us: renewed through its invitation" in log
+    assert "GET /invite/… 302" in log and "spapi_oauth_code" not in log and "Atzr|" not in log
+    assert str(invited["link"]).rsplit("/", 1)[1] not in log
+
+
+def test_a_renewal_consented_by_another_seller_is_refused(setup: Setup, chromium: Chromium) -> None:
+    serve = setup.start_serve()
+    try:
+        link = setup.invite("acme-us", "--marketplace", "US")["link"]
+        chromium.dump_dom(str(link), trap_port=setup.trap.port)
+        token = stored_secret(setup.cli.env, token_key("acme-us"))
+        renewal = setup.invite("acme-us")["link"]
+        setup.sim.set_consent(signed_in_seller=BOLT)
+
+        dom = chromium.dump_dom(str(renewal), trap_port=setup.trap.port)
+
+        assert "different Amazon seller account" in dom and "Northwind Agency" in dom
+        assert setup.listed()["acme-us"]["selling_partner_id"] == ACME
+        assert stored_secret(setup.cli.env, token_key("acme-us")) == token
+        assert setup.invites() == {"acme-us": "pending"}
+    finally:
+        code = serve.stop(signal.SIGTERM)
+    assert code == 0, serve.log
+
+
+def test_serve_refuses_to_start_without_app_credentials(setup: Setup) -> None:
+    env = {"SOLDSCOPE_LWA_CLIENT_SECRET": "", "SOLDSCOPE_APP_ID": ""}
+    done = setup.cli.run("serve", "--listen", setup.base.removeprefix("http://"), env=env)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "not configured" in done.stderr
+
+
+def test_serve_refuses_a_redirect_path_it_cannot_serve(setup: Setup) -> None:
+    env = {"SOLDSCOPE_REDIRECT_URI": f"{setup.base}/invite/callback"}
+    done = setup.cli.run("serve", "--listen", setup.base.removeprefix("http://"), env=env)
+    assert done.returncode == 2 and "cannot answer the redirect URI" in done.stderr

@@ -1,0 +1,342 @@
+"""`soldscope serve`'s pages over HTTP: its app on a real uvicorn thread, the in-process simulator.
+
+Every failure the seller can meet, and every forged or replayed callback, with what is stored.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from tests.e2e.conftest import simulator_env
+
+from soldscope_cli.context import AppContext
+from soldscope_cli.fleet.config import StoreRecord
+from soldscope_cli.fleet.paths import resolve_paths
+from soldscope_cli.fleet.secrets import token_key
+from soldscope_cli.onboarding.invitations import (
+    InviteRequest,
+    create_invitation,
+    list_invitations,
+    revoke_invitation,
+    token_hash,
+)
+from soldscope_cli.simulator import Simulator, parse_scenario
+from soldscope_cli.web.app import build_app
+from soldscope_cli.web.server import bind, make_server, plan_serve
+
+ACME = "A1SERVEACME01"
+BOLT = "A2SERVEBOLT02"
+
+
+@dataclass
+class World:
+    sim: Simulator
+    ctx: AppContext
+    client: httpx.Client
+    said: list[str]
+    access: list[str]
+    base: str
+
+    @property
+    def redirect(self) -> str:
+        return f"{self.base}/callback"
+
+    def invite(self, name: str, *markets: str, **kw: object) -> str:
+        outcome = create_invitation(self.ctx, InviteRequest(name, tuple(markets), **kw))  # type: ignore[arg-type]
+        return urlsplit(outcome.link).path
+
+    def click(self, path: str) -> httpx.Response:
+        return self.client.get(path, follow_redirects=False)
+
+    def consent(self, consent_url: str, **form: str) -> str:
+        """The seller at Amazon's page: the callback address Amazon redirects to."""
+        with httpx.Client(trust_env=False) as http:
+            if form:
+                fields = dict(parse_qs(urlsplit(consent_url).query, keep_blank_values=True))
+                data = {k: v[0] for k, v in fields.items()} | form
+                answer = http.post(consent_url.split("?", 1)[0], data=data)
+            else:
+                answer = http.get(consent_url)
+        assert answer.status_code == 302, answer.text
+        location = answer.headers["location"]
+        assert location.startswith(self.redirect)
+        return location[len(self.base) :]
+
+    def journey(self, path: str) -> httpx.Response:
+        started = self.click(path)
+        assert started.status_code == 302, started.text
+        return self.client.get(self.consent(started.headers["location"]))
+
+    def token(self, name: str) -> str | None:
+        return self.ctx.secret_store().get(token_key(name))
+
+    def stores(self) -> dict[str, StoreRecord]:
+        return self.ctx.config(reload=True).stores
+
+    def statuses(self) -> dict[str, str]:
+        now = self.ctx.clock()
+        return {i.name: i.status(now) for i in list_invitations(self.ctx, include_done=True)}
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    scenario = {
+        "sellers": [
+            {"selling_partner_id": ACME, "region": "na", "marketplaces": ["US", "CA"]},
+            {"selling_partner_id": BOLT, "region": "na", "marketplaces": ["US"]},
+        ],
+        "consent": {"auto_confirm": True, "signed_in_seller": ACME},
+    }
+    sock = bind("127.0.0.1", 0)
+    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    with Simulator(parse_scenario(scenario)) as sim:
+        env = {
+            **simulator_env(sim, SOLDSCOPE_REDIRECT_URI=f"{base}/callback"),
+            "SOLDSCOPE_CONFIG_DIR": str(tmp_path / "config"),
+            "SOLDSCOPE_DATA_DIR": str(tmp_path / "data"),
+        }
+        ctx = AppContext(env=env, paths=resolve_paths(env), stderr=io.StringIO())
+        with ctx.config_file.edit() as config:
+            config.serve.agency_name = "Northwind Agency"
+        plan = plan_serve(ctx, base.removeprefix("http://"), [])
+        said: list[str] = []
+        access: list[str] = []
+        app = build_app(
+            ctx, plan.settings, say=said.append, access_log=access.append, monotonic=ctx.monotonic
+        )
+        server = make_server(app, lambda sig: None)
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+        thread.start()
+        try:
+            with httpx.Client(base_url=base, trust_env=False, timeout=30) as client:
+                yield World(sim, ctx, client, said, access, base)
+        finally:
+            server.should_exit = True
+            thread.join(10)
+            sock.close()
+            ctx.close()
+
+
+def assert_clean(world: World, *pages: httpx.Response) -> None:
+    """No page, log line or access line carries a code, a token or a state."""
+    secrets = [world.token(n) for n in world.stores()]
+    for text in [*(p.text for p in pages), *world.said, *world.access]:
+        assert "spapi_oauth_code" not in text and "Atzr|" not in text and "state=" not in text
+        assert "/invite/" not in text or "/invite/…" in text
+        for secret in secrets:
+            assert not secret or secret not in text
+
+
+def test_the_journey_connects_a_new_store(world: World) -> None:
+    path = world.invite("acme", "US", "CA")
+    started = world.click(path)
+    assert started.status_code == 302
+    location = urlsplit(started.headers["location"])
+    query = parse_qs(location.query)
+    assert location.path == "/apps/authorize/consent"
+    assert query["redirect_uri"] == [world.redirect]
+    assert query["application_id"] == [world.sim.scenario.app.application_id]
+    assert len(query["state"][0]) >= 32  # 192 random bits, URL-safe
+    assert started.headers["cache-control"] == "no-store"
+
+    page = world.client.get(world.consent(started.headers["location"]))
+
+    assert page.status_code == 200
+    assert "Connected — you can close this tab" in page.text and "Northwind Agency" in page.text
+    assert ACME not in page.text  # nothing that matters is shown to the seller
+    assert page.headers["strict-transport-security"].startswith("max-age=")
+    assert page.headers["cache-control"] == "no-store"
+    record = world.stores()["acme"]
+    assert record.selling_partner_id == ACME and record.marketplaces == ["US", "CA"]
+    assert (world.token("acme") or "").startswith("Atzr|")
+    assert world.statuses() == {"acme": "used"}
+    kinds = [row["kind"] for row in world.ctx.database().events("acme")]
+    assert "invitation_used" in kinds and "connected" in kinds
+    assert any("acme: connected through its invitation" in line for line in world.said)
+    assert_clean(world, started, page)
+
+
+def test_each_click_gets_a_fresh_state_and_only_a_hash_is_stored(world: World) -> None:
+    path = world.invite("acme", "US")
+    first = parse_qs(urlsplit(world.click(path).headers["location"]).query)["state"][0]
+    second = parse_qs(urlsplit(world.click(path).headers["location"]).query)["state"][0]
+    assert first != second
+    conn = world.ctx.database().connection()
+    hashes = {row[0] for row in conn.execute("SELECT state_hash FROM consent_states")}
+    assert hashes == {token_hash(first), token_hash(second)}
+    token = path.rsplit("/", 1)[1]
+    dump = "\n".join(conn.iterdump())
+    assert first not in dump and second not in dump and token not in dump
+
+
+def test_a_renewal_replaces_the_token_in_place(world: World) -> None:
+    world.journey(world.invite("acme", "US"))
+    old_token = world.token("acme")
+    authorized = world.stores()["acme"].authorized_at
+    with world.ctx.config_file.edit() as config:
+        config.stores["acme"].authorized_at = authorized - timedelta(days=360)
+
+    page = world.journey(world.invite("acme"))
+
+    assert "Connected" in page.text
+    record = world.stores()["acme"]
+    assert record.authorized_at > authorized - timedelta(days=1)
+    assert world.token("acme") not in (None, old_token)
+    kinds = [row["kind"] for row in world.ctx.database().events("acme")]
+    assert "reauthorized" in kinds
+
+
+def test_a_renewal_by_another_seller_is_refused_and_stays_usable(world: World) -> None:
+    world.journey(world.invite("acme", "US"))
+    token = world.token("acme")
+    path = world.invite("acme")
+    world.sim.set_consent(signed_in_seller=BOLT)
+
+    page = world.journey(path)
+
+    assert page.status_code == 409 and "different Amazon seller account" in page.text
+    assert "Northwind Agency" in page.text
+    assert world.stores()["acme"].selling_partner_id == ACME and world.token("acme") == token
+    assert world.statuses()["acme"] == "pending"
+    world.sim.set_consent(signed_in_seller=ACME)
+    assert "Connected" in world.journey(path).text
+
+
+def test_cancelled_consent_stores_nothing_and_the_link_stays_usable(world: World) -> None:
+    path = world.invite("acme", "US")
+    started = world.click(path)
+    page = world.client.get(world.consent(started.headers["location"], action="cancel"))
+    assert page.status_code == 200 and "cancelled" in page.text
+    assert "acme" not in world.stores() and world.statuses()["acme"] == "pending"
+    assert "Connected" in world.journey(path).text
+
+
+@pytest.mark.parametrize("status", ["used", "revoked", "expired"])
+def test_spent_links_never_start_a_consent(world: World, status: str) -> None:
+    path = world.invite("acme", "US", expires_in_days=1)
+    if status == "used":
+        world.journey(path)
+    elif status == "revoked":
+        revoke_invitation(world.ctx, "acme")
+    else:
+        world.ctx.clock = lambda: datetime.now(UTC) + timedelta(days=2)
+    page = world.click(path)
+    assert page.status_code == 410
+    assert "location" not in page.headers and "Northwind Agency" in page.text
+
+
+def test_unknown_tokens_are_404(world: World) -> None:
+    assert world.click("/invite/not-a-real-token").status_code == 404
+    assert world.click("/elsewhere").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "spapi_oauth_code=X&selling_partner_id=Y",
+        "state=forged&spapi_oauth_code=X&selling_partner_id=Y",
+    ],
+)
+def test_forged_callbacks_are_refused(world: World, query: str) -> None:
+    world.invite("acme", "US")
+    page = world.client.get(f"/callback?{query}")
+    assert page.status_code == 400
+    assert world.stores() == {} and world.token("acme") is None
+
+
+def test_a_replayed_callback_is_refused(world: World) -> None:
+    path = world.invite("acme", "US")
+    callback = world.consent(world.click(path).headers["location"])
+    assert world.client.get(callback).status_code == 200
+    before = world.token("acme")
+    replay = world.client.get(callback)
+    assert replay.status_code == 400 and world.token("acme") == before
+
+
+def test_a_state_minted_for_another_invitation_cannot_answer_a_replayed_one(world: World) -> None:
+    acme = world.invite("acme", "US")
+    world.invite("bolt", "US")
+    callback = world.consent(world.click(acme).headers["location"])
+    world.client.get(callback)
+    # Same state again, now claiming to be bolt's seller: spent, refused, nothing stored.
+    forged = callback.replace(ACME, BOLT)
+    assert world.client.get(forged).status_code == 400
+    assert "bolt" not in world.stores()
+
+
+def test_amazon_unreachable_keeps_the_link_usable(world: World) -> None:
+    path = world.invite("acme", "US")
+    world.sim.add_failure(503, count=None, path_prefix="/auth/o2/token")
+    page = world.journey(path)
+    assert page.status_code == 503 and "could not be reached" in page.text
+    assert world.stores() == {} and world.statuses()["acme"] == "pending"
+    world.sim.clear_failures()
+    assert "Connected" in world.journey(path).text
+
+
+def test_a_slow_consent_is_refused_but_the_link_still_works(world: World) -> None:
+    path = world.invite("acme", "US")
+    location = world.click(path).headers["location"]
+    callback = world.consent(location)
+    real = world.ctx.clock
+    world.ctx.clock = lambda: real() + timedelta(minutes=11)
+    page = world.client.get(callback)
+    assert page.status_code == 400 and "took longer" in page.text
+    assert world.stores() == {}
+    assert "Connected" in world.journey(path).text
+
+
+def test_guard_refuses_hosts_methods_sizes_and_floods(world: World) -> None:
+    assert world.client.get("/healthz", headers={"host": "evil.example"}).status_code == 421
+    assert world.client.post("/callback", content=b"x").status_code == 405
+    assert world.client.get("/callback?" + "a=b&" * 2000).status_code == 414
+    assert world.client.post("/callback", content=b"x" * 5000).status_code == 413
+    codes = [world.client.get("/healthz").status_code for _ in range(70)]
+    assert 429 in codes
+
+
+def test_forwarded_headers_are_ignored_from_untrusted_clients(world: World) -> None:
+    page = world.client.get(
+        "/healthz", headers={"x-forwarded-host": "evil.example", "x-forwarded-for": "1.2.3.4"}
+    )
+    assert page.status_code == 200
+    assert world.access[-1].startswith("127.0.0.1 GET /healthz")
+
+
+def test_access_log_shows_paths_without_tokens_or_queries(world: World) -> None:
+    path = world.invite("acme", "US")
+    world.journey(path)
+    assert any(line.endswith("GET /invite/… 302") for line in world.access)
+    assert any(line.endswith("GET /callback 200") for line in world.access)
+    assert_clean(world)
+
+
+def test_invitation_json_shape(world: World) -> None:
+    outcome = create_invitation(world.ctx, InviteRequest("acme", ("US",), note="call Tuesday"))
+    data = outcome.to_json(world.ctx.clock())
+    assert set(data) == {
+        "name",
+        "kind",
+        "link",
+        "status",
+        "region",
+        "marketplaces",
+        "note",
+        "created_at",
+        "expires_at",
+        "reused",
+    }
+    assert data["kind"] == "new" and data["link"].startswith(f"{world.base}/invite/")
+    again = create_invitation(world.ctx, InviteRequest("acme"))
+    assert again.reused and again.link == outcome.link
+    json.dumps(data)
