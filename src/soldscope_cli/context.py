@@ -184,7 +184,7 @@ class AppContext:
         if self.secret_store_override is not None:
             return self.secret_store_override
         if self._secret_store is None:
-            from soldscope_cli.fleet.secrets import open_secret_store
+            from soldscope_cli.fleet.namespaces import open_secret_store
 
             self._secret_store = open_secret_store(
                 self.env,
@@ -252,7 +252,7 @@ class AppContext:
             # doctor reports a silent keyring itself; it must not wait the full command timeout.
             if self.secret_store_override is not None:
                 return self.secret_store_override
-            from soldscope_cli.fleet.secrets import open_secret_store
+            from soldscope_cli.fleet.namespaces import open_secret_store
 
             # This home's view: describe() names the namespace; reading never creates one.
             return open_secret_store(

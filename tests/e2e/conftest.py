@@ -80,8 +80,8 @@ def stored_secret(env: dict[str, str], key: str) -> str | None:
     import json
 
     from soldscope_cli.fleet.config import ConfigFile
+    from soldscope_cli.fleet.namespaces import namespaced_key
     from soldscope_cli.fleet.paths import resolve_paths
-    from soldscope_cli.fleet.secrets import namespaced_key
 
     paths = resolve_paths(env)
     if not paths.secrets_file.exists():

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 
 from soldscope_cli.errors import SecretStoreError
+from soldscope_cli.fleet.namespaces import open_secret_store
 from soldscope_cli.fleet.secrets import (
     FileSecretStore,
     KeyringSecretStore,
     MemorySecretStore,
     backend_choice,
-    open_secret_store,
 )
 
 
@@ -140,7 +140,8 @@ class _KeyringLike(MemorySecretStore):
 
 
 def test_two_homes_on_one_store_keep_their_own_secrets(tmp_path: Path) -> None:
-    from soldscope_cli.fleet.secrets import CLIENT_SECRET_KEY, NamespacedSecretStore, token_key
+    from soldscope_cli.fleet.namespaces import NamespacedSecretStore
+    from soldscope_cli.fleet.secrets import CLIENT_SECRET_KEY, token_key
 
     shared = _KeyringLike()
     first = NamespacedSecretStore(shared, _home(tmp_path / "one"))
@@ -162,7 +163,8 @@ def test_two_homes_on_one_store_keep_their_own_secrets(tmp_path: Path) -> None:
 def test_an_old_home_copies_its_entries_on_its_first_write(
     tmp_path: Path, inner: type[MemorySecretStore], moved: bool
 ) -> None:
-    from soldscope_cli.fleet.secrets import CLIENT_SECRET_KEY, NamespacedSecretStore, token_key
+    from soldscope_cli.fleet.namespaces import NamespacedSecretStore
+    from soldscope_cli.fleet.secrets import CLIENT_SECRET_KEY, token_key
 
     legacy = {
         token_key("acme"): "Atzr|old",
@@ -190,7 +192,8 @@ def test_an_old_home_copies_its_entries_on_its_first_write(
 
 
 def test_a_fresh_home_does_not_take_another_homes_old_client_secret(tmp_path: Path) -> None:
-    from soldscope_cli.fleet.secrets import CLIENT_SECRET_KEY, NamespacedSecretStore, token_key
+    from soldscope_cli.fleet.namespaces import NamespacedSecretStore
+    from soldscope_cli.fleet.secrets import CLIENT_SECRET_KEY, token_key
 
     backend = _KeyringLike({CLIENT_SECRET_KEY: "someone-elses", token_key("acme"): "Atzr|theirs"})
     store = NamespacedSecretStore(backend, _home(tmp_path))
@@ -202,7 +205,8 @@ def test_a_fresh_home_does_not_take_another_homes_old_client_secret(tmp_path: Pa
 
 def test_an_unusable_backend_writes_no_namespace(tmp_path: Path) -> None:
     from soldscope_cli.errors import SecretStoreError
-    from soldscope_cli.fleet.secrets import NamespacedSecretStore, token_key
+    from soldscope_cli.fleet.namespaces import NamespacedSecretStore
+    from soldscope_cli.fleet.secrets import token_key
 
     class Broken(MemorySecretStore):
         def get(self, key: str) -> str | None:

@@ -85,7 +85,7 @@ class Config:
     app: AppSettings = field(default_factory=AppSettings)
     stores: dict[str, StoreRecord] = field(default_factory=dict)
     secrets_backend: str | None = None
-    # This home's prefix for every secret-store key (see fleet/secrets.py NamespacedSecretStore);
+    # This home's prefix for every secret-store key (see fleet/namespaces.py NamespacedSecretStore);
     # None until the home first stores a secret.
     secrets_namespace: str | None = None
     retention_days_set: int | None = None  # [state] retention_days, when the file sets it

@@ -11,13 +11,10 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from soldscope_cli.errors import SecretStoreError
 from soldscope_cli.fleet.files import atomic_write
-
-if TYPE_CHECKING:
-    from soldscope_cli.fleet.config import Config, ConfigFile
 
 SERVICE = "soldscope"
 CLIENT_SECRET_KEY = "lwa-client-secret"
@@ -41,18 +38,6 @@ TOKEN_KEY_PREFIX = "refresh-token:"
 def token_key(store: str) -> str:
     """The secret-store key of a store's refresh token (before the home's namespace is added)."""
     return f"{TOKEN_KEY_PREFIX}{store}"
-
-
-def namespaced_key(namespace: str, key: str) -> str:
-    """The key a backend stores: `<namespace>/refresh-token:<store>`, `<namespace>/lwa-client-secret`."""
-    return f"{namespace}/{key}"
-
-
-def new_namespace() -> str:
-    """A fresh random namespace id for a home (16 hex digits)."""
-    import uuid
-
-    return uuid.uuid4().hex[:16]
 
 
 class SecretStore(Protocol):
@@ -235,118 +220,6 @@ class KeyringSecretStore:
         return f"OS keyring ({cls.__module__}.{cls.__name__}), service {SERVICE!r}"
 
 
-class NamespacedSecretStore:
-    """One home's view of a secret store: its keys carry the namespace kept in its config.toml.
-
-    The OS keyring is shared by every home of an account (service "soldscope"), so without a
-    namespace a second SOLDSCOPE_CONFIG_DIR that connects a store of the same name, or runs
-    `app set`, replaces the first home's secrets. Every backend uses the same scheme.
-
-    A home gets its namespace on its first write of a secret. Until then it reads the unprefixed
-    entries of older versions, but only its own: tokens of stores in its config, and the client
-    secret when its config has an [app]. The first write copies those entries into the namespace
-    (under the config lock) before the config names it. In the file and memory backends, which
-    belong to this home alone, the old entries are then removed; in the keyring they stay, because
-    another home on the same account may still need them and cannot be asked.
-    """
-
-    def __init__(self, inner: SecretStore, home: ConfigFile) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.insecure = inner.insecure
-        self._home = home
-        self._namespace: str | None = None
-        self._lock = threading.Lock()
-
-    @staticmethod
-    def is_home_key(key: str) -> bool:
-        """The keys a home owns: refresh tokens and the client secret (a probe key passes through)."""
-        return key in (CLIENT_SECRET_KEY, INVITATION_KEY) or key.startswith(TOKEN_KEY_PREFIX)
-
-    def namespace(self) -> str | None:
-        """This home's namespace, or None before its first secret is stored."""
-        if self._namespace is None:
-            self._namespace = self._home.load().secrets_namespace
-        return self._namespace
-
-    def get(self, key: str) -> str | None:
-        if not self.is_home_key(key):
-            return self.inner.get(key)
-        namespace = self.namespace()
-        if namespace is not None:
-            return self.inner.get(namespaced_key(namespace, key))
-        return self.inner.get(key) if key in legacy_keys(self._home.load()) else None
-
-    def set(self, key: str, value: str) -> None:
-        if not self.is_home_key(key):
-            self.inner.set(key, value)
-            return
-        self.inner.set(namespaced_key(self.ensure_namespace(), key), value)
-
-    def delete(self, key: str) -> None:
-        if not self.is_home_key(key):
-            self.inner.delete(key)
-            return
-        self.inner.delete(namespaced_key(self.ensure_namespace(), key))
-
-    def describe(self) -> str:
-        namespace = self.namespace()
-        where = (
-            f"namespace {namespace!r}"
-            if namespace
-            else "no namespace yet (the first `connect` or `app set` creates it)"
-        )
-        return f"{self.inner.describe()}, {where}"
-
-    def ensure_namespace(self) -> str:
-        """The namespace, created (and this home's older entries copied into it) if missing."""
-        with self._lock:
-            namespace = self.namespace()
-            if namespace is not None:
-                return namespace
-            # Fails early, with nothing written, when the backend is unusable (no keyring).
-            self.inner.get(CLIENT_SECRET_KEY)
-            copied: list[str] = []
-            with self._home.edit() as config:
-                if config.secrets_namespace is None:  # another process may have just made it
-                    fresh = new_namespace()
-                    try:
-                        copied = self._copy_legacy(config, fresh)
-                    except BaseException:
-                        for key in copied:
-                            self.inner.delete(namespaced_key(fresh, key))
-                        raise
-                    config.secrets_namespace = fresh
-                self._namespace = config.secrets_namespace
-            if self.inner.name != "keyring":
-                # The file (and memory) store is this home's alone: the old entries are moved.
-                for key in copied:
-                    self.inner.delete(key)
-            assert self._namespace is not None
-            return self._namespace
-
-    def _copy_legacy(self, config: Config, namespace: str) -> list[str]:
-        copied = []
-        for key in legacy_keys(config):
-            value = self.inner.get(key)
-            if value is None:
-                continue
-            target = namespaced_key(namespace, key)
-            if self.inner.get(target) is None:
-                self.inner.set(target, value)
-            copied.append(key)
-        return copied
-
-
-def legacy_keys(config: Config) -> set[str]:
-    """The unprefixed keys of older versions that this home may claim as its own."""
-    keys = {token_key(name) for name in config.stores}
-    app = config.app
-    if app.application_id or app.client_id or app.client_secret_set_at:
-        keys.add(CLIENT_SECRET_KEY)
-    return keys
-
-
 def backend_choice(env: Mapping[str, str], configured: str | None) -> tuple[str, str]:
     """(backend name, where the choice came from): SOLDSCOPE_SECRETS, then config, then keyring."""
     chosen = (env.get(SECRETS_ENV) or "").strip().lower()
@@ -381,23 +254,6 @@ BACKENDS: Mapping[str, Callable[[Mapping[str, str], Path, float | None], SecretS
     "keyring": _keyring,
     "file": _file,
 }
-
-
-def open_secret_store(
-    env: Mapping[str, str],
-    configured: str | None,
-    file_path: Path,
-    home: ConfigFile | None = None,
-    *,
-    timeout: float | None = None,
-) -> SecretStore:
-    """The secret store the environment and config ask for; never a silent plaintext fallback.
-
-    With `home`, the store is that home's namespaced view (NamespacedSecretStore). timeout caps
-    how long a backend may wait for an answer (doctor probes with a short one).
-    """
-    store = open_backend(env, configured, file_path, timeout=timeout)
-    return store if home is None else NamespacedSecretStore(store, home)
 
 
 def open_backend(

@@ -18,9 +18,8 @@ from soldscope_cli.amazon.marketplaces import BY_CODE
 from soldscope_cli.db.interface import DatasetDatabase
 from soldscope_cli.db.model import BRAND_ANALYTICS, FINANCES, INVENTORY
 from soldscope_cli.fleet.config import StoreRecord
-from soldscope_cli.sync.registry import NAMES as DATASET_NAMES
 
-__all__ = ["BRAND_ANALYTICS", "DATASET_NAMES", "FINANCES", "INVENTORY"]
+__all__ = ["BRAND_ANALYTICS", "FINANCES", "INVENTORY"]
 
 log = logging.getLogger("soldscope_cli.sync")
 

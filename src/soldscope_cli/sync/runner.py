@@ -32,7 +32,6 @@ from soldscope_cli.fleet.secrets import SecretStore, token_key
 from soldscope_cli.status import FORBIDDEN, INVALID_GRANT, MISSING_TOKEN, Status
 from soldscope_cli.sync import registry
 from soldscope_cli.sync.base import (
-    DATASET_NAMES,
     DatasetFailed,
     DatasetJob,
     DatasetOutcome,
@@ -42,6 +41,7 @@ from soldscope_cli.sync.base import (
     SyncStopped,
     log,
 )
+from soldscope_cli.sync.registry import NAMES as DATASET_NAMES
 
 DatasetSync = Callable[[DatasetJob], DatasetOutcome]
 DATASETS: Mapping[str, DatasetSync] = {d.name: d.sync for d in registry.DATASETS}
