@@ -226,3 +226,35 @@ def aligned_text(
             "  ".join(paint(c, s) for c, s in zip(padded, line_styles, strict=True)).rstrip()
         )
     return "\n".join(lines)
+
+
+def render_fitted(
+    console: Console,
+    layout: Layout,
+    full: Sequence[Mapping[str, str]],
+    short: Sequence[Mapping[str, str]],
+    styles: Sequence[Mapping[str, str]],
+    *,
+    color: bool,
+) -> TableView:
+    """A table fitted to the console's width: Rich's boxed table, or aligned text when long.
+
+    Each row is given by key: its full cells, the abbreviated cells of columns that have a short
+    form, and the style of the cells that have one (used when colour is allowed).
+    """
+    boxed = 0 < len(full) <= RICH_TABLE_MAX_ROWS
+    view = fit(layout, widest(layout, full), widest(layout, short), console.width, boxed=boxed)
+    shown = [view.select(f, s) for f, s in zip(full, short, strict=True)]
+    if not boxed:
+        painted = [[st.get(k) for k in view.columns] for st in styles]
+        console.file.write(aligned_text(view, shown, painted, color=color) + "\n")
+        console.file.flush()
+        return view
+    from rich.text import Text
+
+    cells = [
+        [Text(c, style=st.get(k, "")) for c, k in zip(line, view.columns, strict=True)]
+        for line, st in zip(shown, styles, strict=True)
+    ]
+    print_rich_table(console, view, cells)
+    return view
