@@ -8,6 +8,7 @@ were hidden; `--wide` shows every column and `--columns` picks them.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -253,4 +254,6 @@ def aligned_table(
     styles = [
         [BADGE_STYLE[row.status] if k == "status" else None for k in view.columns] for row in rows
     ]
-    return aligned_text(view, shown, styles, color=color)
+    # Left-justified throughout, as scripts reading FORCE_COLOR output have always had it.
+    flat = replace(view, layout=replace(view.layout, right=frozenset()))
+    return aligned_text(flat, shown, styles, color=color)
