@@ -71,6 +71,8 @@ def describe(entry: HistoryEntry, *, brief: bool = False) -> str:
         return "record and token removed; history and data kept"
     if entry.kind == "checked":
         return str(d.get("outcome", ""))
+    if entry.kind == "invited" and brief:
+        return f"{d.get('kind', '?')}, until {str(d.get('expires_at', '?'))[:10]}"
     return json.dumps(d, sort_keys=True) if d else ""
 
 
@@ -132,6 +134,10 @@ def render_history(console: Console, entries: Sequence[HistoryEntry], *, color: 
     return render_fitted(console, LAYOUT, full, short, styles, color=color)
 
 
+# Kinds whose brief detail leaves out only what the hidden note names (seller IDs, invitation ids).
+_BRIEF_ENOUGH = ("connected", "reauthorized", "invited")
+
+
 def history_notes(entries: Sequence[HistoryEntry], view: TableView) -> list[str]:
     """The detail the table did not show in full: all of it without the column, else messages."""
     if view.shows_full("detail"):
@@ -140,6 +146,6 @@ def history_notes(entries: Sequence[HistoryEntry], view: TableView) -> list[str]
     lines = [
         f"{_when(e)} {e.store}: {describe(e)}"
         for e in entries
-        if not shown or e.detail.get("message")
+        if not shown or (e.kind not in _BRIEF_ENOUGH and describe(e, brief=True) != describe(e))
     ]
     return wrap_lines(lines, view.room)
