@@ -50,6 +50,15 @@ def data_command(
             "No stores yet. Connect one with `soldscope connect NAME --marketplace US`.",
             markup=False,
         )
+    elif app.policy.rich:
+        from soldscope_cli.output.datasets import health_summary, render_health
+        from soldscope_cli.output.fitting import hidden_note
+
+        view = render_health(app.out, rows, color=app.policy.color)
+        app.out.print(health_summary(rows), markup=False, highlight=False)
+        note = hidden_note(view, "`soldscope data --json` shows them")
+        if note is not None:
+            app.err.print(note, markup=False, soft_wrap=True)
     else:
         from soldscope_cli.output.datasets import health_summary, health_text
 

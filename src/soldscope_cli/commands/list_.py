@@ -25,10 +25,9 @@ from soldscope_cli.fleet.listing import (
     run_list,
     summary,
 )
+from soldscope_cli.output.fitting import TableView, hidden_note
 from soldscope_cli.output.store_table import (
     KEYS,
-    TableView,
-    hidden_note,
     needs_rich,
     parse_columns,
     problem_notes,

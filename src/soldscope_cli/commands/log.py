@@ -56,6 +56,16 @@ def log_command(
         print_json(app.stdout, [entry_json(e) for e in entries])
     elif not entries:
         app.err.print("Nothing recorded yet.", markup=False)
+    elif app.policy.rich:
+        from soldscope_cli.output.fitting import hidden_note
+        from soldscope_cli.output.history import history_notes, render_history
+
+        view = render_history(app.out, entries, color=app.policy.color)
+        for line in history_notes(entries, view):
+            app.out.print(line, markup=False, highlight=False)
+        note = hidden_note(view, "`soldscope log --json` shows them")
+        if note is not None:
+            app.err.print(note, markup=False, soft_wrap=True)
     else:
         from soldscope_cli.output.history import history_text
 

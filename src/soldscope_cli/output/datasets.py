@@ -1,13 +1,21 @@
-"""`soldscope data`: per store and dataset, rows held, freshness and problems."""
+"""`soldscope data`: per store and dataset, rows held, freshness and problems.
+
+On a terminal a table fitted to the width (a value is never split: times lose their hour, then
+the columns that age and state make up for are hidden); piped, aligned columns never truncated.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from soldscope_cli.fleet.config import format_time
+from soldscope_cli.output.fitting import Layout, TableView, render_fitted, wrap_lines
 from soldscope_cli.sync.freshness import DatasetHealth
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def age_text(age: timedelta | None) -> str:
@@ -27,9 +35,10 @@ def _limit(value: timedelta) -> str:
     return f"{hours // 24} d" if hours % 24 == 0 and hours >= 72 else f"{hours} h"
 
 
-def state_text(row: DatasetHealth) -> str:
-    """'ok', 'stale (> 36 h)', problem codes after either."""
-    parts = [f"stale (> {_limit(row.stale_after)})" if row.stale else "ok"]
+def state_text(row: DatasetHealth, *, brief: bool = False) -> str:
+    """'ok', 'stale (> 36 h)' ('stale' when brief), problem codes after either."""
+    stale = "stale" if brief else f"stale (> {_limit(row.stale_after)})"
+    parts = [stale if row.stale else "ok"]
     parts += [p.code for p in row.problems]
     return ", ".join(parts)
 
@@ -51,19 +60,8 @@ def health_json(row: DatasetHealth) -> dict[str, Any]:
 
 def health_text(rows: Sequence[DatasetHealth]) -> str:
     """Aligned columns, then one line per problem (never truncated)."""
-    header = ("Store", "Dataset", "Rows", "Newest data", "Last sync", "Age", "State")
-    cells = [
-        (
-            r.store,
-            r.label,
-            f"{r.rows:,}",
-            r.newest or "-",
-            "-" if r.last_sync_at is None else r.last_sync_at.strftime("%Y-%m-%d %H:%MZ"),
-            age_text(r.age),
-            state_text(r),
-        )
-        for r in rows
-    ]
+    header = tuple(h for _, h in LAYOUT.headers)
+    cells = [tuple(_cells(r).values()) for r in rows]
     widths = [max(len(line[i]) for line in [header, *cells]) for i in range(len(header))]
     right = {2, 5}
     out = []
@@ -74,10 +72,69 @@ def health_text(rows: Sequence[DatasetHealth]) -> str:
                 for i, (cell, w) in enumerate(zip(line, widths, strict=True))
             ).rstrip()
         )
-    for r in rows:
-        for p in r.problems:
-            out.append(f"{r.store} {r.dataset}: {p.code}: {p.message}")
+    out += problem_lines(rows)
     return "\n".join(out) + "\n"
+
+
+LAYOUT = Layout(
+    (
+        ("store", "Store"),
+        ("dataset", "Dataset"),
+        ("rows", "Rows"),
+        ("newest", "Newest data"),
+        ("last-sync", "Last sync"),
+        ("age", "Age"),
+        ("state", "State"),
+    ),
+    (
+        ("short", "newest"),  # date only
+        ("short", "last-sync"),  # date only
+        ("drop", "last-sync"),  # the age says it
+        ("short", "state"),  # "stale" without its limit; problems are below the table anyway
+        ("drop", "newest"),
+        ("drop", "rows"),
+    ),
+    right=frozenset({"rows", "age"}),
+    short_hides=(("state", "stale limits"),),
+)
+
+
+def _cells(r: DatasetHealth) -> dict[str, str]:
+    return {
+        "store": r.store,
+        "dataset": r.label,
+        "rows": f"{r.rows:,}",
+        "newest": r.newest or "-",
+        "last-sync": "-" if r.last_sync_at is None else r.last_sync_at.strftime("%Y-%m-%d %H:%MZ"),
+        "age": age_text(r.age),
+        "state": state_text(r),
+    }
+
+
+def problem_lines(rows: Sequence[DatasetHealth]) -> list[str]:
+    """One line per problem: 'acme-us brand-analytics: not_authorized: …'."""
+    return [f"{r.store} {r.dataset}: {p.code}: {p.message}" for r in rows for p in r.problems]
+
+
+def _state_style(r: DatasetHealth) -> str:
+    return "red" if r.problems else "yellow" if r.stale else "green"
+
+
+def render_health(console: Console, rows: Sequence[DatasetHealth], *, color: bool) -> TableView:
+    """The table fitted to the terminal, then its problems wrapped to the width below it."""
+    short = [
+        {
+            "newest": (r.newest or "-")[:10],
+            "last-sync": "-" if r.last_sync_at is None else r.last_sync_at.strftime("%Y-%m-%d"),
+            "state": state_text(r, brief=True),
+        }
+        for r in rows
+    ]
+    styles = [{"state": _state_style(r)} for r in rows]
+    view = render_fitted(console, LAYOUT, [_cells(r) for r in rows], short, styles, color=color)
+    for line in wrap_lines(problem_lines(rows), view.room):
+        console.print(line, markup=False, highlight=False)
+    return view
 
 
 def health_summary(rows: Sequence[DatasetHealth]) -> str:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from rich.table import Table
-
 from soldscope_cli.db.model import Invitation
 from soldscope_cli.fleet.config import format_time
 from soldscope_cli.onboarding.invitations import InviteOutcome, invitation_json
+from soldscope_cli.output.fitting import Layout, hidden_note, render_fitted, wrap_lines
 from soldscope_cli.output.jsonout import print_json
 from soldscope_cli.output.policy import Terminal
 
@@ -79,7 +78,7 @@ def render_invitation_list(
         )
         for inv in invitations
     ]
-    if not app.stdout_tty:
+    if not app.policy.rich:
         # Piped: stable, untruncated columns whatever the width.
         widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
         for row in [header, *rows]:
@@ -87,12 +86,38 @@ def render_invitation_list(
             app.stdout.write("  ".join(cells).rstrip() + "\n")
         app.stdout.flush()
         return
-    table = Table(box=None, pad_edge=False, show_edge=False)
-    for column in header:
-        table.add_column(column, no_wrap=column != "NOTE", overflow="fold")
-    for row in rows:
-        table.add_row(*row)
-    app.out.print(table)
+    short: list[dict[str, str]] = [{} for _ in invitations]
+    styles = [{"status": STATUS_STYLE.get(inv.status(now), "")} for inv in invitations]
+    full = [dict(zip(LAYOUT.keys, row, strict=True)) for row in rows]
+    view = render_fitted(app.out, LAYOUT, full, short, styles, color=app.policy.color)
+    if "note" not in view.columns:
+        notes = [f"{inv.name}: {inv.note}" for inv in invitations if inv.note]
+        for line in wrap_lines(notes, view.room):
+            app.out.print(line, markup=False, highlight=False)
+    note = hidden_note(view, "`soldscope invites --json` shows them")
+    if note is not None:
+        app.err.print(note, markup=False, soft_wrap=True)
+
+
+# On a terminal the table fits the width: CREATED, then the note (it moves below the table), then
+# USED give way.
+LAYOUT = Layout(
+    (
+        ("name", "NAME"),
+        ("kind", "KIND"),
+        ("status", "STATUS"),
+        ("created", "CREATED"),
+        ("expires", "EXPIRES"),
+        ("used", "USED"),
+        ("note", "NOTE"),
+    ),
+    (
+        ("drop", "created"),
+        ("drop", "note"),
+        ("drop", "used"),
+    ),
+)
+STATUS_STYLE = {"used": "green", "expired": "yellow", "revoked": "red"}
 
 
 def render_revoked(app: Terminal, invitation: Invitation) -> None:

@@ -76,7 +76,7 @@ def render_table(console: Console, report: SyncReport, datasets: tuple[str, ...]
     from rich.table import Table
     from rich.text import Text
 
-    from soldscope_cli.output.store_table import table_width
+    from soldscope_cli.output.fitting import table_width
 
     rows: list[list[str]] = []
     for store in report.stores:

@@ -81,7 +81,8 @@ def render_validation(
             markup=False,
         )
     else:
-        from soldscope_cli.output.store_table import hidden_note, problem_notes, render_store_table
+        from soldscope_cli.output.fitting import hidden_note
+        from soldscope_cli.output.store_table import problem_notes, render_store_table
 
         view = render_store_table(app.out, result.rows, app.policy)
         app.out.print(summary(result.rows), markup=False)
