@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from soldscope_cli.context import AppContext
 from soldscope_cli.fleet.paths import CONFIG_DIR_ENV, DATA_DIR_ENV, Paths
@@ -50,6 +51,8 @@ DEMO_STORES: tuple[DemoStore, ...] = (
     DemoStore("ember-jp", "A5DEMOFE0EMBR5", ("JP",), age_days=372),  # expired
     DemoStore("fern-au", "A6DEMOFE0FERN6", ("AU",), age_days=200, revoke=True),  # error
 )
+# The client who connects through an invitation link that `soldscope serve` answers.
+INVITED_STORE = DemoStore("gale-us", "A7DEMONA0GALE7", ("US",))
 
 
 @dataclass
@@ -64,6 +67,8 @@ class DemoResult:
     scenario_file: Path | None = None
     # Refresh tokens of the connections that still work, by seller: for a kept scenario file.
     tokens: dict[str, str] = field(default_factory=dict, repr=False)
+    # The renewal campaign (`invite --renew`): (store, link) per store that needs a new consent.
+    renewals: list[tuple[str, str]] = field(default_factory=list)
 
 
 def demo_environment(
@@ -148,6 +153,7 @@ def _run_in_home(
     from soldscope_cli.checks.validation import run_validate
     from soldscope_cli.fleet.app_settings import AppSetRequest, run_app_set
     from soldscope_cli.fleet.listing import ListQuery, run_list
+    from soldscope_cli.onboarding.invitations import renew_invitations
     from soldscope_cli.sync.registry import NAMES as DATASET_NAMES
     from soldscope_cli.sync.session import SyncRequest, run_sync_command
 
@@ -172,6 +178,9 @@ def _run_in_home(
         )
         say(f"Connecting {store.name} ({where}) through Seller Central consent…")
         tokens[store.seller] = connect_demo_store(demo, sim, store)
+    redirect_port = urlsplit(demo.config().app.redirect_uri or "").port or free_port()
+    with demo_serve(demo, redirect_port, say) as public_url:
+        tokens[INVITED_STORE.seller] = invite_demo_store(demo, sim, INVITED_STORE, public_url, say)
     for store in DEMO_STORES:
         if store.revoke:
             say(f"The seller behind {store.name} revokes the app in Seller Central…")
@@ -183,6 +192,9 @@ def _run_in_home(
     say("Syncing inventory, finances and Brand Analytics for the healthy stores…")
     request = SyncRequest(names=[], datasets=DATASET_NAMES, since=None, concurrency=4, ba_weeks=2)
     report = run_sync_command(demo, request)
+
+    say("Inviting the stores that need a new consent (soldscope invite --renew)…")
+    renewals = [(o.invitation.name, o.link) for o in renew_invitations(demo, [], None)]
     return DemoResult(
         home=demo.paths.config_dir.parent,
         validate=checked,
@@ -192,7 +204,54 @@ def _run_in_home(
             demo.config(), demo.paths.database, ListQuery(), demo.clock()
         ).rows,  # as `soldscope list` shows them after the sync
         tokens=tokens,
+        renewals=renewals,
     )
+
+
+@contextmanager
+def demo_serve(demo: AppContext, port: int, say: Callable[[str], None]) -> Iterator[str]:
+    """`soldscope serve`'s app on the redirect URI's loopback port, in a thread; its public URL."""
+    from soldscope_cli.web.app import build_app
+    from soldscope_cli.web.server import bind, plan_serve, serving_in_thread
+
+    plan = plan_serve(demo, f"127.0.0.1:{port}", [])
+    sock = bind(plan.host, plan.port)
+    app = build_app(
+        demo,
+        plan.settings,
+        say=lambda text: say(f"  serve: {text}"),
+        access_log=lambda text: None,
+        monotonic=demo.monotonic,
+    )
+    say(f"Starting soldscope serve on {plan.public_url} for invitation links…")
+    with serving_in_thread(app, sock):
+        yield plan.public_url
+
+
+def invite_demo_store(
+    demo: AppContext,
+    sim: Simulator,
+    store: DemoStore,
+    public_url: str,
+    say: Callable[[str], None],
+) -> str:
+    """Invite a new store, and open the link as its seller would; returns the token stored."""
+    from soldscope_cli.fleet.secrets import token_key
+    from soldscope_cli.onboarding.invitations import InviteRequest, create_invitation
+
+    outcome = create_invitation(demo, InviteRequest(store.name, store.marketplaces))
+    say(f"Inviting {store.name} ({', '.join(store.marketplaces)}): soldscope invite prints a link")
+    say(f"The seller opens {public_url}/invite/… and consents in Seller Central…")
+    sim.set_consent(signed_in_seller=store.seller, auto_confirm=True)
+    browser = DemoBrowser()
+    status = browser.visit(outcome.link)
+    token = demo.secret_store().get(token_key(store.name))
+    if status != 200 or token is None:  # pragma: no cover - the simulator always confirms
+        raise RuntimeError(
+            f"the demo invitation for {store.name} did not connect: {browser.errors}"
+        )
+    demo.config(reload=True)
+    return token
 
 
 class DemoBrowser:
@@ -209,14 +268,19 @@ class DemoBrowser:
         self._threads.append(thread)
 
     def _visit(self, url: str) -> None:
+        self.visit(url)
+
+    def visit(self, url: str) -> int | None:
+        """Open a link and follow its redirects; the final page's status (None: unreachable)."""
         import httpx
 
         try:
             # Loopback only: never through a proxy the user's environment may name.
             with httpx.Client(trust_env=False, timeout=10, follow_redirects=True) as client:
-                client.get(url)
+                return client.get(url).status_code
         except httpx.HTTPError as exc:
             self.errors.append(f"{exc.__class__.__name__}: {exc}")
+            return None
 
     def browser(self, opened: bool) -> None:
         """Nothing to open: the visit above is the browser."""

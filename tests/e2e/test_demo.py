@@ -31,10 +31,17 @@ def test_demo_shows_every_status_and_a_sync_without_touching_the_user(cli: Cli) 
     out = result.stdout
     for badge in ("Active", "Expiring Soon", "Expired", "Error"):
         assert badge in out
-    assert "6 stores: 3 active, 1 expiring soon, 1 expired, 1 error" in out
+    assert "7 stores: 4 active, 1 expiring soon, 1 expired, 1 error" in out
     assert "invalid_grant" in out
-    assert re.search(r"6 stores: 4 ok, 2 skipped; [\d,]+ rows added", out)
+    assert re.search(r"7 stores: 5 ok, 2 skipped; [\d,]+ rows added", out)
     assert "brand-analytics not authorized" in out
+    # A seventh store connected through an invitation link that serve answered.
+    assert "serve: gale-us: connected through its invitation" in result.stderr
+    assert re.search(r"gale-us .* A7DEMONA0GALE7  Active", out)
+    # The renewal campaign: one link per store that needs a new consent, and only those.
+    campaign = out.split("Renewal campaign (soldscope invite --renew):")[1].split("\n\n")[0]
+    links = re.findall(r"^  (\S+) +(http://127\.0\.0\.1:\d+/invite/[\w-]{43})$", campaign, re.M)
+    assert [name for name, _ in links] == ["dune-eu", "ember-jp", "fern-au"], campaign
     table = out.split("Connections (soldscope list):")[1]
     assert "real" not in table
     # The table is shown after the sync: the healthy stores have a last sync time.
@@ -72,6 +79,7 @@ def test_demo_keep_leaves_a_home_that_soldscope_can_use(cli: Cli, tmp_path: Path
             "dune-eu": "expiring_soon",
             "ember-jp": "expired",
             "fern-au": "error",
+            "gale-us": "active",
         }
         assert any(d["last_sync_at"] for d in json.loads(listed.stdout))
         assert f"--scenario {scenario}" in result.stdout
@@ -95,6 +103,13 @@ def test_demo_keep_leaves_a_home_that_soldscope_can_use(cli: Cli, tmp_path: Path
             assert ran.returncode in (0, 1), (args, ran.stderr)
             assert "error:" not in ran.stderr, (args, ran.stderr)
         assert (tmp_path / "search-terms.csv").read_text().startswith("store,")
+        invites = cli.run("invites", "--all", "--json", env=env)
+        assert {(d["name"], d["kind"], d["status"]) for d in json.loads(invites.stdout)} == {
+            ("gale-us", "new", "used"),
+            ("dune-eu", "renewal", "pending"),
+            ("ember-jp", "renewal", "pending"),
+            ("fern-au", "renewal", "pending"),
+        }
     finally:
         import shutil
 
@@ -115,5 +130,13 @@ def test_demo_tables_fit_a_terminal(cli: Cli, columns: int) -> None:
         assert all(len(line) <= columns for line in table), part
         rows = [line.split("│")[1].strip() for line in table if line.startswith("│")]
         # One line per store: no value wrapped onto a second line.
-        assert sorted(rows) == ["acme-na", "bolt-us", "crab-eu", "dune-eu", "ember-jp", "fern-au"]
+        assert sorted(rows) == [
+            "acme-na",
+            "bolt-us",
+            "crab-eu",
+            "dune-eu",
+            "ember-jp",
+            "fern-au",
+            "gale-us",
+        ]
     assert "not authorized" in sync_part and "365" in list_part

@@ -258,7 +258,7 @@ def test_demo_round_trips_and_spans_regions() -> None:
     demo = demo_scenario()
     assert parse_scenario(demo.to_dict()) == demo
     assert {s.region for s in demo.sellers} == {"na", "eu", "fe"}
-    assert len(demo.sellers) == 6
+    assert len(demo.sellers) == 7
 
 
 @pytest.mark.parametrize(

@@ -70,7 +70,7 @@ def test_build_simulator_reads_json_scenarios(tmp_path: Path) -> None:
     path.write_text(json.dumps(scenario_data()), encoding="utf-8")
     simulator = build_simulator(path, "127.0.0.1", 0)
     assert [s.store_name for s in simulator.scenario.sellers] == ["Test North", "Test Europe"]
-    assert len(build_simulator(None, "127.0.0.1", 0).scenario.sellers) == 6
+    assert len(build_simulator(None, "127.0.0.1", 0).scenario.sellers) == 7
 
 
 def test_bad_scenario_reaches_the_command_as_config_error(tmp_path: Path) -> None:

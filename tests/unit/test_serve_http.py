@@ -5,9 +5,11 @@ Every failure the seller can meet, and every forged or replayed callback, with w
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -87,8 +89,11 @@ class World:
         return {i.name: i.status(now) for i in list_invitations(self.ctx, include_done=True)}
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
+@contextlib.contextmanager
+def running_world(
+    tmp_path: Path, trusted_proxies: list[str], public_url: str | None = None
+) -> Iterator[World]:
+    """The simulator, a home, and serve's app on a uvicorn thread (port 0)."""
     scenario = {
         "sellers": [
             {"selling_partner_id": ACME, "region": "na", "marketplaces": ["US", "CA"]},
@@ -107,7 +112,8 @@ def world(tmp_path: Path) -> Iterator[World]:
         ctx = AppContext(env=env, paths=resolve_paths(env), stderr=io.StringIO())
         with ctx.config_file.edit() as config:
             config.serve.agency_name = "Northwind Agency"
-        plan = plan_serve(ctx, base.removeprefix("http://"), [])
+            config.serve.public_url = public_url
+        plan = plan_serve(ctx, base.removeprefix("http://"), trusted_proxies)
         said: list[str] = []
         access: list[str] = []
         app = build_app(
@@ -124,6 +130,12 @@ def world(tmp_path: Path) -> Iterator[World]:
             thread.join(10)
             sock.close()
             ctx.close()
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    with running_world(tmp_path, []) as world:
+        yield world
 
 
 def assert_clean(world: World, *pages: httpx.Response) -> None:
@@ -340,3 +352,79 @@ def test_invitation_json_shape(world: World) -> None:
     again = create_invitation(world.ctx, InviteRequest("acme"))
     assert again.reused and again.link == outcome.link
     json.dumps(data)
+
+
+# --- behind a reverse proxy -----------------------------------------------------------------------
+
+PROXY = "127.0.0.2"  # a loopback address of its own: the proxy; 127.0.0.1 is anyone else
+PUBLIC = "https://connect.agency.example"
+
+
+@pytest.fixture
+def proxied(tmp_path: Path) -> Iterator[World]:
+    with running_world(tmp_path, [PROXY], public_url=PUBLIC) as world:
+        yield world
+
+
+def from_address(world: World, address: str) -> httpx.Client:
+    transport = httpx.HTTPTransport(local_address=address)
+    return httpx.Client(base_url=world.base, transport=transport, trust_env=False, timeout=30)
+
+
+def logged(world: World, line: str) -> bool:
+    """Whether the access log gets `line` (written just after the response went out)."""
+    deadline = time.monotonic() + 5
+    while line not in world.access and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return line in world.access
+
+
+def test_forwarded_headers_count_from_a_trusted_proxy(proxied: World) -> None:
+    forwarded = {
+        "x-forwarded-host": "connect.agency.example",
+        "x-forwarded-proto": "https",
+        "x-forwarded-for": "203.0.113.9",
+    }
+    link = proxied.invite("acme", "US")
+    assert create_invitation(proxied.ctx, InviteRequest("acme")).link.startswith(
+        f"{PUBLIC}/invite/"
+    )
+    with from_address(proxied, PROXY) as proxy:
+        started = proxy.get(link, headers=forwarded, follow_redirects=False)
+        assert started.status_code == 302
+        # The consent goes back to the registered redirect URI, never to a forwarded address.
+        query = parse_qs(urlsplit(started.headers["location"]).query)
+        assert query["redirect_uri"] == [proxied.redirect]
+        assert logged(proxied, "203.0.113.9 GET /invite/… 302")
+        page = proxy.get(proxied.consent(started.headers["location"]), headers=forwarded)
+        assert page.status_code == 200 and "Connected" in page.text
+        assert logged(proxied, "203.0.113.9 GET /callback 200")
+        # The forwarded Host is the one checked: a name serve does not answer is refused.
+        evil = proxy.get("/healthz", headers={**forwarded, "x-forwarded-host": "evil.example"})
+        assert evil.status_code == 421
+    assert proxied.stores()["acme"].selling_partner_id == ACME
+
+
+def test_forwarded_headers_are_ignored_from_other_addresses(proxied: World) -> None:
+    spoofed = {"x-forwarded-host": "evil.example", "x-forwarded-for": "203.0.113.9"}
+    with from_address(proxied, "127.0.0.1") as client:
+        page = client.get("/healthz", headers=spoofed)
+        assert page.status_code == 200
+        assert logged(proxied, "127.0.0.1 GET /healthz 200")
+        assert not any(line.startswith("203.0.113.9") for line in proxied.access)
+        # A client cannot dodge the rate limit by claiming a new address each time.
+        codes = [
+            client.get("/healthz", headers={"x-forwarded-for": f"198.51.100.{i}"}).status_code
+            for i in range(70)
+        ]
+    assert 429 in codes
+
+
+def test_the_rate_limit_counts_each_client_behind_the_proxy(proxied: World) -> None:
+    with from_address(proxied, PROXY) as proxy:
+        one = [
+            proxy.get("/healthz", headers={"x-forwarded-for": "203.0.113.1"}).status_code
+            for _ in range(61)
+        ]
+        other = proxy.get("/healthz", headers={"x-forwarded-for": "203.0.113.2"})
+    assert one[-1] == 429 and other.status_code == 200

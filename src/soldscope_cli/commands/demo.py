@@ -20,7 +20,7 @@ def demo_command(
 ) -> None:
     """Run soldscope end to end against the built-in local Amazon simulator.
 
-    In a throwaway home (never your real config, keyring or data) it starts the simulator, registers a demo app, connects six stores across NA, EU and FE, makes one revoked, one expiring soon and one expired, validates them live, syncs their data, and prints the status table and a sync summary. Exit 0 when the demo ran as designed.
+    In a throwaway home (never your real config, keyring or data) it starts the simulator, registers a demo app, connects six stores across NA, EU and FE and a seventh through an invitation link answered by `soldscope serve`, makes one revoked, one expiring soon and one expired, validates them live, syncs their data, prints the status table and a sync summary, and sends renewal invitations to the stores that need them. Exit 0 when the demo ran as designed.
 
     Examples:
       soldscope demo
@@ -57,6 +57,16 @@ def demo_command(
         as_json=False,
         hidden_how="a wider terminal shows them",
     )
+    if result.renewals:
+        app.out.print()
+        app.out.print(
+            "Renewal campaign (soldscope invite --renew): send each seller their link",
+            markup=False,
+            style="bold",
+        )
+        width = max(len(name) for name, _ in result.renewals)
+        for name, link in result.renewals:
+            app.out.print(f"  {name:<{width}}  {link}", markup=False, soft_wrap=True)
     app.out.print()
     if result.kept:
         home = shlex.quote(str(result.home))
@@ -68,6 +78,7 @@ def demo_command(
             "soldscope log fern-au",
             "soldscope data",
             "soldscope export brand-analytics --format csv -o search-terms.csv",
+            "soldscope invites",
         ]
         if result.scenario_file is not None:
             scenario = shlex.quote(str(result.scenario_file))

@@ -1,4 +1,4 @@
-"""The built-in demo scenario: one app and six sellers across NA, EU and FE."""
+"""The built-in demo scenario: one app and seven sellers across NA, EU and FE."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ DEMO_CLIENT_SECRET = "amzn1.oa2-cs.v1.demo-simulator-secret"
 
 
 def demo_scenario() -> Scenario:
-    """Six sellers with a few marketplaces each; one lacks Brand Analytics, one has a non-Amazon id."""
+    """Seven sellers with a few marketplaces each; one lacks Brand Analytics, one has a non-Amazon id."""
     return Scenario(
         app=AppSettings(
             application_id=DEMO_APPLICATION_ID,
@@ -64,6 +64,12 @@ def demo_scenario() -> Scenario:
                 marketplaces=["AU", "SG"],
                 store_name="Fern Garden",
                 roles=["sellers", "inventory", "finances", "brand_analytics"],
+            ),
+            SellerSettings(  # connected through an invitation link, as a client would
+                selling_partner_id="A7DEMONA0GALE7",
+                region="na",
+                marketplaces=["US"],
+                store_name="Gale Supply",
             ),
         ],
     )

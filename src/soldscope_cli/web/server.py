@@ -10,7 +10,9 @@ from __future__ import annotations
 import errno
 import signal
 import socket
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
@@ -158,3 +160,19 @@ def make_server(app: Any, on_stop: Callable[[int], None]) -> Any:
 def run(app: Any, sock: socket.socket, on_stop: Callable[[int], None]) -> None:
     """Serve until SIGINT or SIGTERM; both end a graceful shutdown, and this returns."""
     make_server(app, on_stop).run(sockets=[sock])
+
+
+@contextmanager
+def serving_in_thread(app: Any, sock: socket.socket) -> Iterator[None]:
+    """Serve on a background thread while the block runs (the demo's serve); then stop it."""
+    server = make_server(app, lambda sig: None)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        while not server.started and thread.is_alive():
+            threading.Event().wait(0.01)
+        yield
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()

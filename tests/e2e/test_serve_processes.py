@@ -1,0 +1,254 @@
+"""Several `soldscope serve` processes on one home, and a serve killed mid-callback.
+
+The installed command on free 127.0.0.1 ports against the in-process simulator; the seller's
+browser is httpx, one redirect at a time, so a test can choose which server gets the callback
+and when.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import socket
+import sqlite3
+import subprocess
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+from tests.e2e.conftest import SOLDSCOPE, Cli, simulator_env, stored_secret
+
+from soldscope_cli.fleet.secrets import token_key
+from soldscope_cli.simulator import Simulator, parse_scenario
+
+pytestmark = pytest.mark.e2e
+
+ACME = "A1SERVEPROCACME"
+BOLT = "A2SERVEPROCBOLT"
+TOKEN_PATH = "/auth/o2/token"
+SELLERS_PATH = "/sellers/v1/marketplaceParticipations"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Serve:
+    base: str
+    process: subprocess.Popen[bytes]
+    err: bytearray = field(default_factory=bytearray)
+    reader: threading.Thread | None = None
+
+    @property
+    def log(self) -> str:
+        return bytes(self.err).decode()
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            return self.process.wait(15)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait()
+            if self.reader is not None:
+                self.reader.join(5)
+            if self.process.stderr is not None:
+                self.process.stderr.close()
+
+
+@dataclass
+class Home:
+    sim: Simulator
+    cli: Cli
+    redirect_base: str
+    serves: list[Serve] = field(default_factory=list)
+
+    def start_serve(self, base: str | None = None) -> Serve:
+        base = base or self.redirect_base
+        process = subprocess.Popen(
+            [str(SOLDSCOPE), "serve", "--listen", base.removeprefix("http://")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=self.cli.env,
+        )
+        serve = Serve(base, process)
+        self.serves.append(serve)
+
+        def read() -> None:
+            assert process.stderr is not None
+            while chunk := process.stderr.read1(4096):
+                serve.err.extend(chunk)
+
+        serve.reader = threading.Thread(target=read, daemon=True)
+        serve.reader.start()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{base}/healthz", timeout=1) as answer:
+                    if answer.status == 200:
+                        return serve
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError(f"serve did not start: {serve.log}")
+
+    def invite(self, name: str, *markets: str) -> str:
+        args = [a for m in markets for a in ("--marketplace", m)]
+        done = self.cli.run("invite", name, *args)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    def callback_for(self, link: str, seller: str) -> str:
+        """Click the link and consent as `seller`: the callback's path and query Amazon sends."""
+        self.sim.set_consent(signed_in_seller=seller)
+        with httpx.Client(trust_env=False, timeout=30) as http:
+            started = http.get(link)
+            assert started.status_code == 302, started.text
+            consent = http.get(started.headers["location"])
+            assert consent.status_code == 302, consent.text
+        location = str(consent.headers["location"])
+        assert location.startswith(f"{self.redirect_base}/callback?")
+        return location[len(self.redirect_base) :]
+
+    def invites(self) -> dict[str, str]:
+        done = self.cli.run("invites", "--all", "--json")
+        assert done.returncode == 0, done.stderr
+        return {row["name"]: row["status"] for row in json.loads(done.stdout)}
+
+    def config_stores(self) -> dict[str, str]:
+        done = self.cli.run("list", "--json")
+        assert done.returncode == 0, done.stderr
+        return {row["name"]: row["selling_partner_id"] for row in json.loads(done.stdout)}
+
+    def count(self, sql: str, *params: str) -> int:
+        path = Path(self.cli.env["SOLDSCOPE_DATA_DIR"]) / "soldscope.db"
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            return int(conn.execute(sql, params).fetchone()[0])
+
+    def spent_states(self) -> int:
+        return self.count("SELECT count(*) FROM consent_states WHERE used_at IS NOT NULL")
+
+    def connected_rows(self, name: str) -> int:
+        """The store's rows in the database: its connection and its first check (0 or 2)."""
+        live = "SELECT count(*) FROM stores WHERE name = ? AND deleted_at IS NULL"
+        checks = "SELECT count(*) FROM checks WHERE store = ?"
+        return self.count(live, name) + self.count(checks, name)
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Iterator[Home]:
+    if not SOLDSCOPE.exists():
+        pytest.skip(f"the soldscope command is not installed at {SOLDSCOPE}")
+    base = f"http://127.0.0.1:{free_port()}"
+    scenario = {
+        "sellers": [
+            {"selling_partner_id": ACME, "region": "na", "marketplaces": ["US"]},
+            {"selling_partner_id": BOLT, "region": "na", "marketplaces": ["US"]},
+        ],
+        "consent": {"auto_confirm": True, "signed_in_seller": ACME},
+    }
+    with Simulator(parse_scenario(scenario)) as sim:
+        env = simulator_env(sim, SOLDSCOPE_REDIRECT_URI=f"{base}/callback", NO_COLOR="1")
+        home = Home(sim, Cli(tmp_path, env), base)
+        try:
+            yield home
+        finally:
+            for serve in home.serves:
+                serve.stop(signal.SIGKILL)
+
+
+def test_two_servers_storing_at_once_lose_no_edit(home: Home) -> None:
+    first = home.start_serve()
+    second = home.start_serve(f"http://127.0.0.1:{free_port()}")
+    callbacks = {
+        "acme": home.callback_for(home.invite("acme", "US"), ACME),
+        "bolt": home.callback_for(home.invite("bolt", "US"), BOLT),
+    }
+    # Both exchanges wait on Amazon together, so both stores are written at nearly the same time.
+    home.sim.set_latency(by_prefix={TOKEN_PATH: 700})
+    answers: dict[str, int] = {}
+
+    def answer(name: str, serve: Serve) -> None:
+        with httpx.Client(trust_env=False, timeout=60) as http:
+            answers[name] = http.get(f"{serve.base}{callbacks[name]}").status_code
+
+    threads = [
+        threading.Thread(target=answer, args=("acme", first)),
+        threading.Thread(target=answer, args=("bolt", second)),
+    ]
+    for thread in threads:
+        thread.start()
+    # A CLI command writes to the same home meanwhile.
+    carol = home.invite("carol", "US")
+    for thread in threads:
+        thread.join(60)
+
+    assert answers == {"acme": 200, "bolt": 200}, first.log + second.log
+    assert home.config_stores() == {"acme": ACME, "bolt": BOLT}
+    assert home.invites() == {"acme": "used", "bolt": "used", "carol": "pending"}
+    for name in ("acme", "bolt"):
+        assert (stored_secret(home.cli.env, token_key(name)) or "").startswith("Atzr|")
+        assert home.connected_rows(name) == 2
+    assert carol.startswith(f"{home.redirect_base}/invite/")
+    assert "acme: connected through its invitation" in first.log
+    assert "bolt: connected through its invitation" in second.log
+    assert first.stop() == 0 and second.stop() == 0
+
+
+@pytest.mark.parametrize("slow", [TOKEN_PATH, SELLERS_PATH], ids=["exchange", "live_check"])
+def test_a_serve_killed_mid_callback_stores_nothing_and_the_link_still_works(
+    home: Home, slow: str
+) -> None:
+    serve = home.start_serve()
+    link = home.invite("acme", "US")
+    callback = home.callback_for(link, ACME)
+    home.sim.set_latency(by_prefix={slow: 5000})
+    answered: list[BaseException | int] = []
+
+    def answer() -> None:
+        try:
+            with httpx.Client(trust_env=False, timeout=30) as http:
+                answered.append(http.get(f"{serve.base}{callback}").status_code)
+        except httpx.HTTPError as exc:
+            answered.append(exc)
+
+    thread = threading.Thread(target=answer)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while home.spent_states() == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert home.spent_states() == 1  # serve is past the state, waiting on Amazon
+    time.sleep(0.5)
+    serve.process.send_signal(signal.SIGKILL)
+    serve.process.wait(10)
+    thread.join(30)
+    assert len(answered) == 1 and isinstance(answered[0], httpx.HTTPError)
+
+    # Nothing of the store was written, and the invitation is still pending.
+    assert home.config_stores() == {}
+    assert stored_secret(home.cli.env, token_key("acme")) is None
+    assert home.connected_rows("acme") == 0
+    assert home.invites() == {"acme": "pending"}
+
+    # The spent state cannot be replayed; the link starts a fresh consent that connects.
+    home.sim.set_latency(by_prefix={slow: 0})
+    again = home.start_serve()
+    with httpx.Client(trust_env=False, timeout=30) as http:
+        assert http.get(f"{again.base}{callback}").status_code == 400
+        page = http.get(f"{again.base}{home.callback_for(link, ACME)}")
+    assert page.status_code == 200 and "Connected" in page.text
+    assert home.config_stores() == {"acme": ACME}
+    assert (stored_secret(home.cli.env, token_key("acme")) or "").startswith("Atzr|")
+    assert home.connected_rows("acme") == 2
+    assert home.invites() == {"acme": "used"}
+    assert again.stop() == 0
