@@ -24,6 +24,10 @@ LABELS = {
     "sync_failed": "sync failed",
     "deleted": "deleted",
     "checked": "checked",
+    "invited": "invited",
+    "invitation_used": "invite used",
+    "invitation_failed": "invite failed",
+    "invitation_revoked": "invite revoked",
 }
 
 
@@ -71,8 +75,18 @@ def describe(entry: HistoryEntry, *, brief: bool = False) -> str:
         return "record and token removed; history and data kept"
     if entry.kind == "checked":
         return str(d.get("outcome", ""))
-    if entry.kind == "invited" and brief:
-        return f"{d.get('kind', '?')}, until {str(d.get('expires_at', '?'))[:10]}"
+    if entry.kind == "invited":
+        text = f"{d.get('kind', '?')}, until {str(d.get('expires_at', '?'))[:10]}"
+        return text if brief else f"{text} (invitation {d.get('invitation_id', '?')})"
+    if entry.kind == "invitation_used":
+        text = f"{d.get('kind', '?')} consented"
+        if d.get("selling_partner_id") and not brief:
+            text += f", seller {d['selling_partner_id']}"
+        return text
+    if entry.kind == "invitation_failed":
+        return str(d.get("reason", "?")).replace("_", " ")
+    if entry.kind == "invitation_revoked":
+        return f"invitation {d.get('invitation_id', '?')} ended"
     return json.dumps(d, sort_keys=True) if d else ""
 
 
