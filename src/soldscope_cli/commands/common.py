@@ -114,3 +114,26 @@ def parse_date_option(flag: str, value: str | None) -> datetime | None:
     if parsed is None or not in_time_range(parsed):
         raise UsageError(f"{flag} {value!r} is not a date", hint=f"use e.g. {flag} 2026-01-01")
     return parsed
+
+
+# The marketplaces of a store to connect or invite: one region's country codes, or a whole region.
+MarketplacesOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--marketplace",
+        metavar="CC",
+        autocompletion=complete_marketplaces,
+        help="Marketplace country code, e.g. US, UK, DE (repeatable; one region).",
+        show_default=False,
+    ),
+]
+RegionOption = Annotated[
+    str | None,
+    typer.Option(
+        "--region",
+        metavar="na|eu|fe",
+        autocompletion=complete_regions,
+        help="Instead of --marketplace: every marketplace of the region the seller sells in.",
+        show_default=False,
+    ),
+]

@@ -8,8 +8,8 @@ import typer
 
 from soldscope_cli.amazon.marketplaces import Region, parse_region
 from soldscope_cli.commands.common import (
-    complete_marketplaces,
-    complete_regions,
+    MarketplacesOption,
+    RegionOption,
     complete_store_names,
     get_context,
 )
@@ -40,26 +40,8 @@ def connect_command(
             show_default=False,
         ),
     ],
-    marketplace: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--marketplace",
-            metavar="CC",
-            autocompletion=complete_marketplaces,
-            help="Marketplace country code, e.g. US, UK, DE (repeatable; one region).",
-            show_default=False,
-        ),
-    ] = None,
-    region: Annotated[
-        str | None,
-        typer.Option(
-            "--region",
-            metavar="na|eu|fe",
-            autocompletion=complete_regions,
-            help="Instead of --marketplace: every marketplace of the region the seller sells in.",
-            show_default=False,
-        ),
-    ] = None,
+    marketplace: MarketplacesOption = None,
+    region: RegionOption = None,
     no_browser: Annotated[
         bool,
         typer.Option("--no-browser", help="Print the consent link only; never open a browser."),

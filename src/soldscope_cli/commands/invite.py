@@ -8,8 +8,8 @@ import typer
 
 from soldscope_cli.amazon.marketplaces import parse_region
 from soldscope_cli.commands.common import (
-    complete_marketplaces,
-    complete_regions,
+    MarketplacesOption,
+    RegionOption,
     complete_store_names,
     get_context,
 )
@@ -33,26 +33,8 @@ def invite_command(
             show_default=False,
         ),
     ] = None,
-    marketplace: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--marketplace",
-            metavar="CC",
-            autocompletion=complete_marketplaces,
-            help="Marketplace country code of a new store, e.g. US, UK, DE (repeatable).",
-            show_default=False,
-        ),
-    ] = None,
-    region: Annotated[
-        str | None,
-        typer.Option(
-            "--region",
-            metavar="na|eu|fe",
-            autocompletion=complete_regions,
-            help="Instead of --marketplace: every marketplace of the region the seller sells in.",
-            show_default=False,
-        ),
-    ] = None,
+    marketplace: MarketplacesOption = None,
+    region: RegionOption = None,
     expires_in: Annotated[
         int | None,
         typer.Option(
