@@ -191,6 +191,7 @@ def root(
 def _register() -> None:
     from soldscope_cli.commands import (
         app_cmd,
+        calendar_,
         connect,
         data,
         delete,
@@ -201,6 +202,7 @@ def _register() -> None:
         invites,
         list_,
         log,
+        metrics,
         serve,
         sync,
         validate,
@@ -219,6 +221,8 @@ def _register() -> None:
     app.command("invite")(invite.invite_command)
     app.add_typer(invites.invites_app, name="invites")
     app.command("serve")(serve.serve_command)
+    app.command("metrics")(metrics.metrics_command)
+    app.command("calendar")(calendar_.calendar_command)
     app.add_typer(app_cmd.app_app, name="app")
     from soldscope_cli.commands.simulator import simulator_app
 

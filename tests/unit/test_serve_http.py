@@ -317,6 +317,20 @@ def test_guard_refuses_hosts_methods_sizes_and_floods(world: World) -> None:
     assert 429 in codes
 
 
+def test_metrics_are_served_behind_the_guard(world: World) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    world.invite("acme-us", "US")
+    page = world.client.get("/metrics")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/plain; version=0.0.4")
+    names = {f.name for f in text_string_to_metric_families(page.text)}
+    assert "soldscope_store_status" in names
+    assert "soldscope_dataset_rows" in names
+    assert world.client.get("/metrics", headers={"host": "evil.example"}).status_code == 421
+    assert world.client.post("/metrics").status_code == 405
+
+
 def test_forwarded_headers_are_ignored_from_untrusted_clients(world: World) -> None:
     page = world.client.get(
         "/healthz", headers={"x-forwarded-host": "evil.example", "x-forwarded-for": "1.2.3.4"}

@@ -25,6 +25,7 @@ from soldscope_cli.services import Services
 from soldscope_cli.web.guard import Guard, Network, RateLimiter
 
 HEALTH_PATH = "/healthz"
+METRICS_PATH = "/metrics"
 
 _GONE = {
     "used": (
@@ -201,6 +202,22 @@ def build_app(
     def health(request: Request) -> Response:
         return PlainTextResponse("ok\n")
 
+    def metrics(request: Request) -> Response:
+        # Imported here: a serve that is never scraped does not load prometheus_client.
+        from soldscope_cli.monitoring.metrics import CONTENT_TYPE, metrics_text
+        from soldscope_cli.monitoring.snapshot import fleet_snapshot
+
+        try:
+            text = metrics_text(fleet_snapshot(services))
+        except Exception as exc:
+            say(
+                f"error: /metrics: {redact(exc.message if isinstance(exc, SoldscopeError) else type(exc).__name__)}"
+            )
+            return PlainTextResponse(
+                "metrics unavailable\n", status_code=HTTPStatus.SERVICE_UNAVAILABLE
+            )
+        return Response(text, media_type=CONTENT_TYPE)
+
     def not_found(request: Request, exc: Exception) -> Response:
         return _html(HTTPStatus.NOT_FOUND, pages.not_found_page())
 
@@ -208,6 +225,7 @@ def build_app(
         Route(f"{settings.invite_prefix}/invite/{{token}}", invite, methods=["GET"]),
         Route(settings.callback_path, callback, methods=["GET"]),
         Route(HEALTH_PATH, health, methods=["GET"]),
+        Route(METRICS_PATH, metrics, methods=["GET"]),
     ]
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
     return Guard(

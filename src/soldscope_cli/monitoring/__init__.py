@@ -1,0 +1,1 @@
+"""Monitoring exports: Prometheus metrics and the renewal calendar, from local state only."""
