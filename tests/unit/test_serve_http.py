@@ -442,3 +442,11 @@ def test_the_rate_limit_counts_each_client_behind_the_proxy(proxied: World) -> N
         ]
         other = proxy.get("/healthz", headers={"x-forwarded-for": "203.0.113.2"})
     assert one[-1] == 429 and other.status_code == 200
+
+
+def test_metrics_are_not_served_to_clients_behind_the_proxy(proxied: World) -> None:
+    """Invitation links face the public: the fleet's store names must not."""
+    with from_address(proxied, PROXY) as proxy:
+        outside = proxy.get("/metrics", headers={"x-forwarded-for": "203.0.113.9"})
+        assert outside.status_code == 403 and "soldscope_" not in outside.text
+        assert proxy.get("/metrics").status_code == 200  # the proxy's own host may scrape

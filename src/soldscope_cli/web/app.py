@@ -7,6 +7,7 @@ plain functions Starlette runs on its thread pool, because the consent steps bel
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -203,6 +204,14 @@ def build_app(
         return PlainTextResponse("ok\n")
 
     def metrics(request: Request) -> Response:
+        # The fleet's store names are the agency's business: only a scraper on this machine (or
+        # behind the trusted proxy, from the proxy's own host) gets them, never a client on the
+        # public side of the proxy that invitation links face.
+        client = request.client.host if request.client else None
+        if client is None or not ipaddress.ip_address(client).is_loopback:
+            return PlainTextResponse(
+                "metrics are served to this machine only\n", status_code=HTTPStatus.FORBIDDEN
+            )
         # Imported here: a serve that is never scraped does not load prometheus_client.
         from soldscope_cli.monitoring.metrics import CONTENT_TYPE, metrics_text
         from soldscope_cli.monitoring.snapshot import fleet_snapshot
