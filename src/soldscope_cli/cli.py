@@ -201,6 +201,7 @@ def _register() -> None:
         invites,
         list_,
         log,
+        notify,
         serve,
         sync,
         validate,
@@ -220,6 +221,7 @@ def _register() -> None:
     app.add_typer(invites.invites_app, name="invites")
     app.command("serve")(serve.serve_command)
     app.add_typer(app_cmd.app_app, name="app")
+    app.add_typer(notify.notify_app, name="notify")
     from soldscope_cli.commands.simulator import simulator_app
 
     app.add_typer(simulator_app, name="simulator")

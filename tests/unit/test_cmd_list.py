@@ -192,13 +192,15 @@ def test_broken_config_exits_2_with_the_location(harness: Harness, invoke: Any) 
     assert "Traceback" not in harness.stderr
 
 
-def test_list_imports_neither_keyring_nor_httpx_nor_the_asgi_stack(tmp_path: Path) -> None:
+def test_list_imports_neither_keyring_nor_httpx_nor_the_asgi_stack_nor_apprise(
+    tmp_path: Path,
+) -> None:
     code = (
         "import sys\n"
         "from soldscope_cli.cli import main\n"
         "sys.argv = ['soldscope', 'list']\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "heavy = ('keyring', 'httpx', 'secretstorage', 'starlette', 'uvicorn')\n"
+        "heavy = ('keyring', 'httpx', 'secretstorage', 'starlette', 'uvicorn', 'apprise')\n"
         "bad = sorted(m for m in heavy if m in sys.modules)\n"
         "print('IMPORTED', bad)\n"
     )
