@@ -47,7 +47,9 @@ def register_url(url: str) -> None:
     register_secret(url)
     try:
         parts = urlsplit(url)
-        pieces = [parts.username, parts.password, parts.hostname]
+        # The host as written: .hostname lower-cases it, and a token's case matters.
+        host = parts.netloc.rpartition("@")[2].rsplit(":", 1)[0]
+        pieces = [parts.username, parts.password, host]
     except ValueError:
         return
     pieces += [unquote(p) for p in parts.path.split("/")]
