@@ -31,7 +31,7 @@ NoNotify = Annotated[
     bool,
     typer.Option(
         "--no-notify",
-        help="Send no alerts this run (targets: SOLDSCOPE_NOTIFY_URLS, [[notify]]; docs/alerts.md).",
+        help="Send no alerts this run (see docs/alerts.md).",
     ),
 ]
 

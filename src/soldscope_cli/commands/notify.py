@@ -19,10 +19,10 @@ notify_app = typer.Typer(
 def notify_test_command(ctx: typer.Context) -> None:
     """Send a test message to every alert target and say which failed (exit 1 if one did).
 
-    Targets are Apprise URLs from SOLDSCOPE_NOTIFY_URLS (separated by spaces or commas) and the [[notify]] tables of config.toml (docs/alerts.md). URLs are secrets: output names a target by its number and kind, never by its URL.
+    Targets are Apprise URLs from SOLDSCOPE_NOTIFY_URLS (separated by spaces or commas) and the notify tables of config.toml (docs/alerts.md). URLs are secrets: output names a target by its number and kind, never by its URL.
 
     Examples:
-      SOLDSCOPE_NOTIFY_URLS='json://hooks.example.com/soldscope' soldscope notify test
+      SOLDSCOPE_NOTIFY_URLS=json://host/hook soldscope notify test
       soldscope notify test
     """
     from soldscope_cli.notify.testmessage import send_test
