@@ -203,6 +203,7 @@ def _register() -> None:
         list_,
         log,
         metrics,
+        notify,
         serve,
         sync,
         validate,
@@ -224,6 +225,7 @@ def _register() -> None:
     app.command("metrics")(metrics.metrics_command)
     app.command("calendar")(calendar_.calendar_command)
     app.add_typer(app_cmd.app_app, name="app")
+    app.add_typer(notify.notify_app, name="notify")
     from soldscope_cli.commands.simulator import simulator_app
 
     app.add_typer(simulator_app, name="simulator")

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from soldscope_cli.db.database import Database
     from soldscope_cli.doctor.model import DoctorInputs
     from soldscope_cli.fleet.secrets import SecretStore
+    from soldscope_cli.notify.sender import Notifier
 
 
 def utc_now() -> datetime:
@@ -239,6 +240,16 @@ class AppContext:
             monotonic=self.monotonic,
             rate_waits=rate_waits,
         )
+
+    def notifier(self) -> Notifier:
+        """The alert targets (SOLDSCOPE_NOTIFY_URLS, then [[notify]]), URLs registered as secrets.
+
+        Apprise itself is imported only when a message is sent.
+        """
+        from soldscope_cli.notify.sender import Notifier
+        from soldscope_cli.notify.targets import load_targets
+
+        return Notifier(load_targets(self.env, self.config()))
 
     def doctor_inputs(self, *, offline: bool) -> DoctorInputs:
         """The real machine as doctor's checks see it, with doctor's short timeouts."""

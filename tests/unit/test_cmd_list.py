@@ -192,7 +192,7 @@ def test_broken_config_exits_2_with_the_location(harness: Harness, invoke: Any) 
     assert "Traceback" not in harness.stderr
 
 
-def test_list_imports_neither_keyring_nor_httpx_nor_the_asgi_stack_nor_exporters(
+def test_list_imports_neither_keyring_nor_httpx_nor_the_asgi_stack_nor_exporters_nor_apprise(
     tmp_path: Path,
 ) -> None:
     code = (
@@ -201,7 +201,7 @@ def test_list_imports_neither_keyring_nor_httpx_nor_the_asgi_stack_nor_exporters
         "sys.argv = ['soldscope', 'list']\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "heavy = ('keyring', 'httpx', 'secretstorage', 'starlette', 'uvicorn',"
-        " 'prometheus_client', 'icalendar')\n"
+        " 'prometheus_client', 'icalendar', 'apprise')\n"
         "bad = sorted(m for m in heavy if m in sys.modules)\n"
         "print('IMPORTED', bad)\n"
     )

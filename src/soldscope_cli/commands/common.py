@@ -11,6 +11,7 @@ import typer
 
 if TYPE_CHECKING:
     from soldscope_cli.context import AppContext
+    from soldscope_cli.notify.sender import Delivery
 
 
 # For scripts: a mistyped SOLDSCOPE_CONFIG_DIR reads an empty home, and "No stores yet" exits 0.
@@ -24,6 +25,24 @@ ExpectStores = Annotated[
         show_default=False,
     ),
 ]
+
+
+NoNotify = Annotated[
+    bool,
+    typer.Option(
+        "--no-notify",
+        help="Send no alerts this run (see docs/alerts.md).",
+    ),
+]
+
+
+def say_notify_failures(app: AppContext, failures: list[Delivery]) -> None:
+    """One stderr line for the targets an alert could not reach; the exit code stays the same."""
+    from soldscope_cli.notify.announce import failure_line
+
+    line = failure_line(failures)
+    if line:
+        app.err.print(line, markup=False, soft_wrap=True)
 
 
 def check_expected_stores(app: AppContext, expected: int | None) -> None:

@@ -9,10 +9,12 @@ import typer
 
 from soldscope_cli.commands.common import (
     ExpectStores,
+    NoNotify,
     check_expected_stores,
     complete_datasets,
     complete_store_names,
     get_context,
+    say_notify_failures,
 )
 from soldscope_cli.errors import ExitCode, UnhealthyError, UsageError
 from soldscope_cli.fleet.config import parse_time
@@ -125,10 +127,13 @@ def sync_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only problems.")] = False,
     expect_stores: ExpectStores = None,
+    no_notify: NoNotify = False,
 ) -> None:
     """Pull inventory, finances and Brand Analytics search terms into the local database.
 
     Incremental and safe to re-run: each dataset keeps a cursor that moves in the same transaction as the rows it covers. Stores in error or expired are skipped (run `soldscope validate`). One sync runs at a time; a second one exits 75 at once.
+
+    A failed sync, a status change and the app's rejection are sent to the alert targets once each (docs/alerts.md); --no-notify sends none.
 
     Exit codes: 0 every store synced, 1 a store failed or was skipped, 2 usage, 75 already running, 130 Ctrl-C (after the partial summary).
 
@@ -142,6 +147,8 @@ def sync_command(
     check_expected_stores(app, expect_stores)
     request = parse_request(app, names or [], dataset or [], since, concurrency, ba_weeks)
     report = _run_and_render(app, request, as_json=as_json, quiet=quiet)
+    if not no_notify and report.stores and not report.interrupted:
+        _notify(app, request, report)
     if report.interrupted:
         raise typer.Exit(int(ExitCode.INTERRUPTED))  # after the partial summary
     if report.local_error is not None:
@@ -154,6 +161,35 @@ def sync_command(
         )
     if not report.ok:
         raise typer.Exit(int(ExitCode.UNHEALTHY))
+
+
+def _notify(app: AppContext, request: SyncRequest, report: SyncReport) -> None:
+    from soldscope_cli.fleet.config import select_stores
+    from soldscope_cli.fleet.listing import build_rows
+    from soldscope_cli.notify.alerts import SyncOutcome
+    from soldscope_cli.notify.announce import announce_sync
+    from soldscope_cli.sync.runner import FAILED, SKIPPED
+
+    config = app.config()
+    records = select_stores(config, request.names)
+    db = app.database()
+    rows = build_rows(records, db.states([r.name for r in records]), app.clock())
+    regions = {r.name: r.region for r in records}
+    outcomes = [
+        SyncOutcome(s.name, regions.get(s.name, "?"), s.outcome == FAILED, s.reason)
+        for s in report.stores
+        if s.outcome != SKIPPED
+    ]
+    failures = announce_sync(
+        app.notifier(),
+        db,
+        rows,
+        outcomes,
+        report.app_error,
+        thresholds=config.expiring_days,
+        clock=app.clock,
+    )
+    say_notify_failures(app, failures)
 
 
 def _run_and_render(

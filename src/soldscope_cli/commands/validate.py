@@ -9,9 +9,11 @@ import typer
 from soldscope_cli.checks import DEFAULT_CONCURRENCY
 from soldscope_cli.commands.common import (
     ExpectStores,
+    NoNotify,
     check_expected_stores,
     complete_store_names,
     get_context,
+    say_notify_failures,
 )
 from soldscope_cli.context import AppContext
 from soldscope_cli.errors import ExitCode, UsageError
@@ -85,12 +87,15 @@ def validate_command(
         ),
     ] = False,
     expect_stores: ExpectStores = None,
+    no_notify: NoNotify = False,
 ) -> None:
     """Check each connection live: refresh its token and list its marketplaces at Amazon.
 
     Records every outcome; a check that cannot complete (Amazon down, throttled, timeouts) never changes a status. Exit 0 when all are active or expiring soon, 1 when one is in error or expired or the app's credentials were rejected, 3 when some check could not complete and none is known bad.
 
     With --reauthorize, every checked store in error, expired or expiring soon is then renewed through Seller Central's consent, one store after another (a terminal is needed: each consent opens a browser and waits). In a terminal, plain `validate` offers the same when it finds such stores; without a terminal it never prompts or opens a browser.
+
+    Status changes are sent to the alert targets once each (docs/alerts.md); --no-notify sends none.
 
     Examples:
       soldscope validate
@@ -113,6 +118,8 @@ def validate_command(
     with progress_bar(app) as progress:
         result = run_validate(app, names or [], concurrency=concurrency, progress=progress)
     render_validation(app, result, as_json)
+    if not no_notify:
+        _notify(app, result)
     code = int(exit_code(result))
     due = _renewable(result)
     if due and result.app_error is not None:
@@ -130,6 +137,21 @@ def validate_command(
         code = exit_code_after_renewal(result, due, bool(failed))
     if code:
         raise typer.Exit(code)
+
+
+def _notify(app: AppContext, result: ValidateResult) -> None:
+    from soldscope_cli.notify.announce import announce_validation
+
+    config = app.config()
+    failures = announce_validation(
+        app.notifier(),
+        app.database(),
+        result.rows,
+        result.app_error,
+        thresholds=config.expiring_days,
+        clock=app.clock,
+    )
+    say_notify_failures(app, failures)
 
 
 def _renewable(result: ValidateResult) -> list[str]:

@@ -173,3 +173,13 @@ class InvitationStore(Protocol):
     def claim_state(self, state_hash: str, now: datetime) -> StateClaim: ...
 
     def mark_used(self, invitation_id: int, now: datetime, selling_partner_id: str) -> bool: ...
+
+
+class NotifiedLog(Protocol):
+    """The `notified` events: what the notification targets were last told, per store and channel."""
+
+    def last_notified(self) -> dict[tuple[str | None, str], dict[str, Any]]: ...
+
+    def log_notified(
+        self, at: datetime, entries: Sequence[tuple[str | None, dict[str, Any]]]
+    ) -> None: ...

@@ -25,6 +25,11 @@ LOCK_TIMEOUT_S = 30.0
 
 _APP_KEYS = {"application_id", "client_id", "redirect_uri", "draft", "client_secret_set_at"}
 _SERVE_KEYS = {"public_url", "agency_name"}
+_NOTIFY_KEYS = {"url", "events", "stores"}
+# The events a [[notify]] table may choose (docs/alerts.md); all of them when it names none.
+NOTIFY_EVENTS = ("error", "expired", "expiring", "recovered", "sync_failed", "app_rejected")
+# [alerts] expiring_days: a store expiring soon is announced once at each of these days left.
+DEFAULT_EXPIRING_DAYS = (30, 7)
 _STORE_KEYS = {
     "region",
     "marketplaces",
@@ -52,6 +57,21 @@ class ServeSettings:
 
     public_url: str | None = None  # https://host[/prefix]; invitation links live under it
     agency_name: str | None = None
+
+
+@dataclass(frozen=True)
+class NotifyTarget:
+    """[[notify]]: one Apprise URL (a secret) and, optionally, the events and stores it wants."""
+
+    url: str
+    events: tuple[str, ...] | None = None  # None: every event
+    stores: tuple[str, ...] | None = None  # None: every store
+
+    def wants(self, event: str, store: str | None) -> bool:
+        """Whether this target takes an event (app-level events, store None, go to all)."""
+        if self.events is not None and event not in self.events:
+            return False
+        return store is None or self.stores is None or store in self.stores
 
 
 @dataclass
@@ -101,6 +121,13 @@ class Config:
         raise KeyError(dataset)
 
     serve: ServeSettings = field(default_factory=ServeSettings)
+    notify: list[NotifyTarget] = field(default_factory=list)  # [[notify]] tables, in file order
+    expiring_days_set: tuple[int, ...] | None = None  # [alerts] expiring_days, when set
+
+    @property
+    def expiring_days(self) -> tuple[int, ...]:
+        """Days left at which an expiring store is announced, largest first."""
+        return self.expiring_days_set or DEFAULT_EXPIRING_DAYS
 
     @property
     def retention_days(self) -> int:
@@ -179,15 +206,19 @@ class _Locator:
     def __init__(self, text: str) -> None:
         self.lines = text.splitlines()
 
-    def find(self, table: str, key: str | None = None) -> tuple[int, int] | None:
+    def find(self, table: str, key: str | None = None, nth: int = 0) -> tuple[int, int] | None:
+        """The line of a table (the nth of an array of tables [[name]]) or of a key in it."""
         header = re.compile(
-            r"^\s*\[\s*" + r"\s*\.\s*".join(map(_key_re, table.split("."))) + r"\s*\]"
+            r"^\s*\[\[?\s*" + r"\s*\.\s*".join(map(_key_re, table.split("."))) + r"\s*\]"
         )
         start = None
+        seen = 0
         for i, line in enumerate(self.lines):
             if header.match(line):
-                start = i
-                break
+                if seen == nth:
+                    start = i
+                    break
+                seen += 1
         if start is None:
             return None
         if key is None:
@@ -213,8 +244,8 @@ class _Parser:
         self.path = path
         self.locator = _Locator(text)
 
-    def fail(self, problem: str, table: str, key: str | None = None) -> ConfigError:
-        where = self.locator.find(table, key)
+    def fail(self, problem: str, table: str, key: str | None = None, nth: int = 0) -> ConfigError:
+        where = self.locator.find(table, key, nth)
         place = f"{self.path}" + (f", line {where[0]}, column {where[1]}" if where else "")
         return ConfigError(
             f"{place}: {problem}",
@@ -224,7 +255,16 @@ class _Parser:
     def parse(self, data: dict[str, Any]) -> Config:
         config = Config()
         for key in data:
-            if key not in {"app", "stores", "secrets", "state", "stale", "serve"}:
+            if key not in {
+                "app",
+                "stores",
+                "secrets",
+                "state",
+                "stale",
+                "serve",
+                "notify",
+                "alerts",
+            }:
                 raise self.fail(f"unknown table or key {key!r}", key)
         app = data.get("app", {})
         if not isinstance(app, dict):
@@ -259,6 +299,8 @@ class _Parser:
         config.retention_days_set = self.parse_state(data.get("state", {}))
         config.stale_set = self.parse_stale(data.get("stale", {}))
         config.serve = self.parse_serve(data.get("serve", {}))
+        config.notify = self.parse_notify(data.get("notify", []))
+        config.expiring_days_set = self.parse_alerts(data.get("alerts", {}))
         stores = data.get("stores", {})
         if not isinstance(stores, dict):
             raise self.fail("[stores] must hold one table per store", "stores")
@@ -306,6 +348,77 @@ class _Parser:
                 )
             limits[key] = value
         return limits
+
+    def parse_notify(self, tables: Any) -> list[NotifyTarget]:
+        if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+            raise self.fail(
+                "notify must be an array of tables: [[notify]] with url = ...", "notify"
+            )
+        targets: list[NotifyTarget] = []
+        for nth, table in enumerate(tables):
+            for key in table:
+                if key not in _NOTIFY_KEYS:
+                    raise self.fail(
+                        f"unknown key {key!r} in [[notify]]; use url, events, stores",
+                        "notify",
+                        key,
+                        nth,
+                    )
+            url = table.get("url")
+            if not isinstance(url, str) or "://" not in url:
+                raise self.fail(
+                    '[[notify]] needs url = an Apprise URL, e.g. "json://host/path" '
+                    "(see docs/alerts.md)",
+                    "notify",
+                    "url" if "url" in table else None,
+                    nth,
+                )
+            events = self._names(table, "events", nth, NOTIFY_EVENTS)
+            stores = self._names(table, "stores", nth, None)
+            targets.append(NotifyTarget(url.strip(), events, stores))
+        return targets
+
+    def _names(
+        self, table: dict[str, Any], key: str, nth: int, allowed: tuple[str, ...] | None
+    ) -> tuple[str, ...] | None:
+        value = table.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise self.fail(
+                f"{key} must be a list of names, e.g. {key} = [...]", "notify", key, nth
+            )
+        if allowed is not None:
+            for item in value:
+                if item not in allowed:
+                    raise self.fail(
+                        f"unknown event {item!r}; use {', '.join(allowed)}", "notify", key, nth
+                    )
+        return tuple(value)
+
+    def parse_alerts(self, alerts: Any) -> tuple[int, ...] | None:
+        if not isinstance(alerts, dict):
+            raise self.fail("[alerts] must be a table", "alerts")
+        for key in alerts:
+            if key != "expiring_days":
+                raise self.fail(f"unknown key {key!r} in [alerts]", "alerts", key)
+        days = alerts.get("expiring_days")
+        if days is None:
+            return None
+        if (
+            not isinstance(days, list)
+            or not days
+            or not all(
+                isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 365 for d in days
+            )
+        ):
+            raise self.fail(
+                f"expiring_days must be a list of whole days between 1 and 365, e.g. [30, 7], "
+                f"not {days!r}",
+                "alerts",
+                "expiring_days",
+            )
+        return tuple(sorted(set(days), reverse=True))
 
     def parse_serve(self, serve: Any) -> ServeSettings:
         if not isinstance(serve, dict):
@@ -532,6 +645,10 @@ def dump_config(config: Config) -> str:
     }
     if serve:
         data["serve"] = serve
+    if config.expiring_days_set is not None:
+        data["alerts"] = {"expiring_days": list(config.expiring_days_set)}
+    if config.notify:
+        data["notify"] = [_notify_table(target) for target in config.notify]
     stores: dict[str, Any] = {}
     for name in sorted(config.stores):
         record = config.stores[name]
@@ -550,6 +667,15 @@ def dump_config(config: Config) -> str:
         "# soldscope configuration: see docs/configuration.md. Secrets are never stored here.\n"
     )
     return header + tomli_w.dumps(data)
+
+
+def _notify_table(target: NotifyTarget) -> dict[str, Any]:
+    table: dict[str, Any] = {"url": target.url}
+    if target.events is not None:
+        table["events"] = list(target.events)
+    if target.stores is not None:
+        table["stores"] = list(target.stores)
+    return table
 
 
 def _cache_key(raw: bytes) -> str:

@@ -372,6 +372,30 @@ class Database:
             "SELECT * FROM events WHERE store = ? ORDER BY id DESC LIMIT ?", (store, limit)
         ).fetchall()
 
+    def last_notified(self) -> dict[tuple[str | None, str], dict[str, Any]]:
+        """What was last announced per (store, channel): the detail of the newest `notified` event.
+
+        Store None is the app itself. Alerts are sent once per change because this says what the
+        targets were last told; an event past the retention is forgotten like any other.
+        """
+        latest: dict[tuple[str | None, str], dict[str, Any]] = {}
+        rows = self.connection().execute(
+            "SELECT store, detail FROM events WHERE kind = 'notified' ORDER BY id"
+        )
+        for store, detail in rows:
+            data = json.loads(detail) if detail else {}
+            if isinstance(data, dict) and isinstance(data.get("channel"), str):
+                latest[(store, data["channel"])] = data
+        return latest
+
+    def log_notified(
+        self, at: datetime, entries: Sequence[tuple[str | None, dict[str, Any]]]
+    ) -> None:
+        """Record, in one transaction, that each (store, detail) was announced."""
+        with self.transaction() as tx:
+            for store, detail in entries:
+                self.log_event("notified", at, store, detail, tx=tx)
+
     def checks(self, store: str) -> list[sqlite3.Row]:
         """The check history of the store's live connection, oldest first."""
         conn = self.connection()
