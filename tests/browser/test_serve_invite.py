@@ -7,11 +7,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
-import subprocess
-import threading
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from tests.e2e.conftest import SOLDSCOPE, Cli, simulator_env, stored_secret
+from tests.serve_process import Serve, free_port, start_serve
 
 from soldscope_cli.fleet.secrets import token_key
 from soldscope_cli.simulator import Simulator, parse_scenario
@@ -32,35 +28,6 @@ ACME = "A1SERVEBROWSER"
 BOLT = "A2SERVEBROWSER"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Serve:
-    process: subprocess.Popen[bytes]
-    err: bytearray
-    reader: threading.Thread
-
-    def stop(self, sig: int = signal.SIGINT) -> int:
-        self.process.send_signal(sig)
-        try:
-            return self.process.wait(15)
-        finally:
-            if self.process.poll() is None:
-                self.process.kill()
-                self.process.wait()
-            self.reader.join(5)
-            if self.process.stderr is not None:
-                self.process.stderr.close()
-
-    @property
-    def log(self) -> str:
-        return bytes(self.err).decode()
-
-
 @dataclass
 class Setup:
     sim: Simulator
@@ -69,32 +36,7 @@ class Setup:
     trap: RelayServer
 
     def start_serve(self) -> Serve:
-        process = subprocess.Popen(
-            [str(SOLDSCOPE), "serve", "--listen", self.base.removeprefix("http://")],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            env=self.cli.env,
-        )
-        err = bytearray()
-
-        def read() -> None:
-            assert process.stderr is not None
-            while chunk := process.stderr.read1(4096):
-                err.extend(chunk)
-
-        reader = threading.Thread(target=read, daemon=True)
-        reader.start()
-        serve = Serve(process, err, reader)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{self.base}/healthz", timeout=1) as answer:
-                    if answer.status == 200:
-                        return serve
-            except OSError:
-                time.sleep(0.1)
-        serve.stop(signal.SIGKILL)
-        raise AssertionError(f"serve did not start: {serve.log}")
+        return start_serve(self.base, self.cli.env)
 
     def invite(self, *args: str) -> dict[str, object]:
         done = self.cli.run("invite", *args, "--json")

@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from tests.e2e.conftest import SOLDSCOPE, Cli, simulator_env, stored_secret
+from tests.serve_process import free_port
 
 from soldscope_cli.db.database import MIGRATIONS, Database
 from soldscope_cli.fleet.paths import resolve_paths
@@ -94,12 +95,6 @@ if mode == "twice":
     status, _, title = load(location)
     log(status=status, title=title)
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def scenario() -> dict[str, Any]:

@@ -10,12 +10,9 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
-import socket
 import sqlite3
-import subprocess
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 from tests.e2e.conftest import SOLDSCOPE, Cli, simulator_env, stored_secret
+from tests.serve_process import Serve, free_port, start_serve
 
 from soldscope_cli.fleet.secrets import token_key
 from soldscope_cli.simulator import Simulator, parse_scenario
@@ -35,38 +33,6 @@ TOKEN_PATH = "/auth/o2/token"
 SELLERS_PATH = "/sellers/v1/marketplaceParticipations"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Serve:
-    base: str
-    process: subprocess.Popen[bytes]
-    err: bytearray = field(default_factory=bytearray)
-    reader: threading.Thread | None = None
-
-    @property
-    def log(self) -> str:
-        return bytes(self.err).decode()
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-        try:
-            return self.process.wait(15)
-        finally:
-            if self.process.poll() is None:
-                self.process.kill()
-                self.process.wait()
-            if self.reader is not None:
-                self.reader.join(5)
-            if self.process.stderr is not None:
-                self.process.stderr.close()
-
-
 @dataclass
 class Home:
     sim: Simulator
@@ -75,32 +41,9 @@ class Home:
     serves: list[Serve] = field(default_factory=list)
 
     def start_serve(self, base: str | None = None) -> Serve:
-        base = base or self.redirect_base
-        process = subprocess.Popen(
-            [str(SOLDSCOPE), "serve", "--listen", base.removeprefix("http://")],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            env=self.cli.env,
-        )
-        serve = Serve(base, process)
+        serve = start_serve(base or self.redirect_base, self.cli.env)
         self.serves.append(serve)
-
-        def read() -> None:
-            assert process.stderr is not None
-            while chunk := process.stderr.read1(4096):
-                serve.err.extend(chunk)
-
-        serve.reader = threading.Thread(target=read, daemon=True)
-        serve.reader.start()
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=1) as answer:
-                    if answer.status == 200:
-                        return serve
-            except OSError:
-                time.sleep(0.1)
-        raise AssertionError(f"serve did not start: {serve.log}")
+        return serve
 
     def invite(self, name: str, *markets: str) -> str:
         args = [a for m in markets for a in ("--marketplace", m)]

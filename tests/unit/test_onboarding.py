@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 from tests.conftest import NOW, Harness, make_harness
+from tests.serve_process import free_port
 from tests.unit.test_health import (
     CLIENT_SECRET,
     ENV,
@@ -58,12 +59,6 @@ from soldscope_cli.status import Status
 SELLER = "A1CONSENTSELLER"
 OTHER_SELLER = "A2OTHERSELLER"
 RELAY = "https://relay.agency.example/soldscope/relay/"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def port_is_free(port: int) -> bool:
