@@ -75,6 +75,17 @@ class Target:
             return f"{self.name} --region {self.region}"
         return " ".join([self.name, *(f"--marketplace {code}" for code in self.marketplaces)])
 
+    def record(self, seller: str, authorized_at: datetime) -> StoreRecord:
+        """The record a consent by `seller` at `authorized_at` stores (before its live check)."""
+        return StoreRecord(
+            name=self.name,
+            region=self.region,
+            marketplaces=list(self.marketplaces),
+            authorized_at=authorized_at,
+            selling_partner_id=seller,
+            region_wide=self.region_wide,
+        )
+
 
 def plan_target(
     config: Config, name: str, marketplaces: list[str], region: Region | None
@@ -453,14 +464,7 @@ def run_consent(
     ui.step(f"Amazon authorized seller {seller}; exchanging the code")
     refresh_token = exchange_code(clients, answer.code, redirect_uri, target.connect_args)
     now = ctx.clock()
-    planned = StoreRecord(
-        name=target.name,
-        region=target.region,
-        marketplaces=list(target.marketplaces),
-        authorized_at=now,
-        selling_partner_id=seller,
-        region_wide=target.region_wide,
-    )
+    planned = target.record(seller, now)
     ui.step("checking the connection at Amazon")
     record, check = prove(
         planned,

@@ -19,7 +19,6 @@ from urllib.parse import parse_qs
 from soldscope_cli.amazon.marketplaces import Region
 from soldscope_cli.db.model import INVITE_PENDING, INVITE_RENEWAL, Invitation
 from soldscope_cli.errors import IncompleteError, UnhealthyError
-from soldscope_cli.fleet.config import StoreRecord
 from soldscope_cli.onboarding.consent_flow import (
     ConnectResult,
     ConsentClients,
@@ -229,15 +228,9 @@ def _store(
     try:
         refresh_token = exchange_code(clients, code, creds.redirect_uri, target.name)
         now = services.clock()
-        planned = StoreRecord(
-            name=target.name,
-            region=target.region,
-            marketplaces=list(target.marketplaces),
-            authorized_at=now,
-            selling_partner_id=seller,
-            region_wide=target.region_wide,
+        record, check = prove(
+            target.record(seller, now), refresh_token, clients, again="open the link again"
         )
-        record, check = prove(planned, refresh_token, clients, again="open the link again")
     except IncompleteError as exc:
         raise _fail(services, UNREACHABLE, invitation, exc.message) from None
     except UnhealthyError as exc:
