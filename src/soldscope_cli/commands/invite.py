@@ -14,12 +14,6 @@ from soldscope_cli.commands.common import (
     get_context,
 )
 from soldscope_cli.errors import UsageError
-from soldscope_cli.onboarding.invitations import (
-    InviteRequest,
-    create_invitation,
-    renew_invitations,
-)
-from soldscope_cli.output.invite import render_invitation, render_invitations
 
 
 def invite_command(
@@ -84,6 +78,14 @@ def invite_command(
       soldscope invite acme-us                 # renewal of an existing store
       soldscope invite --renew --expiring-within 30 --json
     """
+    # Imported here: every command pays for the modules imported when the CLI starts.
+    from soldscope_cli.onboarding.invitations import (
+        InviteRequest,
+        create_invitation,
+        renew_invitations,
+    )
+    from soldscope_cli.output.invite import render_invitation, render_invitations
+
     app = get_context(ctx)
     chosen = list(names or [])
     now = app.clock()

@@ -7,8 +7,6 @@ from typing import Annotated
 import typer
 
 from soldscope_cli.commands.common import complete_store_names, get_context
-from soldscope_cli.onboarding.invitations import list_invitations, revoke_invitation
-from soldscope_cli.output.invite import render_invitation_list, render_revoked
 
 invites_app = typer.Typer(
     name="invites",
@@ -39,6 +37,9 @@ def invites_command(
     if ctx.invoked_subcommand is not None:
         return
     app = get_context(ctx)
+    from soldscope_cli.onboarding.invitations import list_invitations
+    from soldscope_cli.output.invite import render_invitation_list
+
     found = list_invitations(app, include_done=everything)
     render_invitation_list(app, found, app.clock(), as_json=json_output, everything=everything)
 
@@ -59,4 +60,7 @@ def revoke_command(
       soldscope invites revoke acme-us
     """
     app = get_context(ctx)
+    from soldscope_cli.onboarding.invitations import revoke_invitation
+    from soldscope_cli.output.invite import render_revoked
+
     render_revoked(app, revoke_invitation(app, name))
