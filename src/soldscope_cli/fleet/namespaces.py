@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from soldscope_cli.fleet.secrets import (
+    CALENDAR_KEY,
     CLIENT_SECRET_KEY,
     INVITATION_KEY,
     TOKEN_KEY_PREFIX,
@@ -62,7 +63,9 @@ class NamespacedSecretStore:
     @staticmethod
     def is_home_key(key: str) -> bool:
         """The keys a home owns: refresh tokens and the client secret (a probe key passes through)."""
-        return key in (CLIENT_SECRET_KEY, INVITATION_KEY) or key.startswith(TOKEN_KEY_PREFIX)
+        return key in (CLIENT_SECRET_KEY, INVITATION_KEY, CALENDAR_KEY) or key.startswith(
+            TOKEN_KEY_PREFIX
+        )
 
     def namespace(self) -> str | None:
         """This home's namespace, or None before its first secret is stored."""

@@ -20,6 +20,8 @@ SERVICE = "soldscope"
 CLIENT_SECRET_KEY = "lwa-client-secret"
 # The home's key that derives invitation link tokens (onboarding/invitations.py); never shown.
 INVITATION_KEY = "invitation-key"
+# The key of the calendar feed's secret URL (monitoring/feed.py); a new one retires the old URL.
+CALENDAR_KEY = "calendar-key"
 SECRETS_ENV = "SOLDSCOPE_SECRETS"
 KEYRING_TIMEOUT_S = 10.0
 

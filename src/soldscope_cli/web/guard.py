@@ -27,8 +27,9 @@ MAX_BODY_BYTES = 1024  # nothing served takes a body
 RATE_WINDOW_SECONDS = 60.0
 RATE_LIMIT = 60  # requests per client address and window
 HSTS = "max-age=31536000"
-# Invitation tokens are secrets: the access log shows that a link was opened, never which.
-_TOKEN_IN_PATH = re.compile(r"(/invite/)[^/]+")
+# Invitation and calendar feed tokens are secrets: the access log shows that a link was opened,
+# never which.
+_TOKEN_IN_PATH = re.compile(r"(/invite/|/calendar/)[^/]+")
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -74,7 +75,7 @@ class RateLimiter:
 
 
 def log_path(path: str) -> str:
-    """A request path as the access log shows it: no query string, no invitation token."""
+    """A request path as the access log shows it: no query string, no link token."""
     return _TOKEN_IN_PATH.sub(r"\1…", path)
 
 
