@@ -196,6 +196,7 @@ def _register() -> None:
         data,
         delete,
         demo,
+        digest,
         doctor,
         export,
         invite,
@@ -224,6 +225,7 @@ def _register() -> None:
     app.command("serve")(serve.serve_command)
     app.command("metrics")(metrics.metrics_command)
     app.command("calendar")(calendar_.calendar_command)
+    app.command("digest")(digest.digest_command)
     app.add_typer(app_cmd.app_app, name="app")
     app.add_typer(notify.notify_app, name="notify")
     from soldscope_cli.commands.simulator import simulator_app

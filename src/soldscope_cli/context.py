@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from soldscope_cli.amazon.clients import AmazonClients
     from soldscope_cli.amazon.ratelimit import WaitObserver
     from soldscope_cli.db.database import Database
-    from soldscope_cli.doctor.model import DoctorInputs
+    from soldscope_cli.doctor.model import AlertTarget, DoctorInputs
     from soldscope_cli.fleet.secrets import SecretStore
     from soldscope_cli.notify.sender import Notifier
 
@@ -295,7 +295,30 @@ class AppContext:
             uid=os.geteuid(),
             offline=offline,
             sandbox=self.sandbox,
+            alert_targets=self._alert_targets,
         )
+
+    def _alert_targets(self, config: Config) -> list[AlertTarget]:
+        """doctor's view of the alert targets; the database is read only if it exists."""
+        from soldscope_cli.doctor.model import AlertTarget
+        from soldscope_cli.notify.announce import last_deliveries
+        from soldscope_cli.notify.health import target_health
+        from soldscope_cli.notify.targets import load_targets
+
+        targets = load_targets(self.env, config)
+        if not targets:
+            return []
+        deliveries = last_deliveries(self.database()) if self.paths.database.exists() else {}
+        return [
+            AlertTarget(
+                h.label,
+                h.understood,
+                None if h.last is None else str(h.last.get("kind")),
+                None if h.last is None else h.last.get("at"),
+                None if h.last is None else h.last.get("error"),
+            )
+            for h in target_health(targets, deliveries)
+        ]
 
     def close(self) -> None:
         """Release what the command opened."""

@@ -4,54 +4,23 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
+import sqlite3
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from contextlib import closing
+from pathlib import Path
 
 import pytest
 from tests.e2e.test_validate import SELLERS, World, world  # noqa: F401  (the fixture)
+from tests.webhook import PASSWORD, TOKEN, Receiver, no_secret, running_receiver
 
 pytestmark = pytest.mark.e2e
-
-PASSWORD = "hunter2-webhook-secret"
-TOKEN = "tok3n-in-the-path-0042"
-
-
-class Receiver:
-    """A webhook that keeps every JSON body posted to it."""
-
-    def __init__(self) -> None:
-        self.messages: list[dict[str, Any]] = []
-        received = self.messages
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", "0"))
-                received.append(json.loads(self.rfile.read(length) or b"{}"))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"json://soldscope:{PASSWORD}@127.0.0.1:{self.port}/{TOKEN}"
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    r.thread.start()
-    yield r
-    r.server.shutdown()
-    r.server.server_close()
+    with running_receiver() as r:
+        yield r
 
 
 def closed_port() -> int:
@@ -59,12 +28,6 @@ def closed_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
     return port
-
-
-def no_secret(*texts: str) -> None:
-    for text in texts:
-        assert PASSWORD not in text
-        assert TOKEN not in text
 
 
 def test_a_revoked_store_is_announced_once(world: World, receiver: Receiver) -> None:  # noqa: F811
@@ -148,3 +111,92 @@ def test_recovery_is_announced(world: World, receiver: Receiver) -> None:  # noq
         "soldscope: bolt-us (na): error",
         "soldscope: bolt-us (na): active again",
     ]
+
+
+def test_connect_announces_the_recovery_itself(world: World, receiver: Receiver) -> None:  # noqa: F811
+    env = {"SOLDSCOPE_NOTIFY_URLS": receiver.url}
+    world.sim.revoke(SELLERS["bolt-us"])
+    assert world.validate(env=env)[0] == 1
+    done = world.cli.run(
+        "connect",
+        "bolt-us",
+        "--refresh-token-stdin",
+        input=world.sim.authorize(SELLERS["bolt-us"]) + "\n",
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert [m["title"] for m in receiver.messages] == [
+        "soldscope: bolt-us (na): error",
+        "soldscope: bolt-us (na): active again",
+    ]
+    assert world.validate(env=env)[0] == 0
+    assert len(receiver.messages) == 2  # validate has nothing new to tell
+
+
+def test_data_that_stops_syncing_is_announced_once(world: World, receiver: Receiver) -> None:  # noqa: F811
+    env = {"SOLDSCOPE_NOTIFY_URLS": receiver.url}
+    synced = world.cli.run("sync", "acme-us", "--dataset", "inventory", env=env, timeout=120)
+    assert synced.returncode == 0, synced.stderr
+    assert receiver.messages == []
+    # Three days pass without a sync: move the store's inventory runs back in time.
+    database = Path(world.cli.env["SOLDSCOPE_DATA_DIR"]) / "soldscope.db"
+    with closing(sqlite3.connect(database)) as conn, conn:
+        conn.execute(
+            "UPDATE sync_runs SET "
+            "started_at = strftime('%Y-%m-%dT%H:%M:%f000Z', started_at, '-3 days'), "
+            "finished_at = strftime('%Y-%m-%dT%H:%M:%f000Z', finished_at, '-3 days') "
+            "WHERE dataset = 'inventory'"
+        )
+    assert world.validate(env=env)[0] == 0
+    assert world.validate(env=env)[0] == 0
+    assert [m["title"] for m in receiver.messages] == [
+        "soldscope: acme-us (na): Inventory data is stale"
+    ]
+    body = receiver.messages[0]["message"]
+    assert "the limit is 36 h" in body
+    assert "Run: soldscope sync acme-us --dataset inventory" in body
+    again = world.cli.run("sync", "acme-us", "--dataset", "inventory", env=env, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert (
+        receiver.messages[-1]["title"] == "soldscope: acme-us (na): Inventory data is fresh again"
+    )
+    assert len(receiver.messages) == 2
+
+
+def test_digest_prints_and_sends_one_summary(world: World, receiver: Receiver) -> None:  # noqa: F811
+    env = {"SOLDSCOPE_NOTIFY_URLS": receiver.url}
+    world.sim.revoke(SELLERS["bolt-us"])
+    assert world.validate("--no-notify")[0] == 1
+    done = world.cli.run("digest", "--expiring-within", "30", env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == (
+        "soldscope digest: 3 stores, 1 broken, 0 expiring within 30 days, 0 stale datasets"
+    )
+    assert "  bolt-us (na): error: invalid_grant — run: soldscope connect bolt-us" in done.stdout
+    assert done.stderr == "digest sent to 1 target\n"
+    [message] = receiver.messages
+    assert message["title"] == done.stdout.splitlines()[0]
+    assert message["message"].strip() == "\n".join(done.stdout.splitlines()[2:]).strip()
+    as_json = world.cli.run("digest", "--json", "--no-notify", env=env)
+    data = json.loads(as_json.stdout)
+    assert [b["name"] for b in data["broken"]] == ["bolt-us"] and data["stores"] == 3
+    assert len(receiver.messages) == 1
+
+
+def test_doctor_names_a_target_whose_last_delivery_failed(world: World, receiver: Receiver) -> None:  # noqa: F811
+    dead = f"json://soldscope:{PASSWORD}@127.0.0.1:{closed_port()}/{TOKEN}"
+    env = {"SOLDSCOPE_NOTIFY_URLS": f"{receiver.url} {dead}"}
+    world.sim.revoke(SELLERS["bolt-us"])
+    assert world.validate(env=env)[0] == 1
+    doctor = world.cli.run("doctor", "--offline", "--json", env=env)
+    found = {r["id"]: r for r in json.loads(doctor.stdout)}
+    assert (
+        found["notify:1"]["status"] == "ok" and "last delivered at" in found["notify:1"]["detail"]
+    )
+    assert found["notify:2"]["status"] == "warn"
+    assert "failed" in found["notify:2"]["detail"]
+    no_secret(doctor.stdout, doctor.stderr)
+    broken = world.cli.run(
+        "doctor", "--offline", "--json", env={"SOLDSCOPE_NOTIFY_URLS": "nope://x"}
+    )
+    assert {r["id"]: r["status"] for r in json.loads(broken.stdout)}["notify:1"] == "fail"

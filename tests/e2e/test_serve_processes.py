@@ -195,3 +195,46 @@ def test_a_serve_killed_mid_callback_stores_nothing_and_the_link_still_works(
     assert home.connected_rows("acme") == 2
     assert home.invites() == {"acme": "used"}
     assert again.stop() == 0
+
+
+def test_a_used_invitation_is_announced_and_the_calendar_is_published(home: Home) -> None:
+    from icalendar import Calendar
+    from tests.webhook import no_secret, running_receiver
+
+    with running_receiver() as receiver:
+        home.cli.env["SOLDSCOPE_NOTIFY_URLS"] = receiver.url
+        serve = home.start_serve()
+        callback = home.callback_for(home.invite("acme", "US"), ACME)
+        with httpx.Client(trust_env=False, timeout=30) as http:
+            page = http.get(f"{serve.base}{callback}")
+            assert page.status_code == 200, serve.log
+            messages = receiver.wait_for(1)
+            assert [m["title"] for m in messages] == [
+                "soldscope: acme (na): connected through its invitation link"
+            ]
+            assert f"seller {ACME} authorized the app" in messages[0]["message"]
+
+            feed = home.cli.run("calendar", "--url")
+            assert feed.returncode == 0, feed.stderr
+            url = feed.stdout.strip()
+            assert url.startswith(f"{home.redirect_base}/calendar/") and url.endswith(".ics")
+            answer = http.get(url)
+            assert answer.status_code == 200
+            assert answer.headers["content-type"].startswith("text/calendar")
+            [event] = Calendar.from_ical(answer.text).walk("VEVENT")
+            assert "acme" in str(event["SUMMARY"])
+            assert home.cli.run("calendar", "--url").stdout.strip() == url  # stable
+            wrong = http.get(f"{home.redirect_base}/calendar/{'A' * 43}.ics")
+            assert wrong.status_code == 404
+
+            renewed = home.cli.run("calendar", "--new-url")
+            assert renewed.returncode == 0 and "no longer works" in renewed.stderr
+            new_url = renewed.stdout.strip()
+            assert new_url != url
+            assert http.get(url).status_code == 404
+            assert http.get(new_url).status_code == 200
+        assert serve.stop() == 0
+        token = url.rsplit("/", 1)[1]
+        assert token not in serve.log and new_url.rsplit("/", 1)[1] not in serve.log
+        assert "/calendar/…" in serve.log  # the access log shows the feed was read, not its key
+        no_secret(serve.log)

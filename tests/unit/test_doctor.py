@@ -1099,7 +1099,8 @@ def test_command_json_shape_and_exit_code(tmp_path: Path) -> None:
     result = CliRunner().invoke(_cli(), ["doctor", "--json", "--offline"], obj=ctx)
     assert result.exit_code == 1  # a fresh machine: the app is not configured
     data = json.loads(out.getvalue())
-    assert [item["id"] for item in data] == FRESH_IDS
+    assert [item["id"] for item in data] == [*FRESH_IDS, "notify"]  # the real alert-target check
+    assert data[-1]["status"] == "skip" and "no alert targets" in data[-1]["detail"]
     assert data[FRESH_IDS.index("app")] == {
         "id": "app",
         "title": "App credentials",
@@ -1124,7 +1125,9 @@ def test_command_text_never_prints_the_client_secret(tmp_path: Path) -> None:
     assert result.exit_code == 0, out.getvalue()
     assert "very-secret-value" not in out.getvalue()
     assert "client secret (env SOLDSCOPE_LWA_CLIENT_SECRET)" in out.getvalue()
-    assert out.getvalue().rstrip().endswith("1 skipped")
+    assert (
+        out.getvalue().rstrip().endswith("2 skipped")
+    )  # network (--offline), alert targets (none)
 
 
 def test_stores_check_survives_a_corrupt_database(tmp_path: Path) -> None:
@@ -1133,3 +1136,35 @@ def test_stores_check_survives_a_corrupt_database(tmp_path: Path) -> None:
     results = by_id(check_stores(Config(stores={"fine": record("fine")}), db_path, NOW))
     assert results["stores"].status is Level.OK
     assert "check history unreadable" in results["stores"].detail
+
+
+def test_alert_targets_each_get_a_line_and_a_failed_delivery_warns(tmp_path: Path) -> None:
+    from soldscope_cli.doctor.model import AlertTarget
+
+    targets = [
+        AlertTarget("target 1 (json)", True, "ok", "2026-03-01T10:00:00+00:00"),
+        AlertTarget("target 2 (slack)", True, "failed", "2026-03-01T10:00:00+00:00", "timeout"),
+        AlertTarget("target 3 (nope)", False),
+        AlertTarget("target 4 (mailto)", True),
+    ]
+    seen: list[Config] = []
+
+    def read(config: Config) -> list[AlertTarget]:
+        seen.append(config)
+        return targets
+
+    results = by_id(run_doctor(inputs(tmp_path, alert_targets=read)))
+    assert len(seen) == 1
+    assert results["notify:1"].status is Level.OK
+    assert "last delivered at 2026-03-01" in results["notify:1"].detail
+    assert results["notify:2"].status is Level.WARN
+    assert "failed: timeout" in results["notify:2"].detail
+    assert (
+        results["notify:2"].fix is not None and "soldscope notify test" in results["notify:2"].fix
+    )
+    assert results["notify:3"].status is Level.FAIL
+    assert results["notify:4"].status is Level.OK and "nothing has been sent" in (
+        results["notify:4"].detail
+    )
+    # the report never holds a URL: the check only ever sees labels
+    assert all("://" not in r.detail for r in results.values() if r.id.startswith("notify"))

@@ -14,7 +14,7 @@ from soldscope_cli.errors import ConfigError
 from soldscope_cli.fleet.config import Config, StoreRecord, dump_config, parse_config
 from soldscope_cli.fleet.listing import build_row
 from soldscope_cli.notify.alerts import app_alerts, expiring_threshold, status_alerts
-from soldscope_cli.notify.announce import announce_validation
+from soldscope_cli.notify.announce import Observed, announce_observed, last_deliveries
 from soldscope_cli.notify.message import compose
 from soldscope_cli.notify.sender import Notifier
 from soldscope_cli.notify.targets import load_targets
@@ -139,6 +139,10 @@ class FakeLog:
         self.entries += list(entries)
 
 
+def validate_observed(rows: Any) -> Observed:
+    return Observed(rows, app_checked=True, stale=False)
+
+
 def test_a_failed_delivery_is_not_recorded_and_a_slow_one_is_cut_short() -> None:
     targets = load_targets({"SOLDSCOPE_NOTIFY_URLS": "json://a.example.com/x"}, Config())
     problem = Problem("forbidden", "denied", NOW)
@@ -149,29 +153,236 @@ def test_a_failed_delivery_is_not_recorded_and_a_slow_one_is_cut_short() -> None
 
     log = FakeLog()
     started = time.monotonic()
-    failures = announce_validation(
+    failures = announce_observed(
         Notifier(targets, send=slow, timeout=0.2),
-        log,
-        [row(problem=problem)],
-        None,
-        thresholds=(30, 7),
-        clock=lambda: NOW,
+        log,  # type: ignore[arg-type]
+        Config(),
+        validate_observed([row(problem=problem)]),
+        lambda: NOW,
     )
     assert time.monotonic() - started < 2
     assert [f.error for f in failures] == ["no answer within 0.2 s"]
-    assert log.entries == []
+    assert [d["channel"] for _, d in log.entries] == [
+        "delivery:" + __import__("hashlib").sha256(b"json://a.example.com/x").hexdigest()[:16]
+    ]  # only how the delivery went, for doctor: the alert itself is still to be told
+    [(fp, last)] = last_deliveries(log).items()  # type: ignore[arg-type]
+    assert (last["kind"], last["error"], last["target"]) == (
+        "failed",
+        "no answer within 0.2 s",
+        "target 1 (json)",
+    )
     sent: list[str] = []
     ok = Notifier(targets, send=lambda url, title, body: sent.append(title) or None)
-    assert (
-        announce_validation(
-            ok, log, [row(problem=problem)], None, thresholds=(30, 7), clock=lambda: NOW
+    for _ in range(2):
+        assert (
+            announce_observed(
+                ok,
+                log,  # type: ignore[arg-type]
+                Config(),
+                validate_observed([row(problem=problem)]),
+                lambda: NOW,
+            )
+            == []
         )
-        == []
-    )
-    assert (
-        announce_validation(
-            ok, log, [row(problem=problem)], None, thresholds=(30, 7), clock=lambda: NOW
-        )
-        == []
-    )
     assert sent == ["soldscope: acme-us (na): error"]
+    assert last_deliveries(log)[fp]["kind"] == "ok"  # type: ignore[arg-type]
+
+
+# --- stale data, the client secret's rotation, invitations, connect ---------------------------
+
+
+def stale_item(stale: bool, synced: bool = True, dataset: str = "inventory") -> Any:
+    from soldscope_cli.notify.alerts import StaleDataset
+
+    age = timedelta(hours=50 if stale else 2) if synced else None
+    return StaleDataset(
+        "acme-us", "na", dataset, "Inventory", stale, synced, age, timedelta(hours=36)
+    )
+
+
+def test_a_dataset_that_stops_syncing_is_announced_once_then_fresh_again() -> None:
+    from soldscope_cli.notify.alerts import stale_alerts
+
+    last: dict[Any, Any] = {}
+    [alert] = stale_alerts([stale_item(True)], last)
+    assert (alert.event, alert.headline) == ("stale", "acme-us (na): Inventory data is stale")
+    assert alert.detail == "last synced 50 h ago; the limit is 36 h"
+    assert alert.command == "soldscope sync acme-us --dataset inventory"
+    last[("acme-us", alert.channel)] = alert.state
+    assert stale_alerts([stale_item(True)], last) == []
+    [back] = stale_alerts([stale_item(False)], last)
+    assert (back.event, back.state["kind"]) == ("recovered", "fresh")
+
+
+def test_never_synced_data_is_not_news() -> None:
+    from soldscope_cli.notify.alerts import stale_alerts
+
+    assert stale_alerts([stale_item(True, synced=False)], {}) == []
+    assert stale_alerts([stale_item(False)], {}) == []  # fresh and never announced: silent
+
+
+def test_the_secret_rotation_is_announced_30_days_ahead_once_per_secret() -> None:
+    from soldscope_cli.notify.alerts import rotation_alerts
+
+    due = NOW + timedelta(days=40)
+    assert rotation_alerts(due, NOW, {}) == []
+    [alert] = rotation_alerts(due, NOW + timedelta(days=12), {})
+    assert (alert.event, alert.store, alert.command) == (
+        "rotation_due",
+        None,
+        "soldscope app set --client-secret-stdin",
+    )
+    assert "in 28 days" in alert.detail
+    last = {(None, alert.channel): alert.state}
+    assert rotation_alerts(due, NOW + timedelta(days=20), last) == []
+    later = due + timedelta(days=180)  # the next secret, rotated in time
+    assert rotation_alerts(later, later - timedelta(days=10), last) != []
+    assert rotation_alerts(None, NOW, {}) == []
+
+
+def test_connect_announces_recovery_and_an_invitation_use() -> None:
+    from soldscope_cli.notify.announce import after_connect, alerts_for
+
+    healthy = row()
+    problem_before = {("acme-us", "status"): {"channel": "status", "kind": "expired"}}
+    plain = alerts_for(after_connect(healthy), problem_before, config=Config(), db=None, now=NOW)  # type: ignore[arg-type]
+    assert [a.headline for a in plain] == ["acme-us (na): active again"]
+    invited = alerts_for(
+        after_connect(healthy, renewed=True, invitation_id=7),
+        {},
+        config=Config(),
+        db=None,  # type: ignore[arg-type]
+        now=NOW,
+    )
+    assert [(a.event, a.headline) for a in invited] == [
+        ("invitation_used", "acme-us (na): renewed through its invitation link")
+    ]
+    assert invited[0].state == {"channel": "invitation", "kind": "used", "invitation": 7}
+
+
+def test_new_events_can_be_chosen_by_a_target() -> None:
+    text = '[[notify]]\nurl = "json://a/b"\nevents = ["stale", "rotation_due", "invitation_used", "digest"]\n'
+    [target] = parse_config(PATH, text).notify
+    assert target.wants("digest", None) and not target.wants("error", "acme-us")
+
+
+def test_every_alert_command_is_a_command_soldscope_accepts() -> None:
+    import shlex
+
+    from click.testing import CliRunner
+
+    from soldscope_cli.cli import app as cli_app
+    from soldscope_cli.notify.alerts import (
+        app_alerts,
+        invitation_alert,
+        rotation_alerts,
+        stale_alerts,
+    )
+
+    alerts = [
+        *status_alerts([row(problem=Problem("invalid_grant", "x", NOW))], {}, (30, 7)),
+        *stale_alerts([stale_item(True, dataset="brand-analytics")], {}),
+        *rotation_alerts(NOW, NOW, {}),
+        *app_alerts("invalid_client", {}, checked=True),
+        invitation_alert("acme-us", "na", "A1", 1, renewed=False),
+    ]
+    import typer
+
+    command = typer.main.get_command(cli_app)
+    for alert in alerts:
+        assert alert.command is not None
+        words = shlex.split(alert.command)
+        assert words[0] == "soldscope"
+        result = CliRunner().invoke(command, [*words[1:], "--help"])
+        assert result.exit_code == 0, (alert.command, result.output)
+        ctx = command.make_context("soldscope", list(words[1:]), resilient_parsing=True)
+        assert ctx is not None
+
+
+# --- the digest ---------------------------------------------------------------------------------
+
+
+def health_item(store: str, stale: bool, synced: bool = True) -> Any:
+    from soldscope_cli.sync.freshness import DatasetHealth
+
+    last = NOW - timedelta(hours=60 if stale else 1) if synced else None
+    return DatasetHealth(
+        store,
+        "inventory",
+        10,
+        None,
+        last,
+        None if last is None else NOW - last,
+        timedelta(hours=36),
+    )
+
+
+def test_the_digest_lists_broken_expiring_stale_and_the_secret() -> None:
+    from soldscope_cli.notify.digest import build_digest, digest_json, digest_message
+
+    rows = [
+        row(name="acme-us", days_left=12),
+        row(name="bolt-us", problem=Problem("invalid_grant", "revoked", NOW)),
+        row(name="cora-us", days_left=200),
+        row(name="dora-us", days_left=-3),
+    ]
+    datasets = [
+        health_item("cora-us", True),
+        health_item("acme-us", False),
+        health_item("dora-us", True, synced=False),
+    ]
+    digest = build_digest(rows, datasets, NOW + timedelta(days=20), NOW, 30)
+    title, body = digest_message(digest)
+    assert title == (
+        "soldscope digest: 4 stores, 2 broken, 1 expiring within 30 days, 1 stale dataset"
+    )
+    assert body.splitlines() == [
+        "Broken (2):",
+        "  bolt-us (na): error: invalid_grant — run: soldscope connect bolt-us",
+        "  dora-us (na): expired — run: soldscope connect dora-us",
+        "Expiring within 30 days (1):",
+        f"  acme-us (na): 12 days left (expires {(NOW + timedelta(days=12)):%Y-%m-%d}) — run: "
+        "soldscope connect acme-us",
+        "Stale (1):",
+        "  cora-us (na) Inventory: last synced 60 h ago, limit 36 h — run: soldscope sync "
+        "cora-us --dataset inventory",
+        f"App client secret: rotate by {(NOW + timedelta(days=20)):%Y-%m-%d} (20 days left) — "
+        "run: soldscope app set --client-secret-stdin",
+    ]
+    data = digest_json(digest)
+    assert [r["name"] for r in data["broken"]] == ["bolt-us", "dora-us"]
+    assert [r["name"] for r in data["expiring"]] == ["acme-us"]
+    assert [(r["name"], r["dataset"]) for r in data["stale"]] == [("cora-us", "inventory")]
+    assert data["stores"] == 4 and data["expiring_within_days"] == 30
+    only = digest.for_stores(["acme-us", "gone"])
+    assert (only.stores, len(only.broken), len(only.expiring), len(only.stale)) == (1, 0, 1, 0)
+
+
+def test_a_clean_fleet_still_gets_its_digest() -> None:
+    from soldscope_cli.notify.digest import build_digest, digest_message
+
+    title, body = digest_message(build_digest([row()], [], None, NOW))
+    assert title == "soldscope digest: 1 store, nothing to do"
+    assert "Every store is active" in body
+
+
+def test_the_digest_goes_to_targets_that_take_it_with_their_stores_only() -> None:
+    from soldscope_cli.notify.digest import build_digest, send_digest
+
+    text = (
+        '[[notify]]\nurl = "json://a.example.com/all"\n\n'
+        '[[notify]]\nurl = "json://b.example.com/errors"\nevents = ["error"]\n\n'
+        '[[notify]]\nurl = "json://c.example.com/acme"\nstores = ["acme-us"]\n'
+    )
+    targets = load_targets({}, parse_config(PATH, text))
+    sent: dict[str, str] = {}
+    notifier = Notifier(targets, send=lambda url, title, body: sent.update({url: title}) or None)
+    rows = [row(name="acme-us", days_left=5), row(name="bolt-us", days_left=6)]
+    log = FakeLog()
+    deliveries = send_digest(notifier, log, build_digest(rows, [], None, NOW), lambda: NOW)  # type: ignore[arg-type]
+    assert [d.target.label for d in deliveries] == ["target 1 (json)", "target 3 (json)"]
+    assert sent == {
+        "json://a.example.com/all": "soldscope digest: 2 stores, 0 broken, 2 expiring within 30 days, 0 stale datasets",
+        "json://c.example.com/acme": "soldscope digest: 1 store, 0 broken, 1 expiring within 30 days, 0 stale datasets",
+    }
+    assert len(log.entries) == 2  # each delivery, for doctor

@@ -9,9 +9,11 @@ import typer
 from soldscope_cli.amazon.marketplaces import Region, parse_region
 from soldscope_cli.commands.common import (
     MarketplacesOption,
+    NoNotify,
     RegionOption,
     complete_store_names,
     get_context,
+    say_notify_failures,
 )
 from soldscope_cli.context import AppContext
 from soldscope_cli.errors import ExitCode, UsageError
@@ -107,10 +109,11 @@ def connect_command(
             show_default=False,
         ),
     ] = None,
+    no_notify: NoNotify = False,
 ) -> None:
     """Connect a seller account as a store, or renew an existing one in place.
 
-    Prints a Seller Central consent link (and opens it in a browser when run in a terminal), catches Amazon's answer on 127.0.0.1, exchanges the code at once and checks the connection live before storing anything; any failure stores nothing. Without a terminal the link is printed and soldscope still waits, but never opens a browser or prompts. --manual takes the address the browser ended on instead. An existing NAME is renewed: new token, 365 days from now, history kept. --refresh-token-stdin imports a private app's self-authorized token.
+    Prints a Seller Central consent link (and opens it in a browser when run in a terminal), catches Amazon's answer on 127.0.0.1, exchanges the code at once and checks the connection live before storing anything; any failure stores nothing. Without a terminal the link is printed and soldscope still waits, but never opens a browser or prompts. --manual takes the address the browser ended on instead. An existing NAME is renewed: new token, 365 days from now, history kept. --refresh-token-stdin imports a private app's self-authorized token. A store that was announced in error, expired or expiring is announced active again (docs/alerts.md).
 
     Examples:
       soldscope connect acme-us --marketplace US --marketplace CA
@@ -153,8 +156,18 @@ def connect_command(
         )
         result = _consent(app, consent)
     render_connected(app, result)
+    if not no_notify:
+        _notify(app, result)
     if result.row.status.unhealthy:  # e.g. a token imported with an --authorized-at over a year ago
         raise typer.Exit(int(ExitCode.UNHEALTHY))
+
+
+def _notify(app: AppContext, result: ConnectResult) -> None:
+    from soldscope_cli.notify.announce import after_connect, announce_observed
+
+    observed = after_connect(result.row, renewed=result.renewed)
+    failures = announce_observed(app.notifier(), app.database(), app.config(), observed, app.clock)
+    say_notify_failures(app, failures)
 
 
 def _consent(app: AppContext, request: ConsentRequest) -> ConnectResult:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from soldscope_cli.commands.common import get_context
+from soldscope_cli.context import AppContext
 from soldscope_cli.errors import ExitCode, UsageError
+
+if TYPE_CHECKING:
+    from soldscope_cli.notify.sender import Delivery
 
 notify_app = typer.Typer(
     name="notify",
@@ -36,6 +42,7 @@ def notify_test_command(ctx: typer.Context) -> None:
             "... to config.toml (see docs/alerts.md)",
         )
     deliveries = send_test(notifier, len(app.config().stores))
+    _record(app, deliveries)
     for delivery in deliveries:
         if delivery.ok:
             app.out.print(f"sent    {delivery.target.label}", markup=False)
@@ -45,3 +52,11 @@ def notify_test_command(ctx: typer.Context) -> None:
     if failed:
         app.err.print(f"{len(failed)} of {len(deliveries)} targets failed", markup=False)
         raise typer.Exit(int(ExitCode.UNHEALTHY))
+
+
+def _record(app: AppContext, deliveries: list[Delivery]) -> None:
+    """Remember how each delivery went, so doctor can tell a target that stopped answering."""
+    from soldscope_cli.notify.announce import delivery_entries
+
+    now = app.clock()
+    app.database().log_notified(now, delivery_entries(deliveries, now))

@@ -68,7 +68,14 @@ def run_serve(app: AppContext, listen: str, trusted_proxies: list[str]) -> None:
     def stopped(sig: int) -> None:
         line(f"stopping ({signal.Signals(sig).name})")
 
-    asgi = build_app(app, plan.settings, say=line, access_log=access, monotonic=app.monotonic)
+    asgi = build_app(
+        app,
+        plan.settings,
+        say=line,
+        access_log=access,
+        monotonic=app.monotonic,
+        notifier=app.notifier(),
+    )
     where = f"{plan.host}:{sock.getsockname()[1]}"
     line(
         f"serving on http://{where}: callback {plan.redirect_uri}, invitation links "

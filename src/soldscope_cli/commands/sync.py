@@ -167,7 +167,7 @@ def _notify(app: AppContext, request: SyncRequest, report: SyncReport) -> None:
     from soldscope_cli.fleet.config import select_stores
     from soldscope_cli.fleet.listing import build_rows
     from soldscope_cli.notify.alerts import SyncOutcome
-    from soldscope_cli.notify.announce import announce_sync
+    from soldscope_cli.notify.announce import Observed, announce_observed
     from soldscope_cli.sync.runner import FAILED, SKIPPED
 
     config = app.config()
@@ -180,16 +180,8 @@ def _notify(app: AppContext, request: SyncRequest, report: SyncReport) -> None:
         for s in report.stores
         if s.outcome != SKIPPED
     ]
-    failures = announce_sync(
-        app.notifier(),
-        db,
-        rows,
-        outcomes,
-        report.app_error,
-        thresholds=config.expiring_days,
-        clock=app.clock,
-    )
-    say_notify_failures(app, failures)
+    observed = Observed(rows, outcomes, app_error=report.app_error, app_checked=bool(outcomes))
+    say_notify_failures(app, announce_observed(app.notifier(), db, config, observed, app.clock))
 
 
 def _run_and_render(

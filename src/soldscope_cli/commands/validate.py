@@ -140,17 +140,10 @@ def validate_command(
 
 
 def _notify(app: AppContext, result: ValidateResult) -> None:
-    from soldscope_cli.notify.announce import announce_validation
+    from soldscope_cli.notify.announce import Observed, announce_observed
 
-    config = app.config()
-    failures = announce_validation(
-        app.notifier(),
-        app.database(),
-        result.rows,
-        result.app_error,
-        thresholds=config.expiring_days,
-        clock=app.clock,
-    )
+    observed = Observed(result.rows, app_error=result.app_error, app_checked=bool(result.rows))
+    failures = announce_observed(app.notifier(), app.database(), app.config(), observed, app.clock)
     say_notify_failures(app, failures)
 
 

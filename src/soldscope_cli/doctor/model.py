@@ -14,6 +14,7 @@ from soldscope_cli.fleet.paths import Paths
 if TYPE_CHECKING:
     import httpx
 
+    from soldscope_cli.fleet.config import Config
     from soldscope_cli.fleet.secrets import SecretStore
 
 T = TypeVar("T")
@@ -74,7 +75,18 @@ def default_resolver(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
-@dataclass
+@dataclass(frozen=True)
+class AlertTarget:
+    """One alert target as doctor sees it: its label (never its URL) and how it last went."""
+
+    label: str
+    understood: bool  # Apprise knows the URL's scheme and can parse it
+    last_kind: str | None = None  # "ok" or "failed"; None: never sent to
+    last_at: str | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
 class DoctorInputs:
     """Everything the checks read from the machine; tests replace each part with a fake."""
 
@@ -94,6 +106,8 @@ class DoctorInputs:
     integrity_budget: float = INTEGRITY_BUDGET_S
     overall_timeout: float = OVERALL_TIMEOUT_S
     versions: Callable[[str], str] | None = None  # importlib.metadata.version unless replaced
+    # The alert targets of this config (SOLDSCOPE_NOTIFY_URLS and [[notify]]); None: not checked.
+    alert_targets: Callable[[Config], list[AlertTarget]] | None = None
 
 
 class TimedOut(Exception):

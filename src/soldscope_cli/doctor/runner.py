@@ -17,6 +17,7 @@ from typing import TypeVar
 
 from soldscope_cli.amazon.endpoints import resolve_endpoints
 from soldscope_cli.amazon.http import describe_network_env
+from soldscope_cli.doctor.alerts import check_alert_targets
 from soldscope_cli.doctor.credentials import (
     check_app_credentials,
     check_authorization_limits,
@@ -295,6 +296,19 @@ def stores(run: DoctorRun) -> Pending:
     return _ready(*check_stores(run.config, run.inputs.paths.database, run.now))
 
 
+def alert_targets(run: DoctorRun) -> Pending:
+    """Every alert target's URL parses in Apprise; the last delivery to each went through."""
+    read = run.inputs.alert_targets
+    config = run.config
+    if read is None:
+        return _ready()
+    if config is None:
+        return _ready(CheckResult("notify", "Alert targets", Level.SKIP, CONFIG_BROKEN))
+    return run.in_background(
+        lambda: check_alert_targets(read(config)), "notify", "Alert targets", "run it again"
+    )
+
+
 # The order of the report. Every check starts before any is waited for, so the slow ones overlap.
 CHECKS: tuple[Check, ...] = (
     versions,
@@ -310,6 +324,7 @@ CHECKS: tuple[Check, ...] = (
     database,
     sync_lock,
     stores,
+    alert_targets,
 )
 
 

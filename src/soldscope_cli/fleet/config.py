@@ -27,7 +27,18 @@ _APP_KEYS = {"application_id", "client_id", "redirect_uri", "draft", "client_sec
 _SERVE_KEYS = {"public_url", "agency_name"}
 _NOTIFY_KEYS = {"url", "events", "stores"}
 # The events a [[notify]] table may choose (docs/alerts.md); all of them when it names none.
-NOTIFY_EVENTS = ("error", "expired", "expiring", "recovered", "sync_failed", "app_rejected")
+NOTIFY_EVENTS = (
+    "error",
+    "expired",
+    "expiring",
+    "recovered",
+    "sync_failed",
+    "stale",
+    "app_rejected",
+    "rotation_due",
+    "invitation_used",
+    "digest",
+)
 # [alerts] expiring_days: a store expiring soon is announced once at each of these days left.
 DEFAULT_EXPIRING_DAYS = (30, 7)
 _STORE_KEYS = {

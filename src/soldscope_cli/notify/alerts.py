@@ -9,13 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from soldscope_cli.fleet.listing import StoreRow
 from soldscope_cli.status import INVALID_GRANT, MARKETPLACE_MISMATCH, MISSING_TOKEN, Status
 
-STATUS, SYNC, APP = "status", "sync", "app"
+STATUS, SYNC, APP, ROTATION, INVITATION = "status", "sync", "app", "app-secret", "invitation"
+STALE = "stale:"  # + the dataset: each of a store's datasets is its own channel
 APP_FIX = "soldscope app set --client-secret-stdin"
+# The client secret's rotation is announced this long before Amazon expires it.
+ROTATION_NOTICE = timedelta(days=30)
 
 Last = Mapping[tuple[str | None, str], Mapping[str, Any]]
 
@@ -24,7 +28,7 @@ Last = Mapping[tuple[str | None, str], Mapping[str, Any]]
 class Alert:
     """One thing to tell: its event (as [[notify]] events name them), store and the fix."""
 
-    event: str  # error, expired, expiring, recovered, sync_failed, app_rejected
+    event: str  # one of fleet.config.NOTIFY_EVENTS
     store: str | None
     headline: str  # "bolt-us (na): error"
     detail: str
@@ -193,3 +197,105 @@ def app_alerts(app_error: str | None, last: Last, *, checked: bool) -> list[Aler
             )
         ]
     return []
+
+
+@dataclass(frozen=True)
+class StaleDataset:
+    """One store's dataset as the stale alert needs it."""
+
+    store: str
+    region: str
+    dataset: str
+    label: str  # "Brand Analytics"
+    stale: bool
+    synced_once: bool
+    age: timedelta | None
+    stale_after: timedelta
+
+
+def span_text(span: timedelta) -> str:
+    """A data age as people say it: hours up to three days, then days."""
+    hours = span.total_seconds() / 3600
+    return f"{hours / 24:.0f} days" if hours >= 72 else f"{hours:.0f} h"
+
+
+def stale_alerts(datasets: Iterable[StaleDataset], last: Last) -> list[Alert]:
+    """Datasets that stopped being synced in time, once, and again when they are fresh.
+
+    Only a dataset that was synced successfully at least once can go stale: a home that never
+    syncs (validate only) or a store connected a minute ago is not news.
+    """
+    alerts: list[Alert] = []
+    for item in datasets:
+        channel = STALE + item.dataset
+        before = last.get((item.store, channel))
+        was_stale = before is not None and before.get("kind") == "stale"
+        where = f"{item.store} ({item.region})"
+        if item.stale and item.synced_once and not was_stale and item.age is not None:
+            alerts.append(
+                Alert(
+                    "stale",
+                    item.store,
+                    f"{where}: {item.label} data is stale",
+                    f"last synced {span_text(item.age)} ago; the limit is {span_text(item.stale_after)}",
+                    f"soldscope sync {item.store} --dataset {item.dataset}",
+                    channel,
+                    _state(channel, "stale"),
+                )
+            )
+        elif not item.stale and was_stale:
+            alerts.append(
+                Alert(
+                    "recovered",
+                    item.store,
+                    f"{where}: {item.label} data is fresh again",
+                    f"synced {span_text(item.age or timedelta())} ago",
+                    None,
+                    channel,
+                    _state(channel, "fresh"),
+                )
+            )
+    return alerts
+
+
+def rotation_alerts(due_at: datetime | None, now: datetime, last: Last) -> list[Alert]:
+    """The app's client secret within 30 days of its 180-day expiry: once per secret.
+
+    The due date is part of the announced state, so the next secret's rotation is announced too.
+    """
+    if due_at is None or now < due_at - ROTATION_NOTICE:
+        return []
+    due = f"{due_at:%Y-%m-%d}"
+    state = _state(ROTATION, "due", due=due)
+    if _same(last.get((None, ROTATION)), state):
+        return []
+    days = (due_at - now).days
+    when = f"in {days} days" if days > 0 else "now: Amazon may reject it any moment"
+    return [
+        Alert(
+            "rotation_due",
+            None,
+            "the app's client secret must be rotated",
+            f"Amazon expires it on {due}, {when}; rotate it in the Solution Provider Portal, then "
+            "store the new one",
+            APP_FIX,
+            ROTATION,
+            state,
+        )
+    ]
+
+
+def invitation_alert(
+    store: str, region: str, selling_partner_id: str, invitation_id: int, *, renewed: bool
+) -> Alert:
+    """A client used an invitation link: a store connected or renewed without an operator."""
+    verb = "renewed" if renewed else "connected"
+    return Alert(
+        "invitation_used",
+        store,
+        f"{store} ({region}): {verb} through its invitation link",
+        f"seller {selling_partner_id} authorized the app",
+        f"soldscope list {store}",
+        INVITATION,
+        _state(INVITATION, "used", invitation=invitation_id),
+    )

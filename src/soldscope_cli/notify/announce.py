@@ -1,16 +1,139 @@
-"""Announcing what validate and sync found: decide, send one message per target, record."""
+"""Announcing what a command observed: decide, send one message per target, record.
+
+validate, sync, connect and serve each hand over what they saw as an `Observed`; everything else
+(the stale datasets, the client secret's rotation date) is read here from the home, and only when
+a target is configured, so a home without alerts pays nothing.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Protocol
 
-from soldscope_cli.db.interface import NotifiedLog
+from soldscope_cli.db.interface import NotifiedLog, StateReads
+from soldscope_cli.fleet.app_credentials import secret_due
+from soldscope_cli.fleet.config import Config
 from soldscope_cli.fleet.listing import StoreRow
-from soldscope_cli.notify.alerts import Alert, SyncOutcome, app_alerts, status_alerts, sync_alerts
+from soldscope_cli.notify.alerts import (
+    Alert,
+    StaleDataset,
+    SyncOutcome,
+    app_alerts,
+    invitation_alert,
+    rotation_alerts,
+    stale_alerts,
+    status_alerts,
+    sync_alerts,
+)
 from soldscope_cli.notify.message import compose
 from soldscope_cli.notify.sender import Delivery, Notifier
 from soldscope_cli.notify.targets import Target
+from soldscope_cli.sync.freshness import run_data
+
+DELIVERY = "delivery:"  # + the target's fingerprint: its last delivery, for doctor
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What one command saw. `app_checked`: Amazon was asked, so a rejection can have cleared."""
+
+    rows: Sequence[StoreRow] = ()
+    outcomes: Sequence[SyncOutcome] = ()
+    app_error: str | None = None
+    app_checked: bool = False
+    invitation: Alert | None = None
+    stale: bool = True  # also look at the datasets' freshness and the client secret's age
+
+
+def after_connect(
+    row: StoreRow, *, renewed: bool = False, invitation_id: int | None = None
+) -> Observed:
+    """What connecting a store (at the terminal or through an invitation link) observed.
+
+    The new check is a status like any other (a store that was in error is announced active
+    again); a link used by the client is news of its own.
+    """
+    invitation = None
+    if invitation_id is not None:
+        invitation = invitation_alert(
+            row.name,
+            row.record.region,
+            row.record.selling_partner_id or "?",
+            invitation_id,
+            renewed=renewed,
+        )
+    return Observed([row], invitation=invitation, stale=False)
+
+
+def fingerprint(url: str) -> str:
+    """A target's stable id in the events table: a digest, since the URL itself is a secret."""
+    return hashlib.sha256(url.encode()).hexdigest()[:16]
+
+
+def datasets_of(
+    config: Config, db: StateReads, rows: Sequence[StoreRow], now: datetime
+) -> list[StaleDataset]:
+    """The freshness of every dataset of the given stores, as the stale alerts need it."""
+    if not rows:
+        return []
+    regions = {row.name: row.record.region for row in rows}
+    return [
+        StaleDataset(
+            item.store,
+            regions[item.store],
+            item.dataset,
+            item.label,
+            item.stale,
+            item.last_sync_at is not None,
+            item.age,
+            item.stale_after,
+        )
+        for item in run_data(config, db, list(regions), now)
+    ]
+
+
+def alerts_for(
+    observed: Observed,
+    last: Any,
+    *,
+    config: Config,
+    db: StateReads,
+    now: datetime,
+) -> list[Alert]:
+    """Everything new in what was observed, against what the targets were last told."""
+    alerts = app_alerts(observed.app_error, last, checked=observed.app_checked)
+    if observed.stale:
+        set_at = config.app.client_secret_set_at
+        alerts += rotation_alerts(None if set_at is None else secret_due(set_at), now, last)
+    if observed.app_error is None:
+        alerts += status_alerts(observed.rows, last, config.expiring_days)
+        alerts += sync_alerts(observed.outcomes, last)
+        if observed.stale:
+            alerts += stale_alerts(datasets_of(config, db, observed.rows, now), last)
+    if observed.invitation is not None:
+        alerts.append(observed.invitation)
+    return alerts
+
+
+class AlertLog(NotifiedLog, StateReads, Protocol):
+    """The database as announcing uses it: what was told, and the datasets' figures."""
+
+
+def announce_observed(
+    notifier: Notifier,
+    db: AlertLog,
+    config: Config,
+    observed: Observed,
+    clock: Callable[[], datetime],
+) -> list[Delivery]:
+    """Announce what is new in `observed`; returns the failed deliveries (for one stderr line)."""
+    if not notifier.targets:
+        return []
+    alerts = alerts_for(observed, db.last_notified(), config=config, db=db, now=clock())
+    return announce(notifier, db, alerts, clock)
 
 
 def announce(
@@ -19,7 +142,8 @@ def announce(
     """Send each target one message of the alerts it wants; record those delivered somewhere.
 
     An alert is recorded as announced when a target that wants it took it (or none wants it), so
-    one that no target could take is tried again on the next run. Returns the failed deliveries.
+    one that no target could take is tried again on the next run. Each target's delivery is
+    recorded too, for doctor. Returns the failed deliveries.
     """
     if not alerts:
         return []
@@ -34,48 +158,39 @@ def announce(
     delivered = {id(a) for i, d in enumerate(deliveries) if d.ok for a in wanted[i]}
     attempted = {id(a) for group in wanted.values() for a in group}
     done = [a for a in alerts if id(a) in delivered or id(a) not in attempted]
-    if done:
-        log.log_notified(clock(), [(a.store, a.state) for a in done])
+    now = clock()
+    entries = [(a.store, a.state) for a in done] + delivery_entries(deliveries, now)
+    if entries:
+        log.log_notified(now, entries)
     return [d for d in deliveries if not d.ok]
 
 
-def announce_validation(
-    notifier: Notifier,
-    log: NotifiedLog,
-    rows: Sequence[StoreRow],
-    app_error: str | None,
-    *,
-    thresholds: Sequence[int],
-    clock: Callable[[], datetime],
-) -> list[Delivery]:
-    """After validate: the app's rejection, else every store's status change."""
-    if not notifier.targets:
-        return []
-    last = log.last_notified()
-    alerts = app_alerts(app_error, last, checked=bool(rows))
-    if app_error is None:
-        alerts += status_alerts(rows, last, thresholds)
-    return announce(notifier, log, alerts, clock)
+def delivery_entries(
+    deliveries: Sequence[Delivery], at: datetime
+) -> list[tuple[str | None, dict[str, Any]]]:
+    """The `notified` entries recording how each target's delivery went (never its URL)."""
+    return [
+        (
+            None,
+            {
+                "channel": DELIVERY + fingerprint(d.target.url),
+                "kind": "ok" if d.ok else "failed",
+                "target": d.target.label,
+                "at": at.isoformat(timespec="seconds"),
+                **({} if d.ok else {"error": d.error}),
+            },
+        )
+        for d in deliveries
+    ]
 
 
-def announce_sync(
-    notifier: Notifier,
-    log: NotifiedLog,
-    rows: Sequence[StoreRow],
-    outcomes: Sequence[SyncOutcome],
-    app_error: str | None,
-    *,
-    thresholds: Sequence[int],
-    clock: Callable[[], datetime],
-) -> list[Delivery]:
-    """After sync: the app's rejection, else status changes and failed or recovered syncs."""
-    if not notifier.targets:
-        return []
-    last = log.last_notified()
-    alerts = app_alerts(app_error, last, checked=bool(outcomes))
-    if app_error is None:
-        alerts += status_alerts(rows, last, thresholds) + sync_alerts(outcomes, last)
-    return announce(notifier, log, alerts, clock)
+def last_deliveries(log: NotifiedLog) -> dict[str, dict[str, Any]]:
+    """Per target fingerprint: how its last delivery went (kind ok/failed, error, at)."""
+    return {
+        channel.removeprefix(DELIVERY): detail
+        for (store, channel), detail in log.last_notified().items()
+        if store is None and channel.startswith(DELIVERY)
+    }
 
 
 def failure_line(failures: Sequence[Delivery]) -> str | None:

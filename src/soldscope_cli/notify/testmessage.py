@@ -13,6 +13,7 @@ def send_test(notifier: Notifier, store_count: int) -> list[Delivery]:
     body = (
         f"This target receives soldscope's alerts from {socket.gethostname()} "
         f"({store_count} store{'s' if store_count != 1 else ''} configured): stores in error, "
-        "expired or expiring soon, failed syncs and a rejected app secret. Nothing is wrong."
+        "expired or expiring soon, failed syncs, stale data, the app secret's rotation and "
+        "invitation links used. Nothing is wrong."
     )
     return notifier.deliver([(target, title, body) for target in notifier.targets])

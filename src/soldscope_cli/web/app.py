@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from soldscope_cli.consent import pages
 from soldscope_cli.errors import SoldscopeError
+from soldscope_cli.notify.sender import Notifier
 from soldscope_cli.onboarding import invite_consent as flow
 from soldscope_cli.redact import redact
 from soldscope_cli.services import Services
@@ -124,10 +125,40 @@ def build_app(
     say: Callable[[str], None],
     access_log: Callable[[str], None],
     monotonic: Callable[[], float],
+    notifier: Notifier | None = None,
 ) -> Guard:
     """The ASGI application: routes behind the Guard."""
     agency = settings.agency
     lock = threading.Lock()
+
+    def announce(done: flow.Completed) -> None:
+        """Tell the alert targets, off the seller's request: a slow target never delays a page."""
+        if notifier is None or not notifier.targets:
+            return
+
+        def run() -> None:
+            from soldscope_cli.notify.announce import (
+                after_connect,
+                announce_observed,
+                failure_line,
+            )
+
+            result = done.result
+            observed = after_connect(
+                result.row, renewed=result.renewed, invitation_id=done.invitation.id
+            )
+            try:
+                failures = announce_observed(
+                    notifier, services.database(), services.config(), observed, services.clock
+                )
+            except Exception as exc:  # alerts must never take serve down
+                say(f"notify: {redact(type(exc).__name__ + ': ' + str(exc))}")
+                return
+            line = failure_line(failures)
+            if line:
+                say(line)
+
+        threading.Thread(target=run, name="soldscope-announce", daemon=True).start()
 
     def trouble(exc: BaseException) -> HTMLResponse:
         text = exc.message if isinstance(exc, SoldscopeError) else type(exc).__name__
@@ -198,6 +229,7 @@ def build_app(
             f"{result.row.name}: {verb} through its invitation "
             f"(seller {result.row.record.selling_partner_id}, {result.row.record.region})"
         )
+        announce(done)
         return _html(HTTPStatus.OK, pages.connected_page(agency))
 
     def health(request: Request) -> Response:
@@ -227,6 +259,26 @@ def build_app(
             )
         return Response(text, media_type=CONTENT_TYPE)
 
+    def calendar(request: Request) -> Response:
+        # The feed's URL is its only credential: a wrong token looks like any unknown page.
+        from soldscope_cli.monitoring.feed import feed_token_matches
+
+        try:
+            if not feed_token_matches(services, str(request.path_params["token"])):
+                return _html(HTTPStatus.NOT_FOUND, pages.not_found_page())
+            from soldscope_cli.monitoring.ical import calendar_text
+            from soldscope_cli.monitoring.snapshot import fleet_snapshot
+
+            text = calendar_text(fleet_snapshot(services))
+        except Exception as exc:
+            say(
+                f"error: calendar feed: {redact(exc.message if isinstance(exc, SoldscopeError) else type(exc).__name__)}"
+            )
+            return PlainTextResponse(
+                "calendar unavailable\n", status_code=HTTPStatus.SERVICE_UNAVAILABLE
+            )
+        return Response(text, media_type="text/calendar; charset=utf-8")
+
     def not_found(request: Request, exc: Exception) -> Response:
         return _html(HTTPStatus.NOT_FOUND, pages.not_found_page())
 
@@ -235,6 +287,7 @@ def build_app(
         Route(settings.callback_path, callback, methods=["GET"]),
         Route(HEALTH_PATH, health, methods=["GET"]),
         Route(METRICS_PATH, metrics, methods=["GET"]),
+        Route(f"{settings.invite_prefix}/calendar/{{token}}", calendar, methods=["GET"]),
     ]
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
     return Guard(
