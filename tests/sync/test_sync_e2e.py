@@ -318,3 +318,38 @@ def test_a_full_disk_stops_the_sync_with_its_summary_and_one_error_line(
     assert errors[0].startswith("error: cannot write the state database")
     assert "the disk is full" in errors[0] and "free some space" in errors[0]
     assert "2 stores:" in result.stdout  # the summary is still printed
+
+
+def test_watch_syncs_what_is_due_then_stops_cleanly_on_sigterm(
+    tmp_path: Path, sim: Simulator
+) -> None:
+    cli = make_cli(tmp_path, sim, {"acme-us": SELLER, "other-us": OTHER})
+    first = cli.run("sync", "--dataset", "inventory", "--json", timeout=120)
+    assert first.returncode == 0, first.stderr
+    watcher = popen(cli, "sync", "--watch", "--json", "--no-notify")
+    assert watcher.stdout is not None
+    line = watcher.stdout.readline()  # the first round: only what was due
+    round_one = json.loads(line)
+    assert round_one["outcome"] == "ok"
+    assert [s["name"] for s in round_one["stores"]] == ["acme-us", "other-us"]
+    assert {d["dataset"] for s in round_one["stores"] for d in s["datasets"]} == {
+        "finances",
+        "brand-analytics",
+    }  # inventory was synced a moment ago: not due for 6 hours
+    time.sleep(1)
+    assert watcher.poll() is None  # nothing more is due: it naps
+    started = time.monotonic()
+    watcher.send_signal(signal.SIGTERM)
+    out, err = watcher.communicate(timeout=30)
+    assert time.monotonic() - started < 10
+    assert watcher.returncode == 0, err
+    assert out == ""  # no further round
+    runs = query(tmp_path, "SELECT dataset, COUNT(*) FROM sync_runs GROUP BY dataset ORDER BY 1")
+    assert runs == [("brand-analytics", 2), ("finances", 2), ("inventory", 2)]
+
+
+def test_watch_refuses_since(tmp_path: Path, sim: Simulator) -> None:
+    cli = make_cli(tmp_path, sim, {"acme-us": SELLER})
+    done = cli.run("sync", "--watch", "--since", "2026-01-01")
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: --since is for one backfill run, not for --watch")

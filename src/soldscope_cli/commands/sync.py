@@ -16,7 +16,7 @@ from soldscope_cli.commands.common import (
     get_context,
     say_notify_failures,
 )
-from soldscope_cli.errors import ExitCode, UnhealthyError, UsageError
+from soldscope_cli.errors import ExitCode, SoldscopeError, UnhealthyError, UsageError
 from soldscope_cli.fleet.config import parse_time
 from soldscope_cli.sync import registry
 
@@ -128,6 +128,14 @@ def sync_command(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only problems.")] = False,
     expect_stores: ExpectStores = None,
     no_notify: NoNotify = False,
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch",
+            help="Keep running: sync each store's datasets whenever they are due ([watch] "
+            "intervals in config.toml), for a systemd service. SIGTERM or Ctrl-C stop it.",
+        ),
+    ] = False,
 ) -> None:
     """Pull inventory, finances and Brand Analytics search terms into the local database.
 
@@ -135,17 +143,27 @@ def sync_command(
 
     A failed sync, a status change and the app's rejection are sent to the alert targets once each (docs/alerts.md); --no-notify sends none.
 
-    Exit codes: 0 every store synced, 1 a store failed or was skipped, 2 usage, 75 already running, 130 Ctrl-C (after the partial summary).
+    Exit codes: 0 every store synced, 1 a store failed or was skipped, 2 usage, 75 already running, 130 Ctrl-C (after the partial summary). In team mode (a PostgreSQL database) several syncs may run at once on any hosts: each store is synced by one of them, and the others report it busy (exit 0).
+
+    --watch keeps a worker running: every store's dataset is synced when its [watch] interval has passed since its last sync (inventory 6 h, finances 12 h, Brand Analytics 24 h by default); one line per store and a summary per round (with --json, one JSON report per line). SIGTERM stops it after the current batches (exit 0), Ctrl-C too (exit 130).
 
     Examples:
       soldscope sync
       soldscope sync acme-us --dataset inventory
       soldscope sync --since 2026-01-01 --json
       */30 * * * * soldscope sync --quiet   (crontab)
+      soldscope sync --watch --quiet
     """
     app = get_context(ctx)
     check_expected_stores(app, expect_stores)
     request = parse_request(app, names or [], dataset or [], since, concurrency, ba_weeks)
+    if watch:
+        if since is not None:
+            raise UsageError(
+                "--since is for one backfill run, not for --watch",
+                hint="run `soldscope sync --since DATE` once, then start `soldscope sync --watch`",
+            )
+        raise typer.Exit(_watch(app, request, as_json=as_json, quiet=quiet, notify=not no_notify))
     report = _run_and_render(app, request, as_json=as_json, quiet=quiet)
     if not no_notify and report.stores and not report.interrupted:
         _notify(app, request, report)
@@ -168,7 +186,7 @@ def _notify(app: AppContext, request: SyncRequest, report: SyncReport) -> None:
     from soldscope_cli.fleet.listing import build_rows
     from soldscope_cli.notify.alerts import SyncOutcome
     from soldscope_cli.notify.announce import Observed, announce_observed
-    from soldscope_cli.sync.runner import FAILED, SKIPPED
+    from soldscope_cli.sync.runner import BUSY, FAILED, SKIPPED
 
     config = app.config()
     records = select_stores(config, request.names)
@@ -178,10 +196,70 @@ def _notify(app: AppContext, request: SyncRequest, report: SyncReport) -> None:
     outcomes = [
         SyncOutcome(s.name, regions.get(s.name, "?"), s.outcome == FAILED, s.reason)
         for s in report.stores
-        if s.outcome != SKIPPED
+        if s.outcome not in (SKIPPED, BUSY)
     ]
     observed = Observed(rows, outcomes, app_error=report.app_error, app_checked=bool(outcomes))
     say_notify_failures(app, announce_observed(app.notifier(), db, config, observed, app.clock))
+
+
+def _watch(
+    app: AppContext, request: SyncRequest, *, as_json: bool, quiet: bool, notify: bool
+) -> int:
+    """Rounds until SIGTERM (exit 0) or Ctrl-C (130); each round printed as lines or JSON."""
+    import signal
+    import threading
+
+    from soldscope_cli.fleet.config import format_time
+    from soldscope_cli.output.sync import LineObserver, summary_line
+    from soldscope_cli.sync.session import watch_sync
+
+    stop = threading.Event()
+    terminated: list[int] = []
+    broken: list[SoldscopeError] = []
+
+    def on_term(signum: int, frame: object) -> None:
+        terminated.append(signum)
+        stop.set()
+        raise KeyboardInterrupt  # a round in progress stops as on Ctrl-C: batches finish
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+
+    def on_round(sub: SyncRequest, report: SyncReport) -> bool:
+        if as_json:
+            import json
+
+            app.stdout.write(json.dumps(report.to_json(), ensure_ascii=False) + "\n")
+            app.stdout.flush()
+        elif not quiet or not report.ok:
+            app.out.print(f"{format_time(report.finished_at)} {summary_line(report)}", markup=False)
+        if notify and report.stores and not report.interrupted:
+            _notify(app, sub, report)
+        if report.local_error is not None:
+            broken.append(report.local_error)  # this machine cannot store data: stop, exit 74
+        return not report.interrupted and report.local_error is None
+
+    def on_busy(message: str) -> None:
+        app.err.print(f"waiting: {message}", markup=False, soft_wrap=True)
+
+    def observer() -> LineObserver | None:
+        return None if as_json else LineObserver(app.out, quiet=quiet)
+
+    if not as_json and not quiet:
+        app.err.print(
+            "watching: each store's datasets are synced when due; SIGTERM or Ctrl-C stops",
+            markup=False,
+        )
+    try:
+        watch_sync(app, request, stop=stop, on_round=on_round, on_busy=on_busy, observer=observer)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if broken:
+        raise broken[0]
+    if terminated:
+        return int(ExitCode.OK)
+    return int(ExitCode.INTERRUPTED)
 
 
 def _run_and_render(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -108,6 +108,25 @@ STALE_DEFAULTS: dict[str, int] = {
     "brand_analytics_days": 10,
 }
 
+# [watch]: how often `soldscope sync --watch` syncs each dataset of a store (from the start of its
+# last sync, whatever the outcome, so a failing store is retried at the same pace, not hammered).
+# Well inside the [stale] limits: inventory moves all day, finances post with a lag, Brand
+# Analytics reports are weekly.
+WATCH_DEFAULTS: dict[str, int] = {
+    "inventory_hours": 6,
+    "finances_hours": 12,
+    "brand_analytics_hours": 24,
+}
+
+
+def _per_dataset(limits: Mapping[str, int], defaults: Mapping[str, int], dataset: str) -> timedelta:
+    for key, default in defaults.items():
+        base, _, unit = key.rpartition("_")
+        if base.replace("_", "-") == dataset:
+            amount = limits.get(key, default)
+            return timedelta(hours=amount) if unit == "hours" else timedelta(days=amount)
+    raise KeyError(dataset)
+
 
 @dataclass
 class Config:
@@ -122,14 +141,15 @@ class Config:
     retention_days_set: int | None = None  # [state] retention_days, when the file sets it
     stale_set: dict[str, int] = field(default_factory=dict)  # [stale] keys the file sets
 
+    watch_set: dict[str, int] = field(default_factory=dict)  # [watch] keys the file sets
+
     def stale_after(self, dataset: str) -> timedelta:
         """How old a dataset's last successful sync may be before it counts as stale."""
-        for key, default in STALE_DEFAULTS.items():
-            base, _, unit = key.rpartition("_")
-            if base.replace("_", "-") == dataset:
-                amount = self.stale_set.get(key, default)
-                return timedelta(hours=amount) if unit == "hours" else timedelta(days=amount)
-        raise KeyError(dataset)
+        return _per_dataset(self.stale_set, STALE_DEFAULTS, dataset)
+
+    def watch_every(self, dataset: str) -> timedelta:
+        """How often `sync --watch` syncs the dataset of each store."""
+        return _per_dataset(self.watch_set, WATCH_DEFAULTS, dataset)
 
     serve: ServeSettings = field(default_factory=ServeSettings)
     notify: list[NotifyTarget] = field(default_factory=list)  # [[notify]] tables, in file order
@@ -272,6 +292,7 @@ class _Parser:
                 "secrets",
                 "state",
                 "stale",
+                "watch",
                 "serve",
                 "notify",
                 "alerts",
@@ -308,7 +329,8 @@ class _Parser:
             )
         config.secrets_backend = backend
         config.retention_days_set = self.parse_state(data.get("state", {}))
-        config.stale_set = self.parse_stale(data.get("stale", {}))
+        config.stale_set = self.parse_limits(data.get("stale", {}), "stale", STALE_DEFAULTS)
+        config.watch_set = self.parse_limits(data.get("watch", {}), "watch", WATCH_DEFAULTS)
         config.serve = self.parse_serve(data.get("serve", {}))
         config.notify = self.parse_notify(data.get("notify", []))
         config.expiring_days_set = self.parse_alerts(data.get("alerts", {}))
@@ -337,24 +359,25 @@ class _Parser:
             )
         return days
 
-    def parse_stale(self, stale: Any) -> dict[str, int]:
-        if not isinstance(stale, dict):
-            raise self.fail("[stale] must be a table", "stale")
+    def parse_limits(self, table: Any, name: str, defaults: Mapping[str, int]) -> dict[str, int]:
+        """[stale] and [watch]: whole numbers of hours or days per dataset, keys from defaults."""
+        if not isinstance(table, dict):
+            raise self.fail(f"[{name}] must be a table", name)
         limits: dict[str, int] = {}
-        for key, value in stale.items():
-            if key not in STALE_DEFAULTS:
-                near = did_you_mean(key, STALE_DEFAULTS)
+        for key, value in table.items():
+            if key not in defaults:
+                near = did_you_mean(key, defaults)
                 also = f" (did you mean {' or '.join(near)}?)" if near else ""
                 raise self.fail(
-                    f"unknown key {key!r} in [stale]{also}; use " + ", ".join(STALE_DEFAULTS),
-                    "stale",
+                    f"unknown key {key!r} in [{name}]{also}; use " + ", ".join(defaults),
+                    name,
                     key,
                 )
             unit = key.rpartition("_")[2]
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise self.fail(
                     f"{key} must be a whole number of {unit} (at least 1), not {value!r}",
-                    "stale",
+                    name,
                     key,
                 )
             limits[key] = value
@@ -649,6 +672,8 @@ def dump_config(config: Config) -> str:
         data["state"] = {"retention_days": config.retention_days_set}
     if config.stale_set:
         data["stale"] = {k: config.stale_set[k] for k in STALE_DEFAULTS if k in config.stale_set}
+    if config.watch_set:
+        data["watch"] = {k: config.watch_set[k] for k in WATCH_DEFAULTS if k in config.watch_set}
     serve = {
         key: getattr(config.serve, key)
         for key in sorted(_SERVE_KEYS)

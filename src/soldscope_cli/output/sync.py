@@ -48,7 +48,7 @@ def _time(store: StoreResult) -> str:
 def store_line(store: StoreResult) -> str:
     """One stable plain-text line per store (piped output, cron mail, --quiet)."""
     parts = [f"{store.name}: {store.outcome}"]
-    if store.outcome != "skipped":
+    if store.outcome not in ("skipped", "busy"):
         parts.append(f"({_time(store)})")
     if store.datasets:
         parts.append(", ".join(f"{d.dataset} {_counts(d)}" for d in store.datasets))
@@ -61,7 +61,7 @@ def store_line(store: StoreResult) -> str:
 
 def has_problem(store: StoreResult) -> bool:
     """Worth showing with --quiet: not ok, or ok with a dataset refused or a warning."""
-    return store.outcome != "ok" or bool(_problems(store))
+    return store.outcome not in ("ok", "busy") or bool(_problems(store))
 
 
 _SHORT_LABELS = {"inventory": "Inv.", "finances": "Fin.", "brand-analytics": "BA"}
@@ -83,7 +83,7 @@ def render_table(console: Console, report: SyncReport, datasets: tuple[str, ...]
         by_name = {d.dataset: d for d in store.datasets}
         cells = [store.name, store.outcome]
         cells += [_counts(by_name[n]) if n in by_name else "-" for n in datasets]
-        cells.append("-" if store.outcome == "skipped" else _time(store))
+        cells.append("-" if store.outcome in ("skipped", "busy") else _time(store))
         cells.append("; ".join(_problems(store)) or "-")
         rows.append(cells)
 
@@ -118,7 +118,7 @@ def render_table(console: Console, report: SyncReport, datasets: tuple[str, ...]
         table.add_column(
             headers[i], justify="right" if 2 <= i <= time_col else "left", no_wrap=True
         )
-    style = {"ok": "green", "failed": "bold red", "skipped": "yellow"}
+    style = {"ok": "green", "failed": "bold red", "skipped": "yellow", "busy": "cyan"}
     for store, cells in zip(report.stores, rows, strict=True):
         texts: list[Any] = [Text(cells[i]) for i in keep]
         texts[1] = Text(store.outcome, style=style.get(store.outcome, ""))
@@ -208,7 +208,7 @@ class ProgressObserver:
 
     def store_finished(self, result: StoreResult) -> None:
         """Freeze the store's line with its outcome."""
-        mark = "✓" if result.outcome == "ok" else "✗"
+        mark = {"ok": "✓", "busy": "·"}.get(result.outcome, "✗")
         self._progress.update(
             self._task(result.name),
             description=f"{mark} {result.name}: {result.outcome}",

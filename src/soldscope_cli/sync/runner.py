@@ -50,6 +50,7 @@ ClientFactory = Callable[[StoreRecord, str], SyncClient]
 OK = "ok"
 FAILED = "failed"
 SKIPPED = "skipped"
+BUSY = "busy"  # team mode: another worker has the store (not a failure)
 NOT_AUTHORIZED = "not_authorized"
 INTERRUPTED = "interrupted"
 INTERRUPTED_REASON = "interrupted (Ctrl-C)"
@@ -147,7 +148,7 @@ class SyncReport:
             not self.interrupted
             and self.app_error is None
             and self.local_error is None
-            and all(s.outcome == OK for s in self.stores)
+            and all(s.outcome in (OK, BUSY) for s in self.stores)
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -221,6 +222,16 @@ class QuotaWaits:
             return self._totals.get(store, 0.0)
 
 
+class StoreClaims(Protocol):
+    """Who syncs which store when several workers share one database (team mode)."""
+
+    def claim(self, store_id: int, run_started: datetime) -> str | None:
+        """None when this worker now has the store; else why not (busy, or synced meanwhile)."""
+        ...
+
+    def release(self, store_id: int) -> None: ...
+
+
 @dataclass
 class SyncEnvironment:
     """The collaborators of a run."""
@@ -237,6 +248,8 @@ class SyncEnvironment:
     on_interrupt: Callable[[], None] = lambda: None  # told once, when Ctrl-C is first pressed
     # The Amazon clients' rate limiter reports its waits here (pass it to amazon_clients).
     quota_waits: QuotaWaits = field(default_factory=QuotaWaits)
+    # Team mode: stores are claimed one by one; None: the run holds the home's sync lock.
+    claims: StoreClaims | None = None
 
 
 def skip_reason(record: StoreRecord, status: Status, problem_code: str | None) -> str | None:
@@ -298,7 +311,9 @@ def run_sync(
         workers = max(1, min(options.concurrency, len(to_run)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="soldscope-sync") as pool:
             futures = {
-                r.name: pool.submit(_run_store, r, tokens[r.name], options, env, app_stop, recorder)
+                r.name: pool.submit(
+                    _run_store, r, tokens[r.name], options, env, app_stop, recorder, started
+                )
                 for r in to_run
             }
             for name, future in futures.items():
@@ -381,14 +396,41 @@ def _run_store(
     env: SyncEnvironment,
     app_stop: _AppStop,
     recorder: CheckRecorder,
+    run_started: datetime,
 ) -> StoreResult:
-    began = env.monotonic()
     result = StoreResult(record.name)
     if app_stop.stopped:
         result.outcome = SKIPPED
         result.reason = f"not started: {app_stop.why}"
         env.observer.store_finished(result)
         return result
+    if env.claims is None:
+        return _sync_store(record, refresh_token, options, env, app_stop, recorder, result)
+    store_id = env.db.store_id(record.name)
+    busy = env.claims.claim(store_id, run_started)
+    if busy is not None:
+        result.outcome = BUSY
+        result.reason = busy
+        env.db.close()
+        log.info("%s: %s", record.name, busy)
+        env.observer.store_finished(result)
+        return result
+    try:
+        return _sync_store(record, refresh_token, options, env, app_stop, recorder, result)
+    finally:
+        env.claims.release(store_id)
+
+
+def _sync_store(
+    record: StoreRecord,
+    refresh_token: str,
+    options: SyncOptions,
+    env: SyncEnvironment,
+    app_stop: _AppStop,
+    recorder: CheckRecorder,
+    result: StoreResult,
+) -> StoreResult:
+    began = env.monotonic()
     env.observer.store_started(record.name)
     try:
         client = env.client_for(record, refresh_token)

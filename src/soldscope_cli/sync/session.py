@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -74,3 +75,40 @@ def run_sync_command(
             ba_weeks=request.ba_weeks,
         )
         return run_sync(records, options, env)
+
+
+def watch_sync(
+    app: Services,
+    request: SyncRequest,
+    *,
+    stop: threading.Event,
+    on_round: Callable[[SyncRequest, SyncReport], bool],
+    on_busy: Callable[[str], None],
+    observer: Callable[[], SyncObserver | None] = lambda: None,
+) -> None:
+    """Sync each store's datasets whenever they are due, until `stop` is set or a round says so.
+
+    `on_round` renders and announces each round's report and returns False to stop (Ctrl-C, a
+    local failure). A round that finds another sync running on this machine is skipped
+    (`on_busy` is told) and tried again later.
+    """
+    from soldscope_cli.errors import LockHeldError
+    from soldscope_cli.sync.watch import Due, Watcher, due_work
+
+    def plan(exclude: set[str]) -> tuple[list[Due], datetime]:
+        config = app.config(reload=True)
+        # Named stores that were deleted meanwhile drop out instead of ending the watch.
+        wanted = request.names or list(config.stores)
+        records = [config.stores[n] for n in wanted if n in config.stores]
+        return due_work(config, app.database(), request.datasets, app.clock(), records, exclude)
+
+    def run_round(due: Due) -> bool:
+        sub = replace(request, names=due.stores, datasets=due.datasets)
+        try:
+            report = run_sync_command(app, sub, observer())
+        except LockHeldError as exc:
+            on_busy(exc.message)
+            return True
+        return on_round(sub, report)
+
+    Watcher(plan, run_round, app.clock, stop).run()

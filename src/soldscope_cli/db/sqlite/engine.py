@@ -483,6 +483,19 @@ class Database:
                 ),
             )
 
+    def last_sync_start(self, store_id: int, dataset: str) -> datetime | None:
+        """When the connection's latest sync of the dataset started, whatever its outcome."""
+        row = (
+            self.connection()
+            .execute(
+                "SELECT started_at FROM sync_runs WHERE store_id = ? AND dataset = ?"
+                " ORDER BY id DESC LIMIT 1",
+                (store_id, dataset),
+            )
+            .fetchone()
+        )
+        return None if row is None else from_db_time(row[0])
+
     # --- reads for `log`, `data` and `export` ----------------------------------------------------
 
     def store_names(self) -> list[str]:
