@@ -251,13 +251,16 @@ def build_app(
         try:
             text = metrics_text(fleet_snapshot(services))
         except Exception as exc:
-            say(
-                f"error: /metrics: {redact(exc.message if isinstance(exc, SoldscopeError) else type(exc).__name__)}"
-            )
-            return PlainTextResponse(
-                "metrics unavailable\n", status_code=HTTPStatus.SERVICE_UNAVAILABLE
-            )
+            return unavailable("/metrics", "metrics", exc)
         return Response(text, media_type=CONTENT_TYPE)
+
+    def unavailable(where: str, what: str, exc: Exception) -> Response:
+        """The operator's log gets why (never a secret), the client a plain 503."""
+        reason = exc.message if isinstance(exc, SoldscopeError) else type(exc).__name__
+        say(f"error: {where}: {redact(reason)}")
+        return PlainTextResponse(
+            f"{what} unavailable\n", status_code=HTTPStatus.SERVICE_UNAVAILABLE
+        )
 
     def calendar(request: Request) -> Response:
         # The feed's URL is its only credential: a wrong token looks like any unknown page.
@@ -271,12 +274,7 @@ def build_app(
 
             text = calendar_text(fleet_snapshot(services))
         except Exception as exc:
-            say(
-                f"error: calendar feed: {redact(exc.message if isinstance(exc, SoldscopeError) else type(exc).__name__)}"
-            )
-            return PlainTextResponse(
-                "calendar unavailable\n", status_code=HTTPStatus.SERVICE_UNAVAILABLE
-            )
+            return unavailable("calendar feed", "calendar", exc)
         return Response(text, media_type="text/calendar; charset=utf-8")
 
     def not_found(request: Request, exc: Exception) -> Response:
