@@ -379,3 +379,25 @@ def test_doctor_reports_the_key_state_and_writes_nothing(db: Database, tmp_path:
     assert not missing.parent.exists()
     for text in (result.detail, wrong.detail, fresh.detail):
         assert key not in text and TOKEN not in text
+
+
+def test_connect_then_delete_through_a_home_keeps_record_token_and_row_together(
+    db: Database, tmp_path: Path
+) -> None:
+    from soldscope_cli.fleet.config import ConfigFile, StoreRecord
+    from soldscope_cli.fleet.connections import delete_connection, save_connection
+    from soldscope_cli.fleet.namespaces import NamespacedSecretStore
+    from soldscope_cli.fleet.secrets import token_key
+
+    home = ConfigFile(tmp_path / "config.toml", tmp_path / "config.lock")
+    store = NamespacedSecretStore(store_for(db, new_key_text()), home)
+    record = StoreRecord("acme-us", "na", ["US"], NOW)
+    assert not save_connection(home, store, db, record, TOKEN, NOW)
+    assert store.get(token_key("acme-us")) == TOKEN
+    live = db.live_store_id("acme-us")
+    sealed = {r[0]: r[3] for r in rows(db)}
+    assert sealed[f"{home.load().secrets_namespace}/refresh-token:acme-us"] == live
+    delete_connection(home, store, db, "acme-us", NOW)
+    assert store.get(token_key("acme-us")) is None
+    assert db.live_store_id("acme-us") is None
+    assert [r[0] for r in rows(db)] == [KEY_CHECK_NAME]
