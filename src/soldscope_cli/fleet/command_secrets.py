@@ -17,33 +17,15 @@ import subprocess
 from collections.abc import Mapping
 
 from soldscope_cli.errors import SecretStoreError
-from soldscope_cli.fleet.secret_settings import SecretsSettings
+from soldscope_cli.fleet.secret_settings import OPERATIONS, SecretsSettings
 from soldscope_cli.redact import register_secret
 
 COMMAND_TIMEOUT_S = 30.0
 NOT_FOUND_STATUS = 1
-OPERATIONS = ("get", "set", "delete")
 COMMAND_FIX = (
     "set [secrets] get, set and delete to commands with {key} in them, e.g. "
     'get = "pass show soldscope/{key}" (docs/configuration.md#secrets)'
 )
-
-
-def template_problem(template: object) -> str | None:
-    """Why a [secrets] get/set/delete value is not a usable template, or None."""
-    if not isinstance(template, str) or not template.strip():
-        return "must be a non-empty command string"
-    try:
-        words = shlex.split(template)
-    except ValueError as exc:
-        return f"cannot be split into words ({exc})"
-    if not words:
-        return "must name a command"
-    if "{key}" in words[0]:
-        return "must not put {key} in the program name"
-    if not any("{key}" in word for word in words):
-        return "must contain {key}, where the secret's name goes"
-    return None
 
 
 def expand(template: str, key: str) -> list[str]:

@@ -14,9 +14,8 @@ from typing import Any
 from soldscope_cli.amazon.marketplaces import BY_CODE, REGIONS, Region, normalize_code, valid_codes
 from soldscope_cli.db.model import DEFAULT_RETENTION_DAYS
 from soldscope_cli.errors import ConfigError, UsageError, did_you_mean
-from soldscope_cli.fleet.command_secrets import OPERATIONS, template_problem
 from soldscope_cli.fleet.files import atomic_write
-from soldscope_cli.fleet.secret_settings import SecretsSettings
+from soldscope_cli.fleet.secret_settings import OPERATIONS, SecretsSettings, template_problem
 from soldscope_cli.fleet.secrets import BACKENDS
 
 STORE_NAME_RE = re.compile(r"^[a-z0-9_-]{1,64}$")

@@ -121,8 +121,9 @@ class NamespacedSecretStore:
                         raise
                     config.secrets_namespace = fresh
                 self._namespace = config.secrets_namespace
-            if self.inner.name != "keyring":
+            if self.inner.name in ("file", "memory"):
                 # The file (and memory) store is this home's alone: the old entries are moved.
+                # The keyring, a secret manager behind commands and a database may be shared.
                 for key in copied:
                     self.inner.delete(key)
             assert self._namespace is not None
