@@ -160,3 +160,80 @@ def test_database_secrets_are_sealed_and_survive_a_key_rotation(tmp_path: Path) 
         for text in outputs:
             assert token not in text and client_secret not in text
             assert first not in text and third not in text
+
+
+# A secret manager for the command backend: one file per key in a directory, every argv logged.
+MANAGER = """
+import json, sys
+from pathlib import Path
+root = Path(sys.argv[1])
+root.mkdir(exist_ok=True)
+with open(root.parent / "manager-argv.log", "a") as log:
+    log.write(json.dumps(sys.argv) + "\\n")
+op, key = sys.argv[2], sys.argv[3]
+entry = root / key.replace("/", "%2F")
+if op == "get":
+    if not entry.exists():
+        sys.exit(1)
+    sys.stdout.write(entry.read_text())
+elif op == "set":
+    entry.write_text(sys.stdin.read())
+elif op == "delete":
+    if not entry.exists():
+        sys.exit(1)
+    entry.unlink()
+"""
+
+
+def test_command_backend_connects_validates_and_deletes(tmp_path: Path) -> None:
+    if not SOLDSCOPE.exists():
+        pytest.skip(f"the soldscope command is not installed at {SOLDSCOPE}")
+    scenario = {"sellers": [{"selling_partner_id": SELLER, "region": "na", "marketplaces": ["US"]}]}
+    script = tmp_path / "manager.py"
+    script.write_text(MANAGER)
+    vault = tmp_path / "vault"
+    base = f"{sys.executable} {script} {vault}"
+    config_dir = tmp_path / "config"
+    config_dir.mkdir()
+    (config_dir / "config.toml").write_text(
+        tomli_w.dumps(
+            {
+                "secrets": {
+                    "backend": "command",
+                    "get": f"{base} get soldscope/{{key}}",
+                    "set": f"{base} set soldscope/{{key}}",
+                    "delete": f"{base} delete soldscope/{{key}}",
+                }
+            }
+        )
+    )
+    with Simulator(parse_scenario(scenario)) as sim:
+        env = simulator_env(sim)
+        env.pop("SOLDSCOPE_SECRETS")  # the config's backend
+        cli = Cli(tmp_path, env)
+        token = sim.authorize(SELLER)
+        done = cli.run(
+            "connect",
+            "acme-us",
+            "--marketplace",
+            "US",
+            "--selling-partner-id",
+            SELLER,
+            "--refresh-token-stdin",
+            input=token + "\n",
+        )
+        assert done.returncode == 0, done.stderr
+        (entry,) = vault.iterdir()  # the token alone: the client secret comes from the env
+        assert entry.name.endswith("refresh-token:acme-us")
+        done = cli.run("validate", "--json")
+        assert done.returncode == 0, done.stderr
+        assert [row["status"] for row in json.loads(done.stdout)] == ["active"]
+        doctor = cli.run("doctor", "--offline")
+        assert f"get: {sys.executable}" in doctor.stdout
+        done = cli.run("delete", "acme-us", "--yes")
+        assert done.returncode == 0, done.stderr
+        assert list(vault.iterdir()) == []
+        logged = (tmp_path / "manager-argv.log").read_text()
+        assert token not in logged  # the value never reached a command line
+        for path in every_file(tmp_path / "config", tmp_path / "data"):
+            assert token.encode() not in path.read_bytes(), path
