@@ -207,6 +207,7 @@ def _register() -> None:
         notify,
         serve,
         sync,
+        team,
         validate,
     )
 
@@ -228,6 +229,7 @@ def _register() -> None:
     app.command("digest")(digest.digest_command)
     app.add_typer(app_cmd.app_app, name="app")
     app.add_typer(notify.notify_app, name="notify")
+    app.add_typer(team.app, name="team")
     from soldscope_cli.commands.simulator import simulator_app
 
     app.add_typer(simulator_app, name="simulator")

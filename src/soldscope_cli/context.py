@@ -187,11 +187,15 @@ class AppContext:
         if self._secret_store is None:
             from soldscope_cli.fleet.namespaces import open_secret_store
 
+            config = self.config()
             self._secret_store = open_secret_store(
                 self.env,
-                self.config().secrets_backend,
+                config.secrets_backend,
                 self.paths.secrets_file,
                 home=self.config_file,
+                settings=config.secrets_settings,
+                rows=lambda: self.database().secret_rows,
+                database_path=self.paths.database,
             )
         return self._secret_store
 
@@ -272,6 +276,9 @@ class AppContext:
                 self.paths.secrets_file,
                 self.config_file,
                 timeout=SECRET_PROBE_TIMEOUT_S,
+                settings=self.config().secrets_settings,
+                rows=lambda: self.database().secret_rows,
+                database_path=self.paths.database,
             )
 
         def make_http() -> httpx.Client:

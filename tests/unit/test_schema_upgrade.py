@@ -71,7 +71,12 @@ def test_upgrade_keeps_every_row_and_maps_it_to_its_store(old_db: Path) -> None:
     before = snapshot(old_db)
     states_before = read_states_if_exists(old_db, ["acme-us", "beta-eu"])
     db = Database(old_db, MIGRATIONS)
-    assert db.pending_migrations() == ["0200_stores", "0300_read_indexes", "0310_invitations"]
+    assert db.pending_migrations() == [
+        "0200_stores",
+        "0300_read_indexes",
+        "0310_invitations",
+        "0320_secrets",
+    ]
     conn = db.connection()
     assert db.pending_migrations() == []
     assert conn.execute("PRAGMA foreign_key_check").fetchall() == []

@@ -19,6 +19,7 @@ from soldscope_cli.db.model import (
     Invitation,
     NewInvitation,
     PageCounts,
+    SealedSecret,
     StateClaim,
 )
 
@@ -183,3 +184,29 @@ class NotifiedLog(Protocol):
     def log_notified(
         self, at: datetime, entries: Sequence[tuple[str | None, dict[str, Any]]]
     ) -> None: ...
+
+
+class SecretRows(Protocol):
+    """secrets: sealed values by name. The engine stores bytes; it never sees a key or a value.
+
+    `check` is the key-check row (fleet/sealed.py): a write happens only while the table's check
+    row is exactly the one the writer verified its key against (it is inserted when the table has
+    none), so a process still holding a key that `team rotate-key` replaced writes nothing.
+    A write called inside a transaction this thread already holds joins it.
+    """
+
+    def get(self, name: str) -> SealedSecret | None: ...
+
+    def put(self, secret: SealedSecret, *, check: SealedSecret) -> bool: ...
+
+    def delete(self, name: str) -> None: ...
+
+    def all(self) -> list[SealedSecret]: ...
+
+    def replace_all(
+        self, before: Sequence[SealedSecret], after: Sequence[SealedSecret]
+    ) -> bool: ...
+
+    def store_id(self, name: str) -> int: ...
+
+    def live_store_id(self, name: str) -> int | None: ...

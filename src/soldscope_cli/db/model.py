@@ -215,3 +215,17 @@ class StateClaim(NamedTuple):
 
     invitation: Invitation | None
     problem: str | None  # None, "unknown", "used" or "expired"
+
+
+@dataclass(frozen=True)
+class SealedSecret:
+    """One row of the secrets table: a value sealed by fleet/sealed.py, opaque bytes to the engine.
+
+    store_id is the connection the value was sealed for (a refresh token's), part of what the
+    ciphertext is bound to; None for the app's own secrets.
+    """
+
+    name: str
+    nonce: bytes
+    ciphertext: bytes
+    store_id: int | None = None

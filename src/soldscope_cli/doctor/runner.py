@@ -158,7 +158,12 @@ def secret_store(run: DoctorRun) -> Pending:
     backend = run.config.secrets_backend if run.config is not None else None
     wait = start_bounded(
         lambda: check_secret_store(
-            i.env, backend, i.open_secret_store, i.secret_timeout, secrets_file=i.paths.secrets_file
+            i.env,
+            backend,
+            i.open_secret_store,
+            i.secret_timeout,
+            secrets_file=i.paths.secrets_file,
+            database_file=i.paths.database,
         ),
         "secrets",
     )

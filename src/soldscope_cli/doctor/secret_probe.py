@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from soldscope_cli.doctor.model import CheckResult, Level, TimedOut, bounded
 from soldscope_cli.errors import SecretStoreError
@@ -85,6 +86,7 @@ def check_secret_store(
     timeout: float,
     platform: str = sys.platform,
     secrets_file: Path | None = None,
+    database_file: Path | None = None,
 ) -> tuple[CheckResult, ProbeResult | None]:
     """The backend in use and why, proved by a round trip within `timeout` seconds."""
     title = "Secret store"
@@ -106,6 +108,8 @@ def check_secret_store(
             ),
             ProbeResult(f"plaintext file {secrets_file}", True, False),
         )
+    if backend in ("database", "command"):
+        return _inspect(backend, chosen, configured, open_store, timeout, database_file)
     fix = HEADLESS_FIX if headless(env, platform) else KEYRING_FIX
     try:
         result = bounded(lambda: probe(open_store(configured)), timeout, "secrets")
@@ -187,3 +191,60 @@ def check_secret_store(
         ),
         result,
     )
+
+
+def _inspect(
+    backend: str,
+    chosen: str,
+    configured: str | None,
+    open_store: Callable[[str | None], SecretStore],
+    timeout: float,
+    database_file: Path | None,
+) -> tuple[CheckResult, ProbeResult | None]:
+    """The database backend's key state, or the command backend's programs; nothing is written.
+
+    A round trip would write the shared database or the operator's password manager, so these
+    backends are looked at instead: the key against the key check, each command on PATH.
+    """
+    title = "Secret store"
+
+    def look() -> ProbeResult:
+        store = open_store(configured)
+        inner: Any = getattr(store, "inner", store)  # the backend under the home's namespace
+        inspect: Callable[..., str] = inner.inspect
+        if backend == "database" and database_file is not None and not database_file.exists():
+            # Opening the database would create it on a machine doctor should only look at.
+            return ProbeResult(inspect(read_rows=False), True, False)
+        state = inspect()
+        return ProbeResult(state, True, bool(store.get(CLIENT_SECRET_KEY)))
+
+    try:
+        result = bounded(look, timeout, "secrets")
+    except TimedOut:
+        return (
+            CheckResult(
+                "secret-store",
+                title,
+                Level.FAIL,
+                f"{chosen}: no answer within {timeout:g} s (a key command or secret command "
+                "waiting for a prompt nobody can see?)",
+                "run the key_command or get command yourself to see what it waits for",
+            ),
+            None,
+        )
+    except SecretStoreError as exc:
+        return CheckResult(
+            "secret-store", title, Level.FAIL, f"{chosen}: {exc.message}", exc.hint
+        ), None
+    except Exception as exc:
+        return (
+            CheckResult(
+                "secret-store",
+                title,
+                Level.FAIL,
+                f"{chosen}: the check failed: {exc.__class__.__name__}",
+                "run `soldscope doctor --debug` for details",
+            ),
+            None,
+        )
+    return CheckResult("secret-store", title, Level.OK, f"{chosen}: {result.description}"), result

@@ -15,6 +15,7 @@ from soldscope_cli.amazon.marketplaces import BY_CODE, REGIONS, Region, normaliz
 from soldscope_cli.db.model import DEFAULT_RETENTION_DAYS
 from soldscope_cli.errors import ConfigError, UsageError, did_you_mean
 from soldscope_cli.fleet.files import atomic_write
+from soldscope_cli.fleet.secret_settings import OPERATIONS, SecretsSettings, template_problem
 from soldscope_cli.fleet.secrets import BACKENDS
 
 STORE_NAME_RE = re.compile(r"^[a-z0-9_-]{1,64}$")
@@ -25,6 +26,11 @@ LOCK_TIMEOUT_S = 30.0
 
 _APP_KEYS = {"application_id", "client_id", "redirect_uri", "draft", "client_secret_set_at"}
 _SERVE_KEYS = {"public_url", "agency_name"}
+_EXAMPLE_TEMPLATES = {
+    "get": "pass show soldscope/{key}",
+    "set": "pass insert -m -f soldscope/{key}",
+    "delete": "pass rm -f soldscope/{key}",
+}
 _NOTIFY_KEYS = {"url", "events", "stores"}
 # The events a [[notify]] table may choose (docs/alerts.md); all of them when it names none.
 NOTIFY_EVENTS = (
@@ -138,6 +144,8 @@ class Config:
     # This home's prefix for every secret-store key (see fleet/namespaces.py NamespacedSecretStore);
     # None until the home first stores a secret.
     secrets_namespace: str | None = None
+    # [secrets] key_command and the command backend's get/set/delete templates.
+    secrets_settings: SecretsSettings = field(default_factory=SecretsSettings)
     retention_days_set: int | None = None  # [state] retention_days, when the file sets it
     stale_set: dict[str, int] = field(default_factory=dict)  # [stale] keys the file sets
 
@@ -306,8 +314,12 @@ class _Parser:
         if not isinstance(secrets, dict):
             raise self.fail("[secrets] must be a table", "secrets")
         for key in secrets:
-            if key not in ("backend", "namespace"):
-                raise self.fail(f"unknown key {key!r} in [secrets]", "secrets", key)
+            if key not in ("backend", "namespace", "key_command", *OPERATIONS):
+                raise self.fail(
+                    f"unknown key {key!r} in [secrets]; use backend, key_command, get, set, delete",
+                    "secrets",
+                    key,
+                )
         namespace = secrets.get("namespace")
         if namespace is not None and (
             not isinstance(namespace, str) or not NAMESPACE_RE.match(namespace)
@@ -328,6 +340,7 @@ class _Parser:
                 "backend",
             )
         config.secrets_backend = backend
+        config.secrets_settings = self.parse_secret_commands(secrets, backend)
         config.retention_days_set = self.parse_state(data.get("state", {}))
         config.stale_set = self.parse_limits(data.get("stale", {}), "stale", STALE_DEFAULTS)
         config.watch_set = self.parse_limits(data.get("watch", {}), "watch", WATCH_DEFAULTS)
@@ -340,6 +353,52 @@ class _Parser:
         for name, table in stores.items():
             config.stores[name] = self.parse_store(name, table)
         return config
+
+    def parse_secret_commands(
+        self, secrets: dict[str, Any], backend: str | None
+    ) -> SecretsSettings:
+        import shlex
+
+        key_command = secrets.get("key_command")
+        if key_command is not None:
+            problem = None
+            if not isinstance(key_command, str) or not key_command.strip():
+                problem = "must be a non-empty command string"
+            else:
+                try:
+                    if not shlex.split(key_command):
+                        problem = "must name a command"
+                except ValueError as exc:
+                    problem = f"cannot be split into words ({exc})"
+            if problem:
+                raise self.fail(
+                    f'key_command {problem}, e.g. key_command = "pass show soldscope/key"',
+                    "secrets",
+                    "key_command",
+                )
+        templates: dict[str, str | None] = {}
+        for operation in OPERATIONS:
+            template = secrets.get(operation)
+            if template is not None:
+                problem = template_problem(template)
+                if problem:
+                    raise self.fail(
+                        f"{operation} {problem}, e.g. {operation} = "
+                        f'"{_EXAMPLE_TEMPLATES[operation]}"',
+                        "secrets",
+                        operation,
+                    )
+            templates[operation] = template
+        if backend == "command":
+            missing = [op for op in OPERATIONS if templates[op] is None]
+            if missing:
+                raise self.fail(
+                    f'backend = "command" needs {", ".join(missing)} in [secrets]: the commands '
+                    "that read, store and remove a secret (see docs/configuration.md#secrets)",
+                    "secrets",
+                    "backend",
+                )
+        return SecretsSettings(key_command, templates["get"], templates["set"], templates["delete"])
 
     def parse_state(self, state: Any) -> int | None:
         if not isinstance(state, dict):
@@ -666,6 +725,15 @@ def dump_config(config: Config) -> str:
         secrets["backend"] = config.secrets_backend
     if config.secrets_namespace:
         secrets["namespace"] = config.secrets_namespace
+    commands = config.secrets_settings
+    for key, value in (
+        ("key_command", commands.key_command),
+        ("get", commands.get),
+        ("set", commands.set),
+        ("delete", commands.delete),
+    ):
+        if value is not None:
+            secrets[key] = value
     if secrets:
         data["secrets"] = secrets
     if config.retention_days_set is not None:

@@ -7,7 +7,7 @@ prefixes its keys with a random namespace kept in its config.toml; see Namespace
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,7 +22,9 @@ from soldscope_cli.fleet.secrets import (
 )
 
 if TYPE_CHECKING:
+    from soldscope_cli.db.interface import SecretRows
     from soldscope_cli.fleet.config import Config, ConfigFile
+    from soldscope_cli.fleet.secret_settings import SecretsSettings
 
 
 def namespaced_key(namespace: str, key: str) -> str:
@@ -122,8 +124,9 @@ class NamespacedSecretStore:
                         raise
                     config.secrets_namespace = fresh
                 self._namespace = config.secrets_namespace
-            if self.inner.name != "keyring":
+            if self.inner.name in ("file", "memory"):
                 # The file (and memory) store is this home's alone: the old entries are moved.
+                # The keyring, a secret manager behind commands and a database may be shared.
                 for key in copied:
                     self.inner.delete(key)
             assert self._namespace is not None
@@ -158,11 +161,24 @@ def open_secret_store(
     home: ConfigFile | None = None,
     *,
     timeout: float | None = None,
+    settings: SecretsSettings | None = None,
+    rows: Callable[[], SecretRows] | None = None,
+    database_path: Path | None = None,
 ) -> SecretStore:
     """The secret store the environment and config ask for; never a silent plaintext fallback.
 
     With `home`, the store is that home's namespaced view (NamespacedSecretStore). timeout caps
-    how long a backend may wait for an answer (doctor probes with a short one).
+    how long a backend may wait for an answer (doctor probes with a short one). settings are
+    the config's [secrets] (key command, command templates); rows open the database backend's
+    table when it is first used.
     """
-    store = open_backend(env, configured, file_path, timeout=timeout)
+    store = open_backend(
+        env,
+        configured,
+        file_path,
+        timeout=timeout,
+        settings=settings,
+        rows=rows,
+        database_path=database_path,
+    )
     return store if home is None else NamespacedSecretStore(store, home)

@@ -1,4 +1,4 @@
-"""Where secrets live: the OS keyring by default, a 0600 file only when asked, memory in tests.
+"""Where secrets live: the OS keyring by default; a 0600 file, the database or commands if asked.
 
 Named secret_store, not secrets, so the stdlib `secrets` module stays importable everywhere.
 """
@@ -10,11 +10,16 @@ import json
 import os
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from soldscope_cli.errors import SecretStoreError
 from soldscope_cli.fleet.files import atomic_write
+from soldscope_cli.fleet.secret_settings import SecretsSettings
+
+if TYPE_CHECKING:
+    from soldscope_cli.db.interface import SecretRows
 
 SERVICE = "soldscope"
 CLIENT_SECRET_KEY = "lwa-client-secret"
@@ -40,6 +45,12 @@ TOKEN_KEY_PREFIX = "refresh-token:"
 def token_key(store: str) -> str:
     """The secret-store key of a store's refresh token (before the home's namespace is added)."""
     return f"{TOKEN_KEY_PREFIX}{store}"
+
+
+def token_store(key: str) -> str | None:
+    """The store whose refresh token a key names (namespaced or not), None for other secrets."""
+    bare = key.rpartition("/")[2]
+    return bare[len(TOKEN_KEY_PREFIX) :] if bare.startswith(TOKEN_KEY_PREFIX) else None
 
 
 class SecretStore(Protocol):
@@ -237,33 +248,75 @@ def backend_choice(env: Mapping[str, str], configured: str | None) -> tuple[str,
     return "keyring", "default"
 
 
-def _keyring(env: Mapping[str, str], file_path: Path, timeout: float | None) -> SecretStore:
-    raw = env.get("SOLDSCOPE_KEYRING_TIMEOUT")
+@dataclass(frozen=True)
+class BackendSetup:
+    """What a backend may be built from: the environment, the home's files, the config."""
+
+    env: Mapping[str, str]
+    file_path: Path  # the file backend's secrets.json
+    timeout: float | None = None  # doctor's cap on how long a backend may wait
+    settings: SecretsSettings = field(default_factory=SecretsSettings)
+    # The database backend's rows (the state database's secrets table), opened only when used.
+    rows: Callable[[], SecretRows] | None = None
+    database_path: Path | None = None  # for describe() alone
+
+
+def _keyring(setup: BackendSetup) -> SecretStore:
+    raw = setup.env.get("SOLDSCOPE_KEYRING_TIMEOUT")
     try:
         seconds = float(raw) if raw else KEYRING_TIMEOUT_S
     except ValueError:
         seconds = KEYRING_TIMEOUT_S
+    timeout = setup.timeout
     return KeyringSecretStore(timeout=seconds if timeout is None else min(seconds, timeout))
 
 
-def _file(env: Mapping[str, str], file_path: Path, timeout: float | None) -> SecretStore:
-    return FileSecretStore(file_path)
+def _file(setup: BackendSetup) -> SecretStore:
+    return FileSecretStore(setup.file_path)
+
+
+def _database(setup: BackendSetup) -> SecretStore:
+    from soldscope_cli.fleet.database_secrets import open_database_store
+
+    where = str(setup.database_path) if setup.database_path else "(not opened)"
+    return open_database_store(
+        setup.env, setup.settings.key_command, setup.rows, where, token_store
+    )
+
+
+def _command(setup: BackendSetup) -> SecretStore:
+    from soldscope_cli.fleet.command_secrets import COMMAND_TIMEOUT_S, CommandSecretStore
+
+    timeout = COMMAND_TIMEOUT_S if setup.timeout is None else min(COMMAND_TIMEOUT_S, setup.timeout)
+    return CommandSecretStore(setup.settings, setup.env, timeout)
 
 
 # The secret backends by name, as SOLDSCOPE_SECRETS and `[secrets] backend` name them. A new
 # backend is a class with the SecretStore methods and one line here.
-BACKENDS: Mapping[str, Callable[[Mapping[str, str], Path, float | None], SecretStore]] = {
+BACKENDS: Mapping[str, Callable[[BackendSetup], SecretStore]] = {
     "keyring": _keyring,
     "file": _file,
+    "database": _database,
+    "command": _command,
 }
 
 
 def open_backend(
-    env: Mapping[str, str], configured: str | None, file_path: Path, *, timeout: float | None = None
+    env: Mapping[str, str],
+    configured: str | None,
+    file_path: Path,
+    *,
+    timeout: float | None = None,
+    settings: SecretsSettings | None = None,
+    rows: Callable[[], SecretRows] | None = None,
+    database_path: Path | None = None,
 ) -> SecretStore:
     """The bare backend the environment and config name, keys used as given."""
     name, _ = backend_choice(env, configured)
-    return BACKENDS[name](env, file_path, timeout)
+    setup = BackendSetup(
+        env, file_path, timeout, settings or SecretsSettings(), rows, database_path
+    )
+    return BACKENDS[name](setup)
 
 
 def file_mode_ok(path: Path) -> bool:

@@ -39,6 +39,7 @@ from soldscope_cli.db.sqlite.finances import FinancesTable
 from soldscope_cli.db.sqlite.inventory import InventoryTable
 from soldscope_cli.db.sqlite.invitations import InvitationsTable
 from soldscope_cli.db.sqlite.migrations import STORE_TABLES, Migration
+from soldscope_cli.db.sqlite.secret_rows import SecretRowsTable
 from soldscope_cli.db.sqlite.state import delete_state, get_state, put_state
 from soldscope_cli.errors import ConfigError, StorageError
 from soldscope_cli.status import Problem
@@ -209,6 +210,11 @@ class Database:
     def invitations(self) -> InvitationsTable:
         """Invitation links and their consent states."""
         return InvitationsTable(self)
+
+    @cached_property
+    def secret_rows(self) -> SecretRowsTable:
+        """Sealed secrets of the `database` secret backend (bytes only: no key reaches here)."""
+        return SecretRowsTable(self)
 
     # --- stores (one row per connection) ----------------------------------------------------------
 

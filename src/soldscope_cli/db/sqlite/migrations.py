@@ -483,6 +483,25 @@ def _m0310_invitations(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m0320_secrets(conn: sqlite3.Connection) -> None:
+    """Sealed secrets of the `database` backend: AES-GCM nonce and ciphertext, never a key.
+
+    store_id names the connection a refresh token was sealed for. It is no foreign key: a deleted
+    connection's `stores` row stays (marked), and `delete` removes the token in that transaction.
+    """
+    execute_script(
+        conn,
+        """
+        CREATE TABLE secrets (
+            name TEXT PRIMARY KEY,
+            nonce BLOB NOT NULL,
+            ciphertext BLOB NOT NULL,
+            store_id INTEGER
+        )
+        """,
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_state", _m0001_state),
     Migration("0100_inventory", _m0100_inventory),
@@ -491,6 +510,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0200_stores", _m0200_stores),
     Migration("0300_read_indexes", _m0300_read_indexes),
     Migration("0310_invitations", _m0310_invitations),
+    Migration("0320_secrets", _m0320_secrets),
 )
 
 # Tables that hold a connection's rows (by store_id), children before what they point at.

@@ -1,0 +1,105 @@
+"""`soldscope team`: a fleet shared by several hosts; the secrets key of the database backend."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from soldscope_cli.commands.common import get_context
+
+app = typer.Typer(
+    name="team",
+    help="Team mode: shared secrets and their key.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+
+
+@app.command("rotate-key")
+def rotate_key_command(
+    ctx: typer.Context,
+    new_key_command: Annotated[
+        str | None,
+        typer.Option(
+            "--new-key-command",
+            metavar="CMD",
+            help="A command that prints the new key (run without a shell), instead of "
+            "SOLDSCOPE_NEW_SECRETS_KEY.",
+        ),
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Re-encrypt every secret of the database backend under a new key, in one transaction.
+
+    The current key comes from SOLDSCOPE_SECRETS_KEY or [secrets] key_command, as for every command; the new one from SOLDSCOPE_NEW_SECRETS_KEY or --new-key-command. Both are checked before anything changes, and a failure changes nothing. Afterwards every host needs the new key. Keys are never printed: output names them by their id.
+
+    Examples:
+      soldscope team new-key | pass insert -m soldscope/key-next
+      soldscope team rotate-key --new-key-command "pass show soldscope/key-next"
+      SOLDSCOPE_NEW_SECRETS_KEY=... soldscope team rotate-key --json
+    """
+    from soldscope_cli.errors import UsageError
+    from soldscope_cli.fleet.database_secrets import rotate_configured_key
+    from soldscope_cli.fleet.secrets import SECRETS_ENV, backend_choice
+    from soldscope_cli.output.jsonout import print_json
+
+    app_ctx = get_context(ctx)
+    config = app_ctx.config()
+    backend, source = backend_choice(app_ctx.env, config.secrets_backend)
+    if backend != "database":
+        raise UsageError(
+            f"the secrets backend is {backend} ({source}): only the database backend has a key "
+            "to rotate",
+            hint=f'set {SECRETS_ENV}=database or [secrets] backend = "database" '
+            "(docs/configuration.md#secrets)",
+        )
+    done = rotate_configured_key(
+        app_ctx.env,
+        config.secrets_settings.key_command,
+        app_ctx.database().secret_rows,
+        new_key_command=new_key_command,
+    )
+    if json_output:
+        payload = {
+            "reencrypted": done.reencrypted,
+            "old_key_id": done.old_key_id,
+            "new_key_id": done.new_key_id,
+        }
+        print_json(app_ctx.stdout, payload)
+        return
+    count = f"{done.reencrypted} secret{'' if done.reencrypted == 1 else 's'}"
+    app_ctx.out.print(
+        f"re-encrypted {count} under key {done.new_key_id} (was {done.old_key_id})",
+        markup=False,
+        highlight=False,
+    )
+    app_ctx.err.print(
+        "every host now needs the new key: update SOLDSCOPE_SECRETS_KEY or what [secrets] "
+        "key_command prints",
+        markup=False,
+        highlight=False,
+    )
+
+
+@app.command("new-key")
+def new_key_command(ctx: typer.Context) -> None:
+    """Print a fresh random key for the database secret backend (and do nothing else).
+
+    The key goes to stdout only: pipe it into your password manager, then hand it to `team rotate-key` (or use it as the first key of a new database).
+
+    Examples:
+      soldscope team new-key | pass insert -m soldscope/key-next
+    """
+    from soldscope_cli.fleet.sealed import new_key_text
+
+    app_ctx = get_context(ctx)
+    app_ctx.stdout.write(new_key_text() + "\n")
+    app_ctx.stdout.flush()
+    if app_ctx.stdout_tty:
+        app_ctx.err.print(
+            "keep it in your password manager: anyone with this key and a copy of the database "
+            "can read the secrets",
+            markup=False,
+            highlight=False,
+        )
