@@ -10,7 +10,7 @@ import contextlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from soldscope_cli.db.database import Database
+from soldscope_cli.db.interface import Database
 from soldscope_cli.errors import UsageError
 from soldscope_cli.fleet.config import ConfigFile, StoreRecord, store_hint
 from soldscope_cli.fleet.secrets import SecretStore, token_key

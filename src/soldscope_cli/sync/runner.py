@@ -24,7 +24,8 @@ from soldscope_cli.amazon.spapi import SpapiError, SpapiForbidden
 from soldscope_cli.checks.failures import classify, missing_token, no_tokens_found
 from soldscope_cli.checks.recording import CheckRecorder
 from soldscope_cli.checks.result import reconnect_hint
-from soldscope_cli.db.database import Database, StoreDeleted
+from soldscope_cli.db.database import StoreDeleted
+from soldscope_cli.db.interface import Database
 from soldscope_cli.errors import SoldscopeError, StorageError
 from soldscope_cli.fleet.config import StoreRecord, format_time
 from soldscope_cli.fleet.listing import build_row
