@@ -14,9 +14,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from soldscope_cli.amazon.endpoints import Endpoints, resolve_endpoints
+from soldscope_cli.errors import ConfigError
 from soldscope_cli.fleet.config import Config, ConfigFile
 from soldscope_cli.fleet.paths import Paths, resolve_paths
 from soldscope_cli.output.policy import OutputPolicy, make_console, terminal_width
@@ -27,8 +29,9 @@ if TYPE_CHECKING:
 
     from soldscope_cli.amazon.clients import AmazonClients
     from soldscope_cli.amazon.ratelimit import WaitObserver
-    from soldscope_cli.db.database import Database
+    from soldscope_cli.db.interface import Database
     from soldscope_cli.doctor.model import DoctorInputs
+    from soldscope_cli.fleet.listing import StateLookup
     from soldscope_cli.fleet.secrets import SecretStore
     from soldscope_cli.notify.sender import Notifier
 
@@ -170,15 +173,45 @@ class AppContext:
             self._config_stamp = stamp
         return self._config
 
-    def database(self) -> Database:
-        """The state database (created and migrated on first use)."""
-        if self._db is None:
-            from soldscope_cli.db.database import MIGRATIONS, Database
+    def database_url(self) -> str | None:
+        """The team database's URL: SOLDSCOPE_DATABASE_URL, else [database] url; None for SQLite."""
+        url = self.env.get("SOLDSCOPE_DATABASE_URL")
+        if url:
+            from soldscope_cli.fleet.config import database_url_problem
 
-            self._db = Database(
-                self.paths.database, MIGRATIONS, retention_days=self.config().retention_days
-            )
+            problem = database_url_problem(url)
+            if problem is not None:
+                raise ConfigError(
+                    f"SOLDSCOPE_DATABASE_URL: {problem}",
+                    hint="set it to postgresql://user@host/dbname, or unset it to use this "
+                    "machine's SQLite database",
+                )
+            return url
+        return self.config().database_url
+
+    def database(self) -> Database:
+        """The state database (created and migrated on first use): PostgreSQL when a database
+        URL is set (team mode), else the home's SQLite file."""
+        if self._db is None:
+            url = self.database_url()
+            if url is not None:
+                # psycopg is imported here only: a SQLite home never loads it.
+                from soldscope_cli.db.postgres.engine import Database as PostgresDatabase
+
+                self._db = PostgresDatabase(url, retention_days=self.config().retention_days)
+            else:
+                from soldscope_cli.db.database import MIGRATIONS, Database
+
+                self._db = Database(
+                    self.paths.database, MIGRATIONS, retention_days=self.config().retention_days
+                )
         return self._db
+
+    def state_lookup(self) -> Path | StateLookup:
+        """Where `list` reads the stores' states: the SQLite file, or the team database."""
+        if self.database_url() is None:
+            return self.paths.database
+        return self.database()
 
     def secret_store(self) -> SecretStore:
         """The configured secret store; built lazily because keyring is slow to import."""

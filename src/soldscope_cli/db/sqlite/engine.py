@@ -410,6 +410,10 @@ class Database:
         """Per store: the latest conclusive problem, last check time and last successful sync."""
         return read_states(self.connection(), stores)
 
+    def peek_states(self, stores: Sequence[str]) -> dict[str, StoreState]:
+        """states() without creating or migrating the file (for `list`)."""
+        return read_states_if_exists(self.path, stores)
+
     # --- sync bookkeeping -------------------------------------------------------------------------
 
     def get_sync_state(self, store_id: int, dataset: str, key: str) -> str | None:
