@@ -27,6 +27,13 @@ from .conftest import NOW, Clock, FakeClient, forbidden, make_store, transient
 ONLY_INVENTORY = SyncOptions(datasets=(INVENTORY,))
 
 
+@pytest.fixture
+def engine() -> str:
+    """These tests read SQLite's tables directly; tests/unit/test_engines.py runs the engine
+    contract (deleted stores, rows and cursors together) on PostgreSQL too."""
+    return "sqlite"
+
+
 def inventory_ok(client: FakeClient, sku: str = "SKU-1") -> FakeClient:
     client.inventory = lambda mkt, start, token: {
         "payload": {"inventorySummaries": [{"sellerSku": sku, "totalQuantity": 1}]}
