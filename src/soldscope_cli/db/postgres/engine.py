@@ -8,6 +8,7 @@ in an open transaction between commands.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -33,6 +34,7 @@ from soldscope_cli.db.model import (
     HistoryEntry,
     StoreDeleted,
     StoreState,
+    to_db_time,
 )
 from soldscope_cli.db.postgres.brand_analytics import SearchTermsTable
 from soldscope_cli.db.postgres.connect import open_connection, unavailable
@@ -71,18 +73,27 @@ class Database:
         self._migrate_lock = threading.Lock()
         self._ids: dict[str, int] = {}
         self._names: dict[int, str] = {}
+        # Every thread's connection, so close() also ends those of threads that have finished.
+        self._opened: list[tuple[threading.Thread, Conn]] = []
+        self._opened_lock = threading.Lock()
 
     # --- connections and transactions -----------------------------------------------------------
 
     def _open(self) -> Conn:
         return open_connection(self.url, timeout=self.connect_timeout)
 
-    def connection(self) -> Conn:
-        """This thread's connection, migrated to the current schema."""
+    def _thread_connection(self) -> Conn:
         conn: Conn | None = getattr(self._local, "conn", None)
         if conn is None or conn.closed:
             conn = self._open()
             self._local.conn = conn
+            with self._opened_lock:
+                self._opened.append((threading.current_thread(), conn))
+        return conn
+
+    def connection(self) -> Conn:
+        """This thread's connection, migrated to the current schema."""
+        conn = self._thread_connection()
         if not self._migrated:
             with self._migrate_lock:
                 if not self._migrated:
@@ -92,10 +103,7 @@ class Database:
 
     def migrate(self) -> list[str]:
         """Apply the migrations not yet applied; returns their names (empty when current)."""
-        conn: Conn | None = getattr(self._local, "conn", None)
-        if conn is None or conn.closed:
-            conn = self._open()
-            self._local.conn = conn
+        conn = self._thread_connection()
         with self._migrate_lock:
             applied = self._apply(conn)
             self._migrated = True
@@ -187,11 +195,14 @@ class Database:
             yield tx
 
     def close(self) -> None:
-        """Close this thread's connection."""
-        conn: Conn | None = getattr(self._local, "conn", None)
-        if conn is not None:
+        """Close this thread's connection, and those of threads that have ended."""
+        me = threading.current_thread()
+        with self._opened_lock:
+            done = [(t, c) for t, c in self._opened if t is me or not t.is_alive()]
+            self._opened = [(t, c) for t, c in self._opened if (t, c) not in done]
+        for _, conn in done:
             conn.close()
-            self._local.conn = None
+        self._local.conn = None
 
     # --- dataset tables ---------------------------------------------------------------------------
 
@@ -364,9 +375,10 @@ class Database:
         )
 
     def _dict_rows(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+        """Rows by column name, times and details as the SQLite engine's rows hold them (text)."""
         with self.transaction() as tx, tx.cursor(row_factory=dict_row) as cur:
             cur.execute(sql.encode(), params)
-            return cur.fetchall()
+            return [{k: _as_text(v) for k, v in row.items()} for row in cur.fetchall()]
 
     def events(self, store: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """The most recent events (of every connection that had this name), newest first."""
@@ -408,11 +420,7 @@ class Database:
 
     def peek_states(self, stores: Sequence[str]) -> dict[str, StoreState]:
         """states() without migrating (for `list`): none known while the schema is missing."""
-        conn: Conn | None = getattr(self._local, "conn", None)
-        if conn is None or conn.closed:
-            conn = self._open()
-            self._local.conn = conn
-        with self.transaction(conn) as tx:
+        with self.transaction(self._thread_connection()) as tx:
             found = tx.execute("SELECT to_regclass('stores'), to_regclass('sync_runs')").fetchone()
             if found is None or None in found:
                 return {}
@@ -660,6 +668,14 @@ class Database:
             removed += max(cur.rowcount, 0)
             if cur.rowcount < PRUNE_SLICE:
                 return removed
+
+
+def _as_text(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return to_db_time(value)
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True)
+    return value
 
 
 # --- helpers (callers hold the transaction) --------------------------------------------------------
