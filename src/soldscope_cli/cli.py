@@ -206,6 +206,7 @@ def _register() -> None:
         notify,
         serve,
         sync,
+        team,
         validate,
     )
 
@@ -226,6 +227,7 @@ def _register() -> None:
     app.command("calendar")(calendar_.calendar_command)
     app.add_typer(app_cmd.app_app, name="app")
     app.add_typer(notify.notify_app, name="notify")
+    app.add_typer(team.team_app, name="team")
     from soldscope_cli.commands.simulator import simulator_app
 
     app.add_typer(simulator_app, name="simulator")
