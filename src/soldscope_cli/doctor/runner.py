@@ -52,6 +52,9 @@ from soldscope_cli.doctor.network import (
 from soldscope_cli.doctor.ports import check_callback_port
 from soldscope_cli.doctor.secret_probe import ProbeResult, check_secret_store
 from soldscope_cli.doctor.stores import check_stores
+from soldscope_cli.doctor.team import CHECK_ID as TEAM_CHECK_ID
+from soldscope_cli.doctor.team import TITLE as TEAM_TITLE
+from soldscope_cli.doctor.team import check_team_database, team_url
 from soldscope_cli.errors import SoldscopeError
 from soldscope_cli.fleet.app_credentials import AppCredentials, resolve_app
 from soldscope_cli.fleet.config import Config
@@ -283,6 +286,23 @@ def database(run: DoctorRun) -> Pending:
     )
 
 
+def team_database(run: DoctorRun) -> Pending:
+    """In team mode: the PostgreSQL server answers and the schema version is current.
+
+    A SQLite home (no database URL) gets no line: its report stays as it was.
+    """
+    url = team_url(run.inputs.env, run.config)
+    if url is None:
+        return _ready()
+    timeout = run.inputs.network_timeout
+    return run.in_background(
+        lambda: check_team_database(url, timeout),
+        TEAM_CHECK_ID,
+        TEAM_TITLE,
+        "check the server, then run it again",
+    )
+
+
 def sync_lock(run: DoctorRun) -> Pending:
     """The sync lock is free, or held by a live sync."""
     return _ready(check_sync_lock(run.inputs.paths.sync_lock, run.now, run.inputs.proc_root))
@@ -308,6 +328,7 @@ CHECKS: tuple[Check, ...] = (
     network,
     callback_port,
     database,
+    team_database,
     sync_lock,
     stores,
 )

@@ -29,6 +29,7 @@ class TeamSchema:
     recorded: tuple[str, ...]  # every migration the database has recorded
     schema_version: str  # the newest migration this soldscope knows
     pending: tuple[str, ...]  # known migrations not yet recorded
+    unknown: tuple[str, ...] = ()  # recorded migrations this soldscope does not know (newer)
 
     @property
     def current(self) -> bool:
@@ -75,4 +76,5 @@ def _schema(db: Database, shown: str, applied: tuple[str, ...]) -> TeamSchema:
         recorded=recorded,
         schema_version=db.schema_version,
         pending=tuple(name for name in known if name not in recorded),
+        unknown=tuple(name for name in recorded if name not in known),
     )
