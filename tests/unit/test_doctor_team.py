@@ -52,3 +52,24 @@ def test_an_unreachable_server_fails_without_the_password(tmp_path: Path) -> Non
     [(_, level, detail, _)] = results(tmp_path, {"SOLDSCOPE_DATABASE_URL": url})
     assert level == Level.FAIL and "doctor-secret" not in detail
     assert detail.startswith("cannot connect to the PostgreSQL database postgresql://ada:***@")
+
+
+def test_in_team_mode_the_stores_line_reads_the_server_and_sqlite_is_skipped(
+    tmp_path: Path, pg_url: str
+) -> None:
+    from soldscope_cli.db.model import CheckRecord
+    from soldscope_cli.doctor.runner import database, stores
+    from soldscope_cli.fleet.config import Config
+    from tests.unit.test_doctor import NOW, by_id, record, write_config
+
+    write_config(tmp_path, Config(stores={"acme-us": record("acme-us")}))
+    db = Database(pg_url)
+    db.record_check(
+        CheckRecord("acme-us", NOW, "validate", "problem", "invalid_grant", "revoked", "r-1")
+    )
+    db.close()
+    env = {"SOLDSCOPE_DATABASE_URL": pg_url}
+    found = by_id(run_doctor(inputs(tmp_path, env=env), checks=[database, stores]))
+    assert found["database"].status is Level.SKIP
+    assert found["store:acme-us"].status is Level.FAIL, found
+    assert "invalid_grant" in found["store:acme-us"].detail

@@ -59,6 +59,7 @@ from soldscope_cli.errors import SoldscopeError
 from soldscope_cli.fleet.app_credentials import AppCredentials, resolve_app
 from soldscope_cli.fleet.config import Config
 from soldscope_cli.fleet.paths import CONFIG_DIR_ENV, DATA_DIR_ENV
+from soldscope_cli.fleet.team import TeamStates
 
 T = TypeVar("T")
 CONFIG_BROKEN = "not checked: the config file is invalid (see above)"
@@ -278,6 +279,15 @@ def callback_port(run: DoctorRun) -> Pending:
 def database(run: DoctorRun) -> Pending:
     """The state database opens, passes its integrity check and has every migration."""
     i = run.inputs
+    if team_url(i.env, run.config) is not None:
+        return _ready(
+            CheckResult(
+                "database",
+                "State database",
+                Level.SKIP,
+                "team mode: the state is in PostgreSQL (the Team database line)",
+            )
+        )
     return run.in_background(
         lambda: check_database(i.paths.database, i.monotonic, i.integrity_budget),
         "database",
@@ -310,9 +320,17 @@ def sync_lock(run: DoctorRun) -> Pending:
 
 def stores(run: DoctorRun) -> Pending:
     """Every store's expiry and recorded problem, with the command that fixes it."""
-    if run.config is None:
+    config = run.config
+    if config is None:
         return _ready(CheckResult("stores", "Stores", Level.SKIP, CONFIG_BROKEN))
-    return _ready(*check_stores(run.config, run.inputs.paths.database, run.now))
+    url = team_url(run.inputs.env, config)
+    if url is None:
+        return _ready(*check_stores(config, run.inputs.paths.database, run.now))
+    # Team mode: the states are on the server, read within the network timeout.
+    states = TeamStates(url, run.inputs.network_timeout)
+    return run.in_background(
+        lambda: check_stores(config, states, run.now), "stores", "Stores", "run it again"
+    )
 
 
 # The order of the report. Every check starts before any is waited for, so the slow ones overlap.

@@ -6,12 +6,14 @@ reported names the server with its password masked.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from soldscope_cli.errors import UsageError
 
 if TYPE_CHECKING:
+    from soldscope_cli.db.model import StoreState
     from soldscope_cli.db.postgres.engine import Database
 
 NO_URL_HINT = (
@@ -78,3 +80,21 @@ def _schema(db: Database, shown: str, applied: tuple[str, ...]) -> TeamSchema:
         pending=tuple(name for name in known if name not in recorded),
         unknown=tuple(name for name in recorded if name not in known),
     )
+
+
+@dataclass(frozen=True)
+class TeamStates:
+    """The stores' states in the team database, read on one short-lived connection (doctor)."""
+
+    url: str
+    timeout: float
+
+    def peek_states(self, stores: Sequence[str]) -> dict[str, StoreState]:
+        """states() without migrating anything; the connection is closed again."""
+        from soldscope_cli.db.postgres.engine import Database
+
+        db = Database(self.url, connect_timeout=self.timeout)
+        try:
+            return db.peek_states(stores)
+        finally:
+            db.close()
