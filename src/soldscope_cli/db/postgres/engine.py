@@ -126,7 +126,7 @@ class Database:
                         "SELECT 1 FROM schema_migrations WHERE name = %s", (name,)
                     ).fetchone():
                         continue
-                    conn.execute(sql.encode())
+                    conn.execute(sql)
                     conn.execute(
                         "INSERT INTO schema_migrations (name, applied_at) VALUES (%s, %s)",
                         (name, datetime.now(UTC)),
@@ -176,9 +176,9 @@ class Database:
     ) -> list[tuple[Any, ...]]:
         """The rows of one read: inside the caller's transaction, else in a short one of its own."""
         if tx is not None:
-            return tx.execute(sql.encode(), params).fetchall()
+            return tx.execute(sql, params).fetchall()
         with self.transaction() as own:
-            return own.execute(sql.encode(), params).fetchall()
+            return own.execute(sql, params).fetchall()
 
     @contextmanager
     def store_transaction(self, store_id: int) -> Iterator[Conn]:
@@ -377,7 +377,7 @@ class Database:
     def _dict_rows(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
         """Rows by column name, times and details as the SQLite engine's rows hold them (text)."""
         with self.transaction() as tx, tx.cursor(row_factory=dict_row) as cur:
-            cur.execute(sql.encode(), params)
+            cur.execute(sql, params)
             return [{k: _as_text(v) for k, v in row.items()} for row in cur.fetchall()]
 
     def events(self, store: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
