@@ -186,3 +186,14 @@ def query(db: Any, sql: str, *params: Any) -> list[tuple[Any, ...]]:
     if hasattr(db, "url"):
         return pg_rows(db.connection(), sql, params)
     return [tuple(r) for r in db.connection().execute(sql, params).fetchall()]
+
+
+def reopen(db: Any) -> Any:
+    """The same database as another process would open it (another engine object)."""
+    if hasattr(db, "url"):
+        from soldscope_cli.db.postgres.engine import Database as PostgresDatabase
+
+        return PostgresDatabase(db.url)
+    from soldscope_cli.db.database import MIGRATIONS, Database
+
+    return Database(db.path, MIGRATIONS)

@@ -57,10 +57,11 @@ def test_an_unreachable_server_fails_without_the_password(tmp_path: Path) -> Non
 def test_in_team_mode_the_stores_line_reads_the_server_and_sqlite_is_skipped(
     tmp_path: Path, pg_url: str
 ) -> None:
+    from tests.unit.test_doctor import NOW, by_id, record, write_config
+
     from soldscope_cli.db.model import CheckRecord
     from soldscope_cli.doctor.runner import database, stores
     from soldscope_cli.fleet.config import Config
-    from tests.unit.test_doctor import NOW, by_id, record, write_config
 
     write_config(tmp_path, Config(stores={"acme-us": record("acme-us")}))
     db = Database(pg_url)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from tests.conftest import query
+from tests.conftest import query, reopen
 
 from soldscope_cli.db.database import (
     CHECK_INCOMPLETE,
@@ -218,3 +218,31 @@ def test_the_notified_log_remembers_the_last_announcement(db: Database) -> None:
         ("a", "slack"): {"channel": "slack", "status": "active"},
         (None, "x"): {"channel": "x"},
     }
+
+
+def test_a_delete_waits_for_a_write_in_flight_and_removes_its_rows(db: Database) -> None:
+    """The write commits first (its store row is locked) and the purge then finds its rows."""
+    import threading
+
+    store_id = db.store_id("a")
+    other = reopen(db)  # the `soldscope delete` process
+    writing = threading.Event()
+    deleted: list[int] = []
+
+    def delete() -> None:
+        writing.wait(5)
+        deleted.append(other.delete_store("a", T0, purge_tables=["inventory_summaries"]))
+        other.close()
+
+    deleter = threading.Thread(target=delete)
+    deleter.start()
+    with db.store_transaction(store_id) as tx:
+        db.record_check(check("a", CHECK_OK, T0), tx=tx)
+        writing.set()
+        deleter.join(0.5)
+        assert deleter.is_alive()  # the delete waits for this transaction
+    deleter.join(10)
+    assert deleted == [1]  # the check committed, then the purge removed it
+    assert query(db, "SELECT COUNT(*) FROM checks") == [(0,)]
+    with pytest.raises(StoreDeleted):
+        db.update_sync_state(store_id, "inventory", T0, set_={"cursor": "x"})
