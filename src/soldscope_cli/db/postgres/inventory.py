@@ -62,7 +62,8 @@ class InventoryTable:
         with self._db.store_transaction(store_id) as tx:
             added, updated = upsert(tx, TABLE, COLUMNS, KEY, values)
             if full:
-                tx.execute(_SEEN)
+                # No CREATE here: on a session that never began this pull the insert fails,
+                # rather than a fresh empty table making the last page delete every SKU.
                 with tx.cursor() as cur:
                     cur.executemany(
                         "INSERT INTO inventory_seen (sku) VALUES (%s) ON CONFLICT DO NOTHING",
@@ -71,7 +72,6 @@ class InventoryTable:
             if cursor is not None:
                 put_state(tx, store_id, INVENTORY, _CURSOR + marketplace_id, to_db_time(cursor), at)
             if full_pull_started is not None:
-                tx.execute(_SEEN)
                 cur = tx.execute(
                     f"DELETE FROM {TABLE} WHERE store_id = %s AND marketplace_id = %s"  # noqa: S608
                     " AND seller_sku NOT IN (SELECT sku FROM inventory_seen)",
