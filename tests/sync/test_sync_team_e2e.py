@@ -75,10 +75,11 @@ def kill_when(process: Any, url: str, loaded: int) -> None:
             and staged[0][0] >= loaded * ROWS_PER_WEEK + 10_000
         ):
             os.kill(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+            process.communicate(timeout=10)  # reaps it and closes its pipes
             return
         time.sleep(0.005)
     process.kill()
+    process.communicate(timeout=10)
     pytest.fail("the sync never reached the point to kill it")
 
 
