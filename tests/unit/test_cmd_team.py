@@ -70,3 +70,31 @@ def test_init_against_an_unreachable_server_exits_74_without_the_password(
     assert result.exit_code == 74
     assert "topsecret-pw" not in h.stderr + h.stdout
     assert f"postgresql://ada:***@127.0.0.1:{port}/fleet" in h.stderr
+
+
+def test_debug_output_never_shows_the_password(tmp_path: Path) -> None:
+    """--debug prints the traceback: the URL's password appears nowhere in it."""
+    import os
+    import subprocess
+    import sys
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOLDSCOPE_")}
+    env.update(
+        SOLDSCOPE_CONFIG_DIR=str(tmp_path / "c"),
+        SOLDSCOPE_DATA_DIR=str(tmp_path / "d"),
+        SOLDSCOPE_DATABASE_URL=f"postgresql://ada:debug-secret-pw@127.0.0.1:{port}/fleet",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "soldscope_cli", "--debug", "team", "init"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "DatabaseUnavailable" in done.stderr and "ada:***@" in done.stderr
+    assert "debug-secret-pw" not in done.stderr + done.stdout

@@ -144,3 +144,19 @@ def test_the_url_picks_the_engine_and_the_environment_wins(tmp_path: Path, pg_ur
     with pytest.raises(ConfigError, match="SOLDSCOPE_DATABASE_URL: database url must start"):
         make_harness(tmp_path / "c", env={"SOLDSCOPE_DATABASE_URL": "sqlite:///x"}).ctx.database()
     assert Config().database_url is None
+
+
+def test_two_hosts_migrating_at_once_apply_each_step_once(pg_cluster: Cluster) -> None:
+    import threading
+
+    url = pg_cluster.fresh_database(template=None)
+    applied: list[list[str]] = []
+    hosts = [Database(url), Database(url)]
+    threads = [threading.Thread(target=lambda db=db: applied.append(db.migrate())) for db in hosts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(applied, key=len) == [[], [m.name for m in MIGRATIONS]]
+    for db in hosts:
+        db.close()
