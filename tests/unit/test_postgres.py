@@ -160,3 +160,15 @@ def test_two_hosts_migrating_at_once_apply_each_step_once(pg_cluster: Cluster) -
     assert sorted(applied, key=len) == [[], [m.name for m in MIGRATIONS]]
     for db in hosts:
         db.close()
+
+
+def test_secrets_are_not_in_the_schema(pg_url: str) -> None:
+    db = Database(pg_url)
+    columns = " ".join(
+        str(r[0])
+        for r in db.query(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public'"
+        )
+    )
+    assert "token" not in columns.replace("token_hash", "") and "secret" not in columns
+    db.close()
