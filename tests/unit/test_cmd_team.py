@@ -98,3 +98,20 @@ def test_debug_output_never_shows_the_password(tmp_path: Path) -> None:
     assert done.returncode != 0
     assert "DatabaseUnavailable" in done.stderr and "ada:***@" in done.stderr
     assert "debug-secret-pw" not in done.stderr + done.stdout
+
+
+def test_a_role_that_may_not_create_tables_gets_one_line(
+    tmp_path: Path, pg_cluster: Cluster, invoke: Callable[..., Any]
+) -> None:
+    url = pg_cluster.fresh_database(template=None)
+    pg_cluster.admin(
+        "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'reader')"
+        " THEN CREATE ROLE reader LOGIN; END IF; END $$"
+    )
+    reader = url.replace("postgres@", "reader@")
+    h = make_harness(tmp_path, env={"SOLDSCOPE_DATABASE_URL": reader})
+    result = invoke(h, "team", "init")
+    assert result.exit_code == 74
+    [line, *_] = h.stderr.splitlines()
+    assert line.startswith(f"error: cannot migrate the PostgreSQL database {reader}:"), h.stderr
+    assert "permission denied" in line

@@ -42,6 +42,7 @@ from soldscope_cli.db.postgres.finances import FinancesTable
 from soldscope_cli.db.postgres.inventory import InventoryTable
 from soldscope_cli.db.postgres.invitations import InvitationsTable
 from soldscope_cli.db.postgres.migrations import MIGRATIONS, STORE_TABLES, Migration
+from soldscope_cli.db.postgres.schema import apply_migrations, recorded_migrations
 from soldscope_cli.db.postgres.state import Conn, delete_state, get_state, put_state
 from soldscope_cli.db.sqlite import brand_analytics as ba_db
 from soldscope_cli.db.sqlite import finances as finances_db
@@ -49,8 +50,6 @@ from soldscope_cli.db.sqlite import inventory as inventory_db
 from soldscope_cli.status import Problem
 
 PRUNE_SLICE = 5000
-# One key for every soldscope schema change: two hosts running `team init` at once take turns.
-_MIGRATION_LOCK = 0x50_1D_5C_0E
 
 
 class Database:
@@ -110,44 +109,13 @@ class Database:
         return applied
 
     def _apply(self, conn: Conn) -> list[str]:
-        applied: list[str] = []
-        try:
-            with conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-                conn.execute(
-                    "CREATE TABLE IF NOT EXISTS schema_migrations"
-                    " (name text PRIMARY KEY, applied_at timestamptz NOT NULL)"
-                )
-            for name, sql in self.migrations:
-                with conn.transaction():
-                    # Under the lock, re-check: another host may have just applied it.
-                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-                    if conn.execute(
-                        "SELECT 1 FROM schema_migrations WHERE name = %s", (name,)
-                    ).fetchone():
-                        continue
-                    conn.execute(sql)
-                    conn.execute(
-                        "INSERT INTO schema_migrations (name, applied_at) VALUES (%s, %s)",
-                        (name, datetime.now(UTC)),
-                    )
-                    applied.append(name)
-        except psycopg.OperationalError as exc:
-            raise unavailable(self.url, exc, doing="migrate") from exc
-        return applied
+        return apply_migrations(conn, self.url, self.migrations)
 
     def applied_migrations(self) -> list[str]:
         """The migrations the database has recorded, in order (without applying any)."""
         conn = self._open()
         try:
-            with conn.transaction():
-                exists = conn.execute("SELECT to_regclass('schema_migrations')").fetchone()
-                if exists is None or exists[0] is None:
-                    return []
-                rows = conn.execute("SELECT name FROM schema_migrations ORDER BY name").fetchall()
-            return [str(r[0]) for r in rows]
-        except psycopg.OperationalError as exc:
-            raise unavailable(self.url, exc, doing="read") from exc
+            return recorded_migrations(conn, self.url)
         finally:
             conn.close()
 
