@@ -7,6 +7,9 @@ gunzips and json.loads the whole document, then inserts the rows.
     python benchmarks/sync_ba.py                  # 100 MB and 1 GB
     python benchmarks/sync_ba.py --sizes 100      # just 100 MB
     python benchmarks/sync_ba.py --no-baseline    # skip the (memory-hungry) baseline
+    python benchmarks/sync_ba.py --database-url postgresql://me@localhost/postgres
+                                                  # into PostgreSQL (team mode): a fresh database
+                                                  # per size is created there and dropped after
 
 Targets: peak RSS ≤ 150 MB whatever the document size; ≥ 100,000 rows/s on 2 cores.
 """
@@ -179,60 +182,100 @@ def fetch_document(sim: Simulator, path: Path) -> None:
                 out.write(chunk)
 
 
-def bench(size_mb: int, baseline: bool) -> dict[str, Any]:
+def fresh_database(admin_url: str, size_mb: int) -> tuple[str, str]:
+    """A new empty database on the server of `admin_url`: (its URL, its name)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+
+    name = f"soldscope_bench_{os.getpid()}_{size_mb}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}".encode())
+    return urlunsplit(urlsplit(admin_url)._replace(path="/" + name)), name
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name}".encode())
+
+
+def bench(size_mb: int, baseline: bool, database_url: str | None = None) -> dict[str, Any]:
     size = size_mb * 1_000_000
     with Simulator(parse_scenario(scenario(size))) as sim, tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         env = prepare(home / "soldscope", sim)
-        out, rss_kib, wall = run_measured(
-            [*command(), "sync", "--dataset", "brand-analytics", "--ba-weeks", "1", "--json"], env
+        dropped: str | None = None
+        if database_url is not None:
+            env["SOLDSCOPE_DATABASE_URL"], dropped = fresh_database(database_url, size_mb)
+        try:
+            return _bench(sim, home, env, size_mb, baseline, "postgresql" if dropped else "sqlite")
+        finally:
+            if dropped is not None and database_url is not None:
+                drop_database(database_url, dropped)
+
+
+def _bench(
+    sim: Simulator, home: Path, env: dict[str, str], size_mb: int, baseline: bool, engine: str
+) -> dict[str, Any]:
+    out, rss_kib, wall = run_measured(
+        [*command(), "sync", "--dataset", "brand-analytics", "--ba-weeks", "1", "--json"], env
+    )
+    report = json.loads(out)
+    [dataset] = report["stores"][0]["datasets"]
+    rows = dataset["rows_added"]
+    log = (home / "soldscope" / "data" / "soldscope.log").read_text()
+    load = re.search(r"loaded \d+ search term rows in ([\d.]+) s \((\d+) rows/s", log)
+    result: dict[str, Any] = {
+        "engine": engine,
+        "size_mb": size_mb,
+        "rows": rows,
+        "soldscope_rss_mb": rss_kib / 1024,
+        # Whole dataset: createReport, polling, document URL, download, parse, insert.
+        "soldscope_rows_s": rows / dataset["duration_s"],
+        # Download + gunzip + parse + insert only, as the sync log reports it.
+        "soldscope_load_rows_s": float(load.group(2)) if load else None,
+        "soldscope_wall_s": wall,
+        "load_average": os.getloadavg()[0],
+    }
+    if baseline:
+        document = home / "document.json.gz"
+        fetch_document(sim, document)
+        out, rss_kib, _ = run_measured(
+            [sys.executable, "-c", BASELINE, str(document), str(home / "baseline.db")]
         )
-        report = json.loads(out)
-        [dataset] = report["stores"][0]["datasets"]
-        rows = dataset["rows_added"]
-        log = (home / "soldscope" / "data" / "soldscope.log").read_text()
-        load = re.search(r"loaded \d+ search term rows in ([\d.]+) s \((\d+) rows/s", log)
-        result: dict[str, Any] = {
-            "size_mb": size_mb,
-            "rows": rows,
-            "soldscope_rss_mb": rss_kib / 1024,
-            # Whole dataset: createReport, polling, document URL, download, parse, insert.
-            "soldscope_rows_s": rows / dataset["duration_s"],
-            # Download + gunzip + parse + insert only, as the sync log reports it.
-            "soldscope_load_rows_s": float(load.group(2)) if load else None,
-            "soldscope_wall_s": wall,
-            "load_average": os.getloadavg()[0],
-        }
-        if baseline:
-            document = home / "document.json.gz"
-            fetch_document(sim, document)
-            out, rss_kib, _ = run_measured(
-                [sys.executable, "-c", BASELINE, str(document), str(home / "baseline.db")]
-            )
-            naive = json.loads(out)
-            result.update(
-                baseline_rss_mb=rss_kib / 1024,
-                baseline_rows_s=naive["rows"] / naive["seconds"],
-                baseline_rows=naive["rows"],
-            )
-        return result
+        naive = json.loads(out)
+        result.update(
+            baseline_rss_mb=rss_kib / 1024,
+            baseline_rows_s=naive["rows"] / naive["seconds"],
+            baseline_rows=naive["rows"],
+        )
+    return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100,1000", help="uncompressed MB, comma-separated")
     parser.add_argument("--no-baseline", action="store_true", help="skip the naive baseline")
+    parser.add_argument(
+        "--database-url",
+        help="load into PostgreSQL instead of SQLite: a server URL whose role may create databases",
+    )
     options = parser.parse_args()
-    results = [bench(int(s), not options.no_baseline) for s in options.sizes.split(",")]
+    results = [
+        bench(int(s), not options.no_baseline, options.database_url)
+        for s in options.sizes.split(",")
+    ]
     print(
-        f"{'document':>9} {'rows':>11} {'soldscope RSS':>14} {'rows/s':>10} {'load rows/s':>12}"
+        f"{'engine':>10} {'document':>9} {'rows':>11} {'soldscope RSS':>14} {'rows/s':>10} {'load rows/s':>12}"
         f" {'baseline RSS':>13} {'rows/s':>10}"
     )
     for r in results:
         base_rss = f"{r['baseline_rss_mb']:.0f} MB" if "baseline_rss_mb" in r else "-"
         base_rate = f"{r['baseline_rows_s']:,.0f}" if "baseline_rows_s" in r else "-"
         print(
-            f"{r['size_mb']:>6} MB {r['rows']:>11,} {r['soldscope_rss_mb']:>11.0f} MB"
+            f"{r['engine']:>10} {r['size_mb']:>6} MB {r['rows']:>11,} {r['soldscope_rss_mb']:>11.0f} MB"
             f" {r['soldscope_rows_s']:>10,.0f} {r['soldscope_load_rows_s'] or 0:>12,.0f}"
             f" {base_rss:>13} {base_rate:>10}"
         )

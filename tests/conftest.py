@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +17,7 @@ from soldscope_cli.context import AppContext
 from soldscope_cli.fleet.config import ConfigFile, StoreRecord
 from soldscope_cli.fleet.paths import Paths
 from soldscope_cli.fleet.secrets import MemorySecretStore, token_key
+from tests.pg import Cluster, pg_rows, start_cluster
 
 NOW = datetime(2026, 11, 29, 12, 0, 0, tzinfo=UTC)
 SHARED_MODELS = Path(__file__).resolve().parents[2] / "shared" / "spapi" / "models"
@@ -124,3 +125,75 @@ def invoke() -> Callable[..., Any]:
         return CliRunner().invoke(app, list(args), obj=h.ctx, catch_exceptions=False)
 
     return run
+
+
+# --- team mode: one PostgreSQL cluster per session (tests/pg.py) ---------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """A throwaway PostgreSQL cluster; fails (never skips) when PostgreSQL is not installed."""
+    try:
+        cluster = start_cluster()
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: Cluster) -> str:
+    """The URL of a fresh, migrated database of its own."""
+    return pg_cluster.fresh_database()
+
+
+ENGINES = ["sqlite", "postgres"]
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    """Each engine in turn, for the tests of the engine contract."""
+    return str(request.param)
+
+
+@pytest.fixture
+def make_db(
+    engine: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., Any]]:
+    """Builds the state database of `engine` (keyword arguments as the engines take them)."""
+    opened: list[Any] = []
+
+    def build(**kwargs: Any) -> Any:
+        if engine == "sqlite":
+            from soldscope_cli.db.database import MIGRATIONS, Database
+
+            db: Any = Database(tmp_path / f"state{len(opened)}.db", MIGRATIONS, **kwargs)
+        else:
+            from soldscope_cli.db.postgres.engine import Database as PostgresDatabase
+
+            cluster: Cluster = request.getfixturevalue("pg_cluster")
+            db = PostgresDatabase(cluster.fresh_database(), **kwargs)
+        opened.append(db)
+        return db
+
+    yield build
+    for db in opened:
+        db.close()
+
+
+def query(db: Any, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    """A test's SQL (`?` marks) on either engine, values as SQLite stores them."""
+    if hasattr(db, "url"):
+        return pg_rows(db.connection(), sql, params)
+    return [tuple(r) for r in db.connection().execute(sql, params).fetchall()]
+
+
+def reopen(db: Any) -> Any:
+    """The same database as another process would open it (another engine object)."""
+    if hasattr(db, "url"):
+        from soldscope_cli.db.postgres.engine import Database as PostgresDatabase
+
+        return PostgresDatabase(db.url)
+    from soldscope_cli.db.database import MIGRATIONS, Database
+
+    return Database(db.path, MIGRATIONS)

@@ -14,9 +14,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from soldscope_cli.amazon.endpoints import Endpoints, resolve_endpoints
+from soldscope_cli.errors import ConfigError, SoldscopeError
 from soldscope_cli.fleet.config import Config, ConfigFile
 from soldscope_cli.fleet.paths import Paths, resolve_paths
 from soldscope_cli.output.policy import OutputPolicy, make_console, terminal_width
@@ -27,8 +29,9 @@ if TYPE_CHECKING:
 
     from soldscope_cli.amazon.clients import AmazonClients
     from soldscope_cli.amazon.ratelimit import WaitObserver
-    from soldscope_cli.db.database import Database
+    from soldscope_cli.db.interface import Database
     from soldscope_cli.doctor.model import AlertTarget, DoctorInputs
+    from soldscope_cli.fleet.listing import StateLookup
     from soldscope_cli.fleet.secrets import SecretStore
     from soldscope_cli.notify.sender import Notifier
 
@@ -86,6 +89,8 @@ class AppContext:
     sandbox: bool = False
     _config: Config | None = None
     _config_stamp: tuple[int, int, int] | None = None
+    _file_config: Config | None = None  # config.toml as written (team mode overlays its stores)
+    _told_local_only: bool = False
     _secret_store: SecretStore | None = None
     _http: httpx.Client | None = None
     _db: Database | None = None
@@ -163,22 +168,78 @@ class AppContext:
         return ConfigFile(self.paths.config_file, self.paths.config_lock)
 
     def config(self, *, reload: bool = False) -> Config:
-        """The config as last read; read again when the file changed (this process may edit it)."""
+        """The config as last read; read again when the file changed (this process may edit it).
+
+        In team mode the stores come from the team database's registry, read again each time
+        the config is (every host sees the same fleet); config.toml keeps the rest.
+        """
         stamp = _file_stamp(self.paths.config_file)
         if self._config is None or reload or stamp != self._config_stamp:
-            self._config = self.config_file.load()
+            loaded = self.config_file.load()
+            self._file_config = loaded
             self._config_stamp = stamp
+            if self._url_of(loaded) is not None:
+                loaded = self._team_view(loaded)
+            self._config = loaded
         return self._config
 
-    def database(self) -> Database:
-        """The state database (created and migrated on first use)."""
-        if self._db is None:
-            from soldscope_cli.db.database import MIGRATIONS, Database
+    def _team_view(self, loaded: Config) -> Config:
+        from soldscope_cli.fleet.team import local_only_note, team_config
 
-            self._db = Database(
-                self.paths.database, MIGRATIONS, retention_days=self.config().retention_days
-            )
+        registry = self.database().registry
+        assert registry is not None  # a PostgreSQL database has one
+        view = team_config(loaded, registry.records())
+        note = local_only_note(loaded, view)
+        if note is not None and not self._told_local_only:
+            self._told_local_only = True
+            self.err.print(note, markup=False, soft_wrap=True)
+        return view
+
+    def database_url(self) -> str | None:
+        """The team database's URL: SOLDSCOPE_DATABASE_URL, else [database] url; None for SQLite."""
+        if self._file_config is None:
+            self._file_config = self.config_file.load()
+        return self._url_of(self._file_config)
+
+    def _url_of(self, config: Config) -> str | None:
+        url = self.env.get("SOLDSCOPE_DATABASE_URL")
+        if url:
+            from soldscope_cli.fleet.config import database_url_problem
+
+            problem = database_url_problem(url)
+            if problem is not None:
+                raise ConfigError(
+                    f"SOLDSCOPE_DATABASE_URL: {problem}",
+                    hint="set it to postgresql://user@host/dbname, or unset it to use this "
+                    "machine's SQLite database",
+                )
+            return url
+        return config.database_url
+
+    def database(self) -> Database:
+        """The state database (created and migrated on first use): PostgreSQL when a database
+        URL is set (team mode), else the home's SQLite file."""
+        if self._db is None:
+            url = self.database_url()
+            if url is not None:
+                # psycopg is imported here only: a SQLite home never loads it.
+                from soldscope_cli.db.postgres.engine import Database as PostgresDatabase
+
+                assert self._file_config is not None  # read by database_url()
+                self._db = PostgresDatabase(url, retention_days=self._file_config.retention_days)
+            else:
+                from soldscope_cli.db.database import MIGRATIONS, Database
+
+                self._db = Database(
+                    self.paths.database, MIGRATIONS, retention_days=self.config().retention_days
+                )
         return self._db
+
+    def state_lookup(self) -> Path | StateLookup:
+        """Where `list` reads the stores' states: the SQLite file, or the team database."""
+        if self.database_url() is None:
+            return self.paths.database
+        return self.database()
 
     def secret_store(self) -> SecretStore:
         """The configured secret store; built lazily because keyring is slow to import."""
@@ -196,8 +257,14 @@ class AppContext:
                 settings=config.secrets_settings,
                 rows=lambda: self.database().secret_rows,
                 database_path=self.paths.database,
+                team_namespace=self._team_namespace(),
             )
         return self._secret_store
+
+    def _team_namespace(self) -> str | None:
+        """Team mode: the secret-store namespace every host of the team database shares."""
+        registry = self.database().registry if self.database_url() is not None else None
+        return None if registry is None else registry.namespace()
 
     # --- network -----------------------------------------------------------------------------
 
@@ -263,6 +330,11 @@ class AppContext:
             DoctorInputs,
         )
 
+        try:
+            team_namespace = self._team_namespace()
+        except SoldscopeError:
+            team_namespace = None  # doctor's team-database check says why
+
         def open_store(configured: str | None) -> SecretStore:
             # doctor reports a silent keyring itself; it must not wait the full command timeout.
             if self.secret_store_override is not None:
@@ -279,6 +351,7 @@ class AppContext:
                 settings=self.config().secrets_settings,
                 rows=lambda: self.database().secret_rows,
                 database_path=self.paths.database,
+                team_namespace=team_namespace,
             )
 
         def make_http() -> httpx.Client:

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from soldscope_cli.amazon.clients import AmazonClients
     from soldscope_cli.amazon.endpoints import Endpoints
     from soldscope_cli.amazon.ratelimit import WaitObserver
-    from soldscope_cli.db.database import Database
+    from soldscope_cli.db.interface import Database
     from soldscope_cli.fleet.config import Config, ConfigFile
     from soldscope_cli.fleet.paths import Paths
     from soldscope_cli.fleet.secrets import SecretStore

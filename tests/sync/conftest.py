@@ -9,15 +9,15 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from soldscope_cli.amazon.spapi import SpapiError, SpapiForbidden, SpapiNotFound, SpapiTransient
-from soldscope_cli.db.database import MIGRATIONS, Database
+from soldscope_cli.db.database import Database
 from soldscope_cli.fleet.config import StoreRecord
 from soldscope_cli.sync.base import DatasetJob
+from tests.conftest import query
 
 # A Wednesday: the newest available Brand Analytics week is the one that started 10 days before.
 NOW = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
@@ -270,10 +270,10 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(tmp_path / "state.db", MIGRATIONS)
-    yield database
-    database.close()
+def db(make_db: Callable[..., Any]) -> Database:
+    """The state database, of each engine in turn."""
+    database: Database = make_db()
+    return database
 
 
 @pytest.fixture
@@ -298,4 +298,4 @@ def make_job(db: Database, clock: Clock, client: FakeClient) -> Callable[..., Da
 
 
 def rows(db: Database, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    return [tuple(r) for r in db.connection().execute(sql, params).fetchall()]
+    return query(db, sql, *params)

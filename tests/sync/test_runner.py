@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from soldscope_cli.amazon.lwa import AppCredentialsRejected, GrantRejected, LwaTransient
-from soldscope_cli.db.database import CHECK_PROBLEM, CheckRecord, Database, read_states
+from soldscope_cli.db.database import CHECK_PROBLEM, MIGRATIONS, CheckRecord, Database, read_states
 from soldscope_cli.fleet.config import StoreRecord
 from soldscope_cli.fleet.secrets import MemorySecretStore, token_key
 from soldscope_cli.sync import registry
@@ -21,10 +23,35 @@ from soldscope_cli.sync.runner import (
     SyncOptions,
     run_sync,
 )
+from tests.conftest import query
 
 from .conftest import NOW, Clock, FakeClient, forbidden, make_store, transient
 
 ONLY_INVENTORY = SyncOptions(datasets=(INVENTORY,))
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    """Most of these tests read SQLite's tables directly; those of the engine contract (purge,
+    a delete during a sync) take `any_db`, each engine in turn."""
+    database = Database(tmp_path / "state.db", MIGRATIONS)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def any_db(make_db: Callable[..., Any]) -> Database:
+    database: Database = make_db()
+    return database
+
+
+def reopen(db: Any) -> Any:
+    """The same database as another process opens it."""
+    if hasattr(db, "url"):
+        from soldscope_cli.db.postgres.engine import Database as PostgresDatabase
+
+        return PostgresDatabase(db.url)
+    return Database(db.path, MIGRATIONS)
 
 
 def inventory_ok(client: FakeClient, sku: str = "SKU-1") -> FakeClient:
@@ -409,7 +436,8 @@ def test_json_shape_is_pinned(db: Database, clock: Clock, concurrency: int) -> N
     }
 
 
-def test_purge_removes_every_synced_table(db: Database, clock: Clock) -> None:
+def test_purge_removes_every_synced_table(any_db: Database, clock: Clock) -> None:
+    db = any_db
     store = make_store()
     client = inventory_ok(FakeClient())
     client.transactions = lambda after, before, token: {
@@ -419,7 +447,7 @@ def test_purge_removes_every_synced_table(db: Database, clock: Clock) -> None:
     run_sync([store], SyncOptions(datasets=(INVENTORY, FINANCES)), env)
     db.delete_store(store.name, clock(), purge_tables=registry.data_tables())
     for table in ("inventory_summaries", "financial_transactions", "sync_state", "sync_runs"):
-        assert db.connection().execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0  # noqa: S608
+        assert query(db, f"SELECT COUNT(*) FROM {table}") == [(0,)]  # noqa: S608
 
 
 @pytest.mark.parametrize(
@@ -473,13 +501,14 @@ def test_a_refused_download_link_fails_the_dataset_without_blaming_roles_or_the_
     assert db.checks(store.name) == []
 
 
-def test_a_store_deleted_and_purged_mid_sync_keeps_nothing(db: Database, clock: Clock) -> None:
+def test_a_store_deleted_and_purged_mid_sync_keeps_nothing(any_db: Database, clock: Clock) -> None:
     """`delete --purge-data` from another process while the sync pages through the store."""
-    from soldscope_cli.db.database import MIGRATIONS, STORE_TABLES
+    from soldscope_cli.db.database import STORE_TABLES
     from soldscope_cli.sync import registry
 
+    db = any_db
     store = make_store()
-    other = Database(db.path, MIGRATIONS)  # the `soldscope delete` process
+    other = reopen(db)  # the `soldscope delete` process
     client = FakeClient()
     pages = {"n": 0}
 
@@ -499,9 +528,8 @@ def test_a_store_deleted_and_purged_mid_sync_keeps_nothing(db: Database, clock: 
     result = report.stores[0]
     assert (result.outcome, result.datasets) == ("skipped", [])
     assert "deleted while it was syncing" in (result.reason or "")
-    conn = other.connection()
     for table in STORE_TABLES:
-        left = conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]  # noqa: S608
+        [(left,)] = query(other, f"SELECT COUNT(*) FROM {table}")  # noqa: S608
         assert left == 0, f"{table} keeps {left} row(s) of the purged store"
     other.close()
 

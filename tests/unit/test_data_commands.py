@@ -6,12 +6,14 @@ import csv
 import io
 import json
 import stat
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from soldscope_cli.db.database import MIGRATIONS, CheckRecord, Database
+from soldscope_cli.db.database import CheckRecord, Database
 from soldscope_cli.db.model import DataFigures
 from soldscope_cli.errors import ConfigError, UsageError
 from soldscope_cli.fleet.config import Config, StoreRecord, parse_config
@@ -26,8 +28,10 @@ T0 = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Database:
-    return Database(tmp_path / "state.db", MIGRATIONS)
+def db(make_db: Callable[..., Any]) -> Database:
+    """The state database, of each engine in turn."""
+    database: Database = make_db()
+    return database
 
 
 def config_with(*names: str) -> Config:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from tests.conftest import query
 
 from soldscope_cli.db.database import (
     CHECK_INCOMPLETE,
@@ -28,12 +31,14 @@ def day(n: int) -> datetime:
 
 
 def count(db: Database, table: str) -> int:
-    return int(db.connection().execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])  # noqa: S608
+    return int(query(db, f"SELECT COUNT(*) FROM {table}")[0][0])  # noqa: S608
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Database:
-    return Database(tmp_path / "s.db", MIGRATIONS, retention_days=400)
+def db(make_db: Callable[..., Any]) -> Database:
+    """The state database, of each engine in turn."""
+    database: Database = make_db(retention_days=400)
+    return database
 
 
 def test_prune_keeps_the_retention_window_and_everything_a_status_needs(db: Database) -> None:
@@ -66,7 +71,10 @@ def test_prune_keeps_the_retention_window_and_everything_a_status_needs(db: Data
 
 
 def test_prune_works_in_short_slices(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    from soldscope_cli.db.postgres import engine as postgres_engine
+
     monkeypatch.setattr(engine, "PRUNE_SLICE", 7)
+    monkeypatch.setattr(postgres_engine, "PRUNE_SLICE", 7)
     for n in range(430, 400, -1):
         db.record_check(CheckRecord("a", day(n), "validate", CHECK_OK))
     db.record_check(CheckRecord("a", day(1), "validate", CHECK_OK))
@@ -74,8 +82,8 @@ def test_prune_works_in_short_slices(db: Database, monkeypatch: pytest.MonkeyPat
     assert count(db, "checks") == 1
 
 
-def test_retention_comes_from_the_config(tmp_path: Path) -> None:
-    short = Database(tmp_path / "s.db", MIGRATIONS, retention_days=10)
+def test_retention_comes_from_the_config(make_db: Callable[..., Any]) -> None:
+    short = make_db(retention_days=10)
     for n in (30, 20, 5):
         short.record_check(CheckRecord("a", day(n), "validate", CHECK_OK))
     short.prune(NOW)
@@ -86,7 +94,14 @@ def plan(conn: sqlite3.Connection, sql: str, *params: object) -> list[str]:
     return [str(row[3]) for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params)]
 
 
-def test_the_status_read_uses_indexes_and_never_scans_the_history(db: Database) -> None:
+@pytest.fixture
+def sqlite_db(tmp_path: Path) -> Database:
+    """For the tests of SQLite's query plans and file."""
+    return Database(tmp_path / "s.db", MIGRATIONS, retention_days=400)
+
+
+def test_the_status_read_uses_indexes_and_never_scans_the_history(sqlite_db: Database) -> None:
+    db = sqlite_db
     for store in ("a", "b", "c"):
         for n in range(20):
             db.record_check(CheckRecord(store, day(n), "validate", CHECK_OK))
@@ -108,7 +123,8 @@ def test_the_status_read_uses_indexes_and_never_scans_the_history(db: Database) 
     assert "SEARCH sync_runs USING INDEX sync_runs_ok (store_id=?)" in steps
 
 
-def test_list_reads_only_the_named_stores(db: Database, tmp_path: Path) -> None:
+def test_list_reads_only_the_named_stores(sqlite_db: Database, tmp_path: Path) -> None:
+    db = sqlite_db
     db.record_check(CheckRecord("a", day(1), "validate", CHECK_PROBLEM, "forbidden", "no"))
     db.record_check(CheckRecord("b", day(1), "validate", CHECK_OK))
     db.close()

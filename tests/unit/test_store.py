@@ -1,17 +1,18 @@
-"""The state database: migrations, check history, states, purge."""
+"""The SQLite state database itself: its file, migrations and read-only lookup.
+
+What both engines must do (checks, states, purge, rollbacks) is in test_engines.py.
+"""
 
 from __future__ import annotations
 
 import os
 import sqlite3
 import stat
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from soldscope_cli.db.database import (
-    CHECK_INCOMPLETE,
     CHECK_OK,
-    CHECK_PROBLEM,
     MIGRATIONS,
     CheckRecord,
     Database,
@@ -40,59 +41,10 @@ def check(store: str, outcome: str, at: datetime, code: str | None = None) -> Ch
     return CheckRecord(store, at, "validate", outcome, code, "msg" if code else None, "req-1")
 
 
-def test_latest_conclusive_check_decides_the_problem(tmp_path: Path) -> None:
-    db = Database(tmp_path / "s.db", MIGRATIONS)
-    db.record_check(check("a", CHECK_PROBLEM, T0, "forbidden"))
-    db.record_check(check("a", CHECK_INCOMPLETE, T0 + timedelta(hours=1), "transient"))
-    db.record_check(check("b", CHECK_PROBLEM, T0, "invalid_grant"))
-    db.record_check(check("b", CHECK_OK, T0 + timedelta(hours=2)))
-    states = db.states()
-    assert states["a"].problem is not None and states["a"].problem.code == "forbidden"
-    assert states["a"].problem.request_id == "req-1"
-    assert states["a"].last_checked_at == T0 + timedelta(
-        hours=1
-    )  # incomplete still counts as checked
-    assert states["b"].problem is None
-
-
-def test_last_sync_is_the_latest_successful_run(tmp_path: Path) -> None:
-    db = Database(tmp_path / "s.db", MIGRATIONS)
-    run = db.start_sync_run("a", "inventory", T0)
-    db.finish_sync_run(run, T0 + timedelta(minutes=1), "ok", rows_added=3)
-    failed = db.start_sync_run("a", "finances", T0 + timedelta(hours=1))
-    db.finish_sync_run(failed, T0 + timedelta(hours=1, minutes=1), "failed")
-    assert db.states()["a"].last_sync_at == T0 + timedelta(minutes=1)
-
-
 def test_read_only_lookup_never_creates_the_database(tmp_path: Path) -> None:
     path = tmp_path / "absent.db"
     assert read_states_if_exists(path, ["a"]) == {}
     assert not path.exists()
-
-
-def test_transactions_roll_back_on_error(tmp_path: Path) -> None:
-    db = Database(tmp_path / "s.db", MIGRATIONS)
-    try:
-        with db.transaction() as tx:
-            db.record_check(check("a", CHECK_OK, T0), tx=tx)
-            raise ValueError("boom")
-    except ValueError:
-        pass
-    assert db.checks("a") == []
-
-
-def test_purge_removes_a_stores_rows_and_keeps_the_event_log(tmp_path: Path) -> None:
-    db = Database(tmp_path / "s.db", MIGRATIONS)
-    db.record_check(check("a", CHECK_OK, T0))
-    db.record_check(check("b", CHECK_OK, T0))
-    db.log_event("connected", T0, "a")
-    a = db.store_id("a")
-    db.update_sync_state(a, "inventory", T0, set_={"cursor": "x"})
-    removed = db.delete_store("a", T0, purge_tables=["inventory_summaries"])
-    assert removed == 2
-    assert db.checks("a") == [] and len(db.checks("b")) == 1
-    assert db.get_sync_state(a, "inventory", "cursor") is None
-    assert [e["kind"] for e in db.events("a")] == ["deleted", "connected"]
 
 
 def test_secrets_are_not_in_the_schema(tmp_path: Path) -> None:

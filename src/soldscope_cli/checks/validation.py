@@ -19,8 +19,8 @@ from soldscope_cli.db.database import (
     CHECK_INCOMPLETE,
     CHECK_OK,
     CHECK_PROBLEM,
-    Database,
 )
+from soldscope_cli.db.interface import Database
 from soldscope_cli.fleet.config import StoreRecord, select_stores
 from soldscope_cli.fleet.listing import StoreRow, build_rows
 from soldscope_cli.fleet.secrets import SecretStore, token_key

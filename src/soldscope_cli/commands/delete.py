@@ -23,7 +23,8 @@ def run_delete(ctx: AppContext, name: str, *, purge_data: bool) -> None:
     """Remove the store's record and token (and its data when asked)."""
     from soldscope_cli.sync import registry
 
-    db = ctx.database() if purge_data or ctx.paths.database.exists() else None
+    team = ctx.database_url() is not None
+    db = ctx.database() if purge_data or team or ctx.paths.database.exists() else None
     delete_connection(
         ctx.config_file,
         ctx.secret_store(),

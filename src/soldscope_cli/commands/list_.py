@@ -226,7 +226,7 @@ def list_command(
     )
     kind = output_format(fmt, as_json, wide=wide, columns=columns)
     picked = pick_columns(columns)
-    result = run_list(app.config(), app.paths.database, query, app.clock())
+    result = run_list(app.config(), app.state_lookup(), query, app.clock())
     if kind == "json":
         from soldscope_cli.output.jsonout import print_json
 

@@ -1,4 +1,4 @@
-"""What the datasets need from the state database, engine-neutral (SQLite today, PostgreSQL next).
+"""What callers need from the state database, engine-neutral (SQLite, and PostgreSQL in team mode).
 
 The sync modules depend on these Protocols only: they hand rows and cursors over and never see a
 connection or SQL. Each write method is one transaction, so a cursor never runs ahead of its rows.
@@ -7,10 +7,12 @@ connection or SQL. Each write method is one transaction, so a cursor never runs 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
 
 from soldscope_cli.db.model import (
+    CheckRecord,
     DataFigures,
     ExportBatches,
     FinanceRow,
@@ -19,8 +21,10 @@ from soldscope_cli.db.model import (
     Invitation,
     NewInvitation,
     PageCounts,
+    RegistryRecord,
     SealedSecret,
     StateClaim,
+    StoreState,
 )
 
 
@@ -161,6 +165,8 @@ class InvitationStore(Protocol):
 
     def by_token_hash(self, token_hash: str) -> Invitation | None: ...
 
+    def by_id(self, invitation_id: int) -> Invitation | None: ...
+
     def pending_for(self, name: str, now: datetime) -> Invitation | None: ...
 
     def listing(self, now: datetime, *, include_done: bool) -> list[Invitation]: ...
@@ -210,3 +216,117 @@ class SecretRows(Protocol):
     def store_id(self, name: str) -> int: ...
 
     def live_store_id(self, name: str) -> int | None: ...
+
+
+class StoreClaims(Protocol):
+    """Which worker syncs which store (team mode): a claim lasts until released or the session ends."""
+
+    def claim(self, store_id: int, run_started: datetime) -> str | None: ...
+
+    def release(self, store_id: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class StoreRegistry(Protocol):
+    """Team mode: the stores every host sees, kept in the database instead of config.toml."""
+
+    def records(self) -> list[RegistryRecord]: ...
+
+    def save(
+        self,
+        record: RegistryRecord,
+        at: datetime,
+        *,
+        detail: Mapping[str, Any] | None = None,
+    ) -> tuple[int, bool]: ...  # (the connection's id, whether it renewed a live one)
+
+    def namespace(self) -> str: ...
+
+
+class Database(DatasetDatabase, StateReads, NotifiedLog, Protocol):
+    """The whole state database as callers use it; db.sqlite and db.postgres each implement it.
+
+    A transaction is opaque here (a sqlite3 or psycopg connection): callers only hand the one a
+    `store_transaction` yields back to `record_check` and `log_event`, which then write inside it.
+    """
+
+    @property
+    def retention_days(self) -> int: ...
+
+    @property
+    def invitations(self) -> InvitationStore: ...
+
+    def store_transaction(self, store_id: int) -> AbstractContextManager[Any]: ...
+
+    def store_id(self, name: str, tx: Any = None) -> int: ...
+
+    def store_name(self, store_id: int) -> str: ...
+
+    def connect_store(
+        self,
+        name: str,
+        at: datetime,
+        *,
+        event: str,
+        selling_partner_id: str | None,
+        region: str | None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> int: ...
+
+    def delete_store(
+        self, name: str, at: datetime, *, purge_tables: Sequence[str] | None = None
+    ) -> int: ...
+
+    def deleting_store(
+        self, name: str, at: datetime, *, purge_tables: Sequence[str] | None = None
+    ) -> AbstractContextManager[int]: ...
+
+    def record_check(self, check: CheckRecord, tx: Any = None) -> None: ...
+
+    def log_event(
+        self,
+        kind: str,
+        at: datetime,
+        store: str | None = None,
+        detail: dict[str, Any] | None = None,
+        tx: Any = None,
+    ) -> None: ...
+
+    def states(self, stores: Sequence[str] | None = None) -> dict[str, StoreState]: ...
+
+    def peek_states(self, stores: Sequence[str]) -> dict[str, StoreState]: ...
+
+    def start_sync_run(self, store: str, dataset: str, at: datetime) -> int: ...
+
+    def finish_sync_run(
+        self,
+        run_id: int,
+        at: datetime,
+        outcome: str,
+        rows_added: int = 0,
+        rows_updated: int = 0,
+        error_code: str | None = None,
+        error_message: str | None = None,
+        request_id: str | None = None,
+    ) -> None: ...
+
+    def prune(self, now: datetime) -> dict[str, int]: ...
+
+    def pending_migrations(self) -> list[str]: ...
+
+    def close(self) -> None: ...
+
+    @property
+    def secret_rows(self) -> SecretRows: ...
+
+    def last_sync_start(self, store_id: int, dataset: str) -> datetime | None: ...
+
+    def claims(self) -> StoreClaims | None:
+        """Team mode's store claims; None where one sync lock per home serialises runs."""
+        ...
+
+    @property
+    def registry(self) -> StoreRegistry | None:
+        """Team mode's store registry; None where config.toml lists the stores."""
+        ...

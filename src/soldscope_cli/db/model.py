@@ -229,3 +229,16 @@ class SealedSecret:
     nonce: bytes
     ciphertext: bytes
     store_id: int | None = None
+
+
+@dataclass(frozen=True)
+class RegistryRecord:
+    """A store as the team database's registry keeps it (fleet's StoreRecord, engine-neutral)."""
+
+    name: str
+    region: str
+    marketplaces: tuple[str, ...]
+    authorized_at: datetime
+    selling_partner_id: str | None = None
+    region_wide: bool = False
+    self_authorized: bool = False

@@ -53,10 +53,14 @@ from soldscope_cli.doctor.network import (
 from soldscope_cli.doctor.ports import check_callback_port
 from soldscope_cli.doctor.secret_probe import ProbeResult, check_secret_store
 from soldscope_cli.doctor.stores import check_stores
+from soldscope_cli.doctor.team import CHECK_ID as TEAM_CHECK_ID
+from soldscope_cli.doctor.team import TITLE as TEAM_TITLE
+from soldscope_cli.doctor.team import check_team_database, team_url
 from soldscope_cli.errors import SoldscopeError
 from soldscope_cli.fleet.app_credentials import AppCredentials, resolve_app
 from soldscope_cli.fleet.config import Config
 from soldscope_cli.fleet.paths import CONFIG_DIR_ENV, DATA_DIR_ENV
+from soldscope_cli.fleet.team import TeamStates
 
 T = TypeVar("T")
 CONFIG_BROKEN = "not checked: the config file is invalid (see above)"
@@ -281,11 +285,37 @@ def callback_port(run: DoctorRun) -> Pending:
 def database(run: DoctorRun) -> Pending:
     """The state database opens, passes its integrity check and has every migration."""
     i = run.inputs
+    if team_url(i.env, run.config) is not None:
+        return _ready(
+            CheckResult(
+                "database",
+                "State database",
+                Level.SKIP,
+                "team mode: the state is in PostgreSQL (the Team database line)",
+            )
+        )
     return run.in_background(
         lambda: check_database(i.paths.database, i.monotonic, i.integrity_budget),
         "database",
         "State database",
         "run it again",
+    )
+
+
+def team_database(run: DoctorRun) -> Pending:
+    """In team mode: the PostgreSQL server answers and the schema version is current.
+
+    A SQLite home (no database URL) gets no line: its report stays as it was.
+    """
+    url = team_url(run.inputs.env, run.config)
+    if url is None:
+        return _ready()
+    timeout = run.inputs.network_timeout
+    return run.in_background(
+        lambda: check_team_database(url, timeout),
+        TEAM_CHECK_ID,
+        TEAM_TITLE,
+        "check the server, then run it again",
     )
 
 
@@ -296,9 +326,20 @@ def sync_lock(run: DoctorRun) -> Pending:
 
 def stores(run: DoctorRun) -> Pending:
     """Every store's expiry and recorded problem, with the command that fixes it."""
-    if run.config is None:
+    config = run.config
+    if config is None:
         return _ready(CheckResult("stores", "Stores", Level.SKIP, CONFIG_BROKEN))
-    return _ready(*check_stores(run.config, run.inputs.paths.database, run.now))
+    url = team_url(run.inputs.env, config)
+    if url is None:
+        return _ready(*check_stores(config, run.inputs.paths.database, run.now))
+    # Team mode: the stores and their states are on the server, read within the network timeout.
+    states = TeamStates(url, run.inputs.network_timeout)
+    return run.in_background(
+        lambda: check_stores(states.fleet(config), states, run.now),
+        "stores",
+        "Stores",
+        "run it again",
+    )
 
 
 def alert_targets(run: DoctorRun) -> Pending:
@@ -327,6 +368,7 @@ CHECKS: tuple[Check, ...] = (
     network,
     callback_port,
     database,
+    team_database,
     sync_lock,
     stores,
     alert_targets,

@@ -147,6 +147,7 @@ class Config:
     # [secrets] key_command and the command backend's get/set/delete templates.
     secrets_settings: SecretsSettings = field(default_factory=SecretsSettings)
     retention_days_set: int | None = None  # [state] retention_days, when the file sets it
+    database_url: str | None = None  # [database] url: a PostgreSQL URL switches on team mode
     stale_set: dict[str, int] = field(default_factory=dict)  # [stale] keys the file sets
 
     watch_set: dict[str, int] = field(default_factory=dict)  # [watch] keys the file sets
@@ -204,6 +205,23 @@ def public_url_problem(url: str) -> str | None:
         return f"{url!r} must be an absolute https:// URL"
     if parts.query or parts.fragment or "#" in url or "?" in url:
         return f"{url!r} must have no query or fragment"
+    return None
+
+
+def database_url_problem(url: object) -> str | None:
+    """Why a team database URL is unusable (None when it is a postgresql:// URL with a host or
+    socket path); the message never repeats the URL, which may hold a password."""
+    from soldscope_cli.db.postgres.url import SCHEMES, is_postgres_url
+
+    if not isinstance(url, str) or not url.strip():
+        return "database url must be a PostgreSQL URL (postgresql://user@host/dbname)"
+    if not is_postgres_url(url):
+        scheme = url.split("://", 1)[0] if "://" in url else ""
+        shown = f" (not {scheme}://)" if scheme and scheme.isascii() and scheme.isalnum() else ""
+        return (
+            f"database url must start with {' or '.join(s + '://' for s in SCHEMES)}{shown}:"
+            " team mode needs PostgreSQL"
+        )
     return None
 
 
@@ -304,6 +322,7 @@ class _Parser:
                 "serve",
                 "notify",
                 "alerts",
+                "database",
             }:
                 raise self.fail(f"unknown table or key {key!r}", key)
         app = data.get("app", {})
@@ -342,6 +361,7 @@ class _Parser:
         config.secrets_backend = backend
         config.secrets_settings = self.parse_secret_commands(secrets, backend)
         config.retention_days_set = self.parse_state(data.get("state", {}))
+        config.database_url = self.parse_database(data.get("database", {}))
         config.stale_set = self.parse_limits(data.get("stale", {}), "stale", STALE_DEFAULTS)
         config.watch_set = self.parse_limits(data.get("watch", {}), "watch", WATCH_DEFAULTS)
         config.serve = self.parse_serve(data.get("serve", {}))
@@ -417,6 +437,21 @@ class _Parser:
                 "retention_days",
             )
         return days
+
+    def parse_database(self, database: Any) -> str | None:
+        if not isinstance(database, dict):
+            raise self.fail("[database] must be a table", "database")
+        for key in database:
+            if key != "url":
+                raise self.fail(f"unknown key {key!r} in [database]", "database", key)
+        url = database.get("url")
+        if url is None:
+            return None
+        problem = database_url_problem(url)
+        if problem is not None:
+            raise self.fail(problem, "database", "url")
+        assert isinstance(url, str)  # by database_url_problem
+        return url
 
     def parse_limits(self, table: Any, name: str, defaults: Mapping[str, int]) -> dict[str, int]:
         """[stale] and [watch]: whole numbers of hours or days per dataset, keys from defaults."""
@@ -738,6 +773,8 @@ def dump_config(config: Config) -> str:
         data["secrets"] = secrets
     if config.retention_days_set is not None:
         data["state"] = {"retention_days": config.retention_days_set}
+    if config.database_url is not None:
+        data["database"] = {"url": config.database_url}
     if config.stale_set:
         data["stale"] = {k: config.stale_set[k] for k in STALE_DEFAULTS if k in config.stale_set}
     if config.watch_set:

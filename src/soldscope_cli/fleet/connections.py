@@ -10,7 +10,7 @@ import contextlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from soldscope_cli.db.database import Database
+from soldscope_cli.db.interface import Database
 from soldscope_cli.errors import UsageError
 from soldscope_cli.fleet.config import ConfigFile, StoreRecord, store_hint
 from soldscope_cli.fleet.secrets import SecretStore, token_key
@@ -29,19 +29,30 @@ def save_connection(
     refresh_token: str,
     now: datetime,
 ) -> bool:
-    """Store (or renew) a connection: token first, then the record; returns True if it renewed."""
+    """Store (or renew) a connection: token first, then the record; returns True if it renewed.
+
+    In team mode the record goes to the team database's registry (with its event, in one
+    transaction), where every host sees it, instead of config.toml.
+    """
     key = token_key(record.name)
     previous = secrets.get(key)
     secrets.set(key, refresh_token)
+    registry = db.registry if db is not None else None
+    if registry is not None:
+        from soldscope_cli.fleet.team import to_registry
+
+        try:
+            _, renewed = registry.save(to_registry(record), now, detail=_detail(record))
+        except BaseException:
+            _restore(secrets, key, previous)
+            raise
+        return renewed
     try:
         with config_file.edit() as config:
             renewed = record.name in config.stores
             config.stores[record.name] = record
     except BaseException:
-        if previous is None:
-            secrets.delete(key)
-        else:
-            secrets.set(key, previous)
+        _restore(secrets, key, previous)
         raise
     if db is not None:
         # A renewal keeps the connection's id (and so its history and data); a new connection,
@@ -52,13 +63,24 @@ def save_connection(
             event="reauthorized" if renewed else "connected",
             selling_partner_id=record.selling_partner_id,
             region=record.region,
-            detail={
-                "region": record.region,
-                "marketplaces": record.marketplaces,
-                "selling_partner_id": record.selling_partner_id,
-            },
+            detail=_detail(record),
         )
     return renewed
+
+
+def _detail(record: StoreRecord) -> dict[str, object]:
+    return {
+        "region": record.region,
+        "marketplaces": record.marketplaces,
+        "selling_partner_id": record.selling_partner_id,
+    }
+
+
+def _restore(secrets: SecretStore, key: str, previous: str | None) -> None:
+    if previous is None:
+        secrets.delete(key)
+    else:
+        secrets.set(key, previous)
 
 
 def delete_connection(
@@ -75,9 +97,15 @@ def delete_connection(
 
     With purge_data its history and its rows in `data_tables` (every dataset's) go too.
     """
-    config = config_file.load()
-    if name not in config.stores:
-        raise unknown_store(name, config.stores)
+    registry = db.registry if db is not None else None
+    if registry is not None:
+        from soldscope_cli.fleet.team import from_registry
+
+        stores = {r.name: from_registry(r) for r in registry.records()}
+    else:
+        stores = config_file.load().stores
+    if name not in stores:
+        raise unknown_store(name, stores)
     key = token_key(name)
     previous = secrets.get(key)  # fails early (nothing changed) when the secret store is unusable
     # The database first, and its transaction around the rest: an unreadable or locked database
@@ -90,6 +118,10 @@ def delete_connection(
     )
     with deleting:
         secrets.delete(key)
+        if registry is not None:
+            # The registry row is the connection's row: deleting_store marks it deleted, in the
+            # same transaction, on every host at once.
+            return stores[name]
         try:
             with config_file.edit() as current:
                 record = current.stores.pop(name, None)

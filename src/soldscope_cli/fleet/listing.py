@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from soldscope_cli.db.database import StoreState, read_states_if_exists
 from soldscope_cli.fleet.config import Config, StoreRecord, format_time, select_stores
@@ -164,10 +164,26 @@ class ListResult:
     total_configured: int
 
 
-def run_list(config: Config, database: Path, query: ListQuery, now: datetime) -> ListResult:
-    """The rows of the named stores (all by default), filtered and sorted; never writes anything."""
+class StateLookup(Protocol):
+    """A database that can tell the stores' states without creating or migrating anything."""
+
+    def peek_states(self, stores: Sequence[str]) -> dict[str, StoreState]: ...
+
+
+def run_list(
+    config: Config, database: Path | StateLookup, query: ListQuery, now: datetime
+) -> ListResult:
+    """The rows of the named stores (all by default), filtered and sorted; never writes anything.
+
+    `database` is the SQLite file, or the home's database (PostgreSQL in team mode).
+    """
     records = select_stores(config, query.names)
-    states = read_states_if_exists(database, [r.name for r in records])
+    names = [r.name for r in records]
+    states = (
+        read_states_if_exists(database, names)
+        if isinstance(database, Path)
+        else database.peek_states(names)
+    )
     rows = [row for row in build_rows(records, states, now) if query.matches(row)]
     if query.sort != "status":
         rows = sort_rows(rows, query.sort)

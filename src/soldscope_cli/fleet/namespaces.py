@@ -164,13 +164,15 @@ def open_secret_store(
     settings: SecretsSettings | None = None,
     rows: Callable[[], SecretRows] | None = None,
     database_path: Path | None = None,
+    team_namespace: str | None = None,
 ) -> SecretStore:
     """The secret store the environment and config ask for; never a silent plaintext fallback.
 
     With `home`, the store is that home's namespaced view (NamespacedSecretStore). timeout caps
     how long a backend may wait for an answer (doctor probes with a short one). settings are
     the config's [secrets] (key command, command templates); rows open the database backend's
-    table when it is first used.
+    table when it is first used. team_namespace (team mode) replaces the home's own namespace
+    with the one every host of the team database shares.
     """
     store = open_backend(
         env,
@@ -181,4 +183,39 @@ def open_secret_store(
         rows=rows,
         database_path=database_path,
     )
+    if team_namespace is not None:
+        return SharedNamespaceSecretStore(store, team_namespace)
     return store if home is None else NamespacedSecretStore(store, home)
+
+
+class SharedNamespaceSecretStore:
+    """Team mode: the keys carry the team database's namespace, the same on every host.
+
+    A team database starts empty, so there are no older unprefixed entries to carry over
+    (`soldscope team import` copies a home's secrets into it).
+    """
+
+    def __init__(self, inner: SecretStore, namespace: str) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.insecure = inner.insecure
+        self._namespace = namespace
+
+    def namespace(self) -> str:
+        return self._namespace
+
+    def _key(self, key: str) -> str:
+        home_key = NamespacedSecretStore.is_home_key(key)
+        return namespaced_key(self._namespace, key) if home_key else key
+
+    def get(self, key: str) -> str | None:
+        return self.inner.get(self._key(key))
+
+    def set(self, key: str, value: str) -> None:
+        self.inner.set(self._key(key), value)
+
+    def delete(self, key: str) -> None:
+        self.inner.delete(self._key(key))
+
+    def describe(self) -> str:
+        return f"{self.inner.describe()}, team namespace {self._namespace!r}"

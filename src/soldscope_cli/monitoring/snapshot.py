@@ -13,7 +13,7 @@ from pathlib import Path
 from soldscope_cli.db.interface import StateReads
 from soldscope_cli.fleet.app_credentials import secret_due
 from soldscope_cli.fleet.config import Config
-from soldscope_cli.fleet.listing import ListQuery, StoreRow, run_list
+from soldscope_cli.fleet.listing import ListQuery, StateLookup, StoreRow, run_list
 from soldscope_cli.services import Services
 from soldscope_cli.sync.freshness import DatasetHealth, run_data
 
@@ -36,7 +36,11 @@ class FleetSnapshot:
 
 
 def take_snapshot(
-    config: Config, db: StateReads, database: Path, config_path: Path, now: datetime
+    config: Config,
+    db: StateReads,
+    database: Path | StateLookup,
+    config_path: Path,
+    now: datetime,
 ) -> FleetSnapshot:
     """Every configured store, sorted by name, with its datasets and the app's rotation date."""
     rows = run_list(config, database, ListQuery(sort="name"), now).rows
@@ -54,6 +58,6 @@ def take_snapshot(
 def fleet_snapshot(services: Services) -> FleetSnapshot:
     """The snapshot of the home the services belong to, at their clock's now."""
     paths = services.paths
-    return take_snapshot(
-        services.config(), services.database(), paths.database, paths.config_file, services.clock()
-    )
+    db = services.database()
+    # The database answers for the states too: it reads a SQLite file without creating it.
+    return take_snapshot(services.config(), db, db, paths.config_file, services.clock())

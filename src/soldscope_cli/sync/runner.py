@@ -24,7 +24,8 @@ from soldscope_cli.amazon.spapi import SpapiError, SpapiForbidden
 from soldscope_cli.checks.failures import classify, missing_token, no_tokens_found
 from soldscope_cli.checks.recording import CheckRecorder
 from soldscope_cli.checks.result import reconnect_hint
-from soldscope_cli.db.database import Database, StoreDeleted
+from soldscope_cli.db.database import StoreDeleted
+from soldscope_cli.db.interface import Database, StoreClaims
 from soldscope_cli.errors import SoldscopeError, StorageError
 from soldscope_cli.fleet.config import StoreRecord, format_time
 from soldscope_cli.fleet.listing import build_row
@@ -220,16 +221,6 @@ class QuotaWaits:
         """Seconds the store has waited for quota so far."""
         with self._lock:
             return self._totals.get(store, 0.0)
-
-
-class StoreClaims(Protocol):
-    """Who syncs which store when several workers share one database (team mode)."""
-
-    def claim(self, store_id: int, run_started: datetime) -> str | None:
-        """None when this worker now has the store; else why not (busy, or synced meanwhile)."""
-        ...
-
-    def release(self, store_id: int) -> None: ...
 
 
 @dataclass

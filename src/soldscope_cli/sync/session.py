@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from soldscope_cli.db.interface import StoreClaims
 from soldscope_cli.fleet.config import select_stores
 from soldscope_cli.services import Services
 
@@ -53,9 +55,13 @@ def run_sync_command(
     records = select_stores(app.config(), request.names)
     stop = StopSignal()
     waits = QuotaWaits(observer)
-    with SyncLock(app.paths.sync_lock, app.clock), sync_log(app.paths.log_file):
+    db = app.database()
+    # Team mode: workers on any host claim stores one by one; a SQLite home runs one sync at once.
+    claims = db.claims()
+    lock = SyncLock(app.paths.sync_lock, app.clock) if claims is None else nullcontext()
+    with closing_claims(claims), lock, sync_log(app.paths.log_file):
         env = SyncEnvironment(
-            db=app.database(),
+            db=db,
             secrets=app.secret_store(),
             client_for=app.amazon_clients(
                 sleep=stop.sleeper(app.sleep), rate_waits=waits
@@ -67,6 +73,7 @@ def run_sync_command(
             stop=stop,
             on_interrupt=on_interrupt,
             quota_waits=waits,
+            claims=claims,
         )
         options = SyncOptions(
             datasets=request.datasets,
@@ -75,6 +82,16 @@ def run_sync_command(
             ba_weeks=request.ba_weeks,
         )
         return run_sync(records, options, env)
+
+
+@contextmanager
+def closing_claims(claims: StoreClaims | None) -> Iterator[None]:
+    """End the claims' session when the run ends (a killed process ends it just the same)."""
+    try:
+        yield
+    finally:
+        if claims is not None:
+            claims.close()
 
 
 def watch_sync(

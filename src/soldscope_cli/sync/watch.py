@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from soldscope_cli.db.database import Database
+from soldscope_cli.db.interface import Database
 from soldscope_cli.fleet.config import Config, StoreRecord
 from soldscope_cli.fleet.listing import build_row
 

@@ -211,6 +211,13 @@ class Database:
         """Invitation links and their consent states."""
         return InvitationsTable(self)
 
+    # One sync lock per home (sync/lock.py) serialises runs, and config.toml lists the stores.
+    registry: None = None
+
+    def claims(self) -> None:
+        """None: a SQLite home's syncs never run side by side."""
+        return None
+
     @cached_property
     def secret_rows(self) -> SecretRowsTable:
         """Sealed secrets of the `database` secret backend (bytes only: no key reaches here)."""
@@ -415,6 +422,10 @@ class Database:
     def states(self, stores: Sequence[str] | None = None) -> dict[str, StoreState]:
         """Per store: the latest conclusive problem, last check time and last successful sync."""
         return read_states(self.connection(), stores)
+
+    def peek_states(self, stores: Sequence[str]) -> dict[str, StoreState]:
+        """states() without creating or migrating the file (for `list`)."""
+        return read_states_if_exists(self.path, stores)
 
     # --- sync bookkeeping -------------------------------------------------------------------------
 

@@ -1,0 +1,118 @@
+"""The team's store registry: the stores every host sees, as columns of the `stores` table.
+
+A live `stores` row is a store of the fleet once it has its authorization time (a row made by
+an early token write, before the connect finished, is not). The namespace that every host's
+secret-store keys share lives in team_settings, made by the migration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from soldscope_cli.db.model import RegistryRecord
+from soldscope_cli.db.postgres.state import Conn
+
+_FIELDS = (
+    "name, region, marketplaces, authorized_at, selling_partner_id, region_wide, self_authorized"
+)
+
+
+class _Engine(Protocol):
+    def transaction(self, conn: Conn | None = None) -> Any: ...
+
+    def query(
+        self, sql: str, params: Sequence[Any] = (), tx: Conn | None = None
+    ) -> list[tuple[Any, ...]]: ...
+
+    def event_in(
+        self, tx: Conn, kind: str, at: datetime, name: str, store_id: int, detail: Any
+    ) -> None: ...
+
+    def remember(self, name: str, store_id: int) -> None: ...
+
+
+class Registry:
+    def __init__(self, db: _Engine) -> None:
+        self._db = db
+
+    def records(self, tx: Conn | None = None) -> list[RegistryRecord]:
+        """Every live store of the fleet, by name."""
+        rows = self._db.query(
+            f"SELECT {_FIELDS} FROM stores"  # noqa: S608
+            " WHERE deleted_at IS NULL AND authorized_at IS NOT NULL ORDER BY name",
+            (),
+            tx,
+        )
+        return [
+            RegistryRecord(
+                name=str(r[0]),
+                region=str(r[1]),
+                marketplaces=tuple(r[2] or ()),
+                authorized_at=r[3],
+                selling_partner_id=r[4],
+                region_wide=bool(r[5]),
+                self_authorized=bool(r[6]),
+            )
+            for r in rows
+        ]
+
+    def save(
+        self,
+        record: RegistryRecord,
+        at: datetime,
+        *,
+        detail: Mapping[str, Any] | None = None,
+    ) -> tuple[int, bool]:
+        """Add or renew a store with its `connected`/`reauthorized` event, in one transaction.
+
+        A renewal keeps the connection's id, and so its history and data.
+        """
+        values = (
+            record.region,
+            list(record.marketplaces),
+            record.authorized_at,
+            record.selling_partner_id,
+            record.region_wide,
+            record.self_authorized,
+        )
+        with self._db.transaction() as tx:
+            found = tx.execute(
+                "SELECT id, authorized_at FROM stores WHERE name = %s AND deleted_at IS NULL"
+                " FOR UPDATE",
+                (record.name,),
+            ).fetchone()
+            renewed = found is not None and found[1] is not None
+            if found is None:
+                row = tx.execute(
+                    "INSERT INTO stores (name, region, marketplaces, authorized_at,"
+                    " selling_partner_id, region_wide, self_authorized, created_at)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                    (record.name, *values, at),
+                ).fetchone()
+                assert row is not None
+                store_id = int(row[0])
+            else:
+                store_id = int(found[0])
+                tx.execute(
+                    "UPDATE stores SET region = %s, marketplaces = %s, authorized_at = %s,"
+                    " selling_partner_id = %s, region_wide = %s, self_authorized = %s"
+                    " WHERE id = %s",
+                    (*values, store_id),
+                )
+            self._db.event_in(
+                tx,
+                "reauthorized" if renewed else "connected",
+                at,
+                record.name,
+                store_id,
+                dict(detail) if detail else None,
+            )
+        self._db.remember(record.name, store_id)
+        return store_id, renewed
+
+    def namespace(self) -> str:
+        """The secret-store namespace every host of this team database uses."""
+        rows = self._db.query("SELECT value FROM team_settings WHERE key = 'namespace'")
+        return str(rows[0][0])
