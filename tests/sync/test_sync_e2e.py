@@ -125,7 +125,7 @@ class SyncCli(Cli):
     """Cli running `command()` instead of assuming the console script has `sync`."""
 
     def run(  # type: ignore[override]
-        self, *args: str, timeout: float = 60
+        self, *args: str, timeout: float = 60, input: str | None = None
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [*command(), *args],
@@ -134,6 +134,7 @@ class SyncCli(Cli):
             env=self.env,
             timeout=timeout,
             check=False,
+            input=input,
         )
 
 
