@@ -16,7 +16,7 @@ from soldscope_cli.doctor.runner import run_doctor, team_database
 
 def results(tmp_path: Path, env: dict[str, str]) -> list[tuple[str, Level, str, str | None]]:
     found = run_doctor(inputs(tmp_path, env=env), checks=[team_database])
-    return [(r.id, r.status, r.detail, r.fix) for r in found]
+    return [(r.id, r.status, r.detail, r.fix) for r in found if r.id != "team-secrets"]
 
 
 def test_a_sqlite_home_gets_no_team_line(tmp_path: Path) -> None:
@@ -63,8 +63,12 @@ def test_in_team_mode_the_stores_line_reads_the_server_and_sqlite_is_skipped(
     from soldscope_cli.doctor.runner import database, stores
     from soldscope_cli.fleet.config import Config
 
-    write_config(tmp_path, Config(stores={"acme-us": record("acme-us")}))
+    from soldscope_cli.fleet.team import to_registry
+
+    # The fleet is the team database's registry: config.toml's own store is not shown.
+    write_config(tmp_path, Config(stores={"local-us": record("local-us")}))
     db = Database(pg_url)
+    db.registry.save(to_registry(record("acme-us")), NOW)
     db.record_check(
         CheckRecord("acme-us", NOW, "validate", "problem", "invalid_grant", "revoked", "r-1")
     )
@@ -74,3 +78,20 @@ def test_in_team_mode_the_stores_line_reads_the_server_and_sqlite_is_skipped(
     assert found["database"].status is Level.SKIP
     assert found["store:acme-us"].status is Level.FAIL, found
     assert "invalid_grant" in found["store:acme-us"].detail
+    assert "store:local-us" not in found
+
+
+def test_team_mode_warns_about_a_secret_backend_of_this_host_only(
+    tmp_path: Path, pg_url: str
+) -> None:
+    from tests.unit.test_doctor import by_id
+
+    def secrets_line(backend: str) -> tuple[Level, str]:
+        env = {"SOLDSCOPE_DATABASE_URL": pg_url, "SOLDSCOPE_SECRETS": backend}
+        found = by_id(run_doctor(inputs(tmp_path, env=env), checks=[team_database]))
+        return found["team-secrets"].status, found["team-secrets"].detail
+
+    level, detail = secrets_line("file")
+    assert level is Level.WARN and "other hosts cannot read the tokens" in detail
+    assert secrets_line("database")[0] is Level.OK
+    assert results(tmp_path, {}) == []  # a SQLite home: no team lines at all

@@ -55,11 +55,12 @@ from soldscope_cli.doctor.secret_probe import ProbeResult, check_secret_store
 from soldscope_cli.doctor.stores import check_stores
 from soldscope_cli.doctor.team import CHECK_ID as TEAM_CHECK_ID
 from soldscope_cli.doctor.team import TITLE as TEAM_TITLE
-from soldscope_cli.doctor.team import check_team_database, team_url
+from soldscope_cli.doctor.team import check_team_database, check_team_secrets, team_url
 from soldscope_cli.errors import SoldscopeError
 from soldscope_cli.fleet.app_credentials import AppCredentials, resolve_app
 from soldscope_cli.fleet.config import Config
 from soldscope_cli.fleet.paths import CONFIG_DIR_ENV, DATA_DIR_ENV
+from soldscope_cli.fleet.secrets import backend_choice
 from soldscope_cli.fleet.team import TeamStates
 
 T = TypeVar("T")
@@ -311,12 +312,16 @@ def team_database(run: DoctorRun) -> Pending:
     if url is None:
         return _ready()
     timeout = run.inputs.network_timeout
-    return run.in_background(
+    server = run.in_background(
         lambda: check_team_database(url, timeout),
         TEAM_CHECK_ID,
         TEAM_TITLE,
         "check the server, then run it again",
     )
+    configured = run.config.secrets_backend if run.config is not None else None
+    backend, source = backend_choice(run.inputs.env, configured)
+    shared = check_team_secrets(backend, source)
+    return lambda: [*server(), shared]
 
 
 def sync_lock(run: DoctorRun) -> Pending:

@@ -69,3 +69,24 @@ def check_team_database(url: str, timeout: float) -> list[CheckResult]:
             f"{schema.database}: reachable, schema version {schema.schema_version} (current)",
         )
     ]
+
+
+SHARED_BACKENDS = ("database", "command")
+
+
+def check_team_secrets(backend: str, source: str) -> CheckResult:
+    """In team mode the tokens must be where every host can read them."""
+    title = "Team secrets"
+    if backend in SHARED_BACKENDS:
+        return CheckResult(
+            "team-secrets", title, Level.OK, f"the {backend} backend ({source}) is shared"
+        )
+    return CheckResult(
+        "team-secrets",
+        title,
+        Level.WARN,
+        f"the {backend} backend ({source}) belongs to this host: other hosts cannot read the "
+        "tokens it stores, and this host cannot read theirs",
+        "set SOLDSCOPE_SECRETS=database and the same SOLDSCOPE_SECRETS_KEY on every host "
+        "(docs/team.md)",
+    )
