@@ -62,7 +62,6 @@ def test_in_team_mode_the_stores_line_reads_the_server_and_sqlite_is_skipped(
     from soldscope_cli.db.model import CheckRecord
     from soldscope_cli.doctor.runner import database, stores
     from soldscope_cli.fleet.config import Config
-
     from soldscope_cli.fleet.team import to_registry
 
     # The fleet is the team database's registry: config.toml's own store is not shown.
