@@ -58,6 +58,7 @@ class Team:
 def scenario(big_rows: int = 300) -> dict[str, Any]:
     return {
         "reports": {"polls_in_queue": 0, "polls_in_progress": 0},
+        "consent": {"auto_confirm": True},
         "sellers": [
             {
                 "selling_partner_id": seller,
@@ -248,3 +249,36 @@ def test_a_worker_killed_mid_document_releases_its_stores(big_team: Team) -> Non
     )[0]
     assert weeks == 4
     assert rows == distinct == 4 * BIG_ROWS  # every week once, no duplicates
+
+
+def test_a_client_connects_through_serve_on_one_host_and_the_other_sees_it(
+    tmp_path: Path, pg_cluster: Cluster
+) -> None:
+    import httpx
+    from tests.serve_process import free_port, start_serve
+
+    for team in make_team(tmp_path, pg_cluster):
+        base = f"http://127.0.0.1:{free_port()}"
+        server, laptop = team.hosts
+        server.env["SOLDSCOPE_REDIRECT_URI"] = f"{base}/callback"
+        laptop.env["SOLDSCOPE_REDIRECT_URI"] = f"{base}/callback"
+        # The invitation is made on the laptop; the server answers it: they share the database.
+        made = laptop.run("invite", "s3-us", "--marketplace", "US")
+        assert made.returncode == 0, made.stderr
+        link = made.stdout.strip()
+        serve = start_serve(base, server.env)
+        try:
+            team.sim.set_consent(signed_in_seller=SELLERS["s3-us"])
+            with httpx.Client(trust_env=False, timeout=30, follow_redirects=True) as http:
+                page = http.get(link)
+            assert page.status_code == 200, serve.log
+            assert "Connected" in page.text
+        finally:
+            assert serve.stop() == 0
+        listed = json.loads(laptop.run("list", "--json").stdout)
+        assert [(r["name"], r["selling_partner_id"]) for r in listed] == [
+            ("s3-us", SELLERS["s3-us"])
+        ]
+        assert laptop.run("validate", "s3-us").returncode == 0
+        invites = json.loads(laptop.run("invites", "--all", "--json").stdout)
+        assert [(i["name"], i["status"]) for i in invites] == [("s3-us", "used")]
