@@ -379,7 +379,7 @@ class AppContext:
         )
 
     def _alert_targets(self, config: Config) -> list[AlertTarget]:
-        """doctor's view of the alert targets; the database is read only if it exists."""
+        """doctor's view of the alert targets; a SQLite database is read only if it exists."""
         from soldscope_cli.doctor.model import AlertTarget
         from soldscope_cli.notify.announce import last_deliveries
         from soldscope_cli.notify.health import target_health
@@ -388,7 +388,9 @@ class AppContext:
         targets = load_targets(self.env, config)
         if not targets:
             return []
-        deliveries = last_deliveries(self.database()) if self.paths.database.exists() else {}
+        # A SQLite home that never sent anything has no database yet: doctor must not create one.
+        stored = self.database_url() is not None or self.paths.database.exists()
+        deliveries = last_deliveries(self.database()) if stored else {}
         return [
             AlertTarget(
                 h.label,
