@@ -390,7 +390,10 @@ class AppContext:
             return []
         # A SQLite home that never sent anything has no database yet: doctor must not create one.
         stored = self.database_url() is not None or self.paths.database.exists()
-        deliveries = last_deliveries(self.database()) if stored else {}
+        try:
+            deliveries = last_deliveries(self.database()) if stored else {}
+        except SoldscopeError:
+            deliveries = {}  # an unreachable team database is doctor's team line to report
         return [
             AlertTarget(
                 h.label,
