@@ -145,6 +145,13 @@ def test_a_store_connected_on_one_host_is_listed_and_validated_on_the_other(team
     names = [r["name"] for r in json.loads(host_b.run("list", "--json").stdout)]
     assert "s6-us" not in names and len(names) == 5
 
+    # doctor on host B looks at the sealed rows on the server, not at a local file.
+    doctor = {r["id"]: r for r in json.loads(host_b.run("doctor", "--offline", "--json").stdout)}
+    assert doctor["secret-store"]["status"] == "ok"
+    assert "matches the database's key check; 5 secrets stored" in doctor["secret-store"]["detail"]
+    assert doctor["team-secrets"]["status"] == "ok"
+    assert doctor["team-database"]["status"] == "ok"
+
     # The refresh tokens are in no database column and no file in clear.
     values = every_value(team.url)
     for token in team.tokens.values():

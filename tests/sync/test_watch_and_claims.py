@@ -32,9 +32,9 @@ class FakeClaims:
         assert run_started == NOW
         with self.lock:
             if store_id in self.taken:
-                return "busy: another worker is syncing it"
+                return "another worker is syncing it"
             if store_id in self.synced_meanwhile:
-                return "busy: synced by another worker during this run"
+                return "another worker synced it during this run"
             self.held.add(store_id)
             return None
 
@@ -55,8 +55,8 @@ def test_a_store_claimed_elsewhere_is_busy_not_failed(db: Database, clock: Clock
     outcomes = {s.name: (s.outcome, s.reason) for s in report.stores}
     assert outcomes == {
         "a-us": ("ok", None),
-        "b-us": (BUSY, "busy: another worker is syncing it"),
-        "c-us": (BUSY, "busy: synced by another worker during this run"),
+        "b-us": (BUSY, "another worker is syncing it"),
+        "c-us": (BUSY, "another worker synced it during this run"),
     }
     assert report.ok  # busy elsewhere is exit 0
     assert report.to_json()["outcome"] == "ok"

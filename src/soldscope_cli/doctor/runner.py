@@ -161,6 +161,8 @@ def secret_store(run: DoctorRun) -> Pending:
     """A round trip of a throwaway secret through the configured backend."""
     i = run.inputs
     backend = run.config.secrets_backend if run.config is not None else None
+    # In team mode the sealed rows are on the server (which the team line checks), not in a file.
+    local_db = i.paths.database if team_url(i.env, run.config) is None else None
     wait = start_bounded(
         lambda: check_secret_store(
             i.env,
@@ -168,7 +170,7 @@ def secret_store(run: DoctorRun) -> Pending:
             i.open_secret_store,
             i.secret_timeout,
             secrets_file=i.paths.secrets_file,
-            database_file=i.paths.database,
+            database_file=local_db,
         ),
         "secrets",
     )

@@ -23,8 +23,9 @@ from soldscope_cli.db.postgres.connect import open_connection, unavailable
 # use this first key ("SOLD" in ASCII) and the store's id as the second.
 LOCK_CLASS = 0x534F4C44 - 2**31  # an int4
 
-BUSY = "busy: another worker is syncing it"
-SYNCED_MEANWHILE = "busy: another worker synced it during this run"
+# Said after the outcome `busy`: "acme-us: busy — another worker is syncing it".
+BUSY = "another worker is syncing it"
+SYNCED_MEANWHILE = "another worker synced it during this run"
 
 
 class AdvisoryClaims:
