@@ -224,9 +224,13 @@ class Database:
         if tx is not None:
             # The caller's transaction may still roll back: do not remember an uncommitted id.
             return _live_store(tx, name) or _insert_store(tx, name, datetime.now(UTC))
+        # Inside a transaction this thread already holds (team import's), ours is a savepoint of
+        # it: the id is only known to last once that outer transaction commits.
+        outer = self.connection().info.transaction_status != psycopg.pq.TransactionStatus.IDLE
         with self.transaction() as own:
             new_id = _live_store(own, name) or _insert_store(own, name, datetime.now(UTC))
-        self._remember(name, new_id)
+        if not outer:
+            self._remember(name, new_id)
         return new_id
 
     def store_name(self, store_id: int) -> str:
