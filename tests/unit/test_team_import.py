@@ -33,7 +33,7 @@ STORES = ("acme-us", "beta-us")
 
 
 def record(name: str) -> StoreRecord:
-    return StoreRecord(name, "na", ["ATVPDKIKX0DER"], T0, selling_partner_id=f"A{name.upper()}")
+    return StoreRecord(name, "na", ["US"], T0, selling_partner_id=f"A{name.upper()}")
 
 
 def inventory_row(sku: str) -> InventoryRow:
@@ -279,3 +279,73 @@ def test_a_home_without_a_database_imports_its_stores_and_tokens(team: TeamDatab
     assert [r.name for r in team.registry.records()] == list(STORES)
     assert import_json(report)["totals"]["history"] == 0
     assert len(dest.values) == 3
+
+
+class FailingOn(MemorySecretStore):
+    """A secret store whose n-th write fails (Ctrl-C, a keyring gone away...)."""
+
+    def __init__(self, n: int, inner: Any, error: BaseException) -> None:
+        super().__init__()
+        self.n, self.inner, self.error = n, inner, error
+
+    def get(self, key: str) -> str | None:
+        return self.inner.get(key)  # type: ignore[no-any-return]
+
+    def set(self, key: str, value: str) -> None:
+        self.n -= 1
+        if self.n == 0:
+            raise self.error
+        self.inner.set(key, value)
+
+    def delete(self, key: str) -> None:
+        self.inner.delete(key)
+
+
+def test_database_secrets_commit_with_the_rows_or_not_at_all(
+    home: Database, team: TeamDatabase
+) -> None:
+    from soldscope_cli.fleet.database_secrets import DatabaseSecretStore
+    from soldscope_cli.fleet.namespaces import SharedNamespaceSecretStore
+    from soldscope_cli.fleet.sealed import KEY_ENV, new_key_text, parse_key
+    from soldscope_cli.fleet.secrets import token_store
+
+    team.migrate()
+    key = parse_key(new_key_text(), KEY_ENV)
+    sealed = DatabaseSecretStore(lambda: team.secret_rows, lambda: key, "team", token_store)
+    shared = SharedNamespaceSecretStore(sealed, team.registry.namespace())
+    before = table_counts(team)
+    config = Config(stores={n: record(n) for n in STORES})
+    failing = FailingOn(2, shared, KeyboardInterrupt())
+    with pytest.raises(KeyboardInterrupt):
+        import_home(
+            ImportSource(config, home, secrets_with_tokens(*STORES)),
+            ImportTarget(team, lambda: failing, True, "t"),
+            now=NOW,
+        )
+    assert table_counts(team) == before  # the first token's row went with the rollback
+    import_home(
+        ImportSource(config, home, secrets_with_tokens(*STORES)),
+        ImportTarget(team, lambda: shared, True, "t"),
+        now=NOW,
+    )
+    assert shared.get(token_key("beta-us")) == "Atzr|token-of-beta-us"
+    assert shared.get(token_key("acme-us")) == "Atzr|token-of-acme-us"
+    sealed_for = pg(
+        team, "SELECT store_id FROM secrets WHERE name LIKE %s", "%refresh-token:beta-us"
+    )
+    assert sealed_for == pg(team, "SELECT id FROM stores WHERE name = 'beta-us'")
+
+
+def test_an_outside_backend_is_restored_when_the_import_fails(
+    home: Database, team: TeamDatabase
+) -> None:
+    outside = MemorySecretStore({token_key("acme-us"): "an older token"})
+    with pytest.raises(OSError, match="keyring went away"):
+        run(
+            home,
+            team,
+            secrets_with_tokens(*STORES),
+            FailingOn(2, outside, OSError("keyring went away")),
+        )
+    assert outside.values == {token_key("acme-us"): "an older token"}
+    assert table_counts(team)["stores"] == 0

@@ -235,7 +235,6 @@ def _copy(
 ) -> tuple[list[StoreImport], int]:
     from soldscope_cli.db.postgres.importer import (
         TABLES,
-        TransferError,
         add_store,
         copy_app_events,
         copy_store,
@@ -252,7 +251,7 @@ def _copy(
         with target.database.transaction() as tx:
             raced = live_names(tx, todo)
             if raced:
-                raise TransferError(
+                raise UsageError(
                     f"{_shown(raced)} joined the team database while importing; nothing was copied",
                     hint="run `soldscope team import --skip-existing` to import the others",
                 )

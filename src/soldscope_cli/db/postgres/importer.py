@@ -28,7 +28,7 @@ from soldscope_cli.db.model import (
     RegistryRecord,
 )
 from soldscope_cli.db.postgres.state import Conn
-from soldscope_cli.errors import StorageError
+from soldscope_cli.errors import StorageError, UsageError
 
 BATCH = 5000
 
@@ -249,7 +249,7 @@ def add_store(tx: Conn, record: RegistryRecord, created_at: str | datetime) -> i
                 ),
             ).fetchone()
     except psycopg.errors.UniqueViolation:
-        raise TransferError(
+        raise UsageError(
             f"a store named {record.name!r} was added to the team database while importing; "
             "nothing was copied",
             hint="run `soldscope team import --skip-existing` to import the others",
