@@ -39,6 +39,9 @@ def sim() -> Iterator[Simulator]:
 def team_cli(home: Path, sim: Simulator, url: str) -> SyncCli:
     cli = make_cli(home, sim, {"acme-us": SELLER})
     cli.env["SOLDSCOPE_DATABASE_URL"] = url
+    # In team mode the stores are the team database's: move the home's into it.
+    moved = cli.run("team", "import", "--from-secrets", "file")
+    assert moved.returncode == 0, moved.stderr
     return cli
 
 

@@ -62,9 +62,12 @@ def test_in_team_mode_the_stores_line_reads_the_server_and_sqlite_is_skipped(
     from soldscope_cli.db.model import CheckRecord
     from soldscope_cli.doctor.runner import database, stores
     from soldscope_cli.fleet.config import Config
+    from soldscope_cli.fleet.team import to_registry
 
     write_config(tmp_path, Config(stores={"acme-us": record("acme-us")}))
     db = Database(pg_url)
+    # In team mode the stores are the registry's (config.toml's are not read).
+    db.registry.save(to_registry(record("acme-us")), NOW)
     db.record_check(
         CheckRecord("acme-us", NOW, "validate", "problem", "invalid_grant", "revoked", "r-1")
     )
