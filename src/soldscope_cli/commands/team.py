@@ -153,7 +153,7 @@ def import_command(
             "--from-secrets",
             metavar="BACKEND",
             help="Where this home keeps its refresh tokens: file, keyring, database or command "
-            "(default: [secrets] backend in config.toml, else the keyring).",
+            "(default: the backend of the secrets table in config.toml, else the keyring).",
             show_default=False,
         ),
     ] = None,
@@ -172,7 +172,7 @@ def import_command(
 ) -> None:
     """Copy this home into the team database: its stores, history, synced data and secrets.
 
-    The stores are the ones config.toml lists; history, cursors and data come from this home's SQLite database; the refresh tokens from this home's own secret backend (--from-secrets) into the team's (SOLDSCOPE_SECRETS, else [secrets] backend: usually database). Everything is checked first, then copied in one transaction: on any failure nothing is written. config.toml, the local database and the local secrets are left as they are. Exit 2 when a store is already in the team database (see --skip-existing), a refresh token is missing or the secrets key is wrong; 74 when the database cannot be reached.
+    The stores are the ones config.toml lists; history, cursors and data come from this home's SQLite database; the refresh tokens from this home's own secret backend (--from-secrets) into the team's (SOLDSCOPE_SECRETS, else the backend of the secrets table in config.toml: usually database). Everything is checked first, then copied in one transaction: on any failure nothing is written. config.toml, the local database and the local secrets are left as they are. Exit 2 when a store is already in the team database (see --skip-existing), a refresh token is missing or the secrets key is wrong; 74 when the database cannot be reached.
 
     Examples:
       SOLDSCOPE_SECRETS=database soldscope team import --dry-run
