@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from tests.serve_process import free_port
 from soldscope_cli.db.postgres.engine import Database as TeamDatabase
 
 TOKEN = "Atzr|IwEBIimport-command-token-01"
+NOW = datetime(2026, 11, 2, tzinfo=UTC)
 CONFIG = """\
 [secrets]
 namespace = "homeaaa1"
@@ -91,3 +93,40 @@ def test_an_unreachable_database_exits_74_with_nothing_written(
     assert json.loads((tmp_path / "data" / "secrets.json").read_text()) == {
         "homeaaa1/refresh-token:acme-us": TOKEN
     }
+
+
+def test_a_home_on_the_database_backend_moves_its_sealed_tokens_into_the_team_database(
+    tmp_path: Path, pg_cluster: Cluster, invoke: Callable[..., Any]
+) -> None:
+    from soldscope_cli.db.database import MIGRATIONS, Database
+    from soldscope_cli.fleet.database_secrets import DatabaseSecretStore
+    from soldscope_cli.fleet.namespaces import namespaced_key
+    from soldscope_cli.fleet.sealed import KEY_ENV, new_key_text, parse_key
+    from soldscope_cli.fleet.secrets import token_store
+
+    file_home(tmp_path)
+    (tmp_path / "data" / "secrets.json").unlink()
+    key = new_key_text()
+    local = Database(tmp_path / "data" / "soldscope.db", MIGRATIONS)
+    local.connect_store("acme-us", NOW, event="connected", selling_partner_id="A1", region="na")
+    sealed = DatabaseSecretStore(
+        lambda: local.secret_rows, lambda: parse_key(key, KEY_ENV), "local", token_store
+    )
+    sealed.set(namespaced_key("homeaaa1", "refresh-token:acme-us"), TOKEN)
+    local.close()
+
+    url = pg_cluster.fresh_database()
+    env = {"SOLDSCOPE_DATABASE_URL": url, "SOLDSCOPE_SECRETS": "database", KEY_ENV: key}
+    h = make_harness(tmp_path, env=env)
+    result = invoke(h, "team", "import", "--from-secrets", "database", "--json")
+    assert result.exit_code == 0, h.stderr
+    assert json.loads(h.stdout)["stores"][0]["rows"]["events"] == 1
+    team = TeamDatabase(url)
+    try:
+        shared = DatabaseSecretStore(
+            lambda: team.secret_rows, lambda: parse_key(key, KEY_ENV), "team", token_store
+        )
+        name = namespaced_key(team.registry.namespace(), "refresh-token:acme-us")
+        assert shared.get(name) == TOKEN  # sealed for the team's connection id
+    finally:
+        team.close()
