@@ -118,3 +118,83 @@ def test_a_home_moved_into_team_mode_is_the_fleet_of_another_host(
         assert [(e["at"], e["kind"]) for e in local_history] == [
             (e["at"], e["kind"]) for e in history if e["kind"] != "imported"
         ][-len(local_history) :]
+
+
+def big_home(cli: Cli, rows: int) -> None:
+    """A SQLite home with one store and a long Brand Analytics week, written directly."""
+    from datetime import UTC, datetime
+
+    from soldscope_cli.db.database import MIGRATIONS, Database
+
+    at = datetime(2026, 11, 1, tzinfo=UTC)
+    (cli.home / "config").mkdir(parents=True)
+    (cli.home / "config" / "config.toml").write_text(
+        '[secrets]\nnamespace = "bighome01"\n\n[stores.big-us]\nregion = "na"\n'
+        'marketplaces = ["US"]\nauthorized_at = 2026-11-01T00:00:00Z\n'
+    )
+    secrets = cli.home / "data" / "secrets.json"
+    secrets.parent.mkdir(mode=0o700)
+    secrets.write_text(json.dumps({"bighome01/refresh-token:big-us": "Atzr|big-home-token"}))
+    secrets.chmod(0o600)
+    db = Database(cli.home / "data" / "soldscope.db", MIGRATIONS)
+    sid = db.connect_store("big-us", at, event="connected", selling_partner_id="A9", region="na")
+    load = db.search_terms.start_load(sid, "ATVPDKIKX0DER", "2026-10-25", "R", at)
+    for start in range(0, rows, 50_000):
+        db.search_terms.add_rows(
+            [
+                (load, sid, "Books", f"term {i}", i, "B0ASIN", "An item", 1, 0.5, 0.25)
+                for i in range(start, min(rows, start + 50_000))
+            ]
+        )
+    db.search_terms.mark_loaded(
+        sid, "ATVPDKIKX0DER", "2026-10-25", "2026-10-31", report_id="R", status="DONE",
+        row_count=rows, at=at, load_id=load,
+    )  # fmt: skip
+    db.close()
+
+
+def test_ctrl_c_mid_copy_leaves_the_team_database_as_it_was(
+    tmp_path: Path, pg_cluster: Cluster
+) -> None:
+    import signal
+    import subprocess
+    import time
+
+    if not SOLDSCOPE.exists():
+        pytest.skip(f"the soldscope command is not installed at {SOLDSCOPE}")
+    url = pg_cluster.fresh_database()
+    cli = Cli(
+        tmp_path / "big",
+        {"SOLDSCOPE_DATABASE_URL": url, "SOLDSCOPE_SECRETS": "file"},
+    )
+    big_home(cli, 800_000)
+    importing = subprocess.Popen(
+        [str(SOLDSCOPE), "team", "import", "--from-secrets", "file"],
+        env=cli.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        copying = pg(
+            url,
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE query LIKE 'COPY ba_search_terms_rows%'"
+            " AND state = 'active'",
+        )
+        if copying[0][0]:
+            break
+        assert importing.poll() is None, "the import finished before it could be interrupted"
+        time.sleep(0.01)
+    else:
+        importing.kill()
+        pytest.fail("the import never started copying the search terms")
+    importing.send_signal(signal.SIGINT)
+    _, err = importing.communicate(timeout=30)
+    assert importing.returncode == 130, err
+    assert "interrupted" in err
+    assert pg(url, "SELECT COUNT(*) FROM stores") == [(0,)]
+    assert pg(url, "SELECT COUNT(*) FROM ba_search_terms_rows") == [(0,)]
+    assert pg(url, "SELECT COUNT(*) FROM secrets") == [(0,)]
+    stored = json.loads((cli.home / "data" / "secrets.json").read_text())
+    assert list(stored) == ["bighome01/refresh-token:big-us"]  # the team's key was not written
