@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from soldscope_cli.amazon.clients import AmazonClients
     from soldscope_cli.amazon.ratelimit import WaitObserver
     from soldscope_cli.db.interface import Database
+    from soldscope_cli.db.sqlite.engine import Database as LocalDatabase
     from soldscope_cli.doctor.model import AlertTarget, DoctorInputs
     from soldscope_cli.fleet.listing import StateLookup
     from soldscope_cli.fleet.secrets import SecretStore
@@ -94,6 +95,7 @@ class AppContext:
     _secret_store: SecretStore | None = None
     _http: httpx.Client | None = None
     _db: Database | None = None
+    _local_db: LocalDatabase | None = None  # team mode: the home's own SQLite file (team import)
 
     def __post_init__(self) -> None:
         if self.stdin_tty is None:
@@ -261,6 +263,54 @@ class AppContext:
             )
         return self._secret_store
 
+    def local_database(self) -> LocalDatabase:
+        """The home's own SQLite state database, even in team mode (what `team import` copies)."""
+        if self._local_db is None:
+            from soldscope_cli.db.database import MIGRATIONS, Database
+
+            self._local_db = Database(
+                self.paths.database,
+                MIGRATIONS,
+                retention_days=self.config_file.load().retention_days,
+            )
+        return self._local_db
+
+    def home_secret_store(self, backend: str | None = None) -> SecretStore:
+        """The home's own secret store as it is with team mode off (what `team import` reads).
+
+        backend names it; else config.toml's [secrets] backend, else the keyring. In team mode
+        SOLDSCOPE_SECRETS names the team's backend, so it is not read here.
+        """
+        from soldscope_cli.fleet.namespaces import open_secret_store
+        from soldscope_cli.fleet.secrets import SECRETS_ENV
+
+        config = self.config_file.load()
+        return open_secret_store(
+            {k: v for k, v in self.env.items() if k != SECRETS_ENV},
+            backend or config.secrets_backend,
+            self.paths.secrets_file,
+            home=self.config_file,
+            settings=config.secrets_settings,
+            rows=lambda: self.local_database().secret_rows,
+            database_path=self.paths.database,
+        )
+
+    def team_secret_store(self) -> SecretStore:
+        """Team mode's shared secret store, built from config.toml as written: unlike
+        secret_store() it reads no store list, so it says nothing of stores not imported yet."""
+        from soldscope_cli.fleet.namespaces import open_secret_store
+
+        config = self.config_file.load()
+        return open_secret_store(
+            self.env,
+            config.secrets_backend,
+            self.paths.secrets_file,
+            settings=config.secrets_settings,
+            rows=lambda: self.database().secret_rows,
+            database_path=self.paths.database,
+            team_namespace=self._team_namespace(),
+        )
+
     def _team_namespace(self) -> str | None:
         """Team mode: the secret-store namespace every host of the team database shares."""
         registry = self.database().registry if self.database_url() is not None else None
@@ -412,6 +462,8 @@ class AppContext:
             self._http = None
         if self._db is not None:
             self._db.close()
+        if self._local_db is not None:
+            self._local_db.close()
 
     def extra(self) -> dict[str, Any]:
         """Non-secret facts for debug output."""

@@ -16,7 +16,7 @@ import pytest
 
 from soldscope_cli.simulator import Simulator, parse_scenario
 from tests.pg import Cluster
-from tests.sync.test_sync_e2e import SECRET, SELLER, SyncCli, make_cli, popen, scenario
+from tests.sync.test_sync_e2e import SELLER, SyncCli, make_cli, popen, scenario
 
 pytestmark = pytest.mark.e2e
 
@@ -37,23 +37,11 @@ def sim() -> Iterator[Simulator]:
 
 
 def team_cli(home: Path, sim: Simulator, url: str) -> SyncCli:
-    # In team mode the stores are the team database's: connected through it, not in config.toml.
-    cli = make_cli(home, sim, {})
+    cli = make_cli(home, sim, {"acme-us": SELLER})
     cli.env["SOLDSCOPE_DATABASE_URL"] = url
-    cli.env["SOLDSCOPE_LWA_CLIENT_SECRET"] = SECRET  # the home's file holds it unshared
-    done = cli.run(
-        "connect",
-        "acme-us",
-        "--marketplace",
-        "US",
-        "--selling-partner-id",
-        SELLER,
-        "--authorized-at",
-        "2026-11-01T00:00:00Z",
-        "--refresh-token-stdin",
-        input=sim.authorize(SELLER) + "\n",
-    )
-    assert done.returncode == 0, done.stderr
+    # In team mode the stores are the team database's: move the home's into it.
+    moved = cli.run("team", "import", "--from-secrets", "file")
+    assert moved.returncode == 0, moved.stderr
     return cli
 
 

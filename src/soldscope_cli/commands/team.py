@@ -142,3 +142,80 @@ def new_key_command(ctx: typer.Context) -> None:
             markup=False,
             highlight=False,
         )
+
+
+@app.command("import")
+def import_command(
+    ctx: typer.Context,
+    from_secrets: Annotated[
+        str | None,
+        typer.Option(
+            "--from-secrets",
+            metavar="BACKEND",
+            help="Where this home keeps its refresh tokens: file, keyring, database or command "
+            "(default: the backend of the secrets table in config.toml, else the keyring).",
+            show_default=False,
+        ),
+    ] = None,
+    skip_existing: Annotated[
+        bool,
+        typer.Option(
+            "--skip-existing",
+            help="Import the other stores when the team database already has some of these "
+            "names (theirs stay as they are).",
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would be copied; write nothing.")
+    ] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Copy this home into the team database: its stores, history, synced data and secrets.
+
+    The stores are the ones config.toml lists; history, cursors and data come from this home's SQLite database; the refresh tokens from this home's own secret backend (--from-secrets) into the team's (SOLDSCOPE_SECRETS, else the backend of the secrets table in config.toml: usually database). Everything is checked first, then copied in one transaction: on any failure nothing is written. config.toml, the local database and the local secrets are left as they are. Exit 2 when a store is already in the team database (see --skip-existing), a refresh token is missing or the secrets key is wrong; 74 when the database cannot be reached.
+
+    Examples:
+      SOLDSCOPE_SECRETS=database soldscope team import --dry-run
+      SOLDSCOPE_SECRETS=database soldscope team import --from-secrets file
+      soldscope team import --skip-existing --json
+    """
+    from soldscope_cli.errors import UsageError
+    from soldscope_cli.fleet.secrets import BACKENDS, backend_choice
+    from soldscope_cli.fleet.team import require_url
+    from soldscope_cli.fleet.team_import import ImportSource, ImportTarget, import_home
+    from soldscope_cli.output.jsonout import print_json
+    from soldscope_cli.output.team_import import import_json, import_lines, import_notes
+
+    app_ctx = get_context(ctx)
+    if from_secrets is not None and from_secrets not in BACKENDS:
+        raise UsageError(
+            f"--from-secrets: {from_secrets!r} is not a secrets backend",
+            hint=f"use one of {', '.join(BACKENDS)}",
+        )
+    url = require_url(app_ctx.database_url())
+    from soldscope_cli.db.postgres.engine import Database as TeamDatabase
+    from soldscope_cli.db.postgres.url import masked_url
+
+    config = app_ctx.config_file.load()
+    team_db = app_ctx.database()
+    assert isinstance(team_db, TeamDatabase)  # a database URL is set
+    destination, _ = backend_choice(app_ctx.env, config.secrets_backend)
+    report = import_home(
+        ImportSource(
+            config,
+            app_ctx.local_database() if app_ctx.paths.database.exists() else None,
+            app_ctx.home_secret_store(from_secrets),
+        ),
+        ImportTarget(
+            team_db, app_ctx.team_secret_store, destination == "database", masked_url(url)
+        ),
+        now=app_ctx.clock(),
+        dry_run=dry_run,
+        skip_existing=skip_existing,
+    )
+    if json_output:
+        print_json(app_ctx.stdout, import_json(report))
+    else:
+        app_ctx.stdout.write("\n".join(import_lines(report)) + "\n")
+    for note in import_notes(report):
+        app_ctx.err.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)

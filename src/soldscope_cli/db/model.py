@@ -242,3 +242,15 @@ class RegistryRecord:
     selling_partner_id: str | None = None
     region_wide: bool = False
     self_authorized: bool = False
+
+
+# --- `team import`: the tables it copies per connection, as its report groups them ----------------
+
+IMPORT_HISTORY_TABLES = ("checks", "events", "sync_runs")
+IMPORT_CURSOR_TABLE = "sync_state"
+IMPORT_DATASET_TABLES = {
+    "inventory_summaries": INVENTORY,
+    "financial_transactions": FINANCES,
+    "ba_search_terms_rows": BRAND_ANALYTICS,
+}
+IMPORT_WEEKS_TABLE = "ba_search_terms_weeks"

@@ -41,6 +41,7 @@ from soldscope_cli.db.postgres.brand_analytics import SearchTermsTable
 from soldscope_cli.db.postgres.claims import AdvisoryClaims
 from soldscope_cli.db.postgres.connect import open_connection, unavailable
 from soldscope_cli.db.postgres.finances import FinancesTable
+from soldscope_cli.db.postgres.importer import live_names
 from soldscope_cli.db.postgres.inventory import InventoryTable
 from soldscope_cli.db.postgres.invitations import InvitationsTable
 from soldscope_cli.db.postgres.migrations import MIGRATIONS, STORE_TABLES, Migration
@@ -223,9 +224,13 @@ class Database:
         if tx is not None:
             # The caller's transaction may still roll back: do not remember an uncommitted id.
             return _live_store(tx, name) or _insert_store(tx, name, datetime.now(UTC))
+        # Inside a transaction this thread already holds (team import's), ours is a savepoint of
+        # it: the id is only known to last once that outer transaction commits.
+        outer = self.connection().info.transaction_status != psycopg.pq.TransactionStatus.IDLE
         with self.transaction() as own:
             new_id = _live_store(own, name) or _insert_store(own, name, datetime.now(UTC))
-        self._remember(name, new_id)
+        if not outer:
+            self._remember(name, new_id)
         return new_id
 
     def store_name(self, store_id: int) -> str:
@@ -422,6 +427,14 @@ class Database:
             if found is None or None in found:
                 return {}
             return read_states(tx, stores)
+
+    def peek_live_names(self, names: Sequence[str]) -> list[str]:
+        """Which of these names a live store has, without migrating (`team import --dry-run`)."""
+        with self.transaction(self._thread_connection()) as tx:
+            found = tx.execute("SELECT to_regclass('stores')").fetchone()
+            if found is None or found[0] is None:
+                return []
+            return live_names(tx, names)
 
     def peek_registry(self) -> list[RegistryRecord]:
         """The registry's stores without migrating (doctor): none before the registry exists."""

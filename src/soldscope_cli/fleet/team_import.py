@@ -1,0 +1,284 @@
+"""`soldscope team import`: a home's stores, history, synced data and secrets into the team database.
+
+Everything is checked before anything changes: the team database answers, no store of the home
+is live there already (unless skipped), every refresh token opens in the home's own secret
+backend, the team's secret backend takes the key. Then one PostgreSQL transaction copies the
+stores and their rows; secrets of the `database` backend are written inside that transaction
+(same database), so they commit with the rows or not at all. Any other team backend (keyring,
+file, command) is written last, just before the commit, and what was written is undone if the
+commit does not happen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from soldscope_cli.db.model import to_db_time
+from soldscope_cli.errors import UsageError
+from soldscope_cli.fleet.secrets import CLIENT_SECRET_KEY, token_key
+from soldscope_cli.fleet.team import to_registry
+from soldscope_cli.redact import register_secret
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from soldscope_cli.db.postgres.engine import Database as TeamDatabase
+    from soldscope_cli.db.sqlite.engine import Database as LocalDatabase
+    from soldscope_cli.fleet.config import Config
+    from soldscope_cli.fleet.secrets import SecretStore
+
+# What became of the app's client secret.
+CLIENT_COPIED = "copied"
+CLIENT_PRESENT = "already there"
+CLIENT_KEPT = "kept the team's"  # the team has another one: it is not replaced
+CLIENT_NONE = "none"
+
+
+@dataclass(frozen=True)
+class ImportSource:
+    """The home being copied: config.toml as written, its SQLite file (if any), its secrets."""
+
+    config: Config
+    database: LocalDatabase | None
+    secrets: SecretStore
+
+
+@dataclass(frozen=True)
+class ImportTarget:
+    """The team database and its shared secret store (built once the database is prepared)."""
+
+    database: TeamDatabase
+    secrets: Callable[[], SecretStore]
+    secrets_in_database: bool  # the `database` backend: its rows join the import's transaction
+    shown: str  # the database URL, password masked
+
+
+@dataclass(frozen=True)
+class StoreImport:
+    """One store: the rows copied per table (would be, in a dry run), and its token."""
+
+    name: str
+    rows: dict[str, int]
+    secret: bool
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What `team import` copied (or, in a dry run, would copy)."""
+
+    database: str
+    dry_run: bool
+    stores: list[StoreImport]
+    skipped: list[str]  # live in the team database already (--skip-existing)
+    app_events: int
+    client_secret: str  # one of CLIENT_*
+    pending_invitations: int  # left in the local database
+    migrations: list[str] = field(default_factory=list)  # applied (would be, in a dry run)
+
+
+def _shown(names: Sequence[str]) -> str:
+    return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+
+
+def import_home(
+    source: ImportSource,
+    target: ImportTarget,
+    *,
+    now: datetime,
+    dry_run: bool = False,
+    skip_existing: bool = False,
+) -> ImportReport:
+    """Copy the home into the team database in one transaction; nothing changes on any failure."""
+    names = sorted(source.config.stores)
+    if not names:
+        raise UsageError(
+            "config.toml lists no stores: there is nothing to import",
+            hint="connect stores with `soldscope connect NAME` on a team host instead",
+        )
+    team = target.database
+    pending = team.pending_migrations()  # also: the server answers (exit 74 when not)
+    taken = team.peek_live_names(names)
+    if taken and not skip_existing:
+        raise UsageError(
+            f"the team database already has {len(taken)} of these stores ({_shown(taken)}); "
+            "nothing was copied",
+            hint="run `soldscope team import --skip-existing` to import the others (the team's "
+            "stores of those names stay as they are)",
+        )
+    todo = [n for n in names if n not in taken]
+    tokens = _read_tokens(source.secrets, todo)
+    client_secret = source.secrets.get(CLIENT_SECRET_KEY) if todo else None
+    if client_secret:
+        register_secret(client_secret)
+
+    with ExitStack() as stack:
+        local: sqlite3.Connection | None = None
+        if source.database is not None:
+            from soldscope_cli.db.postgres.importer import read_snapshot
+
+            local = stack.enter_context(read_snapshot(source.database.connection()))
+        if dry_run:
+            report = _plan(target, local, todo, taken, client_secret, pending, now)
+        else:
+            applied = team.migrate() if pending else []
+            destination = target.secrets()
+            team_client = destination.get(CLIENT_SECRET_KEY)  # also checks the key, the backend
+            client = _client_outcome(client_secret, team_client)
+            secrets = {token_key(n): tokens[n] for n in todo}
+            if client == CLIENT_COPIED:
+                assert client_secret is not None
+                secrets[CLIENT_SECRET_KEY] = client_secret
+            stores, app_events = _copy(source, target, local, todo, destination, secrets, now)
+            report = ImportReport(
+                target.shown,
+                False,
+                stores,
+                taken,
+                app_events,
+                client,
+                _invitations(local, now),
+                applied,
+            )
+    return report
+
+
+def _read_tokens(store: SecretStore, names: Sequence[str]) -> dict[str, str]:
+    tokens: dict[str, str] = {}
+    missing: list[str] = []
+    for name in names:
+        value = store.get(token_key(name))
+        if value:
+            register_secret(value)
+            tokens[name] = value
+        else:
+            missing.append(name)
+    if missing:
+        raise UsageError(
+            f"no refresh token for {len(missing)} store{'s' if len(missing) != 1 else ''} "
+            f"({_shown(missing)}) in {store.describe()}; nothing was copied",
+            hint="name the backend that holds this home's tokens with --from-secrets (file, "
+            "keyring, database or command), or reconnect those stores with team mode off",
+        )
+    return tokens
+
+
+def _client_outcome(ours: str | None, theirs: str | None) -> str:
+    if not ours:
+        return CLIENT_NONE
+    if theirs is None:
+        return CLIENT_COPIED
+    return CLIENT_PRESENT if theirs == ours else CLIENT_KEPT
+
+
+def _invitations(local: sqlite3.Connection | None, now: datetime) -> int:
+    if local is None:
+        return 0
+    from soldscope_cli.db.postgres.importer import pending_invitations
+
+    return pending_invitations(local, to_db_time(now))
+
+
+def _plan(
+    target: ImportTarget,
+    local: sqlite3.Connection | None,
+    todo: Sequence[str],
+    taken: list[str],
+    client_secret: str | None,
+    pending: list[str],
+    now: datetime,
+) -> ImportReport:
+    """The dry run: counts from the local database; the team's secrets are read, not written."""
+    from soldscope_cli.db.postgres.importer import (
+        TABLES,
+        count_app_events,
+        count_rows,
+        live_connections,
+    )
+
+    found = live_connections(local, todo) if local is not None else {}
+    stores = [
+        StoreImport(
+            name,
+            count_rows(local, found[name].id)
+            if local is not None and name in found
+            else dict.fromkeys(TABLES, 0),
+            True,
+        )
+        for name in todo
+    ]
+    # An unprepared database has no namespace yet, so no secret of the team can be there.
+    team_client = None if pending else target.secrets().get(CLIENT_SECRET_KEY)
+    return ImportReport(
+        target.shown,
+        True,
+        stores,
+        taken,
+        count_app_events(local) if local is not None and todo else 0,
+        _client_outcome(client_secret, team_client),
+        _invitations(local, now),
+        pending,
+    )
+
+
+def _copy(
+    source: ImportSource,
+    target: ImportTarget,
+    local: sqlite3.Connection | None,
+    todo: Sequence[str],
+    destination: SecretStore,
+    secrets: dict[str, str],
+    now: datetime,
+) -> tuple[list[StoreImport], int]:
+    from soldscope_cli.db.postgres.importer import (
+        TABLES,
+        add_store,
+        copy_app_events,
+        copy_store,
+        live_connections,
+        live_names,
+        log_imported,
+    )
+
+    found = live_connections(local, todo) if local is not None else {}
+    undo: list[tuple[str, str | None]] = []  # (key, value before) of an outside backend
+    stores: list[StoreImport] = []
+    app_events = 0
+    try:
+        with target.database.transaction() as tx:
+            raced = live_names(tx, todo)
+            if raced:
+                raise UsageError(
+                    f"{_shown(raced)} joined the team database while importing; nothing was copied",
+                    hint="run `soldscope team import --skip-existing` to import the others",
+                )
+            for name in todo:
+                record = to_registry(source.config.stores[name])
+                mine = found.get(name)
+                team_id = add_store(tx, record, mine.created_at if mine else record.authorized_at)
+                rows = (
+                    copy_store(tx, local, mine.id, team_id, name)
+                    if local is not None and mine is not None
+                    else dict.fromkeys(TABLES, 0)
+                )
+                log_imported(tx, name, team_id, now)
+                stores.append(StoreImport(name, rows, True))
+            if local is not None and todo:
+                app_events = copy_app_events(tx, local)
+            # The `database` backend's writes join this transaction (same connection); any
+            # other backend is written last, so a failure before here leaves it untouched.
+            for key, value in secrets.items():
+                if not target.secrets_in_database:
+                    undo.append((key, destination.get(key)))
+                destination.set(key, value)
+    except BaseException:
+        for key, before in reversed(undo):
+            if before is None:
+                destination.delete(key)
+            else:
+                destination.set(key, before)
+        raise
+    return stores, app_events
