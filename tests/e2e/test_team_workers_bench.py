@@ -1,0 +1,61 @@
+"""benchmarks/team_workers.py with tiny parameters, so that the benchmark cannot rot unnoticed.
+
+Its own checks run as in a real measurement (every worker exits 0, every store is synced once,
+one sync run per store and dataset); here only the report's shape is asserted, not the figures.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from tests.e2e.conftest import SOLDSCOPE
+from tests.pg import Cluster
+
+pytestmark = pytest.mark.e2e
+
+BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "team_workers.py"
+
+
+def load_benchmark() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("team_workers", BENCHMARK)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("server", ["own cluster", "given server"])
+def test_the_worker_benchmark_runs_and_checks_its_runs(
+    server: str, pg_cluster: Cluster, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if not SOLDSCOPE.exists():
+        pytest.skip(f"the soldscope command is not installed at {SOLDSCOPE}")
+    # 200 ms a request makes a store take 1.6 s, well beyond the gap between the workers' starts
+    # on a loaded machine: a worker that starts after another finished a store syncs it again
+    # (docs/team.md#scaling-out), which the benchmark's check would rightly refuse.
+    args = ["--stores", "3", "--latency-ms", "200", "--workers", "1,2", "--repeat", "1"]
+    if server == "given server":
+        args += ["--database-url", pg_cluster.url("postgres")]
+    load_benchmark().main(args)
+    out = capsys.readouterr().out
+    report = json.loads(out.splitlines()[-1])
+    assert report["stores"] == 3 and report["concurrency"] == 4
+    one, two = report["results"]
+    assert (one["workers"], two["workers"]) == (1, 2)
+    assert one["ratio"] == 1.0 and two["ratio"] > 0
+    assert all(row["stores_s"] > 0 and row["simulator_cores"] > 0 for row in (one, two))
+    # The server's CPU is measured only on a cluster the benchmark started itself.
+    assert (one["postgres_cores"] is None) == (server == "given server")
+    assert "stores/s" in out
+    # Nothing left behind on the given server: the template and every run's copy are dropped.
+    import psycopg
+
+    with psycopg.connect(pg_cluster.url("postgres")) as conn:
+        names = [r[0] for r in conn.execute("SELECT datname FROM pg_database").fetchall()]
+    assert not [n for n in names if n.startswith("soldscope_bench_")]
