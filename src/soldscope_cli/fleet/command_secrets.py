@@ -17,6 +17,7 @@ import subprocess
 from collections.abc import Mapping
 
 from soldscope_cli.errors import SecretStoreError
+from soldscope_cli.fleet.quiet_run import run_quietly
 from soldscope_cli.fleet.secret_settings import OPERATIONS, SecretsSettings
 from soldscope_cli.redact import register_secret
 
@@ -61,26 +62,17 @@ class CommandSecretStore:
         self, operation: str, key: str, stdin: bytes | None = None
     ) -> subprocess.CompletedProcess[bytes]:
         argv = expand(self._template(operation), key)
-        what = f"the secrets {operation} command {argv[0]!r}"
-        try:
-            return subprocess.run(
-                argv,
-                input=stdin if stdin is not None else b"",
-                capture_output=True,
-                timeout=self.timeout,
-                env=self.env,
-                check=False,
-            )
-        except FileNotFoundError:
-            raise SecretStoreError(f"{what} was not found on PATH", COMMAND_FIX) from None
-        except PermissionError:
-            raise SecretStoreError(f"{what} is not executable", COMMAND_FIX) from None
-        except subprocess.TimeoutExpired:
-            raise SecretStoreError(
-                f"{what} did not finish within {self.timeout:g} s for {key!r} (waiting for an "
-                "unlock prompt nobody can see?)",
-                "unlock the secret manager first, or run the command yourself to see what it waits for",
-            ) from None
+        return run_quietly(
+            argv,
+            what=f"the secrets {operation} command {argv[0]!r}",
+            fix=COMMAND_FIX,
+            timeout=self.timeout,
+            stdin=stdin if stdin is not None else b"",
+            env=self.env,
+            waiting=f" for {key!r} (waiting for an unlock prompt nobody can see?)",
+            timeout_fix="unlock the secret manager first, or run the command yourself to see "
+            "what it waits for",
+        )
 
     def _failed(self, operation: str, key: str, status: int) -> SecretStoreError:
         program = shlex.split(self._template(operation))[0]

@@ -14,13 +14,13 @@ import hashlib
 import hmac
 import re
 import shlex
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from soldscope_cli.db.model import SealedSecret
 from soldscope_cli.errors import SecretStoreError
+from soldscope_cli.fleet.quiet_run import run_quietly
 from soldscope_cli.redact import register_secret
 
 if TYPE_CHECKING:
@@ -94,24 +94,13 @@ def run_key_command(command: str, source: str, timeout: float = KEY_COMMAND_TIME
         raise SecretStoreError(f"{source} cannot be split into words: {exc}", KEY_FIX) from None
     if not argv:
         raise SecretStoreError(f"{source} is empty", KEY_FIX)
-    try:
-        done = subprocess.run(
-            argv,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=timeout,
-            check=False,
-        )
-    except FileNotFoundError:
-        raise SecretStoreError(f"{source}: {argv[0]!r} was not found on PATH", KEY_FIX) from None
-    except PermissionError:
-        raise SecretStoreError(f"{source}: {argv[0]!r} is not executable", KEY_FIX) from None
-    except subprocess.TimeoutExpired:
-        raise SecretStoreError(
-            f"{source}: {argv[0]!r} did not finish within {timeout:g} s (waiting for a "
-            "password prompt nobody can see?)",
-            KEY_FIX,
-        ) from None
+    done = run_quietly(
+        argv,
+        what=f"{source}: {argv[0]!r}",
+        fix=KEY_FIX,
+        timeout=timeout,
+        waiting=" (waiting for a password prompt nobody can see?)",
+    )
     # stderr may quote what the command read: it is dropped, not echoed.
     if done.returncode != 0:
         raise SecretStoreError(
