@@ -94,3 +94,22 @@ def test_every_default_is_shown(words: list[str], cmd: click.Command) -> None:
 def test_connect_timeout_help_keeps_its_default() -> None:
     text = help_text(["connect"])
     assert "(default: 300)" in " ".join(text.split())
+
+
+CONFIG_TABLE = __import__("re").compile(r"\\?\[\[?[a-z_]+\]\]?")
+
+
+@pytest.mark.skipif(not SOLDSCOPE.exists(), reason="soldscope is not installed")
+@pytest.mark.parametrize(
+    ("words", "cmd"), COMMANDS, ids=[" ".join(w) or "root" for w, _ in COMMANDS]
+)
+def test_config_tables_named_in_help_survive_rich_markup(
+    words: list[str], cmd: click.Command
+) -> None:
+    """`[stale]` and friends would be read as Rich markup and vanish: each must be escaped."""
+    sources = [cmd.help or ""] + [getattr(p, "help", None) or "" for p in cmd.params]
+    named = {m.group(0).lstrip("\\") for text in sources for m in CONFIG_TABLE.finditer(text)}
+    named -= {"[default]"}
+    rendered = " ".join(help_text(words).split())
+    for table in named:
+        assert table in rendered, f"{table} lost from `{' '.join(words)} --help`"

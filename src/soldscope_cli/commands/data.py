@@ -29,7 +29,7 @@ def data_command(
 ) -> None:
     """Show, per store and dataset, the rows held, the newest data point and how stale it is.
 
-    A dataset is stale when its last successful sync is older than its [stale] limit in config.toml (inventory 36 h, finances 48 h, brand analytics 10 days by default), or it never synced. Problems: the app lacks the dataset's role (not_authorized), the last sync failed, a Brand Analytics report Amazon answered FATAL, or one stuck in flight. Reads only the state database: no network, no keyring.
+    A dataset is stale when its last successful sync is older than its \\[stale] limit in config.toml (inventory 36 h, finances 48 h, brand analytics 10 days by default), or it never synced. Problems: the app lacks the dataset's role (not_authorized), the last sync failed, a Brand Analytics report Amazon answered FATAL, or one stuck in flight. Reads only the state database: no network, no keyring.
 
     Examples:
       soldscope data

@@ -26,7 +26,7 @@ def digest_command(
 ) -> None:
     """Print a summary of the fleet and send it to every alert target that takes digests.
 
-    The summary lists broken stores (error or expired), stores expiring within --expiring-within days, datasets whose last successful sync is older than their [stale] limit, and the app's client secret when its 180-day rotation is due within 30 days, each with the command that fixes it. It is sent every time, also when nothing is wrong, so a weekly cron line proves the alerts still arrive. A target with a stores filter gets only its stores. Reads only local state (no Amazon calls). A target that cannot be reached is named on stderr; the exit code stays 0.
+    The summary lists broken stores (error or expired), stores expiring within --expiring-within days, datasets whose last successful sync is older than their \\[stale] limit, and the app's client secret when its 180-day rotation is due within 30 days, each with the command that fixes it. It is sent every time, also when nothing is wrong, so a weekly cron line proves the alerts still arrive. A target with a stores filter gets only its stores. Reads only local state (no Amazon calls). A target that cannot be reached is named on stderr; the exit code stays 0.
 
     Examples:
       soldscope digest

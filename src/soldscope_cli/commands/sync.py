@@ -132,7 +132,7 @@ def sync_command(
         bool,
         typer.Option(
             "--watch",
-            help="Keep running: sync each store's datasets whenever they are due ([watch] "
+            help="Keep running: sync each store's datasets whenever they are due (\\[watch] "
             "intervals in config.toml), for a systemd service. SIGTERM or Ctrl-C stop it.",
         ),
     ] = False,
@@ -145,7 +145,7 @@ def sync_command(
 
     Exit codes: 0 every store synced, 1 a store failed or was skipped, 2 usage, 75 already running, 130 Ctrl-C (after the partial summary). In team mode (a PostgreSQL database) several syncs may run at once on any hosts: each store is synced by one of them, and the others report it busy (exit 0).
 
-    --watch keeps a worker running: every store's dataset is synced when its [watch] interval has passed since its last sync (inventory 6 h, finances 12 h, Brand Analytics 24 h by default); one line per store and a summary per round (with --json, one JSON report per line). SIGTERM stops it after the current batches (exit 0), Ctrl-C too (exit 130).
+    --watch keeps a worker running: every store's dataset is synced when its \\[watch] interval has passed since its last sync (inventory 6 h, finances 12 h, Brand Analytics 24 h by default); one line per store and a summary per round (with --json, one JSON report per line). SIGTERM stops it after the current batches (exit 0), Ctrl-C too (exit 130).
 
     Examples:
       soldscope sync

@@ -71,7 +71,7 @@ def rotate_key_command(
 ) -> None:
     """Re-encrypt every secret of the database backend under a new key, in one transaction.
 
-    The current key comes from SOLDSCOPE_SECRETS_KEY or [secrets] key_command, as for every command; the new one from SOLDSCOPE_NEW_SECRETS_KEY or --new-key-command. Both are checked before anything changes, and a failure changes nothing. Afterwards every host needs the new key. Keys are never printed: output names them by their id.
+    The current key comes from SOLDSCOPE_SECRETS_KEY or \\[secrets] key_command, as for every command; the new one from SOLDSCOPE_NEW_SECRETS_KEY or --new-key-command. Both are checked before anything changes, and a failure changes nothing. Afterwards every host needs the new key. Keys are never printed: output names them by their id.
 
     Examples:
       soldscope team new-key | pass insert -m soldscope/key-next
