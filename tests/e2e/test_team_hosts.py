@@ -145,6 +145,15 @@ def test_a_store_connected_on_one_host_is_listed_and_validated_on_the_other(team
     names = [r["name"] for r in json.loads(host_b.run("list", "--json").stdout)]
     assert "s6-us" not in names and len(names) == 5
 
+    # Both hosts publish the same calendar: the event UIDs come from the team's namespace.
+    def uids(host: Cli) -> list[str]:
+        from icalendar import Calendar
+
+        calendar = Calendar.from_ical(host.run("calendar").stdout)
+        return sorted(str(event["UID"]) for event in calendar.walk("VEVENT"))
+
+    assert uids(host_a) == uids(host_b) and len(uids(host_a)) == 5
+
     # doctor on host B looks at the sealed rows on the server, not at a local file.
     doctor = {r["id"]: r for r in json.loads(host_b.run("doctor", "--offline", "--json").stdout)}
     assert doctor["secret-store"]["status"] == "ok"

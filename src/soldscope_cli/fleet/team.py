@@ -146,11 +146,20 @@ def from_registry(row: RegistryRecord) -> StoreRecord:
     )
 
 
-def team_config(loaded: Config, rows: Sequence[RegistryRecord]) -> Config:
-    """config.toml's settings with the team database's stores instead of the file's."""
+def team_config(
+    loaded: Config, rows: Sequence[RegistryRecord], namespace: str | None = None
+) -> Config:
+    """config.toml's settings with the team database's stores instead of the file's.
+
+    With the team's namespace, what is derived from it (the calendar's event UIDs) is the same
+    on every host.
+    """
     import dataclasses
 
-    return dataclasses.replace(loaded, stores={r.name: from_registry(r) for r in rows})
+    view = dataclasses.replace(loaded, stores={r.name: from_registry(r) for r in rows})
+    if namespace is not None:
+        view.secrets_namespace = namespace
+    return view
 
 
 def local_only_note(loaded: Config, team: Config) -> str | None:
