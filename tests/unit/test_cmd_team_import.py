@@ -130,3 +130,35 @@ def test_a_home_on_the_database_backend_moves_its_sealed_tokens_into_the_team_da
         assert shared.get(name) == TOKEN  # sealed for the team's connection id
     finally:
         team.close()
+
+
+def test_on_a_terminal_the_report_is_a_table_that_fits_80_columns(
+    tmp_path: Path, pg_cluster: Cluster
+) -> None:
+    import os
+
+    from tests.terminal import SOLDSCOPE, run_on_pty
+
+    if not SOLDSCOPE.exists():
+        import pytest
+
+        pytest.skip(f"soldscope is not installed at {SOLDSCOPE}")
+    file_home(tmp_path)
+    url = pg_cluster.fresh_database()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOLDSCOPE_")}
+    env.update(
+        SOLDSCOPE_CONFIG_DIR=str(tmp_path / "config"),
+        SOLDSCOPE_DATA_DIR=str(tmp_path / "data"),
+        SOLDSCOPE_DATABASE_URL=url,
+        SOLDSCOPE_SECRETS="file",
+        NO_COLOR="1",
+    )
+    run = run_on_pty(["team", "import", "--from-secrets", "file", "--dry-run"], env, columns=80)
+    assert run.returncode == 0, run.text
+    lines = run.lines
+    assert all(len(line) <= 80 for line in lines), run.text
+    header = next(line for line in lines if "Store" in line)
+    assert "History" in header and "Brand analytics" in header
+    row = next(line for line in lines if "acme-us" in line)
+    assert "to copy" in row  # one row per store, its values whole
+    assert any(line.startswith("Total: 1 store") for line in lines)

@@ -184,7 +184,12 @@ def import_command(
     from soldscope_cli.fleet.team import require_url
     from soldscope_cli.fleet.team_import import ImportSource, ImportTarget, import_home
     from soldscope_cli.output.jsonout import print_json
-    from soldscope_cli.output.team_import import import_json, import_lines, import_notes
+    from soldscope_cli.output.team_import import (
+        import_json,
+        import_lines,
+        import_notes,
+        render_import_table,
+    )
 
     app_ctx = get_context(ctx)
     if from_secrets is not None and from_secrets not in BACKENDS:
@@ -215,6 +220,8 @@ def import_command(
     )
     if json_output:
         print_json(app_ctx.stdout, import_json(report))
+    elif app_ctx.stdout_tty:
+        render_import_table(app_ctx.out, report, color=app_ctx.policy.color)
     else:
         app_ctx.stdout.write("\n".join(import_lines(report)) + "\n")
     for note in import_notes(report):

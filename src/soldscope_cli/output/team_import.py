@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from soldscope_cli.db.model import (
     BRAND_ANALYTICS,
@@ -14,6 +14,26 @@ from soldscope_cli.db.model import (
     INVENTORY,
 )
 from soldscope_cli.fleet.team_import import CLIENT_COPIED, CLIENT_KEPT, ImportReport, StoreImport
+from soldscope_cli.output.fitting import Layout, hidden_note, render_fitted, wrap_lines
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+# On a terminal: one row per store, fitted to the width (a narrow one drops cursors, then weeks).
+LAYOUT = Layout(
+    headers=(
+        ("store", "Store"),
+        ("history", "History"),
+        ("cursors", "Cursors"),
+        ("inventory", "Inventory"),
+        ("finances", "Finances"),
+        ("ba", "Brand analytics"),
+        ("weeks", "Weeks"),
+        ("token", "Token"),
+    ),
+    steps=(("drop", "cursors"), ("drop", "weeks")),
+    right=frozenset({"history", "cursors", "inventory", "finances", "ba", "weeks"}),
+)
 
 
 def _history(store: StoreImport) -> int:
@@ -82,6 +102,41 @@ def import_lines(report: ImportReport) -> list[str]:
         f"{' (with the client secret)' if report.client_secret == CLIENT_COPIED else ''}."
     )
     return lines
+
+
+def _headline(report: ImportReport) -> str:
+    doing = "Would import" if report.dry_run else "Imported"
+    return f"{doing} {_plural(len(report.stores), 'store')} into {report.database}:"
+
+
+def render_import_table(console: Console, report: ImportReport, *, color: bool) -> None:
+    """The report on a terminal: the headline, a fitted table (values never split), the totals."""
+    for line in wrap_lines([_headline(report)], console.width):
+        console.print(line, markup=False, highlight=False)
+    token = "to copy" if report.dry_run else "copied"
+    full = []
+    for s in report.stores:
+        data = _data(s)
+        full.append(
+            {
+                "store": s.name,
+                "history": f"{_history(s):,}",
+                "cursors": f"{s.rows.get(IMPORT_CURSOR_TABLE, 0):,}",
+                "inventory": f"{data[INVENTORY]:,}",
+                "finances": f"{data[FINANCES]:,}",
+                "ba": f"{data[BRAND_ANALYTICS]:,}",
+                "weeks": str(s.rows.get(IMPORT_WEEKS_TABLE, 0)),
+                "token": token if s.secret else "-",
+            }
+        )
+    if full:
+        empty: list[dict[str, str]] = [{} for _ in full]
+        view = render_fitted(console, LAYOUT, full, empty, empty, color=color)
+        note = hidden_note(view, "`--json` has every figure")
+        if note:
+            console.print(note, markup=False, highlight=False)
+    for line in wrap_lines([import_lines(report)[-1]], console.width):
+        console.print(line, markup=False, highlight=False)
 
 
 def import_notes(report: ImportReport) -> list[str]:
