@@ -183,3 +183,62 @@ def test_replace_keeps_the_request_shape() -> None:
 
     request = SyncRequest([], (INVENTORY, FINANCES), None, 4)
     assert replace(request, names=["a"], datasets=(INVENTORY,)).concurrency == 4
+
+
+class CountingSecrets:
+    """A secret store that counts which tokens were read."""
+
+    name = "memory"
+    insecure = False
+
+    def __init__(self, values: dict[str, str]) -> None:
+        self.values = values
+        self.reads: list[str] = []
+        self.lock = threading.Lock()
+
+    def get(self, key: str) -> str | None:
+        with self.lock:
+            self.reads.append(key)
+        return self.values.get(key)
+
+    def set(self, key: str, value: str) -> None:
+        self.values[key] = value
+
+    def delete(self, key: str) -> None:
+        self.values.pop(key, None)
+
+    def describe(self) -> str:
+        return "memory"
+
+
+def test_with_claims_a_worker_reads_only_the_tokens_of_stores_it_claimed(
+    db: Database, clock: Clock
+) -> None:
+    from soldscope_cli.fleet.secrets import token_key
+
+    stores = [make_store(n) for n in ("a-us", "b-us", "c-us", "d-us")]
+    clients = {s.name: inventory_ok(FakeClient()) for s in stores}
+    secrets = CountingSecrets(
+        {token_key(s.name): f"Atzr|token-{s.name}" for s in stores if s.name != "d-us"}
+    )
+    env = setup(db, clock, clients, stores, secrets=secrets)
+    ids = {s.name: db.store_id(s.name) for s in stores}
+    env.claims = FakeClaims(taken={ids["b-us"], ids["c-us"]})
+    report = run_sync(stores, ONLY_INVENTORY, env)
+    outcomes = {s.name: s.outcome for s in report.stores}
+    assert outcomes == {"a-us": "ok", "b-us": BUSY, "c-us": BUSY, "d-us": "failed"}
+    assert "no refresh token" in (report.stores[3].reason or "")
+    # a-us up front (a token exists: the backend is right), d-us once claimed; never b or c.
+    assert sorted(secrets.reads) == [token_key("a-us"), token_key("d-us")]
+
+
+def test_with_claims_no_token_at_all_is_still_the_setup_error(db: Database, clock: Clock) -> None:
+    import pytest
+
+    from soldscope_cli.errors import SecretStoreError
+
+    stores = [make_store("a-us"), make_store("b-us")]
+    env = setup(db, clock, {}, stores, secrets=CountingSecrets({}))
+    env.claims = FakeClaims()
+    with pytest.raises(SecretStoreError):
+        run_sync(stores, ONLY_INVENTORY, env)

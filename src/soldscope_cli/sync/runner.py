@@ -274,12 +274,17 @@ def run_sync(
         else:
             runnable.append(record)
     # The secret store is read one token at a time, before any worker starts: gnome-keyring
-    # crashes under concurrent reads.
+    # crashes under concurrent reads. With claims (team mode) every worker would read the whole
+    # fleet's tokens that way, so there only the first token found is read up front (enough to
+    # tell a wrong backend from one store's missing token) and each worker reads the token of a
+    # store once it has claimed it, one read at a time.
     tokens: dict[str, str] = {}
     for record in runnable:
         token = env.secrets.get(token_key(record.name))
         if token:
             tokens[record.name] = token
+            if env.claims is not None:
+                break
         else:
             results[record.name] = StoreResult(record.name, FAILED, missing_token(record).reason)
     if runnable and not tokens:
@@ -293,7 +298,7 @@ def run_sync(
         env.observer.store_finished(result)
     app_stop = _AppStop(env.stop)
     recorder = CheckRecorder(env.db, records, states, env.clock, "sync")
-    to_run = [r for r in runnable if r.name in tokens]
+    to_run = [r for r in runnable if r.name not in results]
     for record in to_run:
         # Fixed now, while the stores are known to be live: a store deleted during the run keeps
         # this id, whose writes the database then refuses, instead of getting a fresh one.
@@ -303,7 +308,7 @@ def run_sync(
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="soldscope-sync") as pool:
             futures = {
                 r.name: pool.submit(
-                    _run_store, r, tokens[r.name], options, env, app_stop, recorder, started
+                    _run_store, r, tokens.get(r.name), options, env, app_stop, recorder, started
                 )
                 for r in to_run
             }
@@ -382,7 +387,7 @@ class _StoreAborted(Exception):
 
 def _run_store(
     record: StoreRecord,
-    refresh_token: str,
+    refresh_token: str | None,
     options: SyncOptions,
     env: SyncEnvironment,
     app_stop: _AppStop,
@@ -396,6 +401,7 @@ def _run_store(
         env.observer.store_finished(result)
         return result
     if env.claims is None:
+        assert refresh_token is not None  # read up front for every store without claims
         return _sync_store(record, refresh_token, options, env, app_stop, recorder, result)
     store_id = env.db.store_id(record.name)
     busy = env.claims.claim(store_id, run_started)
@@ -407,9 +413,26 @@ def _run_store(
         env.observer.store_finished(result)
         return result
     try:
-        return _sync_store(record, refresh_token, options, env, app_stop, recorder, result)
+        token = refresh_token or _read_token(env, record.name)
+        if token is None:
+            result.outcome = FAILED
+            result.reason = missing_token(record).reason
+            log.error("%s: %s", record.name, result.reason)
+            env.db.close()  # this pooled thread's connection, as a synced store's is
+            env.observer.store_finished(result)
+            return result
+        return _sync_store(record, token, options, env, app_stop, recorder, result)
     finally:
         env.claims.release(store_id)
+
+
+_TOKEN_READS = threading.Lock()
+
+
+def _read_token(env: SyncEnvironment, name: str) -> str | None:
+    """A claimed store's token, read by its worker, one read at a time across workers."""
+    with _TOKEN_READS:
+        return env.secrets.get(token_key(name))
 
 
 def _sync_store(
