@@ -18,10 +18,11 @@ def seed(config_dir: Path) -> None:
             config.stores[name] = StoreRecord(name, "na", ["US"], NOW)
 
 
-def complete(tmp_path: Path, words: str) -> list[str]:
+def complete(tmp_path: Path, words: str, **extra: str) -> list[str]:
     """What the installed command's bash completion answers (Typer's protocol)."""
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if not k.startswith("SOLDSCOPE_")},
+        **extra,
         "SOLDSCOPE_CONFIG_DIR": str(tmp_path / "c"),
         "SOLDSCOPE_DATA_DIR": str(tmp_path / "d"),
         "_SOLDSCOPE_COMPLETE": "complete_bash",
@@ -69,3 +70,17 @@ def test_option_values_complete_instead_of_file_names(tmp_path: Path) -> None:
     assert complete(tmp_path, "soldscope list --sort l") == ["last-sync"]
     # Store names still complete after an option with a value.
     assert complete(tmp_path, "soldscope list --status active acme-") == ["acme-eu", "acme-us"]
+
+
+def test_in_team_mode_store_names_come_from_the_team_database(tmp_path: Path, pg_url: str) -> None:
+    from soldscope_cli.db.postgres.engine import Database
+    from soldscope_cli.fleet.team import to_registry
+
+    seed(tmp_path / "c")  # config.toml's own stores are not the fleet in team mode
+    db = Database(pg_url)
+    db.registry.save(to_registry(StoreRecord("team-us", "na", ["US"], NOW)), NOW)
+    db.close()
+    assert complete(tmp_path, "soldscope validate ", SOLDSCOPE_DATABASE_URL=pg_url) == ["team-us"]
+    # An unreachable team database offers nothing, at once, rather than breaking the shell.
+    dead = "postgresql://nobody@127.0.0.1:1/none"
+    assert complete(tmp_path, "soldscope validate ", SOLDSCOPE_DATABASE_URL=dead) == []

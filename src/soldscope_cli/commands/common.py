@@ -68,8 +68,12 @@ def get_context(ctx: typer.Context) -> AppContext:
     return obj
 
 
+COMPLETION_TIMEOUT_S = 2.0  # a shell waits on this: an unreachable team database offers nothing
+
+
 def complete_store_names(incomplete: str) -> list[str]:
-    """Shell completion for NAME arguments: the configured store names (no keyring, no network)."""
+    """Shell completion for NAME arguments: the store names (no keyring; in team mode the team
+    database's, else config.toml's)."""
     from soldscope_cli.errors import SoldscopeError
     from soldscope_cli.fleet.config import ConfigFile
     from soldscope_cli.fleet.paths import resolve_paths
@@ -79,6 +83,15 @@ def complete_store_names(incomplete: str) -> list[str]:
         config = ConfigFile(paths.config_file, paths.config_lock).load()
     except SoldscopeError:
         return []
+    url = os.environ.get("SOLDSCOPE_DATABASE_URL") or config.database_url
+    if url:
+        # Team mode: the fleet is the team database's, read without migrating anything.
+        from soldscope_cli.fleet.team import TeamStates
+
+        try:
+            config = TeamStates(url, COMPLETION_TIMEOUT_S).fleet(config)
+        except Exception:  # a completion must never break the shell: offer nothing
+            return []
     return [name for name in sorted(config.stores) if name.startswith(incomplete)]
 
 
