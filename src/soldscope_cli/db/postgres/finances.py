@@ -7,7 +7,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from soldscope_cli.db.model import FINANCES, FinanceRow, PageCounts, from_db_time, to_db_time
-from soldscope_cli.db.postgres.state import db_time, get_state, put_state, stream, upsert
+from soldscope_cli.db.postgres.state import (
+    db_time,
+    get_state,
+    put_state,
+    store_export,
+    store_figures,
+    upsert,
+)
 from soldscope_cli.db.sqlite.finances import COLUMNS, EXPORT_COLUMNS, KEY, TABLE
 
 if TYPE_CHECKING:
@@ -50,24 +57,22 @@ class FinancesTable:
 
     def figures(self, store_id: int) -> tuple[int, str | None]:
         """Rows held and the newest postedDate."""
-        # The newest row's own text (kept in raw), as SQLite shows it.
-        count, newest = self._db.query(
-            f"SELECT COUNT(*), (SELECT raw->>'postedDate' FROM {TABLE} WHERE store_id = %s"  # noqa: S608
-            f" ORDER BY posted_date DESC NULLS LAST LIMIT 1) FROM {TABLE} WHERE store_id = %s",
-            (store_id, store_id),
-        )[0]
-        return int(count), newest
+        return store_figures(self._db, TABLE, "postedDate", "posted_date", store_id)
 
     def export(
         self, store_id: int, since: str | None, size: int
     ) -> Iterator[list[tuple[Any, ...]]]:
         """The store's transactions by posted date, `size` at a time; amounts as exact text."""
-        sql = f"SELECT {', '.join(_EXPORT_SQL)} FROM {TABLE} WHERE store_id = %s"  # noqa: S608
-        params: tuple[Any, ...] = (store_id,)
-        if since is not None:
-            sql += " AND posted_date >= %s::timestamptz"
-            params += (since,)
-        return stream(self._db, sql + " ORDER BY posted_date, transaction_id", params, size)
+        return store_export(
+            self._db,
+            TABLE,
+            _EXPORT_SQL,
+            since_expr="posted_date",
+            order="posted_date, transaction_id",
+            store_id=store_id,
+            since=since,
+            size=size,
+        )
 
 
 def _export_sql(column: str) -> str:

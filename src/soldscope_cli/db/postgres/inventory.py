@@ -8,7 +8,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from soldscope_cli.db.model import INVENTORY, InventoryRow, PageCounts, from_db_time, to_db_time
-from soldscope_cli.db.postgres.state import db_time, get_state, put_state, stream, upsert
+from soldscope_cli.db.postgres.state import (
+    db_time,
+    get_state,
+    put_state,
+    store_export,
+    store_figures,
+    upsert,
+)
 from soldscope_cli.db.sqlite.inventory import COLUMNS, EXPORT_COLUMNS, KEY, TABLE
 
 if TYPE_CHECKING:
@@ -92,24 +99,22 @@ class InventoryTable:
 
     def figures(self, store_id: int) -> tuple[int, str | None]:
         """Rows held and the newest lastUpdatedTime."""
-        # The newest row's own text (kept in raw), as SQLite shows it.
-        count, newest = self._db.query(
-            f"SELECT COUNT(*), (SELECT raw->>'lastUpdatedTime' FROM {TABLE} WHERE store_id = %s"  # noqa: S608
-            f" ORDER BY last_updated_time DESC NULLS LAST LIMIT 1) FROM {TABLE} WHERE store_id = %s",
-            (store_id, store_id),
-        )[0]
-        return int(count), newest
+        return store_figures(self._db, TABLE, "lastUpdatedTime", "last_updated_time", store_id)
 
     def export(
         self, store_id: int, since: str | None, size: int
     ) -> Iterator[list[tuple[Any, ...]]]:
         """The store's rows in key order, `size` at a time, in the text SQLite stores."""
-        sql = f"SELECT {', '.join(_EXPORT_SQL)} FROM {TABLE} WHERE store_id = %s"  # noqa: S608
-        params: tuple[Any, ...] = (store_id,)
-        if since is not None:
-            sql += " AND COALESCE(last_updated_time, synced_at) >= %s::timestamptz"
-            params += (since,)
-        return stream(self._db, sql + " ORDER BY marketplace_id, seller_sku", params, size)
+        return store_export(
+            self._db,
+            TABLE,
+            _EXPORT_SQL,
+            since_expr="COALESCE(last_updated_time, synced_at)",
+            order="marketplace_id, seller_sku",
+            store_id=store_id,
+            since=since,
+            size=size,
+        )
 
 
 # Amazon's time as Amazon wrote it (raw keeps it), ours as to_db_time writes it: SQLite's text.

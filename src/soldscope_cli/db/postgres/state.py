@@ -87,6 +87,40 @@ def stream(
             yield batch
 
 
+def store_figures(
+    db: Connections, table: str, raw_key: str, order: str, store_id: int
+) -> tuple[int, str | None]:
+    """Rows held for one store and its newest row's `raw_key`, as Amazon wrote it in raw (the
+    text SQLite shows)."""
+    count_, newest = db.query(
+        f"SELECT COUNT(*), (SELECT raw->>'{raw_key}' FROM {table} WHERE store_id = %s"  # noqa: S608
+        f" ORDER BY {order} DESC NULLS LAST LIMIT 1) FROM {table} WHERE store_id = %s",
+        (store_id, store_id),
+    )[0]
+    return int(count_), newest
+
+
+def store_export(
+    db: Connections,
+    table: str,
+    columns: Sequence[str],
+    *,
+    since_expr: str,
+    order: str,
+    store_id: int,
+    since: str | None,
+    size: int,
+) -> Iterator[list[tuple[Any, ...]]]:
+    """One store's rows of a dataset table in `order`, `size` at a time; since: `since_expr` at
+    or after this time (UTC text, as with SQLite)."""
+    sql = f"SELECT {', '.join(columns)} FROM {table} WHERE store_id = %s"  # noqa: S608
+    params: tuple[Any, ...] = (store_id,)
+    if since is not None:
+        sql += f" AND {since_expr} >= %s::timestamptz"
+        params += (since,)
+    return stream(db, f"{sql} ORDER BY {order}", params, size)
+
+
 def upsert(
     tx: Conn,
     table: str,

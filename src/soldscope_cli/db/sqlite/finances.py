@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from soldscope_cli.db.model import FINANCES, FinanceRow, PageCounts, from_db_time, to_db_time
-from soldscope_cli.db.sqlite.state import get_state, put_state, stream
+from soldscope_cli.db.sqlite.state import get_state, put_state, store_export, store_figures
 from soldscope_cli.db.sqlite.upsert import upsert
 
 if TYPE_CHECKING:
@@ -55,27 +55,21 @@ class FinancesTable:
 
     def figures(self, store_id: int) -> tuple[int, str | None]:
         """Rows held and the newest postedDate (financial_transactions_posted covers both)."""
-        row = (
-            self._db.connection()
-            .execute(
-                f"SELECT COUNT(*), MAX(posted_date) FROM {TABLE} WHERE store_id = ?",  # noqa: S608
-                (store_id,),
-            )
-            .fetchone()
-        )
-        return int(row[0]), row[1]
+        return store_figures(self._db.connection(), TABLE, "posted_date", store_id)
 
     def export(
         self, store_id: int, since: str | None, size: int
     ) -> Iterator[list[tuple[Any, ...]]]:
         """The store's transactions by posted date, `size` at a time; amounts as stored text."""
-        sql = f"SELECT {', '.join(EXPORT_COLUMNS)} FROM {TABLE} WHERE store_id = ?"  # noqa: S608
-        params: tuple[Any, ...] = (store_id,)
-        if since is not None:
-            sql += " AND posted_date >= ?"
-            params += (since,)
-        return stream(
-            self._db.connection(), sql + " ORDER BY posted_date, transaction_id", params, size
+        return store_export(
+            self._db.connection(),
+            TABLE,
+            EXPORT_COLUMNS,
+            since_expr="posted_date",
+            order="posted_date, transaction_id",
+            store_id=store_id,
+            since=since,
+            size=size,
         )
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from soldscope_cli.db.model import INVENTORY, InventoryRow, PageCounts, from_db_time, to_db_time
-from soldscope_cli.db.sqlite.state import get_state, put_state, stream
+from soldscope_cli.db.sqlite.state import get_state, put_state, store_export, store_figures
 from soldscope_cli.db.sqlite.upsert import upsert
 
 if TYPE_CHECKING:
@@ -96,28 +96,22 @@ class InventoryTable:
 
     def figures(self, store_id: int) -> tuple[int, str | None]:
         """Rows held and the newest lastUpdatedTime (index seeks on the store's prefix)."""
-        row = (
-            self._db.connection()
-            .execute(
-                f"SELECT COUNT(*), MAX(last_updated_time) FROM {TABLE} WHERE store_id = ?",  # noqa: S608
-                (store_id,),
-            )
-            .fetchone()
-        )
-        return int(row[0]), row[1]
+        return store_figures(self._db.connection(), TABLE, "last_updated_time", store_id)
 
     def export(
         self, store_id: int, since: str | None, size: int
     ) -> Iterator[list[tuple[Any, ...]]]:
         """The store's rows in key order, `size` at a time; since: lastUpdatedTime (else the
         time it was synced) at or after this UTC text."""
-        sql = f"SELECT {', '.join(EXPORT_COLUMNS)} FROM {TABLE} WHERE store_id = ?"  # noqa: S608
-        params: tuple[Any, ...] = (store_id,)
-        if since is not None:
-            sql += " AND COALESCE(last_updated_time, synced_at) >= ?"
-            params += (since,)
-        return stream(
-            self._db.connection(), sql + " ORDER BY marketplace_id, seller_sku", params, size
+        return store_export(
+            self._db.connection(),
+            TABLE,
+            EXPORT_COLUMNS,
+            since_expr="COALESCE(last_updated_time, synced_at)",
+            order="marketplace_id, seller_sku",
+            store_id=store_id,
+            since=since,
+            size=size,
         )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, suppress
 from datetime import datetime
 from typing import Any, Protocol
@@ -71,3 +71,35 @@ def stream(
         # A reader that stopped early (`| head`) may close this after the connection is gone.
         with suppress(sqlite3.ProgrammingError):
             cursor.close()
+
+
+def store_figures(
+    conn: sqlite3.Connection, table: str, newest: str, store_id: int
+) -> tuple[int, str | None]:
+    """A dataset table's rows held for one store and its newest `newest` value (index seeks)."""
+    row = conn.execute(
+        f"SELECT COUNT(*), MAX({newest}) FROM {table} WHERE store_id = ?",  # noqa: S608
+        (store_id,),
+    ).fetchone()
+    return int(row[0]), row[1]
+
+
+def store_export(
+    conn: sqlite3.Connection,
+    table: str,
+    columns: Sequence[str],
+    *,
+    since_expr: str,
+    order: str,
+    store_id: int,
+    since: str | None,
+    size: int,
+) -> Iterator[list[tuple[Any, ...]]]:
+    """One store's rows of a dataset table in `order`, `size` at a time; since: `since_expr` at
+    or after this UTC text."""
+    sql = f"SELECT {', '.join(columns)} FROM {table} WHERE store_id = ?"  # noqa: S608
+    params: tuple[Any, ...] = (store_id,)
+    if since is not None:
+        sql += f" AND {since_expr} >= ?"
+        params += (since,)
+    return stream(conn, f"{sql} ORDER BY {order}", params, size)
