@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 from soldscope_cli.status import Problem
 
@@ -229,6 +229,31 @@ class SealedSecret:
     nonce: bytes
     ciphertext: bytes
     store_id: int | None = None
+
+    # The order in which both engines' secrets tables hold the fields.
+    COLUMNS: ClassVar[str] = "name, nonce, ciphertext, store_id"
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> SealedSecret:
+        """A row of either engine (sqlite3's bytes or psycopg's memoryview) as a SealedSecret."""
+        return cls(
+            str(row[0]), bytes(row[1]), bytes(row[2]), None if row[3] is None else int(row[3])
+        )
+
+    def same_seal(self, other: SealedSecret | None) -> bool:
+        """Whether `other` holds the very ciphertext this one does (not merely the same value)."""
+        return other is not None and (other.nonce, other.ciphertext) == (
+            self.nonce,
+            self.ciphertext,
+        )
+
+
+def unchanged(current: Sequence[SealedSecret], expected: Sequence[SealedSecret]) -> bool:
+    """Whether a secrets table still holds exactly the rows a rotation read (none added)."""
+    now = {s.name: s for s in current}
+    return now.keys() == {s.name for s in expected} and all(
+        s.same_seal(now[s.name]) for s in expected
+    )
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from soldscope_cli.db.model import SealedSecret
+from soldscope_cli.db.model import SealedSecret, unchanged
 from soldscope_cli.db.postgres.state import Conn
 
-_COLUMNS = "name, nonce, ciphertext, store_id"
+_COLUMNS = SealedSecret.COLUMNS
 
 
 class _Engine(Protocol):
@@ -23,19 +23,6 @@ class _Engine(Protocol):
     ) -> list[tuple[Any, ...]]: ...
 
 
-def _row(row: Sequence[Any]) -> SealedSecret:
-    return SealedSecret(
-        str(row[0]), bytes(row[1]), bytes(row[2]), None if row[3] is None else int(row[3])
-    )
-
-
-def _same(found: SealedSecret | None, expected: SealedSecret) -> bool:
-    return found is not None and (found.nonce, found.ciphertext) == (
-        expected.nonce,
-        expected.ciphertext,
-    )
-
-
 class SecretRowsTable:
     """Each write is one transaction; inside the caller's (e.g. a delete's) it is a savepoint of it."""
 
@@ -44,7 +31,7 @@ class SecretRowsTable:
 
     def get(self, name: str) -> SealedSecret | None:
         rows = self._db.query(f"SELECT {_COLUMNS} FROM secrets WHERE name = %s", (name,))  # noqa: S608
-        return _row(rows[0]) if rows else None
+        return SealedSecret.from_row(rows[0]) if rows else None
 
     def put(self, secret: SealedSecret, *, check: SealedSecret) -> bool:
         with self._db.transaction() as tx:
@@ -55,7 +42,7 @@ class SecretRowsTable:
             ).fetchone()
             if current is None:
                 self._upsert(tx, check)
-            elif not _same(_row(current), check):
+            elif not check.same_seal(SealedSecret.from_row(current)):
                 return False
             self._upsert(tx, secret)
         return True
@@ -74,19 +61,17 @@ class SecretRowsTable:
             tx.execute("DELETE FROM secrets WHERE name = %s", (name,))
 
     def all(self) -> list[SealedSecret]:
-        return [_row(r) for r in self._db.query(f"SELECT {_COLUMNS} FROM secrets ORDER BY name")]  # noqa: S608
+        rows = self._db.query(f"SELECT {_COLUMNS} FROM secrets ORDER BY name")  # noqa: S608
+        return [SealedSecret.from_row(r) for r in rows]
 
     def replace_all(self, before: Sequence[SealedSecret], after: Sequence[SealedSecret]) -> bool:
-        expected = {s.name: s for s in before}
         with self._db.transaction() as tx:
             tx.execute("LOCK TABLE secrets IN EXCLUSIVE MODE")  # no write slips in mid-rotation
-            current = {
-                r.name: r
-                for r in map(_row, tx.execute(f"SELECT {_COLUMNS} FROM secrets").fetchall())  # noqa: S608
-            }
-            if current.keys() != expected.keys() or not all(
-                _same(current[name], row) for name, row in expected.items()
-            ):
+            current = [
+                SealedSecret.from_row(r)
+                for r in tx.execute(f"SELECT {SealedSecret.COLUMNS} FROM secrets").fetchall()  # noqa: S608
+            ]
+            if not unchanged(current, before):
                 return False
             tx.execute("DELETE FROM secrets")
             for secret in after:

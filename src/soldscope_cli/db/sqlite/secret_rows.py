@@ -7,9 +7,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol
 
-from soldscope_cli.db.model import SealedSecret
+from soldscope_cli.db.model import SealedSecret, unchanged
 
-_COLUMNS = "name, nonce, ciphertext, store_id"
+_COLUMNS = SealedSecret.COLUMNS
 
 
 class _Engine(Protocol):
@@ -24,21 +24,6 @@ class _Engine(Protocol):
     def store_id(self, name: str, tx: sqlite3.Connection | None = None) -> int: ...
 
     def live_store_id(self, name: str) -> int | None: ...
-
-
-def _row(row: sqlite3.Row | tuple[object, ...]) -> SealedSecret:
-    name, nonce, ciphertext, store_id = row[0], row[1], row[2], row[3]
-    assert isinstance(nonce, bytes) and isinstance(ciphertext, bytes)
-    return SealedSecret(
-        str(name), nonce, ciphertext, None if store_id is None else int(str(store_id))
-    )
-
-
-def _same(found: SealedSecret | None, expected: SealedSecret) -> bool:
-    return found is not None and (found.nonce, found.ciphertext) == (
-        expected.nonce,
-        expected.ciphertext,
-    )
 
 
 class SecretRowsTable:
@@ -65,7 +50,7 @@ class SecretRowsTable:
             .execute(f"SELECT {_COLUMNS} FROM secrets WHERE name = ?", (name,))  # noqa: S608
             .fetchone()
         )
-        return None if found is None else _row(found)
+        return None if found is None else SealedSecret.from_row(found)
 
     def put(self, secret: SealedSecret, *, check: SealedSecret) -> bool:
         """Insert or replace a row while the key check is `check`; False (nothing written) if not."""
@@ -76,7 +61,7 @@ class SecretRowsTable:
             ).fetchone()
             if current is None:
                 self._upsert(tx, check)
-            elif not _same(_row(current), check):
+            elif not check.same_seal(SealedSecret.from_row(current)):
                 return False
             self._upsert(tx, secret)
         return True
@@ -100,25 +85,19 @@ class SecretRowsTable:
         rows = self._db.connection().execute(
             f"SELECT {_COLUMNS} FROM secrets ORDER BY name"  # noqa: S608
         )
-        return [_row(r) for r in rows]
+        return [SealedSecret.from_row(r) for r in rows]
 
     def replace_all(self, before: Sequence[SealedSecret], after: Sequence[SealedSecret]) -> bool:
         """Swap every row for `after` in one transaction, only if the table still holds `before`.
 
         False, with nothing changed, when another process wrote or removed a secret meanwhile.
         """
-        expected = {s.name: s for s in before}
         with self._writing() as tx:
-            current = {
-                r.name: r
-                for r in map(
-                    _row,
-                    tx.execute(f"SELECT {_COLUMNS} FROM secrets"),  # noqa: S608
-                )
-            }
-            if current.keys() != expected.keys() or not all(
-                _same(current[name], row) for name, row in expected.items()
-            ):
+            current = [
+                SealedSecret.from_row(r)
+                for r in tx.execute(f"SELECT {SealedSecret.COLUMNS} FROM secrets").fetchall()  # noqa: S608
+            ]
+            if not unchanged(current, before):
                 return False
             tx.execute("DELETE FROM secrets")
             for secret in after:
