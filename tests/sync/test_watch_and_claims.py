@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from soldscope_cli.db.database import CHECK_PROBLEM, CheckRecord, Database
 from soldscope_cli.fleet.config import Config, parse_config
+from soldscope_cli.fleet.secrets import MemorySecretStore
 from soldscope_cli.sync.base import FINANCES, INVENTORY
 from soldscope_cli.sync.runner import BUSY, SyncOptions, run_sync
 from soldscope_cli.sync.watch import COOLDOWN, MAX_NAP, Due, Watcher, due_work, nap_seconds
@@ -185,30 +186,18 @@ def test_replace_keeps_the_request_shape() -> None:
     assert replace(request, names=["a"], datasets=(INVENTORY,)).concurrency == 4
 
 
-class CountingSecrets:
-    """A secret store that counts which tokens were read."""
-
-    name = "memory"
-    insecure = False
+class CountingSecrets(MemorySecretStore):
+    """A secret store that counts which tokens were read (workers read from several threads)."""
 
     def __init__(self, values: dict[str, str]) -> None:
-        self.values = values
+        super().__init__(values)
         self.reads: list[str] = []
         self.lock = threading.Lock()
 
     def get(self, key: str) -> str | None:
         with self.lock:
             self.reads.append(key)
-        return self.values.get(key)
-
-    def set(self, key: str, value: str) -> None:
-        self.values[key] = value
-
-    def delete(self, key: str) -> None:
-        self.values.pop(key, None)
-
-    def describe(self) -> str:
-        return "memory"
+        return super().get(key)
 
 
 def test_with_claims_a_worker_reads_only_the_tokens_of_stores_it_claimed(
