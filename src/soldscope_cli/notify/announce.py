@@ -19,6 +19,7 @@ from soldscope_cli.fleet.config import Config
 from soldscope_cli.fleet.listing import StoreRow
 from soldscope_cli.notify.alerts import (
     Alert,
+    Last,
     StaleDataset,
     SyncOutcome,
     app_alerts,
@@ -97,7 +98,7 @@ def datasets_of(
 
 def alerts_for(
     observed: Observed,
-    last: Any,
+    last: Last,
     *,
     config: Config,
     db: StateReads,

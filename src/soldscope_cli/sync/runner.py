@@ -298,6 +298,7 @@ def run_sync(
         env.observer.store_finished(result)
     app_stop = _AppStop(env.stop)
     recorder = CheckRecorder(env.db, records, states, env.clock, "sync")
+    run = _Run(options, env, app_stop, recorder, started)
     to_run = [r for r in runnable if r.name not in results]
     for record in to_run:
         # Fixed now, while the stores are known to be live: a store deleted during the run keeps
@@ -306,12 +307,7 @@ def run_sync(
     if to_run:
         workers = max(1, min(options.concurrency, len(to_run)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="soldscope-sync") as pool:
-            futures = {
-                r.name: pool.submit(
-                    _run_store, r, tokens.get(r.name), options, env, app_stop, recorder, started
-                )
-                for r in to_run
-            }
+            futures = {r.name: pool.submit(_run_store, r, tokens.get(r.name), run) for r in to_run}
             for name, future in futures.items():
                 try:
                     results[name] = future.result()
@@ -385,43 +381,45 @@ class _StoreAborted(Exception):
     """Stop this store's remaining datasets."""
 
 
-def _run_store(
-    record: StoreRecord,
-    refresh_token: str | None,
-    options: SyncOptions,
-    env: SyncEnvironment,
-    app_stop: _AppStop,
-    recorder: CheckRecorder,
-    run_started: datetime,
-) -> StoreResult:
-    result = StoreResult(record.name)
-    if app_stop.stopped:
-        result.outcome = SKIPPED
-        result.reason = f"not started: {app_stop.why}"
-        env.observer.store_finished(result)
+@dataclass(frozen=True)
+class _Run:
+    """What every store of one run shares."""
+
+    options: SyncOptions
+    env: SyncEnvironment
+    app_stop: _AppStop
+    recorder: CheckRecorder
+    started: datetime
+
+    def ended_early(self, result: StoreResult, outcome: str, reason: str | None) -> StoreResult:
+        """A store that ends before its first dataset, told to the observer like any other."""
+        result.outcome = outcome
+        result.reason = reason
+        self.env.db.close()  # this pooled thread's connection, if it opened one
+        self.env.observer.store_finished(result)
         return result
+
+
+def _run_store(record: StoreRecord, refresh_token: str | None, run: _Run) -> StoreResult:
+    env = run.env
+    result = StoreResult(record.name)
+    if run.app_stop.stopped:
+        return run.ended_early(result, SKIPPED, f"not started: {run.app_stop.why}")
     if env.claims is None:
         assert refresh_token is not None  # read up front for every store without claims
-        return _sync_store(record, refresh_token, options, env, app_stop, recorder, result)
+        return _sync_store(record, refresh_token, run, result)
     store_id = env.db.store_id(record.name)
-    busy = env.claims.claim(store_id, run_started)
+    busy = env.claims.claim(store_id, run.started)
     if busy is not None:
-        result.outcome = BUSY
-        result.reason = busy
-        env.db.close()
         log.info("%s: %s", record.name, busy)
-        env.observer.store_finished(result)
-        return result
+        return run.ended_early(result, BUSY, busy)
     try:
         token = refresh_token or _read_token(env, record.name)
         if token is None:
-            result.outcome = FAILED
-            result.reason = missing_token(record).reason
-            log.error("%s: %s", record.name, result.reason)
-            env.db.close()  # this pooled thread's connection, as a synced store's is
-            env.observer.store_finished(result)
-            return result
-        return _sync_store(record, token, options, env, app_stop, recorder, result)
+            reason = missing_token(record).reason
+            log.error("%s: %s", record.name, reason)
+            return run.ended_early(result, FAILED, reason)
+        return _sync_store(record, token, run, result)
     finally:
         env.claims.release(store_id)
 
@@ -436,19 +434,14 @@ def _read_token(env: SyncEnvironment, name: str) -> str | None:
 
 
 def _sync_store(
-    record: StoreRecord,
-    refresh_token: str,
-    options: SyncOptions,
-    env: SyncEnvironment,
-    app_stop: _AppStop,
-    recorder: CheckRecorder,
-    result: StoreResult,
+    record: StoreRecord, refresh_token: str, run: _Run, result: StoreResult
 ) -> StoreResult:
+    env, app_stop = run.env, run.app_stop
     began = env.monotonic()
     env.observer.store_started(record.name)
     try:
         client = env.client_for(record, refresh_token)
-        worker = _StoreWorker(record, client, options, env, app_stop, recorder, result)
+        worker = _StoreWorker(record, client, run, result)
         worker.run()
     except SyncStopped:
         # Ctrl-C while the worker was between datasets (e.g. probing a 403).
@@ -485,21 +478,14 @@ class _StoreWorker:
     """Runs one store's datasets in order and classifies their failures."""
 
     def __init__(
-        self,
-        record: StoreRecord,
-        client: SyncClient,
-        options: SyncOptions,
-        env: SyncEnvironment,
-        app_stop: _AppStop,
-        recorder: CheckRecorder,
-        result: StoreResult,
+        self, record: StoreRecord, client: SyncClient, run: _Run, result: StoreResult
     ) -> None:
         self.record = record
-        self.recorder = recorder
+        self.recorder = run.recorder
         self.client = client
-        self.options = options
-        self.env = env
-        self.app_stop = app_stop
+        self.options = run.options
+        self.env = run.env
+        self.app_stop = run.app_stop
         self.result = result
         self._sellers_ok: bool | None = None
 
