@@ -27,6 +27,7 @@ from soldscope_cli.db.model import (
     SEARCH_TERM_FIELDS,
     RegistryRecord,
 )
+from soldscope_cli.db.postgres.registry import insert_record
 from soldscope_cli.db.postgres.state import Conn
 from soldscope_cli.errors import StorageError, UsageError
 
@@ -233,29 +234,13 @@ def add_store(tx: Conn, record: RegistryRecord, created_at: str | datetime) -> i
     """The store's registry row; a live row of that name made meanwhile is a TransferError."""
     try:
         with tx.transaction():
-            row = tx.execute(
-                "INSERT INTO stores (name, region, marketplaces, authorized_at,"
-                " selling_partner_id, region_wide, self_authorized, created_at)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-                (
-                    record.name,
-                    record.region,
-                    list(record.marketplaces),
-                    record.authorized_at,
-                    record.selling_partner_id,
-                    record.region_wide,
-                    record.self_authorized,
-                    created_at,
-                ),
-            ).fetchone()
+            return insert_record(tx, record, created_at)
     except psycopg.errors.UniqueViolation:
         raise UsageError(
             f"a store named {record.name!r} was added to the team database while importing; "
             "nothing was copied",
             hint="run `soldscope team import --skip-existing` to import the others",
         ) from None
-    assert row is not None  # RETURNING of an INSERT
-    return int(row[0])
 
 
 def _copy(

@@ -33,6 +33,29 @@ class _Engine(Protocol):
     def remember(self, name: str, store_id: int) -> None: ...
 
 
+def _values(record: RegistryRecord) -> tuple[Any, ...]:
+    """The registry columns after the name, in _FIELDS order."""
+    return (
+        record.region,
+        list(record.marketplaces),
+        record.authorized_at,
+        record.selling_partner_id,
+        record.region_wide,
+        record.self_authorized,
+    )
+
+
+def insert_record(tx: Conn, record: RegistryRecord, created_at: datetime | str) -> int:
+    """A new live connection with its registry columns (the caller holds the transaction)."""
+    row = tx.execute(
+        f"INSERT INTO stores ({_FIELDS}, created_at)"  # noqa: S608
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+        (record.name, *_values(record), created_at),
+    ).fetchone()
+    assert row is not None  # RETURNING of an INSERT
+    return int(row[0])
+
+
 class Registry:
     def __init__(self, db: _Engine) -> None:
         self._db = db
@@ -69,14 +92,7 @@ class Registry:
 
         A renewal keeps the connection's id, and so its history and data.
         """
-        values = (
-            record.region,
-            list(record.marketplaces),
-            record.authorized_at,
-            record.selling_partner_id,
-            record.region_wide,
-            record.self_authorized,
-        )
+        values = _values(record)
         with self._db.transaction() as tx:
             found = tx.execute(
                 "SELECT id, authorized_at FROM stores WHERE name = %s AND deleted_at IS NULL"
@@ -85,14 +101,7 @@ class Registry:
             ).fetchone()
             renewed = found is not None and found[1] is not None
             if found is None:
-                row = tx.execute(
-                    "INSERT INTO stores (name, region, marketplaces, authorized_at,"
-                    " selling_partner_id, region_wide, self_authorized, created_at)"
-                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-                    (record.name, *values, at),
-                ).fetchone()
-                assert row is not None
-                store_id = int(row[0])
+                store_id = insert_record(tx, record, at)
             else:
                 store_id = int(found[0])
                 tx.execute(
