@@ -136,7 +136,7 @@ def test_all_datasets_of_all_stores_and_sync_runs_recorded(db: Database, clock: 
         ("b-us", "inventory", "ok", 1),
     ]
     # `list` reads the last successful sync from sync_runs.
-    states = read_states(db.connection(), ["a-us"])
+    states = read_states(db.session(), ["a-us"])
     assert states["a-us"].last_sync_at == NOW
 
 
@@ -315,7 +315,7 @@ def test_app_credentials_rejected_stops_everything_once(db: Database, clock: Clo
     assert set(outcomes[1:]) == {"skipped"}  # never started
     assert all(c.calls == [] for name, c in clients.items() if name != "s0")
     # Not the stores' fault: no store goes into error.
-    assert all(r.problem is None for r in read_states(db.connection()).values())
+    assert all(r.problem is None for r in read_states(db.session()).values())
 
 
 def test_transient_failures_are_reported_without_touching_status(

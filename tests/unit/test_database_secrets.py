@@ -344,7 +344,7 @@ def test_db_never_imports_cryptography() -> None:
     code = (
         "import sys\n"
         "from soldscope_cli.db.database import Database, MIGRATIONS\n"
-        "import soldscope_cli.db.sqlite.secret_rows\n"
+        "import soldscope_cli.db.tables.secret_rows\n"
         "print('cryptography' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

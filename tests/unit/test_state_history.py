@@ -21,7 +21,8 @@ from soldscope_cli.db.database import (
     Database,
     read_states_if_exists,
 )
-from soldscope_cli.db.sqlite import engine
+from soldscope_cli.db.sqlite.dialect import DIALECT
+from soldscope_cli.db.tables import core
 
 NOW = datetime(2027, 6, 1, tzinfo=UTC)
 
@@ -71,10 +72,9 @@ def test_prune_keeps_the_retention_window_and_everything_a_status_needs(db: Data
 
 
 def test_prune_works_in_short_slices(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    from soldscope_cli.db.postgres import engine as postgres_engine
+    from soldscope_cli.db.tables import core
 
-    monkeypatch.setattr(engine, "PRUNE_SLICE", 7)
-    monkeypatch.setattr(postgres_engine, "PRUNE_SLICE", 7)
+    monkeypatch.setattr(core, "PRUNE_SLICE", 7)
     for n in range(430, 400, -1):
         db.record_check(CheckRecord("a", day(n), "validate", CHECK_OK))
     db.record_check(CheckRecord("a", day(1), "validate", CHECK_OK))
@@ -107,16 +107,18 @@ def test_the_status_read_uses_indexes_and_never_scans_the_history(sqlite_db: Dat
             db.record_check(CheckRecord(store, day(n), "validate", CHECK_OK))
     conn = db.connection()
     conn.execute("ANALYZE")
+    states_for_names = core.states_sql(DIALECT, named=True)
+    state_checks = core.state_checks_sql(DIALECT)
     for sql, params in (
-        (engine.STATES_FOR_NAMES, (json.dumps(["a", "b"]),)),
-        (engine.STATE_CHECKS, (json.dumps([1, 2]),)),
+        (states_for_names, (json.dumps(["a", "b"]),)),
+        (state_checks, (json.dumps([1, 2]),)),
     ):
         steps = plan(conn, sql, *params)
         # Only the list of names or ids is scanned; every table is searched by key or index.
         scans = [s for s in steps if s.startswith("SCAN")]
         assert all("VIRTUAL TABLE" in s for s in scans), steps
-    assert "SEARCH c USING INTEGER PRIMARY KEY (rowid=?)" in plan(conn, engine.STATE_CHECKS, "[1]")
-    steps = plan(conn, engine.STATES_FOR_NAMES, json.dumps(["a"]))
+    assert "SEARCH c USING INTEGER PRIMARY KEY (rowid=?)" in plan(conn, state_checks, "[1]")
+    steps = plan(conn, states_for_names, json.dumps(["a"]))
     assert "SEARCH s USING INDEX stores_live_name (name=?)" in steps
     assert "SEARCH checks USING COVERING INDEX checks_store (store_id=?)" in steps
     assert "SEARCH checks USING INDEX checks_conclusive (store_id=?)" in steps

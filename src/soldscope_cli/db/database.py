@@ -26,10 +26,10 @@ from soldscope_cli.db.sqlite.engine import (
     Database,
     IntegrityReport,
     check_integrity,
-    read_states,
     read_states_if_exists,
 )
-from soldscope_cli.db.sqlite.migrations import MIGRATIONS, STORE_TABLES, Migration
+from soldscope_cli.db.sqlite.migrations import MIGRATIONS, Migration
+from soldscope_cli.db.tables.core import STORE_TABLES, read_states
 
 __all__ = [
     "BRAND_ANALYTICS",

@@ -243,16 +243,3 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0320_secrets", _SECRETS),
     Migration("0400_registry", _REGISTRY),
 )
-
-# Tables that hold a connection's rows (by store_id), children before what they point at: the
-# same list as SQLite's, so `delete --purge-data` names the same tables on both engines.
-STORE_TABLES = (
-    "checks",
-    "sync_runs",
-    "sync_state",
-    "inventory_summaries",
-    "financial_transactions",
-    "ba_search_terms_rows",
-    "ba_search_terms_weeks",
-    "ba_search_terms_loads",
-)

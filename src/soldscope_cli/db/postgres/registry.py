@@ -12,7 +12,9 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from soldscope_cli.db.model import RegistryRecord
+from soldscope_cli.db.postgres.dialect import DIALECT
 from soldscope_cli.db.postgres.state import Conn
+from soldscope_cli.db.sql import Tx
 
 _FIELDS = (
     "name, region, marketplaces, authorized_at, selling_partner_id, region_wide, self_authorized"
@@ -27,7 +29,7 @@ class _Engine(Protocol):
     ) -> list[tuple[Any, ...]]: ...
 
     def event_in(
-        self, tx: Conn, kind: str, at: datetime, name: str, store_id: int, detail: Any
+        self, tx: Tx, kind: str, at: datetime, name: str, store_id: int | None, detail: Any
     ) -> None: ...
 
     def remember(self, name: str, store_id: int) -> None: ...
@@ -111,7 +113,7 @@ class Registry:
                     (*values, store_id),
                 )
             self._db.event_in(
-                tx,
+                Tx(tx, DIALECT),
                 "reauthorized" if renewed else "connected",
                 at,
                 record.name,

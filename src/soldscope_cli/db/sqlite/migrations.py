@@ -512,15 +512,3 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0310_invitations", _m0310_invitations),
     Migration("0320_secrets", _m0320_secrets),
 )
-
-# Tables that hold a connection's rows (by store_id), children before what they point at.
-STORE_TABLES = (
-    "checks",
-    "sync_runs",
-    "sync_state",
-    "inventory_summaries",
-    "financial_transactions",
-    "ba_search_terms_rows",
-    "ba_search_terms_weeks",
-    "ba_search_terms_loads",
-)

@@ -1,72 +1,111 @@
 """Brand Analytics search terms: staged loads, their rows, and the week marks that publish them.
 
 A load's rows are visible (through the `ba_search_terms` view) only once ba_search_terms_weeks
-points at that load, and that mark is written in the transaction that stores the last rows.
+points at that load, and that mark is written in the transaction that stores the last rows. Rows
+go in through the dialect's bulk insert (executemany in SQLite, COPY in PostgreSQL), one batch
+per transaction: memory follows the batch, never the document.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from soldscope_cli.db.model import BRAND_ANALYTICS, SEARCH_TERM_FIELDS, to_db_time
-from soldscope_cli.db.sqlite.state import delete_state, stream
-
-if TYPE_CHECKING:
-    from soldscope_cli.db.sqlite.state import Connections
+from soldscope_cli.datasets.schema import Column, Kind, Table
+from soldscope_cli.db.model import BRAND_ANALYTICS, SEARCH_TERM_FIELDS
+from soldscope_cli.db.tables.base import Engine
+from soldscope_cli.db.tables.sync_state import delete_state
 
 ROWS_TABLE = "ba_search_terms_rows"
 LOADS_TABLE = "ba_search_terms_loads"
 WEEKS_TABLE = "ba_search_terms_weeks"
 VIEW = "ba_search_terms"
+ROW_COLUMNS = ("load_id", "store_id", *SEARCH_TERM_FIELDS)
+
+# The declarations `team import` and the schema test read; the SQL below is this module's own,
+# since a week's rows are published by a mark, not upserted by key.
+_FIELD_KINDS = {
+    "search_frequency_rank": Kind.INT,
+    "click_share_rank": Kind.INT,
+    "click_share": Kind.REAL,
+    "conversion_share": Kind.REAL,
+}
+ROWS = Table(
+    ROWS_TABLE,
+    (
+        Column("load_id", Kind.ID, required=True),
+        Column("store_id", Kind.ID, required=True),
+        *(Column(f, _FIELD_KINDS.get(f, Kind.TEXT)) for f in SEARCH_TERM_FIELDS),
+    ),
+    key=(),
+)
+WEEKS = Table(
+    WEEKS_TABLE,
+    (
+        Column("store_id", Kind.ID, required=True),
+        Column("marketplace_id", required=True),
+        Column("week_start", Kind.DATE, required=True),
+        Column("week_end", Kind.DATE, required=True),
+        Column("report_id", required=True),
+        Column("processing_status", required=True),
+        Column("row_count", Kind.INT, required=True),
+        Column("load_id", Kind.ID),
+        Column("loaded_at", Kind.TIME, required=True),
+    ),
+    key=("store_id", "marketplace_id", "week_start"),
+)
+LOADS = Table(
+    LOADS_TABLE,
+    (
+        Column("load_id", Kind.ID, required=True),
+        Column("store_id", Kind.ID, required=True),
+        Column("marketplace_id", required=True),
+        Column("week_start", Kind.DATE, required=True),
+        Column("report_id", required=True),
+        Column("started_at", Kind.TIME, required=True),
+    ),
+    key=("load_id",),
+)
+EXPORT_COLUMNS = ("store", "marketplace_id", "week_start", "week_end", *SEARCH_TERM_FIELDS)
 
 _DELETE_SLICE = 50_000
-_INSERT = (
-    f"INSERT INTO {ROWS_TABLE} (load_id, store_id, {', '.join(SEARCH_TERM_FIELDS)})"  # noqa: S608
-    f" VALUES ({', '.join('?' for _ in range(len(SEARCH_TERM_FIELDS) + 2))})"
-)
 
 
 class SearchTermsTable:
     """Weekly search term reports of every store and marketplace."""
 
-    def __init__(self, db: Connections) -> None:
+    def __init__(self, db: Engine) -> None:
         self._db = db
 
     def loaded_weeks(self, store_id: int, marketplace_id: str) -> set[str]:
         """Week starts (ISO dates) already loaded, with rows or without."""
-        rows = (
-            self._db.connection()
-            .execute(
+        with self._db.reading() as tx:
+            rows = tx.all(
                 f"SELECT week_start FROM {WEEKS_TABLE} WHERE store_id = ? AND marketplace_id = ?",  # noqa: S608
                 (store_id, marketplace_id),
             )
-            .fetchall()
-        )
         return {str(r[0]) for r in rows}
 
     def clear_staged(self, store_id: int, marketplace_id: str, week_start: str) -> None:
         """Remove what interrupted loads of this week left behind (never visible)."""
-        conn = self._db.connection()
-        stale = conn.execute(
-            f"SELECT l.load_id FROM {LOADS_TABLE} l LEFT JOIN {WEEKS_TABLE} w"  # noqa: S608
-            " ON w.store_id = l.store_id AND w.marketplace_id = l.marketplace_id"
-            " AND w.week_start = l.week_start AND w.load_id = l.load_id"
-            " WHERE l.store_id = ? AND l.marketplace_id = ? AND l.week_start = ?"
-            " AND w.load_id IS NULL",
-            (store_id, marketplace_id, week_start),
-        ).fetchall()
+        with self._db.reading() as tx:
+            stale = tx.all(
+                f"SELECT l.load_id FROM {LOADS_TABLE} l LEFT JOIN {WEEKS_TABLE} w"  # noqa: S608
+                " ON w.store_id = l.store_id AND w.marketplace_id = l.marketplace_id"
+                " AND w.week_start = l.week_start AND w.load_id = l.load_id"
+                " WHERE l.store_id = ? AND l.marketplace_id = ? AND l.week_start = ?"
+                " AND w.load_id IS NULL",
+                (store_id, marketplace_id, week_start),
+            )
         for (load_id,) in stale:
             while True:
                 # Slices keep each write transaction short, so other stores' writers never wait.
-                with self._db.transaction(conn) as tx:
-                    cur = tx.execute(
-                        f"DELETE FROM {ROWS_TABLE} WHERE rowid IN (SELECT rowid FROM {ROWS_TABLE}"  # noqa: S608
-                        " WHERE load_id = ? LIMIT ?)",
-                        (load_id, _DELETE_SLICE),
+                with self._db.writing() as tx:
+                    removed = tx.count(
+                        tx.d.slice_delete(ROWS_TABLE, "load_id = ?"), (load_id, _DELETE_SLICE)
                     )
-                    if cur.rowcount < _DELETE_SLICE:
+                    if removed < _DELETE_SLICE:
                         tx.execute(f"DELETE FROM {LOADS_TABLE} WHERE load_id = ?", (load_id,))  # noqa: S608
                         break
 
@@ -75,19 +114,18 @@ class SearchTermsTable:
     ) -> int:
         """A new (invisible) load of one week's report; its rows carry the returned load id."""
         with self._db.store_transaction(store_id) as tx:
-            cur = tx.execute(
+            return tx.insert(
                 f"INSERT INTO {LOADS_TABLE} (store_id, marketplace_id, week_start, report_id,"  # noqa: S608
-                " started_at) VALUES (?, ?, ?, ?, ?)",
-                (store_id, marketplace_id, week_start, report_id, to_db_time(at)),
+                " started_at) VALUES (?, ?, ?, ?, ?) RETURNING load_id",
+                (store_id, marketplace_id, week_start, report_id, at),
             )
-            return int(cur.lastrowid or 0)
 
     def add_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Insert a batch of (load_id, store_id, *SEARCH_TERM_FIELDS) rows in one transaction."""
         if not rows:
             return
         with self._db.store_transaction(int(rows[0][1])) as tx:
-            tx.executemany(_INSERT, rows)
+            tx.d.bulk_insert(tx, ROWS_TABLE, ROW_COLUMNS, rows)
 
     def mark_loaded(
         self,
@@ -108,7 +146,7 @@ class SearchTermsTable:
         are visible and the week is skipped. `forget` names brand analytics marks to remove."""
         with self._db.store_transaction(store_id) as tx:
             if rows:
-                tx.executemany(_INSERT, rows)
+                tx.d.bulk_insert(tx, ROWS_TABLE, ROW_COLUMNS, rows)
             tx.execute(
                 f"INSERT INTO {WEEKS_TABLE} (store_id, marketplace_id, week_start, week_end,"  # noqa: S608
                 " report_id, processing_status, row_count, load_id, loaded_at)"
@@ -126,7 +164,7 @@ class SearchTermsTable:
                     status,
                     row_count,
                     load_id,
-                    to_db_time(at),
+                    at,
                 ),
             )
             for key in forget:
@@ -137,24 +175,25 @@ class SearchTermsTable:
     def figures(self, store_id: int) -> tuple[int, str | None]:
         """Rows held (the row_count stored per week, never a count of the rows table) and the
         newest week with data."""
-        row = (
-            self._db.connection()
-            .execute(
+        with self._db.reading() as tx:
+            row = tx.one(
                 f"SELECT COALESCE(SUM(row_count), 0), MAX(CASE WHEN row_count > 0 THEN week_start"  # noqa: S608
                 f" END) FROM {WEEKS_TABLE} WHERE store_id = ?",
                 (store_id,),
             )
-            .fetchone()
-        )
-        return int(row[0]), row[1]
+        assert row is not None  # an aggregate always answers
+        return int(row[0]), None if row[1] is None else str(row[1])
 
     def export(
         self, store_id: int, since: str | None, size: int
     ) -> Iterator[list[tuple[Any, ...]]]:
         """Visible rows week by week (the weeks' key order, rows as loaded), `size` at a time;
         since: weeks starting on or after this date."""
+        tx = self._db.session()
+        week = WEEKS.column("week_start")
         sql = (
-            f"SELECT ?, w.marketplace_id, w.week_start, w.week_end,"  # noqa: S608
+            f"SELECT CAST(? AS TEXT), w.marketplace_id, w.{tx.d.export_text(week)},"  # noqa: S608
+            f" w.{tx.d.export_text(WEEKS.column('week_end'))},"
             f" {', '.join('r.' + f for f in SEARCH_TERM_FIELDS)}"
             f" FROM {WEEKS_TABLE} w JOIN {ROWS_TABLE} r ON r.load_id = w.load_id"
             " WHERE w.store_id = ?"
@@ -163,12 +202,5 @@ class SearchTermsTable:
         if since is not None:
             sql += " AND w.week_start >= ?"
             params += (since[:10],)
-        return stream(
-            self._db.connection(),
-            sql + " ORDER BY w.marketplace_id, w.week_start, r.rowid",
-            params,
-            size,
-        )
-
-
-EXPORT_COLUMNS = ("store", "marketplace_id", "week_start", "week_end", *SEARCH_TERM_FIELDS)
+        order = f" ORDER BY w.marketplace_id, w.week_start, r.{tx.d.row_order}"
+        return tx.d.stream(tx, sql + order, params, size)

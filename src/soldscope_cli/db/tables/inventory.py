@@ -4,18 +4,47 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from soldscope_cli.datasets.schema import Column, Kind, Table, raw, store_columns, synced_at
+from soldscope_cli.db import sql
 from soldscope_cli.db.model import INVENTORY, InventoryRow, PageCounts, from_db_time, to_db_time
-from soldscope_cli.db.sqlite.state import get_state, put_state, store_export, store_figures
-from soldscope_cli.db.sqlite.upsert import upsert
+from soldscope_cli.db.tables.base import Engine
+from soldscope_cli.db.tables.sync_state import get_state, put_state
 
-if TYPE_CHECKING:
-    from soldscope_cli.db.sqlite.state import Connections
+_QUANTITIES = (
+    "total_quantity",
+    "fulfillable_quantity",
+    "inbound_working_quantity",
+    "inbound_shipped_quantity",
+    "inbound_receiving_quantity",
+    "reserved_quantity",
+    "researching_quantity",
+    "unfulfillable_quantity",
+)
 
-TABLE = "inventory_summaries"
-COLUMNS = ("store_id", "store", "marketplace_id", *InventoryRow._fields, "synced_at")
-KEY = ("store_id", "marketplace_id", "seller_sku")
+TABLE = Table(
+    "inventory_summaries",
+    (
+        *store_columns(),
+        Column("marketplace_id", required=True),
+        Column("seller_sku", required=True),
+        Column("asin"),
+        Column("fn_sku"),
+        Column("condition"),
+        Column("product_name"),
+        *(Column(name, Kind.INT) for name in _QUANTITIES),
+        Column("last_updated_time", Kind.AMAZON_TIME, raw_key="lastUpdatedTime"),
+        raw(),
+        synced_at(),
+    ),
+    key=("store_id", "marketplace_id", "seller_sku"),
+    indexes=(("store_id", "asin"), ("store_id", "last_updated_time")),
+    newest="last_updated_time",
+    since="COALESCE(last_updated_time, synced_at)",
+    order=("marketplace_id", "seller_sku"),
+    copy_order="marketplace_id, seller_sku",
+)
 _CURSOR = "cursor:"
 _FULL = "full:"
 
@@ -23,17 +52,19 @@ _FULL = "full:"
 class InventoryTable:
     """FBA inventory summaries of every store, one row per (store, marketplace, SKU)."""
 
-    def __init__(self, db: Connections) -> None:
+    def __init__(self, db: Engine) -> None:
         self._db = db
 
     def cursor(self, store_id: int, marketplace_id: str) -> datetime | None:
         """Where the next incremental pull of this marketplace starts."""
-        value = get_state(self._db.connection(), store_id, INVENTORY, _CURSOR + marketplace_id)
+        with self._db.reading() as tx:
+            value = get_state(tx, store_id, INVENTORY, _CURSOR + marketplace_id)
         return from_db_time(value) if value else None
 
     def last_full_pull(self, store_id: int, marketplace_id: str) -> datetime | None:
         """When the last complete full pull of this marketplace started."""
-        value = get_state(self._db.connection(), store_id, INVENTORY, _FULL + marketplace_id)
+        with self._db.reading() as tx:
+            value = get_state(tx, store_id, INVENTORY, _FULL + marketplace_id)
         return from_db_time(value) if value else None
 
     def begin_full_pull(self) -> None:
@@ -41,9 +72,9 @@ class InventoryTable:
 
         A temp table lives on this thread's connection only and vanishes with it if the pull dies.
         """
-        conn = self._db.connection()
-        conn.execute("CREATE TEMP TABLE IF NOT EXISTS inventory_seen (sku TEXT PRIMARY KEY)")
-        conn.execute("DELETE FROM temp.inventory_seen")
+        with self._db.writing() as tx:
+            tx.execute("CREATE TEMP TABLE IF NOT EXISTS inventory_seen (sku TEXT PRIMARY KEY)")
+            tx.execute("DELETE FROM inventory_seen")
 
     def write_page(
         self,
@@ -63,25 +94,26 @@ class InventoryTable:
         pull did not see are deleted, and the pull's time recorded, in the same transaction.
         """
         store = self._db.store_name(store_id)
-        synced_at = to_db_time(at)
-        values = [(store_id, store, marketplace_id, *row, synced_at) for row in rows]
+        stamp = self._db.dialect.param(at)
+        values = [(store_id, store, marketplace_id, *row, stamp) for row in rows]
         removed = 0
         with self._db.store_transaction(store_id) as tx:
-            added, updated = upsert(tx, TABLE, COLUMNS, KEY, values)
+            added, updated = tx.d.upsert(tx, TABLE.name, TABLE.names, TABLE.key, values)
             if full:
+                # No CREATE here: on a session that never began this pull the insert fails,
+                # rather than a fresh empty table making the last page delete every SKU.
                 tx.executemany(
-                    "INSERT OR IGNORE INTO temp.inventory_seen (sku) VALUES (?)",
+                    "INSERT INTO inventory_seen (sku) VALUES (?) ON CONFLICT DO NOTHING",
                     [(row.seller_sku,) for row in rows],
                 )
             if cursor is not None:
                 put_state(tx, store_id, INVENTORY, _CURSOR + marketplace_id, to_db_time(cursor), at)
             if full_pull_started is not None:
-                cur = tx.execute(
-                    f"DELETE FROM {TABLE} WHERE store_id = ? AND marketplace_id = ?"  # noqa: S608
-                    " AND seller_sku NOT IN (SELECT sku FROM temp.inventory_seen)",
+                removed = tx.count(
+                    f"DELETE FROM {TABLE.name} WHERE store_id = ? AND marketplace_id = ?"  # noqa: S608
+                    " AND seller_sku NOT IN (SELECT sku FROM inventory_seen)",
                     (store_id, marketplace_id),
                 )
-                removed = max(cur.rowcount, 0)
                 put_state(
                     tx,
                     store_id,
@@ -95,29 +127,16 @@ class InventoryTable:
     # --- reads for `data` and `export` ------------------------------------------------------------
 
     def figures(self, store_id: int) -> tuple[int, str | None]:
-        """Rows held and the newest lastUpdatedTime (index seeks on the store's prefix)."""
-        return store_figures(self._db.connection(), TABLE, "last_updated_time", store_id)
+        """Rows held and the newest lastUpdatedTime, as Amazon wrote it."""
+        with self._db.reading() as tx:
+            return sql.figures(tx, TABLE, store_id)
 
     def export(
         self, store_id: int, since: str | None, size: int
     ) -> Iterator[list[tuple[Any, ...]]]:
         """The store's rows in key order, `size` at a time; since: lastUpdatedTime (else the
         time it was synced) at or after this UTC text."""
-        return store_export(
-            self._db.connection(),
-            TABLE,
-            EXPORT_COLUMNS,
-            since_expr="COALESCE(last_updated_time, synced_at)",
-            order="marketplace_id, seller_sku",
-            store_id=store_id,
-            since=since,
-            size=size,
-        )
+        return sql.export(self._db.session(), TABLE, store_id, since, size)
 
 
-EXPORT_COLUMNS = (
-    "store",
-    "marketplace_id",
-    *(f for f in InventoryRow._fields if f != "raw"),
-    "synced_at",
-)
+EXPORT_COLUMNS = tuple(c.name for c in TABLE.export_columns)

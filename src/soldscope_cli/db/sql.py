@@ -1,0 +1,229 @@
+"""One way to run a statement on either engine: SQL written once, with `?` markers.
+
+Table code (db/tables/) writes each statement once against a `Tx`; the engine's dialect
+(db/sqlite/dialect.py, db/postgres/dialect.py) turns the markers into the driver's, converts
+parameters (our times, JSON, lists of ids) and reads stored times and JSON back. What differs
+beyond that (how an upsert counts what it changed, a slice delete, the text `export` shows of a
+kind) is a dialect method too; what only one engine does (COPY, advisory locks, temp tables,
+SQLite's table rebuilds) stays in that engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from soldscope_cli.datasets.schema import Column, Kind, Table
+
+
+class Json:
+    """A parameter stored as JSON (text in SQLite, jsonb in PostgreSQL)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+class Ids:
+    """A list of ids for `Dialect.in_ids` (json_each in SQLite, an array in PostgreSQL)."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: Sequence[Any]) -> None:
+        self.values = list(values)
+
+
+class Dialect(Protocol):
+    """What one engine's SQL and driver need that the other's do not."""
+
+    name: str
+    json_object: str  # the function building a JSON object from key/value pairs
+    row_order: str  # the column that keeps insertion order in tables without an id
+
+    def sql(self, text: str) -> str:
+        """The statement with the driver's markers (cached)."""
+        ...
+
+    def param(self, value: Any) -> Any:
+        """A parameter as the driver takes it (times, Json, Ids converted)."""
+        ...
+
+    def time(self, value: Any) -> datetime | None:
+        """A stored time (ours) as an aware datetime."""
+        ...
+
+    def json(self, value: Any) -> Any:
+        """A stored JSON value as Python."""
+        ...
+
+    def in_ids(self, column: str) -> str:
+        """`column` is one of an Ids parameter."""
+        ...
+
+    def ids_join(self, alias: str, table: str, on: str, *, names: bool = False) -> str:
+        """An Ids parameter (of ids, or of names) as rows (`alias`.value) joined to `table` on `on`, the list the
+        outer loop (each of its values an index seek into the table)."""
+        ...
+
+    def not_in_ids(self, column: str) -> str:
+        """`column` is none of an Ids parameter."""
+        ...
+
+    def lock(self, share: bool = False) -> str:
+        """The row lock clause a check-then-write needs (none where a write lock is global)."""
+        ...
+
+    def distinct(self, left: str, right: str) -> str:
+        """`left` and `right` differ, NULLs compared as values."""
+        ...
+
+    def lock_table(self, tx: Tx, table: str) -> None:
+        """Keep every other writer out of `table` until the transaction ends."""
+        ...
+
+    def slice_delete(self, table: str, where: str) -> str:
+        """DELETE at most `?` rows of `table` matching `where` (its markers come first)."""
+        ...
+
+    def export_text(self, column: Column) -> str:
+        """The SQL that reads a column as `export` shows it (the same text on both engines)."""
+        ...
+
+    def ddl_type(self, kind: Kind) -> str:
+        """The column type of a kind."""
+        ...
+
+    def upsert(
+        self, tx: Tx, table: str, columns: Sequence[str], key: Sequence[str], rows: Sequence[Any]
+    ) -> tuple[int, int]:
+        """Insert or update rows by key, leaving unchanged ones alone: (added, updated)."""
+        ...
+
+    def stream(
+        self, tx: Tx, sql: str, params: Sequence[Any], size: int
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """A read's rows `size` at a time, memory flat however many match."""
+        ...
+
+    def bulk_insert(
+        self, tx: Tx, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """Append many rows (in the driver's types) as fast as the engine can."""
+        ...
+
+
+class Tx:
+    """One engine connection with its dialect; a write made through it joins whatever
+    transaction the connection is in."""
+
+    __slots__ = ("d", "raw")
+
+    def __init__(self, raw: Any, dialect: Dialect) -> None:
+        self.raw = raw
+        self.d = dialect
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """Run one statement; the driver's cursor."""
+        param = self.d.param
+        return self.raw.execute(self.d.sql(sql), [param(p) for p in params])
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement per row (rows already in the driver's types)."""
+        if rows:
+            with _cursor(self.raw) as cur:
+                cur.executemany(self.d.sql(sql), rows)
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        """The first row, or None."""
+        row = self.execute(sql, params).fetchone()
+        return None if row is None else tuple(row)
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Every row."""
+        return [tuple(r) for r in self.execute(sql, params).fetchall()]
+
+    def value(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """The first column of the first row (None when there is none)."""
+        row = self.one(sql, params)
+        return None if row is None else row[0]
+
+    def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """An INSERT … RETURNING id; the new id."""
+        # Every row fetched: sqlite3 completes a RETURNING statement only once it is read out.
+        rows = self.all(sql, params)
+        return int(rows[0][0])
+
+    def count(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """A write; how many rows it changed."""
+        return max(int(self.execute(sql, params).rowcount), 0)
+
+
+class _cursor:
+    """The driver's cursor, closed after use (sqlite3's has no context manager)."""
+
+    def __init__(self, raw: Any) -> None:
+        self._cursor = raw.cursor()
+
+    def __enter__(self) -> Any:
+        return self._cursor
+
+    def __exit__(self, *exc: object) -> None:
+        self._cursor.close()
+
+
+def upsert_sql(d: Dialect, table: str, columns: Sequence[str], key: Sequence[str]) -> str:
+    """INSERT … ON CONFLICT DO UPDATE of the non-key columns, only where `raw` changed."""
+    marks = ", ".join("?" for _ in columns)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
+    return d.sql(
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608 (declared identifiers)
+        f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
+        f" WHERE {d.distinct(f'{table}.raw', 'excluded.raw')}"
+    )
+
+
+def ddl(table: Table, d: Dialect) -> str:
+    """CREATE TABLE and its indexes for a declared table, in the dialect's types."""
+    lines = [
+        f"    {c.name} {d.ddl_type(c.kind)}{' NOT NULL' if c.required else ''}"
+        for c in table.columns
+    ]
+    lines.append(f"    PRIMARY KEY ({', '.join(table.key)})")
+    if table.columns[0].name == "store_id":
+        lines.append("    FOREIGN KEY (store_id) REFERENCES stores (id)")
+    statements = [f"CREATE TABLE {table.name} (\n" + ",\n".join(lines) + "\n)"]
+    for index in table.indexes:
+        name = f"{table.name}_{'_'.join(c for c in index if c != 'store_id')}"
+        statements.append(f"CREATE INDEX {name} ON {table.name} ({', '.join(index)})")
+    return ";\n".join(statements)
+
+
+def figures(tx: Tx, table: Table, store_id: int) -> tuple[int, str | None]:
+    """Rows held for one store and its newest `table.newest` value, as `export` shows it."""
+    if table.newest is None:
+        total = tx.value(f"SELECT COUNT(*) FROM {table.name} WHERE store_id = ?", (store_id,))  # noqa: S608
+        return int(total), None
+    newest = tx.d.export_text(table.column(table.newest))
+    row = tx.one(
+        f"SELECT COUNT(*), (SELECT {newest} FROM {table.name} WHERE store_id = ?"  # noqa: S608 (declared identifiers)
+        f" ORDER BY {table.newest} DESC NULLS LAST LIMIT 1) FROM {table.name} WHERE store_id = ?",
+        (store_id, store_id),
+    )
+    assert row is not None  # an aggregate always answers
+    return int(row[0]), None if row[1] is None else str(row[1])
+
+
+def export(
+    tx: Tx, table: Table, store_id: int, since: str | None, size: int
+) -> Iterator[list[tuple[Any, ...]]]:
+    """One store's rows in the table's order, `size` at a time; since: `table.since` at or after
+    this UTC text ("YYYY-MM-DDTHH:MM:SS")."""
+    columns = ", ".join(tx.d.export_text(c) for c in table.export_columns)
+    sql = f"SELECT {columns} FROM {table.name} WHERE store_id = ?"  # noqa: S608 (declared identifiers)
+    params: tuple[Any, ...] = (store_id,)
+    if since is not None and table.since is not None:
+        sql += f" AND {table.since} >= ?"
+        params += (since,)
+    return tx.d.stream(tx, f"{sql} ORDER BY {', '.join(table.order)}", params, size)

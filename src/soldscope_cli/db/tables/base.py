@@ -1,0 +1,33 @@
+"""The engine as table code sees it: transactions that yield a `Tx`, and store names."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import Protocol
+
+from soldscope_cli.db.sql import Dialect, Tx
+
+
+class Engine(Protocol):
+    """What db.sqlite's and db.postgres's Database give the tables."""
+
+    @property
+    def dialect(self) -> Dialect: ...
+
+    def reading(self) -> AbstractContextManager[Tx]:
+        """This thread's connection for a read (PostgreSQL: in a short transaction)."""
+        ...
+
+    def session(self) -> Tx:
+        """This thread's connection, no transaction begun (a stream begins its own)."""
+        ...
+
+    def writing(self) -> AbstractContextManager[Tx]:
+        """A write transaction; inside one this thread already holds, it joins that one."""
+        ...
+
+    def store_transaction(self, store_id: int) -> AbstractContextManager[Tx]:
+        """A write transaction for one live store (StoreDeleted once it was deleted)."""
+        ...
+
+    def store_name(self, store_id: int) -> str: ...
