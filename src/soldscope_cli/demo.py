@@ -151,10 +151,10 @@ def _run_in_home(
     client_secret: str,
 ) -> DemoResult:
     from soldscope_cli.checks.validation import run_validate
+    from soldscope_cli.datasets.registry import NAMES as DATASET_NAMES
     from soldscope_cli.fleet.app_settings import AppSetRequest, run_app_set
     from soldscope_cli.fleet.listing import ListQuery, run_list
     from soldscope_cli.onboarding.invitations import renew_invitations
-    from soldscope_cli.sync.registry import NAMES as DATASET_NAMES
     from soldscope_cli.sync.session import SyncRequest, run_sync_command
 
     say(f"Registering the demo app {app_id}…")

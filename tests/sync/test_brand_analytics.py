@@ -9,9 +9,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from soldscope_cli.amazon.spapi import SpapiForbidden, SpapiTransient
+from soldscope_cli.datasets import registry
 from soldscope_cli.db.database import Database
 from soldscope_cli.sync import brand_analytics as ba
-from soldscope_cli.sync import registry
 from soldscope_cli.sync.base import BRAND_ANALYTICS, DatasetFailed, DatasetJob
 
 from .conftest import NOW, Clock, FakeClient, forbidden, gz_document, make_store, rows, term_rows

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from soldscope_cli.datasets import registry
 from soldscope_cli.db.database import STORE_TABLES
 from soldscope_cli.errors import UsageError
-from soldscope_cli.sync import registry, runner
+from soldscope_cli.sync import runner
 
 DOCS = Path(__file__).parent.parent.parent / "docs" / "sync.md"
 
@@ -42,7 +43,7 @@ def test_an_unknown_dataset_lists_the_known_ones() -> None:
 def test_every_dataset_has_a_sync_module_and_tables_the_database_purges() -> None:
     for dataset in registry.DATASETS:
         assert callable(importlib.import_module(dataset.module).sync)
-        assert set(dataset.tables) <= set(STORE_TABLES)
+        assert set(dataset.table_names) <= set(STORE_TABLES)
 
 
 def test_docs_describe_every_dataset_and_its_tables() -> None:
@@ -51,12 +52,12 @@ def test_docs_describe_every_dataset_and_its_tables() -> None:
         assert f"| `{dataset.name}` |" in text
         for alias in dataset.aliases:
             assert f"`{alias}`" in text
-        for table in dataset.tables:
+        for table in dataset.table_names:
             assert f"`{table}`" in text
 
 
 def test_importing_the_registry_imports_no_dataset() -> None:
-    code = "import sys, soldscope_cli.sync.registry; print('\\n'.join(sys.modules))"
+    code = "import sys, soldscope_cli.datasets.registry; print('\\n'.join(sys.modules))"
     modules = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.split()

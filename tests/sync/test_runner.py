@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from soldscope_cli.amazon.lwa import AppCredentialsRejected, GrantRejected, LwaTransient
+from soldscope_cli.datasets import registry
 from soldscope_cli.db.database import CHECK_PROBLEM, MIGRATIONS, CheckRecord, Database, read_states
 from soldscope_cli.fleet.config import StoreRecord
 from soldscope_cli.fleet.secrets import MemorySecretStore, token_key
-from soldscope_cli.sync import registry
 from soldscope_cli.sync.base import FINANCES, INVENTORY, SyncClient
 from soldscope_cli.sync.runner import (
     DatasetResult,
@@ -503,8 +503,8 @@ def test_a_refused_download_link_fails_the_dataset_without_blaming_roles_or_the_
 
 def test_a_store_deleted_and_purged_mid_sync_keeps_nothing(any_db: Database, clock: Clock) -> None:
     """`delete --purge-data` from another process while the sync pages through the store."""
+    from soldscope_cli.datasets import registry
     from soldscope_cli.db.database import STORE_TABLES
-    from soldscope_cli.sync import registry
 
     db = any_db
     store = make_store()

@@ -127,7 +127,7 @@ def complete_marketplaces(incomplete: str) -> list[str]:
 
 def complete_datasets(incomplete: str) -> list[str]:
     """Shell completion for sync's --dataset."""
-    from soldscope_cli.sync.registry import NAMES
+    from soldscope_cli.datasets.registry import NAMES
 
     return complete_choices(*NAMES)(incomplete)
 

@@ -21,7 +21,7 @@ REVOKE_HINT = (
 
 def run_delete(ctx: AppContext, name: str, *, purge_data: bool) -> None:
     """Remove the store's record and token (and its data when asked)."""
-    from soldscope_cli.sync import registry
+    from soldscope_cli.datasets import registry
 
     team = ctx.database_url() is not None
     db = ctx.database() if purge_data or team or ctx.paths.database.exists() else None

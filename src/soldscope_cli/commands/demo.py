@@ -26,10 +26,10 @@ def demo_command(
       soldscope demo
       soldscope demo --keep
     """
+    from soldscope_cli.datasets.registry import NAMES as DATASET_NAMES
     from soldscope_cli.demo import run_demo
     from soldscope_cli.output.sync import render_table, store_line, summary_line
     from soldscope_cli.output.validate import render_validation
-    from soldscope_cli.sync.registry import NAMES as DATASET_NAMES
 
     app = get_context(ctx)
 

@@ -16,9 +16,9 @@ from soldscope_cli.commands.common import (
     get_context,
     say_notify_failures,
 )
+from soldscope_cli.datasets import registry
 from soldscope_cli.errors import ExitCode, SoldscopeError, UnhealthyError, UsageError
 from soldscope_cli.fleet.config import parse_time
-from soldscope_cli.sync import registry
 
 if TYPE_CHECKING:
     from soldscope_cli.context import AppContext

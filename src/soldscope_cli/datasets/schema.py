@@ -49,6 +49,9 @@ class Table:
     since: str | None = None  # the SQL expression `export --since` compares (UTC)
     order: tuple[str, ...] = ()  # export order within a store
     copy_order: str = ""  # the order `team import` copies rows in
+    # Rows keep the order they were written in (a document's order, for export): SQLite's rowid,
+    # a `seq` identity column first in PostgreSQL.
+    keeps_order: bool = False
 
     def __post_init__(self) -> None:
         names = self.names

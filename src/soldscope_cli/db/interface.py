@@ -127,6 +127,11 @@ class DatasetDatabase(Protocol):
 class DatasetReads(Protocol):
     """What `data` and `export` read of one dataset's tables (each dataset's table implements it)."""
 
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The column names of what export yields."""
+        ...
+
     def figures(self, store_id: int) -> tuple[int, str | None]: ...
 
     def export(

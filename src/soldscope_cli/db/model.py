@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar, NamedTuple
 
+from soldscope_cli.datasets import brand_analytics, finances, inventory, registry
 from soldscope_cli.status import Problem
 
 CHECK_OK = "ok"
@@ -16,11 +17,11 @@ CHECK_APP_ERROR = "app_error"  # the app's credentials were rejected: not the st
 CHECK_OUTCOMES = (CHECK_OK, CHECK_PROBLEM, CHECK_INCOMPLETE, CHECK_APP_ERROR)
 CONCLUSIVE_OUTCOMES = (CHECK_OK, CHECK_PROBLEM)
 
-# Dataset names are stored (sync_runs.dataset, sync_state.dataset), so the storage defines them;
-# sync/registry.py describes each dataset around its name.
-INVENTORY = "inventory"
-FINANCES = "finances"
-BRAND_ANALYTICS = "brand-analytics"
+# Dataset names are stored (sync_runs.dataset, sync_state.dataset); each dataset's declaration
+# (soldscope_cli.datasets) defines its own.
+INVENTORY = inventory.NAME
+FINANCES = finances.NAME
+BRAND_ANALYTICS = brand_analytics.NAME
 
 SYNC_OK = "ok"  # the sync_runs outcome that counts as the store's last sync
 
@@ -116,20 +117,6 @@ class FinanceRow(NamedTuple):
     order_id: str | None
     financial_event_group_id: str | None
     raw: str
-
-
-# A Brand Analytics search term row is a plain tuple for speed (a NamedTuple per row costs ~10%
-# of the load): (load_id, store_id, *SEARCH_TERM_FIELDS).
-SEARCH_TERM_FIELDS = (
-    "department_name",
-    "search_term",
-    "search_frequency_rank",
-    "clicked_asin",
-    "clicked_item_name",
-    "click_share_rank",
-    "click_share",
-    "conversion_share",
-)
 
 
 @dataclass(frozen=True)
@@ -273,9 +260,6 @@ class RegistryRecord:
 
 IMPORT_HISTORY_TABLES = ("checks", "events", "sync_runs")
 IMPORT_CURSOR_TABLE = "sync_state"
-IMPORT_DATASET_TABLES = {
-    "inventory_summaries": INVENTORY,
-    "financial_transactions": FINANCES,
-    "ba_search_terms_rows": BRAND_ANALYTICS,
-}
-IMPORT_WEEKS_TABLE = "ba_search_terms_weeks"
+# A dataset's rows are counted in its first declared table.
+IMPORT_DATASET_TABLES = {d.tables[0].name: d.name for d in registry.DATASETS}
+IMPORT_WEEKS_TABLE = brand_analytics.WEEKS.name

@@ -41,6 +41,7 @@ class Dialect(Protocol):
     name: str
     json_object: str  # the function building a JSON object from key/value pairs
     row_order: str  # the column that keeps insertion order in tables without an id
+    order_column: str | None  # its DDL where it is a column of its own
 
     def sql(self, text: str) -> str:
         """The statement with the driver's markers (cached)."""
@@ -190,7 +191,10 @@ def ddl(table: Table, d: Dialect) -> str:
         f"    {c.name} {d.ddl_type(c.kind)}{' NOT NULL' if c.required else ''}"
         for c in table.columns
     ]
-    lines.append(f"    PRIMARY KEY ({', '.join(table.key)})")
+    if table.keeps_order and d.order_column:
+        lines.insert(0, f"    {d.order_column}")
+    if table.key:
+        lines.append(f"    PRIMARY KEY ({', '.join(table.key)})")
     if table.columns[0].name == "store_id":
         lines.append("    FOREIGN KEY (store_id) REFERENCES stores (id)")
     statements = [f"CREATE TABLE {table.name} (\n" + ",\n".join(lines) + "\n)"]

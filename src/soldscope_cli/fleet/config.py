@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from soldscope_cli.amazon.marketplaces import BY_CODE, REGIONS, Region, normalize_code, valid_codes
+from soldscope_cli.datasets import registry
 from soldscope_cli.db.model import DEFAULT_RETENTION_DAYS
 from soldscope_cli.errors import ConfigError, UsageError, did_you_mean
 from soldscope_cli.fleet.files import atomic_write
@@ -104,31 +105,19 @@ class StoreRecord:
     self_authorized: bool = False  # token imported from a private app's self-authorization
 
 
-# [stale]: how old a dataset's last successful sync may be before `soldscope data` flags it. The
-# defaults let a daily cron miss a run's worth of drift (inventory), allow for the Finances API's
-# posting lag (finances), and cover a weekly report's week plus its publication delay (brand
-# analytics). Keys name their unit.
-STALE_DEFAULTS: dict[str, int] = {
-    "inventory_hours": 36,
-    "finances_hours": 48,
-    "brand_analytics_days": 10,
-}
-
+# [stale]: how old a dataset's last successful sync may be before `soldscope data` flags it;
 # [watch]: how often `soldscope sync --watch` syncs each dataset of a store (from the start of its
 # last sync, whatever the outcome, so a failing store is retried at the same pace, not hammered).
-# Well inside the [stale] limits: inventory moves all day, finances post with a lag, Brand
-# Analytics reports are weekly.
-WATCH_DEFAULTS: dict[str, int] = {
-    "inventory_hours": 6,
-    "finances_hours": 12,
-    "brand_analytics_hours": 24,
-}
+# Each dataset declares its defaults (soldscope_cli.datasets); keys name their unit.
+STALE_DEFAULTS: dict[str, int] = registry.stale_defaults()
+WATCH_DEFAULTS: dict[str, int] = registry.watch_defaults()
 
 
 def _per_dataset(limits: Mapping[str, int], defaults: Mapping[str, int], dataset: str) -> timedelta:
+    declared = registry.BY_NAME[dataset]
     for key, default in defaults.items():
         base, _, unit = key.rpartition("_")
-        if base.replace("_", "-") == dataset:
+        if base == declared.key:
             amount = limits.get(key, default)
             return timedelta(hours=amount) if unit == "hours" else timedelta(days=amount)
     raise KeyError(dataset)

@@ -6,7 +6,7 @@ import re
 import threading
 from typing import TYPE_CHECKING, Any
 
-from soldscope_cli.sync import registry
+from soldscope_cli.datasets import registry
 from soldscope_cli.sync.runner import DatasetResult, StoreResult, SyncReport
 
 if TYPE_CHECKING:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from soldscope_cli.datasets.registry import parse
 from soldscope_cli.db.interface import StateReads
 from soldscope_cli.db.model import ExportBatches
 from soldscope_cli.fleet.config import Config, select_stores
-from soldscope_cli.sync.registry import parse
 
 BATCH_ROWS = 5000
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from soldscope_cli.amazon.marketplaces import BY_ID
+from soldscope_cli.datasets.registry import BY_NAME, NAMES
 from soldscope_cli.db.interface import StateReads
 from soldscope_cli.db.model import BRAND_ANALYTICS, DataFigures, from_db_time
 from soldscope_cli.fleet.config import Config, select_stores
-from soldscope_cli.sync.registry import BY_NAME, NAMES
 
 NOT_AUTHORIZED = "not_authorized"
 FAILED = "failed"

@@ -24,6 +24,8 @@ from soldscope_cli.amazon.spapi import SpapiError, SpapiForbidden
 from soldscope_cli.checks.failures import classify, missing_token, no_tokens_found
 from soldscope_cli.checks.recording import CheckRecorder
 from soldscope_cli.checks.result import reconnect_hint
+from soldscope_cli.datasets import registry
+from soldscope_cli.datasets.registry import NAMES as DATASET_NAMES
 from soldscope_cli.db.database import StoreDeleted
 from soldscope_cli.db.interface import Database, StoreClaims
 from soldscope_cli.errors import SoldscopeError, StorageError
@@ -31,7 +33,6 @@ from soldscope_cli.fleet.config import StoreRecord, format_time
 from soldscope_cli.fleet.listing import build_row
 from soldscope_cli.fleet.secrets import SecretStore, token_key
 from soldscope_cli.status import FORBIDDEN, INVALID_GRANT, MISSING_TOKEN, Status
-from soldscope_cli.sync import registry
 from soldscope_cli.sync.base import (
     DatasetFailed,
     DatasetJob,
@@ -42,7 +43,6 @@ from soldscope_cli.sync.base import (
     SyncStopped,
     log,
 )
-from soldscope_cli.sync.registry import NAMES as DATASET_NAMES
 
 DatasetSync = Callable[[DatasetJob], DatasetOutcome]
 DATASETS: Mapping[str, DatasetSync] = {d.name: d.sync for d in registry.DATASETS}

@@ -49,6 +49,7 @@ class PostgresDialect:
     name = "postgresql"
     json_object = "jsonb_build_object"
     row_order = "seq"
+    order_column: str | None = "seq bigint GENERATED ALWAYS AS IDENTITY"
 
     def sql(self, text: str) -> str:
         return _markers(text)

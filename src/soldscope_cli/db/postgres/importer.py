@@ -20,11 +20,12 @@ from typing import Any, NamedTuple
 
 import psycopg
 
+from soldscope_cli.datasets import registry
+from soldscope_cli.datasets.brand_analytics import SEARCH_TERM_FIELDS
 from soldscope_cli.db.model import (
     IMPORT_CURSOR_TABLE,
     IMPORT_HISTORY_TABLES,
     IMPORT_WEEKS_TABLE,
-    SEARCH_TERM_FIELDS,
     RegistryRecord,
 )
 from soldscope_cli.db.postgres.registry import insert_record
@@ -41,42 +42,6 @@ class Table(NamedTuple):
     columns: tuple[str, ...]
     order: str
 
-
-_INVENTORY_COLUMNS = (
-    "store",
-    "marketplace_id",
-    "seller_sku",
-    "asin",
-    "fn_sku",
-    "condition",
-    "product_name",
-    "total_quantity",
-    "fulfillable_quantity",
-    "inbound_working_quantity",
-    "inbound_shipped_quantity",
-    "inbound_receiving_quantity",
-    "reserved_quantity",
-    "researching_quantity",
-    "unfulfillable_quantity",
-    "last_updated_time",
-    "raw",
-    "synced_at",
-)
-_FINANCE_COLUMNS = (
-    "store",
-    "transaction_id",
-    "transaction_type",
-    "transaction_status",
-    "description",
-    "posted_date",
-    "total_amount",
-    "total_currency",
-    "marketplace_id",
-    "order_id",
-    "financial_event_group_id",
-    "raw",
-    "synced_at",
-)
 
 # History, then cursors, then data. The id columns are left out: the team database numbers the
 # rows anew, in `order`, so "newest first" means the same there.
@@ -113,9 +78,12 @@ HISTORY = (
     ),
 )
 CURSORS = Table(IMPORT_CURSOR_TABLE, ("dataset", "key", "value", "updated_at"), "dataset, key")
-DATA = (
-    Table("inventory_summaries", _INVENTORY_COLUMNS, "marketplace_id, seller_sku"),
-    Table("financial_transactions", _FINANCE_COLUMNS, "transaction_id"),
+# Every dataset stored by key, as its declaration has it; Brand Analytics' loads are renumbered
+# below.
+DATA = tuple(
+    Table(d.reads.name, d.reads.copied_columns, d.reads.copy_order)
+    for d in registry.DATASETS
+    if d.reads is not None
 )
 BA_LOADS = "ba_search_terms_loads"
 BA_ROWS = "ba_search_terms_rows"

@@ -10,6 +10,11 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from soldscope_cli.datasets import registry
+from soldscope_cli.datasets.spec import Dataset
+from soldscope_cli.db.postgres.dialect import DIALECT
+from soldscope_cli.db.sql import ddl
+
 
 class Migration(NamedTuple):
     """A named schema change: DDL run inside its own transaction."""
@@ -234,6 +239,14 @@ INSERT INTO team_settings (key, value)
     VALUES ('namespace', substr(md5(random()::text || clock_timestamp()::text), 1, 16));
 """
 
+
+def _declared(dataset: Dataset) -> Migration:
+    """The migration that creates a dataset's tables from its declaration."""
+    return Migration(
+        str(dataset.migration), ";\n".join(ddl(table, DIALECT) for table in dataset.tables)
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_state", _STATE),
     Migration("0100_inventory", _INVENTORY),
@@ -242,4 +255,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0310_invitations", _INVITATIONS),
     Migration("0320_secrets", _SECRETS),
     Migration("0400_registry", _REGISTRY),
+    # Datasets added since: their tables as declared (soldscope_cli.datasets).
+    *(_declared(d) for d in registry.DATASETS if d.migration),
 )

@@ -33,6 +33,7 @@ class SqliteDialect:
     name = "sqlite"
     json_object = "json_object"
     row_order = "rowid"
+    order_column: str | None = None
 
     def sql(self, text: str) -> str:
         return text

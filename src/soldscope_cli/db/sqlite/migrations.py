@@ -12,6 +12,11 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import NamedTuple
 
+from soldscope_cli.datasets import registry
+from soldscope_cli.datasets.spec import Dataset
+from soldscope_cli.db.sql import ddl
+from soldscope_cli.db.sqlite.dialect import DIALECT
+
 
 class Migration(NamedTuple):
     """A named schema change."""
@@ -502,6 +507,12 @@ def _m0320_secrets(conn: sqlite3.Connection) -> None:
     )
 
 
+def _declared(dataset: Dataset) -> Migration:
+    """The migration that creates a dataset's tables from its declaration."""
+    script = ";\n".join(ddl(table, DIALECT) for table in dataset.tables)
+    return Migration(str(dataset.migration), lambda conn: execute_script(conn, script))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_state", _m0001_state),
     Migration("0100_inventory", _m0100_inventory),
@@ -511,4 +522,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0300_read_indexes", _m0300_read_indexes),
     Migration("0310_invitations", _m0310_invitations),
     Migration("0320_secrets", _m0320_secrets),
+    # Datasets added since: their tables as declared (soldscope_cli.datasets).
+    *(_declared(d) for d in registry.DATASETS if d.migration),
 )

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
+from soldscope_cli.datasets import registry
 from soldscope_cli.db.interface import DatasetReads
 from soldscope_cli.db.model import (
     BRAND_ANALYTICS,
@@ -29,10 +30,10 @@ from soldscope_cli.db.model import (
     StoreState,
 )
 from soldscope_cli.db.sql import Dialect, Ids, Json, Tx
-from soldscope_cli.db.tables import finances, inventory, search_terms
 from soldscope_cli.db.tables.finances import FinancesTable
 from soldscope_cli.db.tables.inventory import InventoryTable
 from soldscope_cli.db.tables.invitations import InvitationsTable
+from soldscope_cli.db.tables.keyed import KeyedTable
 from soldscope_cli.db.tables.search_terms import SearchTermsTable
 from soldscope_cli.db.tables.secret_rows import SecretRowsTable
 from soldscope_cli.db.tables.sync_state import (
@@ -47,21 +48,9 @@ from soldscope_cli.status import Problem
 PRUNE_SLICE = 5000
 
 # Tables that hold a connection's rows (by store_id), children before what they point at, for
-# `delete --purge-data`: history first, then every dataset's tables.
+# `delete --purge-data`: history first, then every dataset's declared tables.
 HISTORY_TABLES = ("checks", "sync_runs", "sync_state")
-STORE_TABLES = (
-    *HISTORY_TABLES,
-    inventory.TABLE.name,
-    finances.TABLE.name,
-    search_terms.ROWS_TABLE,
-    search_terms.WEEKS_TABLE,
-    search_terms.LOADS_TABLE,
-)
-_EXPORT_COLUMNS = {
-    INVENTORY: inventory.EXPORT_COLUMNS,
-    FINANCES: finances.EXPORT_COLUMNS,
-    BRAND_ANALYTICS: search_terms.EXPORT_COLUMNS,
-}
+STORE_TABLES = (*HISTORY_TABLES, *registry.data_tables())
 
 
 class StateDatabase:
@@ -503,16 +492,32 @@ class StateDatabase:
             entries.append(HistoryEntry(when, str(store), str(kind), data, store_id))
         return entries
 
-    def _tables(self) -> dict[str, DatasetReads]:
-        return {
+    @cached_property
+    def _readers(self) -> dict[str, DatasetReads]:
+        """What `data` and `export` read of each dataset: its declared table, or (Brand
+        Analytics, published week by week) its own reads."""
+        own: dict[str, DatasetReads] = {
             INVENTORY: self.inventory,
             FINANCES: self.finances,
             BRAND_ANALYTICS: self.search_terms,
         }
+        return {
+            d.name: own[d.name]
+            if d.name in own or d.reads is None
+            else KeyedTable(self, d.reads, d.name)
+            for d in registry.DATASETS
+        }
+
+    def dataset_table(self, dataset: str) -> KeyedTable:
+        """The keyed table a dataset declares (its page writes, figures and export)."""
+        reader = self._readers[dataset]
+        if not isinstance(reader, KeyedTable):
+            raise KeyError(f"{dataset} is not stored by key")
+        return reader
 
     def data_figures(self, store_id: int, datasets: Sequence[str]) -> list[DataFigures]:
         """Per dataset: rows held, the newest data point, the last good sync, the last outcome."""
-        tables = self._tables()
+        tables = self._readers
         found: list[DataFigures] = []
         for dataset in datasets:
             rows, newest = tables[dataset].figures(store_id)
@@ -550,7 +555,7 @@ class StateDatabase:
         self, dataset: str, store_ids: Sequence[int], *, since: datetime | None, size: int = 5000
     ) -> ExportBatches:
         """A dataset's rows of these connections, streamed `size` rows at a time."""
-        table = self._tables()[dataset]
+        table = self._readers[dataset]
         # Stored times compare as UTC: a bare UTC time is at or before any of them that is at or
         # after it (SQLite's text; PostgreSQL casts it to timestamptz).
         bound = None if since is None else since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
@@ -559,7 +564,7 @@ class StateDatabase:
             for store_id in store_ids:
                 yield from table.export(store_id, bound, size)
 
-        return ExportBatches(_EXPORT_COLUMNS[dataset], batches())
+        return ExportBatches(table.columns, batches())
 
     # --- retention --------------------------------------------------------------------------------
 

@@ -2,58 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-from soldscope_cli.datasets.schema import Column, Kind, Table, raw, store_columns, synced_at
-from soldscope_cli.db import sql
+from soldscope_cli.datasets.inventory import TABLE
 from soldscope_cli.db.model import INVENTORY, InventoryRow, PageCounts, from_db_time, to_db_time
 from soldscope_cli.db.tables.base import Engine
+from soldscope_cli.db.tables.keyed import KeyedTable
 from soldscope_cli.db.tables.sync_state import get_state, put_state
 
-_QUANTITIES = (
-    "total_quantity",
-    "fulfillable_quantity",
-    "inbound_working_quantity",
-    "inbound_shipped_quantity",
-    "inbound_receiving_quantity",
-    "reserved_quantity",
-    "researching_quantity",
-    "unfulfillable_quantity",
-)
-
-TABLE = Table(
-    "inventory_summaries",
-    (
-        *store_columns(),
-        Column("marketplace_id", required=True),
-        Column("seller_sku", required=True),
-        Column("asin"),
-        Column("fn_sku"),
-        Column("condition"),
-        Column("product_name"),
-        *(Column(name, Kind.INT) for name in _QUANTITIES),
-        Column("last_updated_time", Kind.AMAZON_TIME, raw_key="lastUpdatedTime"),
-        raw(),
-        synced_at(),
-    ),
-    key=("store_id", "marketplace_id", "seller_sku"),
-    indexes=(("store_id", "asin"), ("store_id", "last_updated_time")),
-    newest="last_updated_time",
-    since="COALESCE(last_updated_time, synced_at)",
-    order=("marketplace_id", "seller_sku"),
-    copy_order="marketplace_id, seller_sku",
-)
 _CURSOR = "cursor:"
 _FULL = "full:"
 
 
-class InventoryTable:
+class InventoryTable(KeyedTable):
     """FBA inventory summaries of every store, one row per (store, marketplace, SKU)."""
 
     def __init__(self, db: Engine) -> None:
-        self._db = db
+        super().__init__(db, TABLE, INVENTORY)
 
     def cursor(self, store_id: int, marketplace_id: str) -> datetime | None:
         """Where the next incremental pull of this marketplace starts."""
@@ -123,20 +89,6 @@ class InventoryTable:
                     at,
                 )
         return PageCounts(added, updated, removed)
-
-    # --- reads for `data` and `export` ------------------------------------------------------------
-
-    def figures(self, store_id: int) -> tuple[int, str | None]:
-        """Rows held and the newest lastUpdatedTime, as Amazon wrote it."""
-        with self._db.reading() as tx:
-            return sql.figures(tx, TABLE, store_id)
-
-    def export(
-        self, store_id: int, since: str | None, size: int
-    ) -> Iterator[list[tuple[Any, ...]]]:
-        """The store's rows in key order, `size` at a time; since: lastUpdatedTime (else the
-        time it was synced) at or after this UTC text."""
-        return sql.export(self._db.session(), TABLE, store_id, since, size)
 
 
 EXPORT_COLUMNS = tuple(c.name for c in TABLE.export_columns)

@@ -12,61 +12,15 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from soldscope_cli.datasets.schema import Column, Kind, Table
-from soldscope_cli.db.model import BRAND_ANALYTICS, SEARCH_TERM_FIELDS
+from soldscope_cli.datasets.brand_analytics import LOADS, NAME, ROWS, SEARCH_TERM_FIELDS, WEEKS
 from soldscope_cli.db.tables.base import Engine
 from soldscope_cli.db.tables.sync_state import delete_state
 
-ROWS_TABLE = "ba_search_terms_rows"
-LOADS_TABLE = "ba_search_terms_loads"
-WEEKS_TABLE = "ba_search_terms_weeks"
+ROWS_TABLE = ROWS.name
+LOADS_TABLE = LOADS.name
+WEEKS_TABLE = WEEKS.name
 VIEW = "ba_search_terms"
-ROW_COLUMNS = ("load_id", "store_id", *SEARCH_TERM_FIELDS)
-
-# The declarations `team import` and the schema test read; the SQL below is this module's own,
-# since a week's rows are published by a mark, not upserted by key.
-_FIELD_KINDS = {
-    "search_frequency_rank": Kind.INT,
-    "click_share_rank": Kind.INT,
-    "click_share": Kind.REAL,
-    "conversion_share": Kind.REAL,
-}
-ROWS = Table(
-    ROWS_TABLE,
-    (
-        Column("load_id", Kind.ID, required=True),
-        Column("store_id", Kind.ID, required=True),
-        *(Column(f, _FIELD_KINDS.get(f, Kind.TEXT)) for f in SEARCH_TERM_FIELDS),
-    ),
-    key=(),
-)
-WEEKS = Table(
-    WEEKS_TABLE,
-    (
-        Column("store_id", Kind.ID, required=True),
-        Column("marketplace_id", required=True),
-        Column("week_start", Kind.DATE, required=True),
-        Column("week_end", Kind.DATE, required=True),
-        Column("report_id", required=True),
-        Column("processing_status", required=True),
-        Column("row_count", Kind.INT, required=True),
-        Column("load_id", Kind.ID),
-        Column("loaded_at", Kind.TIME, required=True),
-    ),
-    key=("store_id", "marketplace_id", "week_start"),
-)
-LOADS = Table(
-    LOADS_TABLE,
-    (
-        Column("load_id", Kind.ID, required=True),
-        Column("store_id", Kind.ID, required=True),
-        Column("marketplace_id", required=True),
-        Column("week_start", Kind.DATE, required=True),
-        Column("report_id", required=True),
-        Column("started_at", Kind.TIME, required=True),
-    ),
-    key=("load_id",),
-)
+ROW_COLUMNS = ROWS.names
 EXPORT_COLUMNS = ("store", "marketplace_id", "week_start", "week_end", *SEARCH_TERM_FIELDS)
 
 _DELETE_SLICE = 50_000
@@ -74,6 +28,8 @@ _DELETE_SLICE = 50_000
 
 class SearchTermsTable:
     """Weekly search term reports of every store and marketplace."""
+
+    columns = EXPORT_COLUMNS
 
     def __init__(self, db: Engine) -> None:
         self._db = db
@@ -168,7 +124,7 @@ class SearchTermsTable:
                 ),
             )
             for key in forget:
-                delete_state(tx, store_id, BRAND_ANALYTICS, key)
+                delete_state(tx, store_id, NAME, key)
 
     # --- reads for `data` and `export` ------------------------------------------------------------
 
