@@ -1,8 +1,9 @@
 """The kinds of alert, in one table: the events a [[notify]] target chooses, and how each is told.
 
 `[[notify]] events` accepts these names (fleet/config.py), a message announcing several changes
-counts them by label (notify/message.py), and each alert's command comes from its kind's fix
-(notify/alerts.py). Adding a kind is one AlertKind here, listed in KINDS, plus the function in
+counts them by label (notify/message.py), each alert's command comes from its kind's fix
+(notify/alerts.py), and docs/alerts.md lists them (a test compares). Adding a kind is one
+AlertKind here, listed in KINDS (a test checks none is left out), plus the function in
 notify/alerts.py that decides when it is news.
 
 It sits this low, beside status.py, because the config parser below notify/ validates the names.
