@@ -293,6 +293,14 @@ def test_connect_announces_recovery_and_an_invitation_use() -> None:
         ("invitation_used", "acme-us (na): renewed through its invitation link")
     ]
     assert invited[0].state == {"channel": "invitation", "kind": "used", "invitation": 7}
+    renewed = alerts_for(
+        after_connect(healthy, renewed=True, invitation_id=7),
+        problem_before,
+        config=Config(),
+        db=None,  # type: ignore[arg-type]
+        now=NOW,
+    )
+    assert compose(renewed)[0] == "soldscope: 2 changes (1 invitation used, 1 recovered)"
 
 
 def test_new_events_can_be_chosen_by_a_target() -> None:
