@@ -8,11 +8,14 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import closing
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from tests.e2e.test_validate import SELLERS, World, world  # noqa: F401  (the fixture)
 from tests.webhook import PASSWORD, TOKEN, Receiver, no_secret, running_receiver
+
+from soldscope_cli.fleet.config import NotifyTarget, dump_config, parse_config
 
 pytestmark = pytest.mark.e2e
 
@@ -199,3 +202,27 @@ def test_doctor_names_a_target_whose_last_delivery_failed(world: World, receiver
         "doctor", "--offline", "--json", env={"SOLDSCOPE_NOTIFY_URLS": "nope://x"}
     )
     assert {r["id"]: r["status"] for r in json.loads(broken.stdout)}["notify:1"] == "fail"
+
+
+def test_an_app_alert_grouped_with_a_store_alert_is_sent_and_recorded(
+    world: World,  # noqa: F811
+    receiver: Receiver,
+) -> None:
+    """A secret due for rotation and a revoked store in one run: one message, told once."""
+    path = Path(world.cli.env["SOLDSCOPE_CONFIG_DIR"]) / "config.toml"
+    config = parse_config(path, path.read_text())
+    config.app.client_secret_set_at = datetime.now(UTC) - timedelta(days=160)
+    config.notify.append(NotifyTarget(receiver.url))
+    path.write_text(dump_config(config))
+    world.sim.revoke(SELLERS["bolt-us"])
+    first = world.validate()
+    second = world.validate()
+    assert (first[0], second[0]) == (1, 1), (first[2], second[2])
+    assert first[2] == "" and second[2] == ""
+    assert [m["title"] for m in receiver.messages] == [
+        "soldscope: 2 changes (1 in error, 1 rotation due)"
+    ]
+    body = receiver.messages[0]["message"]
+    assert "bolt-us (na): error" in body
+    assert "the app's client secret must be rotated" in body
+    no_secret(first[2], json.dumps(first[1]))

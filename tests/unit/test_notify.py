@@ -188,6 +188,41 @@ def test_a_failed_delivery_is_not_recorded_and_a_slow_one_is_cut_short() -> None
     assert last_deliveries(log)[fp]["kind"] == "ok"  # type: ignore[arg-type]
 
 
+def test_app_and_dataset_alerts_grouped_with_a_store_in_error_are_sent_once(
+    tmp_path: Path,
+) -> None:
+    """validate's announce path when one run sees a store in error, stale data and a due secret."""
+    from soldscope_cli.db.database import MIGRATIONS, Database
+    from soldscope_cli.fleet.config import NotifyTarget
+
+    config = Config(
+        stores={"acme-us": record("acme-us"), "bolt-us": record("bolt-us")},
+        notify=[NotifyTarget("json://a.example.com/x")],
+    )
+    config.app.client_secret_set_at = NOW - timedelta(days=160)
+    db = Database(tmp_path / "state.db", MIGRATIONS)
+    try:
+        for name in config.stores:
+            db.connect_store(name, NOW, event="connected", selling_partner_id=None, region="na")
+        run = db.start_sync_run("acme-us", "inventory", NOW - timedelta(days=3))
+        db.finish_sync_run(run, NOW - timedelta(days=3), "ok", rows_added=1)
+        sent: list[tuple[str, str]] = []
+        notifier = Notifier(
+            load_targets({}, config), send=lambda url, title, body: sent.append((title, body))
+        )
+        rows = [row(name="acme-us"), row(name="bolt-us", problem=Problem("forbidden", "x", NOW))]
+        observed = Observed(rows, app_checked=True)  # as validate builds it
+        for _ in range(2):
+            assert announce_observed(notifier, db, config, observed, lambda: NOW) == []
+    finally:
+        db.close()
+    [(title, body)] = sent  # the second run has nothing new: the first was recorded
+    assert title == "soldscope: 3 changes (1 in error, 1 rotation due, 1 stale)"
+    assert "bolt-us (na): error" in body
+    assert "acme-us (na): Inventory data is stale" in body
+    assert "the app's client secret must be rotated" in body
+
+
 # --- stale data, the client secret's rotation, invitations, connect ---------------------------
 
 
@@ -258,6 +293,14 @@ def test_connect_announces_recovery_and_an_invitation_use() -> None:
         ("invitation_used", "acme-us (na): renewed through its invitation link")
     ]
     assert invited[0].state == {"channel": "invitation", "kind": "used", "invitation": 7}
+    renewed = alerts_for(
+        after_connect(healthy, renewed=True, invitation_id=7),
+        problem_before,
+        config=Config(),
+        db=None,  # type: ignore[arg-type]
+        now=NOW,
+    )
+    assert compose(renewed)[0] == "soldscope: 2 changes (1 invitation used, 1 recovered)"
 
 
 def test_new_events_can_be_chosen_by_a_target() -> None:

@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from soldscope_cli.alert_kinds import DEFAULT_EVENTS
+from soldscope_cli.alert_kinds import NAMES as EVENT_NAMES
 from soldscope_cli.amazon.marketplaces import BY_CODE, REGIONS, Region, normalize_code, valid_codes
 from soldscope_cli.datasets import registry
 from soldscope_cli.db.model import DEFAULT_RETENTION_DAYS
@@ -33,19 +35,6 @@ _EXAMPLE_TEMPLATES = {
     "delete": "pass rm -f soldscope/{key}",
 }
 _NOTIFY_KEYS = {"url", "events", "stores"}
-# The events a [[notify]] table may choose (docs/alerts.md); all of them when it names none.
-NOTIFY_EVENTS = (
-    "error",
-    "expired",
-    "expiring",
-    "recovered",
-    "sync_failed",
-    "stale",
-    "app_rejected",
-    "rotation_due",
-    "invitation_used",
-    "digest",
-)
 # [alerts] expiring_days: a store expiring soon is announced once at each of these days left.
 DEFAULT_EXPIRING_DAYS = (30, 7)
 _STORE_KEYS = {
@@ -82,12 +71,13 @@ class NotifyTarget:
     """[[notify]]: one Apprise URL (a secret) and, optionally, the events and stores it wants."""
 
     url: str
-    events: tuple[str, ...] | None = None  # None: every event
+    events: tuple[str, ...] | None = None  # None: alert_kinds.DEFAULT_EVENTS (every event)
     stores: tuple[str, ...] | None = None  # None: every store
 
     def wants(self, event: str, store: str | None) -> bool:
         """Whether this target takes an event (app-level events, store None, go to all)."""
-        if self.events is not None and event not in self.events:
+        chosen = DEFAULT_EVENTS if self.events is None else self.events
+        if event not in chosen:
             return False
         return store is None or self.stores is None or store in self.stores
 
@@ -490,7 +480,7 @@ class _Parser:
                     "url" if "url" in table else None,
                     nth,
                 )
-            events = self._names(table, "events", nth, NOTIFY_EVENTS)
+            events = self._names(table, "events", nth, EVENT_NAMES)
             stores = self._names(table, "stores", nth, None)
             targets.append(NotifyTarget(url.strip(), events, stores))
         return targets

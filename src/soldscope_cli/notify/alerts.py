@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from soldscope_cli import alert_kinds as kinds
 from soldscope_cli.fleet.listing import StoreRow
 from soldscope_cli.status import INVALID_GRANT, MARKETPLACE_MISMATCH, MISSING_TOKEN, Status
 
 STATUS, SYNC, APP, ROTATION, INVITATION = "status", "sync", "app", "app-secret", "invitation"
 STALE = "stale:"  # + the dataset: each of a store's datasets is its own channel
-APP_FIX = "soldscope app set --client-secret-stdin"
 # The client secret's rotation is announced this long before Amazon expires it.
 ROTATION_NOTICE = timedelta(days=30)
 
@@ -26,15 +26,20 @@ Last = Mapping[tuple[str | None, str], Mapping[str, Any]]
 
 @dataclass(frozen=True)
 class Alert:
-    """One thing to tell: its event (as [[notify]] events name them), store and the fix."""
+    """One thing to tell: its kind, store and the fix."""
 
-    event: str  # one of fleet.config.NOTIFY_EVENTS
+    kind: kinds.AlertKind
     store: str | None
     headline: str  # "bolt-us (na): error"
     detail: str
     command: str | None
     channel: str
     state: dict[str, Any] = field(default_factory=dict)  # what the `notified` event records
+
+    @property
+    def event(self) -> str:
+        """The kind's name, as [[notify]] events choose it."""
+        return self.kind.name
 
 
 def _state(channel: str, kind: str, **extra: Any) -> dict[str, Any]:
@@ -47,13 +52,13 @@ def _same(last: Mapping[str, Any] | None, state: Mapping[str, Any]) -> bool:
 
 def fix_command(row: StoreRow) -> str:
     """The one command that fixes a store in error, expired or expiring soon."""
-    name = row.name
+    connect = kinds.CONNECT.format(store=row.name)
     code = row.problem.code if row.problem else None
     if code == MISSING_TOKEN or (row.record.self_authorized and code in (None, INVALID_GRANT)):
-        return f"soldscope connect {name} --refresh-token-stdin"
+        return f"{connect} --refresh-token-stdin"
     if code == MARKETPLACE_MISMATCH:
-        return f"soldscope connect {name} --marketplace CC"
-    return f"soldscope connect {name}"
+        return f"{connect} --marketplace CC"
+    return connect
 
 
 def expiring_threshold(days_left: int, thresholds: Sequence[int]) -> int | None:
@@ -73,7 +78,7 @@ def status_alerts(rows: Iterable[StoreRow], last: Last, thresholds: Sequence[int
             state = _state(STATUS, "error", code=row.problem.code)
             text = f"{row.problem.code}: {row.problem.message}".rstrip(": ")
             alert = Alert(
-                "error",
+                kinds.ERROR,
                 row.name,
                 f"{where}: error",
                 f"{text} ({days})",
@@ -84,7 +89,7 @@ def status_alerts(rows: Iterable[StoreRow], last: Last, thresholds: Sequence[int
         elif row.status == Status.EXPIRED:
             state = _state(STATUS, "expired")
             alert = Alert(
-                "expired",
+                kinds.EXPIRED,
                 row.name,
                 f"{where}: expired",
                 "the 365-day authorization ran out; no data syncs until it is renewed",
@@ -98,7 +103,7 @@ def status_alerts(rows: Iterable[StoreRow], last: Last, thresholds: Sequence[int
                 continue
             state = _state(STATUS, "expiring", threshold=threshold)
             alert = Alert(
-                "expiring",
+                kinds.EXPIRING,
                 row.name,
                 f"{where}: expiring soon",
                 f"{row.days_left} days left (expires {row.expires_at:%Y-%m-%d})",
@@ -111,7 +116,7 @@ def status_alerts(rows: Iterable[StoreRow], last: Last, thresholds: Sequence[int
             if before is None or before.get("kind") == "recovered":
                 continue  # never announced as a problem: nothing to recover from
             alert = Alert(
-                "recovered",
+                kinds.RECOVERED,
                 row.name,
                 f"{where}: active again",
                 f"{days}; checks pass",
@@ -144,11 +149,11 @@ def sync_alerts(outcomes: Iterable[SyncOutcome], last: Last) -> list[Alert]:
         if outcome.failed and not was_failing:
             alerts.append(
                 Alert(
-                    "sync_failed",
+                    kinds.SYNC_FAILED,
                     outcome.store,
                     f"{where}: sync failed",
                     outcome.reason or "a dataset could not be synced",
-                    f"soldscope sync {outcome.store}",
+                    kinds.SYNC_FAILED.command(store=outcome.store),
                     SYNC,
                     _state(SYNC, "failed"),
                 )
@@ -156,7 +161,7 @@ def sync_alerts(outcomes: Iterable[SyncOutcome], last: Last) -> list[Alert]:
         elif not outcome.failed and was_failing:
             alerts.append(
                 Alert(
-                    "recovered",
+                    kinds.RECOVERED,
                     outcome.store,
                     f"{where}: sync works again",
                     "the last sync succeeded",
@@ -175,11 +180,11 @@ def app_alerts(app_error: str | None, last: Last, *, checked: bool) -> list[Aler
     if app_error is not None and not rejected:
         return [
             Alert(
-                "app_rejected",
+                kinds.APP_REJECTED,
                 None,
                 "the app's client credentials were rejected",
                 f"Login with Amazon: {app_error}; no store can be checked or synced",
-                APP_FIX,
+                kinds.APP_REJECTED.command(),
                 APP,
                 _state(APP, "rejected"),
             )
@@ -187,7 +192,7 @@ def app_alerts(app_error: str | None, last: Last, *, checked: bool) -> list[Aler
     if app_error is None and checked and rejected:
         return [
             Alert(
-                "recovered",
+                kinds.RECOVERED,
                 None,
                 "the app's client credentials work again",
                 "Login with Amazon accepts them",
@@ -234,11 +239,11 @@ def stale_alerts(datasets: Iterable[StaleDataset], last: Last) -> list[Alert]:
         if item.stale and item.synced_once and not was_stale and item.age is not None:
             alerts.append(
                 Alert(
-                    "stale",
+                    kinds.STALE,
                     item.store,
                     f"{where}: {item.label} data is stale",
                     f"last synced {span_text(item.age)} ago; the limit is {span_text(item.stale_after)}",
-                    f"soldscope sync {item.store} --dataset {item.dataset}",
+                    kinds.STALE.command(store=item.store, dataset=item.dataset),
                     channel,
                     _state(channel, "stale"),
                 )
@@ -246,7 +251,7 @@ def stale_alerts(datasets: Iterable[StaleDataset], last: Last) -> list[Alert]:
         elif not item.stale and was_stale:
             alerts.append(
                 Alert(
-                    "recovered",
+                    kinds.RECOVERED,
                     item.store,
                     f"{where}: {item.label} data is fresh again",
                     f"synced {span_text(item.age or timedelta())} ago",
@@ -273,12 +278,12 @@ def rotation_alerts(due_at: datetime | None, now: datetime, last: Last) -> list[
     when = f"in {days} days" if days > 0 else "now: Amazon may reject it any moment"
     return [
         Alert(
-            "rotation_due",
+            kinds.ROTATION_DUE,
             None,
             "the app's client secret must be rotated",
             f"Amazon expires it on {due}, {when}; rotate it in the Solution Provider Portal, then "
             "store the new one",
-            APP_FIX,
+            kinds.ROTATION_DUE.command(),
             ROTATION,
             state,
         )
@@ -291,11 +296,11 @@ def invitation_alert(
     """A client used an invitation link: a store connected or renewed without an operator."""
     verb = "renewed" if renewed else "connected"
     return Alert(
-        "invitation_used",
+        kinds.INVITATION_USED,
         store,
         f"{store} ({region}): {verb} through its invitation link",
         f"seller {selling_partner_id} authorized the app",
-        f"soldscope list {store}",
+        kinds.INVITATION_USED.command(store=store),
         INVITATION,
         _state(INVITATION, "used", invitation=invitation_id),
     )

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from soldscope_cli import alert_kinds as kinds
 from soldscope_cli.db.interface import NotifiedLog
 from soldscope_cli.fleet.config import format_time
 from soldscope_cli.fleet.listing import StoreRow
-from soldscope_cli.notify.alerts import APP_FIX, ROTATION_NOTICE, fix_command, span_text
+from soldscope_cli.notify.alerts import ROTATION_NOTICE, fix_command, span_text
 from soldscope_cli.notify.announce import delivery_entries
 from soldscope_cli.notify.sender import Delivery, Notifier
 from soldscope_cli.notify.targets import Target
@@ -83,6 +84,10 @@ def build_digest(
     return Digest(now, within_days, frozenset(regions), broken, expiring, stale, due)
 
 
+def _sync_command(item: DatasetHealth) -> str:
+    return kinds.SYNC_DATASET.format(store=item.store, dataset=item.dataset)
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
@@ -121,13 +126,14 @@ def digest_message(digest: Digest) -> tuple[str, str]:
             lines.append(
                 f"  {item.store} ({region}) {item.label}: last synced "
                 f"{span_text(item.age or timedelta())} ago, limit {span_text(item.stale_after)} — run: "
-                f"soldscope sync {item.store} --dataset {item.dataset}"
+                f"{_sync_command(item)}"
             )
     if d.secret_due_at is not None:
         days = (d.secret_due_at - d.now).days
         when = f"{days} days left" if days > 0 else "overdue"
         lines.append(
-            f"App client secret: rotate by {d.secret_due_at:%Y-%m-%d} ({when}) — run: {APP_FIX}"
+            f"App client secret: rotate by {d.secret_due_at:%Y-%m-%d} ({when}) — run: "
+            f"{kinds.APP_FIX}"
         )
     if not lines:
         lines.append(
@@ -174,7 +180,7 @@ def digest_json(digest: Digest) -> dict[str, Any]:
                 if item.last_sync_at is None
                 else format_time(item.last_sync_at),
                 "stale_after_hours": round(item.stale_after.total_seconds() / 3600, 1),
-                "command": f"soldscope sync {item.store} --dataset {item.dataset}",
+                "command": _sync_command(item),
             }
             for item, region in d.stale
         ],

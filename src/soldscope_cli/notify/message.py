@@ -7,23 +7,16 @@ from collections.abc import Sequence
 
 from soldscope_cli.notify.alerts import Alert
 
-_NAMES = {
-    "error": "in error",
-    "expired": "expired",
-    "expiring": "expiring soon",
-    "recovered": "recovered",
-    "sync_failed": "sync failed",
-    "app_rejected": "app rejected",
-}
-
 
 def compose(alerts: Sequence[Alert]) -> tuple[str, str]:
     """(title, body) of the message announcing these alerts."""
     if len(alerts) == 1:
         alert = alerts[0]
         return f"soldscope: {alert.headline}", _block(alert)
-    counts = Counter(a.event for a in alerts)
-    summary = ", ".join(f"{n} {_NAMES[e]}" for e, n in sorted(counts.items()))
+    counts = Counter(a.kind for a in alerts)
+    # By event name, so a title never depends on the order the changes were found in.
+    ordered = sorted(counts.items(), key=lambda item: item[0].name)
+    summary = ", ".join(f"{n} {kind.label}" for kind, n in ordered)
     title = f"soldscope: {len(alerts)} changes ({summary})"
     return title, "\n\n".join(_block(a) for a in alerts)
 
