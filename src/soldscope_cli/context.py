@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
-from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from soldscope_cli.amazon.endpoints import Endpoints, resolve_endpoints
@@ -29,10 +28,9 @@ if TYPE_CHECKING:
 
     from soldscope_cli.amazon.clients import AmazonClients
     from soldscope_cli.amazon.ratelimit import WaitObserver
-    from soldscope_cli.db.interface import Database
+    from soldscope_cli.db.interface import Database, StateLookup, TeamCopier, TeamDatabase
     from soldscope_cli.db.sqlite.engine import Database as LocalDatabase
     from soldscope_cli.doctor.model import AlertTarget, DoctorInputs
-    from soldscope_cli.fleet.listing import StateLookup
     from soldscope_cli.fleet.secrets import SecretStore
     from soldscope_cli.notify.sender import Notifier
 
@@ -40,6 +38,20 @@ if TYPE_CHECKING:
 def utc_now() -> datetime:
     """The real clock."""
     return datetime.now(UTC)
+
+
+def open_team_database(url: str, timeout: float) -> TeamDatabase:
+    """The team database at `url`, connecting within `timeout` (psycopg is imported here only)."""
+    from soldscope_cli.db.postgres.engine import Database as PostgresDatabase
+
+    return PostgresDatabase(url, connect_timeout=timeout)
+
+
+def team_copier() -> TeamCopier:
+    """How `team import` copies a home's SQLite file into the team database."""
+    from soldscope_cli.db.postgres import importer
+
+    return importer
 
 
 def _file_stamp(path: os.PathLike[str]) -> tuple[int, int, int] | None:
@@ -237,10 +249,23 @@ class AppContext:
                 )
         return self._db
 
-    def state_lookup(self) -> Path | StateLookup:
-        """Where `list` reads the stores' states: the SQLite file, or the team database."""
+    def team_database(self) -> TeamDatabase:
+        """The team database (team mode only: UsageError without a database URL)."""
+        from soldscope_cli.db.postgres.engine import Database as PostgresDatabase
+        from soldscope_cli.fleet.team import require_url
+
+        require_url(self.database_url())
+        db = self.database()
+        assert isinstance(db, PostgresDatabase)  # a database URL is set
+        return db
+
+    def state_lookup(self) -> StateLookup:
+        """Where `list` reads the stores' states: the SQLite file (never created or migrated
+        here), or the team database."""
         if self.database_url() is None:
-            return self.paths.database
+            from soldscope_cli.db.sqlite.engine import LocalStates
+
+            return LocalStates(self.paths.database)
         return self.database()
 
     def secret_store(self) -> SecretStore:
@@ -374,6 +399,8 @@ class AppContext:
 
     def doctor_inputs(self, *, offline: bool) -> DoctorInputs:
         """The real machine as doctor's checks see it, with doctor's short timeouts."""
+        from soldscope_cli.db.database import MIGRATIONS
+        from soldscope_cli.db.sqlite.engine import LocalFile
         from soldscope_cli.doctor.model import (
             NETWORK_TIMEOUT_S,
             SECRET_PROBE_TIMEOUT_S,
@@ -423,6 +450,8 @@ class AppContext:
             open_secret_store=open_store,
             make_http=make_http,
             uid=os.geteuid(),
+            local_file=LocalFile(MIGRATIONS),
+            open_team=open_team_database,
             offline=offline,
             sandbox=self.sandbox,
             alert_targets=self._alert_targets,

@@ -201,7 +201,7 @@ def _run_in_home(
         sync=report,
         kept=False,
         rows=run_list(
-            demo.config(), demo.paths.database, ListQuery(), demo.clock()
+            demo.config(), demo.state_lookup(), ListQuery(), demo.clock()
         ).rows,  # as `soldscope list` shows them after the sync
         tokens=tokens,
         renewals=renewals,

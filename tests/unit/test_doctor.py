@@ -26,8 +26,9 @@ from typer.testing import CliRunner
 from soldscope_cli import __version__
 from soldscope_cli.amazon.http import make_http_client
 from soldscope_cli.commands.doctor import doctor_command
-from soldscope_cli.context import AppContext, utc_now
+from soldscope_cli.context import AppContext, open_team_database, utc_now
 from soldscope_cli.db.database import CHECK_PROBLEM, MIGRATIONS, CheckRecord, Database
+from soldscope_cli.db.sqlite.engine import LocalFile
 from soldscope_cli.doctor import CheckResult, DoctorInputs, Level, exit_code, run_doctor
 from soldscope_cli.doctor.credentials import (
     check_app_credentials,
@@ -75,6 +76,9 @@ HEADLESS_ENV: dict[str, str] = {}
 DESKTOP_ENV = {"DBUS_SESSION_BUS_ADDRESS": "unix:path=/run/user/1000/bus", "DISPLAY": ":0"}
 
 
+LOCAL_FILE = LocalFile(MIGRATIONS)
+
+
 def paths(tmp_path: Path) -> Paths:
     return Paths(tmp_path / "config", tmp_path / "data")
 
@@ -91,6 +95,8 @@ def inputs(tmp_path: Path, **overrides: Any) -> DoctorInputs:
         "open_secret_store": lambda _configured: store,
         "make_http": lambda: make_http_client(timeout=None, env=env),
         "uid": UID,
+        "local_file": LOCAL_FILE,
+        "open_team": open_team_database,
         "offline": True,
         "network_timeout": timeout,
     }
@@ -801,7 +807,7 @@ def test_port_holder_lookup_in_a_fake_proc(tmp_path: Path) -> None:
 
 
 def test_database_absent_is_ok(tmp_path: Path) -> None:
-    [result] = check_database(tmp_path / "soldscope.db", time.monotonic, 5)
+    [result] = check_database(tmp_path / "soldscope.db", time.monotonic, 5, LOCAL_FILE)
     assert result.status is Level.OK and "not created yet" in result.detail
     assert not (tmp_path / "soldscope.db").exists()
 
@@ -816,7 +822,7 @@ def _migrated(path: Path) -> Database:
 def test_database_current_is_ok(tmp_path: Path) -> None:
     db = _migrated(tmp_path / "soldscope.db")
     db.close()
-    integrity, migrations = check_database(tmp_path / "soldscope.db", time.monotonic, 5)
+    integrity, migrations = check_database(tmp_path / "soldscope.db", time.monotonic, 5, LOCAL_FILE)
     assert integrity.status is Level.OK and "integrity check ok" in integrity.detail
     assert migrations.status is Level.OK and migrations.detail.startswith("current (")
 
@@ -826,7 +832,7 @@ def test_database_pending_and_unknown_migrations_warn(tmp_path: Path) -> None:
     db = _migrated(path)
     db.connection().execute("DELETE FROM schema_migrations WHERE name = '0100_inventory'")
     db.close()
-    _, migrations = check_database(path, time.monotonic, 5)
+    _, migrations = check_database(path, time.monotonic, 5, LOCAL_FILE)
     assert migrations.status is Level.WARN
     assert "1 migration(s) not applied yet (0100_inventory)" in migrations.detail
     conn = sqlite3.connect(path)
@@ -835,7 +841,7 @@ def test_database_pending_and_unknown_migrations_warn(tmp_path: Path) -> None:
     )
     conn.commit()
     conn.close()
-    _, migrations = check_database(path, time.monotonic, 5)
+    _, migrations = check_database(path, time.monotonic, 5, LOCAL_FILE)
     assert migrations.status is Level.WARN and "9999_future" in migrations.detail
     assert "upgrade soldscope" in (migrations.fix or "")
 
@@ -843,7 +849,7 @@ def test_database_pending_and_unknown_migrations_warn(tmp_path: Path) -> None:
 def test_database_garbage_fails(tmp_path: Path) -> None:
     path = tmp_path / "soldscope.db"
     path.write_bytes(b"this is not sqlite" * 100)
-    [result] = check_database(path, time.monotonic, 5)
+    [result] = check_database(path, time.monotonic, 5, LOCAL_FILE)
     assert result.status is Level.FAIL
     assert "not a database" in result.detail
     assert result.fix is not None and f"mv {path} {path}.broken" in result.fix
@@ -859,7 +865,7 @@ def test_database_integrity_check_over_budget_warns(tmp_path: Path) -> None:
         )
     db.close()
     ticks = iter(range(0, 10**6, 10))
-    [integrity, _] = check_database(path, lambda: float(next(ticks)), 5)
+    [integrity, _] = check_database(path, lambda: float(next(ticks)), 5, LOCAL_FILE)
     assert integrity.status is Level.WARN
     assert "did not finish within 5 s" in integrity.detail
     assert (
@@ -903,7 +909,7 @@ def test_sync_lock_held_names_pid_and_start(
 
 
 def test_stores_none_yet(tmp_path: Path) -> None:
-    [result] = check_stores(Config(), tmp_path / "soldscope.db", NOW)
+    [result] = check_stores(Config(), LOCAL_FILE.states(tmp_path / "soldscope.db"), NOW)
     assert result.status is Level.OK and "none connected yet" in result.detail
 
 
@@ -924,7 +930,7 @@ def test_stores_needing_attention_each_get_a_fix(tmp_path: Path) -> None:
             CheckRecord(name, NOW - timedelta(days=1), "validate", CHECK_PROBLEM, code, "refused")
         )
     db.close()
-    listed = check_stores(config, db_path, NOW)
+    listed = check_stores(config, LOCAL_FILE.states(db_path), NOW)
     results = by_id(listed)
     # The overview counts; only the four store lines warn or fail (one failure per store).
     assert results["stores"].status is Level.OK
@@ -1133,7 +1139,9 @@ def test_command_text_never_prints_the_client_secret(tmp_path: Path) -> None:
 def test_stores_check_survives_a_corrupt_database(tmp_path: Path) -> None:
     db_path = tmp_path / "soldscope.db"
     db_path.write_bytes(b"not a database" * 64)
-    results = by_id(check_stores(Config(stores={"fine": record("fine")}), db_path, NOW))
+    results = by_id(
+        check_stores(Config(stores={"fine": record("fine")}), LOCAL_FILE.states(db_path), NOW)
+    )
     assert results["stores"].status is Level.OK
     assert "check history unreadable" in results["stores"].detail
 

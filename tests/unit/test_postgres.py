@@ -12,7 +12,7 @@ from tests.pg import Cluster
 from soldscope_cli.db.postgres.connect import DatabaseUnavailable
 from soldscope_cli.db.postgres.engine import Database
 from soldscope_cli.db.postgres.migrations import MIGRATIONS
-from soldscope_cli.db.postgres.url import is_postgres_url, masked_url, url_password
+from soldscope_cli.db.url import is_postgres_url, masked_url, url_password
 from soldscope_cli.errors import ConfigError, ExitCode
 from soldscope_cli.fleet.config import Config, dump_config, parse_config
 

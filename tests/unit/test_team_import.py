@@ -14,6 +14,7 @@ from tests.pg import Cluster
 
 from soldscope_cli.db.database import MIGRATIONS, CheckRecord, Database
 from soldscope_cli.db.model import FinanceRow, InventoryRow
+from soldscope_cli.db.postgres import importer
 from soldscope_cli.db.postgres.engine import Database as TeamDatabase
 from soldscope_cli.errors import UsageError
 from soldscope_cli.fleet.config import Config, StoreRecord
@@ -113,7 +114,7 @@ def run(
     config = Config(stores={n: record(n) for n in STORES})
     return import_home(
         ImportSource(config, home, source),
-        ImportTarget(team, lambda: dest, False, "postgresql://test"),
+        ImportTarget(team, lambda: dest, False, "postgresql://test", importer),
         now=NOW,
         **kwargs,
     )
@@ -319,13 +320,13 @@ def test_database_secrets_commit_with_the_rows_or_not_at_all(
     with pytest.raises(KeyboardInterrupt):
         import_home(
             ImportSource(config, home, secrets_with_tokens(*STORES)),
-            ImportTarget(team, lambda: failing, True, "t"),
+            ImportTarget(team, lambda: failing, True, "t", importer),
             now=NOW,
         )
     assert table_counts(team) == before  # the first token's row went with the rollback
     import_home(
         ImportSource(config, home, secrets_with_tokens(*STORES)),
-        ImportTarget(team, lambda: shared, True, "t"),
+        ImportTarget(team, lambda: shared, True, "t", importer),
         now=NOW,
     )
     assert shared.get(token_key("beta-us")) == "Atzr|token-of-beta-us"

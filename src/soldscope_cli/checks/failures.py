@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from soldscope_cli.amazon.lwa import AppCredentialsRejected, GrantRejected, LwaError
 from soldscope_cli.amazon.spapi import SpapiError, SpapiForbidden
 from soldscope_cli.checks.result import StoreCheck, reconnect_hint
-from soldscope_cli.db.database import CHECK_APP_ERROR, CHECK_INCOMPLETE, CHECK_PROBLEM
+from soldscope_cli.db.model import CHECK_APP_ERROR, CHECK_INCOMPLETE, CHECK_PROBLEM
 from soldscope_cli.errors import SecretStoreError
 from soldscope_cli.fleet.config import StoreRecord
 from soldscope_cli.fleet.secrets import BACKENDS, SECRETS_ENV, SecretStore

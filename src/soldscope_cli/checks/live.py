@@ -14,7 +14,7 @@ from soldscope_cli.amazon.spapi import (
 )
 from soldscope_cli.checks.failures import classify
 from soldscope_cli.checks.result import StoreCheck
-from soldscope_cli.db.database import CHECK_OK, CHECK_PROBLEM
+from soldscope_cli.db.model import CHECK_OK, CHECK_PROBLEM
 from soldscope_cli.fleet.config import StoreRecord
 from soldscope_cli.status import MARKETPLACE_MISMATCH
 

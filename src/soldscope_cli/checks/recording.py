@@ -13,8 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from soldscope_cli.checks.result import StoreCheck
-from soldscope_cli.db.database import CHECK_OK, CHECK_PROBLEM, StoreDeleted, StoreState
 from soldscope_cli.db.interface import Database
+from soldscope_cli.db.model import CHECK_OK, CHECK_PROBLEM, StoreDeleted, StoreState
 from soldscope_cli.fleet.config import StoreRecord
 from soldscope_cli.fleet.listing import build_row
 from soldscope_cli.status import Problem

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from soldscope_cli.db.database import CHECK_OK, CheckRecord
+from soldscope_cli.db.model import CHECK_OK, CheckRecord
 from soldscope_cli.fleet.config import StoreRecord
 
 APP_REJECTED_MESSAGE = (

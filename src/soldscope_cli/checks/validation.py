@@ -14,13 +14,13 @@ from soldscope_cli.checks.failures import missing_token, no_tokens_found
 from soldscope_cli.checks.live import HealthClients, check_store
 from soldscope_cli.checks.recording import CheckRecorder
 from soldscope_cli.checks.result import StoreCheck
-from soldscope_cli.db.database import (
+from soldscope_cli.db.interface import Database
+from soldscope_cli.db.model import (
     CHECK_APP_ERROR,
     CHECK_INCOMPLETE,
     CHECK_OK,
     CHECK_PROBLEM,
 )
-from soldscope_cli.db.interface import Database
 from soldscope_cli.fleet.config import StoreRecord, select_stores
 from soldscope_cli.fleet.listing import StoreRow, build_rows
 from soldscope_cli.fleet.secrets import SecretStore, token_key

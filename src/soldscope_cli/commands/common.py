@@ -86,10 +86,11 @@ def complete_store_names(incomplete: str) -> list[str]:
     url = os.environ.get("SOLDSCOPE_DATABASE_URL") or config.database_url
     if url:
         # Team mode: the fleet is the team database's, read without migrating anything.
+        from soldscope_cli.context import open_team_database
         from soldscope_cli.fleet.team import TeamStates
 
         try:
-            config = TeamStates(url, COMPLETION_TIMEOUT_S).fleet(config)
+            config = TeamStates(url, COMPLETION_TIMEOUT_S, open_team_database).fleet(config)
         except Exception:  # a completion must never break the shell: offer nothing
             return []
     return [name for name in sorted(config.stores) if name.startswith(incomplete)]

@@ -30,10 +30,11 @@ def init_command(
       soldscope team init --json
     """
     app_ctx = get_context(ctx)
+    from soldscope_cli.context import open_team_database
     from soldscope_cli.fleet.team import init_team_database
     from soldscope_cli.output.jsonout import print_json
 
-    result = init_team_database(app_ctx.database_url())
+    result = init_team_database(app_ctx.database_url(), open_team_database)
     if json_output:
         print_json(
             app_ctx.stdout,
@@ -198,12 +199,11 @@ def import_command(
             hint=f"use one of {', '.join(BACKENDS)}",
         )
     url = require_url(app_ctx.database_url())
-    from soldscope_cli.db.postgres.engine import Database as TeamDatabase
-    from soldscope_cli.db.postgres.url import masked_url
+    from soldscope_cli.context import team_copier
+    from soldscope_cli.db.url import masked_url
 
     config = app_ctx.config_file.load()
-    team_db = app_ctx.database()
-    assert isinstance(team_db, TeamDatabase)  # a database URL is set
+    team_db = app_ctx.team_database()
     destination, _ = backend_choice(app_ctx.env, config.secrets_backend)
     report = import_home(
         ImportSource(
@@ -212,7 +212,11 @@ def import_command(
             app_ctx.home_secret_store(from_secrets),
         ),
         ImportTarget(
-            team_db, app_ctx.team_secret_store, destination == "database", masked_url(url)
+            team_db,
+            app_ctx.team_secret_store,
+            destination == "database",
+            masked_url(url),
+            team_copier(),
         ),
         now=app_ctx.clock(),
         dry_run=dry_run,

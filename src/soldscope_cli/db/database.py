@@ -17,6 +17,7 @@ from soldscope_cli.db.model import (
     FINANCES,
     INVENTORY,
     CheckRecord,
+    IntegrityReport,
     StoreDeleted,
     StoreState,
     from_db_time,
@@ -24,7 +25,6 @@ from soldscope_cli.db.model import (
 )
 from soldscope_cli.db.sqlite.engine import (
     Database,
-    IntegrityReport,
     check_integrity,
     read_states_if_exists,
 )

@@ -6,9 +6,10 @@ connection or SQL. Each write method is one transaction, so a cursor never runs 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 from soldscope_cli.db.model import (
@@ -17,6 +18,7 @@ from soldscope_cli.db.model import (
     ExportBatches,
     FinanceRow,
     HistoryEntry,
+    IntegrityReport,
     InventoryRow,
     Invitation,
     NewInvitation,
@@ -249,6 +251,26 @@ class StoreRegistry(Protocol):
     def namespace(self) -> str: ...
 
 
+class StateLookup(Protocol):
+    """Stores' states read without creating or migrating anything (`list`, doctor, metrics)."""
+
+    def peek_states(self, stores: Sequence[str]) -> dict[str, StoreState]: ...
+
+
+class LocalFile(Protocol):
+    """What doctor asks of a home's SQLite file, read-only (the composition root gives it)."""
+
+    def integrity(
+        self, path: Path, monotonic: Callable[[], float], budget: float
+    ) -> IntegrityReport: ...
+
+    def known_migrations(self) -> list[str]: ...
+
+    def pending_migrations(self, path: Path) -> list[str]: ...
+
+    def states(self, path: Path) -> StateLookup: ...
+
+
 class Database(DatasetDatabase, StateReads, NotifiedLog, Protocol):
     """The whole state database as callers use it; db.sqlite and db.postgres each implement it.
 
@@ -335,3 +357,64 @@ class Database(DatasetDatabase, StateReads, NotifiedLog, Protocol):
     def registry(self) -> StoreRegistry | None:
         """Team mode's store registry; None where config.toml lists the stores."""
         ...
+
+
+class TeamDatabase(Protocol):
+    """Team mode's PostgreSQL database as `team init`, `team import` and doctor use it, opened
+    by the composition root (the only part that picks an engine)."""
+
+    migrations: tuple[Any, ...]
+
+    @property
+    def schema_version(self) -> str: ...
+
+    def migrate(self) -> list[str]: ...
+
+    def applied_migrations(self) -> list[str]: ...
+
+    def pending_migrations(self) -> list[str]: ...
+
+    def peek_states(self, stores: Sequence[str]) -> dict[str, StoreState]: ...
+
+    def peek_registry(self) -> list[RegistryRecord]: ...
+
+    def peek_live_names(self, names: Sequence[str]) -> list[str]: ...
+
+    def transaction(self) -> AbstractContextManager[Any]: ...
+
+    def close(self) -> None: ...
+
+
+class LocalSource(Protocol):
+    """The home's SQLite file as `team import` reads it (a connection for one read snapshot)."""
+
+    def connection(self) -> Any: ...
+
+
+class TeamCopier(Protocol):
+    """How `team import` reads a home's SQLite file and copies it into the team database: the
+    PostgreSQL engine's importer (db.postgres.importer), handed over by the composition root."""
+
+    TABLES: tuple[str, ...]
+
+    def read_snapshot(self, conn: Any) -> AbstractContextManager[Any]: ...
+
+    def live_connections(self, conn: Any, names: Sequence[str]) -> Mapping[str, Any]: ...
+
+    def count_rows(self, conn: Any, store_id: int) -> dict[str, int]: ...
+
+    def count_app_events(self, conn: Any) -> int: ...
+
+    def pending_invitations(self, conn: Any, now: str) -> int: ...
+
+    def live_names(self, tx: Any, names: Sequence[str]) -> list[str]: ...
+
+    def add_store(self, tx: Any, record: RegistryRecord, created_at: str | datetime) -> int: ...
+
+    def copy_store(
+        self, tx: Any, local: Any, local_id: int, team_id: int, where: str
+    ) -> dict[str, int]: ...
+
+    def copy_app_events(self, tx: Any, local: Any) -> int: ...
+
+    def log_imported(self, tx: Any, name: str, team_id: int, at: datetime) -> None: ...

@@ -151,6 +151,20 @@ class ExportBatches(NamedTuple):
     batches: Iterator[list[tuple[Any, ...]]]
 
 
+@dataclass(frozen=True)
+class IntegrityReport:
+    """What a home's SQLite file's integrity check found, within a time budget (doctor)."""
+
+    error: str | None = None  # could not open or read the file at all
+    findings: tuple[str, ...] = ()  # integrity_check's complaints; empty when it is "ok"
+    finished: bool = True  # False when the budget ran out first
+    applied_migrations: frozenset[str] = frozenset()
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.finished and not self.findings
+
+
 # --- invitations (`soldscope invite`, answered by `soldscope serve`) --------------------------------
 
 INVITE_NEW = "new"

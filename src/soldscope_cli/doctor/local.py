@@ -11,6 +11,7 @@ from importlib.metadata import PackageNotFoundError
 from pathlib import Path
 
 from soldscope_cli import __version__
+from soldscope_cli.db.interface import LocalFile
 from soldscope_cli.doctor.model import CheckResult, Level, worst
 from soldscope_cli.errors import ConfigError
 from soldscope_cli.fleet.config import Config, format_time, parse_config, parse_time
@@ -281,18 +282,14 @@ def load_config(paths: Paths) -> tuple[Config | None, CheckResult]:
     )
 
 
-def _known_migrations() -> list[str]:
-    from soldscope_cli.db.database import MIGRATIONS
-
-    return [name for name, _ in MIGRATIONS]
-
-
 def _size(path: Path) -> str:
     size = path.stat().st_size
     return f"{size / 1e9:.1f} GB" if size >= 1e9 else f"{size / 1e6:.1f} MB"
 
 
-def check_database(path: Path, monotonic: Callable[[], float], budget: float) -> list[CheckResult]:
+def check_database(
+    path: Path, monotonic: Callable[[], float], budget: float, local: LocalFile
+) -> list[CheckResult]:
     """The state database opens, passes PRAGMA integrity_check and has every migration applied."""
     title = "State database"
     if not path.exists():
@@ -308,9 +305,7 @@ def check_database(path: Path, monotonic: Callable[[], float], budget: float) ->
         f"restore {path} from a backup, or move it aside (`mv {path} {path}.broken`) so soldscope "
         "starts afresh: statuses come back with `soldscope validate`, data with `soldscope sync`"
     )
-    from soldscope_cli.db.database import check_integrity
-
-    report = check_integrity(path, monotonic, budget)
+    report = local.integrity(path, monotonic, budget)
     if report.error is not None:
         return [CheckResult("database", title, Level.FAIL, f"{path}: {report.error}", aside)]
     if report.findings:
@@ -332,16 +327,14 @@ def check_database(path: Path, monotonic: Callable[[], float], budget: float) ->
             f"{budget:g} s",
             f"run it without a time limit: `sqlite3 {path} 'PRAGMA integrity_check'`",
         )
-    return [integrity, _check_migrations(path, set(report.applied_migrations))]
+    return [integrity, _check_migrations(path, set(report.applied_migrations), local)]
 
 
-def _check_migrations(path: Path, applied: set[str]) -> CheckResult:
-    from soldscope_cli.db.database import MIGRATIONS, Database
-
+def _check_migrations(path: Path, applied: set[str], local: LocalFile) -> CheckResult:
     title = "Database schema"
-    known = _known_migrations()
+    known = local.known_migrations()
     try:
-        pending = Database(path, MIGRATIONS).pending_migrations()
+        pending = local.pending_migrations(path)
     except ConfigError as exc:
         return CheckResult("migrations", title, Level.FAIL, exc.message, exc.hint)
     unknown = sorted(applied - set(known))

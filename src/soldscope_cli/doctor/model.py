@@ -9,6 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from soldscope_cli.db.interface import LocalFile, TeamDatabase
 from soldscope_cli.fleet.paths import Paths
 
 if TYPE_CHECKING:
@@ -97,6 +98,8 @@ class DoctorInputs:
     open_secret_store: Callable[[str | None], SecretStore]  # given the config's backend
     make_http: Callable[[], httpx.Client]
     uid: int
+    local_file: LocalFile  # the home's SQLite file, read-only (the engine's, from the context)
+    open_team: Callable[[str, float], TeamDatabase]  # the team database at a URL, within a timeout
     offline: bool = False
     sandbox: bool = False
     resolver: Callable[[str, int], list[str]] = default_resolver

@@ -298,7 +298,7 @@ def database(run: DoctorRun) -> Pending:
             )
         )
     return run.in_background(
-        lambda: check_database(i.paths.database, i.monotonic, i.integrity_budget),
+        lambda: check_database(i.paths.database, i.monotonic, i.integrity_budget, i.local_file),
         "database",
         "State database",
         "run it again",
@@ -315,7 +315,7 @@ def team_database(run: DoctorRun) -> Pending:
         return _ready()
     timeout = run.inputs.network_timeout
     server = run.in_background(
-        lambda: check_team_database(url, timeout),
+        lambda: check_team_database(url, timeout, run.inputs.open_team),
         TEAM_CHECK_ID,
         TEAM_TITLE,
         "check the server, then run it again",
@@ -338,9 +338,11 @@ def stores(run: DoctorRun) -> Pending:
         return _ready(CheckResult("stores", "Stores", Level.SKIP, CONFIG_BROKEN))
     url = team_url(run.inputs.env, config)
     if url is None:
-        return _ready(*check_stores(config, run.inputs.paths.database, run.now))
+        return _ready(
+            *check_stores(config, run.inputs.local_file.states(run.inputs.paths.database), run.now)
+        )
     # Team mode: the stores and their states are on the server, read within the network timeout.
-    states = TeamStates(url, run.inputs.network_timeout)
+    states = TeamStates(url, run.inputs.network_timeout, run.inputs.open_team)
     return run.in_background(
         lambda: check_stores(states.fleet(config), states, run.now),
         "stores",

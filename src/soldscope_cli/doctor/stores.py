@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
 from soldscope_cli.checks.result import reconnect_hint
-from soldscope_cli.db.database import StoreState, read_states_if_exists
+from soldscope_cli.db.interface import StateLookup
+from soldscope_cli.db.model import StoreState
 from soldscope_cli.doctor.model import CheckResult, Level
 from soldscope_cli.errors import SoldscopeError
 from soldscope_cli.fleet.config import Config
-from soldscope_cli.fleet.listing import StateLookup, StoreRow, build_rows, summary
+from soldscope_cli.fleet.listing import StoreRow, build_rows, summary
 from soldscope_cli.status import EXPIRING_SOON_DAYS, INVALID_GRANT, MISSING_TOKEN, Status
 
 _RECONNECT_CODES = {INVALID_GRANT, MISSING_TOKEN}
@@ -49,7 +49,7 @@ def _store_result(row: StoreRow) -> CheckResult | None:
     return None
 
 
-def check_stores(config: Config, database: Path | StateLookup, now: datetime) -> list[CheckResult]:
+def check_stores(config: Config, database: StateLookup, now: datetime) -> list[CheckResult]:
     """An overview line, then one line per store needing attention.
 
     Only the store lines carry a warning or failure: the overview counts the stores, so one
@@ -67,11 +67,7 @@ def check_stores(config: Config, database: Path | StateLookup, now: datetime) ->
         ]
     note = ""
     try:
-        states: dict[str, StoreState] = (
-            read_states_if_exists(database, list(config.stores))
-            if isinstance(database, Path)
-            else database.peek_states(list(config.stores))
-        )
+        states: dict[str, StoreState] = database.peek_states(list(config.stores))
     except SoldscopeError as exc:  # unreadable file, or the team database out of reach
         # The database check reports the cause; dates alone still show expiry.
         states = {}

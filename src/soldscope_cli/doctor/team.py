@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from soldscope_cli.doctor.model import CheckResult, Level
 from soldscope_cli.errors import SoldscopeError
 from soldscope_cli.fleet.config import Config
+from soldscope_cli.fleet.team import OpenTeam
 
 CHECK_ID = "team-database"
 TITLE = "Team database"
@@ -17,7 +18,7 @@ def team_url(env: Mapping[str, str], config: Config | None) -> str | None:
     return env.get("SOLDSCOPE_DATABASE_URL") or (config.database_url if config else None)
 
 
-def check_team_database(url: str, timeout: float) -> list[CheckResult]:
+def check_team_database(url: str, timeout: float, open_team: OpenTeam) -> list[CheckResult]:
     """Connect (within `timeout`), then compare the recorded migrations with the known ones."""
     from soldscope_cli.fleet.config import database_url_problem
     from soldscope_cli.fleet.team import team_schema
@@ -26,7 +27,7 @@ def check_team_database(url: str, timeout: float) -> list[CheckResult]:
     if problem is not None:
         return [CheckResult(CHECK_ID, TITLE, Level.FAIL, f"SOLDSCOPE_DATABASE_URL: {problem}")]
     try:
-        schema = team_schema(url, timeout=timeout)
+        schema = team_schema(url, open_team, timeout=timeout)
     except SoldscopeError as exc:  # the server is down, refuses the login, or the URL is wrong
         return [CheckResult(CHECK_ID, TITLE, Level.FAIL, exc.message, exc.hint)]
     if not schema.recorded:

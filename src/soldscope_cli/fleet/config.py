@@ -190,7 +190,7 @@ def public_url_problem(url: str) -> str | None:
 def database_url_problem(url: object) -> str | None:
     """Why a team database URL is unusable (None when it is a postgresql:// URL with a host or
     socket path); the message never repeats the URL, which may hold a password."""
-    from soldscope_cli.db.postgres.url import SCHEMES, is_postgres_url
+    from soldscope_cli.db.url import SCHEMES, is_postgres_url
 
     if not isinstance(url, str) or not url.strip():
         return "database url must be a PostgreSQL URL (postgresql://user@host/dbname)"

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from soldscope_cli.db.database import StoreState, read_states_if_exists
+from soldscope_cli.db.interface import StateLookup
+from soldscope_cli.db.model import StoreState
 from soldscope_cli.fleet.config import Config, StoreRecord, format_time, select_stores
 from soldscope_cli.status import (
     Problem,
@@ -164,26 +164,14 @@ class ListResult:
     total_configured: int
 
 
-class StateLookup(Protocol):
-    """A database that can tell the stores' states without creating or migrating anything."""
-
-    def peek_states(self, stores: Sequence[str]) -> dict[str, StoreState]: ...
-
-
-def run_list(
-    config: Config, database: Path | StateLookup, query: ListQuery, now: datetime
-) -> ListResult:
+def run_list(config: Config, database: StateLookup, query: ListQuery, now: datetime) -> ListResult:
     """The rows of the named stores (all by default), filtered and sorted; never writes anything.
 
-    `database` is the SQLite file, or the home's database (PostgreSQL in team mode).
+    `database` reads the home's states: its SQLite file, or the team's PostgreSQL database.
     """
     records = select_stores(config, query.names)
     names = [r.name for r in records]
-    states = (
-        read_states_if_exists(database, names)
-        if isinstance(database, Path)
-        else database.peek_states(names)
-    )
+    states = database.peek_states(names)
     rows = [row for row in build_rows(records, states, now) if query.matches(row)]
     if query.sort != "status":
         rows = sort_rows(rows, query.sort)

@@ -6,7 +6,7 @@ reported names the server with its password masked.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
@@ -14,9 +14,15 @@ from soldscope_cli.errors import UsageError
 
 if TYPE_CHECKING:
     from soldscope_cli.amazon.marketplaces import Region
+    from soldscope_cli.db.interface import TeamDatabase
     from soldscope_cli.db.model import RegistryRecord, StoreState
-    from soldscope_cli.db.postgres.engine import Database
     from soldscope_cli.fleet.config import Config, StoreRecord
+
+# Opens the team database at a URL with a connect timeout: the composition root's, so that only it
+# picks the engine.
+OpenTeam = Callable[[str, float], "TeamDatabase"]
+
+CONNECT_TIMEOUT_S = 10
 
 NO_URL_HINT = (
     "set SOLDSCOPE_DATABASE_URL=postgresql://user@host/dbname (or [database] url in "
@@ -49,13 +55,12 @@ def require_url(url: str | None) -> str:
     return url
 
 
-def init_team_database(url: str | None) -> TeamSchema:
+def init_team_database(url: str | None, open_team: OpenTeam) -> TeamSchema:
     """Apply every migration the database lacks (idempotent); what it did and the version."""
     url = require_url(url)
-    from soldscope_cli.db.postgres.engine import Database
-    from soldscope_cli.db.postgres.url import masked_url
+    from soldscope_cli.db.url import masked_url
 
-    db = Database(url)
+    db = open_team(url, CONNECT_TIMEOUT_S)
     try:
         applied = db.migrate()
     finally:
@@ -63,15 +68,14 @@ def init_team_database(url: str | None) -> TeamSchema:
     return _schema(db, masked_url(url), tuple(applied))
 
 
-def team_schema(url: str, *, timeout: float) -> TeamSchema:
+def team_schema(url: str, open_team: OpenTeam, *, timeout: float) -> TeamSchema:
     """The schema's state without changing anything (doctor's check)."""
-    from soldscope_cli.db.postgres.engine import Database
-    from soldscope_cli.db.postgres.url import masked_url
+    from soldscope_cli.db.url import masked_url
 
-    return _schema(Database(url, connect_timeout=timeout), masked_url(url), ())
+    return _schema(open_team(url, timeout), masked_url(url), ())
 
 
-def _schema(db: Database, shown: str, applied: tuple[str, ...]) -> TeamSchema:
+def _schema(db: TeamDatabase, shown: str, applied: tuple[str, ...]) -> TeamSchema:
     recorded = tuple(db.applied_migrations())
     known = [name for name, _ in db.migrations]
     return TeamSchema(
@@ -90,12 +94,11 @@ class TeamStates:
 
     url: str
     timeout: float
+    open_team: OpenTeam
 
     def peek_states(self, stores: Sequence[str]) -> dict[str, StoreState]:
         """states() without migrating anything; the connection is closed again."""
-        from soldscope_cli.db.postgres.engine import Database
-
-        db = Database(self.url, connect_timeout=self.timeout)
+        db = self.open_team(self.url, self.timeout)
         try:
             return db.peek_states(stores)
         finally:
@@ -103,9 +106,7 @@ class TeamStates:
 
     def fleet(self, loaded: Config) -> Config:
         """config.toml's settings with the registry's stores, read without migrating."""
-        from soldscope_cli.db.postgres.engine import Database
-
-        db = Database(self.url, connect_timeout=self.timeout)
+        db = self.open_team(self.url, self.timeout)
         try:
             return team_config(loaded, db.peek_registry())
         finally:

@@ -26,8 +26,7 @@ from soldscope_cli.redact import register_secret
 if TYPE_CHECKING:
     import sqlite3
 
-    from soldscope_cli.db.postgres.engine import Database as TeamDatabase
-    from soldscope_cli.db.sqlite.engine import Database as LocalDatabase
+    from soldscope_cli.db.interface import LocalSource, TeamCopier, TeamDatabase
     from soldscope_cli.fleet.config import Config
     from soldscope_cli.fleet.secrets import SecretStore
 
@@ -43,7 +42,7 @@ class ImportSource:
     """The home being copied: config.toml as written, its SQLite file (if any), its secrets."""
 
     config: Config
-    database: LocalDatabase | None
+    database: LocalSource | None
     secrets: SecretStore
 
 
@@ -55,6 +54,7 @@ class ImportTarget:
     secrets: Callable[[], SecretStore]
     secrets_in_database: bool  # the `database` backend: its rows join the import's transaction
     shown: str  # the database URL, password masked
+    copier: TeamCopier  # the engine's reads of the home's file and copies into the team's
 
 
 @dataclass(frozen=True)
@@ -118,9 +118,7 @@ def import_home(
     with ExitStack() as stack:
         local: sqlite3.Connection | None = None
         if source.database is not None:
-            from soldscope_cli.db.postgres.importer import read_snapshot
-
-            local = stack.enter_context(read_snapshot(source.database.connection()))
+            local = stack.enter_context(target.copier.read_snapshot(source.database.connection()))
         if dry_run:
             report = _plan(target, local, todo, taken, client_secret, pending, now)
         else:
@@ -140,7 +138,7 @@ def import_home(
                 taken,
                 app_events,
                 client,
-                _invitations(local, now),
+                _invitations(target.copier, local, now),
                 applied,
             )
     return report
@@ -174,12 +172,10 @@ def _client_outcome(ours: str | None, theirs: str | None) -> str:
     return CLIENT_PRESENT if theirs == ours else CLIENT_KEPT
 
 
-def _invitations(local: sqlite3.Connection | None, now: datetime) -> int:
+def _invitations(copier: TeamCopier, local: sqlite3.Connection | None, now: datetime) -> int:
     if local is None:
         return 0
-    from soldscope_cli.db.postgres.importer import pending_invitations
-
-    return pending_invitations(local, to_db_time(now))
+    return copier.pending_invitations(local, to_db_time(now))
 
 
 def _plan(
@@ -192,20 +188,14 @@ def _plan(
     now: datetime,
 ) -> ImportReport:
     """The dry run: counts from the local database; the team's secrets are read, not written."""
-    from soldscope_cli.db.postgres.importer import (
-        TABLES,
-        count_app_events,
-        count_rows,
-        live_connections,
-    )
-
-    found = live_connections(local, todo) if local is not None else {}
+    copier = target.copier
+    found = copier.live_connections(local, todo) if local is not None else {}
     stores = [
         StoreImport(
             name,
-            count_rows(local, found[name].id)
+            copier.count_rows(local, found[name].id)
             if local is not None and name in found
-            else dict.fromkeys(TABLES, 0),
+            else dict.fromkeys(copier.TABLES, 0),
             True,
         )
         for name in todo
@@ -217,9 +207,9 @@ def _plan(
         True,
         stores,
         taken,
-        count_app_events(local) if local is not None and todo else 0,
+        copier.count_app_events(local) if local is not None and todo else 0,
         _client_outcome(client_secret, team_client),
-        _invitations(local, now),
+        _invitations(copier, local, now),
         pending,
     )
 
@@ -233,23 +223,14 @@ def _copy(
     secrets: dict[str, str],
     now: datetime,
 ) -> tuple[list[StoreImport], int]:
-    from soldscope_cli.db.postgres.importer import (
-        TABLES,
-        add_store,
-        copy_app_events,
-        copy_store,
-        live_connections,
-        live_names,
-        log_imported,
-    )
-
-    found = live_connections(local, todo) if local is not None else {}
+    copier = target.copier
+    found = copier.live_connections(local, todo) if local is not None else {}
     undo: list[tuple[str, str | None]] = []  # (key, value before) of an outside backend
     stores: list[StoreImport] = []
     app_events = 0
     try:
         with target.database.transaction() as tx:
-            raced = live_names(tx, todo)
+            raced = copier.live_names(tx, todo)
             if raced:
                 raise UsageError(
                     f"{_shown(raced)} joined the team database while importing; nothing was copied",
@@ -258,16 +239,18 @@ def _copy(
             for name in todo:
                 record = to_registry(source.config.stores[name])
                 mine = found.get(name)
-                team_id = add_store(tx, record, mine.created_at if mine else record.authorized_at)
-                rows = (
-                    copy_store(tx, local, mine.id, team_id, name)
-                    if local is not None and mine is not None
-                    else dict.fromkeys(TABLES, 0)
+                team_id = copier.add_store(
+                    tx, record, mine.created_at if mine else record.authorized_at
                 )
-                log_imported(tx, name, team_id, now)
+                rows = (
+                    copier.copy_store(tx, local, mine.id, team_id, name)
+                    if local is not None and mine is not None
+                    else dict.fromkeys(copier.TABLES, 0)
+                )
+                copier.log_imported(tx, name, team_id, now)
                 stores.append(StoreImport(name, rows, True))
             if local is not None and todo:
-                app_events = copy_app_events(tx, local)
+                app_events = copier.copy_app_events(tx, local)
             # The `database` backend's writes join this transaction (same connection); any
             # other backend is written last, so a failure before here leaves it untouched.
             for key, value in secrets.items():

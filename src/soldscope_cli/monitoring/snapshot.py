@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from soldscope_cli.db.interface import StateReads
+from soldscope_cli.db.interface import StateLookup, StateReads
 from soldscope_cli.fleet.app_credentials import secret_due
 from soldscope_cli.fleet.config import Config
-from soldscope_cli.fleet.listing import ListQuery, StateLookup, StoreRow, run_list
+from soldscope_cli.fleet.listing import ListQuery, StoreRow, run_list
 from soldscope_cli.services import Services
 from soldscope_cli.sync.freshness import DatasetHealth, run_data
 
@@ -38,7 +38,7 @@ class FleetSnapshot:
 def take_snapshot(
     config: Config,
     db: StateReads,
-    database: Path | StateLookup,
+    database: StateLookup,
     config_path: Path,
     now: datetime,
 ) -> FleetSnapshot:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from soldscope_cli.amazon.marketplaces import Region, resolve
-from soldscope_cli.db.database import CHECK_APP_ERROR, CHECK_INCOMPLETE, CHECK_OK
+from soldscope_cli.db.model import CHECK_APP_ERROR, CHECK_INCOMPLETE, CHECK_OK
 from soldscope_cli.errors import IncompleteError, UnhealthyError, UsageError
 from soldscope_cli.fleet.config import Config, StoreRecord, validate_store_name
 from soldscope_cli.fleet.listing import StoreRow, build_rows

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 from soldscope_cli.checks.result import APP_REJECTED_MESSAGE, StoreCheck
 from soldscope_cli.checks.validation import SKIPPED, ProgressCallback, ValidateResult
-from soldscope_cli.db.database import CHECK_APP_ERROR, CHECK_OK
+from soldscope_cli.db.model import CHECK_APP_ERROR, CHECK_OK
 from soldscope_cli.fleet.listing import summary
 from soldscope_cli.output.policy import Terminal
 

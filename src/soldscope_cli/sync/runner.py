@@ -26,8 +26,8 @@ from soldscope_cli.checks.recording import CheckRecorder
 from soldscope_cli.checks.result import reconnect_hint
 from soldscope_cli.datasets import registry
 from soldscope_cli.datasets.registry import NAMES as DATASET_NAMES
-from soldscope_cli.db.database import StoreDeleted
 from soldscope_cli.db.interface import Database, StoreClaims
+from soldscope_cli.db.model import StoreDeleted
 from soldscope_cli.errors import SoldscopeError, StorageError
 from soldscope_cli.fleet.config import StoreRecord, format_time
 from soldscope_cli.fleet.listing import build_row

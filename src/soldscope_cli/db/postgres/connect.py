@@ -6,7 +6,7 @@ from typing import Any
 
 import psycopg
 
-from soldscope_cli.db.postgres.url import masked_url, url_password
+from soldscope_cli.db.url import masked_url, url_password
 from soldscope_cli.errors import StorageError
 from soldscope_cli.redact import redact, register_secret
 

@@ -7,13 +7,13 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from soldscope_cli.db.model import (
     CHECK_PROBLEM,
     DEFAULT_RETENTION_DAYS,
+    IntegrityReport,
     StoreState,
     from_db_time,
     to_db_time,
@@ -259,20 +259,6 @@ def read_states_if_exists(path: Path, stores: Sequence[str]) -> dict[str, StoreS
 # --- integrity (for doctor) ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class IntegrityReport:
-    """What PRAGMA integrity_check found, within a time budget."""
-
-    error: str | None = None  # could not open or read the file at all
-    findings: tuple[str, ...] = ()  # integrity_check's complaints; empty when it is "ok"
-    finished: bool = True  # False when the budget ran out first
-    applied_migrations: frozenset[str] = frozenset()
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None and self.finished and not self.findings
-
-
 def check_integrity(path: Path, monotonic: Callable[[], float], budget: float) -> IntegrityReport:
     """Open the database read-only, run integrity_check for at most `budget` s, list migrations."""
     try:
@@ -305,3 +291,34 @@ def check_integrity(path: Path, monotonic: Callable[[], float], budget: float) -
         return IntegrityReport(None, findings, finished, applied)
     finally:
         conn.close()
+
+
+class LocalStates:
+    """A SQLite home's stores' states, read without creating or migrating the file (`list`)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def peek_states(self, stores: Sequence[str]) -> dict[str, StoreState]:
+        return read_states_if_exists(self.path, stores)
+
+
+class LocalFile:
+    """What doctor asks of a SQLite home's file, without changing it (db.interface.LocalFile)."""
+
+    def __init__(self, migrations: Sequence[Migration]) -> None:
+        self.migrations = tuple(migrations)
+
+    def integrity(
+        self, path: Path, monotonic: Callable[[], float], budget: float
+    ) -> IntegrityReport:
+        return check_integrity(path, monotonic, budget)
+
+    def known_migrations(self) -> list[str]:
+        return [name for name, _ in self.migrations]
+
+    def pending_migrations(self, path: Path) -> list[str]:
+        return Database(path, self.migrations).pending_migrations()
+
+    def states(self, path: Path) -> LocalStates:
+        return LocalStates(path)
