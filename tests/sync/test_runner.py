@@ -572,3 +572,23 @@ def test_quota_waits_show_in_the_progress_line_and_add_up_per_store(
     assert result.quota_wait_s == pytest.approx(45.0)
     assert result.to_json()["quota_wait_s"] == pytest.approx(45.0)
     assert "s, 45 s of it on Amazon's quota)" in store_line(result)
+
+
+def test_the_report_carries_the_stores_and_the_states_the_run_left(
+    db: Database, clock: Clock
+) -> None:
+    """sync's alerts compare these: nothing is read again from config.toml or the database."""
+    stores = [make_store("revoked"), make_store("fine")]
+    bad = FakeClient()
+
+    def refuse(*args: Any) -> Any:
+        raise GrantRejected("invalid_grant", "revoked", 400, grant_type="refresh_token")
+
+    bad.inventory = refuse
+    env = setup(db, clock, {"revoked": bad, "fine": inventory_ok(FakeClient())}, stores)
+    report = run_sync(stores, ONLY_INVENTORY, env)
+    assert [r.name for r in report.records] == ["revoked", "fine"]
+    problem = report.states["revoked"].problem
+    assert problem is not None and problem.code == "invalid_grant"
+    assert report.states["fine"].problem is None
+    assert report.states["revoked"] == db.states(["revoked"])["revoked"]

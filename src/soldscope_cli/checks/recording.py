@@ -41,6 +41,11 @@ class CheckRecorder:
         self.source = source
         self._lock = threading.Lock()
 
+    def snapshot(self) -> dict[str, StoreState]:
+        """The states as the recorded checks left them."""
+        with self._lock:
+            return dict(self.states)
+
     def record(self, check: StoreCheck) -> None:
         """Append the check; log status_changed when the status moves, else checked."""
         record = self.records[check.store]

@@ -166,7 +166,7 @@ def sync_command(
         raise typer.Exit(_watch(app, request, as_json=as_json, quiet=quiet, notify=not no_notify))
     report = _run_and_render(app, request, as_json=as_json, quiet=quiet)
     if not no_notify and report.stores and not report.interrupted:
-        _notify(app, request, report)
+        _notify(app, report)
     if report.interrupted:
         raise typer.Exit(int(ExitCode.INTERRUPTED))  # after the partial summary
     if report.local_error is not None:
@@ -181,25 +181,24 @@ def sync_command(
         raise typer.Exit(int(ExitCode.UNHEALTHY))
 
 
-def _notify(app: AppContext, request: SyncRequest, report: SyncReport) -> None:
-    from soldscope_cli.fleet.config import select_stores
+def _notify(app: AppContext, report: SyncReport) -> None:
     from soldscope_cli.fleet.listing import build_rows
     from soldscope_cli.notify.alerts import SyncOutcome
     from soldscope_cli.notify.announce import Observed, announce_observed
     from soldscope_cli.sync.runner import BUSY, FAILED, SKIPPED
 
-    config = app.config()
-    records = select_stores(config, request.names)
-    db = app.database()
-    rows = build_rows(records, db.states([r.name for r in records]), app.clock())
-    regions = {r.name: r.region for r in records}
+    # The stores and states the run itself saw and left: nothing is read again.
+    rows = build_rows(report.records, report.states, app.clock())
+    regions = {r.name: r.region for r in report.records}
     outcomes = [
         SyncOutcome(s.name, regions.get(s.name, "?"), s.outcome == FAILED, s.reason)
         for s in report.stores
         if s.outcome not in (SKIPPED, BUSY)
     ]
     observed = Observed(rows, outcomes, app_error=report.app_error, app_checked=bool(outcomes))
-    say_notify_failures(app, announce_observed(app.notifier(), db, config, observed, app.clock))
+    say_notify_failures(
+        app, announce_observed(app.notifier(), app.database(), app.config(), observed, app.clock)
+    )
 
 
 def _watch(
@@ -233,7 +232,7 @@ def _watch(
         elif not quiet or not report.ok:
             app.out.print(f"{format_time(report.finished_at)} {summary_line(report)}", markup=False)
         if notify and report.stores and not report.interrupted:
-            _notify(app, sub, report)
+            _notify(app, report)
         if report.local_error is not None:
             broken.append(report.local_error)  # this machine cannot store data: stop, exit 74
         return not report.interrupted and report.local_error is None

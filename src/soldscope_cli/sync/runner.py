@@ -27,7 +27,7 @@ from soldscope_cli.checks.result import reconnect_hint
 from soldscope_cli.datasets import registry
 from soldscope_cli.datasets.registry import NAMES as DATASET_NAMES
 from soldscope_cli.db.interface import Database, StoreClaims
-from soldscope_cli.db.model import StoreDeleted
+from soldscope_cli.db.model import StoreDeleted, StoreState
 from soldscope_cli.errors import SoldscopeError, StorageError
 from soldscope_cli.fleet.config import StoreRecord, format_time
 from soldscope_cli.fleet.listing import build_row
@@ -142,6 +142,10 @@ class SyncReport:
     local_error: StorageError | None = None
     # Ctrl-C stopped the run: what finished is stored, the rest is for the next sync (exit 130).
     interrupted: bool = False
+    # The stores as the run saw them and their states after it (each check it recorded applied):
+    # what sync's alerts compare, without reading config.toml or the database again.
+    records: list[StoreRecord] = field(default_factory=list)
+    states: dict[str, StoreState] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -329,6 +333,8 @@ def run_sync(
         app_error=app_stop.message,
         local_error=app_stop.local,
         interrupted=env.stop.is_set(),
+        records=list(records),
+        states=recorder.snapshot(),
     )
     log.info(
         "sync finished: %s (%d store(s) ok of %d)",
