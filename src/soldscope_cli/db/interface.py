@@ -2,6 +2,7 @@
 
 The sync modules depend on these Protocols only: they hand rows and cursors over and never see a
 connection or SQL. Each write method is one transaction, so a cursor never runs ahead of its rows.
+A table's code exists once for both engines (db/tables/): its class is its interface.
 """
 
 from __future__ import annotations
@@ -16,85 +17,26 @@ from soldscope_cli.db.model import (
     CheckRecord,
     DataFigures,
     ExportBatches,
-    FinanceRow,
     HistoryEntry,
     IntegrityReport,
-    InventoryRow,
-    Invitation,
-    NewInvitation,
-    PageCounts,
     RegistryRecord,
-    SealedSecret,
-    StateClaim,
     StoreState,
 )
+from soldscope_cli.db.tables.finances import FinancesTable
+from soldscope_cli.db.tables.inventory import InventoryTable
+from soldscope_cli.db.tables.invitations import InvitationsTable
+from soldscope_cli.db.tables.search_terms import SearchTermsTable
+from soldscope_cli.db.tables.secret_rows import SecretRowsTable
 
-
-class InventoryStore(Protocol):
-    """inventory_summaries and its per-marketplace cursors."""
-
-    def cursor(self, store_id: int, marketplace_id: str) -> datetime | None: ...
-
-    def last_full_pull(self, store_id: int, marketplace_id: str) -> datetime | None: ...
-
-    def begin_full_pull(self) -> None: ...
-
-    def write_page(
-        self,
-        store_id: int,
-        marketplace_id: str,
-        rows: Sequence[InventoryRow],
-        *,
-        at: datetime,
-        full: bool = False,
-        cursor: datetime | None = None,
-        full_pull_started: datetime | None = None,
-    ) -> PageCounts: ...
-
-
-class FinancesStore(Protocol):
-    """financial_transactions and its cursor."""
-
-    def cursor(self, store_id: int) -> datetime | None: ...
-
-    def write_page(
-        self,
-        store_id: int,
-        rows: Sequence[FinanceRow],
-        *,
-        at: datetime,
-        cursor: datetime | None = None,
-    ) -> PageCounts: ...
-
-
-class SearchTermsStore(Protocol):
-    """Brand Analytics loads, rows and week marks."""
-
-    def loaded_weeks(self, store_id: int, marketplace_id: str) -> set[str]: ...
-
-    def clear_staged(self, store_id: int, marketplace_id: str, week_start: str) -> None: ...
-
-    def start_load(
-        self, store_id: int, marketplace_id: str, week_start: str, report_id: str, at: datetime
-    ) -> int: ...
-
-    def add_rows(self, rows: Sequence[tuple[Any, ...]]) -> None: ...
-
-    def mark_loaded(
-        self,
-        store_id: int,
-        marketplace_id: str,
-        week_start: str,
-        week_end: str,
-        *,
-        report_id: str,
-        status: str,
-        row_count: int,
-        at: datetime,
-        load_id: int | None = None,
-        rows: Sequence[tuple[Any, ...]] = (),
-        forget: Sequence[str] = (),
-    ) -> None: ...
+# The tables, written once for both engines: each class is its own interface.
+InventoryStore = InventoryTable  # inventory_summaries and its per-marketplace cursors
+FinancesStore = FinancesTable  # financial_transactions and its cursor
+SearchTermsStore = SearchTermsTable  # Brand Analytics loads, rows and week marks
+InvitationStore = InvitationsTable  # invitations and the consent states their clicks mint
+# secrets: sealed values by name (fleet/sealed.py seals them; the engine never sees a key). A
+# write happens only while the table's key-check row is the one the writer verified its key
+# against, so a process still holding a replaced key writes nothing.
+SecretRows = SecretRowsTable
 
 
 class DatasetDatabase(Protocol):
@@ -165,30 +107,6 @@ class StateReads(Protocol):
     ) -> ExportBatches: ...
 
 
-class InvitationStore(Protocol):
-    """invitations and the consent states each click on one of them mints."""
-
-    def create(self, invitation: NewInvitation) -> Invitation: ...
-
-    def by_token_hash(self, token_hash: str) -> Invitation | None: ...
-
-    def by_id(self, invitation_id: int) -> Invitation | None: ...
-
-    def pending_for(self, name: str, now: datetime) -> Invitation | None: ...
-
-    def listing(self, now: datetime, *, include_done: bool) -> list[Invitation]: ...
-
-    def revoke(self, invitation_id: int, now: datetime) -> bool: ...
-
-    def add_state(
-        self, state_hash: str, invitation_id: int, now: datetime, expires_at: datetime
-    ) -> None: ...
-
-    def claim_state(self, state_hash: str, now: datetime) -> StateClaim: ...
-
-    def mark_used(self, invitation_id: int, now: datetime, selling_partner_id: str) -> bool: ...
-
-
 class NotifiedLog(Protocol):
     """The `notified` events: what the notification targets were last told, per store and channel."""
 
@@ -197,32 +115,6 @@ class NotifiedLog(Protocol):
     def log_notified(
         self, at: datetime, entries: Sequence[tuple[str | None, dict[str, Any]]]
     ) -> None: ...
-
-
-class SecretRows(Protocol):
-    """secrets: sealed values by name. The engine stores bytes; it never sees a key or a value.
-
-    `check` is the key-check row (fleet/sealed.py): a write happens only while the table's check
-    row is exactly the one the writer verified its key against (it is inserted when the table has
-    none), so a process still holding a key that `team rotate-key` replaced writes nothing.
-    A write called inside a transaction this thread already holds joins it.
-    """
-
-    def get(self, name: str) -> SealedSecret | None: ...
-
-    def put(self, secret: SealedSecret, *, check: SealedSecret) -> bool: ...
-
-    def delete(self, name: str) -> None: ...
-
-    def all(self) -> list[SealedSecret]: ...
-
-    def replace_all(
-        self, before: Sequence[SealedSecret], after: Sequence[SealedSecret]
-    ) -> bool: ...
-
-    def store_id(self, name: str) -> int: ...
-
-    def live_store_id(self, name: str) -> int | None: ...
 
 
 class StoreClaims(Protocol):
