@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
+from tests.prerequisites import require
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,8 +34,9 @@ def test_the_test_command_runs_every_check_quickest_first() -> None:
 
 def test_ci_runs_the_readme_test_command_exactly() -> None:
     script = ROOT / ".ci" / "run"
-    if not script.exists():
-        pytest.skip(f"{script} is not in this copy of the sources (it is in the repository)")
+    require(
+        script.exists(), f"{script} is not in this copy of the sources (it is in the repository)"
+    )
     commands = [
         line
         for line in script.read_text(encoding="utf-8").splitlines()
