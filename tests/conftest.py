@@ -18,6 +18,7 @@ from soldscope_cli.fleet.config import ConfigFile, StoreRecord
 from soldscope_cli.fleet.paths import Paths
 from soldscope_cli.fleet.secrets import MemorySecretStore, token_key
 from tests.pg import Cluster, pg_rows, start_cluster
+from tests.prerequisites import require_soldscope
 
 NOW = datetime(2026, 11, 29, 12, 0, 0, tzinfo=UTC)
 SHARED_MODELS = Path(__file__).resolve().parents[2] / "shared" / "spapi" / "models"
@@ -125,6 +126,15 @@ def invoke() -> Callable[..., Any]:
         return CliRunner().invoke(app, list(args), obj=h.ctx, catch_exceptions=False)
 
     return run
+
+
+# --- the installed command (tests/prerequisites.py) ----------------------------------------------
+
+
+@pytest.fixture
+def soldscope_command() -> Path:
+    """The installed soldscope command; a test that uses it fails (never skips) without it."""
+    return require_soldscope()
 
 
 # --- team mode: one PostgreSQL cluster per session (tests/pg.py) ---------------------------------

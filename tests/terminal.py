@@ -9,13 +9,12 @@ import re
 import select
 import struct
 import subprocess
-import sys
 import termios
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
-SOLDSCOPE = Path(sys.executable).parent / "soldscope"
+from tests.prerequisites import SOLDSCOPE
+
 _ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r")
 
 

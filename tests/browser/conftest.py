@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from tests.prerequisites import require
 
 RELAY_PAGE = Path(__file__).resolve().parents[2] / "docs" / "relay" / "index.html"
 CHROMIUM_TIMEOUT_SECONDS = 15.0
@@ -122,6 +123,6 @@ class Chromium:
 @pytest.fixture
 def chromium(tmp_path: Path) -> Chromium:
     binary = shutil.which("chromium")
-    if binary is None:
-        pytest.skip("no chromium binary on PATH (Debian: apt-get install chromium)")
+    require(binary is not None, "no chromium binary on PATH (Debian: apt-get install chromium)")
+    assert binary is not None
     return Chromium(binary=binary, profile=tmp_path / "chromium-profile")

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from tests.e2e.conftest import SOLDSCOPE, Cli, simulator_env, stored_secret
+from tests.prerequisites import require_soldscope
 
 from soldscope_cli.fleet.secrets import token_key
 from soldscope_cli.simulator import Simulator, parse_scenario
@@ -131,8 +132,7 @@ class Setup:
 
 @pytest.fixture
 def setup(tmp_path: Path, relay_server: RelayServer) -> Iterator[Setup]:
-    if not SOLDSCOPE.exists():
-        pytest.skip(f"the soldscope command is not installed at {SOLDSCOPE}")
+    require_soldscope()
     redirect_uri = f"http://{RELAY_HOST}:{relay_server.port}/relay/"
     scenario = {
         "app": {"redirect_uris": [redirect_uri], "accept_any_loopback_redirect": False},

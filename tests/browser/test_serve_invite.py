@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from tests.e2e.conftest import SOLDSCOPE, Cli, simulator_env, stored_secret
+from tests.e2e.conftest import Cli, simulator_env, stored_secret
+from tests.prerequisites import require_soldscope
 from tests.serve_process import Serve, free_port, start_serve
 
 from soldscope_cli.fleet.secrets import token_key
@@ -56,8 +57,7 @@ class Setup:
 
 @pytest.fixture
 def setup(tmp_path: Path, relay_server: RelayServer) -> Iterator[Setup]:
-    if not SOLDSCOPE.exists():
-        pytest.skip(f"the soldscope command is not installed at {SOLDSCOPE}")
+    require_soldscope()
     base = f"http://127.0.0.1:{free_port()}"
     scenario = {
         "sellers": [

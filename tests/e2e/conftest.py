@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-SOLDSCOPE = Path(sys.executable).parent / "soldscope"
+from tests.prerequisites import SOLDSCOPE, require_soldscope
 
 
 @dataclass
@@ -52,8 +50,7 @@ class Cli:
 
 @pytest.fixture
 def cli(tmp_path: Path) -> Cli:
-    if not SOLDSCOPE.exists():
-        pytest.skip(f"the soldscope command is not installed next to {sys.executable}")
+    require_soldscope()
     return Cli(tmp_path, {"SOLDSCOPE_SECRETS": "file"})
 
 

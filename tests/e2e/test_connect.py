@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from tests.e2e.conftest import SOLDSCOPE, Cli, simulator_env, stored_secret
+from tests.prerequisites import require_soldscope
 from tests.serve_process import free_port
 
 from soldscope_cli.db.database import MIGRATIONS, Database
@@ -246,8 +247,7 @@ class World:
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    if not SOLDSCOPE.exists():
-        pytest.skip(f"the soldscope command is not installed at {SOLDSCOPE}")
+    require_soldscope()
     browser_dir = tmp_path / "browser"
     browser_dir.mkdir()
     (browser_dir / "browser.py").write_text(BROWSER_SCRIPT)

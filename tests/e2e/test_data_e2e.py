@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.e2e.conftest import SOLDSCOPE, Cli, simulator_env
+from tests.e2e.conftest import Cli, simulator_env
+from tests.prerequisites import require_soldscope
 
 from soldscope_cli.simulator import Simulator, parse_scenario
 
@@ -23,8 +24,7 @@ SELLERS = {"acme-us": "A1E2EDATA0001", "bolt-us": "A1E2EDATA0002"}
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[tuple[Simulator, Cli]]:
-    if not SOLDSCOPE.exists():
-        pytest.skip(f"the soldscope command is not installed at {SOLDSCOPE}")
+    require_soldscope()
     scenario = {
         "reports": {"polls_in_queue": 0, "polls_in_progress": 0},
         "sellers": [

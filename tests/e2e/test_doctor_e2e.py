@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.e2e.conftest import SOLDSCOPE, Cli
+from tests.e2e.conftest import Cli
+from tests.prerequisites import require_soldscope
 
 from soldscope_cli.simulator import Simulator
 
@@ -19,8 +20,7 @@ FAIL_KEYRING = "keyring.backends.fail.Keyring"
 @pytest.fixture
 def bare(tmp_path: Path) -> Cli:
     """The installed command with no SOLDSCOPE_SECRETS: the OS keyring is the backend."""
-    if not SOLDSCOPE.exists():
-        pytest.skip(f"the soldscope command is not installed next to {SOLDSCOPE.parent}")
+    require_soldscope()
     return Cli(tmp_path)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from tests.e2e.conftest import SOLDSCOPE, Cli
+from tests.prerequisites import require
 
 from soldscope_cli import __version__
 
@@ -162,10 +163,10 @@ TOML
 @pytest.mark.keyring
 def test_real_secret_service_round_trip(cli: Cli, tmp_path: Path) -> None:
     """gnome-keyring's Secret Service in a private D-Bus session, unlocked with a throwaway password."""
-    if not (shutil.which("dbus-run-session") and shutil.which("gnome-keyring-daemon")):
-        pytest.skip(
-            "needs dbus-run-session and gnome-keyring-daemon (apt-get install dbus gnome-keyring)"
-        )
+    require(
+        bool(shutil.which("dbus-run-session") and shutil.which("gnome-keyring-daemon")),
+        "needs dbus-run-session and gnome-keyring-daemon (apt-get install dbus gnome-keyring)",
+    )
     env = {
         **cli.env,
         "SOLDSCOPE": str(SOLDSCOPE),

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from tests.e2e.conftest import SOLDSCOPE
+from tests.prerequisites import require, require_soldscope
 
 from soldscope_cli.simulator import Simulator, parse_scenario
 
@@ -76,10 +77,11 @@ PY
 
 
 def test_two_homes_keep_their_own_secrets_and_an_old_home_migrates(tmp_path: Path) -> None:
-    if not (shutil.which("dbus-run-session") and shutil.which("gnome-keyring-daemon")):
-        pytest.skip("needs dbus-run-session and gnome-keyring-daemon")
-    if not SOLDSCOPE.exists():
-        pytest.skip(f"the soldscope command is not installed next to {sys.executable}")
+    require(
+        bool(shutil.which("dbus-run-session") and shutil.which("gnome-keyring-daemon")),
+        "needs dbus-run-session and gnome-keyring-daemon (apt-get install dbus gnome-keyring)",
+    )
+    require_soldscope()
     scenario = parse_scenario(
         {
             "sellers": [

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 import tomli_w
-from tests.e2e.conftest import SOLDSCOPE, Cli, simulator_env
+from tests.e2e.conftest import Cli, simulator_env
+from tests.prerequisites import require_soldscope
 
 from soldscope_cli.simulator import Simulator, parse_scenario
 
@@ -50,8 +51,7 @@ def cells(database: Path) -> list[object]:
 
 
 def test_database_secrets_are_sealed_and_survive_a_key_rotation(tmp_path: Path) -> None:
-    if not SOLDSCOPE.exists():
-        pytest.skip(f"the soldscope command is not installed at {SOLDSCOPE}")
+    require_soldscope()
     scenario = {
         "reports": {"polls_in_queue": 0, "polls_in_progress": 0},
         "sellers": [
@@ -186,8 +186,7 @@ elif op == "delete":
 
 
 def test_command_backend_connects_validates_and_deletes(tmp_path: Path) -> None:
-    if not SOLDSCOPE.exists():
-        pytest.skip(f"the soldscope command is not installed at {SOLDSCOPE}")
+    require_soldscope()
     scenario = {"sellers": [{"selling_partner_id": SELLER, "region": "na", "marketplaces": ["US"]}]}
     script = tmp_path / "manager.py"
     script.write_text(MANAGER)

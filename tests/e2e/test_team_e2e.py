@@ -12,8 +12,9 @@ from typing import Any
 
 import psycopg
 import pytest
-from tests.e2e.conftest import SOLDSCOPE, Cli, simulator_env
+from tests.e2e.conftest import Cli, simulator_env
 from tests.pg import Cluster
+from tests.prerequisites import require_soldscope
 
 from soldscope_cli.db.postgres.migrations import MIGRATIONS
 from soldscope_cli.simulator import Simulator, parse_scenario
@@ -25,8 +26,7 @@ SELLER = "A1E2ETEAM0001"
 
 @pytest.fixture
 def team(tmp_path: Path, pg_cluster: Cluster) -> Iterator[tuple[Simulator, Cli, str]]:
-    if not SOLDSCOPE.exists():
-        pytest.skip(f"the soldscope command is not installed at {SOLDSCOPE}")
+    require_soldscope()
     scenario = {
         "reports": {"polls_in_queue": 0, "polls_in_progress": 0},
         "sellers": [

@@ -20,6 +20,7 @@ import psycopg
 import pytest
 from tests.e2e.conftest import SOLDSCOPE, Cli, simulator_env
 from tests.pg import Cluster
+from tests.prerequisites import require_soldscope
 
 from soldscope_cli.fleet.sealed import new_key_text
 from soldscope_cli.simulator import Simulator, parse_scenario
@@ -74,8 +75,7 @@ def scenario(big_rows: int = 300) -> dict[str, Any]:
 
 
 def make_team(tmp_path: Path, pg_cluster: Cluster, big_rows: int = 300) -> Iterator[Team]:
-    if not SOLDSCOPE.exists():
-        pytest.skip(f"the soldscope command is not installed at {SOLDSCOPE}")
+    require_soldscope()
     url = pg_cluster.fresh_database(template=None)
     key = new_key_text()
     with Simulator(parse_scenario(scenario(big_rows))) as sim:

@@ -10,6 +10,7 @@ import psycopg
 import pytest
 from tests.e2e.conftest import SOLDSCOPE, Cli, simulator_env
 from tests.pg import Cluster
+from tests.prerequisites import require_soldscope
 
 from soldscope_cli.fleet.sealed import new_key_text
 from soldscope_cli.simulator import Simulator, parse_scenario
@@ -44,8 +45,7 @@ def pg(url: str, sql: str) -> list[tuple[Any, ...]]:
 def test_a_home_moved_into_team_mode_is_the_fleet_of_another_host(
     tmp_path: Path, pg_cluster: Cluster
 ) -> None:
-    if not SOLDSCOPE.exists():
-        pytest.skip(f"the soldscope command is not installed at {SOLDSCOPE}")
+    require_soldscope()
     url = pg_cluster.fresh_database(template=None)
     with Simulator(parse_scenario(scenario())) as sim:
         env = simulator_env(sim)  # a SQLite home, file secrets
@@ -160,8 +160,7 @@ def test_ctrl_c_mid_copy_leaves_the_team_database_as_it_was(
     import subprocess
     import time
 
-    if not SOLDSCOPE.exists():
-        pytest.skip(f"the soldscope command is not installed at {SOLDSCOPE}")
+    require_soldscope()
     url = pg_cluster.fresh_database()
     cli = Cli(
         tmp_path / "big",

@@ -13,8 +13,8 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from tests.e2e.conftest import SOLDSCOPE
 from tests.pg import Cluster
+from tests.prerequisites import require_soldscope
 
 pytestmark = pytest.mark.e2e
 
@@ -34,8 +34,7 @@ def load_benchmark() -> ModuleType:
 def test_the_worker_benchmark_runs_and_checks_its_runs(
     server: str, pg_cluster: Cluster, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    if not SOLDSCOPE.exists():
-        pytest.skip(f"the soldscope command is not installed at {SOLDSCOPE}")
+    require_soldscope()
     # 200 ms a request makes a store take 1.6 s, well beyond the gap between the workers' starts
     # on a loaded machine: a worker that starts after another finished a store syncs it again
     # (docs/team.md#scaling-out), which the benchmark's check would rightly refuse.

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from tests.e2e.conftest import SOLDSCOPE, Cli, simulator_env
+from tests.prerequisites import require_soldscope
 
 from soldscope_cli.simulator import Simulator, parse_scenario
 
@@ -58,8 +59,7 @@ def scenario() -> dict[str, Any]:
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    if not SOLDSCOPE.exists():
-        pytest.skip(f"the soldscope command is not installed at {SOLDSCOPE}")
+    require_soldscope()
     with Simulator(parse_scenario(scenario())) as sim:
         cli = Cli(tmp_path, simulator_env(sim))
         markets = {"acme-us": ["US", "CA"], "bolt-us": ["US"], "cora-eu": ["DE"]}

@@ -17,15 +17,15 @@ import pytest
 
 from soldscope_cli.simulator import ManualClock, Simulator, parse_scenario
 from soldscope_cli.simulator.spapi import OPERATIONS
+from tests.prerequisites import require
 
 from .support import EU_SELLER, US, access_token, auth, scenario_data
 
 MODELS = Path(__file__).resolve().parents[3] / "shared" / "spapi" / "models"
-if not MODELS.is_dir():
-    pytest.skip(
-        f"Amazon's SP-API models are not at {MODELS} (the shared folder beside the checkout)",
-        allow_module_level=True,
-    )
+require(
+    MODELS.is_dir(),
+    f"Amazon's SP-API models are not at {MODELS} (the shared folder beside the checkout)",
+)
 
 SERVED = {op.name for op in OPERATIONS}
 MODEL_FILES = (

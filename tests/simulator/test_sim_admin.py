@@ -21,6 +21,7 @@ from soldscope_cli.simulator import (
     parse_scenario,
 )
 from soldscope_cli.simulator.admin import routes
+from tests.prerequisites import require
 
 from .support import (
     CLIENT_ID,
@@ -225,8 +226,7 @@ def test_admin_errors(client: httpx.Client) -> None:
 
 def test_every_admin_route_is_documented() -> None:
     doc = Path(__file__).resolve().parents[2] / "docs" / "simulator.md"
-    if not doc.exists():
-        pytest.skip("docs/simulator.md is not in this checkout")
+    require(doc.exists(), "docs/simulator.md is not in this copy of the sources")
     text = doc.read_text(encoding="utf-8")
     for method, path in routes():
         assert f"{method} {path}" in text, f"{method} {path} missing from docs/simulator.md"
@@ -370,8 +370,7 @@ def test_manual_clock() -> None:
 
 def test_documented_scenario_example_loads(tmp_path: Path) -> None:
     doc = Path(__file__).resolve().parents[2] / "docs" / "simulator.md"
-    if not doc.exists():
-        pytest.skip("docs/simulator.md is not in this checkout")
+    require(doc.exists(), "docs/simulator.md is not in this copy of the sources")
     text = doc.read_text(encoding="utf-8")
     example = text.split("```toml\n", 1)[1].split("```", 1)[0]
     path = tmp_path / "example.toml"

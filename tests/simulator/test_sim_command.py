@@ -22,6 +22,7 @@ from soldscope_cli.commands.simulator import (
 )
 from soldscope_cli.errors import ConfigError, UsageError
 from soldscope_cli.simulator import Simulator
+from tests.prerequisites import require_soldscope
 
 from .support import scenario_data
 
@@ -127,9 +128,7 @@ def test_the_ci_recipe_in_the_docs_leaves_no_simulator_behind(tmp_path: Path) ->
 
     sh starts background jobs ignoring SIGINT, so a `kill -INT` trap left the simulator running.
     """
-    soldscope = Path(sys.executable).parent / "soldscope"
-    if not soldscope.exists():
-        pytest.skip(f"the soldscope command is not installed next to {sys.executable}")
+    soldscope = require_soldscope()
     docs = (Path(__file__).parents[2] / "docs" / "simulator.md").read_text()
     recipe = docs.split("## Testing your own scripts in CI", 1)[1].split("```sh\n", 1)[1]
     lines = recipe.split("```", 1)[0].splitlines()

@@ -7,7 +7,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import textwrap
 import time
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ import pytest
 from soldscope_cli.fleet.secrets import CLIENT_SECRET_KEY, token_key
 from soldscope_cli.simulator import Simulator, parse_scenario
 from tests.e2e.conftest import SOLDSCOPE, Cli
+from tests.prerequisites import require, require_soldscope
 
 pytestmark = pytest.mark.e2e
 
@@ -63,8 +63,7 @@ def sim() -> Iterator[Simulator]:
 
 def make_cli(home: Path, sim: Simulator, stores: dict[str, str]) -> SyncCli:
     """A data dir with the app and the given stores (name → seller) written directly."""
-    if not SOLDSCOPE.exists():
-        pytest.skip(f"the soldscope command is not installed next to {sys.executable}")
+    require_soldscope()
     cli = SyncCli(
         home,
         {
@@ -297,10 +296,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         text=True,
         check=False,
     )
-    if mounted.returncode != 0:
-        if os.environ.get("CI"):
-            pytest.fail(f"cannot mount a tmpfs for the full-disk test: {mounted.stderr}")
-        pytest.skip(f"mounting a tmpfs needs root: {mounted.stderr.strip()}")
+    require(mounted.returncode == 0, f"mounting a tmpfs needs root: {mounted.stderr.strip()}")
     try:
         yield where
     finally:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
+from tests.prerequisites import require
 
 START = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -67,10 +67,11 @@ class FixedRandom(random.Random):
 
 
 def models_dir() -> Path:
-    """The shared SP-API models beside the checkout, or skip the test."""
+    """The shared SP-API models beside the checkout; without them the test skips (fails in CI)."""
     path = Path(__file__).resolve().parents[3] / "shared" / "spapi" / "models"
-    if not path.is_dir():
-        pytest.skip(f"SP-API models not found at {path} (expected ../shared beside the checkout)")
+    require(
+        path.is_dir(), f"SP-API models not found at {path} (expected ../shared beside the checkout)"
+    )
     return path
 
 

@@ -137,12 +137,10 @@ def test_on_a_terminal_the_report_is_a_table_that_fits_80_columns(
 ) -> None:
     import os
 
-    from tests.terminal import SOLDSCOPE, run_on_pty
+    from tests.prerequisites import require_soldscope
+    from tests.terminal import run_on_pty
 
-    if not SOLDSCOPE.exists():
-        import pytest
-
-        pytest.skip(f"soldscope is not installed at {SOLDSCOPE}")
+    require_soldscope()
     file_home(tmp_path)
     url = pg_cluster.fresh_database()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOLDSCOPE_")}

@@ -52,7 +52,7 @@ def examples(cmd: click.Command) -> list[str]:
     return [line.strip() for line in block.splitlines() if line.strip()]
 
 
-@pytest.mark.skipif(not SOLDSCOPE.exists(), reason="soldscope is not installed")
+@pytest.mark.usefixtures("soldscope_command")
 @pytest.mark.parametrize(
     ("words", "cmd"), COMMANDS, ids=[" ".join(w) or "root" for w, _ in COMMANDS]
 )
@@ -99,7 +99,7 @@ def test_connect_timeout_help_keeps_its_default() -> None:
 CONFIG_TABLE = __import__("re").compile(r"\\?\[\[?[a-z_]+\]\]?")
 
 
-@pytest.mark.skipif(not SOLDSCOPE.exists(), reason="soldscope is not installed")
+@pytest.mark.usefixtures("soldscope_command")
 @pytest.mark.parametrize(
     ("words", "cmd"), COMMANDS, ids=[" ".join(w) or "root" for w, _ in COMMANDS]
 )

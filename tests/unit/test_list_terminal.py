@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 from tests.conftest import make_harness
-from tests.terminal import SOLDSCOPE, run_on_pty
+from tests.terminal import run_on_pty
 
 from soldscope_cli.db.database import CHECK_PROBLEM, CheckRecord
 from soldscope_cli.fleet.config import ConfigFile, StoreRecord
 
-pytestmark = pytest.mark.skipif(not SOLDSCOPE.exists(), reason="soldscope is not installed")
+pytestmark = pytest.mark.usefixtures("soldscope_command")
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 # name, region, marketplaces, days since authorized (365 left, 15 left, 15 over...)

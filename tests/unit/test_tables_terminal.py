@@ -10,7 +10,7 @@ import pytest
 from tests.terminal import SOLDSCOPE, run_on_pty
 from tests.unit.test_list_terminal import seed
 
-pytestmark = pytest.mark.skipif(not SOLDSCOPE.exists(), reason="soldscope is not installed")
+pytestmark = pytest.mark.usefixtures("soldscope_command")
 
 NOTE = "Gale Outdoor, onboarding call with Priya on Tuesday about the EU marketplaces"
 

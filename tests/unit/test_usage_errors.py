@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from tests.terminal import SOLDSCOPE, run_on_pty
 
-pytestmark = pytest.mark.skipif(not SOLDSCOPE.exists(), reason="soldscope is not installed")
+pytestmark = pytest.mark.usefixtures("soldscope_command")
 
 
 def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
