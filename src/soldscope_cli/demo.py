@@ -190,7 +190,9 @@ def _run_in_home(
     checked = run_validate(demo, [])
 
     say("Syncing inventory, finances and Brand Analytics for the healthy stores…")
-    request = SyncRequest(names=[], datasets=DATASET_NAMES, since=None, concurrency=4, ba_weeks=2)
+    request = SyncRequest(
+        names=[], datasets=DATASET_NAMES, since=None, concurrency=4, options={"ba_weeks": 2}
+    )
     report = run_sync_command(demo, request)
 
     say("Inviting the stores that need a new consent (soldscope invite --renew)…")

@@ -285,6 +285,8 @@ def client() -> FakeClient:
 def make_job(db: Database, clock: Clock, client: FakeClient) -> Callable[..., DatasetJob]:
     def build(**kwargs: Any) -> DatasetJob:
         store = kwargs.pop("store", None) or make_store()
+        if "ba_weeks" in kwargs:  # shorthand for Brand Analytics' dataset option
+            kwargs["options"] = {"ba_weeks": kwargs.pop("ba_weeks")}
         return DatasetJob(
             store=store,
             client=kwargs.pop("client", client),

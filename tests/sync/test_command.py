@@ -37,6 +37,14 @@ def scenario() -> dict[str, Any]:
                 "search_terms_rows": 600,
             },
             {
+                "selling_partner_id": "A3SYNCBOLT0003",
+                "region": "na",
+                "marketplaces": ["US"],
+                "inventory_items": 10,
+                "transactions": 10,
+                "search_terms_rows": 600,
+            },
+            {
                 "selling_partner_id": "A2SYNCNOBA0002",
                 "region": "na",
                 "marketplaces": ["US"],
@@ -114,6 +122,22 @@ def test_ba_weeks_sets_how_far_a_first_run_reaches(
         .fetchall()
     )
     assert [w[0] for w in weeks] == ["2026-11-08", "2026-11-15"]
+
+
+def test_a_dataset_option_comes_from_the_flag_then_config_then_its_default(
+    h: Harness, sim: Simulator, invoke: Callable[..., Any]
+) -> None:
+    add_store(h, sim, "acme-us")
+    with ConfigFile(h.ctx.paths.config_file, h.ctx.paths.config_lock).edit() as cfg:
+        cfg.sync_options = {"ba_weeks": 3}
+    assert "[sync]\nba_weeks = 3" in h.ctx.paths.config_file.read_text()
+    result = invoke(h, "sync", "-d", "brand-analytics", "--json")
+    assert result.exit_code == 0, h.stderr
+    assert json.loads(h.stdout)["stores"][0]["rows_added"] == 3 * 600  # [sync] ba_weeks
+    add_store(h, sim, "bolt-us", "A3SYNCBOLT0003")
+    result = invoke(h, "sync", "bolt-us", "-d", "brand-analytics", "--ba-weeks", "1", "--json")
+    assert result.exit_code == 0, h.stderr
+    assert json.loads(h.stdout)["stores"][0]["rows_added"] == 600  # the flag wins
 
 
 def test_dataset_filter_and_not_authorized_store(

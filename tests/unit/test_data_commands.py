@@ -215,6 +215,17 @@ def test_stale_config_is_strict_with_lines(tmp_path: Path) -> None:
         parse_config(path, "[stale]\ninventory_hours = 0\n")
 
 
+def test_sync_options_config_is_strict_with_lines(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    assert parse_config(path, "[sync]\nba_weeks = 8\n").sync_options == {"ba_weeks": 8}
+    with pytest.raises(ConfigError, match=r"line 2, column 1: unknown key 'weeks'.*ba_weeks"):
+        parse_config(path, "[sync]\nweeks = 8\n")
+    with pytest.raises(ConfigError, match=r"line 2.*ba_weeks must be between 1 and 104, not 0"):
+        parse_config(path, "[sync]\nba_weeks = 0\n")
+    with pytest.raises(ConfigError, match=r"ba_weeks must be a whole number"):
+        parse_config(path, '[sync]\nba_weeks = "4"\n')
+
+
 def test_writers_round_trip() -> None:
     columns = ("store", "amount", "note")
     batches = [[("acme-us", "-12.34", 'a "quoted", note')], [("acme-us", None, "é")]]

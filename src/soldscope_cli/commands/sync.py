@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -26,7 +28,6 @@ if TYPE_CHECKING:
     from soldscope_cli.sync.session import SyncRequest
 
 MAX_CONCURRENCY = 32
-MAX_BA_WEEKS = 104
 
 
 def parse_datasets(values: list[str]) -> tuple[str, ...]:
@@ -55,7 +56,7 @@ def parse_request(
     datasets: list[str],
     since: str | None,
     concurrency: int,
-    ba_weeks: int = 4,
+    options: Mapping[str, int | None] | None = None,
 ) -> SyncRequest:
     """Validate everything before any lock, network or database is touched (usage → exit 2)."""
     from soldscope_cli.sync.session import SyncRequest
@@ -65,17 +66,21 @@ def parse_request(
             f"--concurrency must be between 1 and {MAX_CONCURRENCY}, not {concurrency}",
             hint="the default of 4 suits most agencies",
         )
-    if not 1 <= ba_weeks <= MAX_BA_WEEKS:
-        raise UsageError(
-            f"--ba-weeks must be between 1 and {MAX_BA_WEEKS}, not {ba_weeks}",
-            hint="use --since DATE to reach further back",
-        )
+    given: dict[str, int] = {}
+    for key, value in (options or {}).items():
+        if value is None:
+            continue
+        option = registry.OPTIONS[key]
+        try:
+            given[key] = option.check(value, option.flag)
+        except ValueError as exc:
+            raise UsageError(str(exc), hint=option.hint) from None
     return SyncRequest(
         names=names,
         datasets=parse_datasets(datasets),
         since=parse_since(since, app.clock()),
         concurrency=concurrency,
-        ba_weeks=ba_weeks,
+        options=given,
     )
 
 
@@ -116,14 +121,6 @@ def sync_command(
     concurrency: Annotated[
         int, typer.Option("--concurrency", metavar="N", help="Stores synced at the same time.")
     ] = 4,
-    ba_weeks: Annotated[
-        int,
-        typer.Option(
-            "--ba-weeks",
-            metavar="N",
-            help="Completed weeks of Brand Analytics a store's first sync loads.",
-        ),
-    ] = 4,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only problems.")] = False,
     expect_stores: ExpectStores = None,
@@ -136,6 +133,7 @@ def sync_command(
             "intervals in config.toml), for a systemd service. SIGTERM or Ctrl-C stop it.",
         ),
     ] = False,
+    **dataset_options: int | None,
 ) -> None:
     """Pull inventory, finances and Brand Analytics search terms into the local database.
 
@@ -156,7 +154,7 @@ def sync_command(
     """
     app = get_context(ctx)
     check_expected_stores(app, expect_stores)
-    request = parse_request(app, names or [], dataset or [], since, concurrency, ba_weeks)
+    request = parse_request(app, names or [], dataset or [], since, concurrency, dataset_options)
     if watch:
         if since is not None:
             raise UsageError(
@@ -179,6 +177,36 @@ def sync_command(
         )
     if not report.ok:
         raise typer.Exit(int(ExitCode.UNHEALTHY))
+
+
+def _with_dataset_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The command with one flag per dataset option (each dataset declares its own), in place of
+    its **dataset_options: Typer reads the parameters from the signature."""
+    signature = inspect.signature(command, eval_str=True)
+    fixed = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
+    flags = [
+        inspect.Parameter(
+            option.key,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=None,
+            annotation=Annotated[
+                int | None,
+                typer.Option(
+                    option.flag,
+                    metavar="N",
+                    help=f"{option.help} Default {option.default}, or [sync] {option.key} in "
+                    f"config.toml.".replace("[sync]", "\\[sync]"),
+                    show_default=False,
+                ),
+            ],
+        )
+        for option in registry.OPTIONS.values()
+    ]
+    command.__signature__ = signature.replace(parameters=[*fixed, *flags])  # type: ignore[attr-defined]
+    return command
+
+
+sync_command = _with_dataset_options(sync_command)
 
 
 def _notify(app: AppContext, report: SyncReport) -> None:

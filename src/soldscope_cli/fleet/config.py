@@ -130,6 +130,7 @@ class Config:
     stale_set: dict[str, int] = field(default_factory=dict)  # [stale] keys the file sets
 
     watch_set: dict[str, int] = field(default_factory=dict)  # [watch] keys the file sets
+    sync_options: dict[str, int] = field(default_factory=dict)  # [sync]: the datasets' options
 
     def stale_after(self, dataset: str) -> timedelta:
         """How old a dataset's last successful sync may be before it counts as stale."""
@@ -298,6 +299,7 @@ class _Parser:
                 "state",
                 "stale",
                 "watch",
+                "sync",
                 "serve",
                 "notify",
                 "alerts",
@@ -343,6 +345,7 @@ class _Parser:
         config.database_url = self.parse_database(data.get("database", {}))
         config.stale_set = self.parse_limits(data.get("stale", {}), "stale", STALE_DEFAULTS)
         config.watch_set = self.parse_limits(data.get("watch", {}), "watch", WATCH_DEFAULTS)
+        config.sync_options = self.parse_sync_options(data.get("sync", {}))
         config.serve = self.parse_serve(data.get("serve", {}))
         config.notify = self.parse_notify(data.get("notify", []))
         config.expiring_days_set = self.parse_alerts(data.get("alerts", {}))
@@ -455,6 +458,29 @@ class _Parser:
                 )
             limits[key] = value
         return limits
+
+    def parse_sync_options(self, table: Any) -> dict[str, int]:
+        """[sync]: the datasets' options (each dataset declares its own), within their bounds."""
+        if not isinstance(table, dict):
+            raise self.fail("[sync] must be a table", "sync")
+        options: dict[str, int] = {}
+        for key, value in table.items():
+            option = registry.OPTIONS.get(key)
+            if option is None:
+                near = did_you_mean(key, registry.OPTIONS)
+                also = f" (did you mean {' or '.join(near)}?)" if near else ""
+                raise self.fail(
+                    f"unknown key {key!r} in [sync]{also}; use " + ", ".join(registry.OPTIONS),
+                    "sync",
+                    key,
+                )
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise self.fail(f"{key} must be a whole number, not {value!r}", "sync", key)
+            try:
+                options[key] = option.check(value, key)
+            except ValueError as exc:
+                raise self.fail(str(exc), "sync", key) from None
+        return options
 
     def parse_notify(self, tables: Any) -> list[NotifyTarget]:
         if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
@@ -758,6 +784,10 @@ def dump_config(config: Config) -> str:
         data["stale"] = {k: config.stale_set[k] for k in STALE_DEFAULTS if k in config.stale_set}
     if config.watch_set:
         data["watch"] = {k: config.watch_set[k] for k in WATCH_DEFAULTS if k in config.watch_set}
+    if config.sync_options:
+        data["sync"] = {
+            k: config.sync_options[k] for k in registry.OPTIONS if k in config.sync_options
+        }
     serve = {
         key: getattr(config.serve, key)
         for key in sorted(_SERVE_KEYS)

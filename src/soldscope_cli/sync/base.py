@@ -15,6 +15,7 @@ from functools import cached_property
 from typing import Any, Protocol
 
 from soldscope_cli.amazon.marketplaces import BY_CODE
+from soldscope_cli.datasets import registry
 from soldscope_cli.db.interface import DatasetDatabase
 from soldscope_cli.db.model import BRAND_ANALYTICS, FINANCES, INVENTORY
 from soldscope_cli.fleet.config import StoreRecord
@@ -148,7 +149,7 @@ class DatasetJob:
     clock: Callable[[], datetime]
     sleep: Callable[[float], None]
     since: datetime | None = None
-    ba_weeks: int = 4
+    options: Mapping[str, int] = field(default_factory=dict)  # the datasets' options, by key
     report_wait_s: float = 1800.0
     progress: Callable[[str], None] = lambda text: None
     stopping: Callable[[], bool] = lambda: False
@@ -161,6 +162,10 @@ class DatasetJob:
     @property
     def name(self) -> str:
         return self.store.name
+
+    def option(self, key: str) -> int:
+        """A dataset option's value for this run: given (flag or [sync]), else its default."""
+        return self.options.get(key, registry.OPTIONS[key].default)
 
     @cached_property
     def store_id(self) -> int:

@@ -154,7 +154,7 @@ def _first_week(job: DatasetJob, marketplace_id: str, latest: date) -> date:
     first = (
         date.fromisoformat(stored)
         if stored
-        else latest - timedelta(days=7 * (max(1, job.ba_weeks) - 1))
+        else latest - timedelta(days=7 * (max(1, job.option("ba_weeks")) - 1))
     )
     if job.since is not None:
         first = min(first, week_start(job.since.astimezone(UTC).date()))

@@ -64,7 +64,7 @@ class SyncOptions:
     datasets: tuple[str, ...] = DATASET_NAMES
     since: datetime | None = None
     concurrency: int = 4
-    ba_weeks: int = 4
+    options: Mapping[str, int] = field(default_factory=dict)  # the datasets' options, by key
     report_wait_s: float = 1800.0
 
 
@@ -516,7 +516,7 @@ class _StoreWorker:
             clock=env.clock,
             sleep=env.stop.sleeper(env.sleep),
             since=self.options.since,
-            ba_weeks=self.options.ba_weeks,
+            options=self.options.options,
             report_wait_s=self.options.report_wait_s,
             progress=lambda text: self._progress(text),
             stopping=env.stop.is_set,

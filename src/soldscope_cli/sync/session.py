@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -25,7 +25,7 @@ class SyncRequest:
     datasets: tuple[str, ...]
     since: datetime | None
     concurrency: int
-    ba_weeks: int = 4
+    options: dict[str, int] = field(default_factory=dict)  # dataset options given as flags
 
 
 def run_sync_command(
@@ -79,7 +79,8 @@ def run_sync_command(
             datasets=request.datasets,
             since=request.since,
             concurrency=request.concurrency,
-            ba_weeks=request.ba_weeks,
+            # A flag wins over config.toml's [sync], which wins over the dataset's default.
+            options={**app.config().sync_options, **request.options},
         )
         return run_sync(records, options, env)
 
