@@ -592,3 +592,23 @@ def test_the_report_carries_the_stores_and_the_states_the_run_left(
     assert problem is not None and problem.code == "invalid_grant"
     assert report.states["fine"].problem is None
     assert report.states["revoked"] == db.states(["revoked"])["revoked"]
+
+
+def test_a_store_id_is_resolved_once_per_run_and_carried(
+    db: Database, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stores = [make_store("a-us"), make_store("b-us")]
+    clients = {s.name: inventory_ok(FakeClient()) for s in stores}
+    env = setup(db, clock, clients, stores)
+    asked: list[str] = []
+    resolve = db.store_id
+
+    def counting(name: str, tx: Any = None) -> int:
+        asked.append(name)
+        return resolve(name, tx)
+
+    monkeypatch.setattr(db, "store_id", counting)
+    report = run_sync(stores, SyncOptions(datasets=(INVENTORY, FINANCES)), env)
+    assert report.ok
+    # Once each, when the run starts: the jobs and their sync runs carry the id from there.
+    assert sorted(asked) == ["a-us", "b-us"]

@@ -216,7 +216,9 @@ class Database(DatasetDatabase, StateReads, NotifiedLog, Protocol):
 
     def peek_states(self, stores: Sequence[str]) -> dict[str, StoreState]: ...
 
-    def start_sync_run(self, store: str, dataset: str, at: datetime) -> int: ...
+    def start_sync_run(
+        self, store: str, dataset: str, at: datetime, *, store_id: int | None = None
+    ) -> int: ...
 
     def finish_sync_run(
         self,

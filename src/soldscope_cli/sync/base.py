@@ -150,6 +150,7 @@ class DatasetJob:
     sleep: Callable[[float], None]
     since: datetime | None = None
     options: Mapping[str, int] = field(default_factory=dict)  # the datasets' options, by key
+    known_id: int | None = None  # the connection's id, as the runner resolved it for the run
     report_wait_s: float = 1800.0
     progress: Callable[[str], None] = lambda text: None
     stopping: Callable[[], bool] = lambda: False
@@ -170,6 +171,8 @@ class DatasetJob:
     @cached_property
     def store_id(self) -> int:
         """The id of the connection being synced (rows reference it, not the name)."""
+        if self.known_id is not None:
+            return self.known_id
         return self.db.store_id(self.store.name)
 
     def marketplace_ids(self) -> list[str]:

@@ -307,7 +307,7 @@ def run_sync(
     for record in to_run:
         # Fixed now, while the stores are known to be live: a store deleted during the run keeps
         # this id, whose writes the database then refuses, instead of getting a fresh one.
-        env.db.store_id(record.name)
+        run.ids[record.name] = env.db.store_id(record.name)
     if to_run:
         workers = max(1, min(options.concurrency, len(to_run)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="soldscope-sync") as pool:
@@ -396,6 +396,8 @@ class _Run:
     app_stop: _AppStop
     recorder: CheckRecorder
     started: datetime
+    # Each store's connection id, resolved once when the run starts and carried from there.
+    ids: dict[str, int] = field(default_factory=dict)
 
     def ended_early(self, result: StoreResult, outcome: str, reason: str | None) -> StoreResult:
         """A store that ends before its first dataset, told to the observer like any other."""
@@ -414,7 +416,7 @@ def _run_store(record: StoreRecord, refresh_token: str | None, run: _Run) -> Sto
     if env.claims is None:
         assert refresh_token is not None  # read up front for every store without claims
         return _sync_store(record, refresh_token, run, result)
-    store_id = env.db.store_id(record.name)
+    store_id = run.ids[record.name]
     busy = env.claims.claim(store_id, run.started)
     if busy is not None:
         log.info("%s: %s", record.name, busy)
@@ -493,6 +495,7 @@ class _StoreWorker:
         self.env = run.env
         self.app_stop = run.app_stop
         self.result = result
+        self.store_id = run.ids[record.name]
         self._sellers_ok: bool | None = None
 
     def run(self) -> None:
@@ -517,12 +520,13 @@ class _StoreWorker:
             sleep=env.stop.sleeper(env.sleep),
             since=self.options.since,
             options=self.options.options,
+            known_id=self.store_id,
             report_wait_s=self.options.report_wait_s,
             progress=lambda text: self._progress(text),
             stopping=env.stop.is_set,
         )
         result = DatasetResult(name)
-        run_id = env.db.start_sync_run(store, name, env.clock())
+        run_id = env.db.start_sync_run(store, name, env.clock(), store_id=self.store_id)
         began = env.monotonic()
         self._progress(name)
         aborted = False

@@ -371,9 +371,13 @@ class StateDatabase:
             for key in delete:
                 delete_state(tx, store_id, dataset, key)
 
-    def start_sync_run(self, store: str, dataset: str, at: datetime) -> int:
-        """Record that a dataset sync started; returns the run id."""
-        store_id = self.store_id(store)
+    def start_sync_run(
+        self, store: str, dataset: str, at: datetime, *, store_id: int | None = None
+    ) -> int:
+        """Record that a dataset sync started; returns the run id. `store_id`: the connection's
+        id as the caller resolved it (else it is looked up by name)."""
+        if store_id is None:
+            store_id = self.store_id(store)
         with self.store_transaction(store_id) as tx:
             return tx.insert(
                 "INSERT INTO sync_runs (store_id, store, dataset, started_at)"
