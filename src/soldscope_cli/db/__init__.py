@@ -2,10 +2,10 @@
 
 db owns soldscope's own state (connections' ids in `stores`, check history, event log, sync runs
 and cursors) and the synced data tables, their ordered migrations and every query on them.
-`db.model` holds the engine-neutral records and `db.interface` the Protocols the rest of the app
-relies on; `db.sqlite` implements them on SQLite (WAL, one connection per thread), and a second
-engine (PostgreSQL) plugs in beside it behind the same interface. The composition root
-(`context.py`) builds the database with its migration list. db must never import amazon, sync,
-commands, checks, typer or httpx: opening the database stays cheap and free of import cycles, and
-callers hand it plain rows.
+`db.model` holds the engine-neutral records and `db.interface` what the rest of the app relies on;
+`db.tables` holds every table's code, written once on `db.sql`'s call shape, and each engine
+(`db.sqlite`: WAL, one connection per thread; `db.postgres`: team mode) adds its connections,
+transactions, dialect and migrations. Only the composition root (`context.py`) picks an engine.
+db must never import amazon, sync, commands, checks, typer or httpx: opening the database stays
+cheap and free of import cycles, and callers hand it plain rows.
 """

@@ -7,7 +7,7 @@ A table's code exists once for both engines (db/tables/): its class is its inter
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +22,7 @@ from soldscope_cli.db.model import (
     RegistryRecord,
     StoreState,
 )
+from soldscope_cli.db.tables.base import DatasetReads
 from soldscope_cli.db.tables.finances import FinancesTable
 from soldscope_cli.db.tables.inventory import InventoryTable
 from soldscope_cli.db.tables.invitations import InvitationsTable
@@ -37,6 +38,8 @@ InvitationStore = InvitationsTable  # invitations and the consent states their c
 # write happens only while the table's key-check row is the one the writer verified its key
 # against, so a process still holding a replaced key writes nothing.
 SecretRows = SecretRowsTable
+
+__all__ = ["DatasetReads"]  # what `data` and `export` read of a dataset (db/tables/base.py)
 
 
 class DatasetDatabase(Protocol):
@@ -66,21 +69,6 @@ class DatasetDatabase(Protocol):
         set_: Mapping[str, str] | None = None,
         delete: Iterable[str] = (),
     ) -> None: ...
-
-
-class DatasetReads(Protocol):
-    """What `data` and `export` read of one dataset's tables (each dataset's table implements it)."""
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        """The column names of what export yields."""
-        ...
-
-    def figures(self, store_id: int) -> tuple[int, str | None]: ...
-
-    def export(
-        self, store_id: int, since: str | None, size: int
-    ) -> Iterator[list[tuple[Any, ...]]]: ...
 
 
 class StateReads(Protocol):

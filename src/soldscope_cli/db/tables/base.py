@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
-from typing import Protocol
+from typing import Any, Protocol
 
 from soldscope_cli.db.sql import Dialect, Tx
 
@@ -31,3 +32,18 @@ class Engine(Protocol):
         ...
 
     def store_name(self, store_id: int) -> str: ...
+
+
+class DatasetReads(Protocol):
+    """What `data` and `export` read of one dataset's tables (each dataset's table implements it)."""
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The column names of what export yields."""
+        ...
+
+    def figures(self, store_id: int) -> tuple[int, str | None]: ...
+
+    def export(
+        self, store_id: int, since: str | None, size: int
+    ) -> Iterator[list[tuple[Any, ...]]]: ...

@@ -14,7 +14,6 @@ from functools import cached_property
 from typing import Any
 
 from soldscope_cli.datasets import registry
-from soldscope_cli.db.interface import DatasetReads
 from soldscope_cli.db.model import (
     BRAND_ANALYTICS,
     CHECK_OUTCOMES,
@@ -30,6 +29,7 @@ from soldscope_cli.db.model import (
     StoreState,
 )
 from soldscope_cli.db.sql import Dialect, Ids, Json, Tx
+from soldscope_cli.db.tables.base import DatasetReads
 from soldscope_cli.db.tables.finances import FinancesTable
 from soldscope_cli.db.tables.inventory import InventoryTable
 from soldscope_cli.db.tables.invitations import InvitationsTable
