@@ -22,7 +22,9 @@ from soldscope_cli.db.model import (
     RegistryRecord,
     StoreState,
 )
-from soldscope_cli.db.tables.base import DatasetReads
+
+# What `data` and `export` read of a dataset (its class in db/tables/ implements it).
+from soldscope_cli.db.tables.base import DatasetReads as DatasetReads
 from soldscope_cli.db.tables.finances import FinancesTable
 from soldscope_cli.db.tables.inventory import InventoryTable
 from soldscope_cli.db.tables.invitations import InvitationsTable
@@ -38,8 +40,6 @@ InvitationStore = InvitationsTable  # invitations and the consent states their c
 # write happens only while the table's key-check row is the one the writer verified its key
 # against, so a process still holding a replaced key writes nothing.
 SecretRows = SecretRowsTable
-
-__all__ = ["DatasetReads"]  # what `data` and `export` read of a dataset (db/tables/base.py)
 
 
 class DatasetDatabase(Protocol):
