@@ -28,6 +28,7 @@ from soldscope_cli.db.tables.base import DatasetReads as DatasetReads
 from soldscope_cli.db.tables.finances import FinancesTable
 from soldscope_cli.db.tables.inventory import InventoryTable
 from soldscope_cli.db.tables.invitations import InvitationsTable
+from soldscope_cli.db.tables.keyed import KeyedTable
 from soldscope_cli.db.tables.search_terms import SearchTermsTable
 from soldscope_cli.db.tables.secret_rows import SecretRowsTable
 
@@ -53,6 +54,10 @@ class DatasetDatabase(Protocol):
 
     @property
     def search_terms(self) -> SearchTermsStore: ...
+
+    def dataset_table(self, dataset: str) -> KeyedTable:
+        """The table a dataset stored by key declares: its page writes, marks, figures, export."""
+        ...
 
     def store_id(self, name: str) -> int: ...
 
