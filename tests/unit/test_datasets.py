@@ -127,6 +127,10 @@ def test_data_and_export_read_every_dataset_on_both_engines(db: Database) -> Non
         assert list(export.batches) == []
         if dataset.reads is not None:
             assert export.columns == tuple(c.name for c in dataset.reads.export_columns)
+            assert db.dataset_table(dataset.name).table is dataset.reads
+        else:
+            with pytest.raises(KeyError):
+                db.dataset_table(dataset.name)
 
 
 # --- a dataset declared anew ---------------------------------------------------------------------
