@@ -19,18 +19,20 @@ import psycopg
 from soldscope_cli.db.model import DEFAULT_RETENTION_DAYS, RegistryRecord, StoreState
 from soldscope_cli.db.postgres.claims import AdvisoryClaims
 from soldscope_cli.db.postgres.connect import open_connection, unavailable
-from soldscope_cli.db.postgres.dialect import DIALECT, PostgresDialect
+from soldscope_cli.db.postgres.dialect import DIALECT
 from soldscope_cli.db.postgres.importer import live_names
 from soldscope_cli.db.postgres.migrations import MIGRATIONS, Migration
 from soldscope_cli.db.postgres.registry import Registry
 from soldscope_cli.db.postgres.schema import apply_migrations, recorded_migrations
 from soldscope_cli.db.postgres.state import Conn
-from soldscope_cli.db.sql import Tx
+from soldscope_cli.db.sql import Dialect, Tx
 from soldscope_cli.db.tables.core import StateDatabase, read_states
 
 
 class Database(StateDatabase):
     """The state database in one PostgreSQL database, at the schema its migrations describe."""
+
+    dialect: Dialect = DIALECT
 
     def __init__(
         self,
@@ -126,14 +128,6 @@ class Database(StateDatabase):
             return own.execute(sql, params).fetchall()
 
     # --- what the shared table code needs -------------------------------------------------------
-
-    @property
-    def dialect(self) -> PostgresDialect:
-        return DIALECT
-
-    def session(self) -> Tx:
-        """This thread's connection, migrated, with no transaction begun."""
-        return Tx(self.connection(), DIALECT)
 
     @contextmanager
     def reading(self) -> Iterator[Tx]:

@@ -18,8 +18,8 @@ from soldscope_cli.db.model import (
     from_db_time,
     to_db_time,
 )
-from soldscope_cli.db.sql import Tx
-from soldscope_cli.db.sqlite.dialect import DIALECT, SqliteDialect
+from soldscope_cli.db.sql import Dialect, Tx
+from soldscope_cli.db.sqlite.dialect import DIALECT
 from soldscope_cli.db.sqlite.migrations import Migration
 from soldscope_cli.db.tables.core import StateDatabase, read_states
 from soldscope_cli.errors import ConfigError, StorageError
@@ -29,6 +29,8 @@ from soldscope_cli.status import Problem
 class Database(StateDatabase):
     """The state database at one path, at the schema its migrations describe; one connection per
     thread."""
+
+    dialect: Dialect = DIALECT
 
     def __init__(
         self,
@@ -147,14 +149,6 @@ class Database(StateDatabase):
         return None
 
     # --- what the shared table code needs -------------------------------------------------------
-
-    @property
-    def dialect(self) -> SqliteDialect:
-        return DIALECT
-
-    def session(self) -> Tx:
-        """This thread's connection, migrated, with no transaction begun."""
-        return Tx(self.connection(), DIALECT)
 
     @contextmanager
     def reading(self) -> Iterator[Tx]:

@@ -12,8 +12,7 @@ from soldscope_cli.db.sql import Dialect, Tx
 class Engine(Protocol):
     """What db.sqlite's and db.postgres's Database give the tables."""
 
-    @property
-    def dialect(self) -> Dialect: ...
+    dialect: Dialect
 
     def reading(self) -> AbstractContextManager[Tx]:
         """This thread's connection for a read (PostgreSQL: in a short transaction)."""

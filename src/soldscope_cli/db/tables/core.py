@@ -62,13 +62,15 @@ class StateDatabase:
 
     # --- what the engine provides -----------------------------------------------------------------
 
-    @property
-    def dialect(self) -> Dialect:
+    dialect: Dialect  # the engine's
+
+    def connection(self) -> Any:
+        """This thread's connection, migrated to the current schema."""
         raise NotImplementedError
 
     def session(self) -> Tx:
         """This thread's connection, migrated, with no transaction begun."""
-        raise NotImplementedError
+        return Tx(self.connection(), self.dialect)
 
     def reading(self) -> AbstractContextManager[Tx]:
         """This thread's connection for a read."""
