@@ -62,6 +62,19 @@ def inventory_ok(client: FakeClient, sku: str = "SKU-1") -> FakeClient:
     return client
 
 
+def revoked_client() -> FakeClient:
+    """A store whose seller revoked the app: Login with Amazon refuses its token."""
+    client = FakeClient()
+
+    def refuse(*args: Any) -> Any:
+        raise GrantRejected(
+            "invalid_grant", "User may have revoked", 400, grant_type="refresh_token"
+        )
+
+    client.inventory = refuse
+    return client
+
+
 class Recorder:
     """An observer that keeps every callback."""
 
@@ -218,15 +231,9 @@ def test_invalid_grant_records_a_problem_check_and_other_stores_carry_on(
     db: Database, clock: Clock
 ) -> None:
     stores = [make_store("revoked"), make_store("fine")]
-    bad = FakeClient()
-
-    def refuse(*args: Any) -> Any:
-        raise GrantRejected(
-            "invalid_grant", "User may have revoked", 400, grant_type="refresh_token"
-        )
-
-    bad.inventory = refuse
-    env = setup(db, clock, {"revoked": bad, "fine": inventory_ok(FakeClient())}, stores)
+    env = setup(
+        db, clock, {"revoked": revoked_client(), "fine": inventory_ok(FakeClient())}, stores
+    )
     report = run_sync(stores, SyncOptions(datasets=(INVENTORY, FINANCES)), env)
     results = by_name(report.stores)
     assert results["fine"].outcome == "ok"
@@ -579,13 +586,9 @@ def test_the_report_carries_the_stores_and_the_states_the_run_left(
 ) -> None:
     """sync's alerts compare these: nothing is read again from config.toml or the database."""
     stores = [make_store("revoked"), make_store("fine")]
-    bad = FakeClient()
-
-    def refuse(*args: Any) -> Any:
-        raise GrantRejected("invalid_grant", "revoked", 400, grant_type="refresh_token")
-
-    bad.inventory = refuse
-    env = setup(db, clock, {"revoked": bad, "fine": inventory_ok(FakeClient())}, stores)
+    env = setup(
+        db, clock, {"revoked": revoked_client(), "fine": inventory_ok(FakeClient())}, stores
+    )
     report = run_sync(stores, ONLY_INVENTORY, env)
     assert [r.name for r in report.records] == ["revoked", "fine"]
     problem = report.states["revoked"].problem
