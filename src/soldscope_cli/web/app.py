@@ -7,7 +7,6 @@ plain functions Starlette runs on its thread pool, because the consent steps bel
 
 from __future__ import annotations
 
-import ipaddress
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,11 +19,12 @@ from starlette.routing import Route
 
 from soldscope_cli.consent import pages
 from soldscope_cli.errors import SoldscopeError
+from soldscope_cli.monitoring.feed import FeedKeyBusy, FeedTokens
 from soldscope_cli.notify.sender import Notifier
 from soldscope_cli.onboarding import invite_consent as flow
 from soldscope_cli.redact import redact
 from soldscope_cli.services import Services
-from soldscope_cli.web.guard import Guard, Network, RateLimiter
+from soldscope_cli.web.guard import Guard, Network, RateLimiter, is_loopback
 
 HEALTH_PATH = "/healthz"
 METRICS_PATH = "/metrics"
@@ -130,6 +130,7 @@ def build_app(
     """The ASGI application: routes behind the Guard."""
     agency = settings.agency
     lock = threading.Lock()
+    feed_tokens = FeedTokens(services, monotonic)
 
     def announce(done: flow.Completed) -> None:
         """Tell the alert targets, off the seller's request: a slow target never delays a page."""
@@ -232,15 +233,15 @@ def build_app(
         announce(done)
         return _html(HTTPStatus.OK, pages.connected_page(agency))
 
-    def health(request: Request) -> Response:
+    async def health(request: Request) -> Response:
+        # On the event loop, not the thread pool: busy handlers never delay a health check.
         return PlainTextResponse("ok\n")
 
     def metrics(request: Request) -> Response:
         # The fleet's store names are the agency's business: only a scraper on this machine (or
         # behind the trusted proxy, from the proxy's own host) gets them, never a client on the
         # public side of the proxy that invitation links face.
-        client = request.client.host if request.client else None
-        if client is None or not ipaddress.ip_address(client).is_loopback:
+        if not is_loopback(request.client.host if request.client else None):
             return PlainTextResponse(
                 "metrics are served to this machine only\n", status_code=HTTPStatus.FORBIDDEN
             )
@@ -264,15 +265,17 @@ def build_app(
 
     def calendar(request: Request) -> Response:
         # The feed's URL is its only credential: a wrong token looks like any unknown page.
-        from soldscope_cli.monitoring.feed import feed_token_matches
-
         try:
-            if not feed_token_matches(services, str(request.path_params["token"])):
+            if not feed_tokens.matches(str(request.path_params["token"])):
                 return _html(HTTPStatus.NOT_FOUND, pages.not_found_page())
             from soldscope_cli.monitoring.ical import calendar_text
             from soldscope_cli.monitoring.snapshot import fleet_snapshot
 
             text = calendar_text(fleet_snapshot(services))
+        except FeedKeyBusy:
+            return PlainTextResponse(
+                "calendar unavailable\n", status_code=HTTPStatus.SERVICE_UNAVAILABLE
+            )
         except Exception as exc:
             return unavailable("calendar feed", "calendar", exc)
         return Response(text, media_type="text/calendar; charset=utf-8")
@@ -288,6 +291,9 @@ def build_app(
         Route(f"{settings.invite_prefix}/calendar/{{token}}", calendar, methods=["GET"]),
     ]
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
+    # Starlette would answer `/callback/?code=…` with a redirect to `/callback?code=…` built from
+    # the request's own scheme and Host: Amazon's code sent on to a plain-http URL. Paths are exact.
+    app.router.redirect_slashes = False
     return Guard(
         app,
         allowed_hosts=settings.allowed_hosts,
