@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
+import socket
 import sqlite3
 import threading
 import time
@@ -242,3 +243,59 @@ def test_a_used_invitation_is_announced_and_the_calendar_is_published(home: Home
         assert token not in serve.log and new_url.rsplit("/", 1)[1] not in serve.log
         assert "/calendar/…" in serve.log  # the access log shows the feed was read, not its key
         no_secret(serve.log)
+
+
+SECURITY_HEADERS = ("strict-transport-security", "content-security-policy", "x-frame-options")
+
+
+def open_from(address: str, port: int) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(address, 0))
+    sock.settimeout(0.5)
+    return sock
+
+
+def closed_by_server(sock: socket.socket) -> bool:
+    try:
+        return sock.recv(4096) == b""
+    except TimeoutError:
+        return False
+    except OSError:
+        return True
+
+
+def test_a_bounded_slowloris_does_not_take_serve_down(home: Home) -> None:
+    """120 idle connections and 40 trickling a header line a second, from two addresses of their
+    own; everyone else (127.0.0.1) is served meanwhile, and serve drops them in bounded time."""
+    serve = home.start_serve()
+    port = int(serve.base.rsplit(":", 1)[1])
+    idle = [open_from("127.0.0.2", port) for _ in range(120)]
+    trickling = [open_from("127.0.0.3", port) for _ in range(40)]
+    attackers = idle + trickling
+    started = time.monotonic()
+    try:
+        for sock in trickling:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        answers = []
+        with httpx.Client(trust_env=False, timeout=10) as http:
+            for second in range(4):
+                for sock in trickling:
+                    with contextlib.suppress(OSError):
+                        sock.sendall(f"X-Slow-{second}: 1\r\n".encode())
+                answers.append(http.get(f"{serve.base}/healthz"))
+                time.sleep(1)
+        assert [a.status_code for a in answers] == [200] * 4, serve.log
+        for header in SECURITY_HEADERS:
+            assert header in answers[-1].headers
+        # Every attacking connection is closed within the header time (10 s) and a margin.
+        deadline = started + 16
+        still_open = list(attackers)
+        while still_open and time.monotonic() < deadline:
+            still_open = [s for s in still_open if not closed_by_server(s)]
+        assert not still_open, f"{len(still_open)} connections still open"
+    finally:
+        for sock in attackers:
+            sock.close()
+    assert "127.0.0.2" in serve.log and "too many connections" in serve.log
+    with httpx.Client(trust_env=False, timeout=10) as http:
+        assert http.get(f"{serve.base}/healthz").status_code == 200
+    assert serve.stop() == 0

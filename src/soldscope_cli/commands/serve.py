@@ -81,5 +81,5 @@ def run_serve(app: AppContext, listen: str, trusted_proxies: list[str]) -> None:
         f"serving on http://{where}: callback {plan.redirect_uri}, invitation links "
         f"{plan.public_url}/invite/…"
     )
-    run(asgi, sock, stopped)
+    run(asgi, sock, stopped, trusted_proxies=plan.settings.trusted_proxies, say=line)
     line("stopped")

@@ -27,6 +27,7 @@ MAX_BODY_BYTES = 1024  # nothing served takes a body
 RATE_WINDOW_SECONDS = 60.0
 RATE_LIMIT = 60  # requests per client address and window
 RATE_MAX_ADDRESSES = 10_000  # addresses remembered at once
+MAX_IN_FLIGHT = 100  # requests being answered at once; past it a 503 page, with the headers
 HSTS = "max-age=31536000"
 # Invitation and calendar feed tokens are secrets: the access log shows that a link was opened,
 # never which.
@@ -65,7 +66,7 @@ def is_loopback(address: str | None) -> bool:
         return False
 
 
-def _trusted(address: str | None, networks: list[Network]) -> bool:
+def trusted(address: str | None, networks: list[Network]) -> bool:
     if not address or not networks:
         return False
     try:
@@ -128,6 +129,8 @@ class Guard:
     limiter: RateLimiter
     log: Callable[[str], None]
     agency: str | None = None
+    max_in_flight: int = MAX_IN_FLIGHT
+    _in_flight: int = 0  # only the event loop's thread touches it
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -137,13 +140,13 @@ class Guard:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         client = (scope.get("client") or ("-", 0))[0]
         host = headers.get("host", "")
-        if _trusted(client, self.trusted_proxies):
+        if trusted(client, self.trusted_proxies):
             forwarded_for = [
                 forwarded_address(a)
                 for a in headers.get("x-forwarded-for", "").split(",")
                 if a.strip()
             ]
-            outside = [a for a in forwarded_for if not _trusted(a, self.trusted_proxies)]
+            outside = [a for a in forwarded_for if not trusted(a, self.trusted_proxies)]
             if outside:
                 client = outside[-1]  # the nearest address the proxies did not add themselves
             host = headers.get("x-forwarded-host", host).split(",")[0].strip()
@@ -170,10 +173,26 @@ class Guard:
         path = scope.get("path", "")
         try:
             problem = self._refuse(scope, headers, host, client)
+            if problem is None and self._in_flight >= self.max_in_flight:
+                problem = (
+                    503,
+                    pages.invitation_page(
+                        "info",
+                        "Temporarily busy",
+                        "The connection service is busy right now. Nothing was changed. "
+                        "Please try again in a minute.",
+                        self.agency,
+                        retry=True,
+                    ),
+                )
             if problem is not None:
                 await _page(send_with_headers, *problem)
             else:
-                await self.app(scope, receive, send_with_headers)
+                self._in_flight += 1
+                try:
+                    await self.app(scope, receive, send_with_headers)
+                finally:
+                    self._in_flight -= 1
         finally:
             status = status_seen[0] if status_seen else 0
             self.log(f"{client} {scope.get('method', '-')} {log_path(path)} {status}")

@@ -7,10 +7,12 @@ handles SIGINT/SIGTERM with a graceful shutdown, and lets soldscope hand it an a
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import signal
 import socket
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,9 +23,14 @@ from urllib.parse import urlsplit
 from soldscope_cli.errors import UsageError
 from soldscope_cli.services import Services
 from soldscope_cli.web.app import HEALTH_PATH, ServeSettings
-from soldscope_cli.web.guard import parse_networks
+from soldscope_cli.web.guard import Network, parse_networks, trusted
 
 DEFAULT_LISTEN = "127.0.0.1:8400"
+HEADER_TIMEOUT_SECONDS = (
+    10.0  # from a connection's start (or last response) to a whole request head
+)
+MAX_CONNECTIONS_PER_ADDRESS = 32  # a browser opens a handful; an office behind one NAT, more
+MAX_CONNECTIONS = 500  # well below the usual limit of 1024 open files
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -129,7 +136,101 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def make_server(app: Any, on_stop: Callable[[int], None]) -> Any:
+def guarded_protocol(
+    trusted_proxies: list[Network], say: Callable[[str], None]
+) -> type[asyncio.Protocol]:
+    """uvicorn's h11 protocol with what it lacks against slowloris: a time limit on reading a
+    request's headers, and a limit on the connections one address holds open.
+
+    uvicorn's `timeout_keep_alive` only runs between requests and any byte received cancels it,
+    so a connection that sends nothing, or a header line every few seconds, was held forever; and
+    its `limit_concurrency` then answered everyone 503 (from uvicorn itself: no security headers,
+    nothing in serve's log). Here a connection has HEADER_TIMEOUT_SECONDS from opening (or from its
+    last response) to a complete request line and headers, or it is closed; one address may hold
+    MAX_CONNECTIONS_PER_ADDRESS (a --trusted-proxy is exempt: it keeps its own limits), and serve
+    as a whole MAX_CONNECTIONS. A connection over a limit is closed before anything is read.
+    """
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    open_by_address: Counter[str] = Counter()
+    refusing: set[str] = set()  # addresses told about, until they drop below their limit
+    total = [0]
+
+    class GuardedH11Protocol(H11Protocol):
+        _header_timer: asyncio.TimerHandle | None = None
+        _counted: str | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            address = self.client[0] if self.client else "-"
+            exempt = trusted(address, trusted_proxies)
+            over_address = not exempt and open_by_address[address] >= MAX_CONNECTIONS_PER_ADDRESS
+            if over_address or total[0] >= MAX_CONNECTIONS:
+                key = address if over_address else ""
+                if key not in refusing:
+                    refusing.add(key)
+                    say(
+                        f"refusing connections from {address}: too many connections from one "
+                        f"address (at most {MAX_CONNECTIONS_PER_ADDRESS} at once)"
+                        if over_address
+                        else f"refusing connections: too many connections (at most {MAX_CONNECTIONS})"
+                    )
+                transport.abort()
+                return
+            total[0] += 1
+            if not exempt:
+                open_by_address[address] += 1
+            self._counted = address if not exempt else ""
+            self._arm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            if self._counted is not None:
+                total[0] -= 1
+                refusing.discard("")
+                if self._counted:
+                    open_by_address[self._counted] -= 1
+                    if open_by_address[self._counted] <= 0:
+                        del open_by_address[self._counted]
+                    refusing.discard(self._counted)
+                self._counted = None
+            super().connection_lost(exc)
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self.conn.their_state is not h11.IDLE:  # the request line and headers are in
+                self._disarm()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
+                self._arm()  # the next request's headers get the same time
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._header_timer = self.loop.call_later(HEADER_TIMEOUT_SECONDS, self._too_slow)
+
+        def _disarm(self) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+
+        def _too_slow(self) -> None:
+            self._header_timer = None
+            if not self.transport.is_closing():
+                self.transport.close()
+
+    return GuardedH11Protocol
+
+
+def make_server(
+    app: Any,
+    on_stop: Callable[[int], None],
+    *,
+    trusted_proxies: list[Network] | None = None,
+    say: Callable[[str], None] = lambda text: None,
+) -> Any:
     """A uvicorn server for the app whose SIGINT/SIGTERM end it normally (`.run(sockets=...)`)."""
     import uvicorn
 
@@ -144,22 +245,32 @@ def make_server(app: Any, on_stop: Callable[[int], None]) -> Any:
 
     config = uvicorn.Config(
         app,
+        http=guarded_protocol(trusted_proxies or [], say),
         log_config=None,
         log_level="warning",
         access_log=False,  # uvicorn's would print query strings: the Guard logs paths only
         server_header=False,
         proxy_headers=False,  # the Guard honours X-Forwarded-* from --trusted-proxy only
         lifespan="off",
-        limit_concurrency=100,
+        # No limit_concurrency: its 503 comes from uvicorn, past the Guard. Connections are
+        # limited by the protocol above, requests in flight by the Guard (a 503 page it logs).
+        limit_concurrency=None,
         timeout_keep_alive=5,
         h11_max_incomplete_event_size=16 * 1024,
     )
     return _Server(config)
 
 
-def run(app: Any, sock: socket.socket, on_stop: Callable[[int], None]) -> None:
+def run(
+    app: Any,
+    sock: socket.socket,
+    on_stop: Callable[[int], None],
+    *,
+    trusted_proxies: list[Network],
+    say: Callable[[str], None],
+) -> None:
     """Serve until SIGINT or SIGTERM; both end a graceful shutdown, and this returns."""
-    make_server(app, on_stop).run(sockets=[sock])
+    make_server(app, on_stop, trusted_proxies=trusted_proxies, say=say).run(sockets=[sock])
 
 
 @contextmanager
