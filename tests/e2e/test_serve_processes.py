@@ -12,6 +12,7 @@ import json
 import signal
 import socket
 import sqlite3
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -43,7 +44,9 @@ class Home:
     serves: list[Serve] = field(default_factory=list)
 
     def start_serve(self, base: str | None = None) -> Serve:
-        serve = start_serve(base or self.redirect_base, self.cli.env)
+        # Another port than the redirect URI's is reached through a proxy or load balancer.
+        proxy = ("--trusted-proxy", "127.0.0.1") if base and base != self.redirect_base else ()
+        serve = start_serve(base or self.redirect_base, self.cli.env, *proxy)
         self.serves.append(serve)
         return serve
 
@@ -299,3 +302,41 @@ def test_a_bounded_slowloris_does_not_take_serve_down(home: Home) -> None:
     with httpx.Client(trust_env=False, timeout=10) as http:
         assert http.get(f"{serve.base}/healthz").status_code == 200
     assert serve.stop() == 0
+
+
+def serve_or_timeout(home: Home, *args: str, env: dict[str, str] | None = None) -> str | int:
+    """`soldscope serve ARGS`: its exit code and stderr, or "served" when it kept running."""
+    try:
+        done = home.cli.run("serve", *args, env=env, timeout=8)
+    except subprocess.TimeoutExpired:
+        return "served"
+    return done.returncode, done.stderr
+
+
+@pytest.mark.parametrize("moved", ["redirect_uri", "public_url"])
+def test_serve_refuses_a_listen_address_the_links_do_not_reach(home: Home, moved: str) -> None:
+    """After `demo --keep`, links and callback point at the demo's old port, not serve's 8400."""
+    port = int(home.redirect_base.rsplit(":", 1)[1])
+    other = free_port()
+    env = {}
+    if moved == "public_url":
+        env["SOLDSCOPE_PUBLIC_URL"] = f"http://127.0.0.1:{other}"
+        listen = f"127.0.0.1:{port}"
+        points_at = f"http://127.0.0.1:{other}"
+    else:
+        listen = f"127.0.0.1:{other}"
+        points_at = f"http://127.0.0.1:{port}/callback"
+    outcome = serve_or_timeout(home, "--listen", listen, env=env)
+    assert outcome != "served", "serve started where no link or callback reaches it"
+    code, err = outcome
+    assert code == 2 and points_at in err and "Traceback" not in err, err
+    assert len(err.strip().splitlines()) == 1
+    if moved == "public_url":
+        assert f"public_url (or SOLDSCOPE_PUBLIC_URL) to http://127.0.0.1:{port}" in err
+    else:
+        hint = err.split("`")[1]  # the command the line suggests, which must work as printed
+        assert hint == f"soldscope serve --listen 127.0.0.1:{port}"
+        serve = start_serve(f"http://{hint.rsplit(' ', 1)[1]}", home.cli.env)
+        home.serves.append(serve)
+        assert serve.base == home.redirect_base
+        assert serve.stop() == 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import ipaddress
 import signal
 import socket
 import threading
@@ -69,6 +70,47 @@ def _host_names(url: str) -> set[str]:
     return names
 
 
+def _direct_port(url: str) -> int | None:
+    """The port of an http:// URL on this machine (what only serve itself can answer), or None."""
+    from soldscope_cli.amazon.endpoints import is_loopback_http
+
+    return (urlsplit(url).port or _DEFAULT_PORTS["http"]) if is_loopback_http(url) else None
+
+
+def _listens_on_loopback(host: str) -> bool:
+    if host in ("localhost", "0.0.0.0", "::"):  # noqa: S104 (names, not binds)
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_reachable(host: str, port: int, redirect_uri: str, public_url: str) -> None:
+    """Refuse to listen where no invitation link or callback can arrive (UsageError, exit 2).
+
+    Only http:// URLs on this machine are checked: an https URL has a proxy in front, whose
+    mapping serve cannot know. A home kept by `demo --keep` points at the demo's own port.
+    """
+    ports = {url: p for url in (redirect_uri, public_url) if (p := _direct_port(url)) is not None}
+    if len(set(ports.values())) > 1:
+        wanted = ports[redirect_uri]
+        raise UsageError(
+            f"invitation links ({public_url}) and the redirect URI ({redirect_uri}) point at "
+            "different ports of this machine, and serve listens on one",
+            hint=f"set [serve] public_url (or SOLDSCOPE_PUBLIC_URL) to "
+            f"http://127.0.0.1:{wanted}, or leave it unset",
+        )
+    for url, wanted in ports.items():
+        if wanted != port or not _listens_on_loopback(host):
+            what = "the redirect URI points" if url == redirect_uri else "invitation links point"
+            raise UsageError(
+                f"serve would listen on {host}:{port}, but {what} at {url}: "
+                "no seller's browser would reach it",
+                hint=f"run `soldscope serve --listen 127.0.0.1:{wanted}`",
+            )
+
+
 def plan_serve(services: Services, listen: str, trusted_proxies: list[str]) -> ServePlan:
     """Everything serve needs, checked before anything listens (ConfigError/UsageError: exit 2)."""
     from soldscope_cli.fleet.app_credentials import resolve_app
@@ -102,6 +144,8 @@ def plan_serve(services: Services, listen: str, trusted_proxies: list[str]) -> S
             hint="register and set a redirect URI such as https://agency.example/callback "
             "(`soldscope app set --redirect-uri URI`)",
         )
+    if not proxies:
+        _check_reachable(host, port, creds.redirect_uri, public_url)
     allowed = _host_names(creds.redirect_uri) | _host_names(public_url)
     allowed |= _host_names(f"http://{host}:{port}")
     if host in ("127.0.0.1", "0.0.0.0", "localhost", "::", "::1"):  # noqa: S104 (names, not binds)
