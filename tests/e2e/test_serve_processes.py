@@ -340,3 +340,36 @@ def test_serve_refuses_a_listen_address_the_links_do_not_reach(home: Home, moved
         home.serves.append(serve)
         assert serve.base == home.redirect_base
         assert serve.stop() == 0
+
+
+def test_serve_warns_without_an_agency_name_and_picks_up_config_changes(home: Home) -> None:
+    from tests.webhook import running_receiver
+
+    serve = home.start_serve()
+    assert "agency_name" in serve.log and "warning" in serve.log
+    config = Path(home.cli.env["SOLDSCOPE_CONFIG_DIR"]) / "config.toml"
+    forged = f"{serve.base}/callback?state=forged&spapi_oauth_code=x&selling_partner_id={ACME}"
+    with httpx.Client(trust_env=False, timeout=30) as http:
+        assert "Northwind Agency" not in http.get(forged).text
+        with running_receiver() as receiver:
+            text = config.read_text() if config.exists() else ""
+            assert "[serve]" not in text and "[[notify]]" not in text
+            config.parent.mkdir(parents=True, exist_ok=True)
+            config.write_text(
+                f'{text}\n[serve]\nagency_name = "Northwind Agency"\n\n'
+                f'[[notify]]\nurl = "{receiver.url}"\n'
+            )
+            # No restart: the next request sees the new name, the next connection is announced.
+            assert "Northwind Agency" in http.get(forged).text
+            assert http.get(f"{serve.base}{home.callback_for(home.invite('acme', 'US'), ACME)}")
+            messages = receiver.wait_for(1)
+            assert [m["title"] for m in messages] == [
+                "soldscope: acme (na): connected through its invitation link"
+            ]
+            # A half-edited file: serve keeps what it read last and says why.
+            config.write_text(config.read_text() + "\n[serve\n")
+            broken = http.get(forged)
+            assert broken.status_code in (400, 503) and "Northwind Agency" in broken.text
+    assert "config.toml changed" in serve.log and "Northwind Agency" in serve.log
+    assert "error: config.toml" in serve.log and "Traceback" not in serve.log
+    assert serve.stop() == 0

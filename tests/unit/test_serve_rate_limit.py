@@ -69,7 +69,7 @@ def test_past_the_requests_in_flight_the_guard_answers_a_logged_503_with_its_hea
         trusted_proxies=[],
         limiter=RateLimiter(clock=Clock()),
         log=logged.append,
-        agency="Northwind Agency",
+        agency=lambda: "Northwind Agency",
         max_in_flight=2,
     )
 

@@ -74,12 +74,17 @@ def run_serve(app: AppContext, listen: str, trusted_proxies: list[str]) -> None:
         say=line,
         access_log=access,
         monotonic=app.monotonic,
-        notifier=app.notifier(),
+        notifier=app.notifier,
     )
     where = f"{plan.host}:{sock.getsockname()[1]}"
     line(
         f"serving on http://{where}: callback {plan.redirect_uri}, invitation links "
         f"{plan.public_url}/invite/…"
     )
+    if not app.config().serve.agency_name:
+        line(
+            "warning: [serve] agency_name is not set, so sellers' pages name no one to contact; "
+            'add agency_name = "Your Agency" under [serve] in config.toml (read without a restart)'
+        )
     run(asgi, sock, stopped, trusted_proxies=plan.settings.trusted_proxies, say=line)
     line("stopped")

@@ -128,7 +128,7 @@ class Guard:
     trusted_proxies: list[Network]
     limiter: RateLimiter
     log: Callable[[str], None]
-    agency: str | None = None
+    agency: Callable[[], str | None] = lambda: None
     max_in_flight: int = MAX_IN_FLIGHT
     _in_flight: int = 0  # only the event loop's thread touches it
 
@@ -181,7 +181,7 @@ class Guard:
                         "Temporarily busy",
                         "The connection service is busy right now. Nothing was changed. "
                         "Please try again in a minute.",
-                        self.agency,
+                        self.agency(),
                         retry=True,
                     ),
                 )
@@ -205,7 +205,7 @@ class Guard:
                 "info",
                 "Too many requests",
                 "Too many requests came from your address. Wait a minute and try again.",
-                self.agency,
+                self.agency(),
                 retry=False,
             )
         if host.lower() not in self.allowed_hosts:

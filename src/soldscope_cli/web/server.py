@@ -155,7 +155,6 @@ def plan_serve(services: Services, listen: str, trusted_proxies: list[str]) -> S
         invite_prefix=prefix,
         allowed_hosts=frozenset(allowed),
         trusted_proxies=proxies,
-        agency=config.serve.agency_name,
     )
     return ServePlan(host, port, settings, creds.redirect_uri, public_url)
 
