@@ -566,7 +566,9 @@ def test_a_slow_secret_store_never_starves_healthz(tmp_path: Path) -> None:
         threads = [threading.Thread(target=read, args=(i,)) for i in range(45)]
         for thread in threads:
             thread.start()
-        time.sleep(0.3)
+        deadline = time.monotonic() + 1.0  # until the requests are in (or a store read each)
+        while stores[0].reads < 41 and time.monotonic() < deadline:
+            time.sleep(0.01)
         started = time.monotonic()
         assert world.client.get("/healthz").status_code == 200
         took = time.monotonic() - started
