@@ -298,7 +298,8 @@ def test_a_bounded_slowloris_does_not_take_serve_down(home: Home) -> None:
     finally:
         for sock in attackers:
             sock.close()
-    assert "127.0.0.2" in serve.log and "too many connections" in serve.log
+    for address in ("127.0.0.2", "127.0.0.3"):  # said once per address, not per connection
+        assert serve.log.count(f"refusing connections from {address}: too many") == 1, serve.log
     with httpx.Client(trust_env=False, timeout=10) as http:
         assert http.get(f"{serve.base}/healthz").status_code == 200
     assert serve.stop() == 0

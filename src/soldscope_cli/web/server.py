@@ -27,9 +27,8 @@ from soldscope_cli.web.app import HEALTH_PATH, ServeSettings
 from soldscope_cli.web.guard import Network, parse_networks, trusted
 
 DEFAULT_LISTEN = "127.0.0.1:8400"
-HEADER_TIMEOUT_SECONDS = (
-    10.0  # from a connection's start (or last response) to a whole request head
-)
+# From a connection's start (or its last response) to a whole request line and headers.
+HEADER_TIMEOUT_SECONDS = 10.0
 MAX_CONNECTIONS_PER_ADDRESS = 32  # a browser opens a handful; an office behind one NAT, more
 MAX_CONNECTIONS = 500  # well below the usual limit of 1024 open files
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -197,7 +196,7 @@ def guarded_protocol(
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
     open_by_address: Counter[str] = Counter()
-    refusing: set[str] = set()  # addresses told about, until they drop below their limit
+    refusing: set[str] = set()  # addresses told about, until they hold no connection ("": all)
     total = [0]
 
     class GuardedH11Protocol(H11Protocol):
@@ -231,12 +230,13 @@ def guarded_protocol(
             self._disarm()
             if self._counted is not None:
                 total[0] -= 1
-                refusing.discard("")
+                if total[0] <= MAX_CONNECTIONS // 2:
+                    refusing.discard("")
                 if self._counted:
                     open_by_address[self._counted] -= 1
-                    if open_by_address[self._counted] <= 0:
+                    if open_by_address[self._counted] <= 0:  # its episode is over: say it again
                         del open_by_address[self._counted]
-                    refusing.discard(self._counted)
+                        refusing.discard(self._counted)
                 self._counted = None
             super().connection_lost(exc)
 
