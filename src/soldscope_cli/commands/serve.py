@@ -32,7 +32,7 @@ def serve_command(
 ) -> None:
     """Serve invitation links and the consent callback, with the same config, secrets and database as the CLI.
 
-    A seller who opens a link from `soldscope invite` is sent to Seller Central's consent page; Amazon's answer comes back to the redirect URI's path, where serve exchanges the code, checks the token live and stores the store. Invitation links live at <public URL>/invite/<token>: \\[serve] public_url in config.toml or SOLDSCOPE_PUBLIC_URL, else the redirect URI's scheme and host. Ctrl-C or SIGTERM stop it cleanly. Put it behind an HTTPS reverse proxy (docs/serve.md).
+    A seller who opens a link from `soldscope invite` is sent to Seller Central's consent page; Amazon's answer comes back to the redirect URI's path, where serve exchanges the code, checks the token live and stores the store. Invitation links live at <public URL>/invite/<token>: \\[serve] public_url in config.toml or SOLDSCOPE_PUBLIC_URL, else the redirect URI's scheme and host. \\[serve] agency_name and \\[\\[notify]] are read again when config.toml changes, without a restart. Ctrl-C or SIGTERM stop it cleanly. Put it behind an HTTPS reverse proxy (docs/serve.md).
 
     Examples:
       soldscope serve
