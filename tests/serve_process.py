@@ -50,10 +50,10 @@ class Serve:
                 self.process.stderr.close()
 
 
-def start_serve(base: str, env: Mapping[str, str]) -> Serve:
-    """`soldscope serve --listen` at base's host and port, once /healthz answers."""
+def start_serve(base: str, env: Mapping[str, str], *args: str) -> Serve:
+    """`soldscope serve --listen ARGS` at base's host and port, once /healthz answers."""
     process = subprocess.Popen(
-        [str(SOLDSCOPE), "serve", "--listen", base.removeprefix("http://")],
+        [str(SOLDSCOPE), "serve", "--listen", base.removeprefix("http://"), *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env=dict(env),

@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
+import socket
 import sqlite3
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -42,7 +44,9 @@ class Home:
     serves: list[Serve] = field(default_factory=list)
 
     def start_serve(self, base: str | None = None) -> Serve:
-        serve = start_serve(base or self.redirect_base, self.cli.env)
+        # Another port than the redirect URI's is reached through a proxy or load balancer.
+        proxy = ("--trusted-proxy", "127.0.0.1") if base and base != self.redirect_base else ()
+        serve = start_serve(base or self.redirect_base, self.cli.env, *proxy)
         self.serves.append(serve)
         return serve
 
@@ -231,6 +235,10 @@ def test_a_used_invitation_is_announced_and_the_calendar_is_published(home: Home
             assert renewed.returncode == 0 and "no longer works" in renewed.stderr
             new_url = renewed.stdout.strip()
             assert new_url != url
+            # A running serve keeps the key it read for a second at most.
+            deadline = time.monotonic() + 5
+            while http.get(url).status_code != 404 and time.monotonic() < deadline:
+                time.sleep(0.2)
             assert http.get(url).status_code == 404
             assert http.get(new_url).status_code == 200
         assert serve.stop() == 0
@@ -238,3 +246,131 @@ def test_a_used_invitation_is_announced_and_the_calendar_is_published(home: Home
         assert token not in serve.log and new_url.rsplit("/", 1)[1] not in serve.log
         assert "/calendar/…" in serve.log  # the access log shows the feed was read, not its key
         no_secret(serve.log)
+
+
+SECURITY_HEADERS = ("strict-transport-security", "content-security-policy", "x-frame-options")
+
+
+def open_from(address: str, port: int) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(address, 0))
+    sock.settimeout(0.5)
+    return sock
+
+
+def closed_by_server(sock: socket.socket) -> bool:
+    try:
+        return sock.recv(4096) == b""
+    except TimeoutError:
+        return False
+    except OSError:
+        return True
+
+
+def test_a_bounded_slowloris_does_not_take_serve_down(home: Home) -> None:
+    """120 idle connections and 40 trickling a header line a second, from two addresses of their
+    own; everyone else (127.0.0.1) is served meanwhile, and serve drops them in bounded time."""
+    serve = home.start_serve()
+    port = int(serve.base.rsplit(":", 1)[1])
+    idle = [open_from("127.0.0.2", port) for _ in range(120)]
+    trickling = [open_from("127.0.0.3", port) for _ in range(40)]
+    attackers = idle + trickling
+    started = time.monotonic()
+    try:
+        for sock in trickling:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        answers = []
+        with httpx.Client(trust_env=False, timeout=10) as http:
+            for second in range(4):
+                for sock in trickling:
+                    with contextlib.suppress(OSError):
+                        sock.sendall(f"X-Slow-{second}: 1\r\n".encode())
+                answers.append(http.get(f"{serve.base}/healthz"))
+                time.sleep(1)
+        assert [a.status_code for a in answers] == [200] * 4, serve.log
+        for header in SECURITY_HEADERS:
+            assert header in answers[-1].headers
+        # Every attacking connection is closed within the header time (10 s) and a margin.
+        deadline = started + 16
+        still_open = list(attackers)
+        while still_open and time.monotonic() < deadline:
+            still_open = [s for s in still_open if not closed_by_server(s)]
+        assert not still_open, f"{len(still_open)} connections still open"
+    finally:
+        for sock in attackers:
+            sock.close()
+    for address in ("127.0.0.2", "127.0.0.3"):  # said once per address, not per connection
+        assert serve.log.count(f"refusing connections from {address}: too many") == 1, serve.log
+    with httpx.Client(trust_env=False, timeout=10) as http:
+        assert http.get(f"{serve.base}/healthz").status_code == 200
+    assert serve.stop() == 0
+
+
+def serve_or_timeout(home: Home, *args: str, env: dict[str, str] | None = None) -> str | int:
+    """`soldscope serve ARGS`: its exit code and stderr, or "served" when it kept running."""
+    try:
+        done = home.cli.run("serve", *args, env=env, timeout=8)
+    except subprocess.TimeoutExpired:
+        return "served"
+    return done.returncode, done.stderr
+
+
+@pytest.mark.parametrize("moved", ["redirect_uri", "public_url"])
+def test_serve_refuses_a_listen_address_the_links_do_not_reach(home: Home, moved: str) -> None:
+    """After `demo --keep`, links and callback point at the demo's old port, not serve's 8400."""
+    port = int(home.redirect_base.rsplit(":", 1)[1])
+    other = free_port()
+    env = {}
+    if moved == "public_url":
+        env["SOLDSCOPE_PUBLIC_URL"] = f"http://127.0.0.1:{other}"
+        listen = f"127.0.0.1:{port}"
+        points_at = f"http://127.0.0.1:{other}"
+    else:
+        listen = f"127.0.0.1:{other}"
+        points_at = f"http://127.0.0.1:{port}/callback"
+    outcome = serve_or_timeout(home, "--listen", listen, env=env)
+    assert outcome != "served", "serve started where no link or callback reaches it"
+    code, err = outcome
+    assert code == 2 and points_at in err and "Traceback" not in err, err
+    assert len(err.strip().splitlines()) == 1
+    if moved == "public_url":
+        assert f"public_url (or SOLDSCOPE_PUBLIC_URL) to http://127.0.0.1:{port}" in err
+    else:
+        hint = err.split("`")[1]  # the command the line suggests, which must work as printed
+        assert hint == f"soldscope serve --listen 127.0.0.1:{port}"
+        serve = start_serve(f"http://{hint.rsplit(' ', 1)[1]}", home.cli.env)
+        home.serves.append(serve)
+        assert serve.base == home.redirect_base
+        assert serve.stop() == 0
+
+
+def test_serve_warns_without_an_agency_name_and_picks_up_config_changes(home: Home) -> None:
+    from tests.webhook import running_receiver
+
+    serve = home.start_serve()
+    assert "agency_name" in serve.log and "warning" in serve.log
+    config = Path(home.cli.env["SOLDSCOPE_CONFIG_DIR"]) / "config.toml"
+    forged = f"{serve.base}/callback?state=forged&spapi_oauth_code=x&selling_partner_id={ACME}"
+    with httpx.Client(trust_env=False, timeout=30) as http:
+        assert "Northwind Agency" not in http.get(forged).text
+        with running_receiver() as receiver:
+            text = config.read_text() if config.exists() else ""
+            assert "[serve]" not in text and "[[notify]]" not in text
+            config.parent.mkdir(parents=True, exist_ok=True)
+            config.write_text(
+                f'{text}\n[serve]\nagency_name = "Northwind Agency"\n\n'
+                f'[[notify]]\nurl = "{receiver.url}"\n'
+            )
+            # No restart: the next request sees the new name, the next connection is announced.
+            assert "Northwind Agency" in http.get(forged).text
+            assert http.get(f"{serve.base}{home.callback_for(home.invite('acme', 'US'), ACME)}")
+            messages = receiver.wait_for(1)
+            assert [m["title"] for m in messages] == [
+                "soldscope: acme (na): connected through its invitation link"
+            ]
+            # A half-edited file: serve keeps what it read last and says why.
+            config.write_text(config.read_text() + "\n[serve\n")
+            broken = http.get(forged)
+            assert broken.status_code in (400, 503) and "Northwind Agency" in broken.text
+    assert "config.toml changed" in serve.log and "Northwind Agency" in serve.log
+    assert "error: config.toml" in serve.log and "Traceback" not in serve.log
+    assert serve.stop() == 0

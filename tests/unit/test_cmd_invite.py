@@ -153,3 +153,34 @@ def test_serve_section_round_trips_and_is_strict(tmp_path: Path) -> None:
     h.ctx.paths.config_file.write_text("[serve]\nport = 3\n")
     with pytest.raises(ConfigError, match="unknown key 'port' in \\[serve\\]"):
         file.load()
+
+
+@pytest.mark.parametrize("source", ["env", "config"])
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("http://agency.example", False),
+        ("http://connect.agency.example:8080/soldscope", False),
+        ("https://agency.example", True),
+        ("http://127.0.0.1:8400", True),
+        ("http://localhost:8400/x", True),
+    ],
+)
+def test_one_rule_for_the_public_url_wherever_it_is_set(
+    h: Harness, invoke: Any, source: str, url: str, allowed: bool
+) -> None:
+    """Links over plain http travel in the clear: only this machine's own address may use it."""
+    if source == "env":
+        h.ctx.env = {**h.ctx.env, "SOLDSCOPE_PUBLIC_URL": url}  # type: ignore[misc]
+        where = "SOLDSCOPE_PUBLIC_URL"
+    else:
+        h.ctx.paths.config_file.parent.mkdir(parents=True, exist_ok=True)
+        h.ctx.paths.config_file.write_text(f'[serve]\npublic_url = "{url}"\n')
+        where = "public_url"
+    result = invoke(h, "invite", "acme", "--marketplace", "US")
+    if allowed:
+        assert result.exit_code == 0, h.stderr
+        assert h.stdout.startswith(f"{url}/invite/")
+    else:
+        assert result.exit_code == 2, h.stdout + h.stderr
+        assert where in h.stderr and "https://" in h.stderr and "Traceback" not in h.stderr

@@ -10,7 +10,7 @@ import io
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +23,7 @@ from tests.e2e.conftest import simulator_env
 from soldscope_cli.context import AppContext
 from soldscope_cli.fleet.config import StoreRecord
 from soldscope_cli.fleet.paths import resolve_paths
-from soldscope_cli.fleet.secrets import token_key
+from soldscope_cli.fleet.secrets import CALENDAR_KEY, SecretStore, token_key
 from soldscope_cli.onboarding.invitations import (
     InviteRequest,
     create_invitation,
@@ -91,7 +91,10 @@ class World:
 
 @contextlib.contextmanager
 def running_world(
-    tmp_path: Path, trusted_proxies: list[str], public_url: str | None = None
+    tmp_path: Path,
+    trusted_proxies: list[str],
+    public_url: str | None = None,
+    wrap_store: Callable[[SecretStore], SecretStore] | None = None,
 ) -> Iterator[World]:
     """The simulator, a home, and serve's app on a uvicorn thread (port 0)."""
     scenario = {
@@ -113,6 +116,8 @@ def running_world(
         with ctx.config_file.edit() as config:
             config.serve.agency_name = "Northwind Agency"
             config.serve.public_url = public_url
+        if wrap_store is not None:
+            ctx.secret_store_override = wrap_store(ctx.secret_store())
         plan = plan_serve(ctx, base.removeprefix("http://"), trusted_proxies)
         said: list[str] = []
         access: list[str] = []
@@ -317,6 +322,13 @@ def test_guard_refuses_hosts_methods_sizes_and_floods(world: World) -> None:
     assert 429 in codes
 
 
+def test_a_callback_path_with_a_slash_added_is_not_redirected(world: World) -> None:
+    """A redirect would send Amazon's code on to a plain-http URL built from the Host header."""
+    page = world.client.get("/callback/?spapi_oauth_code=abc&state=xyz&selling_partner_id=A1")
+    assert page.status_code == 404 and "location" not in page.headers
+    assert "spapi_oauth_code" not in page.text
+
+
 def test_metrics_are_served_behind_the_guard(world: World) -> None:
     from prometheus_client.parser import text_string_to_metric_families
 
@@ -336,7 +348,8 @@ def test_forwarded_headers_are_ignored_from_untrusted_clients(world: World) -> N
         "/healthz", headers={"x-forwarded-host": "evil.example", "x-forwarded-for": "1.2.3.4"}
     )
     assert page.status_code == 200
-    assert world.access[-1].startswith("127.0.0.1 GET /healthz")
+    assert logged(world, "127.0.0.1 GET /healthz 200")
+    assert not any(line.startswith("1.2.3.4") for line in world.access)
 
 
 def test_access_log_shows_paths_without_tokens_or_queries(world: World) -> None:
@@ -450,3 +463,117 @@ def test_metrics_are_not_served_to_clients_behind_the_proxy(proxied: World) -> N
         outside = proxy.get("/metrics", headers={"x-forwarded-for": "203.0.113.9"})
         assert outside.status_code == 403 and "soldscope_" not in outside.text
         assert proxy.get("/metrics").status_code == 200  # the proxy's own host may scrape
+
+
+@pytest.mark.parametrize(
+    ("forwarded", "status", "logged_as"),
+    [
+        ("unknown", 403, "unknown"),
+        ("203.0.113.9:4711", 403, "203.0.113.9"),
+        ("[2001:db8::1]:443", 403, "2001:db8::1"),
+        ("[::1]", 200, "::1"),
+        ("bad\tname, 203.0.113.7", 403, "203.0.113.7"),
+    ],
+)
+def test_forwarded_for_in_any_form_is_never_an_error(
+    proxied: World, forwarded: str, status: int, logged_as: str
+) -> None:
+    with from_address(proxied, PROXY) as proxy:
+        page = proxy.get("/metrics", headers={"x-forwarded-for": forwarded})
+    assert page.status_code == status, page.text
+    assert logged(proxied, f"{logged_as} GET /metrics {status}")
+
+
+# --- the calendar feed ----------------------------------------------------------------------------
+
+
+class CountingStore:
+    """The home's store, counting (and optionally slowing) reads of the calendar key."""
+
+    def __init__(self, inner: SecretStore, delay: float = 0.0) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.insecure = inner.insecure
+        self.delay = delay
+        self.reads = 0
+
+    def get(self, key: str) -> str | None:
+        if key == CALENDAR_KEY:
+            self.reads += 1
+            time.sleep(self.delay)
+        return self.inner.get(key)
+
+    def set(self, key: str, value: str) -> None:
+        self.inner.set(key, value)
+
+    def delete(self, key: str) -> None:
+        self.inner.delete(key)
+
+    def describe(self) -> str:
+        return self.inner.describe()
+
+
+def test_malformed_calendar_tokens_are_404_without_reading_the_secret_store(
+    tmp_path: Path,
+) -> None:
+    from soldscope_cli.monitoring.feed import feed_url
+
+    stores: list[CountingStore] = []
+
+    def wrap(inner: SecretStore) -> SecretStore:
+        stores.append(CountingStore(inner))
+        return stores[-1]
+
+    with running_world(tmp_path, [], wrap_store=wrap) as world:
+        url = feed_url(world.ctx)
+        token = urlsplit(url).path.rsplit("/", 1)[1]
+        reads = stores[0].reads
+        for path in (
+            "/calendar/%C3%A9.ics",
+            "/calendar/anything",
+            f"/calendar/{token.removesuffix('.ics')}",
+            "/calendar/short.ics",
+            f"/calendar/{'A' * 42}%00.ics",
+        ):
+            page = world.client.get(path)
+            assert page.status_code == 404, (path, page.text)
+        assert stores[0].reads == reads
+        assert world.client.get(f"/calendar/{'A' * 43}.ics").status_code == 404
+        assert world.client.get(urlsplit(url).path).status_code == 200
+        assert not any("error" in line for line in world.said), world.said
+
+
+def test_a_slow_secret_store_never_starves_healthz(tmp_path: Path) -> None:
+    from soldscope_cli.monitoring.feed import feed_url
+
+    stores: list[CountingStore] = []
+
+    def wrap(inner: SecretStore) -> SecretStore:
+        stores.append(CountingStore(inner))
+        return stores[-1]
+
+    with running_world(tmp_path, [], wrap_store=wrap) as world:
+        assert world.client.get(urlsplit(feed_url(world.ctx)).path).status_code == 200
+        stores[0].delay = 1.5
+        time.sleep(1.1)  # the key read is older than serve keeps it
+        answers: list[int] = []
+
+        def read(i: int) -> None:
+            # Each from an address of its own: the rate limit is not what saves serve here.
+            with from_address(world, f"127.0.1.{i + 1}") as client:
+                answers.append(client.get(f"/calendar/{'B' * 43}.ics").status_code)
+
+        threads = [threading.Thread(target=read, args=(i,)) for i in range(45)]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 1.0  # until the requests are in (or a store read each)
+        while stores[0].reads < 41 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        started = time.monotonic()
+        assert world.client.get("/healthz").status_code == 200
+        took = time.monotonic() - started
+        for thread in threads:
+            thread.join(30)
+        assert took < 0.5, f"/healthz took {took:.1f} s"
+        assert answers == [404] * 45
+        assert stores[0].reads <= 3  # the key is cached, not read once per request

@@ -32,7 +32,7 @@ def serve_command(
 ) -> None:
     """Serve invitation links and the consent callback, with the same config, secrets and database as the CLI.
 
-    A seller who opens a link from `soldscope invite` is sent to Seller Central's consent page; Amazon's answer comes back to the redirect URI's path, where serve exchanges the code, checks the token live and stores the store. Invitation links live at <public URL>/invite/<token>: \\[serve] public_url in config.toml or SOLDSCOPE_PUBLIC_URL, else the redirect URI's scheme and host. Ctrl-C or SIGTERM stop it cleanly. Put it behind an HTTPS reverse proxy (docs/serve.md).
+    A seller who opens a link from `soldscope invite` is sent to Seller Central's consent page; Amazon's answer comes back to the redirect URI's path, where serve exchanges the code, checks the token live and stores the store. Invitation links live at <public URL>/invite/<token>: \\[serve] public_url in config.toml or SOLDSCOPE_PUBLIC_URL, else the redirect URI's scheme and host. \\[serve] agency_name and \\[\\[notify]] are read again when config.toml changes, without a restart. Ctrl-C or SIGTERM stop it cleanly. Put it behind an HTTPS reverse proxy (docs/serve.md).
 
     Examples:
       soldscope serve
@@ -74,12 +74,17 @@ def run_serve(app: AppContext, listen: str, trusted_proxies: list[str]) -> None:
         say=line,
         access_log=access,
         monotonic=app.monotonic,
-        notifier=app.notifier(),
+        notifier=app.notifier,
     )
     where = f"{plan.host}:{sock.getsockname()[1]}"
     line(
         f"serving on http://{where}: callback {plan.redirect_uri}, invitation links "
         f"{plan.public_url}/invite/…"
     )
-    run(asgi, sock, stopped)
+    if not app.config().serve.agency_name:
+        line(
+            "warning: [serve] agency_name is not set, so sellers' pages name no one to contact; "
+            'add agency_name = "Your Agency" under [serve] in config.toml (read without a restart)'
+        )
+    run(asgi, sock, stopped, trusted_proxies=plan.settings.trusted_proxies, say=line)
     line("stopped")

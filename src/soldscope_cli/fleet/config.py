@@ -176,6 +176,8 @@ def public_url_problem(url: str) -> str | None:
     """Why `url` cannot be serve's public URL (an http(s) origin with an optional path), or None."""
     from urllib.parse import urlsplit
 
+    from soldscope_cli.amazon.endpoints import is_loopback_http
+
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 (raises ValueError for a bad port)
@@ -183,6 +185,10 @@ def public_url_problem(url: str) -> str | None:
         return f"{url!r} is not a URL"
     if parts.scheme not in ("https", "http") or not parts.hostname:
         return f"{url!r} must be an absolute https:// URL"
+    # Invitation links and the feed URL are credentials: plain http only on this machine (the
+    # simulator, the demo), the same rule as the redirect URI's.
+    if parts.scheme == "http" and not is_loopback_http(url):
+        return f"{url!r} must be an https:// URL (http only for 127.0.0.1, localhost or [::1])"
     if parts.query or parts.fragment or "#" in url or "?" in url:
         return f"{url!r} must have no query or fragment"
     return None

@@ -7,7 +7,6 @@ plain functions Starlette runs on its thread pool, because the consent steps bel
 
 from __future__ import annotations
 
-import ipaddress
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,11 +19,12 @@ from starlette.routing import Route
 
 from soldscope_cli.consent import pages
 from soldscope_cli.errors import SoldscopeError
+from soldscope_cli.monitoring.feed import FeedKeyBusy, FeedTokens
 from soldscope_cli.notify.sender import Notifier
 from soldscope_cli.onboarding import invite_consent as flow
 from soldscope_cli.redact import redact
 from soldscope_cli.services import Services
-from soldscope_cli.web.guard import Guard, Network, RateLimiter
+from soldscope_cli.web.guard import Guard, Network, RateLimiter, is_loopback
 
 HEALTH_PATH = "/healthz"
 METRICS_PATH = "/metrics"
@@ -111,7 +111,60 @@ class ServeSettings:
     invite_prefix: str  # the public URL's path, "" at the root
     allowed_hosts: frozenset[str]
     trusted_proxies: list[Network]
-    agency: str | None = None
+
+
+class LiveSettings:
+    """What serve takes from config.toml while it runs: the agency's name and the alert targets."""
+
+    def __init__(
+        self,
+        services: Services,
+        say: Callable[[str], None],
+        notifier: Callable[[], Notifier] | None,
+    ) -> None:
+        self._services = services
+        self._say = say
+        self._make_notifier = notifier
+        self._lock = threading.Lock()
+        self._config: object | None = None
+        self._agency: str | None = None
+        self._notifier: Notifier | None = None
+        self._trouble: str | None = None
+
+    def agency(self) -> str | None:
+        """`[serve] agency_name` as config.toml says now."""
+        return self._current()[0]
+
+    def notifier(self) -> Notifier | None:
+        """The alert targets as SOLDSCOPE_NOTIFY_URLS and config.toml's [[notify]] say now."""
+        return self._current()[1]
+
+    def known_agency(self) -> str | None:
+        """The agency's name as last read, without reading anything (for the event loop)."""
+        return self._agency
+
+    def _current(self) -> tuple[str | None, Notifier | None]:
+        try:
+            config = self._services.config()  # the same object until config.toml changes
+        except Exception as exc:  # a half-edited file: keep serving with what was read last
+            reason = exc.message if isinstance(exc, SoldscopeError) else type(exc).__name__
+            with self._lock:
+                if reason != self._trouble:
+                    self._trouble = reason
+                    self._say(f"error: config.toml: {redact(reason)}; serve keeps its settings")
+                return self._agency, self._notifier
+        with self._lock:
+            self._trouble = None
+            if config is not self._config:
+                agency = config.serve.agency_name
+                notifier = self._make_notifier() if self._make_notifier else None
+                if self._config is not None:
+                    self._say(
+                        f"config.toml changed: agency name {agency or '(not set)'}, "
+                        f"{len(notifier.targets) if notifier else 0} alert target(s)"
+                    )
+                self._config, self._agency, self._notifier = config, agency, notifier
+            return self._agency, self._notifier
 
 
 def _html(status: int, body: str) -> HTMLResponse:
@@ -125,14 +178,21 @@ def build_app(
     say: Callable[[str], None],
     access_log: Callable[[str], None],
     monotonic: Callable[[], float],
-    notifier: Notifier | None = None,
+    notifier: Callable[[], Notifier] | None = None,
 ) -> Guard:
-    """The ASGI application: routes behind the Guard."""
-    agency = settings.agency
+    """The ASGI application: routes behind the Guard.
+
+    `[serve] agency_name` and the alert targets are read from the config as it is now (it is read
+    again when config.toml changes), so editing them needs no restart; the change is logged.
+    """
+    live = LiveSettings(services, say, notifier)
+    live.agency()  # read now: a change is then logged against what serve started with
     lock = threading.Lock()
+    feed_tokens = FeedTokens(services, monotonic)
 
     def announce(done: flow.Completed) -> None:
         """Tell the alert targets, off the seller's request: a slow target never delays a page."""
+        notifier = live.notifier()
         if notifier is None or not notifier.targets:
             return
 
@@ -169,7 +229,7 @@ def build_app(
                 "bad",
                 "Temporarily unavailable",
                 "The connection service cannot finish this right now. Nothing was connected.",
-                agency,
+                live.agency(),
                 retry=True,
             ),
         )
@@ -182,7 +242,7 @@ def build_app(
                 "info",
                 title,
                 detail + " Ask for a new link if you still need to connect.",
-                agency,
+                live.agency(),
                 retry=False,
             ),
         )
@@ -211,7 +271,7 @@ def build_app(
                     "This answer cannot be used",
                     "This page was reached without a valid, unused authorization in progress, "
                     "so nothing was connected. Open your invitation link to start again.",
-                    agency,
+                    live.agency(),
                     retry=False,
                 ),
             )
@@ -220,7 +280,9 @@ def build_app(
         except flow.ConsentFailure as exc:
             status, title, detail, retry = _FAILURES[exc.kind]
             say(f"{exc.invitation.name}: not stored ({exc.kind}): {redact(exc.detail)}")
-            return _html(status, pages.invitation_page("bad", title, detail, agency, retry=retry))
+            return _html(
+                status, pages.invitation_page("bad", title, detail, live.agency(), retry=retry)
+            )
         except Exception as exc:
             return trouble(exc)
         result = done.result
@@ -230,17 +292,17 @@ def build_app(
             f"(seller {result.row.record.selling_partner_id}, {result.row.record.region})"
         )
         announce(done)
-        return _html(HTTPStatus.OK, pages.connected_page(agency))
+        return _html(HTTPStatus.OK, pages.connected_page(live.agency()))
 
-    def health(request: Request) -> Response:
+    async def health(request: Request) -> Response:
+        # On the event loop, not the thread pool: busy handlers never delay a health check.
         return PlainTextResponse("ok\n")
 
     def metrics(request: Request) -> Response:
         # The fleet's store names are the agency's business: only a scraper on this machine (or
         # behind the trusted proxy, from the proxy's own host) gets them, never a client on the
         # public side of the proxy that invitation links face.
-        client = request.client.host if request.client else None
-        if client is None or not ipaddress.ip_address(client).is_loopback:
+        if not is_loopback(request.client.host if request.client else None):
             return PlainTextResponse(
                 "metrics are served to this machine only\n", status_code=HTTPStatus.FORBIDDEN
             )
@@ -264,15 +326,17 @@ def build_app(
 
     def calendar(request: Request) -> Response:
         # The feed's URL is its only credential: a wrong token looks like any unknown page.
-        from soldscope_cli.monitoring.feed import feed_token_matches
-
         try:
-            if not feed_token_matches(services, str(request.path_params["token"])):
+            if not feed_tokens.matches(str(request.path_params["token"])):
                 return _html(HTTPStatus.NOT_FOUND, pages.not_found_page())
             from soldscope_cli.monitoring.ical import calendar_text
             from soldscope_cli.monitoring.snapshot import fleet_snapshot
 
             text = calendar_text(fleet_snapshot(services))
+        except FeedKeyBusy:
+            return PlainTextResponse(
+                "calendar unavailable\n", status_code=HTTPStatus.SERVICE_UNAVAILABLE
+            )
         except Exception as exc:
             return unavailable("calendar feed", "calendar", exc)
         return Response(text, media_type="text/calendar; charset=utf-8")
@@ -288,11 +352,14 @@ def build_app(
         Route(f"{settings.invite_prefix}/calendar/{{token}}", calendar, methods=["GET"]),
     ]
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
+    # Starlette would answer `/callback/?code=…` with a redirect to `/callback?code=…` built from
+    # the request's own scheme and Host: Amazon's code sent on to a plain-http URL. Paths are exact.
+    app.router.redirect_slashes = False
     return Guard(
         app,
         allowed_hosts=settings.allowed_hosts,
         trusted_proxies=settings.trusted_proxies,
         limiter=RateLimiter(clock=monotonic),
         log=access_log,
-        agency=agency,
+        agency=live.known_agency,
     )

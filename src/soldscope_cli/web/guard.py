@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import threading
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +26,8 @@ MAX_TARGET_BYTES = 4096  # path and query; Amazon's callback is a few hundred by
 MAX_BODY_BYTES = 1024  # nothing served takes a body
 RATE_WINDOW_SECONDS = 60.0
 RATE_LIMIT = 60  # requests per client address and window
+RATE_MAX_ADDRESSES = 10_000  # addresses remembered at once
+MAX_IN_FLIGHT = 100  # requests being answered at once; past it a 503 page, with the headers
 HSTS = "max-age=31536000"
 # Invitation and calendar feed tokens are secrets: the access log shows that a link was opened,
 # never which.
@@ -39,7 +41,32 @@ def parse_networks(values: Iterable[str]) -> list[Network]:
     return [ipaddress.ip_network(value.strip(), strict=False) for value in values]
 
 
-def _trusted(address: str | None, networks: list[Network]) -> bool:
+UNKNOWN_CLIENT = "unknown"
+
+
+def forwarded_address(text: str) -> str:
+    """One X-Forwarded-For entry as an address: `ip`, `ip:port`, `[v6]`, `[v6]:port`; anything
+    else (`unknown`, an obfuscated name) is "unknown", so it can neither raise nor reach the log."""
+    value = text.strip()
+    if value.startswith("["):
+        value = value[1:].partition("]")[0]
+    elif value.count(":") == 1:
+        value = value.partition(":")[0]
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return UNKNOWN_CLIENT
+
+
+def is_loopback(address: str | None) -> bool:
+    """Whether a client address is this machine's (False for anything that is not an address)."""
+    try:
+        return address is not None and ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def trusted(address: str | None, networks: list[Network]) -> bool:
     if not address or not networks:
         return False
     try:
@@ -51,27 +78,40 @@ def _trusted(address: str | None, networks: list[Network]) -> bool:
 
 @dataclass
 class RateLimiter:
-    """At most `limit` requests per address in any `window` seconds (a sliding log)."""
+    """At most `limit` requests per address in any `window` seconds (a sliding log per address).
+
+    Addresses are kept least recently seen first (an OrderedDict), so a request costs the same
+    however many addresses were seen, and past `max_addresses` the longest-quiet one is forgotten:
+    memory stays bounded when a flood comes from ever new addresses.
+    """
 
     clock: Callable[[], float]
     limit: int = RATE_LIMIT
     window: float = RATE_WINDOW_SECONDS
-    _seen: dict[str, deque[float]] = field(default_factory=dict)
+    max_addresses: int = RATE_MAX_ADDRESSES
+    _seen: OrderedDict[str, deque[float]] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def allow(self, address: str) -> bool:
+        """Count a request from `address`; False when it is over its limit."""
         now = self.clock()
         with self._lock:
-            if len(self._seen) > 10_000:  # forget idle addresses rather than grow without end
-                for key in [k for k, v in self._seen.items() if not v or v[-1] < now - self.window]:
-                    del self._seen[key]
-            log = self._seen.setdefault(address, deque())
+            log = self._seen.get(address)
+            if log is None:
+                log = self._seen[address] = deque()
+                if len(self._seen) > self.max_addresses:
+                    self._seen.popitem(last=False)
+            else:
+                self._seen.move_to_end(address)
             while log and log[0] <= now - self.window:
                 log.popleft()
             if len(log) >= self.limit:
                 return False
             log.append(now)
             return True
+
+    def __len__(self) -> int:
+        return len(self._seen)
 
 
 def log_path(path: str) -> str:
@@ -88,7 +128,9 @@ class Guard:
     trusted_proxies: list[Network]
     limiter: RateLimiter
     log: Callable[[str], None]
-    agency: str | None = None
+    agency: Callable[[], str | None] = lambda: None
+    max_in_flight: int = MAX_IN_FLIGHT
+    _in_flight: int = 0  # only the event loop's thread touches it
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -98,9 +140,13 @@ class Guard:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         client = (scope.get("client") or ("-", 0))[0]
         host = headers.get("host", "")
-        if _trusted(client, self.trusted_proxies):
-            forwarded_for = [a.strip() for a in headers.get("x-forwarded-for", "").split(",")]
-            outside = [a for a in forwarded_for if a and not _trusted(a, self.trusted_proxies)]
+        if trusted(client, self.trusted_proxies):
+            forwarded_for = [
+                forwarded_address(a)
+                for a in headers.get("x-forwarded-for", "").split(",")
+                if a.strip()
+            ]
+            outside = [a for a in forwarded_for if not trusted(a, self.trusted_proxies)]
             if outside:
                 client = outside[-1]  # the nearest address the proxies did not add themselves
             host = headers.get("x-forwarded-host", host).split(",")[0].strip()
@@ -127,10 +173,26 @@ class Guard:
         path = scope.get("path", "")
         try:
             problem = self._refuse(scope, headers, host, client)
+            if problem is None and self._in_flight >= self.max_in_flight:
+                problem = (
+                    503,
+                    pages.invitation_page(
+                        "info",
+                        "Temporarily busy",
+                        "The connection service is busy right now. Nothing was changed. "
+                        "Please try again in a minute.",
+                        self.agency(),
+                        retry=True,
+                    ),
+                )
             if problem is not None:
                 await _page(send_with_headers, *problem)
             else:
-                await self.app(scope, receive, send_with_headers)
+                self._in_flight += 1
+                try:
+                    await self.app(scope, receive, send_with_headers)
+                finally:
+                    self._in_flight -= 1
         finally:
             status = status_seen[0] if status_seen else 0
             self.log(f"{client} {scope.get('method', '-')} {log_path(path)} {status}")
@@ -143,7 +205,7 @@ class Guard:
                 "info",
                 "Too many requests",
                 "Too many requests came from your address. Wait a minute and try again.",
-                self.agency,
+                self.agency(),
                 retry=False,
             )
         if host.lower() not in self.allowed_hosts:
