@@ -145,6 +145,7 @@ def app_set(
         ctx_obj.secret_store,
         ctx_obj.clock(),
         AppSetRequest(app_id, client_id, redirect_uri, draft, secret),
+        team=ctx_obj.database().registry if ctx_obj.database_url() is not None else None,
     )
     if changed:
         ctx_obj.out.print(f"Saved the app's {', '.join(changed)}.", markup=False)

@@ -131,6 +131,10 @@ def import_home(
                 assert client_secret is not None
                 secrets[CLIENT_SECRET_KEY] = client_secret
             stores, app_events = _copy(source, target, local, todo, destination, secrets, now)
+            set_at = source.config.app.client_secret_set_at
+            if client == CLIENT_COPIED and set_at is not None:
+                # The secret's date goes with it, for every host's rotation reminder.
+                team.set_client_secret_set_at(set_at)
             report = ImportReport(
                 target.shown,
                 False,
