@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -86,6 +88,21 @@ def test_a_home_moved_into_team_mode_is_the_fleet_of_another_host(
         assert wrong.returncode == 2, wrong.stderr
         assert "no refresh token for 2 stores (north-us, south-us)" in wrong.stderr
         assert "--from-secrets" in wrong.stderr
+        assert pg(url, "SELECT to_regclass('stores')") == [(None,)]
+        # A home kept in a file (SOLDSCOPE_SECRETS=file) on a machine without a keyring: the
+        # hint names the option that reads it, and works as printed.
+        file_env = {
+            **team_env,
+            "SOLDSCOPE_SECRETS": "file",
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+        }
+        looped = old.run("team", "import", "--dry-run", env=file_env)
+        assert looped.returncode == 2, looped.stderr
+        assert "SOLDSCOPE_SECRETS=file" not in looped.stderr, looped.stderr
+        [hinted] = re.findall(r"`soldscope ([^`]+)`", looped.stderr)
+        assert hinted == "team import --from-secrets file --dry-run", looped.stderr
+        followed = old.run(*shlex.split(hinted), env=file_env)
+        assert followed.returncode == 0, followed.stderr
         assert pg(url, "SELECT to_regclass('stores')") == [(None,)]
 
         dry = old.run(
