@@ -362,3 +362,18 @@ def test_an_edit_that_changes_nothing_leaves_the_file_as_written(tmp_path: Path)
     with cf.edit():
         pass
     assert cf.path.read_text() == HAND_EDITED
+
+
+def test_a_layout_that_cannot_be_patched_in_place_is_written_whole(tmp_path: Path) -> None:
+    # Dotted keys: an added [stores.x] table would land between them and change their meaning.
+    cf = ConfigFile(tmp_path / "config.toml", tmp_path / ".lock")
+    cf.path.write_text(
+        'stores.acme-us.region = "na"\nstores.acme-us.marketplaces = ["US"]\n'
+        "stores.acme-us.authorized_at = 2026-01-01T00:00:00Z\n"
+    )
+    added = StoreRecord("zz", "na", ["US"], datetime(2026, 1, 2, tzinfo=UTC))
+    with cf.edit() as config:
+        config.stores["zz"] = added
+    again = cf.load()
+    assert sorted(again.stores) == ["acme-us", "zz"] and again.stores["zz"] == added
+    assert again.stores["acme-us"].marketplaces == ["US"]

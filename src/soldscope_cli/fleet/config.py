@@ -1038,13 +1038,14 @@ class ConfigFile:
             return
         if after == before:
             return  # nothing changed: the file stays exactly as the user wrote it
-        patched = patch_config_text(text, before, after)
-        # A patch that would not read back as this config is never written: the whole file is
-        # written afresh instead (its comments are lost, its settings are not).
+        # A patch that would not read back as this config is never written (a layout tomlkit
+        # cannot change in place, e.g. dotted keys): the whole file is written afresh instead
+        # (its comments are lost, its settings are not).
         try:
+            patched = patch_config_text(text, before, after)
             if config_data(parse_config(self.path, patched)) != after:
                 patched = dump_config(config)
-        except ConfigError:
+        except Exception:  # any failure of the patch falls back to a full write
             patched = dump_config(config)
         atomic_write(self.path, patched)
 

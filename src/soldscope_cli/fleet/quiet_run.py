@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import selectors
 import signal
 import subprocess
 import threading
@@ -61,9 +60,13 @@ def helper_environment(env: Mapping[str, str]) -> dict[str, str]:
     }
 
 
+_POSIX = os.name == "posix"
+
+
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
+    if _POSIX:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
     process.kill()
 
 
@@ -79,6 +82,32 @@ def _feed(process: subprocess.Popen[bytes], stdin: bytes) -> None:
     finally:
         with contextlib.suppress(OSError):
             pipe.close()
+
+
+class _Output:
+    """A process's stdout, read on a thread of its own up to MAX_OUTPUT_BYTES (a thread, not a
+    selector: pipes cannot be selected on every platform)."""
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        assert process.stdout is not None
+        self._fd = process.stdout.fileno()
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.over = False
+
+    def read(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self._fd, _READ_CHUNK)
+            except OSError:
+                return
+            if not chunk:
+                return
+            self.size += len(chunk)
+            if self.size > MAX_OUTPUT_BYTES:
+                self.over = True  # stop reading: the process is ended, nothing more is kept
+                return
+            self.chunks.append(chunk)
 
 
 def run_quietly(
@@ -107,7 +136,7 @@ def run_quietly(
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,  # may quote what it read: never kept
             env=helper_environment(os.environ if env is None else env),
-            process_group=0,
+            process_group=0 if _POSIX else None,
         )
     except FileNotFoundError:
         raise SecretStoreError(f"{what} was not found on PATH", fix) from None
@@ -115,46 +144,35 @@ def run_quietly(
         raise SecretStoreError(f"{what} is not executable", fix) from None
     feeder = threading.Thread(target=_feed, args=(process, stdin), daemon=True)
     feeder.start()
+    output = _Output(process)
+    reader = threading.Thread(target=output.read, daemon=True)
+    reader.start()
     deadline = time.monotonic() + timeout
-    chunks: list[bytes] = []
-    size = 0
-    assert process.stdout is not None
     try:
-        with selectors.DefaultSelector() as selector:
-            selector.register(process.stdout, selectors.EVENT_READ)
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    _kill_group(process)
-                    raise SecretStoreError(
-                        f"{what} did not finish within {timeout:g} s{waiting}", timeout_fix or fix
-                    )
-                if not selector.select(left):
-                    continue
-                chunk = os.read(process.stdout.fileno(), _READ_CHUNK)
-                if not chunk:
-                    break
-                size += len(chunk)
-                if size > MAX_OUTPUT_BYTES:
-                    _kill_group(process)
-                    raise SecretStoreError(
-                        f"{what} printed more than {MAX_OUTPUT_BYTES // 1024 // 1024} MiB; a "
-                        "secret is far smaller (the output is not shown: run the command "
-                        "yourself to see what it prints)",
-                        fix,
-                    )
-                chunks.append(chunk)
+        reader.join(timeout)
+        if output.over:
+            raise SecretStoreError(
+                f"{what} printed more than {MAX_OUTPUT_BYTES // 1024 // 1024} MiB; a secret is "
+                "far smaller (the output is not shown: run the command yourself to see what it "
+                "prints)",
+                fix,
+            )
+        if reader.is_alive():
+            raise SecretStoreError(
+                f"{what} did not finish within {timeout:g} s{waiting}", timeout_fix or fix
+            )
         try:
             status = process.wait(max(deadline - time.monotonic(), 0.001))
         except subprocess.TimeoutExpired:
-            _kill_group(process)
             raise SecretStoreError(
                 f"{what} did not finish within {timeout:g} s{waiting}", timeout_fix or fix
             ) from None
     finally:
-        process.stdout.close()
         if process.returncode is None:
-            _kill_group(process)
+            _kill_group(process)  # its children too: none may outlive it or hold its pipe
             process.wait()
+        reader.join(1)
         feeder.join(1)
-    return subprocess.CompletedProcess(list(argv), status, b"".join(chunks), b"")
+        assert process.stdout is not None
+        process.stdout.close()
+    return subprocess.CompletedProcess(list(argv), status, b"".join(output.chunks), b"")
