@@ -20,6 +20,7 @@ from soldscope_cli.amazon.spapi import SpapiResponse
 from soldscope_cli.checks.live import check_store
 from soldscope_cli.checks.result import APP_REJECTED_MESSAGE, reconnect_hint
 from soldscope_cli.cli import app
+from soldscope_cli.commands.app_cmd import INSECURE_WARNING
 from soldscope_cli.consent.listener import ConsentDenied, ConsentTimeout, parse_callback
 from soldscope_cli.doctor.secret_probe import FILE_FIX
 from soldscope_cli.errors import SoldscopeError
@@ -127,6 +128,7 @@ def collected_hints() -> list[str]:
     # Secret backends: doctor's advice for the file backend, and `team import` when the home's
     # default backend cannot be read (never "set SOLDSCOPE_SECRETS=file": it names the team's).
     hints.append(FILE_FIX)
+    hints.append(INSECURE_WARNING)
     for env in ({}, {"SOLDSCOPE_SECRETS": "file"}, {"SOLDSCOPE_SECRETS": "command"}):
         for configured in (None, "file", "keyring"):
             for skip, dry in ((False, False), (True, True)):

@@ -20,6 +20,11 @@ from soldscope_cli.fleet.app_settings import AppSetRequest, check_values, run_ap
 from soldscope_cli.fleet.config import format_time
 from soldscope_cli.fleet.secrets import backend_choice
 
+INSECURE_WARNING = (
+    "warning: secrets are kept in a plaintext file (the file backend); prefer the OS keyring "
+    "where one is available: `soldscope secrets move --to keyring`"
+)
+
 app_app = typer.Typer(
     help="Register and inspect the SP-API application's credentials.", no_args_is_help=True
 )
@@ -213,8 +218,7 @@ def app_show(
         )
     if secret["backend_insecure"]:
         app.err.print(
-            "warning: secrets are kept in a plaintext file (SOLDSCOPE_SECRETS=file); "
-            "prefer the OS keyring where one is available",
+            INSECURE_WARNING,
             markup=False,
         )
     if not report["application_id"]:
