@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -88,12 +89,17 @@ def run_app_set(
     previous = store.get(CLIENT_SECRET_KEY) if store is not None else None
     if store is not None and request.client_secret is not None:
         store.set(CLIENT_SECRET_KEY, request.client_secret)
+    dated = team is not None and request.client_secret is not None
+    previous_date = team.client_secret_set_at() if team is not None and dated else None
     try:
-        if team is not None and request.client_secret is not None:
+        if team is not None and dated:
             team.set_client_secret_set_at(now)
         with config_file.edit() as config:
             return _apply(config.app, request, now, date_here=team is None)
     except BaseException:
+        if team is not None and dated:
+            with contextlib.suppress(Exception):  # the first error is the one to report
+                team.set_client_secret_set_at(previous_date)
         if store is not None:
             if previous is None:
                 store.delete(CLIENT_SECRET_KEY)

@@ -140,9 +140,13 @@ class Registry:
         except ValueError:
             return None  # not written by soldscope: unknown, as if never recorded
 
-    def set_client_secret_set_at(self, when: datetime) -> None:
-        """Record when the team's client secret was stored, for every host's rotation reminder."""
+    def set_client_secret_set_at(self, when: datetime | None) -> None:
+        """Record when the team's client secret was stored, for every host's rotation reminder
+        (None: not known)."""
         with self._db.transaction() as tx:
+            if when is None:
+                tx.execute("DELETE FROM team_settings WHERE key = 'client_secret_set_at'")
+                return
             tx.execute(
                 "INSERT INTO team_settings (key, value) VALUES ('client_secret_set_at', %s)"
                 " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
