@@ -205,6 +205,7 @@ def _register() -> None:
         log,
         metrics,
         notify,
+        secrets_cmd,
         serve,
         sync,
         team,
@@ -230,6 +231,7 @@ def _register() -> None:
     app.add_typer(app_cmd.app_app, name="app")
     app.add_typer(notify.notify_app, name="notify")
     app.add_typer(team.app, name="team")
+    app.add_typer(secrets_cmd.secrets_app, name="secrets")
     from soldscope_cli.commands.simulator import simulator_app
 
     app.add_typer(simulator_app, name="simulator")

@@ -202,7 +202,12 @@ class AppContext:
 
         registry = self.database().registry
         assert registry is not None  # a PostgreSQL database has one
-        view = team_config(loaded, registry.records(), registry.namespace())
+        view = team_config(
+            loaded,
+            registry.records(),
+            registry.namespace(),
+            secret_set_at=registry.client_secret_set_at(),
+        )
         note = local_only_note(loaded, view)
         if note is not None and not self._told_local_only:
             self._told_local_only = True

@@ -139,3 +139,22 @@ def test_odd_date_headers_never_crash_doctor(cli: Cli, dates: list[str]) -> None
     checks = {item["id"]: item for item in json.loads(result.stdout)}
     assert "clock-skew" in checks
     assert result.returncode in (0, 1)
+
+
+def test_a_stored_secret_without_a_date_is_never_called_missing(cli: Cli) -> None:
+    done = cli.run(
+        "app", "set", "--app-id", "amzn1.sp.solution.doctor", "--client-id",
+        "amzn1.application-oa2-client.doctor", "--client-secret-stdin",
+        input="amzn1.oa2-cs.v1.doctor-e2e-secret",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    config = cli.home / "config" / "config.toml"
+    # A secret stored before soldscope recorded dates, or a date removed by hand.
+    config.write_text(
+        "\n".join(ln for ln in config.read_text().splitlines() if "client_secret_set_at" not in ln)
+    )
+    report = {r["id"]: r for r in json.loads(cli.run("doctor", "--offline", "--json").stdout)}
+    assert report["app"]["status"] == "ok", report["app"]
+    rotation = report["secret-rotation"]
+    assert rotation["status"] == "warn", rotation
+    assert "the date the secret was set is not recorded" in rotation["detail"]

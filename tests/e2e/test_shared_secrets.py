@@ -7,6 +7,7 @@ column in clear, and no key in any output.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -164,12 +165,14 @@ def test_database_secrets_are_sealed_and_survive_a_key_rotation(tmp_path: Path) 
 
 # A secret manager for the command backend: one file per key in a directory, every argv logged.
 MANAGER = """
-import json, sys
+import json, os, sys
 from pathlib import Path
 root = Path(sys.argv[1])
 root.mkdir(exist_ok=True)
 with open(root.parent / "manager-argv.log", "a") as log:
     log.write(json.dumps(sys.argv) + "\\n")
+with open(root.parent / "manager-env.log", "a") as log:
+    log.write(json.dumps(dict(os.environ)) + "\\n")
 op, key = sys.argv[2], sys.argv[3]
 entry = root / key.replace("/", "%2F")
 if op == "get":
@@ -234,5 +237,14 @@ def test_command_backend_connects_validates_and_deletes(tmp_path: Path) -> None:
         assert list(vault.iterdir()) == []
         logged = (tmp_path / "manager-argv.log").read_text()
         assert token not in logged  # the value never reached a command line
+        # The helper saw none of soldscope's secrets, only what a secret manager needs.
+        environments = [
+            json.loads(line) for line in (tmp_path / "manager-env.log").read_text().splitlines()
+        ]
+        assert environments
+        for seen in environments:
+            assert not [key for key in seen if key.startswith("SOLDSCOPE_")], sorted(seen)
+            assert env["SOLDSCOPE_LWA_CLIENT_SECRET"] not in json.dumps(seen)
+            assert seen["PATH"] == env.get("PATH", os.environ["PATH"])
         for path in every_file(tmp_path / "config", tmp_path / "data"):
             assert token.encode() not in path.read_bytes(), path

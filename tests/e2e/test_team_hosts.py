@@ -298,3 +298,39 @@ def test_a_client_connects_through_serve_on_one_host_and_the_other_sees_it(
         assert laptop.run("validate", "s3-us").returncode == 0
         invites = json.loads(laptop.run("invites", "--all", "--json").stdout)
         assert [(i["name"], i["status"]) for i in invites] == [("s3-us", "used")]
+
+
+def test_the_client_secret_rotation_date_is_the_teams(team: Team) -> None:
+    host_a, host_b = team.hosts
+    for host in team.hosts:  # the secret comes from the team's store, not the environment
+        host.env.pop("SOLDSCOPE_LWA_CLIENT_SECRET")
+    secret = team.sim.scenario.app.client_secret
+    app = team.sim.scenario.app
+    done = host_a.run(
+        "app",
+        "set",
+        "--app-id",
+        app.application_id,
+        "--client-id",
+        app.client_id,
+        "--client-secret-stdin",
+        input=secret,
+    )
+    assert done.returncode == 0, done.stderr
+    shown_a = json.loads(host_a.run("app", "show", "--json").stdout)["client_secret"]
+    assert shown_a["set_at"] is not None and shown_a["rotation"] == "ok"
+    # Host B never ran `app set`: the date comes from the team database, as the secret does.
+    shown = host_b.run("app", "show")
+    assert shown.returncode == 0, shown.stderr
+    assert f"Secret set      {shown_a['set_at']} (0 days ago)" in shown.stdout, shown.stdout
+    assert "Rotation due" in shown.stdout
+    report = json.loads(host_b.run("app", "show", "--json").stdout)["client_secret"]
+    assert report["set_at"] == shown_a["set_at"] and report["rotation"] == "ok"
+    config_b = host_b.home / "config" / "config.toml"
+    assert not config_b.exists() or "client_secret_set_at" not in config_b.read_text()
+    doctor = {r["id"]: r for r in json.loads(host_b.run("doctor", "--offline", "--json").stdout)}
+    assert doctor["app"]["status"] == "ok"
+    rotation = doctor["secret-rotation"]
+    assert rotation["status"] == "ok", rotation
+    assert "no client secret is configured" not in rotation["detail"]
+    assert rotation["detail"].startswith("set 0 days ago; due for rotation on "), rotation

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +63,15 @@ def test_a_home_moved_into_team_mode_is_the_fleet_of_another_host(
             assert done.returncode == 0, done.stderr
         synced = old.run("sync", "--json", timeout=120)
         assert synced.returncode == 0, synced.stderr
+        # The home keeps the client secret and the date it was set; both move to the team.
+        app = sim.scenario.app
+        done = old.run(
+            "app", "set", "--app-id", app.application_id, "--client-id", app.client_id,
+            "--client-secret-stdin", input=app.client_secret,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        config = tomllib.loads((old.home / "config" / "config.toml").read_text())
+        set_at = config["app"]["client_secret_set_at"]
         local_history = json.loads(old.run("log", "north-us", "--json").stdout)
 
         team_env = {
@@ -76,6 +88,21 @@ def test_a_home_moved_into_team_mode_is_the_fleet_of_another_host(
         assert wrong.returncode == 2, wrong.stderr
         assert "no refresh token for 2 stores (north-us, south-us)" in wrong.stderr
         assert "--from-secrets" in wrong.stderr
+        assert pg(url, "SELECT to_regclass('stores')") == [(None,)]
+        # A home kept in a file (SOLDSCOPE_SECRETS=file) on a machine without a keyring: the
+        # hint names the option that reads it, and works as printed.
+        file_env = {
+            **team_env,
+            "SOLDSCOPE_SECRETS": "file",
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+        }
+        looped = old.run("team", "import", "--dry-run", env=file_env)
+        assert looped.returncode == 2, looped.stderr
+        assert "SOLDSCOPE_SECRETS=file" not in looped.stderr, looped.stderr
+        [hinted] = re.findall(r"`soldscope ([^`]+)`", looped.stderr)
+        assert hinted == "team import --from-secrets file --dry-run", looped.stderr
+        followed = old.run(*shlex.split(hinted), env=file_env)
+        assert followed.returncode == 0, followed.stderr
         assert pg(url, "SELECT to_regclass('stores')") == [(None,)]
 
         dry = old.run(
@@ -109,6 +136,10 @@ def test_a_home_moved_into_team_mode_is_the_fleet_of_another_host(
         checked = host.run("validate", "--json")
         assert checked.returncode == 0, checked.stderr
         assert {r["status"] for r in json.loads(checked.stdout)} == {"active"}
+        # The secret's rotation date came with it: another host's reminder knows it.
+        secretless = {k: v for k, v in host.env.items() if k != "SOLDSCOPE_LWA_CLIENT_SECRET"}
+        shown = Cli(tmp_path / "host-b", secretless).run("app", "show", "--json")
+        assert json.loads(shown.stdout)["client_secret"]["set_at"] == set_at, shown.stdout
         resynced = host.run("sync", "--json", timeout=120)
         assert resynced.returncode == 0, resynced.stderr
         assert [s["rows_added"] for s in json.loads(resynced.stdout)["stores"]] == [0, 0]

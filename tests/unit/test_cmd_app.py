@@ -215,6 +215,7 @@ def test_a_failed_config_write_puts_the_previous_secret_back(
     assert set_app(h, invoke, "--client-secret-stdin").exit_code == 0
     set_at = h.ctx.config(reload=True).app.client_secret_set_at
     h.ctx.stdin = io.StringIO(SECRET + "\n")
+    h.clock.now = NOW + timedelta(days=1)  # a new date to write: the write is what fails
 
     def fail(*args: object, **kwargs: object) -> None:
         raise OSError(30, "Read-only file system", str(tmp_path / "config" / "config.toml"))

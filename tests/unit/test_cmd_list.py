@@ -201,7 +201,7 @@ def test_list_imports_neither_keyring_nor_httpx_nor_the_asgi_stack_nor_exporters
         "sys.argv = ['soldscope', 'list']\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "heavy = ('keyring', 'httpx', 'secretstorage', 'starlette', 'uvicorn',"
-        " 'prometheus_client', 'icalendar', 'apprise', 'psycopg', 'cryptography')\n"
+        " 'prometheus_client', 'icalendar', 'apprise', 'psycopg', 'cryptography', 'tomlkit')\n"
         "bad = sorted(m for m in heavy if m in sys.modules)\n"
         "print('IMPORTED', bad)\n"
     )

@@ -280,3 +280,100 @@ def test_a_valid_config_is_parsed_without_looking_up_lines(
     )
     assert len(parse_config(tmp_path / "c.toml", text).stores) == 50
     assert calls == []
+
+
+HAND_EDITED = """\
+# The agency's soldscope: edited by hand, see docs/configuration.md.
+
+[app]
+client_id = "amzn1.application-oa2-client.abc"  # Seller Central > Develop Apps
+redirect_uri = "https://example.com/relay/"
+
+# Alerts: ops gets everything, the account team only expiries.
+[[notify]]
+url = "mailto://ops@example.com"  # the on-call inbox
+
+[[notify]]
+url = "slack://T000/B000/XXXX"
+events = ["expiring"]
+
+# Clients, one table each.
+[stores.acme-us]
+region = "na"  # North America
+marketplaces = ["US", "CA"]
+authorized_at = 2026-01-05T10:00:00Z
+
+[stores.acme_uk]
+region = "eu"
+marketplaces = ["GB"]  # GB, as Amazon writes it
+authorized_at = "2026-02-01T00:00:00+01:00"
+"""
+
+
+def test_an_edit_keeps_comments_layout_and_notify_tables(tmp_path: Path) -> None:
+    import tomllib
+
+    cf = ConfigFile(tmp_path / "config.toml", tmp_path / ".lock")
+    cf.path.write_text(HAND_EDITED)
+    added = StoreRecord(
+        name="globex-de",
+        region="eu",
+        marketplaces=["DE"],
+        authorized_at=datetime(2026, 3, 1, tzinfo=UTC),
+    )
+    with cf.edit() as config:
+        config.stores["globex-de"] = added
+        del config.stores["acme_uk"]
+        config.app.client_secret_set_at = datetime(2026, 3, 2, tzinfo=UTC)
+    text = cf.path.read_text()
+    # Every comment the user wrote that is not about the removed store is still there.
+    for line in HAND_EDITED.splitlines():
+        if "#" in line and "GB" not in line:
+            assert line in text, line
+    assert text.count("[[notify]]") == 2  # still tables, not an inline array
+    assert "notify = [" not in text
+    assert "authorized_at = 2026-01-05T10:00:00Z" in text  # untouched values as written
+    assert "acme_uk" not in text
+    assert stat.S_IMODE(os.stat(cf.path).st_mode) == 0o600
+    again = cf.load()
+    assert again.stores["globex-de"] == added
+    assert sorted(again.stores) == ["acme-us", "globex-de"]
+    assert again.app.client_secret_set_at == datetime(2026, 3, 2, tzinfo=UTC)
+    assert [t.url for t in again.notify] == ["mailto://ops@example.com", "slack://T000/B000/XXXX"]
+    assert tomllib.loads(text)["stores"]["globex-de"]["marketplaces"] == ["DE"]
+
+
+def test_an_edit_that_changes_the_notify_targets_writes_tables(tmp_path: Path) -> None:
+    from soldscope_cli.fleet.config import NotifyTarget
+
+    cf = ConfigFile(tmp_path / "config.toml", tmp_path / ".lock")
+    cf.path.write_text(HAND_EDITED)
+    with cf.edit() as config:
+        config.notify.append(NotifyTarget("json://hooks.example.com/x", events=("sync_failed",)))
+    text = cf.path.read_text()
+    assert text.count("[[notify]]") == 3 and "notify = [" not in text
+    assert "# Clients, one table each." in text and "# North America" in text
+    assert [t.url for t in cf.load().notify][-1] == "json://hooks.example.com/x"
+
+
+def test_an_edit_that_changes_nothing_leaves_the_file_as_written(tmp_path: Path) -> None:
+    cf = ConfigFile(tmp_path / "config.toml", tmp_path / ".lock")
+    cf.path.write_text(HAND_EDITED)
+    with cf.edit():
+        pass
+    assert cf.path.read_text() == HAND_EDITED
+
+
+def test_a_layout_that_cannot_be_patched_in_place_is_written_whole(tmp_path: Path) -> None:
+    # Dotted keys: an added [stores.x] table would land between them and change their meaning.
+    cf = ConfigFile(tmp_path / "config.toml", tmp_path / ".lock")
+    cf.path.write_text(
+        'stores.acme-us.region = "na"\nstores.acme-us.marketplaces = ["US"]\n'
+        "stores.acme-us.authorized_at = 2026-01-01T00:00:00Z\n"
+    )
+    added = StoreRecord("zz", "na", ["US"], datetime(2026, 1, 2, tzinfo=UTC))
+    with cf.edit() as config:
+        config.stores["zz"] = added
+    again = cf.load()
+    assert sorted(again.stores) == ["acme-us", "zz"] and again.stores["zz"] == added
+    assert again.stores["acme-us"].marketplaces == ["US"]

@@ -20,15 +20,20 @@ from soldscope_cli.amazon.spapi import SpapiResponse
 from soldscope_cli.checks.live import check_store
 from soldscope_cli.checks.result import APP_REJECTED_MESSAGE, reconnect_hint
 from soldscope_cli.cli import app
+from soldscope_cli.commands.app_cmd import INSECURE_WARNING
 from soldscope_cli.consent.listener import ConsentDenied, ConsentTimeout, parse_callback
+from soldscope_cli.doctor.secret_probe import FILE_FIX
 from soldscope_cli.errors import SoldscopeError
 from soldscope_cli.fleet.config import Config, StoreRecord
+from soldscope_cli.fleet.team_import import import_retry
 from soldscope_cli.onboarding.consent_flow import Target, plan_target
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 # A command in backticks, or an unquoted `soldscope <command> …` up to the end of its clause.
 QUOTED = re.compile(r"`([^`]*\bsoldscope [^`]+)`")
-BARE = re.compile(r"(?<![`\w])soldscope (?:connect|validate|app|list|doctor|sync)\b[^`(),;]*")
+BARE = re.compile(
+    r"(?<![`\w])soldscope (?:connect|validate|app|list|doctor|sync|secrets|team)\b[^`(),;]*"
+)
 
 
 def commands(text: str) -> list[list[str]]:
@@ -120,6 +125,14 @@ def collected_hints() -> list[str]:
         hints.append(check.hint or "")
         hints.append(reconnect_hint(rec))
     hints.append(APP_REJECTED_MESSAGE)
+    # Secret backends: doctor's advice for the file backend, and `team import` when the home's
+    # default backend cannot be read (never "set SOLDSCOPE_SECRETS=file": it names the team's).
+    hints.append(FILE_FIX)
+    hints.append(INSECURE_WARNING)
+    for env in ({}, {"SOLDSCOPE_SECRETS": "file"}, {"SOLDSCOPE_SECRETS": "command"}):
+        for configured in (None, "file", "keyring"):
+            for skip, dry in ((False, False), (True, True)):
+                hints.append(f"`{import_retry(env, configured, skip, dry)}`")
     return hints
 
 
@@ -144,6 +157,17 @@ def test_a_region_wide_store_that_lost_a_marketplace_is_renewed_region_wide() ->
     assert commands(self_made.hint or "") == [
         ["connect", "acme-x", "--region", "na", "--refresh-token-stdin"]
     ]
+
+
+def test_secret_backend_hints_name_a_command_that_reads_the_home() -> None:
+    assert commands(FILE_FIX) == [["secrets", "move", "--to", "keyring"]]
+    retry = import_retry({"SOLDSCOPE_SECRETS": "file"}, None, False, True)
+    assert retry == "soldscope team import --from-secrets file --dry-run"
+    # The backend that failed is never the one suggested.
+    assert "--from-secrets keyring" in import_retry({}, "file", False, False)
+    assert "--from-secrets file" in import_retry(
+        {"SOLDSCOPE_SECRETS": "keyring"}, None, False, False
+    )
 
 
 def test_every_command_in_the_hints_parses() -> None:

@@ -20,6 +20,11 @@ from soldscope_cli.fleet.app_settings import AppSetRequest, check_values, run_ap
 from soldscope_cli.fleet.config import format_time
 from soldscope_cli.fleet.secrets import backend_choice
 
+INSECURE_WARNING = (
+    "warning: secrets are kept in a plaintext file (the file backend); prefer the OS keyring "
+    "where one is available: `soldscope secrets move --to keyring`"
+)
+
 app_app = typer.Typer(
     help="Register and inspect the SP-API application's credentials.", no_args_is_help=True
 )
@@ -145,6 +150,7 @@ def app_set(
         ctx_obj.secret_store,
         ctx_obj.clock(),
         AppSetRequest(app_id, client_id, redirect_uri, draft, secret),
+        team=ctx_obj.database().registry if ctx_obj.database_url() is not None else None,
     )
     if changed:
         ctx_obj.out.print(f"Saved the app's {', '.join(changed)}.", markup=False)
@@ -212,8 +218,7 @@ def app_show(
         )
     if secret["backend_insecure"]:
         app.err.print(
-            "warning: secrets are kept in a plaintext file (SOLDSCOPE_SECRETS=file); "
-            "prefer the OS keyring where one is available",
+            INSECURE_WARNING,
             markup=False,
         )
     if not report["application_id"]:

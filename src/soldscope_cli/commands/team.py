@@ -183,7 +183,12 @@ def import_command(
     from soldscope_cli.errors import UsageError
     from soldscope_cli.fleet.secrets import BACKENDS, backend_choice
     from soldscope_cli.fleet.team import require_url
-    from soldscope_cli.fleet.team_import import ImportSource, ImportTarget, import_home
+    from soldscope_cli.fleet.team_import import (
+        ImportSource,
+        ImportTarget,
+        import_home,
+        import_retry,
+    )
     from soldscope_cli.output.jsonout import print_json
     from soldscope_cli.output.team_import import (
         import_json,
@@ -210,6 +215,9 @@ def import_command(
             config,
             app_ctx.local_database() if app_ctx.paths.database.exists() else None,
             app_ctx.home_secret_store(from_secrets),
+            retry=None
+            if from_secrets is not None
+            else import_retry(app_ctx.env, config.secrets_backend, skip_existing, dry_run),
         ),
         ImportTarget(
             team_db,

@@ -77,9 +77,11 @@ def check_app_credentials(creds: AppCredentials, secret_stored: bool | None) -> 
 
 
 def check_secret_rotation(
-    creds: AppCredentials, set_at: datetime | None, now: datetime
+    creds: AppCredentials, set_at: datetime | None, now: datetime, *, stored: bool | None = None
 ) -> CheckResult:
-    """The client secret's age against Amazon's 180-day expiry."""
+    """The client secret's age against Amazon's 180-day expiry.
+
+    `stored`: whether the secret-store probe found the client secret (None: not probed)."""
     title = "Client secret age"
     source = creds.sources.get("client_secret", "")
     if source.startswith("env "):
@@ -92,7 +94,7 @@ def check_secret_rotation(
         )
     state = secret_rotation_state(set_at, now)
     if set_at is None:
-        if not source:
+        if not source and not stored:
             return CheckResult(
                 "secret-rotation", title, Level.SKIP, "no client secret is configured"
             )

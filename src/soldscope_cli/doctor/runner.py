@@ -189,15 +189,32 @@ def secret_store(run: DoctorRun) -> Pending:
 def app_credentials(run: DoctorRun) -> Pending:
     """The app's ids, secret, rotation date, redirect URI, draft flag and authorization limits."""
 
+    # Team mode: the secret's date is the team's, read from its database meanwhile (a database
+    # that cannot be reached is the team-database check's to report; the file's date stands in).
+    url = team_url(run.inputs.env, run.config) if run.config is not None else None
+    team_date = (
+        start_bounded(
+            TeamStates(url, run.inputs.network_timeout, run.inputs.open_team).client_secret_set_at,
+            "secret-date",
+        )
+        if url is not None
+        else None
+    )
+
     def results() -> list[CheckResult]:
         # Runs after the secret-store check's results were collected: it reads what the probe saw.
         config, creds = run.config, run.creds
         if config is None or creds is None:
             return [CheckResult("app", "App credentials", Level.SKIP, CONFIG_BROKEN)]
         stored = run.probe.client_secret_stored if run.probe is not None else None
+        set_at = config.app.client_secret_set_at
+        if team_date is not None:
+            outcome = team_date(run.remaining())
+            if outcome.value is not None:
+                set_at = outcome.value
         return [
             check_app_credentials(creds, stored),
-            check_secret_rotation(creds, config.app.client_secret_set_at, run.now),
+            check_secret_rotation(creds, set_at, run.now, stored=stored),
             check_redirect(creds),
             check_draft(creds),
             check_authorization_limits(config),

@@ -22,8 +22,9 @@ HEADLESS_FIX = (
     f"{SECRETS_ENV}=file"
 )
 FILE_FIX = (
-    f"prefer the OS keyring where one is available: unset {SECRETS_ENV} and remove "
-    "`[secrets] backend` from the config"
+    "prefer the OS keyring where one is available: move the secrets into it with "
+    f"`soldscope secrets move --to keyring`, then unset {SECRETS_ENV} if it is set "
+    "(docs/configuration.md#moving-secrets-to-another-backend)"
 )
 KEYRING_FIX = (
     "start or unlock your keyring (Secret Service, macOS Keychain, Windows Credential Locker); "

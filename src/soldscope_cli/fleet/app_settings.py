@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from soldscope_cli.db.interface import StoreRegistry
 from soldscope_cli.errors import UsageError
 from soldscope_cli.fleet.app_credentials import check_app_id, check_client_id, check_redirect_uri
 from soldscope_cli.fleet.config import AppSettings, ConfigFile
@@ -42,8 +44,12 @@ _FIELDS = (
 )
 
 
-def _apply(settings: AppSettings, request: AppSetRequest, now: datetime) -> list[str]:
-    """Change settings in place as the request asks; returns what changed, secret last."""
+def _apply(
+    settings: AppSettings, request: AppSetRequest, now: datetime, *, date_here: bool = True
+) -> list[str]:
+    """Change settings in place as the request asks; returns what changed, secret first.
+
+    date_here: the secret's date goes into config.toml (False in team mode: the team keeps it)."""
     changed: list[str] = []
     for attr, label in _FIELDS:
         value = getattr(request, attr)
@@ -51,7 +57,8 @@ def _apply(settings: AppSettings, request: AppSetRequest, now: datetime) -> list
             setattr(settings, attr, value)
             changed.append(label)
     if request.client_secret is not None:
-        settings.client_secret_set_at = now
+        if date_here:
+            settings.client_secret_set_at = now
         changed.insert(0, "client secret")
     if not settings.application_id or not settings.client_id:
         raise UsageError(
@@ -67,12 +74,14 @@ def run_app_set(
     secrets: Callable[[], SecretStore],
     now: datetime,
     request: AppSetRequest,
+    team: StoreRegistry | None = None,
 ) -> list[str]:
     """Validate, then save secret and config together; returns what changed.
 
     Everything that can be refused is checked before anything is written (the values, both ids
     present once merged with the config, a usable secret store); if the config write then fails,
-    the previous secret is put back, so the two never disagree.
+    the previous secret is put back, so the two never disagree. In team mode (`team`) the
+    secret's date is the team's, kept in its database, so every host's rotation reminder sees it.
     """
     check_values(request)
     _apply(copy.deepcopy(config_file.load().app), request, now)  # UsageError before any write
@@ -80,10 +89,17 @@ def run_app_set(
     previous = store.get(CLIENT_SECRET_KEY) if store is not None else None
     if store is not None and request.client_secret is not None:
         store.set(CLIENT_SECRET_KEY, request.client_secret)
+    dated = team is not None and request.client_secret is not None
+    previous_date = team.client_secret_set_at() if team is not None and dated else None
     try:
+        if team is not None and dated:
+            team.set_client_secret_set_at(now)
         with config_file.edit() as config:
-            return _apply(config.app, request, now)
+            return _apply(config.app, request, now, date_here=team is None)
     except BaseException:
+        if team is not None and dated:
+            with contextlib.suppress(Exception):  # the first error is the one to report
+                team.set_client_secret_set_at(previous_date)
         if store is not None:
             if previous is None:
                 store.delete(CLIENT_SECRET_KEY)

@@ -750,10 +750,8 @@ def _syntax_error(path: Path, text: str, message: str) -> ConfigError:
     )
 
 
-def dump_config(config: Config) -> str:
-    """Serialise a Config to TOML text (stores sorted by name)."""
-    import tomli_w
-
+def config_data(config: Config) -> dict[str, Any]:
+    """A Config as the plain data of its TOML file (stores sorted by name)."""
     data: dict[str, Any] = {}
     app: dict[str, Any] = {}
     for key in ("application_id", "client_id", "redirect_uri"):
@@ -819,10 +817,114 @@ def dump_config(config: Config) -> str:
         stores[name] = table
     if stores:
         data["stores"] = stores
-    header = (
-        "# soldscope configuration: see docs/configuration.md. Secrets are never stored here.\n"
-    )
-    return header + tomli_w.dumps(data)
+    return data
+
+
+_HEADER = "# soldscope configuration: see docs/configuration.md. Secrets are never stored here.\n"
+
+
+def dump_config(config: Config) -> str:
+    """Serialise a Config to new TOML text (stores sorted by name)."""
+    import tomli_w
+
+    return _HEADER + tomli_w.dumps(config_data(config))
+
+
+def patch_config_text(text: str, before: dict[str, Any], after: dict[str, Any]) -> str:
+    """`text` with only what changed from `before` to `after` rewritten: the user's comments,
+    order, blank lines and untouched values stay as written (docs/configuration.md)."""
+    # tomlkit keeps a file's layout; it is slower than tomllib, so only writes import it.
+    import tomlkit
+
+    document = tomlkit.parse(text)
+    _patch(document, before, after)
+    return tomlkit.dumps(document)
+
+
+def _patch_tables(tables: Any, before: list[Any], after: list[Any]) -> None:
+    """An array of tables ([[notify]]) changed table by table, so comments stay where they are."""
+    import tomlkit
+
+    trailing = _take_trailing(tables[len(tables) - 1])
+    kept = _subsequence(before, after)
+    if kept is not None:  # tables removed, none changed: the others stay as written
+        for index in sorted(set(range(len(before))) - set(kept), reverse=True):
+            del tables[index]
+    else:
+        for index, (old, new) in enumerate(zip(before, after, strict=False)):
+            if old != new:
+                _patch(tables[index], old, new)
+        while len(tables) > len(after):
+            del tables[len(tables) - 1]
+        if len(after) > len(before):
+            tables[len(tables) - 1].add(tomlkit.nl())
+        for item in after[len(before) :]:
+            tables.append(tomlkit.item(item))
+    # What followed the last table's keys (blank lines, comments about the next table) follows
+    # whichever table is last now.
+    last = tables[len(tables) - 1]
+    _take_trailing(last)
+    for item in trailing or [tomlkit.nl()]:
+        last.add(item)
+
+
+def _subsequence(before: list[Any], after: list[Any]) -> list[int] | None:
+    """The indices of `before` that make up `after` in order, when `after` only drops items."""
+    kept: list[int] = []
+    index = 0
+    for item in after:
+        while index < len(before) and before[index] != item:
+            index += 1
+        if index == len(before):
+            return None
+        kept.append(index)
+        index += 1
+    return kept
+
+
+def _take_trailing(table: Any) -> list[Any]:
+    from tomlkit.items import Comment, Whitespace
+
+    body = table.value.body
+    taken: list[Any] = []
+    while body and body[-1][0] is None:
+        item = body.pop()[1]
+        if isinstance(item, Comment | Whitespace):  # tomlkit leaves a Null where a key was
+            taken.insert(0, item)
+    return taken
+
+
+def _patch(container: Any, before: Mapping[str, Any], after: Mapping[str, Any]) -> None:
+    import tomlkit
+    from tomlkit.items import AoT, Table
+
+    for key in before:
+        if key not in after and key in container:
+            del container[key]
+    for key, new in after.items():
+        old = before.get(key)
+        if key in before and old == new:
+            continue
+        current = container.get(key)
+        if isinstance(new, dict) and isinstance(old, dict) and isinstance(current, dict):
+            _patch(current, old, new)
+        elif isinstance(new, list) and new and all(isinstance(item, dict) for item in new):
+            if isinstance(current, AoT) and isinstance(old, list):
+                _patch_tables(current, old, new)
+            else:
+                tables = tomlkit.aot()
+                for item in new:
+                    tables.append(tomlkit.item(item))
+                tables[-1].add(tomlkit.nl())  # a blank line before whatever follows
+                container[key] = tables
+        elif key in container or not isinstance(container, Table):
+            container[key] = new
+        else:
+            # A new key goes after the table's last key, not after the comments that follow it.
+            trailing = _take_trailing(container)
+            container[key] = new
+            for item in trailing:
+                container.add(item)
 
 
 def _notify_table(target: NotifyTarget) -> dict[str, Any]:
@@ -924,10 +1026,34 @@ class ConfigFile:
             ) from None
         try:
             config = self.load()
+            before = config_data(config)
             yield config
-            atomic_write(self.path, dump_config(config))
+            after = config_data(config)
+            self._write(config, before, after)
         finally:
             lock.release()
+
+    def _write(self, config: Config, before: dict[str, Any], after: dict[str, Any]) -> None:
+        """Write an edited config back, changing only what the edit changed."""
+        try:
+            text: str | None = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            text = None
+        if text is None or not text.strip():
+            atomic_write(self.path, dump_config(config))
+            return
+        if after == before:
+            return  # nothing changed: the file stays exactly as the user wrote it
+        # A patch that would not read back as this config is never written (a layout tomlkit
+        # cannot change in place, e.g. dotted keys): the whole file is written afresh instead
+        # (its comments are lost, its settings are not).
+        try:
+            patched = patch_config_text(text, before, after)
+            if config_data(parse_config(self.path, patched)) != after:
+                patched = dump_config(config)
+        except Exception:  # any failure of the patch falls back to a full write
+            patched = dump_config(config)
+        atomic_write(self.path, patched)
 
 
 def store_hint(unknown: Iterable[str], known: Iterable[str]) -> str:

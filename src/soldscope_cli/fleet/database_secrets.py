@@ -248,7 +248,7 @@ def rotate_configured_key(
                 hint="use one of them",
             )
         source = "--new-key-command"
-        new = parse_key(run_key_command(new_key_command, source), source)
+        new = parse_key(run_key_command(new_key_command, source, env=env), source)
     elif new_text and new_text.strip():
         new = parse_key(new_text, NEW_KEY_ENV)
     else:

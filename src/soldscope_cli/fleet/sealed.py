@@ -86,8 +86,15 @@ def parse_key(text: str, source: str) -> SecretsKey:
     return SecretsKey(material, source)
 
 
-def run_key_command(command: str, source: str, timeout: float = KEY_COMMAND_TIMEOUT_S) -> str:
-    """The stdout of a key command, run without a shell; its stderr is never shown."""
+def run_key_command(
+    command: str,
+    source: str,
+    timeout: float = KEY_COMMAND_TIMEOUT_S,
+    env: Mapping[str, str] | None = None,
+) -> str:
+    """The stdout of a key command, run without a shell; its stderr is never shown.
+
+    It sees only quiet_run.helper_environment() of `env` (os.environ when None)."""
     try:
         argv = shlex.split(command)
     except ValueError as exc:
@@ -99,6 +106,7 @@ def run_key_command(command: str, source: str, timeout: float = KEY_COMMAND_TIME
         what=f"{source}: {argv[0]!r}",
         fix=KEY_FIX,
         timeout=timeout,
+        env=env,
         waiting=" (waiting for a password prompt nobody can see?)",
     )
     # stderr may quote what the command read: it is dropped, not echoed.
@@ -123,7 +131,7 @@ def load_key(env: Mapping[str, str], key_command: str | None) -> SecretsKey:
         return parse_key(text, KEY_ENV)
     if key_command:
         source = "[secrets] key_command"
-        return parse_key(run_key_command(key_command, source), source)
+        return parse_key(run_key_command(key_command, source, env=env), source)
     raise SecretStoreError(
         f"the database secret backend needs a key, and neither {KEY_ENV} nor [secrets] "
         "key_command is set; nothing was read or written",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, cast
 
 from soldscope_cli.errors import UsageError
@@ -108,7 +109,17 @@ class TeamStates:
         """config.toml's settings with the registry's stores, read without migrating."""
         db = self.open_team(self.url, self.timeout)
         try:
-            return team_config(loaded, db.peek_registry())
+            return team_config(
+                loaded, db.peek_registry(), secret_set_at=db.peek_client_secret_set_at()
+            )
+        finally:
+            db.close()
+
+    def client_secret_set_at(self) -> datetime | None:
+        """When the team's client secret was stored, read without migrating (doctor)."""
+        db = self.open_team(self.url, self.timeout)
+        try:
+            return db.peek_client_secret_set_at()
         finally:
             db.close()
 
@@ -148,18 +159,25 @@ def from_registry(row: RegistryRecord) -> StoreRecord:
 
 
 def team_config(
-    loaded: Config, rows: Sequence[RegistryRecord], namespace: str | None = None
+    loaded: Config,
+    rows: Sequence[RegistryRecord],
+    namespace: str | None = None,
+    *,
+    secret_set_at: datetime | None = None,
 ) -> Config:
     """config.toml's settings with the team database's stores instead of the file's.
 
     With the team's namespace, what is derived from it (the calendar's event UIDs) is the same
-    on every host.
+    on every host; so is the client secret's date, the team's since the secret is (the file's
+    date only when the team has none, e.g. a secret stored before the team kept dates).
     """
     import dataclasses
 
     view = dataclasses.replace(loaded, stores={r.name: from_registry(r) for r in rows})
     if namespace is not None:
         view.secrets_namespace = namespace
+    if secret_set_at is not None:
+        view.app = dataclasses.replace(loaded.app, client_secret_set_at=secret_set_at)
     return view
 
 

@@ -11,14 +11,14 @@ commit does not happen.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from soldscope_cli.db.model import to_db_time
-from soldscope_cli.errors import UsageError
+from soldscope_cli.errors import SecretStoreError, UsageError
 from soldscope_cli.fleet.secrets import CLIENT_SECRET_KEY, token_key
 from soldscope_cli.fleet.team import to_registry
 from soldscope_cli.redact import register_secret
@@ -44,6 +44,9 @@ class ImportSource:
     config: Config
     database: LocalSource | None
     secrets: SecretStore
+    # When the home's backend was not named (--from-secrets): the command that names the one
+    # that probably holds the tokens, for when the default one cannot be read.
+    retry: str | None = None
 
 
 @dataclass(frozen=True)
@@ -110,8 +113,17 @@ def import_home(
             "stores of those names stay as they are)",
         )
     todo = [n for n in names if n not in taken]
-    tokens = _read_tokens(source.secrets, todo)
-    client_secret = source.secrets.get(CLIENT_SECRET_KEY) if todo else None
+    try:
+        tokens = _read_tokens(source.secrets, todo)
+        client_secret = source.secrets.get(CLIENT_SECRET_KEY) if todo else None
+    except SecretStoreError as exc:
+        if source.retry is None:
+            raise
+        # The backend's own fix (e.g. SOLDSCOPE_SECRETS=file) names the team's backend here.
+        raise SecretStoreError(
+            f"this home's own secret backend cannot be read: {exc.message}",
+            hint=f"name the backend that holds this home's tokens: `{source.retry}`",
+        ) from None
     if client_secret:
         register_secret(client_secret)
 
@@ -131,6 +143,10 @@ def import_home(
                 assert client_secret is not None
                 secrets[CLIENT_SECRET_KEY] = client_secret
             stores, app_events = _copy(source, target, local, todo, destination, secrets, now)
+            set_at = source.config.app.client_secret_set_at
+            if client == CLIENT_COPIED and set_at is not None:
+                # The secret's date goes with it, for every host's rotation reminder.
+                team.set_client_secret_set_at(set_at)
             report = ImportReport(
                 target.shown,
                 False,
@@ -142,6 +158,25 @@ def import_home(
                 applied,
             )
     return report
+
+
+def import_retry(
+    env: Mapping[str, str], configured: str | None, skip_existing: bool, dry_run: bool
+) -> str:
+    """The `team import` to run when the home's default backend cannot be read.
+
+    A home kept in a file usually ran with SOLDSCOPE_SECRETS=file, which in team mode names the
+    team's backend: the home's own is named with --from-secrets instead.
+    """
+    from soldscope_cli.fleet.secrets import BACKENDS, SECRETS_ENV
+
+    tried = configured or "keyring"
+    chosen = (env.get(SECRETS_ENV) or "").strip().lower()
+    guess = chosen if chosen in BACKENDS and chosen != tried else "file"
+    if guess == tried:
+        guess = "keyring"
+    flags = (" --skip-existing" if skip_existing else "") + (" --dry-run" if dry_run else "")
+    return f"soldscope team import --from-secrets {guess}{flags}"
 
 
 def _read_tokens(store: SecretStore, names: Sequence[str]) -> dict[str, str]:

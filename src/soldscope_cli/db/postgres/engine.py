@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 
@@ -188,3 +189,15 @@ class Database(StateDatabase):
             if found is None or found[0] is None:
                 return []
             return self.registry.records(tx)
+
+    def peek_client_secret_set_at(self) -> datetime | None:
+        """When the team's client secret was stored, without migrating (doctor)."""
+        with self.transaction(self._thread_connection()) as tx:
+            found = tx.execute("SELECT to_regclass('team_settings')").fetchone()
+            if found is None or found[0] is None:
+                return None
+            return self.registry.client_secret_set_at(tx)
+
+    def set_client_secret_set_at(self, when: datetime) -> None:
+        """Record when the team's client secret was stored (`team import` copies a home's)."""
+        self.registry.set_client_secret_set_at(when)

@@ -127,3 +127,28 @@ class Registry:
         """The secret-store namespace every host of this team database uses."""
         rows = self._db.query("SELECT value FROM team_settings WHERE key = 'namespace'")
         return str(rows[0][0])
+
+    def client_secret_set_at(self, tx: Conn | None = None) -> datetime | None:
+        """When the team's LWA client secret was last stored (`app set` on any host), if known."""
+        rows = self._db.query(
+            "SELECT value FROM team_settings WHERE key = 'client_secret_set_at'", (), tx
+        )
+        if not rows:
+            return None
+        try:
+            return datetime.fromisoformat(str(rows[0][0]))
+        except ValueError:
+            return None  # not written by soldscope: unknown, as if never recorded
+
+    def set_client_secret_set_at(self, when: datetime | None) -> None:
+        """Record when the team's client secret was stored, for every host's rotation reminder
+        (None: not known)."""
+        with self._db.transaction() as tx:
+            if when is None:
+                tx.execute("DELETE FROM team_settings WHERE key = 'client_secret_set_at'")
+                return
+            tx.execute(
+                "INSERT INTO team_settings (key, value) VALUES ('client_secret_set_at', %s)"
+                " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                (when.isoformat(),),
+            )
