@@ -350,3 +350,32 @@ def test_watch_refuses_since(tmp_path: Path, sim: Simulator) -> None:
     done = cli.run("sync", "--watch", "--since", "2026-01-01")
     assert done.returncode == 2
     assert done.stderr.startswith("error: --since is for one backfill run, not for --watch")
+
+
+def test_a_constant_next_token_fails_its_dataset_and_the_sync_ends_with_exit_1(
+    tmp_path: Path,
+) -> None:
+    # Amazon answering every inventory page with the token it was asked with: the sync used to
+    # page forever, holding the sync lock, so every later cron run exited 75 silently.
+    looping = scenario()
+    looping["pagination"] = {"repeat_next_token": ["inventory"]}
+    looping["sellers"][0]["search_terms_rows"] = 300
+    with Simulator(parse_scenario(looping)) as simulator:
+        cli = make_cli(tmp_path, simulator, {"acme-us": SELLER})
+        result = cli.run("sync", "--json", timeout=90)
+        assert result.returncode == 1, result.stderr
+        assert "Traceback" not in result.stdout + result.stderr
+        store = json.loads(result.stdout)["stores"][0]
+        outcomes = {d["dataset"]: d for d in store["datasets"]}
+        inventory = outcomes["inventory"]
+        assert inventory["outcome"] == "failed"
+        assert inventory["error"]["code"] == "repeated_next_token"
+        assert "Amazon sent the same nextToken again" in inventory["error"]["message"]
+        # The store's other datasets still ran.
+        assert outcomes["finances"]["outcome"] == "ok"
+        assert outcomes["brand-analytics"]["outcome"] == "ok"
+        # The lock is free: the next run is not refused with 75, and a piped run says why.
+        again = cli.run("sync", "--dataset", "inventory", timeout=90)
+        assert again.returncode == 1, again.stderr
+        assert "acme-us: failed" in again.stdout
+        assert "same nextToken" in again.stdout + again.stderr

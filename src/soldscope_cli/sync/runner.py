@@ -524,6 +524,7 @@ class _StoreWorker:
             report_wait_s=self.options.report_wait_s,
             progress=lambda text: self._progress(text),
             stopping=env.stop.is_set,
+            monotonic=env.monotonic,
         )
         result = DatasetResult(name)
         run_id = env.db.start_sync_run(store, name, env.clock(), store_id=self.store_id)
