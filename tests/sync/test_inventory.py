@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -335,3 +336,28 @@ def test_a_dataset_past_its_time_cap_fails(
     assert failed.value.code == "time_limit"
     assert "1 h" in failed.value.message
     assert len(client.calls) == 3
+
+
+def test_a_nul_character_from_amazon_is_stripped_and_both_engines_store_the_same(
+    make_job: Callable[..., DatasetJob], client: FakeClient, db: Database, clock: Clock
+) -> None:
+    # PostgreSQL's text and jsonb cannot hold U+0000: one such string used to fail the dataset on
+    # every run. It is dropped before storing, on SQLite too, so both engines keep the same text.
+    item = summary("SKU-\x001")
+    item["productName"] = "Tent\x00 2-person"
+    item["fnSku"] = "\x00"
+    client.inventory = paged({None: ([item], None)})
+    outcome = inventory.sync(make_job())
+    assert outcome.rows_added == 1
+    [(sku, name, fn_sku, raw)] = rows(
+        db, "SELECT seller_sku, product_name, fn_sku, raw FROM inventory_summaries"
+    )
+    assert (sku, name, fn_sku) == ("SKU-1", "Tent 2-person", "")
+    stored = raw if isinstance(raw, dict) else json.loads(raw)
+    assert stored["productName"] == "Tent 2-person" and stored["sellerSku"] == "SKU-1"
+    # An error message carrying one (Amazon's words go into sync_runs) is stored as well.
+    run = db.start_sync_run("acme-us", INVENTORY, clock(), store_id=db.store_id("acme-us"))
+    db.finish_sync_run(run, clock(), "failed", error_message="bad\x00 input")
+    assert rows(db, "SELECT error_message FROM sync_runs WHERE error_message IS NOT NULL") == [
+        ("bad input",)
+    ]
