@@ -379,3 +379,19 @@ def test_a_constant_next_token_fails_its_dataset_and_the_sync_ends_with_exit_1(
         assert again.returncode == 1, again.stderr
         assert "acme-us: failed" in again.stdout
         assert "same nextToken" in again.stdout + again.stderr
+
+
+def test_an_inventory_sync_after_a_slow_token_refresh_meets_no_429(tmp_path: Path) -> None:
+    # getInventorySummaries is 2/s with a burst of 2; the first call waits for LWA. The client
+    # used to take its quota token before the refresh, so it ran ahead of Amazon's bucket by the
+    # refresh's duration and the third page of every inventory sync got a 429.
+    paged = scenario()
+    paged["sellers"][0]["inventory_items"] = 150  # three pages of 50
+    paged["latency"] = {"by_prefix": {"/auth/o2/token": 400}}
+    with Simulator(parse_scenario(paged)) as simulator:
+        cli = make_cli(tmp_path, simulator, {"acme-us": SELLER})
+        result = cli.run("sync", "--dataset", "inventory", "--json", timeout=90)
+        assert result.returncode == 0, result.stderr
+        counters = simulator.counters()
+        assert counters["by_operation"]["getInventorySummaries"] == 3, counters
+        assert counters["by_status"].get("429", 0) == 0, counters
