@@ -177,7 +177,7 @@ class DatasetJob:
             raise SyncStopped
 
     def pages(self, where: str) -> Pages:
-        """The guard of one pagination (`where`: what it reads, e.g. "inventory ATVPDKIKX0DER")."""
+        """The guard of one pagination (`where`: what it reads, e.g. "marketplace ATVPDKIKX0DER")."""
         return Pages(self, where)
 
     @property
@@ -223,25 +223,25 @@ class Pages:
         job.check_stop()
         if self._repeated:
             raise DatasetFailed(
-                f"{job.name} {self._where}: Amazon sent the same nextToken again after "
-                f"page {self.number}, so its pages would never end; stopped (the rows read so "
-                "far are stored, the next sync reads this part again; if it keeps happening, "
-                "Amazon's pagination of this store is broken: report it to Amazon)",
+                f"{self._where}: Amazon sent the same nextToken again after page "
+                f"{self.number}, so its pages would never end; stopped (the rows read so far are "
+                "stored, the next sync reads this part again; if it keeps happening, report it "
+                "to Amazon's Selling Partner API support)",
                 code="repeated_next_token",
             )
         if job.pages_read >= job.max_pages:
             raise DatasetFailed(
-                f"{job.name} {self._where}: stopped after {job.pages_read} pages, the most one "
-                f"{_dataset_of(self._where)} sync reads; the rows read so far are stored and the "
-                "next sync starts this part over",
+                f"{self._where}: stopped after {job.pages_read} pages, the most one dataset's "
+                "sync reads; the rows read so far are stored and the next sync starts this part "
+                "over",
                 code="page_limit",
             )
         elapsed = job.monotonic() - job.began
         if elapsed >= job.max_seconds:
             raise DatasetFailed(
-                f"{job.name} {self._where}: stopped after {_duration(elapsed)}, the longest one "
-                f"{_dataset_of(self._where)} sync may run ({_duration(job.max_seconds)}); the "
-                "rows read so far are stored and the next sync starts this part over",
+                f"{self._where}: stopped after {_duration(elapsed)}, the longest one dataset's "
+                f"sync may run ({_duration(job.max_seconds)}); the rows read so far are stored "
+                "and the next sync starts this part over",
                 code="time_limit",
             )
         job.pages_read += 1
@@ -260,10 +260,6 @@ class Pages:
             self._repeated = True
         self._seen.add(token)
         return token
-
-
-def _dataset_of(where: str) -> str:
-    return where.split(" ", 1)[0]
 
 
 def _duration(seconds: float) -> str:

@@ -94,7 +94,7 @@ def _pull_window(
     job: DatasetJob, after: datetime, before: datetime, outcome: DatasetOutcome
 ) -> None:
     next_token: str | None = None
-    pages = job.pages(f"finances {after:%Y-%m-%d}..{before:%Y-%m-%d}")
+    pages = job.pages(f"transactions {after:%Y-%m-%d}..{before:%Y-%m-%d}")
     while True:
         page = pages.turn()
         job.progress(f"finances {after:%Y-%m-%d}..{before:%Y-%m-%d} page {page}")

@@ -97,7 +97,7 @@ def _pull(
     kind = "full" if start is None else "changes"
     table = job.db.inventory
     next_token: str | None = None
-    pages = job.pages(f"inventory {marketplace_id}")
+    pages = job.pages(f"marketplace {marketplace_id}")
     if start is None:
         table.begin_full_pull()  # what this pull sees, so its last page can remove the rest
     while True:
