@@ -395,3 +395,28 @@ def test_an_inventory_sync_after_a_slow_token_refresh_meets_no_429(tmp_path: Pat
         counters = simulator.counters()
         assert counters["by_operation"]["getInventorySummaries"] == 3, counters
         assert counters["by_status"].get("429", 0) == 0, counters
+
+
+def test_a_sync_right_after_another_starts_from_amazons_bucket_not_a_full_one(
+    tmp_path: Path,
+) -> None:
+    # listTransactions refills 0.5 tokens a second after a burst of 10. The first run spends the
+    # burst; a fresh process used to assume a full bucket again, and the second run's first call
+    # met a 429. Now the buckets are kept in the state database.
+    busy = scenario()
+    busy["sellers"][0]["transactions"] = 3300  # about 1,100 in the first run's 30 days: 11 pages
+    with Simulator(parse_scenario(busy)) as simulator:
+        cli = make_cli(tmp_path, simulator, {"acme-us": SELLER})
+        first = cli.run("sync", "--dataset", "finances", timeout=90)
+        assert first.returncode == 0, first.stderr
+        assert simulator.counters()["by_operation"]["listTransactions"] >= 11
+        [(tokens, rate)] = query(
+            tmp_path,
+            "SELECT remaining, rate FROM rate_buckets WHERE operation = 'listTransactions'",
+        )
+        assert tokens < 1 and rate == 0.5
+        simulator.reset_counters()
+        second = cli.run("sync", "--dataset", "finances", timeout=90)
+        assert second.returncode == 0, second.stderr
+        counters = simulator.counters()
+        assert counters["by_status"].get("429", 0) == 0, counters
