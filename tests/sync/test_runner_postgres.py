@@ -108,3 +108,32 @@ def test_a_server_that_cannot_be_reached_stops_the_run_and_is_named(
     results = by_name(report.stores)
     assert results["a-us"].outcome == FAILED
     assert results["b-us"].reason == "not started: the PostgreSQL database cannot be reached"
+
+
+def test_in_team_mode_a_restart_also_ending_the_claims_session_does_not_end_the_run(
+    pg_db: Database, pg_url: str, clock: Clock
+) -> None:
+    stores = [make_store("a-us"), make_store("b-us")]
+    clients = {s.name: inventory_ok(FakeClient()) for s in stores}
+
+    def restart(mkt: str, start: Any, token: str | None) -> dict[str, Any]:
+        # Every session of this worker ends, the claims' one included, as in a server restart.
+        admin(
+            pg_url,
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE application_name = 'soldscope' AND pid <> pg_backend_pid()",
+        )
+        return item(3)
+
+    clients["a-us"].inventory = restart
+    env = setup(pg_db, clock, clients, stores)
+    claims = pg_db.claims()
+    env.claims = claims
+    try:
+        report = run_sync(stores, ONE_AT_A_TIME, env)
+    finally:
+        claims.close()
+    assert report.local_error is None, report.local_error
+    results = by_name(report.stores)
+    assert dataset(results["a-us"], INVENTORY).error_code == "database"
+    assert results["b-us"].outcome == OK
