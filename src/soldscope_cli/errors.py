@@ -123,6 +123,11 @@ class StorageError(SoldscopeError):
     """A local file or the database could not be written: nothing is wrong with any store."""
 
     failure = Failure.LOCAL_IO
+    # Whether every store would fail the same way (a full disk, a database server that cannot be
+    # reached): a sync then stops them all. False: only the work at hand failed.
+    shared = True
+    # How a sync names it for the stores it did not start or stopped.
+    subject = "the data directory cannot be written"
 
 
 _FULL = frozenset({errno.ENOSPC, errno.EDQUOT})

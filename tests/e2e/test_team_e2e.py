@@ -50,6 +50,11 @@ def pg(url: str, sql: str) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in conn.execute(sql.encode()).fetchall()]
 
 
+def pg_run(url: str, sql: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql.encode())
+
+
 def test_team_init_then_a_sync_lands_in_postgresql(team: tuple[Simulator, Cli, str]) -> None:
     sim, cli, url = team
     first = cli.run("team", "init", "--json")
@@ -115,3 +120,59 @@ def test_team_init_then_a_sync_lands_in_postgresql(team: tuple[Simulator, Cli, s
         "deleted",
         "connected",
     ]
+
+
+def test_a_read_only_role_can_list_and_export_a_current_database(
+    team: tuple[Simulator, Cli, str], pg_cluster: Cluster
+) -> None:
+    # Every command used to issue CREATE TABLE IF NOT EXISTS schema_migrations first, which a
+    # role with SELECT only may not: a dashboard's reader could not even run `list`.
+    sim, cli, url = team
+    assert cli.run("team", "init").returncode == 0
+    done = cli.run(
+        "connect", "acme-us", "--marketplace", "US", "--selling-partner-id", SELLER,
+        "--refresh-token-stdin", input=sim.authorize(SELLER) + "\n",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert cli.run("sync", "acme-us", "--dataset", "finances", timeout=120).returncode == 0
+    dbname = url.rsplit("/", 1)[1]
+    for statement in (
+        "REVOKE CREATE ON SCHEMA public FROM PUBLIC",  # PostgreSQL 15's default, on any version
+        "CREATE ROLE soldscope_reader LOGIN",
+        "GRANT USAGE ON SCHEMA public TO soldscope_reader",
+        "GRANT SELECT ON ALL TABLES IN SCHEMA public TO soldscope_reader",
+    ):
+        pg_run(url, statement)
+    try:
+        reader = f"postgresql://soldscope_reader@127.0.0.1:{pg_cluster.port}/{dbname}"
+        as_reader = {"SOLDSCOPE_DATABASE_URL": reader}
+        listed = cli.run("list", "--json", env=as_reader)
+        assert listed.returncode == 0, listed.stderr
+        assert [r["name"] for r in json.loads(listed.stdout)] == ["acme-us"]
+        metrics = cli.run("metrics", env=as_reader)
+        assert metrics.returncode == 0, metrics.stderr
+        assert "soldscope_" in metrics.stdout
+        exported = cli.run("export", "finances", env=as_reader)
+        assert exported.returncode == 0, exported.stderr
+        assert len(list(csv.DictReader(io.StringIO(exported.stdout)))) > 0
+    finally:
+        pg_run(url, "DROP OWNED BY soldscope_reader")
+        pg_run(url, "DROP ROLE soldscope_reader")
+
+
+@pytest.mark.parametrize("where", ["environment", "config"])
+def test_a_malformed_database_url_is_a_usage_error_with_the_fix(cli: Cli, where: str) -> None:
+    url = "postgresql://ada:pa55-xyz@[::1:15432/fleet"
+    env = {}
+    if where == "environment":
+        env["SOLDSCOPE_DATABASE_URL"] = url
+    else:
+        (cli.home / "config").mkdir(parents=True)
+        (cli.home / "config" / "config.toml").write_text(f'[database]\nurl = "{url}"\n')
+    result = cli.run("list", env=env)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and "unexpected" not in result.stderr
+    assert "pa55-xyz" not in result.stdout + result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert "database url is malformed" in line
+    assert "postgresql://user@[::1]:5432/dbname" in line

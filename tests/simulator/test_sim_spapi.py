@@ -300,3 +300,25 @@ def test_finances_role_and_seller_isolation(sim: Simulator, client: httpx.Client
     found = collect_transactions(client, eu_token, postedAfter="2025-12-01T00:00:00Z")
     assert {t["sellingPartnerMetadata"]["sellingPartnerId"] for t in found} == {EU_SELLER}
     assert all(t["totalAmount"]["currencyCode"] == "EUR" for t in found)
+
+
+def test_repeat_next_token_answers_a_token_with_itself_for_ever(
+    client: httpx.Client, token: str, clock: ManualClock
+) -> None:
+    switched = client.put("/_admin/pagination", json={"repeat_next_token": ["inventory"]})
+    assert switched.json() == {"repeat_next_token": ["inventory"]}
+    first = inventory(client, token).json()["pagination"]["nextToken"]
+    for _ in range(3):
+        clock.advance(40)  # the repeated token does not expire either: the loop has no end
+        page = inventory(client, token, nextToken=first)
+        assert page.status_code == 200, page.text
+        assert page.json()["pagination"]["nextToken"] == first
+    # Finances is not switched: its pages end.
+    assert len(collect_transactions(client, token, postedAfter="2025-12-01T00:00:00Z")) == 250
+    client.put("/_admin/pagination", json={"repeat_next_token": ["finances"]})
+    after = transactions(client, token, postedAfter="2025-12-01T00:00:00Z").json()["payload"]
+    again = transactions(client, token, nextToken=after["nextToken"]).json()["payload"]
+    assert again["nextToken"] == after["nextToken"]
+    bad = client.put("/_admin/pagination", json={"repeat_next_token": ["orders"]})
+    assert bad.status_code == 400
+    assert "unknown API 'orders'" in bad.json()["error"]

@@ -13,7 +13,7 @@ import pytest
 
 from soldscope_cli.db.database import Database, from_db_time, to_db_time
 from soldscope_cli.sync import finances
-from soldscope_cli.sync.base import FINANCES, DatasetJob
+from soldscope_cli.sync.base import FINANCES, DatasetFailed, DatasetJob
 
 from .conftest import NOW, Clock, FakeClient, rows, transient
 
@@ -225,3 +225,22 @@ def test_amounts_are_stored_and_kept_in_raw_digit_for_digit(
         # SQLite keeps Amazon's text; PostgreSQL's jsonb keeps the exact number (as numeric).
         assert f'"currencyAmount":{amount}' in raw
     assert json.loads(raw, parse_float=Decimal)["totalAmount"]["currencyAmount"] == Decimal(amount)
+
+
+def test_a_repeated_next_token_fails_finances_with_the_window_it_was_in(
+    make_job: Callable[..., DatasetJob], client: FakeClient, db: Database
+) -> None:
+    served = {"n": 0}
+
+    def handler(after: datetime, before: datetime | None, token: str | None) -> dict[str, Any]:
+        served["n"] += 1
+        assert served["n"] <= 40, "the sync kept paging"
+        return {"payload": {"transactions": [txn(f"T{served['n']}")], "nextToken": "stuck"}}
+
+    client.transactions = handler
+    with pytest.raises(DatasetFailed) as failed:
+        finances.sync(make_job())
+    assert failed.value.code == "repeated_next_token"
+    assert "same nextToken" in failed.value.message
+    assert served["n"] == 2
+    assert db.get_sync_state(db.store_id("acme-us"), FINANCES, "cursor") is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -11,7 +12,7 @@ import pytest
 from soldscope_cli.amazon.spapi import SpapiBadRequest
 from soldscope_cli.db.database import Database, from_db_time
 from soldscope_cli.sync import inventory
-from soldscope_cli.sync.base import INVENTORY, DatasetJob
+from soldscope_cli.sync.base import INVENTORY, DatasetFailed, DatasetJob
 
 from .conftest import NOW, Clock, FakeClient, make_store, rows, spapi_error, transient
 
@@ -262,3 +263,101 @@ def test_removal_happens_only_when_the_full_pull_completed(
     with pytest.raises(Exception):  # noqa: B017 - whichever error the runner maps it to
         inventory.sync(make_job())
     assert rows(db, "SELECT COUNT(*) FROM inventory_summaries") == [(2,)]
+
+
+def endless(
+    next_token: Callable[[str | None], str], limit: int = 40
+) -> Callable[..., dict[str, Any]]:
+    """A handler that never ends its pagination (a safety net stops the test, not the sync)."""
+    served = {"n": 0}
+
+    def handler(marketplace_id: str, start: Any, token: str | None) -> dict[str, Any]:
+        served["n"] += 1
+        assert served["n"] <= limit, "the sync kept paging"
+        return {
+            "payload": {"inventorySummaries": [summary(f"SKU-{served['n']}")]},
+            "pagination": {"nextToken": next_token(token)},
+        }
+
+    return handler
+
+
+def test_a_repeated_next_token_fails_the_dataset_instead_of_paging_forever(
+    make_job: Callable[..., DatasetJob], client: FakeClient, db: Database
+) -> None:
+    # Amazon has answered a page with the very token it was asked with (a loop without end).
+    client.inventory = endless(lambda token: "same-token")
+    with pytest.raises(DatasetFailed) as failed:
+        inventory.sync(make_job())
+    assert failed.value.code == "repeated_next_token"
+    assert "same nextToken" in failed.value.message
+    assert US in failed.value.message
+    assert [kw["next_token"] for _, kw in client.calls] == [None, "same-token"]
+    # What was read stays stored; the cursor stays where it was, so nothing is skipped.
+    assert rows(db, "SELECT COUNT(*) FROM inventory_summaries") == [(2,)]
+    assert db.get_sync_state(db.store_id("acme-us"), INVENTORY, "cursor:" + US) is None
+
+
+def test_a_token_cycle_is_a_repeated_token_too(
+    make_job: Callable[..., DatasetJob], client: FakeClient
+) -> None:
+    client.inventory = endless(lambda token: {None: "a", "a": "b", "b": "a"}[token])
+    with pytest.raises(DatasetFailed) as failed:
+        inventory.sync(make_job())
+    assert failed.value.code == "repeated_next_token"
+    assert [kw["next_token"] for _, kw in client.calls] == [None, "a", "b"]
+
+
+def test_pages_past_the_dataset_cap_fail_it(
+    make_job: Callable[..., DatasetJob], client: FakeClient
+) -> None:
+    fresh = iter(range(1000))
+    client.inventory = endless(lambda token: f"t{next(fresh)}")
+    with pytest.raises(DatasetFailed) as failed:
+        inventory.sync(make_job(max_pages=5))
+    assert failed.value.code == "page_limit"
+    assert "5 pages" in failed.value.message
+    assert len(client.calls) == 5
+
+
+def test_a_dataset_past_its_time_cap_fails(
+    make_job: Callable[..., DatasetJob], client: FakeClient, clock: Clock
+) -> None:
+    fresh = iter(range(1000))
+
+    def slow(token: str | None) -> str:
+        clock.advance(minutes=20)  # each page takes 20 minutes of the injected clock
+        return f"t{next(fresh)}"
+
+    client.inventory = endless(slow)
+    job = make_job(max_seconds=3600, monotonic=clock.monotonic)
+    with pytest.raises(DatasetFailed) as failed:
+        inventory.sync(job)
+    assert failed.value.code == "time_limit"
+    assert "1 h" in failed.value.message
+    assert len(client.calls) == 3
+
+
+def test_a_nul_character_from_amazon_is_stripped_and_both_engines_store_the_same(
+    make_job: Callable[..., DatasetJob], client: FakeClient, db: Database, clock: Clock
+) -> None:
+    # PostgreSQL's text and jsonb cannot hold U+0000: one such string used to fail the dataset on
+    # every run. It is dropped before storing, on SQLite too, so both engines keep the same text.
+    item = summary("SKU-\x001")
+    item["productName"] = "Tent\x00 2-person"
+    item["fnSku"] = "\x00"
+    client.inventory = paged({None: ([item], None)})
+    outcome = inventory.sync(make_job())
+    assert outcome.rows_added == 1
+    [(sku, name, fn_sku, raw)] = rows(
+        db, "SELECT seller_sku, product_name, fn_sku, raw FROM inventory_summaries"
+    )
+    assert (sku, name, fn_sku) == ("SKU-1", "Tent 2-person", "")
+    stored = raw if isinstance(raw, dict) else json.loads(raw)
+    assert stored["productName"] == "Tent 2-person" and stored["sellerSku"] == "SKU-1"
+    # An error message carrying one (Amazon's words go into sync_runs) is stored as well.
+    run = db.start_sync_run("acme-us", INVENTORY, clock(), store_id=db.store_id("acme-us"))
+    db.finish_sync_run(run, clock(), "failed", error_message="bad\x00 input")
+    assert rows(db, "SELECT error_message FROM sync_runs WHERE error_message IS NOT NULL") == [
+        ("bad input",)
+    ]

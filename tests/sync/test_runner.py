@@ -615,3 +615,32 @@ def test_a_store_id_is_resolved_once_per_run_and_carried(
     assert report.ok
     # Once each, when the run starts: the jobs and their sync runs carry the id from there.
     assert sorted(asked) == ["a-us", "b-us"]
+
+
+def test_rate_buckets_are_kept_per_store_and_operation_on_both_engines(any_db: Database) -> None:
+    from soldscope_cli.amazon.ratelimit import BucketState, RateLimiter
+    from soldscope_cli.sync.quota import DatabaseBuckets
+
+    clock = Clock()
+    wall = lambda: clock().timestamp()  # noqa: E731
+    first = RateLimiter(clock=clock.monotonic, sleep=clock.sleep)
+    first.keep_in(DatabaseBuckets(any_db), wall=wall)
+    for _ in range(12):
+        first.acquire("a-us", "listTransactions")
+    first.acquire("b-us", "createReport")
+    first.flush()
+    # Another process (a later run, another host of the team) reads them back.
+    again = reopen(any_db)
+    kept = DatabaseBuckets(again)
+    a = {b.operation: b for b in kept.load("a-us")}
+    assert set(a) == {"listTransactions"}
+    assert a["listTransactions"].rate == 0.5
+    assert a["listTransactions"].tokens == pytest.approx(0.0)  # 10 + 2 s x 0.5 - 12
+    assert a["listTransactions"].at == wall()
+    assert [(b.operation, b.tokens) for b in kept.load("b-us")] == [("createReport", 14.0)]
+    kept.save("a-us", [BucketState("listTransactions", 3.0, 0.5, wall())])
+    assert [b.tokens for b in DatabaseBuckets(again).load("a-us")] == [3.0]
+    # A store this run never read is not written (no connection is made up for its name).
+    kept.save("gone-us", [BucketState("createReport", 1.0, 0.0167, wall())])
+    assert "gone-us" not in {r[0] for r in query(again, "SELECT name FROM stores")}
+    again.close()

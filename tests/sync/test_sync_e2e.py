@@ -350,3 +350,73 @@ def test_watch_refuses_since(tmp_path: Path, sim: Simulator) -> None:
     done = cli.run("sync", "--watch", "--since", "2026-01-01")
     assert done.returncode == 2
     assert done.stderr.startswith("error: --since is for one backfill run, not for --watch")
+
+
+def test_a_constant_next_token_fails_its_dataset_and_the_sync_ends_with_exit_1(
+    tmp_path: Path,
+) -> None:
+    # Amazon answering every inventory page with the token it was asked with: the sync used to
+    # page forever, holding the sync lock, so every later cron run exited 75 silently.
+    looping = scenario()
+    looping["pagination"] = {"repeat_next_token": ["inventory"]}
+    looping["sellers"][0]["search_terms_rows"] = 300
+    with Simulator(parse_scenario(looping)) as simulator:
+        cli = make_cli(tmp_path, simulator, {"acme-us": SELLER})
+        result = cli.run("sync", "--json", timeout=90)
+        assert result.returncode == 1, result.stderr
+        assert "Traceback" not in result.stdout + result.stderr
+        store = json.loads(result.stdout)["stores"][0]
+        outcomes = {d["dataset"]: d for d in store["datasets"]}
+        inventory = outcomes["inventory"]
+        assert inventory["outcome"] == "failed"
+        assert inventory["error"]["code"] == "repeated_next_token"
+        assert "Amazon sent the same nextToken again" in inventory["error"]["message"]
+        # The store's other datasets still ran.
+        assert outcomes["finances"]["outcome"] == "ok"
+        assert outcomes["brand-analytics"]["outcome"] == "ok"
+        # The lock is free: the next run is not refused with 75, and a piped run says why.
+        again = cli.run("sync", "--dataset", "inventory", timeout=90)
+        assert again.returncode == 1, again.stderr
+        assert "acme-us: failed" in again.stdout
+        assert "same nextToken" in again.stdout + again.stderr
+
+
+def test_an_inventory_sync_after_a_slow_token_refresh_meets_no_429(tmp_path: Path) -> None:
+    # getInventorySummaries is 2/s with a burst of 2; the first call waits for LWA. The client
+    # used to take its quota token before the refresh, so it ran ahead of Amazon's bucket by the
+    # refresh's duration and the third page of every inventory sync got a 429.
+    paged = scenario()
+    paged["sellers"][0]["inventory_items"] = 150  # three pages of 50
+    paged["latency"] = {"by_prefix": {"/auth/o2/token": 400}}
+    with Simulator(parse_scenario(paged)) as simulator:
+        cli = make_cli(tmp_path, simulator, {"acme-us": SELLER})
+        result = cli.run("sync", "--dataset", "inventory", "--json", timeout=90)
+        assert result.returncode == 0, result.stderr
+        counters = simulator.counters()
+        assert counters["by_operation"]["getInventorySummaries"] == 3, counters
+        assert counters["by_status"].get("429", 0) == 0, counters
+
+
+def test_a_sync_right_after_another_starts_from_amazons_bucket_not_a_full_one(
+    tmp_path: Path,
+) -> None:
+    # listTransactions refills 0.5 tokens a second after a burst of 10. The first run spends the
+    # burst; a fresh process used to assume a full bucket again, and the second run's first call
+    # met a 429. Now the buckets are kept in the state database.
+    busy = scenario()
+    busy["sellers"][0]["transactions"] = 3300  # about 1,100 in the first run's 30 days: 11 pages
+    with Simulator(parse_scenario(busy)) as simulator:
+        cli = make_cli(tmp_path, simulator, {"acme-us": SELLER})
+        first = cli.run("sync", "--dataset", "finances", timeout=90)
+        assert first.returncode == 0, first.stderr
+        assert simulator.counters()["by_operation"]["listTransactions"] >= 11
+        [(tokens, rate)] = query(
+            tmp_path,
+            "SELECT remaining, rate FROM rate_buckets WHERE operation = 'listTransactions'",
+        )
+        assert tokens < 1 and rate == 0.5
+        simulator.reset_counters()
+        second = cli.run("sync", "--dataset", "finances", timeout=90)
+        assert second.returncode == 0, second.stderr
+        counters = simulator.counters()
+        assert counters["by_status"].get("429", 0) == 0, counters

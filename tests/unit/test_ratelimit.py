@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 
 import pytest
 from client_fakes import FakeClock, FrozenSleeps
 
-from soldscope_cli.amazon.ratelimit import DEFAULT_PLAN, USAGE_PLANS, RateLimiter, UsagePlan
+from soldscope_cli.amazon.ratelimit import (
+    DEFAULT_PLAN,
+    USAGE_PLANS,
+    BucketState,
+    RateLimiter,
+    UsagePlan,
+)
 
 
 @pytest.mark.parametrize(
@@ -149,3 +156,57 @@ def test_custom_plans_are_used() -> None:
     )
     assert limiter.plan("getOrders") == UsagePlan(0.0167, 20)
     assert limiter.plan("getReport") == DEFAULT_PLAN
+
+
+class KeptBuckets:
+    """A BucketStore in memory (the state database's stand-in)."""
+
+    def __init__(self) -> None:
+        self.saved: dict[str, list[BucketState]] = {}
+        self.loads: list[str] = []
+
+    def load(self, store: str) -> list[BucketState]:
+        self.loads.append(store)
+        return list(self.saved.get(store, []))
+
+    def save(self, store: str, buckets: Sequence[BucketState]) -> None:
+        self.saved[store] = list(buckets)
+
+
+def a_run(clock: FakeClock, kept: KeptBuckets) -> RateLimiter:
+    limiter = RateLimiter(clock=clock.monotonic, sleep=clock.sleep)
+    limiter.keep_in(kept, wall=lambda: clock.now().timestamp())
+    return limiter
+
+
+def test_a_second_run_starts_where_the_first_left_amazons_bucket() -> None:
+    # Ten createReport calls (one token a minute after a burst of 15); five minutes later a
+    # second run: Amazon's bucket holds 5 + 5 tokens, not a fresh burst of 15.
+    clock, kept = FakeClock(), KeptBuckets()
+    first = a_run(clock, kept)
+    assert [first.acquire("acme-us", "createReport") for _ in range(10)] == [0.0] * 10
+    first.flush()
+    [state] = kept.saved["acme-us"]
+    assert (state.operation, round(state.tokens, 6), state.rate) == ("createReport", 5.0, 0.0167)
+    clock.advance(300)
+    second = a_run(clock, kept)
+    waits = [second.acquire("acme-us", "createReport") for _ in range(11)]
+    assert waits[:10] == [0.0] * 10  # 5 left + 300 s x 0.0167/s refilled
+    assert waits[10] == pytest.approx((1 - 0.01) / 0.0167, rel=1e-3)
+    # Another store's buckets start full, and a store is read from the database once.
+    assert second.acquire("bolt-us", "createReport") == 0.0
+    assert kept.loads == ["acme-us", "acme-us", "bolt-us"]
+
+
+def test_kept_buckets_never_refill_past_the_burst_and_keep_amazons_rate() -> None:
+    clock, kept = FakeClock(), KeptBuckets()
+    first = a_run(clock, kept)
+    first.update_rate("acme-us", "getInventorySummaries", 5.0)  # x-amzn-RateLimit-Limit
+    first.acquire("acme-us", "getInventorySummaries")
+    first.flush()
+    clock.advance(3600)
+    second = a_run(clock, kept)
+    assert second.tokens("acme-us", "getInventorySummaries") == 2.0
+    second.acquire("acme-us", "getInventorySummaries")
+    second.acquire("acme-us", "getInventorySummaries")
+    assert second.acquire("acme-us", "getInventorySummaries") == pytest.approx(0.2)

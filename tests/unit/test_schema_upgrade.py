@@ -76,6 +76,7 @@ def test_upgrade_keeps_every_row_and_maps_it_to_its_store(old_db: Path) -> None:
         "0300_read_indexes",
         "0310_invitations",
         "0320_secrets",
+        "0410_rate_buckets",
     ]
     conn = db.connection()
     assert db.pending_migrations() == []

@@ -768,3 +768,33 @@ def test_numbers_with_a_fraction_arrive_as_exact_decimals(httpx_mock: HTTPXMock)
     payload = response.body["payload"]
     assert payload["amount"] == Decimal("12345678901234567.89")
     assert payload["small"] == Decimal("0.1") and payload["count"] == 3
+
+
+def test_the_quota_token_is_taken_after_the_access_token_so_amazon_is_never_outrun(
+    httpx_mock: HTTPXMock,
+) -> None:
+    # The first call refreshes the access token at LWA (0.4 s here). Amazon's bucket starts when
+    # the first request reaches it; taking the quota token before the refresh let the client run
+    # 0.4 s ahead of Amazon, and the third getInventorySummaries (2/s, burst 2) got a 429.
+    harness: dict[str, Harness] = {}
+    refreshed: list[bool] = []
+
+    def access_token() -> str:
+        if not refreshed:
+            refreshed.append(True)
+            harness["h"].clock.advance(0.4)
+        return ACCESS
+
+    h = harness["h"] = Harness(token=access_token)
+    sent: list[float] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(h.clock.monotonic())
+        return httpx.Response(200, json={"payload": {}})
+
+    httpx_mock.add_callback(answer, url=SUMMARIES_ANY, is_reusable=True)
+    for _ in range(3):
+        h.client.get_inventory_summaries(US)
+    # Amazon's view: a full bucket of 2 at the first request, refilled at 2 per second.
+    first = sent[0]
+    assert [round(t - first, 3) for t in sent] == [0.0, 0.0, 0.5]

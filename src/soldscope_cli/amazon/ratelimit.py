@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Protocol
@@ -50,6 +50,27 @@ class WaitObserver(Protocol):
         """That wait is over."""
 
 
+@dataclass(frozen=True)
+class BucketState:
+    """One bucket as a run leaves it: tokens left and refill rate at a wall-clock time (epoch s)."""
+
+    operation: str
+    tokens: float
+    rate: float
+    at: float
+
+
+class BucketStore(Protocol):
+    """Where buckets outlive the run (the state database), so the next run starts where Amazon's
+    bucket is instead of full."""
+
+    def load(self, store: str) -> Sequence[BucketState]:
+        """The store's buckets as the last run left them."""
+
+    def save(self, store: str, buckets: Sequence[BucketState]) -> None:
+        """Keep the store's buckets for the next run."""
+
+
 class _Bucket:
     """One token bucket; tokens go negative when callers have reserved future tokens."""
 
@@ -87,6 +108,32 @@ class RateLimiter:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._buckets: dict[tuple[str, str], _Bucket] = {}
+        self._kept: BucketStore | None = None
+        self._wall: Callable[[], float] = time.time
+        self._loaded: dict[str, dict[str, BucketState]] = {}
+
+    def keep_in(self, store: BucketStore, *, wall: Callable[[], float] = time.time) -> None:
+        """Start each store's buckets from `store` (refilled for the time since) and let `flush`
+        write them back; `wall` is the clock those times are read on."""
+        with self._lock:
+            self._kept = store
+            self._wall = wall
+            self._loaded.clear()
+
+    def flush(self) -> None:
+        """Write every bucket this limiter used back to its store (after a run)."""
+        if self._kept is None:
+            return
+        with self._lock:
+            now, wall = self._clock(), self._wall()
+            by_store: dict[str, list[BucketState]] = {}
+            for (store, operation), bucket in self._buckets.items():
+                bucket.refill(now)
+                by_store.setdefault(store, []).append(
+                    BucketState(operation, bucket.tokens, bucket.rate, wall)
+                )
+        for store, buckets in by_store.items():
+            self._kept.save(store, buckets)
 
     def plan(self, operation: str) -> UsagePlan:
         """The usage plan an operation's buckets start with."""
@@ -96,10 +143,28 @@ class RateLimiter:
         bucket = self._buckets.get((store, operation))
         if bucket is None:
             bucket = _Bucket(self.plan(operation), now)
+            kept = self._kept_state(store, operation)
+            if kept is not None:
+                # Amazon's bucket as the last run left it, refilled since (never past the burst).
+                elapsed = max(0.0, self._wall() - kept.at)
+                bucket.rate = kept.rate
+                bucket.tokens = min(bucket.burst, kept.tokens + elapsed * kept.rate)
             self._buckets[(store, operation)] = bucket
         else:
             bucket.refill(now)
         return bucket
+
+    def _kept_state(self, store: str, operation: str) -> BucketState | None:
+        if self._kept is None:
+            return None
+        states = self._loaded.get(store)
+        if states is None:
+            states = {b.operation: b for b in self._kept.load(store)}
+            self._loaded[store] = states
+        kept = states.get(operation)
+        if kept is None or not (math.isfinite(kept.rate) and kept.rate > 0):
+            return None
+        return kept
 
     def reserve(self, store: str, operation: str) -> float:
         """Take the next token of (store, operation); returns how long to wait before using it."""

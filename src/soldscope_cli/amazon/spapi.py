@@ -310,12 +310,26 @@ class SpapiClient:
         renewed = False
         while True:
             attempt += 1
-            self._limiter.acquire(self._store, operation)
+            # The access token first: a refresh at LWA takes a while, and Amazon's bucket counts
+            # a request when it arrives. A quota token taken before the refresh would let the
+            # client run that long ahead of Amazon, and the next burst would meet a 429.
+            access_token = self._access_token()
+            if self._limiter.acquire(self._store, operation) > 0:
+                # A long wait for quota may outlast the token: read it again (cached, and
+                # refreshed only when it is about to expire).
+                access_token = self._access_token()
             if started is None:
                 # Waiting for the first token is rate limiting, not failure: don't count it.
                 started = self._clock()
             try:
-                return self._send(method, url, operation=operation, params=params, json=json)
+                return self._send(
+                    method,
+                    url,
+                    operation=operation,
+                    params=params,
+                    json=json,
+                    access_token=access_token,
+                )
             except SpapiForbidden:
                 # A single 403 can be an access token that expired in flight or a hiccup at
                 # Amazon: with a fresh token it either works or repeats, and only a repeated 403
@@ -359,8 +373,9 @@ class SpapiClient:
         operation: str,
         params: Mapping[str, str] | None,
         json: Any,
+        access_token: str,
     ) -> SpapiResponse:
-        headers = {ACCESS_TOKEN_HEADER: self._access_token(), "Accept": "application/json"}
+        headers = {ACCESS_TOKEN_HEADER: access_token, "Accept": "application/json"}
         try:
             response = self._http.request(method, url, params=params, json=json, headers=headers)
         except httpx.TransportError as exc:

@@ -19,6 +19,7 @@ from soldscope_cli.db.model import (
     ExportBatches,
     HistoryEntry,
     IntegrityReport,
+    RateBucket,
     RegistryRecord,
     StoreState,
 )
@@ -239,6 +240,10 @@ class Database(DatasetDatabase, StateReads, NotifiedLog, Protocol):
     def secret_rows(self) -> SecretRows: ...
 
     def last_sync_start(self, store_id: int, dataset: str) -> datetime | None: ...
+
+    def rate_buckets(self, store_id: int) -> list[RateBucket]: ...
+
+    def save_rate_buckets(self, store_id: int, buckets: Sequence[RateBucket]) -> None: ...
 
     def claims(self) -> StoreClaims | None:
         """Team mode's store claims; None where one sync lock per home serialises runs."""

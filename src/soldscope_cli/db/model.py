@@ -72,6 +72,16 @@ class StoreState:
     last_sync_at: datetime | None = None
 
 
+class RateBucket(NamedTuple):
+    """Amazon's quota for one operation of one store as the client last saw it: the tokens left
+    in its bucket and its refill rate (requests per second) at `updated_at`."""
+
+    operation: str
+    tokens: float
+    rate: float
+    updated_at: datetime
+
+
 class PageCounts(NamedTuple):
     """What writing one page did to a data table."""
 

@@ -10,6 +10,7 @@ SQLite's table rebuilds) stays in that engine.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, Protocol
@@ -24,6 +25,44 @@ class Json:
 
     def __init__(self, value: Any) -> None:
         self.value = value
+
+
+# A JSON text's escaped U+0000: a backslash run of odd length before u0000 (an even one is
+# escaped backslashes followed by the letters).
+_JSON_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+def scrub(value: Any) -> Any:
+    """`value` without U+0000 in any text: PostgreSQL's text and jsonb cannot hold it (a single
+    one from Amazon would fail every write of that page), and SQLite stores the same, so both
+    engines keep the same rows. JSON text (Amazon's raw object) loses its escaped form too."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            value = value.replace("\x00", "")
+        if "\\u0000" in value and value[:1] in ("{", "["):
+            value = _JSON_NUL.sub(r"\1", value)
+        return value
+    if isinstance(value, Json):
+        return Json(_scrub_json(value.value))
+    return value
+
+
+def _scrub_json(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_scrub_json(k): _scrub_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub_json(v) for v in value]
+    return value
+
+
+def scrub_rows(rows: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
+    """Every row through `scrub` (rows without text to change are kept as they are)."""
+    return [
+        [scrub(v) for v in row] if any(isinstance(v, str | Json) for v in row) else row
+        for row in rows
+    ]
 
 
 class Ids:
@@ -128,13 +167,13 @@ class Tx:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """Run one statement; the driver's cursor."""
         param = self.d.param
-        return self.raw.execute(self.d.sql(sql), [param(p) for p in params])
+        return self.raw.execute(self.d.sql(sql), [param(scrub(p)) for p in params])
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """Run one statement per row (rows already in the driver's types)."""
         if rows:
             with _cursor(self.raw) as cur:
-                cur.executemany(self.d.sql(sql), rows)
+                cur.executemany(self.d.sql(sql), scrub_rows(rows))
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
         """The first row, or None."""

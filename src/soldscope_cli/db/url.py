@@ -8,14 +8,36 @@ SCHEMES = ("postgresql", "postgres")
 MASK = "***"
 
 
+EXAMPLE = "postgresql://user@host:5432/dbname"
+EXAMPLE_IPV6 = "postgresql://user@[::1]:5432/dbname"
+
+
 def is_postgres_url(url: str) -> bool:
     """True for postgresql:// and postgres:// URLs (libpq's two spellings)."""
-    return urlsplit(url).scheme in SCHEMES
+    scheme, sep, _ = url.partition("://")
+    return bool(sep) and scheme.lower() in SCHEMES
+
+
+def url_problem(url: str) -> str | None:
+    """Why a postgresql:// URL cannot be parsed (an unclosed IPv6 bracket, a port that is not a
+    number), without repeating the URL (it may hold a password); None when it parses."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (parsing the port is the check)
+    except ValueError as exc:
+        return (
+            f"database url is malformed ({exc}): write it as {EXAMPLE}, an IPv6 address in "
+            f"brackets ({EXAMPLE_IPV6}), and a password's special characters %-encoded"
+        )
+    return None
 
 
 def url_password(url: str) -> str | None:
     """The password a URL carries (in its authority or as ?password=), decoded."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
     if parts.password:
         return unquote(parts.password)
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
@@ -26,7 +48,10 @@ def url_password(url: str) -> str | None:
 
 def masked_url(url: str) -> str:
     """The URL as it may be printed: any password replaced by ***."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return f"{url.partition('://')[0]}://{MASK} (malformed)"
     netloc = parts.netloc
     if parts.password is not None:
         userinfo, _, host = netloc.rpartition("@")

@@ -197,7 +197,7 @@ def public_url_problem(url: str) -> str | None:
 def database_url_problem(url: object) -> str | None:
     """Why a team database URL is unusable (None when it is a postgresql:// URL with a host or
     socket path); the message never repeats the URL, which may hold a password."""
-    from soldscope_cli.db.url import SCHEMES, is_postgres_url
+    from soldscope_cli.db.url import SCHEMES, is_postgres_url, url_problem
 
     if not isinstance(url, str) or not url.strip():
         return "database url must be a PostgreSQL URL (postgresql://user@host/dbname)"
@@ -208,7 +208,7 @@ def database_url_problem(url: object) -> str | None:
             f"database url must start with {' or '.join(s + '://' for s in SCHEMES)}{shown}:"
             " team mode needs PostgreSQL"
         )
-    return None
+    return url_problem(url)
 
 
 def format_time(value: datetime) -> str:

@@ -17,6 +17,7 @@ Action = Callable[["Engine", dict[str, Any], dict[str, str]], tuple[int, Any]]
 _SECTIONS = {
     "consent": "consent",
     "latency": "latency",
+    "pagination": "pagination",
     "rate-limits": "rate_limits",
     "reports": "reports",
 }

@@ -29,6 +29,7 @@ from soldscope_cli.simulator.scenario import (
     parse_consent,
     parse_failure,
     parse_latency,
+    parse_pagination,
     parse_rate_limits,
     parse_reports,
     parse_scenario,
@@ -119,6 +120,11 @@ class Engine:
     def history_days(self) -> int:
         """How many days of generated history lie before the anchor."""
         return self.scenario.data.history_days
+
+    def repeats_next_token(self, api: str) -> bool:
+        """Whether `api` ("inventory", "finances") answers a nextToken with that same token."""
+        with self.lock:
+            return api in self.scenario.pagination.repeat_next_token
 
     def _seller(self, selling_partner_id: str) -> SellerSettings:
         seller = self.scenario.seller(selling_partner_id)
@@ -473,11 +479,17 @@ class Engine:
         """Report lifecycle: polls_in_queue, polls_in_progress, seconds_in_*, outcomes."""
         return self.update_section("reports", changes)
 
+    def set_pagination(self, **changes: Any) -> dict[str, Any]:
+        """Broken pagination: repeat_next_token, the APIs that answer a token with itself."""
+        return self.update_section("pagination", changes)
+
     def update_section(self, section: str, changes: Mapping[str, Any]) -> dict[str, Any]:
-        """Merge `changes` into a settings section (consent, latency, rate_limits, reports)."""
+        """Merge `changes` into a settings section (consent, latency, pagination, rate_limits,
+        reports)."""
         parsers: dict[str, Callable[..., Any]] = {
             "consent": parse_consent,
             "latency": parse_latency,
+            "pagination": parse_pagination,
             "rate_limits": parse_rate_limits,
             "reports": parse_reports,
         }

@@ -17,6 +17,7 @@ from soldscope_cli.simulator.clock import parse_iso
 
 ROLES: tuple[str, ...] = ("sellers", "inventory", "finances", "brand_analytics")
 REPORT_OUTCOMES: tuple[str, ...] = ("DONE", "CANCELLED", "FATAL")
+PAGED_APIS: tuple[str, ...] = ("inventory", "finances")
 
 _HINT = "see docs/simulator.md for the scenario format"
 
@@ -115,6 +116,13 @@ class DataSettings:
 
 
 @dataclass
+class PaginationSettings:
+    """Broken pagination on purpose: the APIs listed answer a nextToken with that same token."""
+
+    repeat_next_token: list[str] = field(default_factory=list)  # of PAGED_APIS
+
+
+@dataclass
 class FailureRule:
     """Answer `count` matching requests (None: all) with `status` instead of the real response."""
 
@@ -138,6 +146,7 @@ class Scenario:
     latency: LatencySettings = field(default_factory=LatencySettings)
     reports: ReportSettings = field(default_factory=ReportSettings)
     data: DataSettings = field(default_factory=DataSettings)
+    pagination: PaginationSettings = field(default_factory=PaginationSettings)
     failures: list[FailureRule] = field(default_factory=list)
 
     def seller(self, selling_partner_id: str) -> SellerSettings | None:
@@ -410,6 +419,21 @@ def parse_data(data: Any, base: DataSettings | None = None) -> DataSettings:
     return value
 
 
+def parse_pagination(data: Any, base: PaginationSettings | None = None) -> PaginationSettings:
+    """Pagination settings; keys absent keep `base`'s values."""
+    r = _Reader(data, "pagination")
+    b = base or PaginationSettings()
+    apis = r.strings("repeat_next_token", b.repeat_next_token)
+    r.done()
+    for api in apis:
+        if api not in PAGED_APIS:
+            raise ScenarioError(
+                f"scenario: pagination.repeat_next_token: unknown API {api!r}",
+                hint=f"use: {', '.join(PAGED_APIS)}",
+            )
+    return PaginationSettings(repeat_next_token=list(dict.fromkeys(apis)))
+
+
 def parse_failure(data: Any, where: str = "failure") -> FailureRule:
     """One failure-injection rule."""
     r = _Reader(data, where)
@@ -455,6 +479,7 @@ def parse_scenario(data: Any) -> Scenario:
         latency=parse_latency(r.get("latency", dict, {})),
         reports=parse_reports(r.get("reports", dict, {})),
         data=parse_data(r.get("data", dict, {})),
+        pagination=parse_pagination(r.get("pagination", dict, {})),
     )
     r.done()
     seen: set[str] = set()

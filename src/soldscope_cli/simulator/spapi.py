@@ -118,6 +118,7 @@ def get_inventory_summaries(
     details = details_text == "true"
 
     token = request.param("nextToken")
+    repeat = bool(token) and engine.repeats_next_token("inventory")
     if token:
         state = engine.signer.open(token)
         if (
@@ -126,7 +127,9 @@ def get_inventory_summaries(
             or state.get("seller") != seller.selling_partner_id
         ):
             return invalid("Invalid nextToken.")
-        if now > float(state["issued"]) + INVENTORY_TOKEN_SECONDS:
+        if repeat:
+            pass  # the broken pagination being played keeps its one token alive
+        elif now > float(state["issued"]) + INVENTORY_TOKEN_SECONDS:
             return invalid(
                 "The nextToken has expired. Tokens expire 30 seconds after they are issued."
             )
@@ -193,6 +196,10 @@ def get_inventory_summaries(
                 }
             )
         }
+    if repeat:
+        # [pagination] repeat_next_token: the same page's token again, forever, as Amazon has
+        # done (selling-partner-api-models issues #2947, #4713).
+        body["pagination"] = {"nextToken": token}
     return json_response(200, body)
 
 
@@ -277,6 +284,8 @@ def list_transactions(
                 "next": next_index,
             }
         )
+    if token and engine.repeats_next_token("finances"):
+        payload["nextToken"] = token  # [pagination] repeat_next_token: the same token, forever
     return json_response(200, {"payload": payload})
 
 

@@ -75,6 +75,14 @@ class DatasetFailed(Exception):
         self.request_id = request_id
 
 
+# Backstops for a pagination that never ends with fresh tokens (a repeated one is caught at once):
+# far beyond what a real store needs (inventory: 2.5 million items at 50 a page; finances: every
+# 180-day window's pages together), and short enough that a stuck dataset cannot hold the sync
+# lock, and with it every later cron run, for more than a few hours.
+MAX_PAGES = 50_000
+MAX_DATASET_SECONDS = 6 * 3600.0
+
+
 class SyncStopped(Exception):
     """The run is stopping (Ctrl-C): leave the dataset at its last stored batch, cursor included."""
 
@@ -154,11 +162,23 @@ class DatasetJob:
     report_wait_s: float = 1800.0
     progress: Callable[[str], None] = lambda text: None
     stopping: Callable[[], bool] = lambda: False
+    monotonic: Callable[[], float] = time.monotonic
+    max_pages: int = MAX_PAGES  # pages of the whole dataset (every marketplace or window)
+    max_seconds: float = MAX_DATASET_SECONDS  # the dataset's wall time
+    pages_read: int = field(default=0, init=False)
+    began: float = field(default=0.0, init=False)
+
+    def __post_init__(self) -> None:
+        self.began = self.monotonic()
 
     def check_stop(self) -> None:
         """Raise SyncStopped when the run is stopping: called before each page, batch and poll."""
         if self.stopping():
             raise SyncStopped
+
+    def pages(self, where: str) -> Pages:
+        """The guard of one pagination (`where`: what it reads, e.g. "marketplace ATVPDKIKX0DER")."""
+        return Pages(self, where)
 
     @property
     def name(self) -> str:
@@ -178,6 +198,76 @@ class DatasetJob:
     def marketplace_ids(self) -> list[str]:
         """The store's marketplace ids, in config order."""
         return [BY_CODE[code].marketplace_id for code in self.store.marketplaces]
+
+
+class Pages:
+    """One pagination, guarded: a nextToken Amazon sent before, too many pages or too long a
+    dataset fail the dataset instead of paging on forever.
+
+    Amazon has answered pages with the token it was asked with (selling-partner-api-models issues
+    #2947, #4713); following it would re-read the same page until the process is killed, while
+    the sync lock keeps every later run out. Rows stored so far stay; a cursor moves only with a
+    pagination's last page, so the next sync reads the rest again.
+    """
+
+    def __init__(self, job: DatasetJob, where: str) -> None:
+        self._job = job
+        self._where = where
+        self._seen: set[str] = set()
+        self._repeated = False
+        self.number = 0
+
+    def turn(self) -> int:
+        """Before a page is requested: stop if asked to, enforce the caps; the page's number."""
+        job = self._job
+        job.check_stop()
+        if self._repeated:
+            raise DatasetFailed(
+                f"{self._where}: Amazon sent the same nextToken again after page "
+                f"{self.number}, so its pages would never end; stopped (the rows read so far are "
+                "stored, the next sync reads this part again; if it keeps happening, report it "
+                "to Amazon's Selling Partner API support)",
+                code="repeated_next_token",
+            )
+        if job.pages_read >= job.max_pages:
+            raise DatasetFailed(
+                f"{self._where}: stopped after {job.pages_read} pages, the most one dataset's "
+                "sync reads; the rows read so far are stored and the next sync starts this part "
+                "over",
+                code="page_limit",
+            )
+        elapsed = job.monotonic() - job.began
+        if elapsed >= job.max_seconds:
+            raise DatasetFailed(
+                f"{self._where}: stopped after {_duration(elapsed)}, the longest one dataset's "
+                f"sync may run ({_duration(job.max_seconds)}); the rows read so far are stored "
+                "and the next sync starts this part over",
+                code="time_limit",
+            )
+        job.pages_read += 1
+        self.number += 1
+        return self.number
+
+    def follow(self, token: Any) -> str | None:
+        """The nextToken of the page just read (None: it was the last).
+
+        A token seen before is returned too, so the page that carried it is stored like any
+        other, and the next `turn` fails the dataset instead of requesting it again.
+        """
+        if not isinstance(token, str) or not token:
+            return None
+        if token in self._seen:
+            self._repeated = True
+        self._seen.add(token)
+        return token
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:g} h" if seconds % 3600 == 0 else f"{seconds / 3600:.1f} h"
+    if seconds >= 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds:.0f} s"
 
 
 def raw_json(value: Any) -> str:

@@ -94,17 +94,15 @@ def _pull_window(
     job: DatasetJob, after: datetime, before: datetime, outcome: DatasetOutcome
 ) -> None:
     next_token: str | None = None
-    page = 0
+    pages = job.pages(f"transactions {after:%Y-%m-%d}..{before:%Y-%m-%d}")
     while True:
-        page += 1
-        job.check_stop()
+        page = pages.turn()
         job.progress(f"finances {after:%Y-%m-%d}..{before:%Y-%m-%d} page {page}")
         body = job.client.list_transactions(
             posted_after=after, posted_before=before, next_token=next_token
         )
         items = dig(body, "payload", "transactions")
-        token = dig(body, "payload", "nextToken")
-        next_token = token if isinstance(token, str) and token else None
+        next_token = pages.follow(dig(body, "payload", "nextToken"))
         rows = [
             row_of(item)
             for item in (items if isinstance(items, list) else [])

@@ -97,12 +97,11 @@ def _pull(
     kind = "full" if start is None else "changes"
     table = job.db.inventory
     next_token: str | None = None
-    page = 0
+    pages = job.pages(f"marketplace {marketplace_id}")
     if start is None:
         table.begin_full_pull()  # what this pull sees, so its last page can remove the rest
     while True:
-        page += 1
-        job.check_stop()
+        page = pages.turn()
         job.progress(f"inventory {marketplace_id} ({kind}) page {page}")
         try:
             body = job.client.get_inventory_summaries(
@@ -113,8 +112,7 @@ def _pull(
                 raise
             raise _TokenRejected(exc) from exc
         items = dig(body, "payload", "inventorySummaries")
-        token = dig(body, "pagination", "nextToken")
-        next_token = token if isinstance(token, str) and token else None
+        next_token = pages.follow(dig(body, "pagination", "nextToken"))
         rows = [
             row_of(item)
             for item in (items if isinstance(items, list) else [])

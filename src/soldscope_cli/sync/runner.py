@@ -325,7 +325,13 @@ def run_sync(
                     env.on_interrupt()
                     results[name] = future.result()
     if not env.stop.is_set():
-        env.db.prune(env.clock())  # history past the retention, never what a status depends on
+        try:
+            env.db.prune(env.clock())  # history past the retention, never what a status needs
+        except StorageError as exc:
+            if exc.shared:
+                raise
+            # A session the server ended meanwhile (a restart): the next run prunes instead.
+            log.warning("old history was not pruned this time: %s", exc.message)
     report = SyncReport(
         started_at=started,
         finished_at=env.clock(),
@@ -379,7 +385,7 @@ class _AppStop:
         if self._interrupt.is_set():
             return INTERRUPTED_REASON
         if self.local is not None:
-            return "the data directory cannot be written"
+            return self.local.subject
         return "the app's credentials were rejected"
 
 
@@ -461,10 +467,17 @@ def _sync_store(
         result.reason = "deleted while it was syncing; nothing more of it was stored"
         result.datasets = []
     except StorageError as exc:
-        # Every store would fail the same way: stop them all and report it once, after the summary.
-        app_stop.halt(exc)
-        result.outcome = FAILED
-        result.reason = f"stopped: {exc.message}"
+        if exc.shared:
+            # Every store would fail the same way: stop them all and report it once, after the
+            # summary.
+            app_stop.halt(exc)
+            result.outcome = FAILED
+            result.reason = f"stopped: {exc.message}"
+        else:
+            # One transaction of this store failed (a statement timeout): the others go on.
+            log.error("%s: %s", record.name, exc.message)
+            result.outcome = FAILED
+            result.reason = exc.message
     except Exception as exc:
         # A bug or local failure in one store must not take the others down.
         log.exception("%s: unexpected failure", record.name)
@@ -524,6 +537,7 @@ class _StoreWorker:
             report_wait_s=self.options.report_wait_s,
             progress=lambda text: self._progress(text),
             stopping=env.stop.is_set,
+            monotonic=env.monotonic,
         )
         result = DatasetResult(name)
         run_id = env.db.start_sync_run(store, name, env.clock(), store_id=self.store_id)
@@ -556,8 +570,12 @@ class _StoreWorker:
             self._fail(result, exc.code, str(exc), exc.request_id)
         except DatasetFailed as exc:
             self._fail(result, exc.code, exc.message, exc.request_id)
-        except StorageError:
-            raise  # the whole run stops (see _run_store)
+        except StorageError as exc:
+            if exc.shared:
+                raise  # the whole run stops (see _sync_store)
+            # The database refused this dataset's write (a statement timeout, a deadlock): the
+            # dataset failed, its stored batches and cursor stay; the store's other datasets go on.
+            self._fail(result, "database", exc.message, None)
         except SoldscopeError as exc:
             self._fail(result, exc.__class__.__name__, exc.message, None)
         except StoreDeleted:

@@ -41,9 +41,12 @@ def run_sync_command(
     returns the partial report, marked interrupted.
     """
     # Imported here: the runner pulls in the Amazon clients, which parsing a request must not.
-    from soldscope_cli.sync.base import StopSignal
+    from soldscope_cli.db.model import StoreDeleted
+    from soldscope_cli.errors import StorageError
+    from soldscope_cli.sync.base import StopSignal, log
     from soldscope_cli.sync.lock import SyncLock
     from soldscope_cli.sync.logfile import sync_log
+    from soldscope_cli.sync.quota import DatabaseBuckets
     from soldscope_cli.sync.runner import (
         QuotaWaits,
         SilentObserver,
@@ -60,12 +63,13 @@ def run_sync_command(
     claims = db.claims()
     lock = SyncLock(app.paths.sync_lock, app.clock) if claims is None else nullcontext()
     with closing_claims(claims), lock, sync_log(app.paths.log_file):
+        clients = app.amazon_clients(sleep=stop.sleeper(app.sleep), rate_waits=waits)
+        # Amazon's buckets as the last run on any host left them, and kept for the next.
+        clients.limiter.keep_in(DatabaseBuckets(db), wall=lambda: app.clock().timestamp())
         env = SyncEnvironment(
             db=db,
             secrets=app.secret_store(),
-            client_for=app.amazon_clients(
-                sleep=stop.sleeper(app.sleep), rate_waits=waits
-            ).spapi_for,
+            client_for=clients.spapi_for,
             clock=app.clock,
             sleep=app.sleep,
             monotonic=app.monotonic,
@@ -82,7 +86,13 @@ def run_sync_command(
             # A flag wins over config.toml's [sync], which wins over the dataset's default.
             options={**app.config().sync_options, **request.options},
         )
-        return run_sync(records, options, env)
+        report = run_sync(records, options, env)
+        try:
+            clients.limiter.flush()
+        except (StorageError, StoreDeleted) as exc:
+            # Only the next run's pace depends on it: say so in the log, keep the report.
+            log.warning("Amazon's quota could not be kept for the next run: %s", exc)
+        return report
 
 
 @contextmanager

@@ -41,11 +41,20 @@ class AdvisoryClaims:
     def claim(self, store_id: int, run_started: datetime) -> str | None:
         with self._lock:
             try:
-                row = self._conn.execute(
-                    "SELECT pg_try_advisory_lock(%s, %s)", (LOCK_CLASS, store_id)
-                ).fetchone()
+                row = self._try_lock(store_id)
             except psycopg.OperationalError as exc:
-                raise unavailable(self._url, exc, doing="claim a store in") from exc
+                if not (self._conn.closed or self._conn.broken):
+                    raise unavailable(self._url, exc, doing="claim a store in") from exc
+                # The server ended the session (a restart): its locks are gone with it. A new
+                # session claims the stores still to do; a server that cannot be reached at all
+                # is DatabaseUnavailable from open_connection.
+                self._conn.close()
+                self._conn = open_connection(self._url)
+                self._conn.autocommit = True
+                try:
+                    row = self._try_lock(store_id)
+                except psycopg.OperationalError as again:
+                    raise unavailable(self._url, again, doing="claim a store in") from again
         if not (row and row[0]):
             return BUSY
         synced = self._reads.query(
@@ -56,6 +65,11 @@ class AdvisoryClaims:
             self.release(store_id)
             return SYNCED_MEANWHILE
         return None
+
+    def _try_lock(self, store_id: int) -> tuple[Any, ...] | None:
+        return self._conn.execute(
+            "SELECT pg_try_advisory_lock(%s, %s)", (LOCK_CLASS, store_id)
+        ).fetchone()
 
     def release(self, store_id: int) -> None:
         with self._lock:

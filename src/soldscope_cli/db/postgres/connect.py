@@ -16,6 +16,15 @@ CONNECT_TIMEOUT_S = 10
 class DatabaseUnavailable(StorageError):
     """The PostgreSQL server could not be reached or refused this login."""
 
+    subject = "the PostgreSQL database cannot be reached"
+
+
+class StatementFailed(DatabaseUnavailable):
+    """One transaction failed on a server that answers (a statement timeout, a deadlock, the
+    session ended by a restart): that work failed, not every store's."""
+
+    shared = False
+
 
 def unavailable(url: str, exc: BaseException, doing: str = "connect to") -> DatabaseUnavailable:
     """One line naming the server (password masked) and what it answered."""
@@ -25,6 +34,16 @@ def unavailable(url: str, exc: BaseException, doing: str = "connect to") -> Data
         f"cannot {doing} the PostgreSQL database {masked_url(url)}: {redact(reason)}",
         hint="check the server is running and SOLDSCOPE_DATABASE_URL (or [database] url in "
         "config.toml), then run `soldscope doctor`",
+    )
+
+
+def statement_failed(url: str, exc: BaseException, doing: str = "write to") -> StatementFailed:
+    """One line naming the database (password masked), what failed and what it answered."""
+    reason = " ".join(str(exc).split()) or exc.__class__.__name__
+    return StatementFailed(
+        f"cannot {doing} the PostgreSQL database {masked_url(url)}: {redact(reason)}",
+        hint="the next run tries again; if it keeps failing, check the server's log and "
+        "settings (statement_timeout), then run `soldscope doctor`",
     )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from soldscope_cli.datasets.schema import Column, Kind
-from soldscope_cli.db.sql import Ids, Json, Tx, upsert_sql
+from soldscope_cli.db.sql import Ids, Json, Tx, scrub_rows, upsert_sql
 
 _TYPES = {
     Kind.ID: "bigint",
@@ -112,6 +112,7 @@ class PostgresDialect:
         an unchanged row returns nothing."""
         if not rows:
             return 0, 0
+        rows = scrub_rows(rows)
         sql = upsert_sql(self, table, columns, key) + " RETURNING (xmax = 0)"
         added = updated = 0
         with tx.raw.cursor() as cur:
@@ -131,7 +132,7 @@ class PostgresDialect:
     ) -> None:
         statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
         with tx.raw.cursor() as cur, cur.copy(statement) as copy:
-            for row in rows:
+            for row in scrub_rows(rows):
                 copy.write_row(row)
 
     def stream(

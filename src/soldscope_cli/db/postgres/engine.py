@@ -19,7 +19,7 @@ import psycopg
 
 from soldscope_cli.db.model import DEFAULT_RETENTION_DAYS, RegistryRecord, StoreState
 from soldscope_cli.db.postgres.claims import AdvisoryClaims
-from soldscope_cli.db.postgres.connect import open_connection, unavailable
+from soldscope_cli.db.postgres.connect import open_connection, statement_failed
 from soldscope_cli.db.postgres.dialect import DIALECT
 from soldscope_cli.db.postgres.importer import live_names
 from soldscope_cli.db.postgres.migrations import MIGRATIONS, Migration
@@ -111,13 +111,27 @@ class Database(StateDatabase):
 
     @contextmanager
     def transaction(self, conn: Conn | None = None) -> Iterator[Conn]:
-        """BEGIN ... COMMIT on this thread's connection, rolled back on any exception."""
+        """BEGIN ... COMMIT on this thread's connection, rolled back on any exception.
+
+        A failure is StatementFailed: that work failed (a statement timeout, a deadlock, the
+        session ended by a restart), not every store's. A broken session is dropped, so the next
+        transaction opens a new one; it is never reopened silently in the middle of a piece of
+        work, which may rely on what its session holds (a temporary table).
+        """
         conn = conn or self.connection()
         try:
             with conn.transaction():
                 yield conn
         except psycopg.OperationalError as exc:
-            raise unavailable(self.url, exc, doing="write to") from exc
+            if conn.broken or conn.closed:
+                self._forget(conn)
+            raise statement_failed(self.url, exc, doing="write to") from exc
+
+    def _forget(self, conn: Conn) -> None:
+        """Drop a broken session: this thread's next transaction opens a new one."""
+        conn.close()
+        if getattr(self._local, "conn", None) is conn:
+            self._local.conn = None
 
     def query(
         self, sql: str, params: Sequence[Any] = (), tx: Conn | None = None

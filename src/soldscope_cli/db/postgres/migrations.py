@@ -14,6 +14,7 @@ from soldscope_cli.datasets import registry
 from soldscope_cli.datasets.spec import Dataset
 from soldscope_cli.db.postgres.dialect import DIALECT
 from soldscope_cli.db.sql import ddl
+from soldscope_cli.db.tables.rate_buckets import TABLE as RATE_BUCKETS
 
 
 class Migration(NamedTuple):
@@ -255,6 +256,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0310_invitations", _INVITATIONS),
     Migration("0320_secrets", _SECRETS),
     Migration("0400_registry", _REGISTRY),
+    Migration("0410_rate_buckets", ddl(RATE_BUCKETS, DIALECT)),
     # Datasets added since: their tables as declared (soldscope_cli.datasets).
     *(_declared(d) for d in registry.DATASETS if d.migration),
 )

@@ -12,7 +12,7 @@ from typing import Any
 
 from soldscope_cli.datasets.schema import Column, Kind
 from soldscope_cli.db.model import from_db_time, to_db_time
-from soldscope_cli.db.sql import Ids, Json, Tx, upsert_sql
+from soldscope_cli.db.sql import Ids, Json, Tx, scrub_rows, upsert_sql
 
 _TYPES = {
     Kind.ID: "INTEGER",
@@ -94,6 +94,7 @@ class SqliteDialect:
         reports (0, 0) and leaves synced_at alone."""
         if not rows:
             return 0, 0
+        rows = scrub_rows(rows)
         conn: sqlite3.Connection = tx.raw
         key_index = [columns.index(k) for k in key]
         keys = {tuple(row[i] for i in key_index) for row in rows}
@@ -110,7 +111,7 @@ class SqliteDialect:
         marks = ", ".join("?" for _ in columns)
         tx.raw.executemany(
             f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",  # noqa: S608
-            rows,
+            scrub_rows(rows),
         )
 
     def stream(

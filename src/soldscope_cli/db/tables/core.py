@@ -25,6 +25,7 @@ from soldscope_cli.db.model import (
     DataFigures,
     ExportBatches,
     HistoryEntry,
+    RateBucket,
     StoreDeleted,
     StoreState,
 )
@@ -34,6 +35,7 @@ from soldscope_cli.db.tables.finances import FinancesTable
 from soldscope_cli.db.tables.inventory import InventoryTable
 from soldscope_cli.db.tables.invitations import InvitationsTable
 from soldscope_cli.db.tables.keyed import KeyedTable
+from soldscope_cli.db.tables.rate_buckets import read_buckets, write_buckets
 from soldscope_cli.db.tables.search_terms import SearchTermsTable
 from soldscope_cli.db.tables.secret_rows import SecretRowsTable
 from soldscope_cli.db.tables.sync_state import (
@@ -346,6 +348,16 @@ class StateDatabase:
             return read_states(tx, stores)
 
     # --- sync bookkeeping -------------------------------------------------------------------------
+
+    def rate_buckets(self, store_id: int) -> list[RateBucket]:
+        """Amazon's quota for the store's operations as the last run left it."""
+        with self.reading() as tx:
+            return read_buckets(tx, store_id)
+
+    def save_rate_buckets(self, store_id: int, buckets: Sequence[RateBucket]) -> None:
+        """Store the quota a run leaves, for the next run on any host."""
+        with self.writing() as tx:
+            write_buckets(tx, store_id, buckets)
 
     def get_sync_state(self, store_id: int, dataset: str, key: str) -> str | None:
         """A cursor or mark written by a dataset."""
