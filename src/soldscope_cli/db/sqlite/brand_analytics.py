@@ -6,8 +6,11 @@ points at that load, and that mark is written in the transaction that stores the
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from functools import lru_cache
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from soldscope_cli.db.model import BRAND_ANALYTICS, SEARCH_TERM_FIELDS, to_db_time
@@ -22,10 +25,32 @@ WEEKS_TABLE = "ba_search_terms_weeks"
 VIEW = "ba_search_terms"
 
 _DELETE_SLICE = 50_000
+_WIDTH = len(SEARCH_TERM_FIELDS) + 2
+_VALUES = f"({', '.join(['?'] * _WIDTH)})"
 _INSERT = (
     f"INSERT INTO {ROWS_TABLE} (load_id, store_id, {', '.join(SEARCH_TERM_FIELDS)})"  # noqa: S608
-    f" VALUES ({', '.join('?' for _ in range(len(SEARCH_TERM_FIELDS) + 2))})"
+    f" VALUES {_VALUES}"
 )
+# executemany steps its statement once per row, and sqlite3 releases the GIL around every step:
+# per row, the module's overhead and a handover to any other busy thread, whose return waits up
+# to a switch interval (5 ms). One statement of many rows pays both once per thousand rows.
+_ROWS_PER_STATEMENT = 1000
+
+
+@lru_cache(maxsize=4)
+def _insert_many(rows: int) -> str:
+    return _INSERT + f", {_VALUES}" * (rows - 1)
+
+
+def _insert(tx: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Insert rows, as many per statement as the connection's bound-parameter limit allows."""
+    limit = tx.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // _WIDTH
+    per = max(1, min(_ROWS_PER_STATEMENT, limit))
+    whole = len(rows) - len(rows) % per
+    for start in range(0, whole, per):
+        tx.execute(_insert_many(per), list(chain.from_iterable(rows[start : start + per])))
+    if whole < len(rows):
+        tx.executemany(_INSERT, rows[whole:])
 
 
 class SearchTermsTable:
@@ -87,7 +112,7 @@ class SearchTermsTable:
         if not rows:
             return
         with self._db.store_transaction(int(rows[0][1])) as tx:
-            tx.executemany(_INSERT, rows)
+            _insert(tx, rows)
 
     def mark_loaded(
         self,
@@ -108,7 +133,7 @@ class SearchTermsTable:
         are visible and the week is skipped. `forget` names brand analytics marks to remove."""
         with self._db.store_transaction(store_id) as tx:
             if rows:
-                tx.executemany(_INSERT, rows)
+                _insert(tx, rows)
             tx.execute(
                 f"INSERT INTO {WEEKS_TABLE} (store_id, marketplace_id, week_start, week_end,"  # noqa: S608
                 " report_id, processing_status, row_count, load_id, loaded_at)"
