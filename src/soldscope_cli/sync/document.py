@@ -253,3 +253,6 @@ def read_head(chunks: Iterable[bytes], limit: int) -> tuple[bytes, bool]:
     stream = ChunkStream(chunks)
     data = stream.read(limit)
     return data, bool(data) and bool(stream.read(1))
+
+
+Rows = list[tuple[Any, ...]]
