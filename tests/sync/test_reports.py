@@ -1,7 +1,7 @@
 """The shared Reports API lifecycle, with a scripted client and a dataset that keeps rows in memory.
 
 Brand Analytics is tested on top of it in test_brand_analytics.py; these tests pin what every
-report dataset gets: FATAL and its cooldown, CANCELLED, the ledger across runs, documents
+report dataset gets: FATAL with Amazon's reason, CANCELLED, the ledger across runs, documents
 whatever their label says, flat files with bad lines, and stopping.
 """
 
@@ -214,6 +214,72 @@ def test_done_report_is_loaded_in_batches_and_the_ledger_is_emptied(
     assert ledger(db) == {}
 
 
+def test_fatal_shows_and_keeps_amazons_reason_from_the_reports_document(
+    job: Callable[..., DatasetJob], client: ScriptedClient, dataset: MemoryDataset, db: Database
+) -> None:
+    reason = {"errorDetails": "Report period \x1b[31mWEEK\x1b[0m must start on a Sunday.\n\x07"}
+    client.next_script = lambda n: Script(["FATAL"], gzip.compress(json.dumps(reason).encode()))
+    outcome = reports.sync(job(), dataset)
+    [note] = outcome.notes
+    assert note.warning
+    assert note.text == (
+        f"{US} week 2026-11-15: Amazon could not produce the report (FATAL, report R1); "
+        "retrying after 24 h. Amazon's reason: Report period WEEK must start on a Sunday."
+    )
+    mark = ledger(db, "fatal:")[f"fatal:{US}:2026-11-15"]
+    assert mark["reason"] == "Report period WEEK must start on a Sunday."
+    assert mark["count"] == 1 and mark["report_id"] == "R1"
+    assert client.names() == [
+        "createReport",
+        "getReport",
+        "getReportDocument",
+        "download",
+    ]
+    assert ledger(db, "inflight:") == {}
+
+
+@pytest.mark.parametrize(
+    ("body", "shown"),
+    [
+        # A plain document labelled GZIP, as Amazon sometimes serves them.
+        (b"Invalid\tdata range", "Invalid data range"),
+        (
+            json.dumps({"errorDetails": {"code": "E1", "text": "no"}}).encode(),
+            '{"code":"E1","text":"no"}',
+        ),
+        (json.dumps(["not", "an", "object"]).encode(), '["not","an","object"]'),
+        (("é" * 400 + "\u202e").encode(), "é" * (reports.REASON_CHARS - 1) + "…"),
+    ],
+)
+def test_the_reason_is_one_clean_line(
+    job: Callable[..., DatasetJob],
+    client: ScriptedClient,
+    dataset: MemoryDataset,
+    db: Database,
+    body: bytes,
+    shown: str,
+) -> None:
+    client.next_script = lambda n: Script(["FATAL"], body)
+    reports.sync(job(), dataset)
+    assert ledger(db, "fatal:")[f"fatal:{US}:2026-11-15"]["reason"] == shown
+
+
+def test_fatal_without_a_document_or_with_an_unreadable_one_is_still_recorded(
+    job: Callable[..., DatasetJob], client: ScriptedClient, dataset: MemoryDataset, db: Database
+) -> None:
+    client.next_script = lambda n: Script(["FATAL"])  # no reportDocumentId at all
+    outcome = reports.sync(job(), dataset)
+    assert "reason" not in outcome.notes[0].text
+    assert "reason" not in ledger(db, "fatal:")[f"fatal:{US}:2026-11-15"]
+    assert "getReportDocument" not in client.names()
+
+    dataset.periods = ["2026-11-08"]
+    client.next_script = lambda n: Script(["FATAL"], b"\x1f\x8b broken gzip")
+    outcome = reports.sync(job(), dataset)
+    assert outcome.notes[0].warning and "FATAL" in outcome.notes[0].text
+    assert ledger(db, "fatal:")[f"fatal:{US}:2026-11-08"]["count"] == 1
+
+
 def test_fatal_is_retried_after_the_cooldown_and_given_up_after_the_last_attempt(
     job: Callable[..., DatasetJob],
     client: ScriptedClient,
@@ -228,7 +294,7 @@ def test_fatal_is_retried_after_the_cooldown_and_given_up_after_the_last_attempt
     assert reports.sync(job(), dataset).notes == []  # cooling down: nothing asked
     clock.advance(hours=1, seconds=1)
     outcome = reports.sync(job(), dataset)
-    assert "giving up after 2 attempts" in outcome.notes[0].text
+    assert "giving up after 2 attempts. Amazon's reason: no" in outcome.notes[0].text
     clock.advance(days=30)
     reports.sync(job(), dataset)
     assert client.names().count("createReport") == 2

@@ -6,13 +6,15 @@ getReportDocument → a streamed download, written in batches.
 
 The ledger is the dataset's `sync_state`: `inflight:<key>` holds the report id of a period from
 the moment Amazon accepts the request, so the next run polls a report a dead run asked for instead
-of asking again; `fatal:<key>` holds when a period last ended FATAL and how often.
+of asking again; `fatal:<key>` holds when a period last ended FATAL, how often, and Amazon's reason.
 https://developer-docs.amazon.com/sp-api/docs/reports-api-v2021-06-30-reference (FACTS.md §7, §8)
 """
 
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,10 +30,14 @@ from soldscope_cli.sync.document import (
     DocumentError,
     DocumentFormat,
     Rows,
+    read_head,
 )
 
 INFLIGHT = "inflight:"
 FATAL = "fatal:"
+# A FATAL report's document is a short error message; more than this is not a message.
+ERROR_DOCUMENT_BYTES = 64 * 1024
+REASON_CHARS = 300
 
 
 @dataclass(frozen=True)
@@ -313,7 +319,7 @@ def _advance(
         outcome.note(f"{where}: no data (report CANCELLED)")
         return True
     if status == "FATAL":
-        _record_fatal(job, dataset, report, outcome)
+        _record_fatal(job, dataset, report, body.get("reportDocumentId"), outcome)
         return True
     return False
 
@@ -328,14 +334,18 @@ def _record_fatal(
     job: DatasetJob,
     dataset: ReportDataset,
     report: Requested,
+    document_id: object,
     outcome: DatasetOutcome,
 ) -> None:
     policy = dataset.policy
+    reason = _fatal_reason(job, report, document_id)
     key = FATAL + report.period.key
     previous = job.db.get_sync_state(job.store_id, dataset.name, key)
     count = (int(json.loads(previous).get("count", 1)) if previous else 0) + 1
     now = job.clock()
-    mark = {"at": to_db_time(now), "count": count, "report_id": report.report_id}
+    mark: dict[str, Any] = {"at": to_db_time(now), "count": count, "report_id": report.report_id}
+    if reason:
+        mark["reason"] = reason
     job.db.update_sync_state(
         job.store_id,
         dataset.name,
@@ -350,9 +360,72 @@ def _record_fatal(
     )
     outcome.note(
         f"{report.period.label}: Amazon could not produce the report (FATAL, report "
-        f"{report.report_id}); {then}",
+        f"{report.report_id}); {then}" + (f". Amazon's reason: {reason}" if reason else ""),
         warning=True,
     )
+
+
+def _fatal_reason(job: DatasetJob, report: Requested, document_id: object) -> str | None:
+    """Amazon's reason for a FATAL report: the text of the report's own document, when it has one.
+
+    A reason that cannot be read leaves the FATAL as it is; it never fails the dataset.
+    """
+    if not isinstance(document_id, str) or not document_id:
+        return None
+    try:
+        document = job.client.get_report_document(document_id)
+        url = document.get("url")
+        if not isinstance(url, str) or not url:
+            return None
+        with job.client.open_document(url) as chunks:
+            data, more = read_head(chunks, ERROR_DOCUMENT_BYTES)
+    except (SpapiError, DocumentError) as exc:
+        log.warning(
+            "%s %s: the error document of FATAL report %s could not be read: %s",
+            job.name,
+            report.period.label,
+            report.report_id,
+            exc,
+        )
+        return None
+    return amazon_reason(data, complete=not more)
+
+
+def amazon_reason(data: bytes, *, complete: bool = True) -> str | None:
+    """The message of a FATAL report's document, as one clean line of at most REASON_CHARS.
+
+    Amazon writes `{"errorDetails": "..."}` (FACTS.md §8); anything else is shown as it is. The
+    text is Amazon's, shown on terminals and in logs: control characters and escape sequences
+    are removed.
+    """
+    text = data.decode("utf-8", errors="replace")
+    details: Any = text
+    if complete:
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict) and "errorDetails" in parsed:
+            details = parsed["errorDetails"]
+        elif parsed is not None:
+            details = parsed
+    if not isinstance(details, str):
+        details = json.dumps(details, ensure_ascii=False, separators=(",", ":"))
+    return one_line(details, REASON_CHARS) or None
+
+
+_ESCAPE = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|.)")
+
+
+def one_line(text: str, limit: int) -> str:
+    """`text` without escape sequences or control characters, whitespace collapsed, cut to
+    `limit` characters (an ellipsis marks the cut)."""
+    text = _ESCAPE.sub("", text)
+    text = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in text)
+    text = " ".join(text.split())
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    return text
 
 
 def _load(
