@@ -12,6 +12,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import repeat
 from typing import Any
 
 from soldscope_cli.sync import reports
@@ -222,7 +223,12 @@ _PICK = operator.itemgetter(*_FIELDS)
 
 def rows_of(fixed: tuple[int, int], items: list[Any]) -> Rows:
     """Rows (load_id, store_id, *fields) of a batch of items."""
-    return [_row(fixed, item) for item in items]
+    try:
+        # map() over C callables runs no Python code per row: a function call per row was a
+        # tenth of the load. A missing field or a non-object takes the careful path below.
+        return list(map(operator.add, repeat(fixed), map(_PICK, items)))
+    except (KeyError, TypeError):
+        return [_row(fixed, item) for item in items]
 
 
 def _row(fixed: tuple[int, int], item: Any) -> tuple[Any, ...]:
