@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import time
 import zlib
 from collections.abc import Iterator
 
@@ -12,9 +13,13 @@ import pytest
 from soldscope_cli.sync.document import (
     MAX_LINE,
     MAX_SLICE,
+    PARSE_BUFFER,
+    READ_AHEAD_BLOCK,
+    READ_AHEAD_BLOCKS,
     BadLines,
     ChunkStream,
     DocumentError,
+    ReadAhead,
     _backend,
     flat_file_records,
     json_items,
@@ -188,3 +193,53 @@ def test_read_head_is_bounded() -> None:
     data, more = read_head([gzip.compress(b"x" * 1000)], 100)
     assert (data, more) == (b"x" * 100, True)
     assert read_head([b"short"], 100) == (b"short", False)
+
+
+# --- read-ahead on a helper thread ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [1, 1000, PARSE_BUFFER, 3 * PARSE_BUFFER + 7, -1])
+def test_read_ahead_reads_what_the_stream_holds(size: int) -> None:
+    raw = document(20_000)
+    with ReadAhead(cut(gzip.compress(raw), 4096)) as stream:
+        pieces = []
+        while piece := stream.read(size):
+            assert size < 0 or len(piece) <= size
+            pieces.append(piece)
+    assert b"".join(pieces) == raw
+    assert stream.gzip is True and stream.bytes_out == len(raw)
+    assert stream.compressed_bytes == len(gzip.compress(raw))
+
+
+def test_read_ahead_feeds_the_parser() -> None:
+    with ReadAhead(cut(gzip.compress(document(2000)), 999)) as stream:
+        assert len(list(json_items(stream, PREFIX))) == 2000
+
+
+def test_read_ahead_raises_a_download_error_after_the_bytes_before_it() -> None:
+    raw = document(20_000)
+
+    def failing() -> Iterator[bytes]:
+        yield raw[: 2 * PARSE_BUFFER]
+        raise OSError("connection reset")
+
+    with ReadAhead(failing()) as stream:
+        assert stream.read(2 * PARSE_BUFFER) == raw[: 2 * PARSE_BUFFER]
+        with pytest.raises(OSError, match="connection reset"):
+            stream.read(10)
+
+
+def test_leaving_early_stops_the_read_thread_and_bounds_what_it_read() -> None:
+    pulled = {"chunks": 0}
+
+    def endless() -> Iterator[bytes]:
+        while True:
+            pulled["chunks"] += 1
+            yield b"x" * 65536
+
+    with ReadAhead(endless()) as stream:
+        stream.read(10)
+        time.sleep(0.05)
+    assert not stream._thread.is_alive()
+    # A few blocks ahead, never the whole (here: endless) document.
+    assert pulled["chunks"] * 65536 <= (READ_AHEAD_BLOCKS + 4) * READ_AHEAD_BLOCK

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -417,7 +418,7 @@ def test_a_broken_document_fails_its_period_and_publishes_nothing(
     assert dataset.loaded == {}
 
 
-def test_stopping_mid_document_publishes_nothing(
+def test_stopping_mid_document_publishes_nothing_and_ends_the_read_thread(
     job: Callable[..., DatasetJob], client: ScriptedClient, dataset: MemoryDataset
 ) -> None:
     client.next_script = lambda n: Script(["DONE"], gz_json([{"n": i} for i in range(2000)]))
@@ -430,6 +431,7 @@ def test_stopping_mid_document_publishes_nothing(
         reports.sync(job(stopping=stopping), dataset)
     assert dataset.loaded == {}
     assert len(dataset.loads[0].staged) == added
+    assert not [t for t in threading.enumerate() if t.name == "soldscope-read"]
 
 
 def test_a_download_that_fails_midway_fails_its_period_after_the_rows_before(

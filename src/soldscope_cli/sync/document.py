@@ -9,6 +9,8 @@ tab-separated flat files (a header row, then one record per line).
 from __future__ import annotations
 
 import codecs
+import queue
+import threading
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -26,9 +28,22 @@ GZIP_MAGIC = b"\x1f\x8b"
 MAX_SLICE = 1 << 20
 # ijson's read size: large enough that per-call overhead vanishes, small enough to stay flat.
 PARSE_BUFFER = 256 * 1024
+# Read-ahead: decompressed blocks of this size, at most READ_AHEAD_BLOCKS waiting. Enough to keep
+# the download thread ahead of the parser; little enough that memory never follows the document.
+READ_AHEAD_BLOCK = 64 * 1024
+READ_AHEAD_BLOCKS = 4
+# How long closing waits for the download thread: it stops at its next chunk, within
+# milliseconds, unless the network stalls; a stalled read ends when the download is closed.
+STOP_WAIT_S = 1.0
 # A flat file line longer than this is skipped as bad rather than buffered: a file without line
 # breaks must not end up in memory whole.
 MAX_LINE = 1 << 20
+
+
+class ByteStream(Protocol):
+    """What the parsers read: a document's decompressed bytes."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 class DocumentError(Exception):
@@ -135,7 +150,7 @@ class ChunkStream:
         self._pending = chunk
 
 
-def json_items(stream: ChunkStream, prefix: str) -> Iterator[dict[str, Any]]:
+def json_items(stream: ByteStream, prefix: str) -> Iterator[dict[str, Any]]:
     """The objects under `prefix` (ijson syntax), parsed incrementally with the fastest backend."""
     try:
         # Items are yielded as they come: a per-item check here costs ~10% of the load rate;
@@ -165,9 +180,7 @@ class BadLines:
             self.examples.append(f"line {line}: {why}")
 
 
-def flat_file_records(
-    stream: ChunkStream, encoding: str, bad: BadLines
-) -> Iterator[dict[str, str]]:
+def flat_file_records(stream: ByteStream, encoding: str, bad: BadLines) -> Iterator[dict[str, str]]:
     """The lines of a tab-separated flat file as {column: value}, named by its header row.
 
     A line that does not decode in `encoding` or has more or fewer fields than the header is counted
@@ -224,7 +237,7 @@ def flat_file_records(
 class DocumentFormat(Protocol):
     """How a report's document turns into records (one object per row of its dataset)."""
 
-    def records(self, stream: ChunkStream, bad: BadLines) -> Iterator[Any]: ...
+    def records(self, stream: ByteStream, bad: BadLines) -> Iterator[Any]: ...
 
 
 @dataclass(frozen=True)
@@ -234,7 +247,7 @@ class JsonDocument:
 
     prefix: str
 
-    def records(self, stream: ChunkStream, bad: BadLines) -> Iterator[Any]:
+    def records(self, stream: ByteStream, bad: BadLines) -> Iterator[Any]:
         return json_items(stream, self.prefix)
 
 
@@ -244,7 +257,7 @@ class FlatFile:
 
     encoding: str = "utf-8"
 
-    def records(self, stream: ChunkStream, bad: BadLines) -> Iterator[Any]:
+    def records(self, stream: ByteStream, bad: BadLines) -> Iterator[Any]:
         return flat_file_records(stream, self.encoding, bad)
 
 
@@ -256,3 +269,112 @@ def read_head(chunks: Iterable[bytes], limit: int) -> tuple[bytes, bool]:
 
 
 Rows = list[tuple[Any, ...]]
+
+
+class _Closed(Exception):
+    """The reader was closed: the download thread ends where it is."""
+
+
+class _Failed:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+class ReadAhead:
+    """A document's bytes, downloaded and gunzipped on a helper thread a few blocks ahead.
+
+    Socket reads and inflating release the GIL, so on this thread they use a second core while
+    the caller parses and writes. The rest of a load (ijson building objects, the row builder,
+    sqlite3 binding parameters) holds the GIL, and moving it to a thread only adds handovers:
+    this is the part worth moving. Blocks wait in a bounded queue, so memory stays flat. An error
+    on the thread is raised by the read that reaches it. Use as a context manager: leaving it
+    stops the thread at its next chunk.
+    """
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._source = ChunkStream(self._until_closed(chunks))
+        self._queue: queue.Queue[bytes | _Failed] = queue.Queue(maxsize=READ_AHEAD_BLOCKS)
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._produce, name="soldscope-read", daemon=True)
+        self._block = b""
+        self._at = 0
+        self._end = False
+        self.bytes_out = 0
+
+    @property
+    def gzip(self) -> bool | None:
+        return self._source.gzip
+
+    @property
+    def compressed_bytes(self) -> int:
+        return self._source.compressed_bytes
+
+    def __enter__(self) -> ReadAhead:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to `size` bytes (all remaining when size < 0); b"" at the end."""
+        parts: list[bytes] = []
+        want = size
+        while want:
+            if self._at >= len(self._block):
+                if self._end:
+                    break
+                item = self._queue.get()
+                if isinstance(item, _Failed):
+                    raise item.error
+                if not item:
+                    self._end = True
+                    break
+                self._block, self._at = item, 0
+            left = len(self._block) - self._at
+            take = left if want < 0 else min(want, left)
+            parts.append(self._block[self._at : self._at + take])
+            self._at += take
+            if want > 0:
+                want -= take
+        out = parts[0] if len(parts) == 1 else b"".join(parts)
+        self.bytes_out += len(out)
+        return out
+
+    def close(self) -> None:
+        """Stop the download thread and wait (briefly) for it to end."""
+        self._closed.set()
+        while True:  # unblock a put waiting for room
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+        if self._thread.ident is not None:
+            self._thread.join(STOP_WAIT_S)
+
+    def _until_closed(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        for chunk in chunks:
+            if self._closed.is_set():
+                raise _Closed
+            yield chunk
+
+    def _put(self, item: bytes | _Failed) -> None:
+        if self._closed.is_set():
+            raise _Closed
+        self._queue.put(item)
+
+    def _produce(self) -> None:
+        try:
+            while block := self._source.read(READ_AHEAD_BLOCK):
+                self._put(block)
+            self._put(b"")
+        except _Closed:
+            return
+        except BaseException as exc:  # handed to the reader, which raises it
+            try:
+                self._put(_Failed(exc))
+            except _Closed:
+                return

@@ -2,7 +2,8 @@
 
 A report dataset declares what it asks Amazon for and where the rows go (`ReportDataset`); `sync`
 does the rest the same way for each: createReport → getReport, polled with backoff →
-getReportDocument → a streamed download, written in batches.
+getReportDocument → a streamed download (fetched and gunzipped a few blocks ahead on a helper
+thread), parsed and written in batches.
 
 The ledger is the dataset's `sync_state`: `inflight:<key>` holds the report id of a period from
 the moment Amazon accepts the request, so the next run polls a report a dead run asked for instead
@@ -26,9 +27,9 @@ from soldscope_cli.db.model import from_db_time, to_db_time
 from soldscope_cli.sync.base import DatasetFailed, DatasetJob, DatasetOutcome, log
 from soldscope_cli.sync.document import (
     BadLines,
-    ChunkStream,
     DocumentError,
     DocumentFormat,
+    ReadAhead,
     Rows,
     read_head,
 )
@@ -453,8 +454,7 @@ def _load(
     held: Rows = []
     job.progress(f"{where}: downloading")
     bad = BadLines()
-    with job.client.open_document(url) as chunks:
-        stream = ChunkStream(chunks)
+    with job.client.open_document(url) as chunks, ReadAhead(chunks) as stream:
         records = iter(dataset.document.records(stream, bad))
         while batch := list(islice(records, size)):
             rows = load.rows(batch)
