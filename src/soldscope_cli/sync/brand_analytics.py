@@ -100,6 +100,7 @@ class SearchTermsReports:
 
     @property
     def batch_rows(self) -> int:
+        # The module's constant, read when a load starts: the knob tests and benchmarks turn.
         return BATCH_ROWS
 
     def plan(self, job: DatasetJob) -> list[Period]:

@@ -91,8 +91,8 @@ class ReportLoad(Protocol):
         ...
 
     def rows(self, records: list[Any]) -> Rows:
-        """The row parser: a batch of the document's records as rows. Runs on the parse thread,
-        so it must not touch the database."""
+        """The row parser: a batch of the document's records (JSON objects, or a flat file's
+        {column: text}) as the rows `add` and `finish` store."""
         ...
 
     def add(self, rows: Rows) -> None:
