@@ -7,6 +7,9 @@ gunzips and json.loads the whole document, then inserts the rows.
     python benchmarks/sync_ba.py                  # 100 MB and 1 GB
     python benchmarks/sync_ba.py --sizes 100      # just 100 MB
     python benchmarks/sync_ba.py --no-baseline    # skip the (memory-hungry) baseline
+    python benchmarks/sync_ba.py --sizes 100 --repeat 5
+                                                  # medians of 5 runs, each sync next to its
+                                                  # baseline: on a busy machine compare the ratio
     python benchmarks/sync_ba.py --database-url postgresql://me@localhost/postgres
                                                   # into PostgreSQL (team mode): a fresh database
                                                   # per size is created there and dropped after
@@ -20,6 +23,7 @@ import argparse
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -254,6 +258,23 @@ def _bench(
     return result
 
 
+def medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One result per size: each figure's median over the runs, and the median of the runs'
+    load-to-baseline ratios (noise on a shared machine moves both figures of a run together)."""
+    result: dict[str, Any] = {"engine": runs[0]["engine"], "size_mb": runs[0]["size_mb"]}
+    for key, value in runs[0].items():
+        if key not in result and isinstance(value, int | float):
+            result[key] = statistics.median(r[key] for r in runs if r.get(key) is not None)
+    ratios = [
+        r["soldscope_load_rows_s"] / r["baseline_rows_s"]
+        for r in runs
+        if r.get("soldscope_load_rows_s") and r.get("baseline_rows_s")
+    ]
+    result["load_vs_baseline"] = statistics.median(ratios) if ratios else None
+    result["runs"] = len(runs)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100,1000", help="uncompressed MB, comma-separated")
@@ -262,22 +283,31 @@ def main() -> None:
         "--database-url",
         help="load into PostgreSQL instead of SQLite: a server URL whose role may create databases",
     )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs per size; figures are their medians"
+    )
     options = parser.parse_args()
     results = [
-        bench(int(s), not options.no_baseline, options.database_url)
+        medians(
+            [
+                bench(int(s), not options.no_baseline, options.database_url)
+                for _ in range(max(1, options.repeat))
+            ]
+        )
         for s in options.sizes.split(",")
     ]
     print(
         f"{'engine':>10} {'document':>9} {'rows':>11} {'soldscope RSS':>14} {'rows/s':>10} {'load rows/s':>12}"
-        f" {'baseline RSS':>13} {'rows/s':>10}"
+        f" {'baseline RSS':>13} {'rows/s':>10} {'load/baseline':>14}"
     )
     for r in results:
         base_rss = f"{r['baseline_rss_mb']:.0f} MB" if "baseline_rss_mb" in r else "-"
         base_rate = f"{r['baseline_rows_s']:,.0f}" if "baseline_rows_s" in r else "-"
+        ratio = f"{r['load_vs_baseline']:.2f}" if r["load_vs_baseline"] else "-"
         print(
-            f"{r['engine']:>10} {r['size_mb']:>6} MB {r['rows']:>11,} {r['soldscope_rss_mb']:>11.0f} MB"
+            f"{r['engine']:>10} {r['size_mb']:>6} MB {r['rows']:>11,.0f} {r['soldscope_rss_mb']:>11.0f} MB"
             f" {r['soldscope_rows_s']:>10,.0f} {r['soldscope_load_rows_s'] or 0:>12,.0f}"
-            f" {base_rss:>13} {base_rate:>10}"
+            f" {base_rss:>13} {base_rate:>10} {ratio:>14}"
         )
     print(json.dumps(results, indent=1))
 

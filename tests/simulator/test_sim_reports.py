@@ -290,3 +290,43 @@ def test_get_reports_filters_and_pages(client: httpx.Client, token: str) -> None
         REPORTS, params={"nextToken": first["nextToken"], "pageSize": "5"}, headers=auth(token)
     )
     assert mixed.status_code == 400
+
+
+def test_a_fatal_report_carries_amazons_reason_in_its_document(
+    client: httpx.Client, token: str
+) -> None:
+    # Monday..Sunday is not a Brand Analytics week: FATAL, with a document that says why.
+    report = poll_until_final(
+        client, token, search_terms(client, token, "2026-02-23", "2026-03-01")
+    )
+    assert report["processingStatus"] == "FATAL"
+    info = client.get(
+        f"/reports/2021-06-30/documents/{report['reportDocumentId']}", headers=auth(token)
+    ).json()
+    assert info["compressionAlgorithm"] == "GZIP"
+    body = client.get(info["url"]).content
+    assert body[:2] != b"\x1f\x8b"  # plain, whatever the label says (FACTS.md §8)
+    assert "exactly one complete WEEK" in json.loads(body)["errorDetails"]
+
+
+def test_a_forced_fatal_carries_the_scenarios_reason(
+    sim: Simulator, client: httpx.Client, token: str
+) -> None:
+    sim.set_reports(
+        outcomes={SEARCH_TERMS: "FATAL"}, error_details={SEARCH_TERMS: "Internal failure 42"}
+    )
+    report = poll_until_final(client, token, search_terms(client, token))
+    assert report["processingStatus"] == "FATAL"
+    info = client.get(
+        f"/reports/2021-06-30/documents/{report['reportDocumentId']}", headers=auth(token)
+    ).json()
+    assert client.get(info["url"]).json() == {"errorDetails": "Internal failure 42"}
+    listed = client.get(REPORTS, params={"reportTypes": SEARCH_TERMS}, headers=auth(token)).json()
+    assert listed["reports"][0]["reportDocumentId"] == report["reportDocumentId"]
+
+
+def test_error_details_must_be_texts(sim: Simulator) -> None:
+    from soldscope_cli.simulator.scenario import ScenarioError
+
+    with pytest.raises(ScenarioError, match=r"reports.error_details.X must be a text"):
+        sim.set_reports(error_details={"X": 3})

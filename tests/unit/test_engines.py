@@ -246,3 +246,26 @@ def test_a_delete_waits_for_a_write_in_flight_and_removes_its_rows(db: Database)
     assert query(db, "SELECT COUNT(*) FROM checks") == [(0,)]
     with pytest.raises(StoreDeleted):
         db.update_sync_state(store_id, "inventory", T0, set_={"cursor": "x"})
+
+
+@pytest.mark.parametrize("count", [1, 999, 2503])
+def test_search_term_rows_are_stored_exactly_whatever_their_number(
+    db: Database, count: int
+) -> None:
+    store_id = db.store_id("a")
+    load_id = db.search_terms.start_load(store_id, US, "2026-05-24", "R1", T0)
+    rows = [
+        (load_id, store_id, "Amazon.com", f"t{i}", i, f"B{i:09d}", None, 1, 0.5, 0.25)
+        for i in range(count)
+    ]
+    db.search_terms.add_rows(rows[: count // 2])
+    db.search_terms.mark_loaded(
+        store_id, US, "2026-05-24", "2026-05-30", report_id="R1", status="DONE",
+        row_count=count, at=T0, load_id=load_id, rows=rows[count // 2 :],
+    )  # fmt: skip
+    stored = query(
+        db,
+        "SELECT search_term, search_frequency_rank, clicked_item_name, click_share"
+        " FROM ba_search_terms ORDER BY search_frequency_rank",
+    )
+    assert stored == [(f"t{i}", i, None, 0.5) for i in range(count)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import gzip
+import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -107,7 +108,8 @@ class ReportRecord:
             return "IN_PROGRESS"
         self.final_status = self.outcome
         self.processing_end = now
-        if self.outcome == "DONE":
+        # A FATAL report with a reason carries a document too: the reason (FACTS.md §8).
+        if self.outcome == "DONE" or self.document.get("kind") == "error":
             self.document_id = (
                 f"amzn1.spdoc.1.4.{BY_ID[self.marketplace_ids[0]].region}."
                 f"{uuid.uuid4()}.T{self.report_id[-6:]}"
@@ -136,7 +138,7 @@ class ReportRecord:
             body["processingStartTime"] = iso(self.processing_start)
         if self.processing_end is not None:
             body["processingEndTime"] = iso(self.processing_end)
-        if self.document_id and status == "DONE":
+        if self.document_id and status in ("DONE", "FATAL"):
             body["reportDocumentId"] = self.document_id
         return body
 
@@ -178,6 +180,31 @@ def period_is_valid(
     return False
 
 
+def search_terms_error(
+    period: str | None,
+    start_text: str | None,
+    end_text: str | None,
+    marketplace_ids: list[str],
+    seller: SellerSettings,
+    today: date,
+) -> str | None:
+    """Why Amazon would end a search terms report FATAL (its error document's text), or None."""
+    if len(marketplace_ids) != 1:
+        return (
+            "Brand Analytics reports cover exactly one marketplace: request one per marketplaceId."
+        )
+    if marketplace_ids[0] not in seller.marketplace_ids():
+        return f"The selling partner is not registered in marketplace {marketplace_ids[0]}."
+    if period not in ("DAY", "WEEK", "MONTH", "QUARTER"):
+        return "reportOptions.reportPeriod must be one of DAY, WEEK, MONTH, QUARTER."
+    if not period_is_valid(period, start_text, end_text, today):
+        return (
+            f"dataStartTime and dataEndTime must span exactly one complete {period} that has"
+            " ended (a WEEK runs Sunday to Saturday)."
+        )
+    return None
+
+
 def create_report(
     engine: Engine, request: Request, seller: SellerSettings, _: dict[str, str]
 ) -> Response:
@@ -215,15 +242,19 @@ def create_report(
 
     now = engine.now()
     outcome = "DONE"
+    error: str | None = None
     document: dict[str, Any] = {}
     if report_type == SEARCH_TERMS:
         period = options.get("reportPeriod")
-        ok = period_is_valid(
-            period, times["dataStartTime"], times["dataEndTime"], to_datetime(now).date()
+        error = search_terms_error(
+            period,
+            times["dataStartTime"],
+            times["dataEndTime"],
+            marketplace_ids,
+            seller,
+            to_datetime(now).date(),
         )
-        if len(marketplace_ids) != 1 or marketplace_ids[0] not in seller.marketplace_ids():
-            ok = False
-        if ok:
+        if error is None:
             start_day = parse_iso(times["dataStartTime"] or "").date().isoformat()
             end_day = parse_iso(times["dataEndTime"] or "").date().isoformat()
             document = {
@@ -244,6 +275,9 @@ def create_report(
         document = {"kind": "table", "rows": min(seller.inventory_items, 100)}
     with engine.lock:
         outcome = engine.scenario.reports.outcomes.get(report_type, outcome)
+        if outcome == "FATAL":
+            error = engine.scenario.reports.error_details.get(report_type, error)
+            document = {"kind": "error", "details": error} if error else {}
         record = ReportRecord(
             report_id=engine.next_report_id(),
             seller_id=seller.selling_partner_id,
@@ -427,6 +461,11 @@ def download(engine: Engine, request: Request) -> Response:
     if record is None or seller is None:
         return _s3_error(404, "NoSuchKey", "The specified key does not exist.")
     headers = {"Content-Type": "application/octet-stream"}
+    if record.document.get("kind") == "error":
+        # Served plain although getReportDocument said GZIP, as Amazon does with some documents
+        # (FACTS.md §8): a client has to look at the bytes, not the label.
+        body = json.dumps({"errorDetails": record.document["details"]}).encode()
+        return Response(200, body, headers)
     if query.get("response-content-encoding") == "gzip":
         headers["Content-Encoding"] = "gzip"
     if record.document.get("kind") == "search_terms":

@@ -105,6 +105,8 @@ class ReportSettings:
     seconds_in_queue: float = 0.0
     seconds_in_progress: float = 0.0
     outcomes: dict[str, str] = field(default_factory=dict)
+    # Report type → Amazon's reason: a FATAL report of that type carries a document saying it.
+    error_details: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -385,12 +387,17 @@ def parse_reports(data: Any, base: ReportSettings | None = None) -> ReportSettin
                 f"scenario: reports.outcomes.{report_type} must be one of: "
                 + ", ".join(REPORT_OUTCOMES)
             )
+    error_details = r.get("error_details", dict, b.error_details)
+    for report_type, text in error_details.items():
+        if not isinstance(text, str) or not text:
+            raise ScenarioError(f"scenario: reports.error_details.{report_type} must be a text")
     value = ReportSettings(
         polls_in_queue=r.non_negative("polls_in_queue", int, b.polls_in_queue),
         polls_in_progress=r.non_negative("polls_in_progress", int, b.polls_in_progress),
         seconds_in_queue=r.non_negative("seconds_in_queue", float, b.seconds_in_queue),
         seconds_in_progress=r.non_negative("seconds_in_progress", float, b.seconds_in_progress),
         outcomes=dict(outcomes),
+        error_details=dict(error_details),
     )
     r.done()
     return value

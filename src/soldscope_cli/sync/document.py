@@ -1,36 +1,64 @@
-"""Report documents read as a stream: gunzip chunk by chunk, parse JSON item by item.
+"""Report documents read as a stream: gunzip chunk by chunk, parse record by record.
 
 Brand Analytics documents reach 1.6 GB (FACTS.md §7); memory must not grow with their size, so
-nothing here ever holds more than one decompressed slice and one batch of rows.
+nothing here ever holds more than one decompressed slice and a few lines.
+Two formats: JSON, whose records are the objects under a prefix (ijson), and Amazon's
+tab-separated flat files (a header row, then one record per line).
 """
 
 from __future__ import annotations
 
+import codecs
+import queue
+import threading
 import zlib
 from collections.abc import Iterable, Iterator
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import ijson  # type: ignore[import-untyped]
 
 # zlib's wbits 32 + 15: accept a gzip or zlib header, with the largest window.
 AUTO_HEADER_WBITS = 47
+# A gzip member starts with these two bytes (RFC 1952 §2.3.1). Amazon labels some plain documents
+# GZIP and serves some gzip ones unlabelled (FACTS.md §8): the bytes decide, not the label.
+GZIP_MAGIC = b"\x1f\x8b"
 # Upper bound of decompressed bytes produced per inflate call: keeps a highly compressible chunk
 # from ballooning in memory.
 MAX_SLICE = 1 << 20
 # ijson's read size: large enough that per-call overhead vanishes, small enough to stay flat.
 PARSE_BUFFER = 256 * 1024
+# Read-ahead: decompressed blocks of this size, at most READ_AHEAD_BLOCKS waiting. Enough to keep
+# the download thread ahead of the parser; little enough that memory never follows the document.
+READ_AHEAD_BLOCK = 64 * 1024
+READ_AHEAD_BLOCKS = 4
+# How long closing waits for the download thread: it stops at its next chunk, within
+# milliseconds, unless the network stalls; a stalled read ends when the download is closed.
+STOP_WAIT_S = 1.0
+# A flat file line longer than this is skipped as bad rather than buffered: a file without line
+# breaks must not end up in memory whole.
+MAX_LINE = 1 << 20
+
+
+class ByteStream(Protocol):
+    """What the parsers read: a document's decompressed bytes."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 class DocumentError(Exception):
-    """A report document could not be decoded (truncated gzip, broken JSON)."""
+    """A report document could not be decoded (truncated gzip, broken JSON, unreadable header)."""
 
 
 class ChunkStream:
-    """A read()-able byte stream over an iterator of chunks, optionally gunzipped on the fly."""
+    """A read()-able byte stream over an iterator of chunks, gunzipped on the fly when gzip.
 
-    def __init__(self, chunks: Iterable[bytes], *, gzip: bool) -> None:
+    gzip=None (what the sync uses) decides from the first two bytes; True or False forces it.
+    """
+
+    def __init__(self, chunks: Iterable[bytes], *, gzip: bool | None = None) -> None:
         self._chunks = iter(chunks)
-        self._gzip = gzip
+        self.gzip = gzip
         self._inflater = zlib.decompressobj(AUTO_HEADER_WBITS) if gzip else None
         self._pending = b""  # compressed input not yet fed to the inflater
         self._buffer = b""  # output not yet returned
@@ -45,6 +73,8 @@ class ChunkStream:
         """Up to `size` bytes (all remaining when size < 0); b"" at the end."""
         if size == 0:
             return b""
+        if self.gzip is None:
+            self._sniff()
         while not self._done and (size < 0 or len(self._buffer) < size):
             # Inflate no more than asked for: the buffer then rarely needs slicing (copying).
             self._fill(MAX_SLICE if size < 0 else min(MAX_SLICE, size - len(self._buffer)))
@@ -54,6 +84,21 @@ class ChunkStream:
             out, self._buffer = self._buffer[:size], self._buffer[size:]
         self.bytes_out += len(out)
         return out
+
+    def _sniff(self) -> None:
+        head = b""
+        while len(head) < len(GZIP_MAGIC):
+            chunk = self._next_chunk()
+            if chunk is None:
+                break
+            head += chunk
+        self.gzip = head.startswith(GZIP_MAGIC)
+        if self.gzip:
+            self._inflater = zlib.decompressobj(AUTO_HEADER_WBITS)
+            self._pending = head
+        else:
+            self._buffer = head
+            self._done = not head
 
     def _next_chunk(self) -> bytes | None:
         for chunk in self._chunks:
@@ -105,7 +150,7 @@ class ChunkStream:
         self._pending = chunk
 
 
-def json_items(stream: ChunkStream, prefix: str) -> Iterator[dict[str, Any]]:
+def json_items(stream: ByteStream, prefix: str) -> Iterator[dict[str, Any]]:
     """The objects under `prefix` (ijson syntax), parsed incrementally with the fastest backend."""
     try:
         # Items are yielded as they come: a per-item check here costs ~10% of the load rate;
@@ -120,3 +165,216 @@ def _backend() -> Any:
         return ijson.get_backend("yajl2_c")
     except (ImportError, ValueError):
         return ijson
+
+
+@dataclass
+class BadLines:
+    """Lines a flat file reader skipped: how many, and the first few, for the sync's note."""
+
+    count: int = 0
+    examples: list[str] = field(default_factory=list)
+
+    def add(self, line: int, why: str) -> None:
+        self.count += 1
+        if len(self.examples) < 3:
+            self.examples.append(f"line {line}: {why}")
+
+
+def flat_file_records(stream: ByteStream, encoding: str, bad: BadLines) -> Iterator[dict[str, str]]:
+    """The lines of a tab-separated flat file as {column: value}, named by its header row.
+
+    A line that does not decode in `encoding` or has more or fewer fields than the header is counted
+    in `bad` and skipped; the rest of the document still loads. Lines are split on the byte 0x0A
+    before decoding, which is safe in every encoding Amazon uses for flat files (UTF-8, Windows-1252,
+    Shift_JIS: none has 0x0A inside a character).
+    """
+    decode = codecs.getdecoder(encoding)
+    header: list[str] | None = None
+    number = 0
+    rest = b""
+    skipping = False  # inside a line already counted as too long
+    while True:
+        block = stream.read(PARSE_BUFFER)
+        lines = (rest + block).split(b"\n") if block else [rest]
+        rest = lines.pop() if block else b""
+        if block and len(rest) > MAX_LINE:
+            if not skipping:
+                bad.add(number + 1, f"longer than {MAX_LINE:,} bytes")
+            rest, skipping = b"", True
+        for raw in lines:
+            number += 1
+            if skipping:
+                skipping = False
+                continue
+            raw = raw.removesuffix(b"\r")
+            if not raw:
+                continue
+            if len(raw) > MAX_LINE:
+                bad.add(number, f"longer than {MAX_LINE:,} bytes")
+                continue
+            try:
+                text = decode(raw)[0]
+            except UnicodeDecodeError:
+                if header is None:
+                    raise DocumentError(f"the header row is not valid {encoding}") from None
+                bad.add(number, f"not valid {encoding}")
+                continue
+            fields = text.split("\t")
+            if header is None:
+                header = [name.strip() for name in fields]
+                header[0] = header[0].removeprefix("\ufeff")
+                continue
+            if len(fields) > len(header) and not any(fields[len(header) :]):
+                del fields[len(header) :]  # trailing tabs after the last column
+            if len(fields) != len(header):
+                bad.add(number, f"{len(fields)} fields where the header has {len(header)}")
+                continue
+            yield dict(zip(header, fields, strict=True))
+        if not block:
+            return
+
+
+class DocumentFormat(Protocol):
+    """How a report's document turns into records (one object per row of its dataset)."""
+
+    def records(self, stream: ByteStream, bad: BadLines) -> Iterator[Any]: ...
+
+
+@dataclass(frozen=True)
+class JsonDocument:
+    """A JSON document whose records are the objects under `prefix` (ijson syntax, e.g.
+    "dataByDepartmentAndSearchTerm.item")."""
+
+    prefix: str
+
+    def records(self, stream: ByteStream, bad: BadLines) -> Iterator[Any]:
+        return json_items(stream, self.prefix)
+
+
+@dataclass(frozen=True)
+class FlatFile:
+    """A tab-separated flat file in `encoding`; records are {column: text} dicts."""
+
+    encoding: str = "utf-8"
+
+    def records(self, stream: ByteStream, bad: BadLines) -> Iterator[Any]:
+        return flat_file_records(stream, self.encoding, bad)
+
+
+def read_head(chunks: Iterable[bytes], limit: int) -> tuple[bytes, bool]:
+    """The first `limit` bytes of a small document (gunzipped if gzip), and whether it had more."""
+    stream = ChunkStream(chunks)
+    data = stream.read(limit)
+    return data, bool(data) and bool(stream.read(1))
+
+
+Rows = list[tuple[Any, ...]]
+
+
+class _Closed(Exception):
+    """The reader was closed: the download thread ends where it is."""
+
+
+class _Failed:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+class ReadAhead:
+    """A document's bytes, downloaded and gunzipped on a helper thread a few blocks ahead.
+
+    Socket reads and inflating release the GIL, so on this thread they use a second core while
+    the caller parses and writes. The rest of a load (ijson building objects, the row builder,
+    sqlite3 binding parameters) holds the GIL, and moving it to a thread only adds handovers:
+    this is the part worth moving. Blocks wait in a bounded queue, so memory stays flat. An error
+    on the thread is raised by the read that reaches it. Use as a context manager: leaving it
+    stops the thread at its next chunk.
+    """
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._source = ChunkStream(self._until_closed(chunks))
+        self._queue: queue.Queue[bytes | _Failed] = queue.Queue(maxsize=READ_AHEAD_BLOCKS)
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._produce, name="soldscope-read", daemon=True)
+        self._block = b""
+        self._at = 0
+        self._end = False
+        self.bytes_out = 0
+
+    @property
+    def gzip(self) -> bool | None:
+        return self._source.gzip
+
+    @property
+    def compressed_bytes(self) -> int:
+        return self._source.compressed_bytes
+
+    def __enter__(self) -> ReadAhead:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to `size` bytes (all remaining when size < 0); b"" at the end."""
+        parts: list[bytes] = []
+        want = size
+        while want:
+            if self._at >= len(self._block):
+                if self._end:
+                    break
+                item = self._queue.get()
+                if isinstance(item, _Failed):
+                    raise item.error
+                if not item:
+                    self._end = True
+                    break
+                self._block, self._at = item, 0
+            left = len(self._block) - self._at
+            take = left if want < 0 else min(want, left)
+            parts.append(self._block[self._at : self._at + take])
+            self._at += take
+            if want > 0:
+                want -= take
+        out = parts[0] if len(parts) == 1 else b"".join(parts)
+        self.bytes_out += len(out)
+        return out
+
+    def close(self) -> None:
+        """Stop the download thread and wait (briefly) for it to end."""
+        self._closed.set()
+        while True:  # unblock a put waiting for room
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+        if self._thread.ident is not None:
+            self._thread.join(STOP_WAIT_S)
+
+    def _until_closed(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        for chunk in chunks:
+            if self._closed.is_set():
+                raise _Closed
+            yield chunk
+
+    def _put(self, item: bytes | _Failed) -> None:
+        if self._closed.is_set():
+            raise _Closed
+        self._queue.put(item)
+
+    def _produce(self) -> None:
+        try:
+            while block := self._source.read(READ_AHEAD_BLOCK):
+                self._put(block)
+            self._put(b"")
+        except _Closed:
+            return
+        except BaseException as exc:  # handed to the reader, which raises it
+            try:
+                self._put(_Failed(exc))
+            except _Closed:
+                return

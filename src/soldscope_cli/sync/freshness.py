@@ -139,11 +139,13 @@ def _mark_problems(marks: dict[str, str], now: datetime) -> list[DataProblem]:
                 then = f"retried after {(at + FATAL_COOLDOWN):%Y-%m-%d %H:%MZ}"
             else:
                 then = "retried by the next sync"
+            reason = value.get("reason")
             found.append(
                 DataProblem(
                     "report_fatal",
                     f"{where}: Amazon could not produce the report (FATAL, report "
-                    f"{value.get('report_id', '?')}); {then}",
+                    f"{value.get('report_id', '?')}); {then}"
+                    + (f". Amazon's reason: {reason}" if isinstance(reason, str) else ""),
                 )
             )
         elif kind == "inflight":

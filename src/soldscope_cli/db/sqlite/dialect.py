@@ -8,6 +8,8 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import suppress
 from datetime import datetime
+from functools import lru_cache
+from itertools import chain
 from typing import Any
 
 from soldscope_cli.datasets.schema import Column, Kind
@@ -108,11 +110,24 @@ class SqliteDialect:
     def bulk_insert(
         self, tx: Tx, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
     ) -> None:
-        marks = ", ".join("?" for _ in columns)
-        tx.raw.executemany(
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",  # noqa: S608
-            scrub_rows(rows),
-        )
+        """Many rows per INSERT: executemany steps its statement once per row, and sqlite3
+        releases the GIL around every step, so per row it pays the module's overhead and a
+        handover to any other busy thread (whose return waits up to the 5 ms switch interval).
+        A statement of many rows, within the connection's bound-parameter limit, pays them once
+        per thousand rows."""
+        if not rows:
+            return
+        conn: sqlite3.Connection = tx.raw
+        width = len(columns)
+        limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width
+        per = max(1, min(_ROWS_PER_STATEMENT, limit))
+        whole = len(rows) - len(rows) % per
+        if whole:
+            many = _insert_sql(table, tuple(columns), per)
+            for start in range(0, whole, per):
+                conn.execute(many, list(chain.from_iterable(rows[start : start + per])))
+        if whole < len(rows):
+            conn.executemany(_insert_sql(table, tuple(columns), 1), rows[whole:])
 
     def stream(
         self, tx: Tx, sql: str, params: Sequence[Any], size: int
@@ -130,6 +145,18 @@ class SqliteDialect:
             # A reader that stopped early (`| head`) may close this after the connection is gone.
             with suppress(sqlite3.ProgrammingError):
                 cursor.close()
+
+
+_ROWS_PER_STATEMENT = 1000
+
+
+@lru_cache(maxsize=16)
+def _insert_sql(table: str, columns: tuple[str, ...], rows: int) -> str:
+    values = "(" + ", ".join("?" for _ in columns) + ")"
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES "  # noqa: S608 (declared identifiers)
+        + ", ".join([values] * rows)
+    )
 
 
 def _count_existing(
