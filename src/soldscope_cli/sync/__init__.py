@@ -1,1 +1,1 @@
-"""Synced data: the runner, one module per dataset, and the registry that lists them."""
+"""Synced data: the runner, the report lifecycle, and one sync module per declared dataset."""
