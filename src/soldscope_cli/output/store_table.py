@@ -32,8 +32,8 @@ if TYPE_CHECKING:
 
 BADGE_STYLE = {
     Status.ACTIVE: "bold green",
-    Status.EXPIRING_SOON: "bold yellow",
-    Status.EXPIRED: "bold yellow",
+    Status.EXPIRING_SOON: "bold yellow",  # act soon
+    Status.EXPIRED: "bold red",  # broken, like an error: nothing syncs until it is renewed
     Status.ERROR: "bold red",
 }
 # Column keys (for --columns) and their headers, in the table's order.
