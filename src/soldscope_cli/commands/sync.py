@@ -175,6 +175,8 @@ def sync_command(
             hint="update the client secret with `soldscope app set --client-secret-stdin` "
             "(Amazon makes them expire every 180 days)",
         )
+    if report.partial:
+        raise typer.Exit(int(ExitCode.INCOMPLETE))  # nothing failed; the backfill goes on
     if not report.ok:
         raise typer.Exit(int(ExitCode.UNHEALTHY))
 

@@ -131,9 +131,10 @@ def sync(job: DatasetJob) -> DatasetOutcome:
         job.check_stop()
         tracked.append(_request(job, marketplace_id, week))
     if len(wanted) > MAX_NEW_REPORTS:
-        outcome.note(
+        outcome.leave(
+            len(wanted) - MAX_NEW_REPORTS,
             f"{len(wanted) - MAX_NEW_REPORTS} more week(s) will be requested by the next syncs "
-            f"(Amazon allows about {MAX_NEW_REPORTS} report requests at once)"
+            f"(Amazon allows about {MAX_NEW_REPORTS} report requests at once)",
         )
     _poll(job, tracked, outcome)
     return outcome
@@ -221,8 +222,9 @@ def _poll(job: DatasetJob, tracked: list[_Period], outcome: DatasetOutcome) -> N
         if not remaining:
             break
         if job.clock() + timedelta(seconds=delay) > deadline:
-            outcome.note(
-                f"{len(remaining)} report(s) still processing at Amazon; the next sync loads them"
+            outcome.leave(
+                len(remaining),
+                f"{len(remaining)} report(s) still processing at Amazon; the next sync loads them",
             )
             break
         job.progress(f"brand analytics: waiting for {len(remaining)} report(s)")
