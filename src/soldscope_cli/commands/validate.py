@@ -130,6 +130,7 @@ def validate_command(
             f"soldscope validate --reauthorize {' '.join(due)}",
             markup=False,
             highlight=False,
+            soft_wrap=True,  # the command stays whole on its line, to copy
         )
     if code:
         raise typer.Exit(code)
