@@ -101,10 +101,10 @@ class SoldscopeGroup(TyperGroup):
         except click.UsageError as exc:
             raise _fail_usage(exc) from None
         except SoldscopeError as exc:
-            if getattr(ctx.obj, "debug", False):
-                raise
             from soldscope_cli.output.errors import render_error
 
+            if getattr(ctx.obj, "debug", False):
+                _print_traceback()
             render_error(ctx.obj, exc)
             raise typer.Exit(int(exc.exit_code)) from None
         except (KeyboardInterrupt, typer.Abort):
@@ -115,10 +115,11 @@ class SoldscopeGroup(TyperGroup):
             raise typer.Exit(int(ExitCode.BROKEN_PIPE)) from None
         except OSError as exc:
             # A read-only directory or a full disk: this machine's problem, said in one line.
-            if getattr(ctx.obj, "debug", False):
-                raise
             from soldscope_cli.errors import storage_error
             from soldscope_cli.output.errors import render_error
+
+            if getattr(ctx.obj, "debug", False):
+                _print_traceback()
 
             error = storage_error(exc)
             render_error(ctx.obj, error)
@@ -137,6 +138,20 @@ class SoldscopeGroup(TyperGroup):
             close = getattr(ctx.obj, "close", None)
             if close is not None:
                 close()
+
+
+def _print_traceback() -> None:
+    """--debug: the traceback of the error being handled, redacted, before its one-line error.
+
+    The exit code stays the documented one (75, 74, 2...): a debug run must not turn every
+    failure into 1, or a script could not be debugged as it runs.
+    """
+    import traceback
+
+    from soldscope_cli.redact import redact
+
+    sys.stderr.write(redact(traceback.format_exc()))
+    sys.stderr.flush()
 
 
 app = typer.Typer(

@@ -141,10 +141,25 @@ def storage_error(exc: OSError, *, doing: str = "write") -> StorageError:
     if exc.errno in _FULL:
         hint = f"free some space on the filesystem that holds {path}, then run the command again"
     elif exc.errno in _DENIED:
-        hint = (
-            f"make {path} writable for this user, or point SOLDSCOPE_CONFIG_DIR / "
-            "SOLDSCOPE_DATA_DIR at a writable directory"
-        )
+        hint = unwritable_hint(str(path), read_only_fs=exc.errno == errno.EROFS)
     else:
         hint = f"check {path} and its directory, then run the command again"
     return StorageError(f"cannot {doing} {path}: {meaning}", hint=hint)
+
+
+def unwritable_hint(path: str, *, read_only_fs: bool = False) -> str:
+    """How to fix a write refused at path: the directory when the file is not what refuses it.
+
+    A lock or temporary file that cannot be created, or any file on a read-only filesystem, is
+    the directory's problem: "make sync.lock.holder.tmp writable" would be a fix nobody can apply.
+    """
+    import os
+
+    target = path
+    if read_only_fs or not os.path.lexists(path) or os.access(path, os.W_OK):
+        target = os.path.dirname(path) or "."
+    mounted = " (its filesystem is mounted read-only)" if read_only_fs else ""
+    return (
+        f"make {target} writable for this user{mounted}, or point SOLDSCOPE_CONFIG_DIR / "
+        "SOLDSCOPE_DATA_DIR at a writable directory"
+    )

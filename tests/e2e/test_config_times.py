@@ -106,7 +106,7 @@ def test_times_soldscope_writes_it_reads_back(cli: Cli) -> None:
             "app",
             "set",
             "--app-id",
-            "amzn1.sp.solution.x",
+            "amzn1.sp.solution.00000000-1111-2222-3333-444444444444",
             "--client-id",
             "amzn1.application-oa2-client.y",
             "--client-secret-stdin",

@@ -181,6 +181,7 @@ def test_export_round_trips_rows_and_writes_0600(world: tuple[Simulator, Cli]) -
     ]
 
     target = cli.home / "out" / "inventory.csv"
+    target.parent.mkdir(parents=True, exist_ok=True)  # soldscope never creates it
     written = cli.run("export", "inventory", "-o", str(target))
     assert written.returncode == 0, written.stderr
     assert stat.S_IMODE(target.stat().st_mode) == 0o600

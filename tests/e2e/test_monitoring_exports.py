@@ -72,6 +72,7 @@ def test_metrics_match_list_json(cli: Cli) -> None:
 def test_textfile_is_written_atomically_and_readable(cli: Cli) -> None:
     home_with_stores(cli)
     target = cli.home / "textfile" / "soldscope.prom"
+    target.parent.mkdir(parents=True, exist_ok=True)  # soldscope never creates it
     result = cli.run("metrics", "--textfile", str(target))
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
@@ -96,6 +97,7 @@ def test_calendar_has_one_event_per_store_with_stable_uids(cli: Cli) -> None:
         assert event.decoded("DTSTART").isoformat() == listed[name]["expires_at"][:10]
         assert f"soldscope connect {name}" in str(event["DESCRIPTION"])
     target = cli.home / "out" / "renewals.ics"
+    target.parent.mkdir(parents=True, exist_ok=True)  # soldscope never creates it
     second = cli.run("calendar", "--output", str(target))
     assert second.returncode == 0, second.stderr
     assert stat.S_IMODE(target.stat().st_mode) == 0o600

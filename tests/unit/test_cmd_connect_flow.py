@@ -302,14 +302,18 @@ def test_reauthorize_failure_continues_and_exits_1(
     assert "Renewed 1 of 2 stores; not renewed: acme-us." in err
 
 
-@pytest.mark.parametrize(("answer", "renewed"), [("y\n", True), ("n\n", False), ("", False)])
-def test_terminal_validate_offers_to_renew(
-    tmp_path: Path, invoke: Callable[..., Any], answer: str, renewed: bool
+def test_terminal_validate_never_asks_and_names_the_renewal_command(
+    tmp_path: Path, invoke: Callable[..., Any]
 ) -> None:
-    world, browser = renewal_world(tmp_path, tty=True, stdin=answer)
+    # Even a "y" waiting on stdin renews nothing: renewal is asked for with --reauthorize.
+    world, browser = renewal_world(tmp_path, tty=True, stdin="y\n")
     code, _, err = run(world, invoke, "validate")
-    assert "Renew 2 stores now? [y/N]" in err
-    assert (code, len(browser.opened)) == ((0, 2) if renewed else (1, 0))
+    assert "[y/N]" not in err
+    assert (code, len(browser.opened)) == (1, 0)
+    assert (
+        "2 stores can be renewed now, one consent after another: "
+        "soldscope validate --reauthorize acme-us bolt-us\n"
+    ) in err
 
 
 @pytest.mark.parametrize("args", [[], ["--json"]])

@@ -64,14 +64,14 @@ def test_import_proves_then_stores(
         "CA",
         "--refresh-token-stdin",
         "--selling-partner-id",
-        "A1SELLER",
+        "A1SELLER0001",
     )
     assert code == 0, err
     record = h.ctx.config(reload=True).stores["acme-us"]
     assert (record.region, record.marketplaces, record.selling_partner_id) == (
         "na",
         ["US", "CA"],
-        "A1SELLER",
+        "A1SELLER0001",
     )
     assert record.self_authorized and not record.region_wide
     assert record.authorized_at == NOW
@@ -148,7 +148,7 @@ def test_existing_name_is_renewed_in_place(
         "acme-us",
         marketplaces=["US"],
         authorized_at=NOW - timedelta(days=300),
-        seller="A1SELLER",
+        seller="A1SELLER0001",
         token="Atzr|old-token-value",
     )
     h.ctx.database().record_check(
@@ -161,7 +161,7 @@ def test_existing_name_is_renewed_in_place(
     record = h.ctx.config(reload=True).stores["acme-us"]
     assert (record.marketplaces, record.selling_partner_id, record.authorized_at) == (
         ["US"],
-        "A1SELLER",
+        "A1SELLER0001",
         NOW,
     )
     assert h.secrets.get(token_key("acme-us")) == TOKEN
@@ -174,7 +174,7 @@ def test_same_seller_in_the_same_region_under_another_name_is_refused(
     setup: tuple[Harness, FakeAmazon], invoke: Callable[..., Any]
 ) -> None:
     h, fake = setup
-    h.add_store("acme", seller="A1SELLER")
+    h.add_store("acme", seller="A1SELLER0001")
     code, _, err = connect(
         h,
         invoke,
@@ -182,7 +182,7 @@ def test_same_seller_in_the_same_region_under_another_name_is_refused(
         "--marketplace",
         "US",
         "--selling-partner-id",
-        "A1SELLER",
+        "A1SELLER0001",
         "--refresh-token-stdin",
     )
     assert code == 2 and "already connected as 'acme'" in err

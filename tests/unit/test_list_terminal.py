@@ -116,10 +116,32 @@ def test_80_columns_keep_the_essentials(tmp_path: Path) -> None:
     assert "Seller ID" not in header
 
 
-def test_wide_and_columns_show_what_was_asked_unsplit(tmp_path: Path) -> None:
+@pytest.mark.parametrize("columns", [80, 120])
+def test_wide_that_cannot_fit_is_one_record_per_store(tmp_path: Path, columns: int) -> None:
     env = seed(tmp_path)
-    wide = run_on_pty(["list", "--wide"], env, columns=80)
-    # The terminal wraps the long lines itself; soldscope never splits a value.
+    wide = run_on_pty(["list", "--wide"], env, columns=columns)
+    assert wide.returncode == 1, wide.text
+    lines = wide.lines
+    # Nothing wraps: every line fits the terminal, every value whole on its line.
+    assert all(len(line) <= columns for line in lines), wide.text
+    assert "Hidden" not in wide.text
+    records = [line for line in lines if line and not line.startswith(" ")]
+    assert records[:6] == ["fern-au", "ember-jp", "dune-eu", "acme-na", "bolt-us", "crab-eu"]
+    fern = lines[lines.index("fern-au") + 1 : lines.index("ember-jp")]
+    fields = {line[2:16].strip(): line[16:].strip() for line in fern if line[2:3] != " "}
+    assert fields["Seller ID"] == "A5DEMOFE0FERN5"
+    assert fields["Status"] == "Error"
+    assert fields["Days left"] == "165"
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}Z", fields["Last checked"])
+    assert fields["Problem"].startswith("invalid_grant: Login with Amazon refused")
+    # A long value continues under the values, not under the labels.
+    assert all(line[16] != " " for line in fern if line.startswith("   "))
+    assert "6 stores: 3 active, 1 expiring soon, 1 expired, 1 error" in lines
+
+
+def test_wide_that_fits_stays_a_table(tmp_path: Path) -> None:
+    env = seed(tmp_path)
+    wide = run_on_pty(["list", "--wide"], env, columns=250)
     header = [h.strip() for h in wide.lines[1].split("┃")[1:-1]]
     assert header == [
         "Store",
@@ -133,7 +155,6 @@ def test_wide_and_columns_show_what_was_asked_unsplit(tmp_path: Path) -> None:
         "Last sync",
         "Problem",
     ]
-    assert "A5DEMOFE0FERN5" in wide.text and "Hidden" not in wide.text
     picked = run_on_pty(["list", "--columns", "store,seller-id,days-left"], env, columns=80)
     assert [h.strip() for h in picked.lines[1].split("┃")[1:-1]] == [
         "Store",

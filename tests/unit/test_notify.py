@@ -124,7 +124,8 @@ def test_one_message_names_store_region_status_and_command() -> None:
     assert body == (
         "acme-us (na): error\n"
         "invalid_grant: The refresh token was revoked. (200 days left)\n"
-        "Run: soldscope connect acme-us"
+        "Run: soldscope connect acme-us\n"
+        "Or send the seller a renewal link: soldscope invite acme-us"
     )
 
 

@@ -16,6 +16,7 @@ import httpx
 from soldscope_cli.amazon.retry import RetryPolicy, parse_retry_after
 from soldscope_cli.errors import Failure, SoldscopeError
 from soldscope_cli.redact import redact, register_secret
+from soldscope_cli.untrusted import printable
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,8 @@ def _describe(body: Any) -> str:
     raw = body.get("error_description") if isinstance(body, dict) else None
     if not isinstance(raw, str):
         return ""
-    return redact(" ".join(raw.split()))[:_MAX_DESCRIPTION]
+    # Amazon's text reaches terminals, alerts and the database: no escape sequences, one line.
+    return redact(printable(raw))[:_MAX_DESCRIPTION]
 
 
 def error_from_response(response: httpx.Response, grant_type: str, now: datetime) -> LwaError:
@@ -162,7 +164,8 @@ def error_from_response(response: httpx.Response, grant_type: str, now: datetime
             request_id=request_id,
         )
     raw_code = body.get("error") if isinstance(body, dict) else None
-    code = raw_code if isinstance(raw_code, str) and raw_code else f"http_{status}"
+    code = printable(raw_code, limit=60) if isinstance(raw_code, str) else ""
+    code = code or f"http_{status}"
     description = _describe(body)
     cls: type[LwaError]
     if code in _GRANT_CODES:

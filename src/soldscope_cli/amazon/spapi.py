@@ -20,6 +20,7 @@ from soldscope_cli.amazon.ratelimit import RateLimiter
 from soldscope_cli.amazon.retry import RetryPolicy, parse_retry_after
 from soldscope_cli.errors import Failure, SoldscopeError
 from soldscope_cli.redact import redact
+from soldscope_cli.untrusted import printable
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,8 @@ def _utcnow() -> datetime:
 
 
 def _clean(text: str) -> str:
-    return redact(" ".join(text.split()))[:_MAX_TEXT]
+    # Amazon's text reaches terminals, alerts and the database: no escape sequences, one line.
+    return redact(printable(text))[:_MAX_TEXT]
 
 
 def iso8601(value: datetime) -> str:
@@ -195,7 +197,7 @@ def _error_fields(response: httpx.Response) -> tuple[str, str, str | None]:
     if code_match:
         message = _clean(message_match.group(1)) if message_match else ""
         return _clean(code_match.group(1)), message, None
-    return f"HTTP{status}", response.reason_phrase, None
+    return f"HTTP{status}", _clean(response.reason_phrase), None
 
 
 @dataclass(frozen=True)
@@ -256,7 +258,19 @@ def participations_payload(response: SpapiResponse, *, store: str) -> list[dict[
                 PARTICIPATIONS_OPERATION,
                 store,
             )
-    return list(payload)
+    return [_printable_names(item) for item in payload]
+
+
+def _printable_names(item: dict[str, Any]) -> dict[str, Any]:
+    """A participation whose names (the seller's storeName, the marketplace's name) are safe to
+    store and print: the seller chooses the store name, and it may carry escape sequences."""
+    item = dict(item)
+    market = dict(item["marketplace"])
+    for holder, key in ((item, "storeName"), (market, "name")):
+        if isinstance(holder.get(key), str):
+            holder[key] = printable(holder[key])
+    item["marketplace"] = market
+    return item
 
 
 class SpapiClient:

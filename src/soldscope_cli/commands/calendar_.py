@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from soldscope_cli.commands.common import get_context
+from soldscope_cli.commands.common import get_context, output_file
 from soldscope_cli.errors import UsageError
 
 
@@ -73,5 +72,5 @@ def calendar_command(
         return
     from soldscope_cli.fleet.files import atomic_write
 
-    atomic_write(Path(output), text)
+    atomic_write(output_file("--output", output), text, make_parents=False)
     app.err.print(f"{len(app.config().stores)} stores written to {output}", markup=False)

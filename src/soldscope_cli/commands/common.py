@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -170,3 +171,21 @@ RegionOption = Annotated[
         show_default=False,
     ),
 ]
+
+
+def output_file(flag: str, value: str) -> Path:
+    """The file a user named with --output/--textfile, in a directory that must already exist.
+
+    soldscope never creates it: `-o /no/such/dir/x.ics` is a typo far more often than a wish.
+    """
+    from soldscope_cli.errors import UsageError
+
+    path = Path(value).expanduser()
+    parent = path.parent
+    if not parent.is_dir():
+        what = "is not a directory" if parent.exists() else "does not exist"
+        raise UsageError(
+            f"{flag} {value}: the directory {parent} {what}",
+            hint=f"create it first (`mkdir -p {parent}`) or name a file in an existing directory",
+        )
+    return path

@@ -46,6 +46,11 @@ def digest_command(
         print_json(app.stdout, digest_json(digest))
     else:
         title, body = digest_message(digest)
+        if app.policy.stdout_tty:
+            # On a terminal: wrapped between words, each store's continuation indented under it.
+            from soldscope_cli.output.wrap import wrap_text
+
+            title, body = wrap_text(title, app.policy.width), wrap_text(body, app.policy.width)
         app.out.print(title, markup=False, soft_wrap=True)
         app.out.print("", markup=False)
         app.out.print(body, markup=False, soft_wrap=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,6 +11,7 @@ from soldscope_cli.commands.common import (
     complete_datasets,
     complete_store_names,
     get_context,
+    output_file,
     parse_date_option,
 )
 from soldscope_cli.errors import UsageError
@@ -84,18 +84,20 @@ def export_command(
     kind = fmt.strip().lower()
     if kind not in FORMATS:
         raise UsageError(f"unknown format {fmt!r}", hint="use one of: " + ", ".join(FORMATS))
+    # Checked before the export runs: a long export must not end on a typo in the path.
+    path = None if output is None or output == "-" else output_file("--output", output)
     rows = run_export(
         app.config(), app.database(), dataset, names or [], parse_date_option("--since", since)
     )
     from soldscope_cli.output.export import write_csv, write_jsonl
 
     write = write_csv if kind == "csv" else write_jsonl
-    if output is None or output == "-":
+    if path is None:
         write(app.stdout, rows.columns, rows.batches)
         app.stdout.flush()
         return
     from soldscope_cli.fleet.files import atomic_file
 
-    with atomic_file(Path(output), newline="" if kind == "csv" else None) as handle:
+    with atomic_file(path, newline="" if kind == "csv" else None, make_parents=False) as handle:
         count = write(handle, rows.columns, rows.batches)
     app.err.print(f"{count:,} rows written to {output}", markup=False)

@@ -195,7 +195,10 @@ def list_command(
     ] = False,
     wide: Annotated[
         bool,
-        typer.Option("--wide", help="Show every column, even wider than the terminal."),
+        typer.Option(
+            "--wide",
+            help="Show every column: a table when it fits, else one record per store.",
+        ),
     ] = False,
     columns: Annotated[
         str | None,
@@ -210,7 +213,7 @@ def list_command(
 ) -> None:
     """Show every connection's status and days left before the 365-day re-authorization.
 
-    Reads only local files: no network, no keyring. Exit 1 when a listed store is in error or expired, so CI can fail on it. On a terminal the table fits its width: columns that do not fit are hidden and named below it (--wide shows them all, --columns picks).
+    Reads only local files: no network, no keyring. Exit 1 when a listed store is in error or expired, so CI can fail on it. On a terminal the table fits its width: columns that do not fit are hidden and named below it (--wide shows them all, --columns picks; either becomes one record per store when the table would not fit).
 
     Examples:
       soldscope list

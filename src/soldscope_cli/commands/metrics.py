@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from soldscope_cli.commands.common import get_context
+from soldscope_cli.commands.common import get_context, output_file
 
 
 def metrics_command(
@@ -43,4 +42,4 @@ def metrics_command(
     from soldscope_cli.fleet.files import atomic_write
 
     # node_exporter runs as another user: the file must be world-readable (it holds no secret).
-    atomic_write(Path(textfile), text, mode=0o644)
+    atomic_write(output_file("--textfile", textfile), text, mode=0o644, make_parents=False)

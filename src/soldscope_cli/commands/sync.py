@@ -175,6 +175,8 @@ def sync_command(
             hint="update the client secret with `soldscope app set --client-secret-stdin` "
             "(Amazon makes them expire every 180 days)",
         )
+    if report.partial:
+        raise typer.Exit(int(ExitCode.INCOMPLETE))  # nothing failed; the backfill goes on
     if not report.ok:
         raise typer.Exit(int(ExitCode.UNHEALTHY))
 
@@ -211,15 +213,18 @@ sync_command = _with_dataset_options(sync_command)
 
 def _notify(app: AppContext, report: SyncReport) -> None:
     from soldscope_cli.fleet.listing import build_rows
-    from soldscope_cli.notify.alerts import SyncOutcome
+    from soldscope_cli.notify.alerts import sync_outcome
     from soldscope_cli.notify.announce import Observed, announce_observed
     from soldscope_cli.sync.runner import BUSY, FAILED, SKIPPED
 
     # The stores and states the run itself saw and left: nothing is read again.
     rows = build_rows(report.records, report.states, app.clock())
     regions = {r.name: r.region for r in report.records}
+    by_name = {row.name: row for row in rows}
     outcomes = [
-        SyncOutcome(s.name, regions.get(s.name, "?"), s.outcome == FAILED, s.reason)
+        sync_outcome(
+            s.name, regions.get(s.name, "?"), s.outcome == FAILED, s.reason, by_name.get(s.name)
+        )
         for s in report.stores
         if s.outcome not in (SKIPPED, BUSY)
     ]

@@ -33,13 +33,6 @@ def exit_code(result: ValidateResult) -> ExitCode:
     return ExitCode.OK
 
 
-def confirm(app: AppContext, question: str) -> bool:
-    """A [y/N] question on stderr, answered on stdin; anything but yes (or end of input) is no."""
-    app.err.print(f"{question} [y/N] ", markup=False, end="")
-    answer = app.stdin.readline()
-    return answer.strip().lower() in ("y", "yes")
-
-
 def exit_code_after_renewal(result: ValidateResult, renewed: list[str], failed: bool) -> int:
     """A failed renewal is exit 1; otherwise the stores not renewed decide, as without renewal."""
     from soldscope_cli.checks.validation import ValidateResult
@@ -93,7 +86,7 @@ def validate_command(
 
     Records every outcome; a check that cannot complete (Amazon down, throttled, timeouts) never changes a status. Exit 0 when all are active or expiring soon, 1 when one is in error or expired or the app's credentials were rejected, 3 when some check could not complete and none is known bad.
 
-    With --reauthorize, every checked store in error, expired or expiring soon is then renewed through Seller Central's consent, one store after another (a terminal is needed: each consent opens a browser and waits). In a terminal, plain `validate` offers the same when it finds such stores; without a terminal it never prompts or opens a browser.
+    With --reauthorize, every checked store in error, expired or expiring soon is then renewed through Seller Central's consent, one store after another (a terminal is needed: each consent opens a browser and waits). Plain `validate` never prompts or opens a browser: on a terminal it prints the --reauthorize command for the stores it found.
 
     Status changes are sent to the alert targets once each (docs/alerts.md); --no-notify sends none.
 
@@ -125,16 +118,20 @@ def validate_command(
     if due and result.app_error is not None:
         if reauthorize:
             app.err.print("Not renewing: the app's own credentials must be fixed first.")
-    elif due and (
-        reauthorize
-        or (
-            app.can_prompt
-            and not as_json
-            and confirm(app, f"Renew {len(due)} store{'s' if len(due) > 1 else ''} now?")
-        )
-    ):
+    elif due and reauthorize:
         failed = _renew(app, due)
         code = exit_code_after_renewal(result, due, bool(failed))
+    elif due and app.can_prompt and not as_json:
+        # Never a prompt: a cron job under `script` or a CI runner with a pty has a terminal
+        # too, and nobody there would ever answer it. Renewing is asked for with --reauthorize.
+        stores = f"{len(due)} store{'s' if len(due) > 1 else ''}"
+        app.err.print(
+            f"{stores} can be renewed now, one consent after another: "
+            f"soldscope validate --reauthorize {' '.join(due)}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,  # the command stays whole on its line, to copy
+        )
     if code:
         raise typer.Exit(code)
 

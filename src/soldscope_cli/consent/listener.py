@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from soldscope_cli.consent import pages as consent_pages
 from soldscope_cli.errors import UnhealthyError, UsageError
+from soldscope_cli.untrusted import is_printable, printable
 
 CALLBACK_PATH = "/callback"
 PING_PATH = "/ping"
@@ -31,7 +32,6 @@ _STATE_RANDOM_BYTES = 24  # 192 bits: RFC 6749 §10.12 wants a state nobody can 
 TICK_SECONDS = 1.0  # how often wait() re-reads the clock and calls on_tick
 _MAX_QUERY_FIELDS = 50
 _HANDLER_TIMEOUT_SECONDS = 10.0
-_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 _MD_CODE = re.compile(r"\bMD\d{4}\b", re.IGNORECASE)
 _INVALID_ACCESS = re.compile(r"invalid\s+access", re.IGNORECASE)
 
@@ -74,8 +74,7 @@ def explain_consent_error(text: str) -> str | None:
 
 def _clean(text: str, limit: int = 200) -> str:
     # Amazon's error text is untrusted and ends up in a terminal: no escape sequences, one line.
-    flat = " ".join(_CONTROL_CHARS.sub(" ", text).split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+    return printable(text, limit=limit)
 
 
 class ConsentError(UnhealthyError):
@@ -213,7 +212,7 @@ def _check(
             hint=f"run `soldscope connect {connect_args}` again",
         )
     seller_ids = params.get("selling_partner_id", [])
-    if len(seller_ids) != 1 or not seller_ids[0]:
+    if len(seller_ids) != 1 or not seller_ids[0] or not is_printable(seller_ids[0]):
         raise MissingCode(
             "Amazon's answer has no selling_partner_id",
             hint=f"run `soldscope connect {connect_args}` again",

@@ -118,6 +118,17 @@ def port_holders(port: int, proc_root: str = "/proc") -> list[tuple[int, str]]:
     return lsof_holders(port)
 
 
+def is_soldscope_serve(command: str) -> bool:
+    """Whether a process's command line is `soldscope serve` (any interpreter, any options)."""
+    words = command.split()
+    for i, word in enumerate(words):
+        program = word.rsplit("/", 1)[-1]
+        if program == "soldscope" or word in ("soldscope_cli", "soldscope_cli.__main__"):
+            options = [w for w in words[i + 1 :] if not w.startswith("-")]
+            return bool(options) and options[0] == "serve"
+    return False
+
+
 def check_callback_port(redirect_uri: str | None, proc_root: str = "/proc") -> CheckResult:
     """The port `connect` will listen on is free (or will be picked free at run time)."""
     title = "Consent callback port"
@@ -145,6 +156,18 @@ def check_callback_port(redirect_uri: str | None, proc_root: str = "/proc") -> C
                 "register a loopback redirect URI with a port above 1023",
             )
         holders = port_holders(port, proc_root)
+        servers = [pid for pid, cmd in holders if is_soldscope_serve(cmd)]
+        if holders and len(servers) == len(holders):
+            # serve answers the invitations' callbacks there: the normal state of a server.
+            pids = ", ".join(f"pid {pid}" for pid in servers)
+            return CheckResult(
+                "callback-port",
+                title,
+                Level.OK,
+                f"{LISTEN_HOST}:{port} (from the redirect URI) is held by soldscope serve "
+                f"({pids}), which answers the consent callbacks; connect stores through "
+                "`soldscope invite NAME` while it runs",
+            )
         who = (
             "held by " + ", ".join(f"pid {pid} ({cmd})" for pid, cmd in holders)
             if holders

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -107,11 +108,18 @@ def check_redirect_uri(uri: str) -> None:
         )
 
 
+# Solution Provider Portal shows the App ID as amzn1.sp.solution.<uuid>.
+APP_ID_RE = re.compile(
+    r"amzn1\.sp\.solution\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+    re.IGNORECASE,
+)
+
+
 def check_app_id(value: str) -> None:
     """Catch pasted client ids and typos before Amazon answers MD1000."""
-    if not value.startswith("amzn1.sp.solution."):
+    if not APP_ID_RE.fullmatch(value):
         raise UsageError(
-            f"application id {value!r} does not look like amzn1.sp.solution.<id>",
+            f"application id {value!r} does not look like amzn1.sp.solution.<uuid>",
             hint="copy the App ID from Solution Provider Portal → Develop Apps",
         )
 

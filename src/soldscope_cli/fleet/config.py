@@ -155,6 +155,23 @@ class Config:
         return self.retention_days_set or DEFAULT_RETENTION_DAYS
 
 
+# A seller's id (merchant token) as Amazon shows it: "A" then upper-case letters and digits,
+# e.g. A2EUQ1WTGCTBG2 (Seller Central → Settings → Account Info → Merchant Token).
+SELLER_ID_RE = re.compile(r"A[0-9A-Z]{9,20}")
+
+
+def validate_seller_id(value: str) -> str:
+    """The value itself if it has a seller id's shape, else a UsageError saying where to find it."""
+    if not SELLER_ID_RE.fullmatch(value):
+        raise UsageError(
+            f"selling partner id {value!r} does not look like a seller id "
+            "(A followed by 9-20 capital letters and digits, e.g. A2EUQ1WTGCTBG2)",
+            hint="copy the Merchant Token from Seller Central → Settings → Account Info, or "
+            "leave --selling-partner-id out",
+        )
+    return value
+
+
 def validate_store_name(name: str) -> str:
     """The name itself if it is a valid store name, else a UsageError saying the rule."""
     if not STORE_NAME_RE.match(name):

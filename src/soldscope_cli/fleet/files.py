@@ -10,9 +10,13 @@ from pathlib import Path
 from typing import IO
 
 
-def atomic_write(path: Path, text: str, *, mode: int = 0o600) -> None:
-    """Write text to path atomically: temp file in the same dir, fsync, rename, fsync the dir."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+def atomic_write(path: Path, text: str, *, mode: int = 0o600, make_parents: bool = True) -> None:
+    """Write text to path atomically: temp file in the same dir, fsync, rename, fsync the dir.
+
+    make_parents=False for a path the user named: a typo must not become a directory tree.
+    """
+    if make_parents:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, mode)
@@ -32,10 +36,13 @@ def atomic_write(path: Path, text: str, *, mode: int = 0o600) -> None:
 
 
 @contextmanager
-def atomic_file(path: Path, *, mode: int = 0o600, newline: str | None = None) -> Iterator[IO[str]]:
+def atomic_file(
+    path: Path, *, mode: int = 0o600, newline: str | None = None, make_parents: bool = True
+) -> Iterator[IO[str]]:
     """A text file that appears at `path` only once the block succeeds (temp file, fsync, rename);
     on any failure the temp file is removed and `path` is left as it was."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if make_parents:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, mode)

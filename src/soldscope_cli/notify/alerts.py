@@ -35,6 +35,7 @@ class Alert:
     command: str | None
     channel: str
     state: dict[str, Any] = field(default_factory=dict)  # what the `notified` event records
+    invite: str | None = None  # the other fix: a renewal link the seller clicks
 
     @property
     def event(self) -> str:
@@ -61,6 +62,23 @@ def fix_command(row: StoreRow) -> str:
     return connect
 
 
+def invite_command(row: StoreRow) -> str | None:
+    """`soldscope invite NAME` when a seller's consent renews the store, else None.
+
+    A self-authorized store is renewed from Seller Central by its owner, not through a link, and a
+    marketplace mismatch needs the marketplaces given to `connect`.
+    """
+    code = row.problem.code if row.problem else None
+    if row.record.self_authorized or code in (MISSING_TOKEN, MARKETPLACE_MISMATCH):
+        return None
+    return f"soldscope invite {row.name}"
+
+
+def skipped_by_sync(row: StoreRow) -> bool:
+    """Whether `soldscope sync` skips the store (sync/runner.skip_reason): only a renewal helps."""
+    return row.status in (Status.ERROR, Status.EXPIRED)
+
+
 def expiring_threshold(days_left: int, thresholds: Sequence[int]) -> int | None:
     """The smallest threshold the days left are within: 25 days of (30, 7) is 30, 5 is 7."""
     within = [t for t in thresholds if days_left <= t]
@@ -85,6 +103,7 @@ def status_alerts(rows: Iterable[StoreRow], last: Last, thresholds: Sequence[int
                 fix_command(row),
                 STATUS,
                 state,
+                invite=invite_command(row),
             )
         elif row.status == Status.EXPIRED:
             state = _state(STATUS, "expired")
@@ -96,6 +115,7 @@ def status_alerts(rows: Iterable[StoreRow], last: Last, thresholds: Sequence[int
                 fix_command(row),
                 STATUS,
                 state,
+                invite=invite_command(row),
             )
         elif row.status == Status.EXPIRING_SOON:
             threshold = expiring_threshold(row.days_left, thresholds)
@@ -110,6 +130,7 @@ def status_alerts(rows: Iterable[StoreRow], last: Last, thresholds: Sequence[int
                 fix_command(row),
                 STATUS,
                 state,
+                invite=invite_command(row),
             )
         else:
             state = _state(STATUS, "recovered")
@@ -137,6 +158,20 @@ class SyncOutcome:
     region: str
     failed: bool
     reason: str | None = None
+    fix: str | None = None  # when `sync NAME` cannot help (sync skips the store now)
+    invite: str | None = None
+
+
+def sync_outcome(
+    store: str, region: str, failed: bool, reason: str | None, row: StoreRow | None
+) -> SyncOutcome:
+    """What sync did for a store; a failure that left it in error or expired (which the next sync
+    skips) is fixed by a renewal, not by `soldscope sync NAME`."""
+    if failed and row is not None and skipped_by_sync(row):
+        return SyncOutcome(
+            store, region, failed, reason, fix=fix_command(row), invite=invite_command(row)
+        )
+    return SyncOutcome(store, region, failed, reason)
 
 
 def sync_alerts(outcomes: Iterable[SyncOutcome], last: Last) -> list[Alert]:
@@ -153,9 +188,10 @@ def sync_alerts(outcomes: Iterable[SyncOutcome], last: Last) -> list[Alert]:
                     outcome.store,
                     f"{where}: sync failed",
                     outcome.reason or "a dataset could not be synced",
-                    kinds.SYNC_FAILED.command(store=outcome.store),
+                    outcome.fix or kinds.SYNC_FAILED.command(store=outcome.store),
                     SYNC,
                     _state(SYNC, "failed"),
+                    invite=outcome.invite,
                 )
             )
         elif not outcome.failed and was_failing:
@@ -216,6 +252,8 @@ class StaleDataset:
     synced_once: bool
     age: timedelta | None
     stale_after: timedelta
+    fix: str | None = None  # when `sync NAME` cannot help (sync skips the store now)
+    invite: str | None = None
 
 
 def span_text(span: timedelta) -> str:
@@ -243,9 +281,10 @@ def stale_alerts(datasets: Iterable[StaleDataset], last: Last) -> list[Alert]:
                     item.store,
                     f"{where}: {item.label} data is stale",
                     f"last synced {span_text(item.age)} ago; the limit is {span_text(item.stale_after)}",
-                    kinds.STALE.command(store=item.store, dataset=item.dataset),
+                    item.fix or kinds.STALE.command(store=item.store, dataset=item.dataset),
                     channel,
                     _state(channel, "stale"),
+                    invite=item.invite,
                 )
             )
         elif not item.stale and was_stale:

@@ -23,8 +23,11 @@ from soldscope_cli.notify.alerts import (
     StaleDataset,
     SyncOutcome,
     app_alerts,
+    fix_command,
     invitation_alert,
+    invite_command,
     rotation_alerts,
+    skipped_by_sync,
     stale_alerts,
     status_alerts,
     sync_alerts,
@@ -80,20 +83,27 @@ def datasets_of(
     """The freshness of every dataset of the given stores, as the stale alerts need it."""
     if not rows:
         return []
+    by_name = {row.name: row for row in rows}
     regions = {row.name: row.record.region for row in rows}
-    return [
-        StaleDataset(
-            item.store,
-            regions[item.store],
-            item.dataset,
-            item.label,
-            item.stale,
-            item.last_sync_at is not None,
-            item.age,
-            item.stale_after,
+    out: list[StaleDataset] = []
+    for item in run_data(config, db, list(regions), now):
+        row = by_name[item.store]
+        skipped = skipped_by_sync(row)
+        out.append(
+            StaleDataset(
+                item.store,
+                regions[item.store],
+                item.dataset,
+                item.label,
+                item.stale,
+                item.last_sync_at is not None,
+                item.age,
+                item.stale_after,
+                fix=fix_command(row) if skipped else None,
+                invite=invite_command(row) if skipped else None,
+            )
         )
-        for item in run_data(config, db, list(regions), now)
-    ]
+    return out
 
 
 def alerts_for(

@@ -25,4 +25,6 @@ def _block(alert: Alert) -> str:
     lines = [alert.headline, alert.detail]
     if alert.command:
         lines.append(f"Run: {alert.command}")
+    if alert.invite:
+        lines.append(f"Or send the seller a renewal link: {alert.invite}")
     return "\n".join(lines)

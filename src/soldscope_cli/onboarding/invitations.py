@@ -32,6 +32,7 @@ from soldscope_cli.fleet.listing import build_rows
 from soldscope_cli.onboarding.consent_flow import Target, plan_target
 from soldscope_cli.services import Services
 from soldscope_cli.status import INVALID_GRANT, Status
+from soldscope_cli.untrusted import printable
 
 PUBLIC_URL_ENV = "SOLDSCOPE_PUBLIC_URL"
 INVITE_PATH = "/invite/"
@@ -166,6 +167,8 @@ def create_invitation(services: Services, request: InviteRequest) -> InviteOutco
     """A pending invitation for the store (renewal when it exists); an equal pending one is reused."""
     config = services.config()
     name = validate_store_name(request.name)
+    # Shown on the seller's page, in `invites` and in alerts: often pasted from elsewhere.
+    note = printable(request.note) if request.note is not None else None
     lifetime = _lifetime(request.expires_in_days)
     public_url = public_url_of(services)
     db = services.database()
@@ -184,7 +187,7 @@ def create_invitation(services: Services, request: InviteRequest) -> InviteOutco
         differs = (
             pending.kind != kind
             or (asked and not _same_target(pending, target))
-            or (request.note is not None and request.note != pending.note)
+            or (note is not None and note != pending.note)
             or request.expires_in_days is not None
         )
         if differs:
@@ -210,7 +213,7 @@ def create_invitation(services: Services, request: InviteRequest) -> InviteOutco
             region=target.region,
             marketplaces=tuple(target.marketplaces),
             region_wide=target.region_wide,
-            note=request.note,
+            note=note,
             created_at=now,
             expires_at=now + lifetime,
         )

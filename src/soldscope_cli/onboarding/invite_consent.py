@@ -32,6 +32,7 @@ from soldscope_cli.onboarding.consent_flow import (
 )
 from soldscope_cli.onboarding.invitations import token_hash
 from soldscope_cli.services import Services
+from soldscope_cli.untrusted import is_printable
 
 if TYPE_CHECKING:
     from soldscope_cli.fleet.app_credentials import AppCredentials
@@ -198,7 +199,7 @@ def complete_consent(
         raise _fail(services, kind, invitation, denied.message)
     code = _single(params, "spapi_oauth_code")
     seller = _single(params, "selling_partner_id")
-    if code is None or seller is None:
+    if code is None or seller is None or not is_printable(seller):
         raise _fail(services, INCOMPLETE, invitation, "Amazon's answer had no code or seller id")
     with lock:
         return _store(services, invitation, code, seller, make_clients)

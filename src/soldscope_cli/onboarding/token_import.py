@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING
 
 from soldscope_cli.amazon.marketplaces import Region
 from soldscope_cli.errors import UsageError
-from soldscope_cli.fleet.config import TIME_RANGE, Config, StoreRecord, in_time_range, parse_time
+from soldscope_cli.fleet.config import (
+    TIME_RANGE,
+    Config,
+    StoreRecord,
+    in_time_range,
+    parse_time,
+    validate_seller_id,
+)
 from soldscope_cli.onboarding.consent_flow import (
     ConnectResult,
     duplicate_error,
@@ -81,6 +88,8 @@ def plan_record(config: Config, request: ImportRequest, now: datetime) -> StoreR
             hint="give the date Amazon showed the token, or leave it out for now",
         )
     existing = target.existing
+    if request.selling_partner_id is not None:
+        validate_seller_id(request.selling_partner_id)
     seller = request.selling_partner_id or (existing.selling_partner_id if existing else None)
     if seller is not None:
         other = find_duplicate(config, target.name, seller, target.region)

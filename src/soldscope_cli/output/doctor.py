@@ -49,15 +49,23 @@ def render_text(app: Terminal, results: list[CheckResult]) -> None:
     if app.policy.rich:
         from rich.text import Text
 
+        from soldscope_cli.output.wrap import wrap_line
+
+        width = app.policy.width
         for result in results:
             key = result.status.value
-            line = Text()
-            line.append(symbols[key], style=STYLES[key])
-            line.append(f" {result.title}: ", style="bold")
-            line.append(result.detail)
-            app.out.print(line)
+            symbol, title = symbols[key], f" {result.title}: "
+            # Wrapped here, not by Rich: a continuation is indented under its line, and a
+            # backticked command is never cut in two.
+            for i, part in enumerate(wrap_line(f"{symbol}{title}{result.detail}", width)):
+                line = Text(part)
+                if i == 0:
+                    line.stylize(STYLES[key], 0, len(symbol))
+                    line.stylize("bold", len(symbol), len(symbol) + len(title))
+                app.out.print(line, soft_wrap=True)
             if result.fix and key in ("warn", "fail"):
-                app.out.print(Text(f"    fix: {result.fix}", style="cyan"))
+                for part in wrap_line(f"    fix: {result.fix}", width, hang=5):
+                    app.out.print(Text(part, style="cyan"), soft_wrap=True)
         app.out.print(tally(results), markup=False)
         return
     lines = []

@@ -192,6 +192,7 @@ _ANSI = {
     "bold yellow": "1;33",
     "bold red": "1;31",
 }
+ANSI_CODES = _ANSI  # SGR parameters of the styles tables use, for text written without Rich
 
 
 def aligned_text(

@@ -128,7 +128,7 @@ def _event_style(entry: HistoryEntry) -> str:
         return "red"
     if entry.kind == "status_changed":
         to = entry.detail.get("to")
-        return "green" if to == "active" else "red" if to == "error" else "yellow"
+        return "green" if to == "active" else "red" if to in ("error", "expired") else "yellow"
     return ""
 
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from soldscope_cli.output.fitting import (
+    ANSI_CODES,
     RICH_TABLE_MAX_ROWS,
     Layout,
     TableView,
@@ -32,8 +33,8 @@ if TYPE_CHECKING:
 
 BADGE_STYLE = {
     Status.ACTIVE: "bold green",
-    Status.EXPIRING_SOON: "bold yellow",
-    Status.EXPIRED: "bold yellow",
+    Status.EXPIRING_SOON: "bold yellow",  # act soon
+    Status.EXPIRED: "bold red",  # broken, like an error: nothing syncs until it is renewed
     Status.ERROR: "bold red",
 }
 # Column keys (for --columns) and their headers, in the table's order.
@@ -203,6 +204,8 @@ def store_table_text(
     cells = [row_cells(r) for r in rows]
     if policy.rich and not plain:
         view = fit(rows, cells, policy.width, boxed=False, wide=wide, columns=columns)
+        if too_wide(view, policy, asked=wide or bool(columns)):
+            return record_view(rows, view.columns, policy.width, color=policy.color), view
         return aligned_table(rows, cells, view, color=policy.color) + "\n", view
     if policy.color and not plain:
         # Piped, with colour forced (FORCE_COLOR): the same untruncated columns, badges coloured.
@@ -211,6 +214,40 @@ def store_table_text(
     return plain_table(
         headers, [_select(c, view, r) for c, r in zip(cells, rows, strict=True)]
     ) + "\n", view
+
+
+def too_wide(view: TableView, policy: OutputPolicy, *, asked: bool) -> bool:
+    """Whether the columns asked for (--wide, --columns) make a table wider than the terminal."""
+    return asked and policy.rich and view.width > policy.width
+
+
+def record_view(
+    rows: Sequence[StoreRow], columns: Sequence[str], width: int, *, color: bool
+) -> str:
+    """One record per store, a field per line, for columns no table of `width` can hold.
+
+    The store's name heads its record; each value follows its label, and a long one (a
+    problem) wraps between words under the values, never back at the left edge.
+    """
+    from soldscope_cli.output.wrap import wrap_line
+
+    keys = [k for k in columns if k != "store"]
+    label_width = max((len(HEADERS[k]) for k in keys), default=0)
+    blocks: list[str] = []
+    for row in rows:
+        full = dict(zip(KEYS, row_cells(row), strict=True))
+        lines = [f"\x1b[1m{row.name}\x1b[0m" if color else row.name]
+        for key in keys:
+            prefix = f"  {HEADERS[key].ljust(label_width)}  "
+            value = full[key]
+            if key == "status" and color:
+                code = ANSI_CODES.get(BADGE_STYLE[row.status], "")
+                value = f"\x1b[{code}m{value}\x1b[0m" if code else value
+                lines.append(prefix + value)
+                continue
+            lines.extend(wrap_line(prefix + value, width, hang=len(prefix) - 2))
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) + "\n"
 
 
 def render_store_table(
@@ -230,6 +267,10 @@ def render_store_table(
 
     cells = [row_cells(r) for r in rows]
     view = fit(rows, cells, console.width, boxed=True, wide=wide, columns=columns)
+    if too_wide(view, replace(policy, width=console.width), asked=wide or bool(columns)):
+        # Rows would wrap and split dates: a record per store reads at any width.
+        console.file.write(record_view(rows, view.columns, console.width, color=policy.color))
+        return view
     shown: list[list[Any]] = []
     for row, line in zip(rows, cells, strict=True):
         texts: list[Any] = [Text(c) for c in _select(line, view, row)]

@@ -118,7 +118,13 @@ def render_table(console: Console, report: SyncReport, datasets: tuple[str, ...]
         table.add_column(
             headers[i], justify="right" if 2 <= i <= time_col else "left", no_wrap=True
         )
-    style = {"ok": "green", "failed": "bold red", "skipped": "yellow", "busy": "cyan"}
+    style = {
+        "ok": "green",
+        "partial": "yellow",
+        "failed": "bold red",
+        "skipped": "yellow",
+        "busy": "cyan",
+    }
     for store, cells in zip(report.stores, rows, strict=True):
         texts: list[Any] = [Text(cells[i]) for i in keep]
         texts[1] = Text(store.outcome, style=style.get(store.outcome, ""))

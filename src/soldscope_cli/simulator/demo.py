@@ -8,7 +8,7 @@ from soldscope_cli.simulator.scenario import (
     SellerSettings,
 )
 
-DEMO_APPLICATION_ID = "amzn1.sp.solution.5f1c0a2e-d3m0-4000-8000-00000000demo"
+DEMO_APPLICATION_ID = "amzn1.sp.solution.5f1c0a2e-de00-4000-8000-0000000de000"
 DEMO_CLIENT_ID = "amzn1.application-oa2-client.demo0000000000000000000000000001"
 DEMO_CLIENT_SECRET = "amzn1.oa2-cs.v1.demo-simulator-secret"
 

@@ -135,6 +135,12 @@ class DatasetOutcome:
     rows_added: int = 0
     rows_updated: int = 0
     notes: list[Note] = field(default_factory=list)
+    left: int = 0  # pieces (weeks, reports) this run left for the next ones
+
+    def leave(self, count: int, text: str) -> None:
+        """Note work left for the next syncs: a --since backfill is then not complete."""
+        self.left += count
+        self.note(text)
 
     def note(self, text: str, *, warning: bool = False) -> None:
         """Add a note (logged too, so the log file tells the same story)."""

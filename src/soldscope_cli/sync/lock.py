@@ -11,7 +11,7 @@ from types import TracebackType
 
 import filelock
 
-from soldscope_cli.errors import ConfigError, LockHeldError
+from soldscope_cli.errors import ConfigError, LockHeldError, storage_error
 from soldscope_cli.fleet.config import format_time
 from soldscope_cli.fleet.locks import foreign_owner, private_lock
 
@@ -33,23 +33,42 @@ class SyncLock:
     def acquire(self) -> None:
         """Take the lock now or raise LockHeldError naming the holder."""
         # thread_local=False: the run's worker threads must not see the lock as someone else's.
-        self._lock = private_lock(self.path, timeout=0, thread_local=False)
         try:
+            self._lock = private_lock(self.path, timeout=0, thread_local=False)
             self._lock.acquire(timeout=0)
-        except (filelock.Timeout, PermissionError):
-            owner = foreign_owner(self.path)
-            if owner is not None:
-                # Not "another sync": exit 75 would let cron treat a blocked sync as success.
-                raise ConfigError(
-                    f"{self.path} is owned by another user (uid {owner}), who can keep every "
-                    "sync from running",
-                    hint=f"remove it (`rm {self.path}`) and make the directory private "
-                    f"(`chmod 700 {self.path.parent}`); `soldscope doctor` checks both",
-                ) from None
+        except filelock.Timeout:
+            self._refuse_foreign_owner()
             raise LockHeldError(
                 f"another sync is already running ({self.describe_holder()})",
                 hint="wait for it to finish; cron jobs can simply retry later (exit code 75)",
             ) from None
+        except OSError as exc:
+            # A lock file this user cannot create or open is not a lock someone holds: exit 75
+            # would have cron treat every refused sync as "try later", forever.
+            self._refuse_foreign_owner()
+            if exc.filename is None:
+                exc.filename = str(self.path)
+            raise storage_error(exc, doing="create the sync lock") from None
+        try:
+            self._write_holder()
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _refuse_foreign_owner(self) -> None:
+        """ConfigError when another user owns the lock file: not "another sync", not exit 75."""
+        owner = foreign_owner(self.path)
+        if owner is not None:
+            # Not "another sync": exit 75 would let cron treat a blocked sync as success.
+            raise ConfigError(
+                f"{self.path} is owned by another user (uid {owner}), who can keep every "
+                "sync from running",
+                hint=f"remove it (`rm {self.path}`) and make the directory private "
+                f"(`chmod 700 {self.path.parent}`); `soldscope doctor` checks both",
+            ) from None
+
+    def _write_holder(self) -> None:
+        """Name this process in the sidecar, written whole or not at all."""
         info = {"pid": self._pid, "started_at": format_time(self._clock())}
         sidecar = holder_file(self.path)
         tmp = sidecar.with_name(sidecar.name + ".tmp")

@@ -190,10 +190,11 @@ def sync(job: DatasetJob, dataset: ReportDataset) -> DatasetOutcome:
         job.check_stop()
         tracked.append(_request(job, dataset, period))
     if len(wanted) > policy.max_new_reports:
-        outcome.note(
+        outcome.leave(
+            len(wanted) - policy.max_new_reports,
             f"{len(wanted) - policy.max_new_reports} more {dataset.period_noun}(s) will be "
             f"requested by the next syncs (Amazon allows about {policy.max_new_reports} report "
-            "requests at once)"
+            "requests at once)",
         )
     _poll(job, dataset, tracked, outcome)
     return outcome
@@ -265,8 +266,9 @@ def _poll(
         if not remaining:
             break
         if job.clock() + timedelta(seconds=delay) > deadline:
-            outcome.note(
-                f"{len(remaining)} report(s) still processing at Amazon; the next sync loads them"
+            outcome.leave(
+                len(remaining),
+                f"{len(remaining)} report(s) still processing at Amazon; the next sync loads them",
             )
             break
         job.progress(f"{dataset.label}: waiting for {len(remaining)} report(s)")

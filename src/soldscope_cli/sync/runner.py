@@ -53,6 +53,8 @@ FAILED = "failed"
 SKIPPED = "skipped"
 BUSY = "busy"  # team mode: another worker has the store (not a failure)
 NOT_AUTHORIZED = "not_authorized"
+# A --since backfill that loaded what it could and left the rest for the next syncs.
+PARTIAL = "partial"
 INTERRUPTED = "interrupted"
 INTERRUPTED_REASON = "interrupted (Ctrl-C)"
 
@@ -156,12 +158,23 @@ class SyncReport:
             and all(s.outcome in (OK, BUSY) for s in self.stores)
         )
 
+    @property
+    def partial(self) -> bool:
+        """Nothing failed, but a --since backfill left work for the next syncs (exit 3)."""
+        return (
+            not self.ok
+            and not self.interrupted
+            and self.app_error is None
+            and self.local_error is None
+            and all(s.outcome in (OK, BUSY, PARTIAL) for s in self.stores)
+        )
+
     def to_json(self) -> dict[str, Any]:
         """The pinned --json shape (docs/sync.md)."""
         return {
             "started_at": format_time(self.started_at),
             "finished_at": format_time(self.finished_at),
-            "outcome": OK if self.ok else FAILED,
+            "outcome": OK if self.ok else PARTIAL if self.partial else FAILED,
             "app_error": self.app_error,
             "stores": [s.to_json() for s in self.stores],
         }
@@ -491,6 +504,8 @@ def _sync_store(
     result.quota_wait_s = env.quota_waits.total(record.name)
     if result.outcome == OK and any(d.outcome == FAILED for d in result.datasets):
         result.outcome = FAILED
+    elif result.outcome == OK and any(d.outcome == PARTIAL for d in result.datasets):
+        result.outcome = PARTIAL
     env.observer.store_finished(result)
     return result
 
@@ -548,6 +563,8 @@ class _StoreWorker:
             outcome = DATASETS[name](job)
             result.rows_added, result.rows_updated = outcome.rows_added, outcome.rows_updated
             result.notes = outcome.notes
+            if outcome.left and self.options.since is not None:
+                result.outcome = PARTIAL
         except GrantRejected as exc:
             # Classified and recorded as validate does, so `list` reads the same either way.
             check = classify(self.record, exc)
@@ -591,7 +608,7 @@ class _StoreWorker:
         env.db.finish_sync_run(
             run_id,
             env.clock(),
-            result.outcome,
+            OK if result.outcome == PARTIAL else result.outcome,  # what it loaded is complete
             result.rows_added,
             result.rows_updated,
             result.error_code,

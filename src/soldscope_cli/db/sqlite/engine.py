@@ -75,6 +75,9 @@ class Database(StateDatabase):
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
         except sqlite3.DatabaseError as exc:
+            refused = refused_write(self.path, exc)
+            if refused is not None:
+                raise refused from None
             raise ConfigError(
                 f"{self.path}: cannot open the state database: {exc}",
                 hint="run `soldscope doctor`; move the file aside to start afresh",
@@ -133,20 +136,7 @@ class Database(StateDatabase):
 
     def _storage_error(self, exc: sqlite3.OperationalError) -> StorageError | None:
         """The StorageError of a write the filesystem refused (full, read-only), else None."""
-        text = str(exc).lower()
-        if "disk is full" in text or "database or disk is full" in text:
-            return StorageError(
-                f"cannot write the state database {self.path}: the disk is full",
-                hint=f"free some space on the filesystem that holds {self.path.parent}, then "
-                "run the command again (what was stored before is intact)",
-            )
-        if "readonly" in text or "read-only" in text or "disk i/o error" in text:
-            return StorageError(
-                f"cannot write the state database {self.path}: {exc}",
-                hint=f"make {self.path.parent} and {self.path.name} writable for this user, or "
-                "point SOLDSCOPE_DATA_DIR at a writable directory",
-            )
-        return None
+        return refused_write(self.path, exc)
 
     # --- what the shared table code needs -------------------------------------------------------
 
@@ -220,6 +210,44 @@ def _read_states_by_name(conn: sqlite3.Connection, stores: Sequence[str]) -> dic
     return found
 
 
+def refused_write(path: Path, exc: sqlite3.DatabaseError) -> StorageError | None:
+    """The StorageError of a database the filesystem refused (full, read-only, not this user's),
+    else None: the file is fine, so "move it aside" would be the wrong advice (exit 74, not 2)."""
+    text = str(exc).lower()
+    if "disk is full" in text or "database or disk is full" in text:
+        return StorageError(
+            f"cannot write the state database {path}: the disk is full",
+            hint=f"free some space on the filesystem that holds {path.parent}, then "
+            "run the command again (what was stored before is intact)",
+        )
+    unwritable = not os.access(path.parent, os.W_OK) or (
+        path.exists() and not os.access(path, os.W_OK)
+    )
+    if (
+        "readonly" in text
+        or "read-only" in text
+        or "disk i/o error" in text
+        or ("unable to open database file" in text and unwritable)
+    ):
+        read_only_fs = _on_read_only_filesystem(path.parent)
+        target = path if path.exists() and os.access(path.parent, os.W_OK) else path.parent
+        mounted = " (its filesystem is mounted read-only)" if read_only_fs else ""
+        return StorageError(
+            f"cannot write the state database {path}: {exc}",
+            hint=f"make {target} writable for this user{mounted}, or point SOLDSCOPE_DATA_DIR "
+            "at a writable directory",
+        )
+    return None
+
+
+def _on_read_only_filesystem(directory: Path) -> bool:
+    """Whether the directory lies on a filesystem mounted read-only."""
+    try:
+        return bool(os.statvfs(directory).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
 def read_states_if_exists(path: Path, stores: Sequence[str]) -> dict[str, StoreState]:
     """Read-only StoreState lookup that never creates or migrates the database (for `list`)."""
     if not path.exists():
@@ -242,6 +270,9 @@ def read_states_if_exists(path: Path, stores: Sequence[str]) -> dict[str, StoreS
     except sqlite3.DatabaseError as exc:  # OperationalError, or "file is not a database"
         if "no such table" in str(exc):
             return {}
+        refused = refused_write(path, exc)
+        if refused is not None:
+            raise refused from None
         raise ConfigError(
             f"{path}: cannot read the state database: {exc}",
             hint="run `soldscope doctor`; move the file aside to start afresh",
