@@ -46,7 +46,7 @@ def test_app_set_and_delete_keep_comments_and_notify_tables(cli: Cli) -> None:
         "app",
         "set",
         "--app-id",
-        "amzn1.sp.solution.x",
+        "amzn1.sp.solution.6f1c0a2e-0000-4000-8000-000000000001",
         "--client-id",
         "amzn1.application-oa2-client.y",
         "--client-secret-stdin",

@@ -12,7 +12,7 @@ from soldscope_cli.fleet.config import ConfigFile
 from soldscope_cli.fleet.secrets import CLIENT_SECRET_KEY, MemorySecretStore
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
-APP = "amzn1.sp.solution.team"
+APP = "amzn1.sp.solution.6f1c0a2e-0000-4000-8000-0000000000aa"
 CLIENT = "amzn1.application-oa2-client.team"
 
 
