@@ -143,7 +143,7 @@ def test_odd_date_headers_never_crash_doctor(cli: Cli, dates: list[str]) -> None
 
 def test_a_stored_secret_without_a_date_is_never_called_missing(cli: Cli) -> None:
     done = cli.run(
-        "app", "set", "--app-id", "amzn1.sp.solution.doctor", "--client-id",
+        "app", "set", "--app-id", "amzn1.sp.solution.6f1c0a2e-0000-4000-8000-0000000000dd", "--client-id",
         "amzn1.application-oa2-client.doctor", "--client-secret-stdin",
         input="amzn1.oa2-cs.v1.doctor-e2e-secret",
     )  # fmt: skip

@@ -27,6 +27,7 @@ from tests.serve_process import Serve, free_port, start_serve
 
 from soldscope_cli.fleet.secrets import token_key
 from soldscope_cli.simulator import Simulator, parse_scenario
+from soldscope_cli.web.server import GRACEFUL_SHUTDOWN_S
 
 pytestmark = pytest.mark.e2e
 
@@ -374,3 +375,25 @@ def test_serve_warns_without_an_agency_name_and_picks_up_config_changes(home: Ho
     assert "config.toml changed" in serve.log and "Northwind Agency" in serve.log
     assert "error: config.toml" in serve.log and "Traceback" not in serve.log
     assert serve.stop() == 0
+
+
+def test_sigterm_stops_serve_within_its_grace_even_with_a_request_stuck(home: Home) -> None:
+    """A callback waiting on a Login with Amazon that does not answer holds a request in flight:
+    SIGTERM still ends serve once the grace period has passed, as systemd's stop expects."""
+    serve = home.start_serve()
+    callback = home.callback_for(home.invite("acme", "US"), ACME)
+    home.sim.set_latency(by_prefix={TOKEN_PATH: 30_000})
+
+    def wait_for_the_callback() -> None:
+        with contextlib.suppress(httpx.HTTPError):  # serve ends the connection when it stops
+            httpx.get(f"{serve.base}{callback}", timeout=40, trust_env=False)
+
+    stuck = threading.Thread(target=wait_for_the_callback, daemon=True)
+    stuck.start()
+    time.sleep(1.5)  # the request is in serve, waiting on the token exchange
+    began = time.monotonic()
+    code = serve.stop()
+    took = time.monotonic() - began
+    assert took < GRACEFUL_SHUTDOWN_S + 4, f"serve took {took:.1f} s to stop"
+    assert code == 0
+    assert "1 request(s) still waiting on Amazon were abandoned" in serve.log

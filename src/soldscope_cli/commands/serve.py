@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from typing import Annotated
@@ -46,7 +47,7 @@ def run_serve(app: AppContext, listen: str, trusted_proxies: list[str]) -> None:
     """Check everything, bind, then serve until a signal."""
     from soldscope_cli.fleet.config import format_time
     from soldscope_cli.web.app import build_app
-    from soldscope_cli.web.server import bind, plan_serve, run
+    from soldscope_cli.web.server import abandoned_requests, bind, plan_serve, run
 
     plan = plan_serve(app, listen, trusted_proxies)
     # Opened now, on this thread: a locked keyring or an unwritable database stops serve here,
@@ -87,4 +88,11 @@ def run_serve(app: AppContext, listen: str, trusted_proxies: list[str]) -> None:
             'add agency_name = "Your Agency" under [serve] in config.toml (read without a restart)'
         )
     run(asgi, sock, stopped, trusted_proxies=plan.settings.trusted_proxies, say=line)
+    stuck = abandoned_requests()
+    if stuck:
+        # Python would wait for those threads at exit (up to their HTTP timeout): a stopped
+        # server must end now, as systemd's stop expects.
+        line(f"stopped; {stuck} request(s) still waiting on Amazon were abandoned")
+        app.stdout.flush()
+        os._exit(0)
     line("stopped")

@@ -45,6 +45,10 @@ class ServePlan:
     public_url: str
 
 
+# How long SIGTERM waits for requests in flight (docs/serve.md).
+GRACEFUL_SHUTDOWN_S = 5
+
+
 def parse_listen(value: str) -> tuple[str, int]:
     """HOST:PORT (IPv6 in brackets); UsageError for anything else."""
     text = value.strip()
@@ -300,6 +304,10 @@ def make_server(
         limit_concurrency=None,
         timeout_keep_alive=5,
         h11_max_incomplete_event_size=16 * 1024,
+        # SIGTERM: what is in flight gets this long, then serve exits anyway. Without a bound a
+        # connection that never completes (a stuck client, an attack in progress) holds the
+        # process for ever, and systemd's stop waits for it.
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
     return _Server(config)
 
@@ -312,8 +320,21 @@ def run(
     trusted_proxies: list[Network],
     say: Callable[[str], None],
 ) -> None:
-    """Serve until SIGINT or SIGTERM; both end a graceful shutdown, and this returns."""
+    """Serve until SIGINT or SIGTERM; both end a graceful shutdown, and this returns.
+
+    Requests still running past the grace period (a callback waiting on Login with Amazon) are
+    cancelled, but their handler threads cannot be: `abandoned_requests` counts them, so the
+    process can end without waiting for them.
+    """
     make_server(app, on_stop, trusted_proxies=trusted_proxies, say=say).run(sockets=[sock])
+
+
+def abandoned_requests(wait: float = 0.5) -> int:
+    """Handler threads still running once serve has stopped (each given `wait` seconds)."""
+    busy = [t for t in threading.enumerate() if t.name == "AnyIO worker thread" and t.is_alive()]
+    for thread in busy:
+        thread.join(wait)
+    return sum(1 for t in busy if t.is_alive())
 
 
 @contextmanager
