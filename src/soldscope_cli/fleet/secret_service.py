@@ -1,4 +1,4 @@
-"""Many secrets of a Secret Service (gnome-keyring, KWallet) read on one connection.
+"""Many secrets of a Secret Service (gnome-keyring, KeePassXC) read on one connection.
 
 keyring's Secret Service backend opens a new D-Bus connection for every read, looks the
 default collection up, asks to unlock it and the item, and negotiates a new encrypted session
