@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -28,7 +29,7 @@ from soldscope_cli.db.database import (
 )
 from soldscope_cli.errors import ConfigError, ExitCode, SecretStoreError
 from soldscope_cli.fleet.config import StoreRecord
-from soldscope_cli.fleet.secrets import MemorySecretStore, token_key
+from soldscope_cli.fleet.secrets import BATCH_SIZE, MemorySecretStore, token_key
 from soldscope_cli.status import Status
 
 LWA_URL = "https://lwa.test/auth/o2/token"
@@ -419,29 +420,42 @@ class SequentialSecrets(MemorySecretStore):
         self.fake = fake
         self.busy = threading.Lock()
         self.reads: list[str] = []
+        self.batches: list[int] = []  # the size of each get_many
         self.requests_seen: list[int] = []  # Amazon requests already made at each read
 
-    def get(self, key: str) -> str | None:
+    def _read(self, keys: list[str]) -> dict[str, str | None]:
         assert threading.current_thread() is threading.main_thread(), "read from a worker"
         assert self.busy.acquire(blocking=False), "concurrent secret-store reads"
         try:
             time.sleep(0.02)
             self.requests_seen.append(self.fake.requests)
-            self.reads.append(key)
-            return super().get(key)
+            self.reads.extend(keys)
+            return {key: self.values.get(key) for key in keys}
         finally:
             self.busy.release()
 
+    def get(self, key: str) -> str | None:
+        return self._read([key])[key]
 
-def test_tokens_are_read_one_at_a_time_while_the_checks_run(tmp_path: Path) -> None:
+    def get_many(self, keys: Sequence[str]) -> dict[str, str | None]:
+        self.batches.append(len(keys))
+        return self._read(list(keys))
+
+
+def test_tokens_are_read_in_batches_never_concurrently_while_the_checks_run(
+    tmp_path: Path,
+) -> None:
     h, fake = amazon_harness(tmp_path)
-    names = [f"store-{i}" for i in range(10)]
+    names = [f"store-{i:03d}" for i in range(120)]
     for name in names:
         add(h, fake, name)
     secrets = SequentialSecrets(fake, dict(h.secrets.values))
     result = run_validate(h, secrets=secrets, concurrency=8)
     assert sorted(secrets.reads) == sorted(token_key(n) for n in names)
     assert {c.outcome for c in result.checks.values()} == {CHECK_OK}
+    # A few batch reads, not a read per store: a small first batch so the checks start at once,
+    # then batches of BATCH_SIZE.
+    assert secrets.batches == [8, BATCH_SIZE, BATCH_SIZE, 120 - 8 - 2 * BATCH_SIZE]
     # The first checks ran while later tokens were still being read: reads do not delay them.
     assert secrets.requests_seen[0] == 0 and secrets.requests_seen[-1] > 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -216,3 +217,64 @@ def test_an_unusable_backend_writes_no_namespace(tmp_path: Path) -> None:
     with pytest.raises(SecretStoreError):
         NamespacedSecretStore(Broken(), home).set(token_key("acme"), "Atzr|x")
     assert not home.path.exists()
+
+
+class _CountingKeyring(_KeyringLike):
+    """Counts single reads and batch reads."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gets = 0
+        self.batches: list[list[str]] = []
+
+    def get(self, key: str) -> str | None:
+        self.gets += 1
+        return super().get(key)
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, str | None]:
+        self.batches.append(list(keys))
+        return {key: self.values.get(key) for key in keys}
+
+
+def test_a_home_reads_many_secrets_in_one_batch_of_its_own_namespace(tmp_path: Path) -> None:
+    from soldscope_cli.fleet.namespaces import NamespacedSecretStore, SharedNamespaceSecretStore
+    from soldscope_cli.fleet.secrets import read_many, token_key
+
+    shared = _CountingKeyring()
+    other = NamespacedSecretStore(shared, _home(tmp_path / "other"))
+    other.set(token_key("acme"), "Atzr|other-home")
+    home = NamespacedSecretStore(shared, _home(tmp_path / "home"))
+    home.set(token_key("acme"), "Atzr|acme")
+    home.set(token_key("beta"), "Atzr|beta")
+    keys = [token_key("acme"), token_key("beta"), token_key("gone")]
+    shared.gets = 0
+    assert read_many(home, keys) == {
+        token_key("acme"): "Atzr|acme",
+        token_key("beta"): "Atzr|beta",
+        token_key("gone"): None,
+    }
+    assert shared.gets == 0
+    assert shared.batches == [[f"{home.namespace()}/{key}" for key in keys]]
+    team = SharedNamespaceSecretStore(shared, "team0001")
+    assert read_many(team, [token_key("acme")]) == {token_key("acme"): None}
+    assert shared.batches[-1] == [f"team0001/{token_key('acme')}"]
+
+
+def test_the_file_store_reads_its_file_once_for_a_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from soldscope_cli.fleet.secrets import read_many
+
+    store = FileSecretStore(tmp_path / "secrets.json")
+    store.set("a", "1")
+    store.set("b", "2")
+    reads = []
+    original = FileSecretStore._read
+
+    def counting(self: FileSecretStore) -> dict[str, str]:
+        reads.append(1)
+        return original(self)
+
+    monkeypatch.setattr(FileSecretStore, "_read", counting)
+    assert read_many(store, ["a", "b", "c"]) == {"a": "1", "b": "2", "c": None}
+    assert len(reads) == 1

@@ -7,7 +7,7 @@ prefixes its keys with a random namespace kept in its config.toml; see Namespace
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +18,7 @@ from soldscope_cli.fleet.secrets import (
     TOKEN_KEY_PREFIX,
     SecretStore,
     open_backend,
+    read_many,
     token_key,
 )
 
@@ -82,6 +83,16 @@ class NamespacedSecretStore:
         if namespace is not None:
             return self.inner.get(namespaced_key(namespace, key))
         return self.inner.get(key) if key in legacy_keys(self._home.load()) else None
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, str | None]:
+        namespace = self.namespace()
+        if namespace is None:  # an older home: its few legacy reads, one by one
+            return {key: self.get(key) for key in keys}
+        stored = {
+            key: namespaced_key(namespace, key) if self.is_home_key(key) else key for key in keys
+        }
+        found = read_many(self.inner, list(stored.values()))
+        return {key: found[inner_key] for key, inner_key in stored.items()}
 
     def set(self, key: str, value: str) -> None:
         if not self.is_home_key(key):
@@ -210,6 +221,10 @@ class SharedNamespaceSecretStore:
 
     def get(self, key: str) -> str | None:
         return self.inner.get(self._key(key))
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, str | None]:
+        found = read_many(self.inner, [self._key(key) for key in keys])
+        return {key: found[self._key(key)] for key in keys}
 
     def set(self, key: str, value: str) -> None:
         self.inner.set(self._key(key), value)

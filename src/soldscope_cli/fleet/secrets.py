@@ -9,10 +9,10 @@ import contextlib
 import json
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from soldscope_cli.errors import SecretStoreError
 from soldscope_cli.fleet.files import atomic_write
@@ -68,6 +68,24 @@ class SecretStore(Protocol):
     def describe(self) -> str: ...
 
 
+# How many secrets one batch read asks for at once (each batch has the store's own timeout).
+BATCH_SIZE = 50
+
+
+@runtime_checkable
+class BatchReader(Protocol):
+    """A secret store that reads many keys at once cheaper than one by one."""
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, str | None]: ...
+
+
+def read_many(store: SecretStore, keys: Sequence[str]) -> dict[str, str | None]:
+    """Every key's secret (None when absent): in batches where the store can, else one by one."""
+    if isinstance(store, BatchReader):
+        return store.get_many(keys)
+    return {key: store.get(key) for key in keys}
+
+
 class MemorySecretStore:
     """Secrets in a dict: for tests and throwaway runs."""
 
@@ -79,6 +97,9 @@ class MemorySecretStore:
 
     def get(self, key: str) -> str | None:
         return self.values.get(key)
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, str | None]:
+        return {key: self.values.get(key) for key in keys}
 
     def set(self, key: str, value: str) -> None:
         self.values[key] = value
@@ -120,6 +141,11 @@ class FileSecretStore:
     def get(self, key: str) -> str | None:
         with self._lock:
             return self._read().get(key)
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, str | None]:
+        with self._lock:
+            data = self._read()  # the file once, not once a key
+        return {key: data.get(key) for key in keys}
 
     def set(self, key: str, value: str) -> None:
         with self._lock, _file_lock(self.path):
@@ -210,6 +236,23 @@ class KeyringSecretStore:
     def get(self, key: str) -> str | None:
         value: str | None = self._call("read a secret", lambda b: b.get_password(SERVICE, key))
         return value
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, str | None]:
+        """A Secret Service is read BATCH_SIZE keys per connection (fleet/secret_service.py);
+        other keyrings one key at a time."""
+        from soldscope_cli.fleet.secret_service import is_secret_service, read_secrets
+
+        if not is_secret_service(self.backend()):
+            return {key: self.get(key) for key in keys}
+        found: dict[str, str | None] = {}
+        for start in range(0, len(keys), BATCH_SIZE):
+            batch = list(keys[start : start + BATCH_SIZE])
+
+            def read(backend: Any, batch: list[str] = batch) -> dict[str, str | None]:
+                return read_secrets(backend, SERVICE, batch)
+
+            found.update(self._call("read secrets", read))
+        return found
 
     def set(self, key: str, value: str) -> None:
         self._call("store a secret", lambda b: b.set_password(SERVICE, key, value))
