@@ -30,6 +30,7 @@ class DigestSection(StrEnum):
     BROKEN = "broken"
     EXPIRING = "expiring"
     STALE = "stale"
+    NOT_AUTHORIZED = "not_authorized"
     CLIENT_SECRET = "client_secret_due_at"
 
 
@@ -64,6 +65,14 @@ EXPIRING = AlertKind(
 RECOVERED = AlertKind("recovered", "recovered", Severity.SUCCESS, None)
 SYNC_FAILED = AlertKind("sync_failed", "sync failed", Severity.FAILURE, "soldscope sync {store}")
 STALE = AlertKind("stale", "stale", Severity.WARNING, SYNC_DATASET, digest=DigestSection.STALE)
+# A dataset whose role the app lost: the seller authorizes the app again once the role is added.
+NOT_AUTHORIZED = AlertKind(
+    "not_authorized",
+    "not authorized",
+    Severity.FAILURE,
+    CONNECT,
+    digest=DigestSection.NOT_AUTHORIZED,
+)
 APP_REJECTED = AlertKind("app_rejected", "app rejected", Severity.FAILURE, APP_FIX)
 ROTATION_DUE = AlertKind(
     "rotation_due", "rotation due", Severity.WARNING, APP_FIX, digest=DigestSection.CLIENT_SECRET
@@ -82,6 +91,7 @@ KINDS: tuple[AlertKind, ...] = (
     RECOVERED,
     SYNC_FAILED,
     STALE,
+    NOT_AUTHORIZED,
     APP_REJECTED,
     ROTATION_DUE,
     INVITATION_USED,

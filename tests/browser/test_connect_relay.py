@@ -153,7 +153,7 @@ def test_relay_page_hands_the_consent_to_the_listener(setup: Setup, chromium: Ch
     dom = chromium.dump_dom(running.url, trap_port=setup.relay.port)
 
     assert running.finish() == 0, running.err.decode()
-    assert "Store connected" in dom and SELLER in dom
+    assert "Return to the terminal" in dom and SELLER in dom
     assert setup.stored_seller("acme-us") == SELLER
     token = setup.token("acme-us")
     assert token and token.startswith("Atzr|") and token not in running.err.decode()

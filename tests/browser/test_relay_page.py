@@ -142,7 +142,7 @@ def test_relay_forwards_the_exact_query_to_the_listener(
         waiter.join()
 
     assert outcome == [ConsentResult(CODE, listener.state, SELLER, query)]
-    assert "Store connected" in dom and "acme-us (North America)" in dom
+    assert "Return to the terminal" in dom and "acme-us (North America)" in dom
     only_relay_requests(relay_server)
 
 

@@ -62,6 +62,7 @@ def load(address, data=None):
         response = error
     body = response.read().decode()
     title = body.split("<title>", 1)[-1].split("</title>", 1)[0] if "<title>" in body else ""
+    (here / "last_page.html").write_text(body)
     return response.status, response.headers.get("Location"), title
 
 
@@ -277,7 +278,10 @@ def test_browser_consent_connects_a_store(world: World) -> None:
     assert done.code == 0, done.stderr
     log = world.browser_log()
     assert log[0]["opened"].startswith(world.sim.url + "/apps/authorize/consent?")
-    assert log[1:] == [{"consent": 302}, {"status": 200, "title": "soldscope: Store connected"}]
+    assert log[1:] == [
+        {"consent": 302},
+        {"status": 200, "title": "soldscope: Return to the terminal"},
+    ]
     store = world.stores()["acme-us"]
     assert (store["selling_partner_id"], store["marketplaces"], store["status"]) == (
         ACME,
@@ -298,10 +302,23 @@ def test_without_a_terminal_the_link_is_printed_and_no_browser_opens(world: Worl
     # The client clicks the link the agency sent them; the command was waiting for it.
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     with opener.open(running.url, timeout=10) as page:
-        assert "Store connected" in page.read().decode()
+        assert "Return to the terminal" in page.read().decode()
     assert running.finish() == 0, bytes(running.err)
     assert world.browser_log() == []
     assert world.stores()["acme-us"]["selling_partner_id"] == ACME
+
+
+def test_the_page_never_claims_a_connection_the_terminal_then_refuses(world: World) -> None:
+    # The seller sells in the US and Canada only: the new token is refused for Mexico.
+    done = world.connect("acme-us", "--marketplace", "US", "--marketplace", "MX")
+    assert done.code != 0 and "nothing was stored" in done.stderr, done.stderr
+    assert nothing_stored(world, "acme-us")
+    [page] = [entry for entry in world.browser_log() if "title" in entry]
+    assert page == {"status": 200, "title": "soldscope: Return to the terminal"}
+    body = (world.browser_dir / "last_page.html").read_text()
+    assert "Store connected" not in body
+    assert "Nothing is stored yet" in body and "The terminal says whether the store" in body
+    assert 'class="ok"' not in body  # not the green page of a success
 
 
 def test_region_wide_store_discovers_its_marketplaces(world: World) -> None:
@@ -384,7 +401,7 @@ def test_a_second_callback_after_success_is_told_the_link_was_used(world: World)
     done = world.in_terminal("connect", "acme-us", "--marketplace", "US")
     assert done.code == 0, done.stderr
     titles = [entry["title"] for entry in world.browser_log() if "title" in entry]
-    assert titles == ["soldscope: Store connected", "soldscope: This link was already used"]
+    assert titles == ["soldscope: Return to the terminal", "soldscope: This link was already used"]
 
 
 def test_manual_paste_on_stdin(world: World) -> None:

@@ -226,3 +226,53 @@ def test_an_app_alert_grouped_with_a_store_alert_is_sent_and_recorded(
     assert "bolt-us (na): error" in body
     assert "the app's client secret must be rotated" in body
     no_secret(first[2], json.dumps(first[1]))
+
+
+def test_a_lost_role_is_announced_once_and_listed_by_the_digest(
+    world: World,  # noqa: F811
+    receiver: Receiver,
+) -> None:
+    env = {"SOLDSCOPE_NOTIFY_URLS": receiver.url}
+
+    def sync() -> None:
+        done = world.cli.run("sync", "acme-us", "--dataset", "finances", env=env, timeout=120)
+        assert done.returncode == 0, done.stderr
+
+    sync()
+    assert receiver.messages == []
+    world.sim.remove_role(SELLERS["acme-us"], "finances")
+    sync()
+    sync()
+    assert [m["title"] for m in receiver.messages] == [
+        "soldscope: acme-us (na): Finances not authorized"
+    ]
+    body = receiver.messages[0]["message"]
+    assert "the app is not authorized for finances data of this store" in body
+    assert "Run: soldscope connect acme-us" in body
+    digest = world.cli.run("digest", "--no-notify", env=env)
+    assert digest.returncode == 0, digest.stderr
+    assert digest.stdout.splitlines()[0] == (
+        "soldscope digest: 3 stores, 0 broken, 0 expiring within 30 days, 0 stale datasets, "
+        "1 dataset not authorized"
+    )
+    assert (
+        "  acme-us (na) Finances: the app lacks the role — run: soldscope connect acme-us"
+        in digest.stdout
+    )
+    as_json = json.loads(world.cli.run("digest", "--json", "--no-notify", env=env).stdout)
+    assert as_json["not_authorized"] == [
+        {
+            "name": "acme-us",
+            "region": "na",
+            "dataset": "finances",
+            # Imported from a self-authorization: its owner renews it in Seller Central.
+            "command": "soldscope connect acme-us --refresh-token-stdin",
+        }
+    ]
+    world.sim.add_role(SELLERS["acme-us"], "finances")
+    sync()
+    assert [m["title"] for m in receiver.messages][1:] == [
+        "soldscope: acme-us (na): Finances authorized again"
+    ]
+    sync()
+    assert len(receiver.messages) == 2

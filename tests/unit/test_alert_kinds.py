@@ -19,10 +19,12 @@ from soldscope_cli.fleet.config import NotifyTarget, StoreRecord, parse_config
 from soldscope_cli.fleet.listing import build_row
 from soldscope_cli.notify.alerts import (
     Alert,
+    DatasetAccess,
     StaleDataset,
     SyncOutcome,
     app_alerts,
     invitation_alert,
+    role_alerts,
     rotation_alerts,
     stale_alerts,
     status_alerts,
@@ -120,6 +122,7 @@ def every_alert() -> list[Alert]:
             ],
             {},
         ),
+        *role_alerts([DatasetAccess("acme-us", "na", "finances", "Finances", False)], {}),
         *app_alerts("invalid_client", {}, checked=True),
         *rotation_alerts(NOW + timedelta(days=10), NOW, {}),
         invitation_alert("acme-us", "na", "A1", 7, renewed=False),
@@ -134,8 +137,9 @@ def test_one_message_groups_an_alert_of_every_kind() -> None:
     alerts = every_alert()
     title, body = compose(alerts)
     assert title == (
-        "soldscope: 9 changes (1 app rejected, 1 in error, 1 expired, 1 expiring soon, "
-        "1 invitation used, 1 recovered, 1 rotation due, 1 stale, 1 sync failed)"
+        "soldscope: 10 changes (1 app rejected, 1 in error, 1 expired, 1 expiring soon, "
+        "1 invitation used, 1 not authorized, 1 recovered, 1 rotation due, 1 stale, "
+        "1 sync failed)"
     )
     assert body.split("\n\n")[-1] == (
         "acme-us (na): connected through its invitation link\n"

@@ -36,6 +36,7 @@ LIST_KEYS = {
     "created_at",
     "expires_at",
     "used_at",
+    "last_failure",
 }
 
 
@@ -112,6 +113,7 @@ def test_invites_lists_and_revokes(h: Harness, invoke: Any) -> None:
     listed = run_json(h, invoke, "invites")
     assert [set(row) for row in listed] == [LIST_KEYS]
     assert listed[0]["status"] == "pending" and listed[0]["used_at"] is None
+    assert listed[0]["last_failure"] is None
     result = invoke(h, "invites", "revoke", "acme-us")
     assert result.exit_code == 0 and "Revoked" in h.stderr
     assert run_json(h, invoke, "invites") == []

@@ -269,3 +269,32 @@ def test_search_term_rows_are_stored_exactly_whatever_their_number(
         " FROM ba_search_terms ORDER BY search_frequency_rank",
     )
     assert stored == [(f"t{i}", i, None, 0.5) for i in range(count)]
+
+
+def test_a_name_only_invited_has_its_invitations_in_the_history(db: Database) -> None:
+    invited = db.invitations.create(invitation("new-us", "h-new", T0 + timedelta(days=14)))
+    other = db.invitations.create(invitation("other-us", "h-other", T0 + timedelta(days=14)))
+    db.log_event("invited", T0, "new-us", {"invitation_id": invited.id})
+    for minutes, reason in ((1, "cancelled"), (2, "duplicate")):
+        detail = {"invitation_id": invited.id, "reason": reason, "message": reason + "!"}
+        db.log_event("invitation_failed", T0 + timedelta(minutes=minutes), "new-us", detail)
+    db.log_event("notified", T0, "new-us", {"channel": "x"})  # not an invitation's: never shown
+    db.record_check(check("a", CHECK_OK, T0))
+    db.log_event("connected", T0, "a")
+    by_name = db.history([], names=["new-us"])
+    assert [e.kind for e in by_name] == ["invitation_failed", "invitation_failed", "invited"]
+    assert [e.kind for e in db.history(None)] == [
+        "invitation_failed",
+        "invitation_failed",
+        "connected",
+        "invited",
+    ]
+    assert db.history([db.store_id("a")]) == db.history([db.store_id("a")], names=["other-us"])
+    failures = db.invitations.last_failures([invited, other])
+    assert list(failures) == [invited.id]
+    last = failures[invited.id]
+    assert (last.at, last.reason, last.message) == (
+        T0 + timedelta(minutes=2),
+        "duplicate",
+        "duplicate!",
+    )

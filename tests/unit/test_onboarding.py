@@ -286,7 +286,9 @@ def test_loopback_redirect_uri_connects_and_stores_everything(world: World) -> N
     assert [(c["source"], c["outcome"]) for c in db.checks("acme-us")] == [("connect", "ok")]
     assert [e["kind"] for e in db.events("acme-us")] == ["connected"]
     assert (result.renewed, result.row.status) == (False, Status.ACTIVE)
-    assert world.browser.pages[0][0] == 200 and "Store connected" in world.browser.pages[0][1]
+    assert (
+        world.browser.pages[0][0] == 200 and "Return to the terminal" in world.browser.pages[0][1]
+    )
     port = urlsplit(redirect).port
     assert port is not None and port_is_free(port)
 
@@ -625,7 +627,7 @@ def test_only_one_consent_completes_when_two_callbacks_race(world: World) -> Non
     world.browser.follow = follow_twice  # type: ignore[method-assign]
     world.run(marketplaces=["US"])
     texts = sorted(page for _, page in world.browser.pages)
-    assert any("Store connected" in t for t in texts)
+    assert any("Return to the terminal" in t for t in texts)
     assert any("already used" in t for t in texts)
     assert len(world.amazon.exchanges) == 1
 

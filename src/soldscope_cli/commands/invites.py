@@ -27,7 +27,7 @@ def invites_command(
 ) -> None:
     """List pending invitations (with --all: every invitation) and their status.
 
-    Each has a status: pending, used, expired or revoked. Links are not shown: `soldscope invite NAME` prints a pending invitation's link again.
+    Each has a status: pending, used, expired or revoked, and its last failed attempt (the seller pressed Cancel, consented as another seller, or is already connected under another name), also in `soldscope log NAME`. Links are not shown: `soldscope invite NAME` prints a pending invitation's link again.
 
     Examples:
       soldscope invites
@@ -37,11 +37,18 @@ def invites_command(
     if ctx.invoked_subcommand is not None:
         return
     app = get_context(ctx)
-    from soldscope_cli.onboarding.invitations import list_invitations
+    from soldscope_cli.onboarding.invitations import last_failures, list_invitations
     from soldscope_cli.output.invite import render_invitation_list
 
     found = list_invitations(app, include_done=everything)
-    render_invitation_list(app, found, app.clock(), as_json=json_output, everything=everything)
+    render_invitation_list(
+        app,
+        found,
+        last_failures(app, found),
+        app.clock(),
+        as_json=json_output,
+        everything=everything,
+    )
 
 
 @invites_app.command("revoke")

@@ -213,9 +213,9 @@ sync_command = _with_dataset_options(sync_command)
 
 def _notify(app: AppContext, report: SyncReport) -> None:
     from soldscope_cli.fleet.listing import build_rows
-    from soldscope_cli.notify.alerts import sync_outcome
+    from soldscope_cli.notify.alerts import dataset_access, sync_outcome
     from soldscope_cli.notify.announce import Observed, announce_observed
-    from soldscope_cli.sync.runner import BUSY, FAILED, SKIPPED
+    from soldscope_cli.sync.runner import BUSY, FAILED, NOT_AUTHORIZED, OK, PARTIAL, SKIPPED
 
     # The stores and states the run itself saw and left: nothing is read again.
     rows = build_rows(report.records, report.states, app.clock())
@@ -228,7 +228,23 @@ def _notify(app: AppContext, report: SyncReport) -> None:
         for s in report.stores
         if s.outcome not in (SKIPPED, BUSY)
     ]
-    observed = Observed(rows, outcomes, app_error=report.app_error, app_checked=bool(outcomes))
+    access = [
+        dataset_access(
+            s.name,
+            regions.get(s.name, "?"),
+            d.dataset,
+            registry.BY_NAME[d.dataset].label,
+            d.outcome != NOT_AUTHORIZED,
+            d.error,
+            by_name.get(s.name),
+        )
+        for s in report.stores
+        for d in s.datasets
+        if d.outcome in (OK, PARTIAL, NOT_AUTHORIZED)
+    ]
+    observed = Observed(
+        rows, outcomes, access, app_error=report.app_error, app_checked=bool(outcomes)
+    )
     say_notify_failures(
         app, announce_observed(app.notifier(), app.database(), app.config(), observed, app.clock)
     )

@@ -489,7 +489,7 @@ class CallbackListener:
                 self._claimed = True
                 return _Reply(HTTPStatus.OK, _failure(exc), outcome=exc)
             self._claimed = True
-        page = consent_pages.success_page(self._label, result.selling_partner_id)
+        page = consent_pages.received_page(self._label, result.selling_partner_id)
         return _Reply(HTTPStatus.OK, page, outcome=result)
 
 

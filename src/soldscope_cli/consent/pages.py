@@ -33,15 +33,18 @@ def _page(kind: str, title: str, body: str) -> str:
     )
 
 
-def success_page(label: str, selling_partner_id: str) -> str:
-    """The page shown once Amazon's consent reached soldscope."""
+def received_page(label: str, selling_partner_id: str) -> str:
+    """The page shown once Amazon's consent reached soldscope: nothing is checked or stored yet,
+    so it claims no success (the token may still be refused, e.g. for a marketplace)."""
     body = (
-        "<p>Amazon's authorization reached soldscope. "
-        "You can close this tab; soldscope is finishing in the terminal.</p>"
+        "<p>Amazon's answer reached soldscope. Nothing is stored yet: soldscope now exchanges it "
+        "for a token, checks that the token works for the store's marketplaces, and only then "
+        "stores it. The terminal says whether the store was connected, or what to do if not.</p>"
+        "<p><strong>What to do:</strong> return to the terminal. You can close this tab.</p>"
         f"<dl><dt>Store</dt><dd>{escape(label)}</dd>"
         f"<dt>Seller ID</dt><dd><code>{escape(selling_partner_id)}</code></dd></dl>"
     )
-    return _page("ok", "Store connected", body)
+    return _page("info", "Return to the terminal", body)
 
 
 def failure_page(title: str, detail: str, action: str) -> str:

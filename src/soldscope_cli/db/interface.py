@@ -90,6 +90,7 @@ class StateReads(Protocol):
         self,
         store_ids: Sequence[int] | None,
         *,
+        names: Sequence[str] = (),
         since: datetime | None = None,
         checks: bool = False,
     ) -> list[HistoryEntry]: ...

@@ -202,6 +202,15 @@ class NewInvitation:
 
 
 @dataclass(frozen=True)
+class InvitationFailure:
+    """A consent through an invitation that stored nothing (an `invitation_failed` event)."""
+
+    at: datetime
+    reason: str  # cancelled, denied, slow, incomplete, other_seller, duplicate, ...
+    message: str | None  # what went wrong, for the operator (never shown to the seller)
+
+
+@dataclass(frozen=True)
 class Invitation(NewInvitation):
     """A stored invitation and what became of it."""
 

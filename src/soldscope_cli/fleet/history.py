@@ -29,7 +29,8 @@ class LogQuery:
 def run_log(config: Config, db: StateReads, query: LogQuery) -> list[HistoryEntry]:
     """The history of the named stores (every store by default), newest first.
 
-    A name matches every connection that ever had it, so a deleted store's history is still shown.
+    A name matches every connection that ever had it, so a deleted store's history is still shown,
+    and the invitations of a name not connected yet.
     An unknown name is a usage error, with the nearest known names.
     """
     wanted = list(dict.fromkeys(query.names))
@@ -37,10 +38,12 @@ def run_log(config: Config, db: StateReads, query: LogQuery) -> list[HistoryEntr
     if wanted:
         known = set(db.store_names())
         unknown = [n for n in wanted if n not in known and n not in config.stores]
+        # A name only invited so far has a history too: its invitations.
+        unknown = [n for n in unknown if not db.history([], names=[n], checks=True)]
         if unknown:
             raise UsageError(
                 f"no store named {', '.join(repr(n) for n in unknown)}",
                 hint=store_hint(unknown, sorted(known | set(config.stores))),
             )
         store_ids = [i for name in wanted for i in db.connections_named(name)]
-    return db.history(store_ids, since=query.since, checks=query.checks)
+    return db.history(store_ids, names=wanted, since=query.since, checks=query.checks)

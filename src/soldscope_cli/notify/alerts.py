@@ -18,6 +18,7 @@ from soldscope_cli.status import INVALID_GRANT, MARKETPLACE_MISMATCH, MISSING_TO
 
 STATUS, SYNC, APP, ROTATION, INVITATION = "status", "sync", "app", "app-secret", "invitation"
 STALE = "stale:"  # + the dataset: each of a store's datasets is its own channel
+ROLE = "role:"  # + the dataset: whether the app may read it, per store and dataset
 # The client secret's rotation is announced this long before Amazon expires it.
 ROTATION_NOTICE = timedelta(days=30)
 
@@ -297,6 +298,86 @@ def stale_alerts(datasets: Iterable[StaleDataset], last: Last) -> list[Alert]:
                     None,
                     channel,
                     _state(channel, "fresh"),
+                )
+            )
+    return alerts
+
+
+@dataclass(frozen=True)
+class DatasetAccess:
+    """Whether a store's dataset was readable in the last sync, as the role alert needs it.
+
+    Only conclusive outcomes count: synced (authorized) or refused for a missing role; a dataset
+    that failed for another reason says nothing about its role.
+    """
+
+    store: str
+    region: str
+    dataset: str
+    label: str  # "Finances"
+    authorized: bool
+    reason: str | None = None  # sync's words for the refusal
+    fix: str | None = None
+    invite: str | None = None
+
+
+def dataset_access(
+    store: str,
+    region: str,
+    dataset: str,
+    label: str,
+    authorized: bool,
+    reason: str | None,
+    row: StoreRow | None,
+) -> DatasetAccess:
+    """One dataset's access; a refused one is fixed by the seller's new consent (once the role is
+    added to the app), as the store's own renewal command says."""
+    if authorized or row is None:
+        return DatasetAccess(store, region, dataset, label, authorized, reason)
+    return DatasetAccess(
+        store,
+        region,
+        dataset,
+        label,
+        authorized,
+        reason,
+        fix=fix_command(row),
+        invite=invite_command(row),
+    )
+
+
+def role_alerts(items: Iterable[DatasetAccess], last: Last) -> list[Alert]:
+    """Datasets the app lost the role for (once), and again when they sync again."""
+    alerts: list[Alert] = []
+    for item in items:
+        channel = ROLE + item.dataset
+        before = last.get((item.store, channel))
+        was_refused = before is not None and before.get("kind") == "not_authorized"
+        where = f"{item.store} ({item.region})"
+        if not item.authorized and not was_refused:
+            alerts.append(
+                Alert(
+                    kinds.NOT_AUTHORIZED,
+                    item.store,
+                    f"{where}: {item.label} not authorized",
+                    item.reason
+                    or f"the app is not authorized for {item.dataset} data of this store",
+                    item.fix or kinds.NOT_AUTHORIZED.command(store=item.store),
+                    channel,
+                    _state(channel, "not_authorized"),
+                    invite=item.invite,
+                )
+            )
+        elif item.authorized and was_refused:
+            alerts.append(
+                Alert(
+                    kinds.RECOVERED,
+                    item.store,
+                    f"{where}: {item.label} authorized again",
+                    "the last sync of it succeeded",
+                    None,
+                    channel,
+                    _state(channel, "authorized"),
                 )
             )
     return alerts

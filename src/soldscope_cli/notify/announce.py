@@ -19,6 +19,7 @@ from soldscope_cli.fleet.config import Config
 from soldscope_cli.fleet.listing import StoreRow
 from soldscope_cli.notify.alerts import (
     Alert,
+    DatasetAccess,
     Last,
     StaleDataset,
     SyncOutcome,
@@ -26,6 +27,7 @@ from soldscope_cli.notify.alerts import (
     fix_command,
     invitation_alert,
     invite_command,
+    role_alerts,
     rotation_alerts,
     skipped_by_sync,
     stale_alerts,
@@ -46,6 +48,7 @@ class Observed:
 
     rows: Sequence[StoreRow] = ()
     outcomes: Sequence[SyncOutcome] = ()
+    access: Sequence[DatasetAccess] = ()  # sync: which datasets the app may read
     app_error: str | None = None
     app_checked: bool = False
     invitation: Alert | None = None
@@ -87,6 +90,8 @@ def datasets_of(
     regions = {row.name: row.record.region for row in rows}
     out: list[StaleDataset] = []
     for item in run_data(config, db, list(regions), now):
+        if item.not_authorized:
+            continue  # announced as not_authorized: syncing again cannot make it fresh
         row = by_name[item.store]
         skipped = skipped_by_sync(row)
         out.append(
@@ -122,6 +127,7 @@ def alerts_for(
     if observed.app_error is None:
         alerts += status_alerts(observed.rows, last, config.expiring_days)
         alerts += sync_alerts(observed.outcomes, last)
+        alerts += role_alerts(observed.access, last)
         if observed.stale:
             alerts += stale_alerts(datasets_of(config, db, observed.rows, now), last)
     if observed.invitation is not None:

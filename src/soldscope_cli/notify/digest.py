@@ -7,7 +7,7 @@ runs, so a week with nothing to report still proves that the alerts reach their 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,6 +36,8 @@ class Digest:
     expiring: list[StoreRow]
     stale: list[tuple[DatasetHealth, str]]  # and the store's region
     secret_due_at: datetime | None  # only when it is within ROTATION_NOTICE (or past)
+    # Datasets the app lacks the role for, with the store's region and its renewal command.
+    not_authorized: list[tuple[DatasetHealth, str, str]] = field(default_factory=list)
 
     def for_stores(self, names: Collection[str] | None) -> Digest:
         """The digest a target that follows only these stores gets (None: every store)."""
@@ -49,6 +51,7 @@ class Digest:
             [r for r in self.expiring if r.name in names],
             [(d, region) for d, region in self.stale if d.store in names],
             self.secret_due_at,
+            [item for item in self.not_authorized if item[0].store in names],
         )
 
     @property
@@ -57,7 +60,9 @@ class Digest:
 
     @property
     def clean(self) -> bool:
-        return not (self.broken or self.expiring or self.stale or self.secret_due_at)
+        return not (
+            self.broken or self.expiring or self.stale or self.secret_due_at or self.not_authorized
+        )
 
 
 def build_digest(
@@ -77,11 +82,27 @@ def build_digest(
         (r for r in rows if not r.status.unhealthy and r.days_left <= within_days),
         key=lambda r: (r.days_left, r.name),
     )
+    by_name = {row.name: row for row in rows}
+    # A dataset the app may not read is listed once, with the renewal that fixes it: syncing it
+    # again (the stale line's fix) cannot.
     stale = [
-        (d, regions.get(d.store, "?")) for d in datasets if d.stale and d.last_sync_at is not None
+        (d, regions.get(d.store, "?"))
+        for d in datasets
+        if d.stale and d.last_sync_at is not None and not d.not_authorized
+    ]
+    refused = [
+        (
+            d,
+            regions.get(d.store, "?"),
+            fix_command(by_name[d.store])
+            if d.store in by_name
+            else kinds.NOT_AUTHORIZED.command(store=d.store) or "",
+        )
+        for d in datasets
+        if d.not_authorized
     ]
     due = secret_due_at if secret_due_at and now >= secret_due_at - ROTATION_NOTICE else None
-    return Digest(now, within_days, frozenset(regions), broken, expiring, stale, due)
+    return Digest(now, within_days, frozenset(regions), broken, expiring, stale, due, refused)
 
 
 def _sync_command(item: DatasetHealth) -> str:
@@ -104,6 +125,8 @@ def digest_message(digest: Digest) -> tuple[str, str]:
             f"{len(d.expiring)} expiring within {d.within_days} days",
             _plural(len(d.stale), "stale dataset"),
         ]
+        if d.not_authorized:
+            parts.append(f"{_plural(len(d.not_authorized), 'dataset')} not authorized")
     title = "soldscope digest: " + ", ".join(parts)
     lines: list[str] = []
     if d.broken:
@@ -127,6 +150,12 @@ def digest_message(digest: Digest) -> tuple[str, str]:
                 f"  {item.store} ({region}) {item.label}: last synced "
                 f"{span_text(item.age or timedelta())} ago, limit {span_text(item.stale_after)} — run: "
                 f"{_sync_command(item)}"
+            )
+    if d.not_authorized:
+        lines.append(f"Not authorized ({len(d.not_authorized)}):")
+        for item, region, command in d.not_authorized:
+            lines.append(
+                f"  {item.store} ({region}) {item.label}: the app lacks the role — run: {command}"
             )
     if d.secret_due_at is not None:
         days = (d.secret_due_at - d.now).days
@@ -183,6 +212,10 @@ def digest_json(digest: Digest) -> dict[str, Any]:
                 "command": _sync_command(item),
             }
             for item, region in d.stale
+        ],
+        "not_authorized": [
+            {"name": item.store, "region": region, "dataset": item.dataset, "command": command}
+            for item, region, command in d.not_authorized
         ],
         "client_secret_due_at": None if d.secret_due_at is None else format_time(d.secret_due_at),
     }

@@ -12,14 +12,20 @@ import base64
 import hashlib
 import hmac
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 from urllib.parse import urlsplit
 
 from soldscope_cli.amazon.marketplaces import Region
-from soldscope_cli.db.model import INVITE_NEW, INVITE_RENEWAL, Invitation, NewInvitation
+from soldscope_cli.db.model import (
+    INVITE_NEW,
+    INVITE_RENEWAL,
+    Invitation,
+    InvitationFailure,
+    NewInvitation,
+)
 from soldscope_cli.errors import ConfigError, UsageError
 from soldscope_cli.fleet.config import (
     Config,
@@ -263,8 +269,10 @@ def renew_invitations(
 # --- listing and revoking -------------------------------------------------------------------------
 
 
-def invitation_json(invitation: Invitation, now: datetime) -> dict[str, Any]:
-    """The pinned --json shape of one `invites` entry (docs/invite.md)."""
+def invitation_json(
+    invitation: Invitation, now: datetime, failure: InvitationFailure | None = None
+) -> dict[str, Any]:
+    """The pinned --json shape of one `invites` entry (docs/invite.md), with its last failure."""
     return {
         "name": invitation.name,
         "kind": invitation.kind,
@@ -275,12 +283,25 @@ def invitation_json(invitation: Invitation, now: datetime) -> dict[str, Any]:
         "created_at": format_time(invitation.created_at),
         "expires_at": format_time(invitation.expires_at),
         "used_at": None if invitation.used_at is None else format_time(invitation.used_at),
+        "last_failure": None if failure is None else failure_json(failure),
     }
+
+
+def failure_json(failure: InvitationFailure) -> dict[str, Any]:
+    """An invitation's last failed consent in `invites --json` (docs/invite.md)."""
+    return {"at": format_time(failure.at), "reason": failure.reason, "message": failure.message}
 
 
 def list_invitations(services: Services, *, include_done: bool) -> list[Invitation]:
     """Pending invitations, or every invitation ever made with include_done."""
     return services.database().invitations.listing(services.clock(), include_done=include_done)
+
+
+def last_failures(
+    services: Services, invitations: Sequence[Invitation]
+) -> dict[int, InvitationFailure]:
+    """Each invitation's last consent that stored nothing (Cancel, another seller...), by id."""
+    return services.database().invitations.last_failures(invitations)
 
 
 def revoke_invitation(services: Services, name: str) -> Invitation:

@@ -31,8 +31,9 @@ from soldscope_cli.onboarding.consent_flow import (
     store_connection,
 )
 from soldscope_cli.onboarding.invitations import token_hash
+from soldscope_cli.redact import redact
 from soldscope_cli.services import Services
-from soldscope_cli.untrusted import is_printable
+from soldscope_cli.untrusted import is_printable, printable
 
 if TYPE_CHECKING:
     from soldscope_cli.fleet.app_credentials import AppCredentials
@@ -153,12 +154,21 @@ def _single(params: Mapping[str, list[str]], key: str) -> str | None:
     return values[0] if len(values) == 1 and values[0] else None
 
 
+# What an `invitation_failed` event keeps of the failure's words (Amazon's text among them).
+_MESSAGE_LIMIT = 300
+
+
 def _fail(services: Services, kind: str, invitation: Invitation, detail: str) -> ConsentFailure:
+    """Record the failed attempt (`log`, `invites` show it) and build the exception for the page."""
     services.database().log_event(
         "invitation_failed",
         services.clock(),
         invitation.name,
-        {"invitation_id": invitation.id, "reason": kind},
+        {
+            "invitation_id": invitation.id,
+            "reason": kind,
+            "message": printable(redact(detail), limit=_MESSAGE_LIMIT),
+        },
     )
     return ConsentFailure(kind, invitation, detail)
 

@@ -84,7 +84,8 @@ def describe(entry: HistoryEntry, *, brief: bool = False) -> str:
             text += f", seller {d['selling_partner_id']}"
         return text
     if entry.kind == "invitation_failed":
-        return str(d.get("reason", "?")).replace("_", " ")
+        reason = str(d.get("reason", "?")).replace("_", " ")
+        return reason if brief or not d.get("message") else f"{reason}: {d['message']}"
     if entry.kind == "invitation_revoked":
         return f"invitation {d.get('invitation_id', '?')} ended"
     return json.dumps(d, sort_keys=True) if d else ""

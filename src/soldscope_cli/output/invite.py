@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
-from soldscope_cli.db.model import Invitation
+from soldscope_cli.db.model import Invitation, InvitationFailure
 from soldscope_cli.fleet.config import format_time
 from soldscope_cli.onboarding.invitations import InviteOutcome, invitation_json
 from soldscope_cli.output.fitting import Layout, hidden_note, render_fitted, wrap_lines
@@ -54,18 +55,33 @@ def render_invitations(
     app.stdout.flush()
 
 
+def _failure(failure: InvitationFailure | None) -> str:
+    """'cancelled 2026-12-01T09:20:11Z': the last consent through it that stored nothing."""
+    if failure is None:
+        return "-"
+    return f"{failure.reason.replace('_', ' ')} {format_time(failure.at)}"
+
+
 def render_invitation_list(
-    app: Terminal, invitations: list[Invitation], now: datetime, *, as_json: bool, everything: bool
+    app: Terminal,
+    invitations: list[Invitation],
+    failures: Mapping[int, InvitationFailure],
+    now: datetime,
+    *,
+    as_json: bool,
+    everything: bool,
 ) -> None:
     """`invites`: a table on a terminal, tab-free plain columns otherwise, or JSON."""
     if as_json:
-        print_json(app.stdout, [invitation_json(inv, now) for inv in invitations])
+        print_json(
+            app.stdout, [invitation_json(inv, now, failures.get(inv.id)) for inv in invitations]
+        )
         return
     if not invitations:
         tail = "" if everything else " (`soldscope invites --all` shows used, expired and revoked)"
         app.err.print(f"No pending invitations{tail}.", markup=False)
         return
-    header = ("NAME", "KIND", "STATUS", "CREATED", "EXPIRES", "USED", "NOTE")
+    header = ("NAME", "KIND", "STATUS", "CREATED", "EXPIRES", "USED", "LAST FAILURE", "NOTE")
     rows = [
         (
             inv.name,
@@ -74,6 +90,7 @@ def render_invitation_list(
             format_time(inv.created_at),
             format_time(inv.expires_at),
             format_time(inv.used_at) if inv.used_at else "-",
+            _failure(failures.get(inv.id)),
             inv.note or "",
         )
         for inv in invitations
@@ -94,13 +111,22 @@ def render_invitation_list(
         notes = [f"{inv.name}: {inv.note}" for inv in invitations if inv.note]
         for line in wrap_lines(notes, view.room):
             app.out.print(line, markup=False, highlight=False)
+    # What went wrong, in full: the reason alone rarely says what to do.
+    notes = [
+        f"{inv.name}: last attempt failed: {failure.message}"
+        for inv in invitations
+        if (failure := failures.get(inv.id)) is not None and failure.message
+    ]
+    if notes:
+        for line in wrap_lines(notes, view.room):
+            app.out.print(line, markup=False, highlight=False)
     note = hidden_note(view, "`soldscope invites --json` shows them")
     if note is not None:
         app.err.print(note, markup=False, soft_wrap=True)
 
 
 # On a terminal the table fits the width: CREATED, then the note (it moves below the table), then
-# USED give way.
+# USED, then LAST FAILURE give way (the failure's words are printed below the table anyway).
 LAYOUT = Layout(
     (
         ("name", "NAME"),
@@ -109,12 +135,14 @@ LAYOUT = Layout(
         ("created", "CREATED"),
         ("expires", "EXPIRES"),
         ("used", "USED"),
+        ("failure", "LAST FAILURE"),
         ("note", "NOTE"),
     ),
     (
         ("drop", "created"),
         ("drop", "note"),
         ("drop", "used"),
+        ("drop", "failure"),
     ),
 )
 STATUS_STYLE = {"used": "green", "expired": "yellow", "revoked": "red"}

@@ -52,6 +52,11 @@ class DatasetHealth:
         return BY_NAME[self.dataset].label
 
     @property
+    def not_authorized(self) -> bool:
+        """The last sync found the app lacks the dataset's role."""
+        return any(p.code == NOT_AUTHORIZED for p in self.problems)
+
+    @property
     def stale(self) -> bool:
         """Never synced successfully, or longer ago than the configured limit."""
         return self.age is None or self.age > self.stale_after

@@ -48,6 +48,8 @@ from soldscope_cli.status import Problem
 
 # Rows deleted per pruning transaction: each one stays short, so writers never wait long.
 PRUNE_SLICE = 5000
+# The events of an invitation, which may come before any connection of its name exists.
+_INVITATION_KINDS = "('invited', 'invitation_failed', 'invitation_revoked', 'invitation_used')"
 
 # Tables that hold a connection's rows (by store_id), children before what they point at, for
 # `delete --purge-data`: history first, then every dataset's declared tables.
@@ -461,24 +463,31 @@ class StateDatabase:
         self,
         store_ids: Sequence[int] | None,
         *,
+        names: Sequence[str] = (),
         since: datetime | None = None,
         checks: bool = False,
     ) -> list[HistoryEntry]:
         """Events and failed sync runs of these connections (all when None), newest first.
 
+        Invitations of a store not connected yet (invited, failed attempts, revoked) belong to
+        no connection: they are shown by name, for `names` (every name when store_ids is None).
         Plain `checked` events only with checks=True. A status change carries the message of the
         check that caused it (recorded in the same transaction, at the same time).
         """
         d = self.dialect
-        where_events = ["e.store_id IS NOT NULL"]
+        unbound = f"e.store_id IS NULL AND e.store IS NOT NULL AND e.kind IN {_INVITATION_KINDS}"
+        where_events: list[str] = []
         where_runs = ["r.outcome IN ('failed', 'not_authorized')"]
         params_events: list[Any] = []
         params_runs: list[Any] = []
         if store_ids is not None:
-            where_events.append(d.in_ids("e.store_id"))
+            named = d.in_ids("e.store")
+            where_events.append(f"({d.in_ids('e.store_id')} OR ({unbound} AND {named}))")
             where_runs.append(d.in_ids("r.store_id"))
-            params_events.append(Ids(store_ids))
+            params_events += [Ids(store_ids), Ids(names)]
             params_runs.append(Ids(store_ids))
+        else:
+            where_events.append(f"(e.store_id IS NOT NULL OR ({unbound}))")
         if not checks:
             where_events.append("e.kind <> 'checked'")
         if since is not None:

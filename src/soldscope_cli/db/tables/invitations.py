@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from soldscope_cli.db.model import Invitation, NewInvitation, StateClaim
-from soldscope_cli.db.sql import Dialect, Json
+from soldscope_cli.db.model import Invitation, InvitationFailure, NewInvitation, StateClaim
+from soldscope_cli.db.sql import Dialect, Ids, Json, Tx
 from soldscope_cli.db.tables.base import Engine
 
 # Spent or expired states are kept a day (enough to tell "used" from "unknown"), then removed.
@@ -40,6 +41,32 @@ def _row(d: Dialect, row: tuple[Any, ...]) -> Invitation:
         revoked_at=d.time(revoked),
         selling_partner_id=None if seller is None else str(seller),
     )
+
+
+def _last_failures(tx: Tx, invitations: Sequence[Invitation]) -> dict[int, InvitationFailure]:
+    """The newest `invitation_failed` event of each invitation, by invitation id."""
+    wanted = {inv.id for inv in invitations}
+    if not wanted:
+        return {}
+    names = sorted({inv.name for inv in invitations})
+    rows = tx.all(
+        "SELECT at, detail FROM events WHERE kind = 'invitation_failed' AND "  # noqa: S608
+        + tx.d.in_ids("store")
+        + " ORDER BY id",
+        (Ids(names),),
+    )
+    found: dict[int, InvitationFailure] = {}
+    for at, detail in rows:
+        data = tx.d.json(detail) or {}
+        when = tx.d.time(at)
+        invitation_id = data.get("invitation_id") if isinstance(data, dict) else None
+        if invitation_id not in wanted or not isinstance(invitation_id, int) or when is None:
+            continue
+        message = data.get("message")
+        found[invitation_id] = InvitationFailure(
+            when, str(data.get("reason", "?")), message if isinstance(message, str) else None
+        )
+    return found
 
 
 class InvitationsTable:
@@ -100,6 +127,11 @@ class InvitationsTable:
                     (now,),
                 )
             return [_row(tx.d, row) for row in rows]
+
+    def last_failures(self, invitations: Sequence[Invitation]) -> dict[int, InvitationFailure]:
+        """The newest failed consent (`invitation_failed` event) of each invitation, by its id."""
+        with self._db.reading() as tx:
+            return _last_failures(tx, invitations)
 
     def revoke(self, invitation_id: int, now: datetime) -> bool:
         """End a pending invitation; False when it was no longer pending."""
