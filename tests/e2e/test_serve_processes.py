@@ -374,3 +374,41 @@ def test_serve_warns_without_an_agency_name_and_picks_up_config_changes(home: Ho
     assert "config.toml changed" in serve.log and "Northwind Agency" in serve.log
     assert "error: config.toml" in serve.log and "Traceback" not in serve.log
     assert serve.stop() == 0
+
+
+def test_one_link_consented_twice_across_two_servers_connects_once(home: Home) -> None:
+    """Two browsers open one link, consent as two sellers, their callbacks reach two processes."""
+    first = home.start_serve()
+    second = home.start_serve(f"http://127.0.0.1:{free_port()}")
+    link = home.invite("acme", "US")
+    callbacks = {ACME: home.callback_for(link, ACME), BOLT: home.callback_for(link, BOLT)}
+    # Both exchanges wait on Amazon together: both callbacks are past every check at once.
+    home.sim.set_latency(by_prefix={TOKEN_PATH: 700})
+    pages: dict[str, httpx.Response] = {}
+
+    def answer(seller: str, serve: Serve) -> None:
+        with httpx.Client(trust_env=False, timeout=60) as http:
+            pages[seller] = http.get(f"{serve.base}{callbacks[seller]}")
+
+    threads = [
+        threading.Thread(target=answer, args=(ACME, first)),
+        threading.Thread(target=answer, args=(BOLT, second)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    codes = sorted(page.status_code for page in pages.values())
+    assert codes == [200, 410], first.log + second.log
+    [winner] = [seller for seller, page in pages.items() if page.status_code == 200]
+    [loser] = [page for page in pages.values() if page.status_code == 410]
+    assert "already been used" in loser.text
+    assert home.config_stores() == {"acme": winner}
+    assert home.invites() == {"acme": "used"}
+    assert home.connected_rows("acme") == 2
+    log = first.log + second.log
+    assert log.count("acme: connected through its invitation") == 1, log
+    assert "renewed" not in log, log
+    assert "acme: not stored: its invitation is used" in log, log
+    assert first.stop() == 0 and second.stop() == 0

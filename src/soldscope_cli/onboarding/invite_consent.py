@@ -236,9 +236,23 @@ def _store(
         raise _fail(services, UNREACHABLE, invitation, exc.message) from None
     except UnhealthyError as exc:
         raise _fail(services, REJECTED, invitation, exc.message) from None
-    result = store_connection(services, record, refresh_token, check, now)
     db = services.database()
-    db.invitations.mark_used(invitation.id, now, seller)
+    # Claim the link in the database before anything is stored: of two consents through one link
+    # (two browsers, their callbacks in two serve processes or on two team hosts) exactly one
+    # wins; the other's token is dropped and its page says the link was already used.
+    if not db.invitations.mark_used(invitation.id, now, seller):
+        db.log_event(
+            "invitation_failed",
+            now,
+            invitation.name,
+            {"invitation_id": invitation.id, "reason": "used", "selling_partner_id": seller},
+        )
+        raise InvitationGone(invitation, "used")
+    try:
+        result = store_connection(services, record, refresh_token, check, now)
+    except BaseException:
+        db.invitations.release(invitation.id, now, seller)
+        raise
     db.log_event(
         "invitation_used",
         now,
