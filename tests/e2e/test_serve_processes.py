@@ -412,3 +412,29 @@ def test_one_link_consented_twice_across_two_servers_connects_once(home: Home) -
     assert "renewed" not in log, log
     assert "acme: not stored: its invitation is used" in log, log
     assert first.stop() == 0 and second.stop() == 0
+
+
+def test_an_edited_seller_id_does_not_prove_who_consented(home: Home) -> None:
+    """The callback's selling_partner_id is only a claim: Amazon's answer for the token decides."""
+    serve = home.start_serve()
+    with httpx.Client(trust_env=False, timeout=30) as http:
+        done = http.get(f"{serve.base}{home.callback_for(home.invite('acme', 'US'), ACME)}")
+        assert done.status_code == 200, serve.log
+        acme_token = stored_secret(home.cli.env, token_key("acme"))
+
+        # A renewal link of acme, consented as BOLT, the seller id edited back to acme's.
+        forged = home.callback_for(home.invite("acme"), BOLT).replace(BOLT, ACME)
+        assert f"selling_partner_id={ACME}" in forged
+        page = http.get(f"{serve.base}{forged}")
+        assert page.status_code == 409, serve.log
+        assert stored_secret(home.cli.env, token_key("acme")) == acme_token
+        assert home.config_stores() == {"acme": ACME}
+
+        # A new invitation consented by acme's seller, the seller id edited to an unknown one.
+        other = home.callback_for(home.invite("again", "US"), ACME)
+        page = http.get(f"{serve.base}{other.replace(ACME, 'A3NOBODYATALL')}")
+        assert page.status_code == 409, serve.log
+        assert home.config_stores() == {"acme": ACME}
+        assert stored_secret(home.cli.env, token_key("again")) is None
+    assert "does not match" in serve.log, serve.log
+    assert serve.stop() == 0

@@ -10,7 +10,7 @@ and nothing is written unless all of it worked.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
@@ -154,6 +154,55 @@ def check_seller(config: Config, target: Target, seller: str, *, force: bool) ->
         )
 
 
+class NotTheSeller(SellerConflict):
+    """A renewal's token belongs, by Amazon's answer, to another seller than the store's."""
+
+
+def same_seller(recorded: Mapping[str, str], proved: Mapping[str, str]) -> bool | None:
+    """Whether two answers of Amazon name one seller: the same storeName in every marketplace
+    both list (and at least one they share); None when either was never recorded."""
+    if not recorded or not proved:
+        return None
+    common = recorded.keys() & proved.keys()
+    return bool(common) and all(recorded[code] == proved[code] for code in common)
+
+
+def _names(names: Mapping[str, str]) -> str:
+    return ", ".join(f"{code} {name!r}" for code, name in sorted(names.items()))
+
+
+def check_identity(
+    config: Config, record: StoreRecord, *, force: bool, forceable: bool = True
+) -> None:
+    """Refuse a proved token whose seller, as Amazon answered for it, is another store's, or is
+    not the seller of the store it renews. The seller id of the redirect is only a claim.
+
+    A store connected before its store names were recorded has nothing to compare: its first
+    renewal records them.
+    """
+    name, seller = record.name, record.selling_partner_id or "?"
+    for other in config.stores.values():
+        if other.name == name or other.region != record.region:
+            continue
+        if same_seller(other.store_names, record.store_names):
+            raise SellerConflict(
+                f"Amazon's answer for the new token does not match seller {seller}: it names "
+                f"{_names(record.store_names)}, the seller of {other.name!r}; nothing was stored",
+                hint=f"renew that store instead: `soldscope connect {other.name}`",
+            )
+    existing = config.stores.get(name)
+    if existing is None or force:
+        return
+    if same_seller(existing.store_names, record.store_names) is False:
+        raise NotTheSeller(
+            f"Amazon's answer for the new token does not match {name}: it names "
+            f"{_names(record.store_names)}, {name} is {_names(existing.store_names)}; "
+            "nothing was changed",
+            hint=f"the new token must come from the Seller Central account of {name}"
+            + (f"; pass --force to make {name} that seller" if forceable else ""),
+        )
+
+
 # --- proving a token ------------------------------------------------------------------------------
 
 
@@ -204,6 +253,7 @@ def prove(
             "nothing was stored",
             hint=again,
         )
+    record = dataclasses.replace(record, store_names=dict(check.store_names))
     if not record.region_wide:
         return record, check
     if not check.participating:
@@ -473,6 +523,7 @@ def run_consent(
         again="make sure the seller consents in this store's region and account, then run "
         f"`soldscope connect {target.connect_args}` again",
     )
+    check_identity(ctx.config(reload=True), record, force=request.force)
     return store_connection(ctx, record, refresh_token, check, now)
 
 

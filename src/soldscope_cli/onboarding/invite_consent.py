@@ -22,8 +22,10 @@ from soldscope_cli.errors import IncompleteError, UnhealthyError
 from soldscope_cli.onboarding.consent_flow import (
     ConnectResult,
     ConsentClients,
+    NotTheSeller,
     SellerConflict,
     Target,
+    check_identity,
     check_seller,
     exchange_code,
     plan_target,
@@ -236,6 +238,11 @@ def _store(
         raise _fail(services, UNREACHABLE, invitation, exc.message) from None
     except UnhealthyError as exc:
         raise _fail(services, REJECTED, invitation, exc.message) from None
+    try:
+        check_identity(services.config(reload=True), record, force=False)
+    except SellerConflict as exc:
+        kind = OTHER_SELLER if isinstance(exc, NotTheSeller) else DUPLICATE
+        raise _fail(services, kind, invitation, exc.message) from None
     db = services.database()
     # Claim the link in the database before anything is stored: of two consents through one link
     # (two browsers, their callbacks in two serve processes or on two team hosts) exactly one

@@ -7,6 +7,7 @@ secret-store keys share lives in team_settings, made by the migration.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
@@ -17,8 +18,21 @@ from soldscope_cli.db.postgres.state import Conn
 from soldscope_cli.db.sql import Tx
 
 _FIELDS = (
-    "name, region, marketplaces, authorized_at, selling_partner_id, region_wide, self_authorized"
+    "name, region, marketplaces, authorized_at, selling_partner_id, region_wide, self_authorized,"
+    " store_names"
 )
+
+
+def _store_names(value: Any) -> tuple[tuple[str, str], ...]:
+    if not value:
+        return ()
+    try:
+        names = json.loads(str(value))
+    except ValueError:
+        return ()  # not written by soldscope: as if never recorded
+    if not isinstance(names, dict):
+        return ()
+    return tuple(sorted((str(k), str(v)) for k, v in names.items()))
 
 
 class _Engine(Protocol):
@@ -44,6 +58,7 @@ def _values(record: RegistryRecord) -> tuple[Any, ...]:
         record.selling_partner_id,
         record.region_wide,
         record.self_authorized,
+        json.dumps(dict(record.store_names)) if record.store_names else None,
     )
 
 
@@ -51,7 +66,7 @@ def insert_record(tx: Conn, record: RegistryRecord, created_at: datetime | str) 
     """A new live connection with its registry columns (the caller holds the transaction)."""
     row = tx.execute(
         f"INSERT INTO stores ({_FIELDS}, created_at)"  # noqa: S608
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
         (record.name, *_values(record), created_at),
     ).fetchone()
     assert row is not None  # RETURNING of an INSERT
@@ -79,6 +94,7 @@ class Registry:
                 selling_partner_id=r[4],
                 region_wide=bool(r[5]),
                 self_authorized=bool(r[6]),
+                store_names=_store_names(r[7]),
             )
             for r in rows
         ]
@@ -108,8 +124,8 @@ class Registry:
                 store_id = int(found[0])
                 tx.execute(
                     "UPDATE stores SET region = %s, marketplaces = %s, authorized_at = %s,"
-                    " selling_partner_id = %s, region_wide = %s, self_authorized = %s"
-                    " WHERE id = %s",
+                    " selling_partner_id = %s, region_wide = %s, self_authorized = %s,"
+                    " store_names = %s WHERE id = %s",
                     (*values, store_id),
                 )
             self._db.event_in(
