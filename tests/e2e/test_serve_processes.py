@@ -436,5 +436,6 @@ def test_an_edited_seller_id_does_not_prove_who_consented(home: Home) -> None:
         assert page.status_code == 409, serve.log
         assert home.config_stores() == {"acme": ACME}
         assert stored_secret(home.cli.env, token_key("again")) is None
-    assert "does not match" in serve.log, serve.log
+    assert "does not match acme" in serve.log, serve.log
+    assert "already connected as 'acme'" in serve.log, serve.log
     assert serve.stop() == 0

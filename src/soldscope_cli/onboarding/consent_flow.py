@@ -144,7 +144,7 @@ def check_seller(config: Config, target: Target, seller: str, *, force: bool) ->
         raise duplicate_error(other, seller, f"soldscope connect {other.name}")
     stored = target.existing.selling_partner_id if target.existing else None
     if stored and stored != seller and not force:
-        raise SellerConflict(
+        raise NotTheSeller(
             f"Amazon authorized seller {seller}, but {target.name} is seller {stored}; "
             "nothing was changed",
             hint="ask the client to sign in to the Seller Central account of "
@@ -186,8 +186,9 @@ def check_identity(
             continue
         if same_seller(other.store_names, record.store_names):
             raise SellerConflict(
-                f"Amazon's answer for the new token does not match seller {seller}: it names "
-                f"{_names(record.store_names)}, the seller of {other.name!r}; nothing was stored",
+                f"Amazon's answer for the new token (seller {seller} by the redirect) names "
+                f"{_names(record.store_names)}: that seller is already connected as "
+                f"{other.name!r}; nothing was stored",
                 hint=f"renew that store instead: `soldscope connect {other.name}`",
             )
     existing = config.stores.get(name)
@@ -268,14 +269,57 @@ def prove(
     return discovered, dataclasses.replace(check, added=(), message=None)
 
 
+def seller_checks(
+    record: StoreRecord, *, force: bool, self_authorized: bool = False
+) -> Callable[[Mapping[str, StoreRecord]], None]:
+    """The seller checks of a connect, for the stores as they are where the record is written.
+
+    Repeated there because the first run of them came before Amazon's round trip: another
+    connect, serve callback or host may have stored the same seller (or this name) meanwhile.
+    """
+
+    def verify(stores: Mapping[str, StoreRecord]) -> None:
+        config = Config(stores=dict(stores))
+        seller = record.selling_partner_id
+        if self_authorized:
+            other = find_duplicate(config, record.name, seller, record.region) if seller else None
+            if other is not None:
+                raise duplicate_error(
+                    other, seller or "?", f"soldscope connect {other.name} --refresh-token-stdin"
+                )
+        elif seller:
+            target = Target(
+                record.name,
+                record.region,
+                list(record.marketplaces),
+                record.region_wide,
+                stores.get(record.name),
+            )
+            check_seller(config, target, seller, force=force)
+        check_identity(config, record, force=force, forceable=not self_authorized)
+
+    return verify
+
+
 def store_connection(
-    ctx: Services, record: StoreRecord, refresh_token: str, check: StoreCheck, now: datetime
+    ctx: Services,
+    record: StoreRecord,
+    refresh_token: str,
+    check: StoreCheck,
+    now: datetime,
+    *,
+    verify: Callable[[Mapping[str, StoreRecord]], None] | None = None,
 ) -> ConnectResult:
-    """Write token, record and first check together; history and sync cursors are kept."""
+    """Write token, record and first check together; history and sync cursors are kept.
+
+    `verify` (seller_checks) runs again where the record is written; it raises to store nothing.
+    """
     from soldscope_cli.fleet.connections import save_connection
 
     db = ctx.database()
-    renewed = save_connection(ctx.config_file, ctx.secret_store(), db, record, refresh_token, now)
+    renewed = save_connection(
+        ctx.config_file, ctx.secret_store(), db, record, refresh_token, now, verify=verify
+    )
     ctx.config(reload=True)
     db.record_check(check.to_record(ctx.clock(), "connect"))
     rows = build_rows([record], db.states([record.name]), ctx.clock())
@@ -524,7 +568,8 @@ def run_consent(
         f"`soldscope connect {target.connect_args}` again",
     )
     check_identity(ctx.config(reload=True), record, force=request.force)
-    return store_connection(ctx, record, refresh_token, check, now)
+    verify = seller_checks(record, force=request.force)
+    return store_connection(ctx, record, refresh_token, check, now, verify=verify)
 
 
 def renewable(rows: list[StoreRow]) -> list[str]:

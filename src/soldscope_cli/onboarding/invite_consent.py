@@ -30,6 +30,7 @@ from soldscope_cli.onboarding.consent_flow import (
     exchange_code,
     plan_target,
     prove,
+    seller_checks,
     store_connection,
 )
 from soldscope_cli.onboarding.invitations import token_hash
@@ -256,7 +257,13 @@ def _store(
         )
         raise InvitationGone(invitation, "used")
     try:
-        result = store_connection(services, record, refresh_token, check, now)
+        result = store_connection(
+            services, record, refresh_token, check, now, verify=seller_checks(record, force=False)
+        )
+    except SellerConflict as exc:
+        db.invitations.release(invitation.id, now, seller)
+        kind = OTHER_SELLER if isinstance(exc, NotTheSeller) else DUPLICATE
+        raise _fail(services, kind, invitation, exc.message) from None
     except BaseException:
         db.invitations.release(invitation.id, now, seller)
         raise

@@ -24,6 +24,7 @@ from soldscope_cli.onboarding.consent_flow import (
     find_duplicate,
     plan_target,
     prove,
+    seller_checks,
     store_connection,
 )
 from soldscope_cli.redact import register_secret
@@ -131,7 +132,8 @@ def run_import(
         extra=" --refresh-token-stdin",
     )
     check_identity(ctx.config(reload=True), record, force=False, forceable=False)
-    return store_connection(ctx, record, request.refresh_token, check, now)
+    verify = seller_checks(record, force=False, self_authorized=True)
+    return store_connection(ctx, record, request.refresh_token, check, now, verify=verify)
 
 
 def parse_authorized_at(value: str | None) -> datetime | None:
