@@ -25,7 +25,6 @@ from soldscope_cli.onboarding.consent_flow import (
     NotTheSeller,
     SellerConflict,
     Target,
-    check_identity,
     check_seller,
     exchange_code,
     plan_target,
@@ -239,11 +238,6 @@ def _store(
         raise _fail(services, UNREACHABLE, invitation, exc.message) from None
     except UnhealthyError as exc:
         raise _fail(services, REJECTED, invitation, exc.message) from None
-    try:
-        check_identity(services.config(reload=True), record, force=False)
-    except SellerConflict as exc:
-        kind = OTHER_SELLER if isinstance(exc, NotTheSeller) else DUPLICATE
-        raise _fail(services, kind, invitation, exc.message) from None
     db = services.database()
     # Claim the link in the database before anything is stored: of two consents through one link
     # (two browsers, their callbacks in two serve processes or on two team hosts) exactly one
@@ -257,6 +251,8 @@ def _store(
         )
         raise InvitationGone(invitation, "used")
     try:
+        # The seller checks again, with Amazon's answer for the token (its store names), where
+        # the store is written: a connect or another link may have stored this seller meanwhile.
         result = store_connection(
             services, record, refresh_token, check, now, verify=seller_checks(record, force=False)
         )
