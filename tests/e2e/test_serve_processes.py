@@ -439,3 +439,27 @@ def test_an_edited_seller_id_does_not_prove_who_consented(home: Home) -> None:
     assert "does not match acme" in serve.log, serve.log
     assert "already connected as 'acme'" in serve.log, serve.log
     assert serve.stop() == 0
+
+
+def test_a_store_without_recorded_store_names_records_them_at_its_first_renewal(
+    home: Home,
+) -> None:
+    serve = home.start_serve()
+    config = Path(home.cli.env["SOLDSCOPE_CONFIG_DIR"]) / "config.toml"
+    with httpx.Client(trust_env=False, timeout=30) as http:
+        assert http.get(f"{serve.base}{home.callback_for(home.invite('acme', 'US'), ACME)}")
+        text = config.read_text()
+        assert f'US = "Store {ACME}"' in text
+        # As a store connected before store names were recorded.
+        lines = text.splitlines(keepends=True)
+        at = next(i for i, line in enumerate(lines) if line.startswith("[stores.acme.store_names]"))
+        config.write_text("".join(lines[:at] + lines[at + 2 :]))
+        assert "store_names" not in config.read_text()
+
+        renewed = http.get(f"{serve.base}{home.callback_for(home.invite('acme'), ACME)}")
+        assert renewed.status_code == 200, serve.log
+        assert f'US = "Store {ACME}"' in config.read_text()
+        forged = home.callback_for(home.invite("acme"), BOLT).replace(BOLT, ACME)
+        assert http.get(f"{serve.base}{forged}").status_code == 409
+    assert home.config_stores() == {"acme": ACME}
+    assert serve.stop() == 0
