@@ -397,3 +397,92 @@ def test_sigterm_stops_serve_within_its_grace_even_with_a_request_stuck(home: Ho
     assert took < GRACEFUL_SHUTDOWN_S + 4, f"serve took {took:.1f} s to stop"
     assert code == 0
     assert "1 request(s) still waiting on Amazon were abandoned" in serve.log
+
+
+def test_one_link_consented_twice_across_two_servers_connects_once(home: Home) -> None:
+    """Two browsers open one link, consent as two sellers, their callbacks reach two processes."""
+    first = home.start_serve()
+    second = home.start_serve(f"http://127.0.0.1:{free_port()}")
+    link = home.invite("acme", "US")
+    callbacks = {ACME: home.callback_for(link, ACME), BOLT: home.callback_for(link, BOLT)}
+    # Both exchanges wait on Amazon together: both callbacks are past every check at once.
+    home.sim.set_latency(by_prefix={TOKEN_PATH: 700})
+    pages: dict[str, httpx.Response] = {}
+
+    def answer(seller: str, serve: Serve) -> None:
+        with httpx.Client(trust_env=False, timeout=60) as http:
+            pages[seller] = http.get(f"{serve.base}{callbacks[seller]}")
+
+    threads = [
+        threading.Thread(target=answer, args=(ACME, first)),
+        threading.Thread(target=answer, args=(BOLT, second)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    codes = sorted(page.status_code for page in pages.values())
+    assert codes == [200, 410], first.log + second.log
+    [winner] = [seller for seller, page in pages.items() if page.status_code == 200]
+    [loser] = [page for page in pages.values() if page.status_code == 410]
+    assert "already been used" in loser.text
+    assert home.config_stores() == {"acme": winner}
+    assert home.invites() == {"acme": "used"}
+    assert home.connected_rows("acme") == 2
+    log = first.log + second.log
+    assert log.count("acme: connected through its invitation") == 1, log
+    assert "renewed" not in log, log
+    assert "acme: not stored: its invitation is used" in log, log
+    assert first.stop() == 0 and second.stop() == 0
+
+
+def test_an_edited_seller_id_does_not_prove_who_consented(home: Home) -> None:
+    """The callback's selling_partner_id is only a claim: Amazon's answer for the token decides."""
+    serve = home.start_serve()
+    with httpx.Client(trust_env=False, timeout=30) as http:
+        done = http.get(f"{serve.base}{home.callback_for(home.invite('acme', 'US'), ACME)}")
+        assert done.status_code == 200, serve.log
+        acme_token = stored_secret(home.cli.env, token_key("acme"))
+
+        # A renewal link of acme, consented as BOLT, the seller id edited back to acme's.
+        forged = home.callback_for(home.invite("acme"), BOLT).replace(BOLT, ACME)
+        assert f"selling_partner_id={ACME}" in forged
+        page = http.get(f"{serve.base}{forged}")
+        assert page.status_code == 409, serve.log
+        assert stored_secret(home.cli.env, token_key("acme")) == acme_token
+        assert home.config_stores() == {"acme": ACME}
+
+        # A new invitation consented by acme's seller, the seller id edited to an unknown one.
+        other = home.callback_for(home.invite("again", "US"), ACME)
+        page = http.get(f"{serve.base}{other.replace(ACME, 'A3NOBODYATALL')}")
+        assert page.status_code == 409, serve.log
+        assert home.config_stores() == {"acme": ACME}
+        assert stored_secret(home.cli.env, token_key("again")) is None
+    assert "does not match acme" in serve.log, serve.log
+    assert "already connected as 'acme'" in serve.log, serve.log
+    assert serve.stop() == 0
+
+
+def test_a_store_without_recorded_store_names_records_them_at_its_first_renewal(
+    home: Home,
+) -> None:
+    serve = home.start_serve()
+    config = Path(home.cli.env["SOLDSCOPE_CONFIG_DIR"]) / "config.toml"
+    with httpx.Client(trust_env=False, timeout=30) as http:
+        assert http.get(f"{serve.base}{home.callback_for(home.invite('acme', 'US'), ACME)}")
+        text = config.read_text()
+        assert f'US = "Store {ACME}"' in text
+        # As a store connected before store names were recorded.
+        lines = text.splitlines(keepends=True)
+        at = next(i for i, line in enumerate(lines) if line.startswith("[stores.acme.store_names]"))
+        config.write_text("".join(lines[:at] + lines[at + 2 :]))
+        assert "store_names" not in config.read_text()
+
+        renewed = http.get(f"{serve.base}{home.callback_for(home.invite('acme'), ACME)}")
+        assert renewed.status_code == 200, serve.log
+        assert f'US = "Store {ACME}"' in config.read_text()
+        forged = home.callback_for(home.invite("acme"), BOLT).replace(BOLT, ACME)
+        assert http.get(f"{serve.base}{forged}").status_code == 409
+    assert home.config_stores() == {"acme": ACME}
+    assert serve.stop() == 0

@@ -334,3 +334,68 @@ def test_the_client_secret_rotation_date_is_the_teams(team: Team) -> None:
     assert rotation["status"] == "ok", rotation
     assert "no client secret is configured" not in rotation["detail"]
     assert rotation["detail"].startswith("set 0 days ago; due for rotation on "), rotation
+
+
+def test_one_link_consented_on_two_team_hosts_at_once_connects_once(
+    tmp_path: Path, pg_cluster: Cluster
+) -> None:
+    """Two browsers, two sellers, one link; each callback reaches the serve of another host."""
+    import threading
+
+    import httpx
+    from tests.serve_process import free_port, start_serve
+
+    for team in make_team(tmp_path, pg_cluster):
+        base = f"http://127.0.0.1:{free_port()}"
+        for host in team.hosts:
+            host.env["SOLDSCOPE_REDIRECT_URI"] = f"{base}/callback"
+        made = team.hosts[1].run("invite", "s3-us", "--marketplace", "US")
+        assert made.returncode == 0, made.stderr
+        link = made.stdout.strip()
+        serves = [
+            start_serve(base, team.hosts[0].env),
+            start_serve(
+                f"http://127.0.0.1:{free_port()}",
+                team.hosts[1].env,
+                "--trusted-proxy",
+                "127.0.0.1",
+            ),
+        ]
+        try:
+            callbacks = []
+            with httpx.Client(trust_env=False, timeout=30) as http:
+                for seller in (SELLERS["s3-us"], SELLERS["s4-us"]):
+                    team.sim.set_consent(signed_in_seller=seller)
+                    started = http.get(link)
+                    consent = http.get(started.headers["location"])
+                    callbacks.append(str(consent.headers["location"])[len(base) :])
+            team.sim.set_latency(by_prefix={"/auth/o2/token": 700})
+            pages: dict[int, httpx.Response] = {}
+
+            def answer(i: int, url: str, into: dict[int, httpx.Response]) -> None:
+                with httpx.Client(trust_env=False, timeout=60) as http:
+                    into[i] = http.get(url)
+
+            threads = [
+                threading.Thread(target=answer, args=(i, f"{s.base}{callbacks[i]}", pages))
+                for i, s in enumerate(serves)
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(60)
+            logs = serves[0].log + serves[1].log
+            assert sorted(p.status_code for p in pages.values()) == [200, 410], logs
+        finally:
+            for serve in serves:
+                assert serve.stop() == 0
+        [won] = [i for i, page in pages.items() if page.status_code == 200]
+        winner = (SELLERS["s3-us"], SELLERS["s4-us"])[won]
+        for host in team.hosts:
+            listed = json.loads(host.run("list", "--json").stdout)
+            assert [(r["name"], r["selling_partner_id"]) for r in listed] == [("s3-us", winner)]
+        assert team.hosts[0].run("validate", "s3-us").returncode == 0
+        invites = json.loads(team.hosts[0].run("invites", "--all", "--json").stdout)
+        assert [(i["name"], i["status"]) for i in invites] == [("s3-us", "used")]
+        assert logs.count("s3-us: connected through its invitation") == 1, logs
+        assert "renewed" not in logs, logs

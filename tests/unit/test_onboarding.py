@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import socket
 import threading
 from collections.abc import Callable
@@ -84,13 +85,16 @@ class ConsentAmazon(FakeAmazon):
         self.exchange_failure: tuple[int, Any] | None = None
         self.issued: list[str] = []  # refresh tokens handed out, in order
 
-    def issue(self, redirect_uri: str, behaviour: Seller | None) -> str:
-        """A code for one consent; its refresh token answers as `behaviour` does."""
+    def issue(self, redirect_uri: str, behaviour: Seller | None, seller: str = SELLER) -> str:
+        """A code for one consent; its refresh token answers as `behaviour` does, naming the
+        consenting seller's store (storeName), as Amazon does."""
         n = len(self.codes)
         code = f"ANcodeUnit{n:04d}xyzzy"
         token = f"Atzr|consent-token-{n:04d}-0123456789"
         self.codes[code] = (redirect_uri, token)
-        self.add(token, behaviour or Seller(payload=[participation("US"), participation("CA")]))
+        answers = behaviour or Seller(payload=[participation("US"), participation("CA")])
+        named = [{**item, "storeName": f"Store {seller}"} for item in answers.payload]
+        self.add(token, dataclasses.replace(answers, payload=named))
         return code
 
     def handle(self, request: httpx.Request) -> httpx.Response:
@@ -143,7 +147,9 @@ class SellerBrowser:
         else:
             params = {"state": state, "selling_partner_id": self.seller}
             if self.action != "no_code":
-                params["spapi_oauth_code"] = self.amazon.issue(redirect, self.behaviour)
+                params["spapi_oauth_code"] = self.amazon.issue(
+                    redirect, self.behaviour, self.seller
+                )
             if self.action == "tamper":
                 params["state"] = state[:-4] + "AAAA"
         return f"{redirect}{'&' if '?' in redirect else '?'}{urlencode(params)}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from soldscope_cli.db.postgres.engine import Database as TeamDatabase
 from soldscope_cli.errors import UsageError
 from soldscope_cli.fleet.config import Config, StoreRecord
 from soldscope_cli.fleet.secrets import CLIENT_SECRET_KEY, MemorySecretStore, token_key
+from soldscope_cli.fleet.team import to_registry
 from soldscope_cli.fleet.team_import import (
     CLIENT_COPIED,
     ImportReport,
@@ -350,3 +352,21 @@ def test_an_outside_backend_is_restored_when_the_import_fails(
         )
     assert outside.values == {token_key("acme-us"): "an older token"}
     assert table_counts(team)["stores"] == 0
+
+
+def test_a_seller_the_team_has_under_another_name_refuses_everything(
+    home: Database, team: TeamDatabase
+) -> None:
+    registry = team.registry
+    assert registry is not None
+    registry.save(to_registry(replace(record("beta-us"), name="beta-team")), NOW)
+    before = table_counts(team)
+    dest = MemorySecretStore()
+    with pytest.raises(UsageError) as caught:
+        run(home, team, secrets_with_tokens(*STORES), dest)
+    assert caught.value.message == (
+        "seller ABETA-US in region na of beta-us is already connected in the team database "
+        "as 'beta-team'; nothing was copied"
+    )
+    assert "soldscope delete beta-us" in (caught.value.hint or "")
+    assert table_counts(team) == before and dest.values == {}

@@ -64,6 +64,26 @@ def compare_marketplaces(
     return participating, missing, added
 
 
+def store_names(
+    record: StoreRecord, payload: Sequence[Mapping[str, Any]]
+) -> tuple[tuple[str, str], ...]:
+    """(country code, storeName) of the region's marketplaces the token's seller takes part in.
+
+    The seller id in a consent's redirect is only a claim anyone can edit; what Amazon answers for
+    the token is the seller's own (FACTS §6).
+    """
+    found: dict[str, str] = {}
+    for item in payload:
+        market = item.get("marketplace")
+        name = item.get("storeName")
+        if not isinstance(market, Mapping) or not isinstance(name, str) or not name:
+            continue
+        known = BY_ID.get(str(market.get("id")))
+        if known is not None and known.region == record.region:
+            found.setdefault(known.code, name)
+    return tuple(sorted(found.items()))
+
+
 def _mismatch_hint(record: StoreRecord, missing: list[str]) -> str:
     """How to renew a store whose seller left marketplaces, keeping how the store was made."""
     extra = " --refresh-token-stdin" if record.self_authorized else ""
@@ -88,9 +108,9 @@ def check_store(record: StoreRecord, refresh_token: str, clients: HealthClients)
         response = clients.spapi_for(record, refresh_token).request(
             "GET", PARTICIPATIONS_PATH, operation=PARTICIPATIONS_OPERATION
         )
-        participating, missing, added = compare_marketplaces(
-            record, participations_payload(response, store=name)
-        )
+        payload = participations_payload(response, store=name)
+        participating, missing, added = compare_marketplaces(record, payload)
+        names = store_names(record, payload)
     except Exception as exc:  # classified once for validate and sync (checks/failures.py)
         return classify(record, exc)
     if missing:
@@ -104,6 +124,7 @@ def check_store(record: StoreRecord, refresh_token: str, clients: HealthClients)
             request_id=response.request_id,
             participating=tuple(participating),
             added=tuple(added) if record.region_wide else (),
+            store_names=names,
         )
     return StoreCheck(
         name,
@@ -111,6 +132,7 @@ def check_store(record: StoreRecord, refresh_token: str, clients: HealthClients)
         request_id=response.request_id,
         participating=tuple(participating),
         added=tuple(added) if record.region_wide else (),
+        store_names=names,
         message=f"seller now also sells in {', '.join(added)}"
         if added and record.region_wide
         else None,

@@ -27,6 +27,8 @@ class StoreCheck:
     request_id: str | None = None
     participating: tuple[str, ...] = ()  # country codes of the region the seller sells in
     added: tuple[str, ...] = ()  # participating but not configured (reported, never a failure)
+    # (country code, storeName) of each participating marketplace: who the token's seller is.
+    store_names: tuple[tuple[str, str], ...] = ()
 
     @property
     def reason(self) -> str | None:

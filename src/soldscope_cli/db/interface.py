@@ -133,6 +133,7 @@ class StoreRegistry(Protocol):
         at: datetime,
         *,
         detail: Mapping[str, Any] | None = None,
+        inside: Callable[[list[RegistryRecord]], None] | None = None,
     ) -> tuple[int, bool]: ...  # (the connection's id, whether it renewed a live one)
 
     def namespace(self) -> str: ...

@@ -287,6 +287,8 @@ class RegistryRecord:
     selling_partner_id: str | None = None
     region_wide: bool = False
     self_authorized: bool = False
+    # country code -> storeName, as (code, name) pairs: who the seller is, by Amazon's answer
+    store_names: tuple[tuple[str, str], ...] = ()
 
 
 # --- `team import`: the tables it copies per connection, as its report groups them ----------------

@@ -44,6 +44,7 @@ _STORE_KEYS = {
     "authorized_at",
     "region_wide",
     "self_authorized",
+    "store_names",
 }
 
 
@@ -93,6 +94,10 @@ class StoreRecord:
     selling_partner_id: str | None = None
     region_wide: bool = False  # connected with --region: every marketplace of the region
     self_authorized: bool = False  # token imported from a private app's self-authorization
+    # What Amazon answered for the token at connect (getMarketplaceParticipations): the seller's
+    # storeName per participating marketplace (country code). The proof of who the seller is that
+    # a renewal's token must match; empty for a store connected before it was recorded.
+    store_names: dict[str, str] = field(default_factory=dict)
 
 
 # [stale]: how old a dataset's last successful sync may be before `soldscope data` flags it;
@@ -664,12 +669,22 @@ class _Parser:
             if not isinstance(value, bool):
                 raise self.fail(f"{key} must be true or false", where, key)
             flags[key] = value
+        names = table.get("store_names", {})
+        if not isinstance(names, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in names.items()
+        ):
+            raise self.fail(
+                "store_names must be a table of marketplace = store name (written by connect)",
+                where,
+                "store_names",
+            )
         return StoreRecord(
             name=name,
             region=region,
             marketplaces=codes,
             authorized_at=authorized_at,
             selling_partner_id=spid,
+            store_names=dict(names),
             **flags,
         )
 
@@ -831,6 +846,8 @@ def config_data(config: Config) -> dict[str, Any]:
             table["region_wide"] = True
         if record.self_authorized:
             table["self_authorized"] = True
+        if record.store_names:
+            table["store_names"] = dict(sorted(record.store_names.items()))
         stores[name] = table
     if stores:
         data["stores"] = stores

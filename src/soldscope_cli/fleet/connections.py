@@ -7,7 +7,7 @@ left behind by a store that was removed. When the second write fails the first i
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 
 from soldscope_cli.db.interface import Database
@@ -28,31 +28,57 @@ def save_connection(
     record: StoreRecord,
     refresh_token: str,
     now: datetime,
+    *,
+    verify: Callable[[Mapping[str, StoreRecord]], None] | None = None,
 ) -> bool:
     """Store (or renew) a connection: token first, then the record; returns True if it renewed.
+
+    `verify` sees every store as it is under the lock that writes (config.toml's, or the team
+    registry's transaction) and raises to store nothing: checks made earlier, before a slow
+    round trip to Amazon, may no longer hold when another connect wrote meanwhile. The token is
+    written under that lock too, so a refused connect never touches the winner's token.
 
     In team mode the record goes to the team database's registry (with its event, in one
     transaction), where every host sees it, instead of config.toml.
     """
+    from soldscope_cli.fleet.namespaces import NamespacedSecretStore
+
     key = token_key(record.name)
-    previous = secrets.get(key)
-    secrets.set(key, refresh_token)
+    previous: list[str | None] = []  # the token replaced, once it was
+    if isinstance(secrets, NamespacedSecretStore):
+        # A home's first secret writes its namespace to config.toml: before the lock below.
+        secrets.ensure_namespace()
+
+    def write_token(stores: Mapping[str, StoreRecord]) -> None:
+        if verify is not None:
+            verify(stores)
+        previous.append(secrets.get(key))
+        secrets.set(key, refresh_token)
+
     registry = db.registry if db is not None else None
     if registry is not None:
-        from soldscope_cli.fleet.team import to_registry
+        from soldscope_cli.fleet.team import from_registry, to_registry
 
         try:
-            _, renewed = registry.save(to_registry(record), now, detail=_detail(record))
+            _, renewed = registry.save(
+                to_registry(record),
+                now,
+                detail=_detail(record),
+                inside=lambda rows: write_token({r.name: from_registry(r) for r in rows}),
+            )
         except BaseException:
-            _restore(secrets, key, previous)
+            if previous:
+                _restore(secrets, key, previous[0])
             raise
         return renewed
     try:
         with config_file.edit() as config:
+            write_token(config.stores)
             renewed = record.name in config.stores
             config.stores[record.name] = record
     except BaseException:
-        _restore(secrets, key, previous)
+        if previous:
+            _restore(secrets, key, previous[0])
         raise
     if db is not None:
         # A renewal keeps the connection's id (and so its history and data); a new connection,

@@ -139,6 +139,7 @@ def to_registry(record: StoreRecord) -> RegistryRecord:
         selling_partner_id=record.selling_partner_id,
         region_wide=record.region_wide,
         self_authorized=record.self_authorized,
+        store_names=tuple(sorted(record.store_names.items())),
     )
 
 
@@ -155,6 +156,7 @@ def from_registry(row: RegistryRecord) -> StoreRecord:
         selling_partner_id=row.selling_partner_id,
         region_wide=row.region_wide,
         self_authorized=row.self_authorized,
+        store_names=dict(row.store_names),
     )
 
 

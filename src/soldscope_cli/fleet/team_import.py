@@ -87,6 +87,29 @@ def _shown(names: Sequence[str]) -> str:
     return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
 
 
+def _refuse_connected_sellers(config: Config, team: TeamDatabase, todo: list[str]) -> None:
+    """A seller the team already has under another name is not connected twice (UsageError)."""
+    if not todo:
+        return
+    held = {
+        (r.selling_partner_id, r.region): r.name
+        for r in team.peek_registry()
+        if r.selling_partner_id
+    }
+    for name in todo:
+        record = config.stores[name]
+        seller = record.selling_partner_id
+        other = held.get((seller, record.region)) if seller else None
+        if other is not None and other != name:
+            raise UsageError(
+                f"seller {record.selling_partner_id} in region {record.region} of {name} is "
+                f"already connected in the team database as {other!r}; nothing was copied",
+                hint=f"keep one of them: `soldscope delete {name}` in this home, or "
+                f"`soldscope delete {other}` on a team host, then run `soldscope team import` "
+                "again",
+            )
+
+
 def import_home(
     source: ImportSource,
     target: ImportTarget,
@@ -113,6 +136,7 @@ def import_home(
             "stores of those names stay as they are)",
         )
     todo = [n for n in names if n not in taken]
+    _refuse_connected_sellers(source.config, team, todo)
     try:
         tokens = _read_tokens(source.secrets, todo)
         client_secret = source.secrets.get(CLIENT_SECRET_KEY) if todo else None

@@ -10,7 +10,7 @@ and nothing is written unless all of it worked.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
@@ -144,13 +144,63 @@ def check_seller(config: Config, target: Target, seller: str, *, force: bool) ->
         raise duplicate_error(other, seller, f"soldscope connect {other.name}")
     stored = target.existing.selling_partner_id if target.existing else None
     if stored and stored != seller and not force:
-        raise SellerConflict(
+        raise NotTheSeller(
             f"Amazon authorized seller {seller}, but {target.name} is seller {stored}; "
             "nothing was changed",
             hint="ask the client to sign in to the Seller Central account of "
             f"{target.name} and run `soldscope connect {target.connect_args}` again, or pass "
             "--force "
             f"to make {target.name} seller {seller}",
+        )
+
+
+class NotTheSeller(SellerConflict):
+    """A renewal's token belongs, by Amazon's answer, to another seller than the store's."""
+
+
+def same_seller(recorded: Mapping[str, str], proved: Mapping[str, str]) -> bool | None:
+    """Whether two answers of Amazon name one seller: the same storeName in every marketplace
+    both list (and at least one they share); None when either was never recorded."""
+    if not recorded or not proved:
+        return None
+    common = recorded.keys() & proved.keys()
+    return bool(common) and all(recorded[code] == proved[code] for code in common)
+
+
+def _names(names: Mapping[str, str]) -> str:
+    return ", ".join(f"{code} {name!r}" for code, name in sorted(names.items()))
+
+
+def check_identity(
+    config: Config, record: StoreRecord, *, force: bool, forceable: bool = True
+) -> None:
+    """Refuse a proved token whose seller, as Amazon answered for it, is another store's, or is
+    not the seller of the store it renews. The seller id of the redirect is only a claim.
+
+    A store connected before its store names were recorded has nothing to compare: its first
+    renewal records them.
+    """
+    name, seller = record.name, record.selling_partner_id or "?"
+    for other in config.stores.values():
+        if other.name == name or other.region != record.region:
+            continue
+        if same_seller(other.store_names, record.store_names):
+            raise SellerConflict(
+                f"Amazon's answer for the new token (seller {seller} by the redirect) names "
+                f"{_names(record.store_names)}: that seller is already connected as "
+                f"{other.name!r}; nothing was stored",
+                hint=f"renew that store instead: `soldscope connect {other.name}`",
+            )
+    existing = config.stores.get(name)
+    if existing is None or force:
+        return
+    if same_seller(existing.store_names, record.store_names) is False:
+        raise NotTheSeller(
+            f"Amazon's answer for the new token does not match {name}: it names "
+            f"{_names(record.store_names)}, {name} is {_names(existing.store_names)}; "
+            "nothing was changed",
+            hint=f"the new token must come from the Seller Central account of {name}"
+            + (f"; pass --force to make {name} that seller" if forceable else ""),
         )
 
 
@@ -204,6 +254,7 @@ def prove(
             "nothing was stored",
             hint=again,
         )
+    record = dataclasses.replace(record, store_names=dict(check.store_names))
     if not record.region_wide:
         return record, check
     if not check.participating:
@@ -218,14 +269,57 @@ def prove(
     return discovered, dataclasses.replace(check, added=(), message=None)
 
 
+def seller_checks(
+    record: StoreRecord, *, force: bool, self_authorized: bool = False
+) -> Callable[[Mapping[str, StoreRecord]], None]:
+    """The seller checks of a connect, for the stores as they are where the record is written.
+
+    Repeated there because the first run of them came before Amazon's round trip: another
+    connect, serve callback or host may have stored the same seller (or this name) meanwhile.
+    """
+
+    def verify(stores: Mapping[str, StoreRecord]) -> None:
+        config = Config(stores=dict(stores))
+        seller = record.selling_partner_id
+        if self_authorized:
+            other = find_duplicate(config, record.name, seller, record.region) if seller else None
+            if other is not None:
+                raise duplicate_error(
+                    other, seller or "?", f"soldscope connect {other.name} --refresh-token-stdin"
+                )
+        elif seller:
+            target = Target(
+                record.name,
+                record.region,
+                list(record.marketplaces),
+                record.region_wide,
+                stores.get(record.name),
+            )
+            check_seller(config, target, seller, force=force)
+        check_identity(config, record, force=force, forceable=not self_authorized)
+
+    return verify
+
+
 def store_connection(
-    ctx: Services, record: StoreRecord, refresh_token: str, check: StoreCheck, now: datetime
+    ctx: Services,
+    record: StoreRecord,
+    refresh_token: str,
+    check: StoreCheck,
+    now: datetime,
+    *,
+    verify: Callable[[Mapping[str, StoreRecord]], None] | None = None,
 ) -> ConnectResult:
-    """Write token, record and first check together; history and sync cursors are kept."""
+    """Write token, record and first check together; history and sync cursors are kept.
+
+    `verify` (seller_checks) runs again where the record is written; it raises to store nothing.
+    """
     from soldscope_cli.fleet.connections import save_connection
 
     db = ctx.database()
-    renewed = save_connection(ctx.config_file, ctx.secret_store(), db, record, refresh_token, now)
+    renewed = save_connection(
+        ctx.config_file, ctx.secret_store(), db, record, refresh_token, now, verify=verify
+    )
     ctx.config(reload=True)
     db.record_check(check.to_record(ctx.clock(), "connect"))
     rows = build_rows([record], db.states([record.name]), ctx.clock())
@@ -473,7 +567,9 @@ def run_consent(
         again="make sure the seller consents in this store's region and account, then run "
         f"`soldscope connect {target.connect_args}` again",
     )
-    return store_connection(ctx, record, refresh_token, check, now)
+    check_identity(ctx.config(reload=True), record, force=request.force)
+    verify = seller_checks(record, force=request.force)
+    return store_connection(ctx, record, refresh_token, check, now, verify=verify)
 
 
 def renewable(rows: list[StoreRow]) -> list[str]:

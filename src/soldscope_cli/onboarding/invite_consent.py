@@ -22,12 +22,14 @@ from soldscope_cli.errors import IncompleteError, UnhealthyError
 from soldscope_cli.onboarding.consent_flow import (
     ConnectResult,
     ConsentClients,
+    NotTheSeller,
     SellerConflict,
     Target,
     check_seller,
     exchange_code,
     plan_target,
     prove,
+    seller_checks,
     store_connection,
 )
 from soldscope_cli.onboarding.invitations import token_hash
@@ -246,9 +248,31 @@ def _store(
         raise _fail(services, UNREACHABLE, invitation, exc.message) from None
     except UnhealthyError as exc:
         raise _fail(services, REJECTED, invitation, exc.message) from None
-    result = store_connection(services, record, refresh_token, check, now)
     db = services.database()
-    db.invitations.mark_used(invitation.id, now, seller)
+    # Claim the link in the database before anything is stored: of two consents through one link
+    # (two browsers, their callbacks in two serve processes or on two team hosts) exactly one
+    # wins; the other's token is dropped and its page says the link was already used.
+    if not db.invitations.mark_used(invitation.id, now, seller):
+        db.log_event(
+            "invitation_failed",
+            now,
+            invitation.name,
+            {"invitation_id": invitation.id, "reason": "used", "selling_partner_id": seller},
+        )
+        raise InvitationGone(invitation, "used")
+    try:
+        # The seller checks again, with Amazon's answer for the token (its store names), where
+        # the store is written: a connect or another link may have stored this seller meanwhile.
+        result = store_connection(
+            services, record, refresh_token, check, now, verify=seller_checks(record, force=False)
+        )
+    except SellerConflict as exc:
+        db.invitations.release(invitation.id, now, seller)
+        kind = OTHER_SELLER if isinstance(exc, NotTheSeller) else DUPLICATE
+        raise _fail(services, kind, invitation, exc.message) from None
+    except BaseException:
+        db.invitations.release(invitation.id, now, seller)
+        raise
     db.log_event(
         "invitation_used",
         now,

@@ -19,10 +19,12 @@ from soldscope_cli.fleet.config import (
 )
 from soldscope_cli.onboarding.consent_flow import (
     ConnectResult,
+    check_identity,
     duplicate_error,
     find_duplicate,
     plan_target,
     prove,
+    seller_checks,
     store_connection,
 )
 from soldscope_cli.redact import register_secret
@@ -129,7 +131,9 @@ def run_import(
         "(a new self-authorization gives a new token)",
         extra=" --refresh-token-stdin",
     )
-    return store_connection(ctx, record, request.refresh_token, check, now)
+    check_identity(ctx.config(reload=True), record, force=False, forceable=False)
+    verify = seller_checks(record, force=False, self_authorized=True)
+    return store_connection(ctx, record, request.refresh_token, check, now, verify=verify)
 
 
 def parse_authorized_at(value: str | None) -> datetime | None:

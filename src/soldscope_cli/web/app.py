@@ -276,6 +276,7 @@ def build_app(
                 ),
             )
         except flow.InvitationGone as exc:
+            say(f"{exc.invitation.name}: not stored: its invitation is {exc.status}")
             return gone(exc)
         except flow.ConsentFailure as exc:
             status, title, detail, retry = _FAILURES[exc.kind]

@@ -202,7 +202,12 @@ class Database(StateDatabase):
             found = tx.execute("SELECT to_regclass('team_settings')").fetchone()
             if found is None or found[0] is None:
                 return []
-            return self.registry.records(tx)
+            names = tx.execute(
+                "SELECT 1 FROM information_schema.columns"
+                " WHERE table_schema = current_schema() AND table_name = 'stores'"
+                " AND column_name = 'store_names'"
+            ).fetchone()
+            return self.registry.records(tx, names=names is not None)
 
     def peek_client_secret_set_at(self) -> datetime | None:
         """When the team's client secret was stored, without migrating (doctor)."""

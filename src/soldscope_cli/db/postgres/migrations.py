@@ -257,6 +257,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0320_secrets", _SECRETS),
     Migration("0400_registry", _REGISTRY),
     Migration("0410_rate_buckets", ddl(RATE_BUCKETS, DIALECT)),
+    # The seller's storeName per marketplace, as Amazon answered at connect (JSON text).
+    Migration("0420_store_names", "ALTER TABLE stores ADD COLUMN store_names text"),
     # Datasets added since: their tables as declared (soldscope_cli.datasets).
     *(_declared(d) for d in registry.DATASETS if d.migration),
 )

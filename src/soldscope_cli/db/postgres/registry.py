@@ -7,18 +7,36 @@ secret-store keys share lives in team_settings, made by the migration.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
 from soldscope_cli.db.model import RegistryRecord
+from soldscope_cli.db.postgres.claims import LOCK_CLASS
 from soldscope_cli.db.postgres.dialect import DIALECT
 from soldscope_cli.db.postgres.state import Conn
 from soldscope_cli.db.sql import Tx
 
-_FIELDS = (
+_BASE_FIELDS = (
     "name, region, marketplaces, authorized_at, selling_partner_id, region_wide, self_authorized"
 )
+_FIELDS = f"{_BASE_FIELDS}, store_names"
+
+# The second advisory lock key of registry writes: store claims use store ids, which start at 1.
+REGISTRY_LOCK = 0
+
+
+def _store_names(value: Any) -> tuple[tuple[str, str], ...]:
+    if not value:
+        return ()
+    try:
+        names = json.loads(str(value))
+    except ValueError:
+        return ()  # not written by soldscope: as if never recorded
+    if not isinstance(names, dict):
+        return ()
+    return tuple(sorted((str(k), str(v)) for k, v in names.items()))
 
 
 class _Engine(Protocol):
@@ -44,6 +62,7 @@ def _values(record: RegistryRecord) -> tuple[Any, ...]:
         record.selling_partner_id,
         record.region_wide,
         record.self_authorized,
+        json.dumps(dict(record.store_names)) if record.store_names else None,
     )
 
 
@@ -51,7 +70,7 @@ def insert_record(tx: Conn, record: RegistryRecord, created_at: datetime | str) 
     """A new live connection with its registry columns (the caller holds the transaction)."""
     row = tx.execute(
         f"INSERT INTO stores ({_FIELDS}, created_at)"  # noqa: S608
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
         (record.name, *_values(record), created_at),
     ).fetchone()
     assert row is not None  # RETURNING of an INSERT
@@ -62,10 +81,12 @@ class Registry:
     def __init__(self, db: _Engine) -> None:
         self._db = db
 
-    def records(self, tx: Conn | None = None) -> list[RegistryRecord]:
-        """Every live store of the fleet, by name."""
+    def records(self, tx: Conn | None = None, *, names: bool = True) -> list[RegistryRecord]:
+        """Every live store of the fleet, by name (names=False: a database before 0420, read
+        without migrating, has no store names yet)."""
+        fields = _FIELDS if names else _BASE_FIELDS
         rows = self._db.query(
-            f"SELECT {_FIELDS} FROM stores"  # noqa: S608
+            f"SELECT {fields} FROM stores"  # noqa: S608
             " WHERE deleted_at IS NULL AND authorized_at IS NOT NULL ORDER BY name",
             (),
             tx,
@@ -79,6 +100,7 @@ class Registry:
                 selling_partner_id=r[4],
                 region_wide=bool(r[5]),
                 self_authorized=bool(r[6]),
+                store_names=_store_names(r[7]) if names else (),
             )
             for r in rows
         ]
@@ -89,13 +111,20 @@ class Registry:
         at: datetime,
         *,
         detail: Mapping[str, Any] | None = None,
+        inside: Callable[[list[RegistryRecord]], None] | None = None,
     ) -> tuple[int, bool]:
         """Add or renew a store with its `connected`/`reauthorized` event, in one transaction.
 
-        A renewal keeps the connection's id, and so its history and data.
+        A renewal keeps the connection's id, and so its history and data. `inside` runs first in
+        that transaction with every store of the fleet, while no other host saves a store: its
+        checks see every store saved before, and an exception from it writes nothing.
         """
         values = _values(record)
         with self._db.transaction() as tx:
+            # Registry writes of every host, one at a time until this transaction ends.
+            tx.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_CLASS, REGISTRY_LOCK))
+            if inside is not None:
+                inside(self.records(tx))
             found = tx.execute(
                 "SELECT id, authorized_at FROM stores WHERE name = %s AND deleted_at IS NULL"
                 " FOR UPDATE",
@@ -108,8 +137,8 @@ class Registry:
                 store_id = int(found[0])
                 tx.execute(
                     "UPDATE stores SET region = %s, marketplaces = %s, authorized_at = %s,"
-                    " selling_partner_id = %s, region_wide = %s, self_authorized = %s"
-                    " WHERE id = %s",
+                    " selling_partner_id = %s, region_wide = %s, self_authorized = %s,"
+                    " store_names = %s WHERE id = %s",
                     (*values, store_id),
                 )
             self._db.event_in(

@@ -181,13 +181,26 @@ class InvitationsTable:
             )
 
     def mark_used(self, invitation_id: int, now: datetime, selling_partner_id: str) -> bool:
-        """Record that a consent through the invitation was stored; False if it was not pending."""
+        """Claim the invitation for one consent; False if it was not pending (another won).
+
+        One conditional UPDATE: of two callbacks racing on one link, in any processes or on any
+        hosts sharing the database, exactly one sees True.
+        """
         with self._db.writing() as tx:
             return (
                 tx.count(
-                    "UPDATE invitations SET used_at = ?, selling_partner_id = ?"
-                    " WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL",
-                    (now, selling_partner_id, invitation_id),
+                    "UPDATE invitations SET used_at = ?, selling_partner_id = ?"  # noqa: S608
+                    f" WHERE id = ? AND {_PENDING}",
+                    (now, selling_partner_id, invitation_id, now),
                 )
                 == 1
+            )
+
+    def release(self, invitation_id: int, claimed_at: datetime, selling_partner_id: str) -> None:
+        """Undo a claim whose connection could not be stored: the link can be used again."""
+        with self._db.writing() as tx:
+            tx.execute(
+                "UPDATE invitations SET used_at = NULL, selling_partner_id = NULL"
+                " WHERE id = ? AND used_at = ? AND selling_partner_id = ?",
+                (invitation_id, claimed_at, selling_partner_id),
             )
