@@ -87,3 +87,26 @@ def stored_secret(env: dict[str, str], key: str) -> str | None:
     namespace = ConfigFile(paths.config_file, paths.config_lock).load().secrets_namespace
     value = data.get(namespaced_key(namespace, key) if namespace else key)
     return value if isinstance(value, str) else None
+
+
+def run_in_keyring_session(
+    tmp_path: Path, script: str, env: dict[str, str], *, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    """A bash script in a D-Bus session of its own (where it starts its own gnome-keyring), with a
+    home and runtime directory under tmp_path; it must succeed."""
+    (tmp_path / "run").mkdir(mode=0o700)
+    result = subprocess.run(
+        ["dbus-run-session", "--", "bash", "-c", script],
+        env={
+            **env,
+            "HOME": str(tmp_path / "home"),
+            "XDG_DATA_HOME": str(tmp_path / "home" / ".local/share"),
+            "XDG_RUNTIME_DIR": str(tmp_path / "run"),
+        },
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result

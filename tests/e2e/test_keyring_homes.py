@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.e2e.conftest import SOLDSCOPE
+from tests.e2e.conftest import SOLDSCOPE, run_in_keyring_session
 from tests.prerequisites import require, require_soldscope
 
 from soldscope_cli.simulator import Simulator, parse_scenario
@@ -108,20 +107,8 @@ def test_two_homes_keep_their_own_secrets_and_an_old_home_migrates(tmp_path: Pat
             "TOKEN_B": token_b,
             "SELLER_A": SELLER_A,
             "SOLDSCOPE_RETRY_MAX_TOTAL": "1.5",
-            "HOME": str(tmp_path / "home"),
-            "XDG_DATA_HOME": str(tmp_path / "home" / ".local/share"),
-            "XDG_RUNTIME_DIR": str(tmp_path / "run"),
         }
-        (tmp_path / "run").mkdir(mode=0o700)
-        result = subprocess.run(
-            ["dbus-run-session", "--", "bash", "-c", SCRIPT],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
+        result = run_in_keyring_session(tmp_path, SCRIPT, env)
 
         def read(name: str) -> Any:
             return json.loads((tmp_path / name).read_text())

@@ -6,12 +6,11 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from tests.e2e.conftest import SOLDSCOPE
+from tests.e2e.conftest import SOLDSCOPE, run_in_keyring_session
 from tests.prerequisites import require, require_soldscope
 
 from soldscope_cli.simulator import Simulator, parse_scenario
@@ -86,20 +85,8 @@ def test_validate_reads_a_connected_homes_tokens_in_one_batch(tmp_path: Path) ->
             "CLIENT_ID": app.client_id,
             "SECRET": app.client_secret,
             "SOLDSCOPE_RETRY_MAX_TOTAL": "1.5",
-            "HOME": str(tmp_path / "home"),
-            "XDG_DATA_HOME": str(tmp_path / "home" / ".local/share"),
-            "XDG_RUNTIME_DIR": str(tmp_path / "run"),
         }
-        (tmp_path / "run").mkdir(mode=0o700)
-        result = subprocess.run(
-            ["dbus-run-session", "--", "bash", "-c", SCRIPT],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=240,
-            check=False,
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
+        result = run_in_keyring_session(tmp_path, SCRIPT, env, timeout=240)
 
     rows = {row["name"]: row for row in json.loads((tmp_path / "validate.json").read_text())}
     assert int((tmp_path / "validate.rc").read_text()) == 1  # one store has a problem

@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.e2e.conftest import SOLDSCOPE, Cli, simulator_env
+from tests.e2e.conftest import SOLDSCOPE, Cli, run_in_keyring_session, simulator_env
 from tests.prerequisites import require, require_soldscope
 
 from soldscope_cli.fleet.sealed import new_key_text
@@ -157,20 +156,8 @@ def test_doctor_advice_for_a_file_home_moves_its_secrets_to_the_keyring(tmp_path
             "SOLDSCOPE": str(SOLDSCOPE),
             "PYTHON": sys.executable,
             "ROOT": str(tmp_path),
-            "HOME": str(tmp_path / "home"),
-            "XDG_DATA_HOME": str(tmp_path / "home" / ".local/share"),
-            "XDG_RUNTIME_DIR": str(tmp_path / "run"),
         }
-        (tmp_path / "run").mkdir(mode=0o700)
-        result = subprocess.run(
-            ["dbus-run-session", "--", "bash", "-c", SCRIPT],
-            env=run_env,
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
+        run_in_keyring_session(tmp_path, SCRIPT, run_env)
         fix = (tmp_path / "fix.txt").read_text()
         assert "`soldscope secrets move --to keyring`" in fix, fix
         checked = json.loads((tmp_path / "validate-after.json").read_text())
