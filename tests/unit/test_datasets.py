@@ -71,7 +71,7 @@ def primary_key(db: Any, table: str) -> tuple[str, ...]:
 
 
 def expected_type(db: Any, kind: Kind) -> str:
-    name = db.dialect.ddl_type(kind)
+    name = db.dialect.types[kind]
     return _PG_NAMES[name] if hasattr(db, "url") else name
 
 

@@ -11,7 +11,7 @@ SQLite's table rebuilds) stays in that engine.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -77,7 +77,6 @@ class Ids:
 class Dialect(Protocol):
     """What one engine's SQL and driver need that the other's do not."""
 
-    name: str
     json_object: str  # the function building a JSON object from key/value pairs
     row_order: str  # the column that keeps insertion order in tables without an id
     order_column: str | None  # its DDL where it is a column of its own
@@ -103,8 +102,8 @@ class Dialect(Protocol):
         ...
 
     def ids_join(self, alias: str, table: str, on: str, *, names: bool = False) -> str:
-        """An Ids parameter (of ids, or of names) as rows (`alias`.value) joined to `table` on `on`, the list the
-        outer loop (each of its values an index seek into the table)."""
+        """An Ids parameter (of ids, or of names) as rows (`alias`.value) joined to `table` on
+        `on`, the list the outer loop (each of its values an index seek into the table)."""
         ...
 
     def not_in_ids(self, column: str) -> str:
@@ -131,14 +130,15 @@ class Dialect(Protocol):
         """The SQL that reads a column as `export` shows it (the same text on both engines)."""
         ...
 
-    def ddl_type(self, kind: Kind) -> str:
-        """The column type of a kind."""
+    @property
+    def types(self) -> Mapping[Kind, str]:
+        """The column type of each kind."""
         ...
 
     def upsert(
         self, tx: Tx, table: str, columns: Sequence[str], key: Sequence[str], rows: Sequence[Any]
     ) -> tuple[int, int]:
-        """Insert or update rows by key, leaving unchanged ones alone: (added, updated)."""
+        """Insert or update rows (already scrubbed, at least one) by key: (added, updated)."""
         ...
 
     def stream(
@@ -150,7 +150,7 @@ class Dialect(Protocol):
     def bulk_insert(
         self, tx: Tx, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
     ) -> None:
-        """Append many rows (in the driver's types) as fast as the engine can."""
+        """Append many rows (already scrubbed, at least one) as fast as the engine can."""
         ...
 
 
@@ -199,6 +199,17 @@ class Tx:
         """A write; how many rows it changed."""
         return max(int(self.execute(sql, params).rowcount), 0)
 
+    def upsert(
+        self, table: str, columns: Sequence[str], key: Sequence[str], rows: Sequence[Any]
+    ) -> tuple[int, int]:
+        """Insert or update rows by key, leaving unchanged ones alone: (added, updated)."""
+        return self.d.upsert(self, table, columns, key, scrub_rows(rows)) if rows else (0, 0)
+
+    def bulk_insert(self, table: str, columns: Sequence[str], rows: Sequence[Any]) -> None:
+        """Append many rows (in the driver's types) as fast as the engine can."""
+        if rows:
+            self.d.bulk_insert(self, table, columns, scrub_rows(rows))
+
 
 class _cursor:
     """The driver's cursor, closed after use (sqlite3's has no context manager)."""
@@ -227,8 +238,7 @@ def upsert_sql(d: Dialect, table: str, columns: Sequence[str], key: Sequence[str
 def ddl(table: Table, d: Dialect) -> str:
     """CREATE TABLE and its indexes for a declared table, in the dialect's types."""
     lines = [
-        f"    {c.name} {d.ddl_type(c.kind)}{' NOT NULL' if c.required else ''}"
-        for c in table.columns
+        f"    {c.name} {d.types[c.kind]}{' NOT NULL' if c.required else ''}" for c in table.columns
     ]
     if table.keeps_order and d.order_column:
         lines.insert(0, f"    {d.order_column}")

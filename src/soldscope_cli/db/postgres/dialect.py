@@ -3,7 +3,7 @@ ids, row locks, the upsert that counts with RETURNING, and server-side cursors f
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
 from itertools import count
@@ -12,9 +12,9 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from soldscope_cli.datasets.schema import Column, Kind
-from soldscope_cli.db.sql import Ids, Json, Tx, scrub_rows, upsert_sql
+from soldscope_cli.db.sql import Ids, Json, Tx, upsert_sql
 
-_TYPES = {
+TYPES: Mapping[Kind, str] = {
     Kind.ID: "bigint",
     Kind.TEXT: "text",
     Kind.INT: "integer",
@@ -46,7 +46,7 @@ def db_time(column: str) -> str:
 class PostgresDialect:
     """The dialect of db/postgres's engine."""
 
-    name = "postgresql"
+    types = TYPES
     json_object = "jsonb_build_object"
     row_order = "seq"
     order_column: str | None = "seq bigint GENERATED ALWAYS AS IDENTITY"
@@ -102,17 +102,11 @@ class PostgresDialect:
             return f"{column.name}::text"
         return column.name
 
-    def ddl_type(self, kind: Kind) -> str:
-        return _TYPES[kind]
-
     def upsert(
         self, tx: Tx, table: str, columns: Sequence[str], key: Sequence[str], rows: Sequence[Any]
     ) -> tuple[int, int]:
         """RETURNING tells an insert (xmax = 0: no earlier version of the row) from an update;
         an unchanged row returns nothing."""
-        if not rows:
-            return 0, 0
-        rows = scrub_rows(rows)
         sql = upsert_sql(self, table, columns, key) + " RETURNING (xmax = 0)"
         added = updated = 0
         with tx.raw.cursor() as cur:
@@ -132,7 +126,7 @@ class PostgresDialect:
     ) -> None:
         statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
         with tx.raw.cursor() as cur, cur.copy(statement) as copy:
-            for row in scrub_rows(rows):
+            for row in rows:
                 copy.write_row(row)
 
     def stream(

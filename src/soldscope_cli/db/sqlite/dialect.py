@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import suppress
 from datetime import datetime
 from functools import lru_cache
@@ -14,9 +14,9 @@ from typing import Any
 
 from soldscope_cli.datasets.schema import Column, Kind
 from soldscope_cli.db.model import from_db_time, to_db_time
-from soldscope_cli.db.sql import Ids, Json, Tx, scrub_rows, upsert_sql
+from soldscope_cli.db.sql import Ids, Json, Tx, upsert_sql
 
-_TYPES = {
+TYPES: Mapping[Kind, str] = {
     Kind.ID: "INTEGER",
     Kind.TEXT: "TEXT",
     Kind.INT: "INTEGER",
@@ -32,7 +32,7 @@ _TYPES = {
 class SqliteDialect:
     """The dialect of db/sqlite's engine."""
 
-    name = "sqlite"
+    types = TYPES
     json_object = "json_object"
     row_order = "rowid"
     order_column: str | None = None
@@ -86,17 +86,11 @@ class SqliteDialect:
         # SQLite keeps every kind as the text export shows.
         return column.name
 
-    def ddl_type(self, kind: Kind) -> str:
-        return _TYPES[kind]
-
     def upsert(
         self, tx: Tx, table: str, columns: Sequence[str], key: Sequence[str], rows: Sequence[Any]
     ) -> tuple[int, int]:
         """A row counts as updated only when its `raw` differs, so re-reading unchanged data
         reports (0, 0) and leaves synced_at alone."""
-        if not rows:
-            return 0, 0
-        rows = scrub_rows(rows)
         conn: sqlite3.Connection = tx.raw
         key_index = [columns.index(k) for k in key]
         keys = {tuple(row[i] for i in key_index) for row in rows}
@@ -115,8 +109,6 @@ class SqliteDialect:
         handover to any other busy thread (whose return waits up to the 5 ms switch interval).
         A statement of many rows, within the connection's bound-parameter limit, pays them once
         per thousand rows."""
-        if not rows:
-            return
         conn: sqlite3.Connection = tx.raw
         width = len(columns)
         limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width

@@ -81,7 +81,7 @@ class SearchTermsTable:
         if not rows:
             return
         with self._db.store_transaction(int(rows[0][1])) as tx:
-            tx.d.bulk_insert(tx, ROWS_TABLE, ROW_COLUMNS, rows)
+            tx.bulk_insert(ROWS_TABLE, ROW_COLUMNS, rows)
 
     def mark_loaded(
         self,
@@ -102,7 +102,7 @@ class SearchTermsTable:
         are visible and the week is skipped. `forget` names brand analytics marks to remove."""
         with self._db.store_transaction(store_id) as tx:
             if rows:
-                tx.d.bulk_insert(tx, ROWS_TABLE, ROW_COLUMNS, rows)
+                tx.bulk_insert(ROWS_TABLE, ROW_COLUMNS, rows)
             tx.execute(
                 f"INSERT INTO {WEEKS_TABLE} (store_id, marketplace_id, week_start, week_end,"  # noqa: S608
                 " report_id, processing_status, row_count, load_id, loaded_at)"
