@@ -36,11 +36,9 @@ class FinancesTable(KeyedTable):
     ) -> PageCounts:
         """Upsert one page; with `cursor` (a window's last page) move the cursor there, in the same
         transaction. The cursor only moves forward: a backfill behind it leaves it alone."""
-        store = self._db.store_name(store_id)
-        stamp = self._db.dialect.param(at)
-        values = [(store_id, store, *row, stamp) for row in rows]
+        values = self.table_rows(store_id, rows, at)
         with self._db.store_transaction(store_id) as tx:
-            added, updated = tx.d.upsert(tx, TABLE.name, TABLE.names, TABLE.key, values)
+            added, updated = self.upsert(tx, values)
             if cursor is not None:
                 current = get_state(tx, store_id, FINANCES, _CURSOR)
                 if current is None or from_db_time(current) < cursor:

@@ -59,12 +59,10 @@ class InventoryTable(KeyedTable):
         `full_pull_started` (the last page of a full pull begun by begin_full_pull) the SKUs the
         pull did not see are deleted, and the pull's time recorded, in the same transaction.
         """
-        store = self._db.store_name(store_id)
-        stamp = self._db.dialect.param(at)
-        values = [(store_id, store, marketplace_id, *row, stamp) for row in rows]
+        values = self.table_rows(store_id, rows, at, marketplace_id=marketplace_id)
         removed = 0
         with self._db.store_transaction(store_id) as tx:
-            added, updated = tx.d.upsert(tx, TABLE.name, TABLE.names, TABLE.key, values)
+            added, updated = self.upsert(tx, values)
             if full:
                 # No CREATE here: on a session that never began this pull the insert fails,
                 # rather than a fresh empty table making the last page delete every SKU.

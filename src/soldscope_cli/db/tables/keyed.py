@@ -11,6 +11,7 @@ from typing import Any
 from soldscope_cli.datasets.schema import Kind, Table
 from soldscope_cli.db import sql
 from soldscope_cli.db.model import PageCounts
+from soldscope_cli.db.sql import Tx
 from soldscope_cli.db.tables.base import Engine
 from soldscope_cli.db.tables.sync_state import get_state, put_state
 
@@ -43,26 +44,40 @@ class KeyedTable:
     ) -> PageCounts:
         """Upsert rows (values in `row_columns` order) and set `marks`, in one transaction: a
         cursor never runs ahead of the rows it covers."""
-        names = self.table.names
-        store = self._db.store_name(store_id)
-        stamp = self._db.dialect.param(at)
-        fills = {"store_id": store_id, "store": store, "synced_at": stamp}
-        index = {n: i for i, n in enumerate(self.row_columns)}
-        # Our times go in as the engine stores them (SQLite: fixed-width UTC text).
-        param = self._db.dialect.param
-        timed = {c.name for c in self.table.columns if c.kind is Kind.TIME}
-        values = [
-            tuple(
-                fills[n] if n in fills else param(row[index[n]]) if n in timed else row[index[n]]
-                for n in names
-            )
-            for row in rows
-        ]
+        values = self.table_rows(store_id, rows, at)
         with self._db.store_transaction(store_id) as tx:
-            added, updated = tx.d.upsert(tx, self.table.name, names, self.table.key, values)
+            added, updated = self.upsert(tx, values)
             for key, value in (marks or {}).items():
                 put_state(tx, store_id, self.dataset, key, value, at)
         return PageCounts(added, updated)
+
+    def table_rows(
+        self, store_id: int, rows: Sequence[Sequence[Any]], at: datetime, **fixed: Any
+    ) -> list[tuple[Any, ...]]:
+        """Whole table rows: the connection, its name and the sync time filled in, `fixed`
+        columns (the same for every row) too, and each row's values for the others in table
+        order. Our times go in as the engine stores them (SQLite: fixed-width UTC text)."""
+        param = self._db.dialect.param
+        fills = {
+            "store_id": store_id,
+            "store": self._db.store_name(store_id),
+            "synced_at": param(at),
+            **fixed,
+        }
+        timed = {c.name for c in self.table.columns if c.kind is Kind.TIME}
+        slots = [(i, n in timed) for i, n in enumerate(self.table.names) if n not in fills]
+        template = [fills.get(n) for n in self.table.names]
+        values: list[tuple[Any, ...]] = []
+        for row in rows:
+            full = list(template)
+            for (i, is_time), value in zip(slots, row, strict=True):
+                full[i] = param(value) if is_time else value
+            values.append(tuple(full))
+        return values
+
+    def upsert(self, tx: Tx, values: Sequence[tuple[Any, ...]]) -> tuple[int, int]:
+        """Insert or update whole table rows by the declared key: (added, updated)."""
+        return tx.upsert(self.table.name, self.table.names, self.table.key, values)
 
     # --- reads for `data` and `export` ------------------------------------------------------------
 
