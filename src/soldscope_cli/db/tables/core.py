@@ -7,6 +7,7 @@ subclass it with their connections, transactions and migrations.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
@@ -28,6 +29,7 @@ from soldscope_cli.db.model import (
     RateBucket,
     StoreDeleted,
     StoreState,
+    to_db_time,
 )
 from soldscope_cli.db.sql import Dialect, Ids, Json, Tx
 from soldscope_cli.db.tables.base import DatasetReads
@@ -150,7 +152,7 @@ class StateDatabase:
         with self.writing() as own:
             new_id = live_store(own, name) or insert_store(own, name, datetime.now(UTC))
         if not outer:
-            self._remember(name, new_id)
+            self.remember(name, new_id)
         return new_id
 
     def store_name(self, store_id: int) -> str:
@@ -165,13 +167,10 @@ class StateDatabase:
             self._names[store_id] = name
         return name
 
-    def _remember(self, name: str, store_id: int) -> None:
-        self._ids[name] = store_id
-        self._names[store_id] = name
-
     def remember(self, name: str, store_id: int) -> None:
         """Cache a connection's id once the transaction that made it has committed."""
-        self._remember(name, store_id)
+        self._ids[name] = store_id
+        self._names[store_id] = name
 
     def connect_store(
         self,
@@ -194,7 +193,7 @@ class StateDatabase:
                     (selling_partner_id, region, store_id),
                 )
             self.event_in(tx, event, at, name, store_id, dict(detail) if detail else None)
-        self._remember(name, store_id)
+        self.remember(name, store_id)
         return store_id
 
     def delete_store(
@@ -302,7 +301,7 @@ class StateDatabase:
             cursor = tx.execute(sql, params)
             names = [c[0] for c in cursor.description]
             return [
-                {n: _as_text(tx.d, n, v) for n, v in zip(names, row, strict=True)}
+                {n: _as_text(n, v) for n, v in zip(names, row, strict=True)}
                 for row in cursor.fetchall()
             ]
 
@@ -523,17 +522,17 @@ class StateDatabase:
     def _readers(self) -> dict[str, DatasetReads]:
         """What `data` and `export` read of each dataset: its declared table, or (Brand
         Analytics, published week by week) its own reads."""
-        own: dict[str, DatasetReads] = {
+        readers: dict[str, DatasetReads] = {
             INVENTORY: self.inventory,
             FINANCES: self.finances,
             BRAND_ANALYTICS: self.search_terms,
         }
-        return {
-            d.name: own[d.name]
-            if d.name in own or d.reads is None
-            else KeyedTable(self, d.reads, d.name)
-            for d in registry.DATASETS
-        }
+        for d in registry.DATASETS:
+            if d.name not in readers:
+                if d.reads is None:
+                    raise ValueError(f"dataset {d.name} declares no table to read")
+                readers[d.name] = KeyedTable(self, d.reads, d.name)
+        return readers
 
     def dataset_table(self, dataset: str) -> KeyedTable:
         """The keyed table a dataset declares (its page writes, figures and export)."""
@@ -559,10 +558,11 @@ class StateDatabase:
                     " AND dataset = ? AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 1",
                     (store_id, dataset),
                 )
+                # The report lifecycle's marks (sync/reports.py): a FATAL answer, a report in
+                # flight. Datasets that request no reports have none.
                 marks: dict[str, str] = {}
-                if dataset == BRAND_ANALYTICS:
-                    for prefix in ("fatal:", "inflight:"):
-                        marks.update(states_with_prefix(tx, store_id, dataset, prefix))
+                for prefix in ("fatal:", "inflight:"):
+                    marks.update(states_with_prefix(tx, store_id, dataset, prefix))
                 outcome = last or (None, None, None)
                 found.append(
                     DataFigures(
@@ -646,14 +646,11 @@ class StateDatabase:
                 return removed
 
 
-def _as_text(d: Dialect, name: str, value: Any) -> Any:
+def _as_text(name: str, value: Any) -> Any:
+    """A value as SQLite holds it: our times and event details as text."""
     if isinstance(value, datetime):
-        from soldscope_cli.db.model import to_db_time
-
         return to_db_time(value)
     if name == "detail" and value is not None and not isinstance(value, str):
-        import json
-
         return json.dumps(value, sort_keys=True)
     return value
 
