@@ -28,10 +28,8 @@ class StatementFailed(DatabaseUnavailable):
 
 def unavailable(url: str, exc: BaseException, doing: str = "connect to") -> DatabaseUnavailable:
     """One line naming the server (password masked) and what it answered."""
-    # libpq's messages span lines ("connection to server ... failed: FATAL: ..."): keep one.
-    reason = " ".join(str(exc).split()) or exc.__class__.__name__
     return DatabaseUnavailable(
-        f"cannot {doing} the PostgreSQL database {masked_url(url)}: {redact(reason)}",
+        _line(url, exc, doing),
         hint="check the server is running and SOLDSCOPE_DATABASE_URL (or [database] url in "
         "config.toml), then run `soldscope doctor`",
     )
@@ -39,12 +37,17 @@ def unavailable(url: str, exc: BaseException, doing: str = "connect to") -> Data
 
 def statement_failed(url: str, exc: BaseException, doing: str = "write to") -> StatementFailed:
     """One line naming the database (password masked), what failed and what it answered."""
-    reason = " ".join(str(exc).split()) or exc.__class__.__name__
     return StatementFailed(
-        f"cannot {doing} the PostgreSQL database {masked_url(url)}: {redact(reason)}",
+        _line(url, exc, doing),
         hint="the next run tries again; if it keeps failing, check the server's log and "
         "settings (statement_timeout), then run `soldscope doctor`",
     )
+
+
+def _line(url: str, exc: BaseException, doing: str) -> str:
+    # libpq's messages span lines ("connection to server ... failed: FATAL: ..."): keep one.
+    reason = " ".join(str(exc).split()) or exc.__class__.__name__
+    return f"cannot {doing} the PostgreSQL database {masked_url(url)}: {redact(reason)}"
 
 
 def open_connection(url: str, *, timeout: float = CONNECT_TIMEOUT_S) -> psycopg.Connection[Any]:
