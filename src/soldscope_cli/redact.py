@@ -23,6 +23,14 @@ _PATTERNS: tuple[re.Pattern[str], ...] = (
         r"((?:^|[?&\s\"'])(?:spapi_oauth_code|code|refresh_token|access_token|client_secret)=)"
         r"[^\s\"'&#<>]+"
     ),
+    # A report document's presigned URL (httpx logs every request it makes under --debug): its
+    # signature, credential and session token are a live key to the document for minutes.
+    # https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-query-string-auth.html
+    re.compile(
+        r"((?:^|[?&])(?:X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token|Signature)=)"
+        r"[^\s\"'&#<>]+",
+        re.IGNORECASE,
+    ),
 )
 
 # Shorter values would shred ordinary words in log lines; real secrets are far longer.

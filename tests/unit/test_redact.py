@@ -39,6 +39,18 @@ def test_token_and_client_secret_patterns_are_removed(text: str) -> None:
     assert REDACTED in cleaned
 
 
+def test_a_presigned_document_url_loses_its_signature_credential_and_token() -> None:
+    url = (
+        "HTTP Request: GET https://tortuga-prod-na.s3.amazonaws.com/D-1?X-Amz-Algorithm=AWS4-HMAC-"
+        "SHA256&X-Amz-Credential=AKIAEXAMPLE%2F20261207%2Fus-east-1%2Fs3%2Faws4_request"
+        "&X-Amz-Security-Token=IQoJb3JpZ2luX2VjEXAMPLE&x-amz-signature=deadbeefcafe0123 200"
+    )
+    cleaned = SecretRegistry().redact(url)
+    for secret in ("AKIAEXAMPLE", "IQoJb3JpZ2lu", "deadbeefcafe"):
+        assert secret not in cleaned
+    assert "X-Amz-Algorithm=AWS4-HMAC-SHA256" in cleaned and cleaned.endswith(" 200")
+
+
 def test_prefixes_stay_so_logs_still_say_what_was_there() -> None:
     cleaned = SecretRegistry().redact(f"a={ACCESS} b={REFRESH} c={CLIENT_SECRET}")
     assert cleaned == f"a=Atza|{REDACTED} b=Atzr|{REDACTED} c=amzn1.oa2-cs.v1.{REDACTED}"
