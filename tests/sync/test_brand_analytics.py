@@ -96,7 +96,9 @@ def test_first_run_requests_the_last_weeks_and_loads_them(
     assert all(c["report_type"] == ba.REPORT_TYPE for c in made)
     assert outcome.rows_added == 4 * 9
     assert visible(db) == 36
-    assert clock.sleeps and clock.sleeps[0] == ba.POLL_FIRST_S  # injected sleep, no real wait
+    assert (
+        clock.sleeps and clock.sleeps[0] == ba.POLICY.poll_first_s
+    )  # injected sleep, no real wait
     weeks = rows(
         db,
         "SELECT week_start, week_end, processing_status, row_count FROM ba_search_terms_weeks"
@@ -185,7 +187,7 @@ def test_poll_backoff_grows_and_is_capped(
     client.document_statuses = lambda n: ["IN_PROGRESS"] * 12 + ["DONE"]
     ba.sync(make_job(ba_weeks=1, report_wait_s=3600))
     assert clock.sleeps[:3] == [5.0, 7.5, 11.25]
-    assert max(clock.sleeps) == ba.POLL_MAX_S
+    assert max(clock.sleeps) == ba.POLICY.poll_max_s
 
 
 def test_cancelled_means_loaded_with_no_rows(
@@ -351,7 +353,7 @@ def test_new_requests_are_capped_per_run(
     make_job: Callable[..., DatasetJob], client: FakeClient
 ) -> None:
     outcome = ba.sync(make_job(ba_weeks=20))
-    assert len(creates(client)) == ba.MAX_NEW_REPORTS
+    assert len(creates(client)) == ba.POLICY.max_new_reports
     assert any("5 more week(s)" in n.text for n in outcome.notes)
     ba.sync(make_job(ba_weeks=20))
     assert len(creates(client)) == 20

@@ -27,13 +27,6 @@ BATCH_ROWS = 5000
 # CANCELLED ("no data") answer that would mark the week empty for good.
 AVAILABILITY_DELAY = timedelta(days=2)
 POLICY = ReportPolicy()
-FATAL_COOLDOWN = POLICY.fatal_cooldown
-STALE_REPORT_AGE = POLICY.stale_age
-MAX_FATAL_ATTEMPTS = POLICY.max_fatal_attempts
-MAX_NEW_REPORTS = POLICY.max_new_reports
-POLL_FIRST_S = POLICY.poll_first_s
-POLL_FACTOR = POLICY.poll_factor
-POLL_MAX_S = POLICY.poll_max_s
 
 # --- weeks ---------------------------------------------------------------------------------------
 

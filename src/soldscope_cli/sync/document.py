@@ -275,11 +275,6 @@ class _Closed(Exception):
     """The reader was closed: the download thread ends where it is."""
 
 
-class _Failed:
-    def __init__(self, error: BaseException) -> None:
-        self.error = error
-
-
 class ReadAhead:
     """A document's bytes, downloaded and gunzipped on a helper thread a few blocks ahead.
 
@@ -293,7 +288,7 @@ class ReadAhead:
 
     def __init__(self, chunks: Iterable[bytes]) -> None:
         self._source = ChunkStream(self._until_closed(chunks))
-        self._queue: queue.Queue[bytes | _Failed] = queue.Queue(maxsize=READ_AHEAD_BLOCKS)
+        self._queue: queue.Queue[bytes | BaseException] = queue.Queue(maxsize=READ_AHEAD_BLOCKS)
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._produce, name="soldscope-read", daemon=True)
         self._block = b""
@@ -328,8 +323,8 @@ class ReadAhead:
                 if self._end:
                     break
                 item = self._queue.get()
-                if isinstance(item, _Failed):
-                    raise item.error
+                if isinstance(item, BaseException):
+                    raise item
                 if not item:
                     self._end = True
                     break
@@ -361,7 +356,7 @@ class ReadAhead:
                 raise _Closed
             yield chunk
 
-    def _put(self, item: bytes | _Failed) -> None:
+    def _put(self, item: bytes | BaseException) -> None:
         if self._closed.is_set():
             raise _Closed
         self._queue.put(item)
@@ -375,6 +370,6 @@ class ReadAhead:
             return
         except BaseException as exc:  # handed to the reader, which raises it
             try:
-                self._put(_Failed(exc))
+                self._put(exc)
             except _Closed:
                 return

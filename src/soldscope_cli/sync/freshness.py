@@ -121,7 +121,7 @@ def problems(figures: DataFigures, now: datetime) -> list[DataProblem]:
 
 
 def _mark_problems(marks: dict[str, str], now: datetime) -> list[DataProblem]:
-    from soldscope_cli.sync.brand_analytics import FATAL_COOLDOWN, MAX_FATAL_ATTEMPTS
+    from soldscope_cli.sync.brand_analytics import POLICY
 
     found: list[DataProblem] = []
     for key in sorted(marks):
@@ -138,10 +138,10 @@ def _mark_problems(marks: dict[str, str], now: datetime) -> list[DataProblem]:
         if kind == "fatal":
             count = int(value.get("count", 1))
             at = _time(value.get("at"))
-            if count >= MAX_FATAL_ATTEMPTS:
+            if count >= POLICY.max_fatal_attempts:
                 then = f"given up after {count} attempts"
-            elif at is not None and now < at + FATAL_COOLDOWN:
-                then = f"retried after {(at + FATAL_COOLDOWN):%Y-%m-%d %H:%MZ}"
+            elif at is not None and now < at + POLICY.fatal_cooldown:
+                then = f"retried after {(at + POLICY.fatal_cooldown):%Y-%m-%d %H:%MZ}"
             else:
                 then = "retried by the next sync"
             reason = value.get("reason")

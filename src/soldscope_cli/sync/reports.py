@@ -14,8 +14,6 @@ https://developer-docs.amazon.com/sp-api/docs/reports-api-v2021-06-30-reference 
 from __future__ import annotations
 
 import json
-import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,6 +31,7 @@ from soldscope_cli.sync.document import (
     Rows,
     read_head,
 )
+from soldscope_cli.untrusted import printable
 
 INFLIGHT = "inflight:"
 FATAL = "fatal:"
@@ -414,21 +413,7 @@ def amazon_reason(data: bytes, *, complete: bool = True) -> str | None:
             details = parsed
     if not isinstance(details, str):
         details = json.dumps(details, ensure_ascii=False, separators=(",", ":"))
-    return one_line(details, REASON_CHARS) or None
-
-
-_ESCAPE = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|.)")
-
-
-def one_line(text: str, limit: int) -> str:
-    """`text` without escape sequences or control characters, whitespace collapsed, cut to
-    `limit` characters (an ellipsis marks the cut)."""
-    text = _ESCAPE.sub("", text)
-    text = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in text)
-    text = " ".join(text.split())
-    if len(text) > limit:
-        text = text[: limit - 1].rstrip() + "…"
-    return text
+    return printable(details, limit=REASON_CHARS) or None
 
 
 def _load(
