@@ -110,3 +110,17 @@ def run_in_keyring_session(
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return result
+
+
+def connect_sellers(cli: Cli, sim: Any, sellers: dict[str, str]) -> dict[str, str]:
+    """Each store name connected to its seller (US) by `connect --refresh-token-stdin` with a
+    token the simulator authorized; each must succeed. Returns the tokens by store name."""
+    tokens: dict[str, str] = {}
+    for name, seller in sellers.items():
+        tokens[name] = sim.authorize(seller)
+        done = cli.run(
+            "connect", name, "--marketplace", "US", "--selling-partner-id", seller,
+            "--refresh-token-stdin", input=tokens[name] + "\n",
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    return tokens

@@ -11,7 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.e2e.conftest import SOLDSCOPE, Cli, run_in_keyring_session, simulator_env
+from tests.e2e.conftest import (
+    SOLDSCOPE,
+    Cli,
+    connect_sellers,
+    run_in_keyring_session,
+    simulator_env,
+)
 from tests.prerequisites import require, require_soldscope
 
 from soldscope_cli.fleet.sealed import new_key_text
@@ -41,15 +47,7 @@ def file_home(cli: Cli, sim: Simulator) -> dict[str, str]:
         "--client-secret-stdin", input=app.client_secret,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    tokens = {}
-    for name, seller in SELLERS.items():
-        tokens[name] = sim.authorize(seller)
-        done = cli.run(
-            "connect", name, "--marketplace", "US", "--selling-partner-id", seller,
-            "--refresh-token-stdin", input=tokens[name] + "\n",
-        )  # fmt: skip
-        assert done.returncode == 0, done.stderr
-    return tokens
+    return connect_sellers(cli, sim, SELLERS)
 
 
 def test_a_file_home_moves_to_the_database_backend(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from tests.e2e.conftest import SOLDSCOPE, Cli, simulator_env
+from tests.e2e.conftest import SOLDSCOPE, Cli, connect_sellers, simulator_env
 from tests.pg import Cluster
 from tests.prerequisites import require_soldscope
 
@@ -40,20 +40,7 @@ class Team:
     tokens: dict[str, str]
 
     def connect_all(self) -> None:
-        for name, seller in SELLERS.items():
-            token = self.sim.authorize(seller)
-            self.tokens[name] = token
-            done = self.hosts[0].run(
-                "connect",
-                name,
-                "--marketplace",
-                "US",
-                "--selling-partner-id",
-                seller,
-                "--refresh-token-stdin",
-                input=token + "\n",
-            )
-            assert done.returncode == 0, done.stderr
+        self.tokens.update(connect_sellers(self.hosts[0], self.sim, SELLERS))
 
 
 def scenario(big_rows: int = 300) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from tests.e2e.conftest import SOLDSCOPE, Cli, simulator_env
+from tests.e2e.conftest import SOLDSCOPE, Cli, connect_sellers, simulator_env
 from tests.pg import Cluster
 from tests.prerequisites import require_soldscope
 
@@ -53,14 +53,7 @@ def test_a_home_moved_into_team_mode_is_the_fleet_of_another_host(
     with Simulator(parse_scenario(scenario())) as sim:
         env = simulator_env(sim)  # a SQLite home, file secrets
         old = Cli(tmp_path / "old-home", dict(env))
-        tokens = {}
-        for name, seller in SELLERS.items():
-            tokens[name] = sim.authorize(seller)
-            done = old.run(
-                "connect", name, "--marketplace", "US", "--selling-partner-id", seller,
-                "--refresh-token-stdin", input=tokens[name] + "\n",
-            )  # fmt: skip
-            assert done.returncode == 0, done.stderr
+        tokens = connect_sellers(old, sim, SELLERS)
         synced = old.run("sync", "--json", timeout=120)
         assert synced.returncode == 0, synced.stderr
         # The home keeps the client secret and the date it was set; both move to the team.

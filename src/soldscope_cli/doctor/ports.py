@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 from soldscope_cli.amazon.endpoints import is_loopback_http
 from soldscope_cli.consent.listener import LISTEN_HOST
 from soldscope_cli.doctor.model import CheckResult, Level
+from soldscope_cli.redact import redact
+from soldscope_cli.untrusted import printable
 
 _TCP_LISTEN = "0A"
 
@@ -72,13 +74,19 @@ def pids_for_inodes(inodes: set[str], proc_root: str = "/proc") -> list[tuple[in
     return sorted(found)
 
 
+def _shown(command: str) -> str:
+    """Another program's command line as doctor may print it: it is text from outside (escape
+    sequences removed) and may carry a token (redacted)."""
+    return printable(redact(command), limit=120)
+
+
 def _command(proc_root: str, pid: int) -> str:
     try:
         raw = Path(proc_root, str(pid), "cmdline").read_bytes()
         text = " ".join(p.decode("utf-8", "replace") for p in raw.split(b"\0") if p)
         if text:
-            return text[:120]
-        return Path(proc_root, str(pid), "comm").read_text().strip()
+            return _shown(text)
+        return _shown(Path(proc_root, str(pid), "comm").read_text())
     except OSError:
         return "?"
 
@@ -104,7 +112,7 @@ def lsof_holders(port: int, timeout: float = 2.0) -> list[tuple[int, str]]:
         if line.startswith("p") and line[1:].isdigit():
             pid = int(line[1:])
         elif line.startswith("c") and pid is not None:
-            found.append((pid, line[1:]))
+            found.append((pid, _shown(line[1:])))
             pid = None
     return found
 

@@ -89,17 +89,17 @@ def run_app_set(
     previous = store.get(CLIENT_SECRET_KEY) if store is not None else None
     if store is not None and request.client_secret is not None:
         store.set(CLIENT_SECRET_KEY, request.client_secret)
-    dated = team is not None and request.client_secret is not None
-    previous_date = team.client_secret_set_at() if team is not None and dated else None
+    dating = team if request.client_secret is not None else None  # the team keeps the date
+    previous_date = dating.client_secret_set_at() if dating is not None else None
     try:
-        if team is not None and dated:
-            team.set_client_secret_set_at(now)
+        if dating is not None:
+            dating.set_client_secret_set_at(now)
         with config_file.edit() as config:
             return _apply(config.app, request, now, date_here=team is None)
     except BaseException:
-        if team is not None and dated:
+        if dating is not None:
             with contextlib.suppress(Exception):  # the first error is the one to report
-                team.set_client_secret_set_at(previous_date)
+                dating.set_client_secret_set_at(previous_date)
         if store is not None:
             if previous is None:
                 store.delete(CLIENT_SECRET_KEY)

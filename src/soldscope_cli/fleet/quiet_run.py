@@ -148,6 +148,9 @@ def run_quietly(
     reader = threading.Thread(target=output.read, daemon=True)
     reader.start()
     deadline = time.monotonic() + timeout
+    timed_out = SecretStoreError(
+        f"{what} did not finish within {timeout:g} s{waiting}", timeout_fix or fix
+    )
     try:
         reader.join(timeout)
         if output.over:
@@ -158,15 +161,11 @@ def run_quietly(
                 fix,
             )
         if reader.is_alive():
-            raise SecretStoreError(
-                f"{what} did not finish within {timeout:g} s{waiting}", timeout_fix or fix
-            )
+            raise timed_out
         try:
             status = process.wait(max(deadline - time.monotonic(), 0.001))
         except subprocess.TimeoutExpired:
-            raise SecretStoreError(
-                f"{what} did not finish within {timeout:g} s{waiting}", timeout_fix or fix
-            ) from None
+            raise timed_out from None
     finally:
         if process.returncode is None:
             _kill_group(process)  # its children too: none may outlive it or hold its pipe

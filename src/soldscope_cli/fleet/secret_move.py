@@ -20,6 +20,7 @@ from soldscope_cli.fleet.secrets import (
     CLIENT_SECRET_KEY,
     INVITATION_KEY,
     SecretStore,
+    read_many,
     token_key,
     token_store,
 )
@@ -80,16 +81,21 @@ def move_secrets(
             f"{', '.join(b for b in BACKENDS if b != source_name)}",
         )
     config = config_file.load()
-    legacy = isinstance(source, NamespacedSecretStore) and source.namespace() is None
+    # An older home's entries have no namespace: they are removed from the backend itself.
+    remove_from = (
+        source.inner
+        if isinstance(source, NamespacedSecretStore) and source.namespace() is None
+        else source
+    )
     values: dict[str, str] = {}
     missing: list[str] = []
-    for key in home_keys(config):
-        value = source.get(key)
+    for key, value in read_many(source, home_keys(config)).items():
+        store = token_store(key)
         if value:
             register_secret(value)
             values[key] = value
-        elif token_store(key) is not None:
-            missing.append(token_store(key) or key)
+        elif store is not None:
+            missing.append(store)
     if missing:
         shown = ", ".join(missing[:5]) + (
             f" and {len(missing) - 5} more" if len(missing) > 5 else ""
@@ -109,10 +115,7 @@ def move_secrets(
     left: list[str] = []
     for key in values:
         try:
-            if legacy and isinstance(source, NamespacedSecretStore):
-                source.inner.delete(key)  # an older home's entry has no namespace
-            else:
-                source.delete(key)
+            remove_from.delete(key)
         except SoldscopeError:
             left.append(key)
     return MoveReport(source_name, target_name, False, list(values), left)
@@ -120,13 +123,15 @@ def move_secrets(
 
 def _copy_and_verify(target: SecretStore, values: dict[str, str], target_name: str) -> None:
     """Every value written to the target and read back; on any failure the target is restored."""
-    previous: dict[str, str | None] = {}
+    previous: dict[str, str | None] = {}  # the keys written so far, with what they held
     try:
+        held = read_many(target, list(values))
         for key, value in values.items():
-            previous[key] = target.get(key)
+            previous[key] = held[key]
             target.set(key, value)
+        given = read_many(target, list(values))
         for key, value in values.items():
-            if target.get(key) != value:
+            if given[key] != value:
                 raise SecretStoreError(
                     f"the {target_name} backend did not give back the "
                     f"{label(key).removeprefix('the ')} it was "

@@ -98,9 +98,6 @@ class MemorySecretStore:
     def get(self, key: str) -> str | None:
         return self.values.get(key)
 
-    def get_many(self, keys: Sequence[str]) -> dict[str, str | None]:
-        return {key: self.values.get(key) for key in keys}
-
     def set(self, key: str, value: str) -> None:
         self.values[key] = value
 

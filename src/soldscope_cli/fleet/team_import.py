@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from soldscope_cli.db.model import to_db_time
 from soldscope_cli.errors import SecretStoreError, UsageError
-from soldscope_cli.fleet.secrets import CLIENT_SECRET_KEY, token_key
+from soldscope_cli.fleet.secrets import CLIENT_SECRET_KEY, read_many, token_key
 from soldscope_cli.fleet.team import to_registry
 from soldscope_cli.redact import register_secret
 
@@ -206,8 +206,9 @@ def import_retry(
 def _read_tokens(store: SecretStore, names: Sequence[str]) -> dict[str, str]:
     tokens: dict[str, str] = {}
     missing: list[str] = []
+    found = read_many(store, [token_key(name) for name in names])  # in batches where it can
     for name in names:
-        value = store.get(token_key(name))
+        value = found[token_key(name)]
         if value:
             register_secret(value)
             tokens[name] = value
