@@ -15,6 +15,7 @@ from soldscope_cli.alert_kinds import DEFAULT_EVENTS
 from soldscope_cli.alert_kinds import NAMES as EVENT_NAMES
 from soldscope_cli.amazon.marketplaces import BY_CODE, REGIONS, Region, normalize_code, valid_codes
 from soldscope_cli.datasets import registry
+from soldscope_cli.datasets.spec import Limit
 from soldscope_cli.db.model import DEFAULT_RETENTION_DAYS
 from soldscope_cli.errors import ConfigError, UsageError, did_you_mean
 from soldscope_cli.fleet.files import atomic_write
@@ -108,14 +109,10 @@ STALE_DEFAULTS: dict[str, int] = registry.stale_defaults()
 WATCH_DEFAULTS: dict[str, int] = registry.watch_defaults()
 
 
-def _per_dataset(limits: Mapping[str, int], defaults: Mapping[str, int], dataset: str) -> timedelta:
-    declared = registry.BY_NAME[dataset]
-    for key, default in defaults.items():
-        base, _, unit = key.rpartition("_")
-        if base == declared.key:
-            amount = limits.get(key, default)
-            return timedelta(hours=amount) if unit == "hours" else timedelta(days=amount)
-    raise KeyError(dataset)
+def _limit(limits: Mapping[str, int], key: str, declared: Limit) -> timedelta:
+    """A dataset's [stale] or [watch] span: the file's value under its key (`inventory_hours`),
+    else the dataset's declared default."""
+    return Limit(limits.get(f"{key}_{declared.unit}", declared.amount), declared.unit).span
 
 
 @dataclass
@@ -139,11 +136,13 @@ class Config:
 
     def stale_after(self, dataset: str) -> timedelta:
         """How old a dataset's last successful sync may be before it counts as stale."""
-        return _per_dataset(self.stale_set, STALE_DEFAULTS, dataset)
+        declared = registry.BY_NAME[dataset]
+        return _limit(self.stale_set, declared.key, declared.stale)
 
     def watch_every(self, dataset: str) -> timedelta:
         """How often `sync --watch` syncs the dataset of each store."""
-        return _per_dataset(self.watch_set, WATCH_DEFAULTS, dataset)
+        declared = registry.BY_NAME[dataset]
+        return _limit(self.watch_set, declared.key, declared.watch)
 
     serve: ServeSettings = field(default_factory=ServeSettings)
     notify: list[NotifyTarget] = field(default_factory=list)  # [[notify]] tables, in file order
