@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.e2e.conftest import Cli, simulator_env
+from tests.e2e.conftest import Cli, connect_sellers, simulator_env
 from tests.prerequisites import require_soldscope
 
 from soldscope_cli.simulator import Simulator, parse_scenario
@@ -41,18 +41,7 @@ def world(tmp_path: Path) -> Iterator[tuple[Simulator, Cli]]:
     }
     with Simulator(parse_scenario(scenario)) as sim:
         cli = Cli(tmp_path, simulator_env(sim))
-        for name, seller in SELLERS.items():
-            done = cli.run(
-                "connect",
-                name,
-                "--marketplace",
-                "US",
-                "--selling-partner-id",
-                seller,
-                "--refresh-token-stdin",
-                input=sim.authorize(seller) + "\n",
-            )
-            assert done.returncode == 0, done.stderr
+        connect_sellers(cli, sim, SELLERS)
         yield sim, cli
 
 
