@@ -21,6 +21,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def two_sellers(first: str, second: str, *, auto_confirm: bool) -> dict[str, object]:
+    """A simulator scenario with two US sellers; the consent page is signed in as `first`."""
+    consent: dict[str, object] = {"signed_in_seller": first}
+    if auto_confirm:
+        consent = {"auto_confirm": True, **consent}
+    return {
+        "sellers": [
+            {"selling_partner_id": seller, "region": "na", "marketplaces": ["US"]}
+            for seller in (first, second)
+        ],
+        "consent": consent,
+    }
+
+
 @dataclass
 class Serve:
     """A running `soldscope serve` and what it wrote on stderr so far."""

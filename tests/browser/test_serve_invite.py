@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 from tests.e2e.conftest import Cli, simulator_env, stored_secret
 from tests.prerequisites import require_soldscope
-from tests.serve_process import Serve, free_port, start_serve
+from tests.serve_process import Serve, free_port, start_serve, two_sellers
 
 from soldscope_cli.fleet.secrets import token_key
 from soldscope_cli.simulator import Simulator, parse_scenario
@@ -59,13 +59,7 @@ class Setup:
 def setup(tmp_path: Path, relay_server: RelayServer) -> Iterator[Setup]:
     require_soldscope()
     base = f"http://127.0.0.1:{free_port()}"
-    scenario = {
-        "sellers": [
-            {"selling_partner_id": ACME, "region": "na", "marketplaces": ["US"]},
-            {"selling_partner_id": BOLT, "region": "na", "marketplaces": ["US"]},
-        ],
-        "consent": {"auto_confirm": True, "signed_in_seller": ACME},
-    }
+    scenario = two_sellers(ACME, BOLT, auto_confirm=True)
     with Simulator(parse_scenario(scenario)) as sim:
         env = simulator_env(sim, SOLDSCOPE_REDIRECT_URI=f"{base}/callback", NO_COLOR="1")
         cli = Cli(tmp_path, env)

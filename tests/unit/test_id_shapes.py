@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import make_harness
+from tests.conftest import Harness, make_harness
 from tests.unit.test_cmd_connect_import import TOKEN, connect, nothing_stored
 from tests.unit.test_health import Seller, amazon_harness, participation
 
@@ -35,8 +35,8 @@ def test_a_malformed_app_id_is_refused(tmp_path: Path, invoke: Any, app_id: str)
     assert h.secrets.get(CLIENT_SECRET_KEY) is None
 
 
-@pytest.mark.parametrize("seller", ["abc", "A1", "a1e2eacme0001", "A1E2E-ACME01", "B1E2EACME0001"])
-def test_a_malformed_seller_id_is_refused(tmp_path: Path, invoke: Any, seller: str) -> None:
+def _connect_as(tmp_path: Path, invoke: Any, seller: str) -> tuple[Harness, int, str]:
+    """`connect acme-us` with a pasted token and `seller` as its seller id: (harness, code, stderr)."""
     h, fake = amazon_harness(tmp_path)
     fake.add(TOKEN, Seller(payload=[participation("US")]))
     code, _, err = connect(
@@ -49,22 +49,17 @@ def test_a_malformed_seller_id_is_refused(tmp_path: Path, invoke: Any, seller: s
         "--selling-partner-id",
         seller,
     )
+    return h, code, err
+
+
+@pytest.mark.parametrize("seller", ["abc", "A1", "a1e2eacme0001", "A1E2E-ACME01", "B1E2EACME0001"])
+def test_a_malformed_seller_id_is_refused(tmp_path: Path, invoke: Any, seller: str) -> None:
+    h, code, err = _connect_as(tmp_path, invoke, seller)
     assert code == 2, err
     assert "does not look like a seller id" in err
     assert nothing_stored(h)
 
 
 def test_a_seller_id_of_amazons_shape_is_accepted(tmp_path: Path, invoke: Any) -> None:
-    h, fake = amazon_harness(tmp_path)
-    fake.add(TOKEN, Seller(payload=[participation("US")]))
-    code, _, err = connect(
-        h,
-        invoke,
-        "acme-us",
-        "--marketplace",
-        "US",
-        "--refresh-token-stdin",
-        "--selling-partner-id",
-        "A2EUQ1WTGCTBG2",
-    )
+    _, code, err = _connect_as(tmp_path, invoke, "A2EUQ1WTGCTBG2")
     assert code == 0, err

@@ -360,6 +360,14 @@ def test_access_log_shows_paths_without_tokens_or_queries(world: World) -> None:
     assert_clean(world)
 
 
+def test_access_log_lines_carry_no_control_characters(world: World) -> None:
+    """The path arrives percent-decoded: a newline would forge a log line, ESC drive a terminal."""
+    world.client.get("/x%0a2026-01-01T00:00:00Z%20acme:%20connected%1b%5b2J")
+    [line] = [line for line in world.access if "/x" in line]
+    assert line.endswith("GET /x 2026-01-01T00:00:00Z acme: connected 404")
+    assert not any(c in line for c in "\n\x1b")
+
+
 def test_invitation_json_shape(world: World) -> None:
     outcome = create_invitation(world.ctx, InviteRequest("acme", ("US",), note="call Tuesday"))
     data = outcome.to_json(world.ctx.clock())

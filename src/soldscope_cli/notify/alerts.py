@@ -86,6 +86,12 @@ def expiring_threshold(days_left: int, thresholds: Sequence[int]) -> int | None:
     return min(within) if within else None
 
 
+def _was(last: Last, store: str | None, channel: str, kind: str) -> bool:
+    """Whether the last alert sent on this store's channel was of `kind`."""
+    before = last.get((store, channel))
+    return before is not None and before.get("kind") == kind
+
+
 def status_alerts(rows: Iterable[StoreRow], last: Last, thresholds: Sequence[int]) -> list[Alert]:
     """Stores that entered error, expired or an expiring threshold, or recovered to active."""
     alerts: list[Alert] = []
@@ -179,8 +185,7 @@ def sync_alerts(outcomes: Iterable[SyncOutcome], last: Last) -> list[Alert]:
     """Stores whose sync failed (once until one succeeds again), and those that recovered."""
     alerts: list[Alert] = []
     for outcome in outcomes:
-        before = last.get((outcome.store, SYNC))
-        was_failing = before is not None and before.get("kind") == "failed"
+        was_failing = _was(last, outcome.store, SYNC, "failed")
         where = f"{outcome.store} ({outcome.region})"
         if outcome.failed and not was_failing:
             alerts.append(
@@ -212,8 +217,7 @@ def sync_alerts(outcomes: Iterable[SyncOutcome], last: Last) -> list[Alert]:
 
 def app_alerts(app_error: str | None, last: Last, *, checked: bool) -> list[Alert]:
     """The app's client credentials rejected: one app-level alert, never one per store."""
-    before = last.get((None, APP))
-    rejected = before is not None and before.get("kind") == "rejected"
+    rejected = _was(last, None, APP, "rejected")
     if app_error is not None and not rejected:
         return [
             Alert(
@@ -272,8 +276,7 @@ def stale_alerts(datasets: Iterable[StaleDataset], last: Last) -> list[Alert]:
     alerts: list[Alert] = []
     for item in datasets:
         channel = STALE + item.dataset
-        before = last.get((item.store, channel))
-        was_stale = before is not None and before.get("kind") == "stale"
+        was_stale = _was(last, item.store, channel, "stale")
         where = f"{item.store} ({item.region})"
         if item.stale and item.synced_once and not was_stale and item.age is not None:
             alerts.append(
@@ -351,8 +354,7 @@ def role_alerts(items: Iterable[DatasetAccess], last: Last) -> list[Alert]:
     alerts: list[Alert] = []
     for item in items:
         channel = ROLE + item.dataset
-        before = last.get((item.store, channel))
-        was_refused = before is not None and before.get("kind") == "not_authorized"
+        was_refused = _was(last, item.store, channel, "not_authorized")
         where = f"{item.store} ({item.region})"
         if not item.authorized and not was_refused:
             alerts.append(

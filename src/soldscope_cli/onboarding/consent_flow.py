@@ -567,7 +567,6 @@ def run_consent(
         again="make sure the seller consents in this store's region and account, then run "
         f"`soldscope connect {target.connect_args}` again",
     )
-    check_identity(ctx.config(reload=True), record, force=request.force)
     verify = seller_checks(record, force=request.force)
     return store_connection(ctx, record, refresh_token, check, now, verify=verify)
 

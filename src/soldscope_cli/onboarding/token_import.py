@@ -19,7 +19,6 @@ from soldscope_cli.fleet.config import (
 )
 from soldscope_cli.onboarding.consent_flow import (
     ConnectResult,
-    check_identity,
     duplicate_error,
     find_duplicate,
     plan_target,
@@ -131,7 +130,6 @@ def run_import(
         "(a new self-authorization gives a new token)",
         extra=" --refresh-token-stdin",
     )
-    check_identity(ctx.config(reload=True), record, force=False, forceable=False)
     verify = seller_checks(record, force=False, self_authorized=True)
     return store_connection(ctx, record, request.refresh_token, check, now, verify=verify)
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from soldscope_cli.consent import pages
+from soldscope_cli.untrusted import printable
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -115,8 +116,10 @@ class RateLimiter:
 
 
 def log_path(path: str) -> str:
-    """A request path as the access log shows it: no query string, no link token."""
-    return _TOKEN_IN_PATH.sub(r"\1…", path)
+    """A request path as the access log shows it: no query string, no link token, and on one
+    line without control characters (the path arrives percent-decoded: `/%0a…` or `/%1b[2J`
+    would forge a log line or drive the operator's terminal)."""
+    return printable(_TOKEN_IN_PATH.sub(r"\1…", path))
 
 
 @dataclass

@@ -13,6 +13,7 @@ import ipaddress
 import signal
 import socket
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -330,10 +331,12 @@ def run(
 
 
 def abandoned_requests(wait: float = 0.5) -> int:
-    """Handler threads still running once serve has stopped (each given `wait` seconds)."""
+    """Handler threads still running once serve has stopped (given `wait` seconds in all)."""
     busy = [t for t in threading.enumerate() if t.name == "AnyIO worker thread" and t.is_alive()]
+    # One deadline for all of them: a wait per thread would hold a stop for threads × `wait`.
+    deadline = time.monotonic() + wait
     for thread in busy:
-        thread.join(wait)
+        thread.join(max(0.0, deadline - time.monotonic()))
     return sum(1 for t in busy if t.is_alive())
 
 
