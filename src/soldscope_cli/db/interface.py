@@ -214,6 +214,10 @@ class Database(DatasetDatabase, StateReads, NotifiedLog, Protocol):
 
     def states(self, stores: Sequence[str] | None = None) -> dict[str, StoreState]: ...
 
+    def last_app_events(
+        self, kinds: Sequence[str]
+    ) -> dict[str, tuple[datetime, dict[str, Any]]]: ...
+
     def peek_states(self, stores: Sequence[str]) -> dict[str, StoreState]: ...
 
     def start_sync_run(

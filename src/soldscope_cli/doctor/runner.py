@@ -51,6 +51,9 @@ from soldscope_cli.doctor.network import (
     targets,
 )
 from soldscope_cli.doctor.ports import check_callback_port
+from soldscope_cli.doctor.rotation import CHECK_ID as ROTATION_ID
+from soldscope_cli.doctor.rotation import TITLE as ROTATION_TITLE
+from soldscope_cli.doctor.rotation import check_rotation
 from soldscope_cli.doctor.secret_probe import ProbeResult, check_secret_store
 from soldscope_cli.doctor.stores import check_stores
 from soldscope_cli.doctor.team import CHECK_ID as TEAM_CHECK_ID
@@ -368,6 +371,22 @@ def stores(run: DoctorRun) -> Pending:
     )
 
 
+def rotation(run: DoctorRun) -> Pending:
+    """The rotation queue answers with the AWS credentials found; enrollment; days left."""
+    read = run.inputs.rotation
+    if read is None:
+        return _ready()
+    if run.config is None:
+        return _ready(CheckResult(ROTATION_ID, ROTATION_TITLE, Level.SKIP, CONFIG_BROKEN))
+    offline = run.inputs.offline
+    return run.in_background(
+        lambda: [check_rotation(read(not offline), run.now, offline=offline)],
+        ROTATION_ID,
+        ROTATION_TITLE,
+        "run it again",
+    )
+
+
 def alert_targets(run: DoctorRun) -> Pending:
     """Every alert target's URL parses in Apprise; the last delivery to each went through."""
     read = run.inputs.alert_targets
@@ -397,6 +416,7 @@ CHECKS: tuple[Check, ...] = (
     team_database,
     sync_lock,
     stores,
+    rotation,
     alert_targets,
 )
 

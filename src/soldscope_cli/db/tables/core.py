@@ -335,6 +335,23 @@ class StateDatabase:
                     latest[(store, data["channel"])] = data
         return latest
 
+    def last_app_events(self, kinds: Sequence[str]) -> dict[str, tuple[datetime, dict[str, Any]]]:
+        """The newest event of the app itself (no store) of each kind: (when, detail)."""
+        latest: dict[str, tuple[datetime, dict[str, Any]]] = {}
+        with self.reading() as tx:
+            marks = ", ".join("?" for _ in kinds) or "NULL"
+            rows = tx.all(
+                "SELECT kind, at, detail FROM events "  # noqa: S608 (only ? markers are added)
+                f"WHERE store IS NULL AND kind IN ({marks}) ORDER BY id",
+                tuple(kinds),
+            )
+            for kind, at, detail in rows:
+                when = tx.d.time(at)
+                data = tx.d.json(detail)
+                if when is not None:
+                    latest[kind] = (when, data if isinstance(data, dict) else {})
+        return latest
+
     def log_notified(
         self, at: datetime, entries: Sequence[tuple[str | None, dict[str, Any]]]
     ) -> None:
