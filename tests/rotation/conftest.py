@@ -74,6 +74,8 @@ def home(tmp_path: Path, sim: Simulator, sqs: Sqs, queue: str, **extra: str) -> 
 @pytest.fixture
 def world(tmp_path: Path, sqs: Sqs, request: pytest.FixtureRequest) -> Iterator[World]:
     scenario = {
+        # Rotation's own limit (one a minute) would make every second rotation of a test wait.
+        "rate_limits": {"enabled": False},
         "app": {"redirect_uris": [REDIRECT]},
         "sellers": [
             {"selling_partner_id": seller, "region": "na", "marketplaces": ["US"]}

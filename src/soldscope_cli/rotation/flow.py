@@ -8,16 +8,20 @@ pending secret finishes it first, so a process killed at any step is completed b
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from soldscope_cli.errors import IncompleteError, UnhealthyError
+from soldscope_cli.errors import SoldscopeError, UnhealthyError
 from soldscope_cli.fleet.config import format_time
 from soldscope_cli.rotation.keeper import Pending, SecretKeeper
 from soldscope_cli.rotation.messages import NewSecret, SecretExpiry, parse_notification
 from soldscope_cli.rotation.queue import QueueMessage
+
+log = logging.getLogger(__name__)
 
 # The events rotation writes (app-level: no store). `app rotation` and doctor read them back.
 REQUESTED = "rotation_requested"
@@ -135,9 +139,11 @@ class Rotator:
         if waiting.result == "rotated":
             return waiting
         now = self.clock()
+        log.debug("rotation: requesting a new client secret")
         self.request()
         deadline = now + OLD_SECRET_GRACE
         self.events.log_event(REQUESTED, now, None, {"deadline": format_time(deadline)})
+        log.debug("rotation: requested; waiting for the message")
         outcome = self._await_secret(wait_s, requested=True)
         if outcome is not None:
             return outcome
@@ -195,7 +201,9 @@ class Rotator:
                         self._noted(parsed)
                         self.queue.delete(message)
                     else:
-                        return self._take(message, parsed, requested=requested)
+                        taken = self._take(message, parsed, requested=requested)
+                        if taken is not None:
+                            return taken
                 if self.monotonic() >= end:
                     return None if notice is None else Outcome("none", expiry_notice=notice)
         finally:
@@ -206,21 +214,21 @@ class Rotator:
         detail = {"expires_at": _text(notice.expires_at), "reason": notice.reason}
         self.events.log_event(EXPIRY_NOTICE, self.clock(), None, detail)
 
-    def _take(self, message: QueueMessage, parsed: NewSecret, *, requested: bool) -> Outcome:
-        current = self.keeper.current()
-        if current == parsed.secret:
+    def _take(self, message: QueueMessage, parsed: NewSecret, *, requested: bool) -> Outcome | None:
+        """Store a new secret from the queue; None when the message was stale (read on)."""
+        if self._stale(parsed):
+            # An older rotation's message (one a killed run had hidden, read again): storing it
+            # would replace the newer secret with one that expires sooner.
+            log.debug("rotation: a message of an older rotation, deleted")
+            self.queue.delete(message)
+            return None
+        if self.keeper.current() == parsed.secret:
             # Stored by a run killed before it deleted the message: finish, do not rotate again.
             self.queue.delete(message)
             self.keeper.drop_pending()
-            return Outcome(
-                "rotated",
-                requested,
-                None,
-                parsed.expires_at,
-                parsed.old_expires_at,
-                self.clock(),
-            )
-        pending = self.keeper.hold(parsed, requested=requested)
+            return self._recorded(parsed.expires_at, parsed.old_expires_at, requested, None)
+        pending = self.keeper.hold(parsed, requested=requested, receipt=message.receipt)
+        log.debug("rotation: new secret received and kept as pending")
         try:
             outcome = self._prove_and_store(pending)
         except SecretRefused:
@@ -232,8 +240,19 @@ class Rotator:
             self.queue.release(message)
             raise
         self.queue.delete(message)
+        log.debug("rotation: message deleted")
         self.keeper.drop_pending()
         return outcome
+
+    def _stale(self, parsed: NewSecret) -> bool:
+        rotated = self.events.last_app_events([ROTATED]).get(ROTATED)
+        newest = _parse(rotated[1].get("expires_at")) if rotated else None
+        return (
+            newest is not None
+            and parsed.expires_at is not None
+            and parsed.expires_at < newest
+            and self.keeper.current() != parsed.secret
+        )
 
     def finish_pending(self) -> Outcome | None:
         """Complete a rotation an earlier run left pending (proven or not); None if there is none."""
@@ -241,11 +260,50 @@ class Rotator:
         if pending is None:
             return None
         if self.keeper.current() == pending.secret:
-            self.keeper.drop_pending()
-            return None  # stored already; its event was written before the pending was dropped
-        outcome = self._prove_and_store(pending)
+            outcome = self._recorded(
+                pending.expires_at, pending.old_expires_at, pending.requested, None
+            )
+        else:
+            outcome = self._prove_and_store(pending)
+        if pending.receipt:
+            # The message a killed run had taken: gone with its secret stored. If the handle
+            # no longer works, the message is recognised as stored when it is read again.
+            with contextlib.suppress(SoldscopeError):
+                self.queue.delete(QueueMessage("", pending.receipt))
         self.keeper.drop_pending()
         return outcome
+
+    def _recorded(
+        self,
+        expires_at: datetime | None,
+        old_expires_at: datetime | None,
+        requested: bool,
+        store: str | None,
+    ) -> Outcome:
+        """A secret found stored already: its event, written now if the run that stored it was
+        killed before writing it."""
+        rotated = self.events.last_app_events([ROTATED]).get(ROTATED)
+        if rotated is not None and _parse(rotated[1].get("expires_at")) == expires_at:
+            return Outcome("rotated", requested, store, expires_at, old_expires_at, rotated[0])
+        now = self.clock()
+        self._record(now, expires_at, old_expires_at, requested, store)
+        return Outcome("rotated", requested, store, expires_at, old_expires_at, now)
+
+    def _record(
+        self,
+        now: datetime,
+        expires_at: datetime | None,
+        old_expires_at: datetime | None,
+        requested: bool,
+        store: str | None,
+    ) -> None:
+        detail = {
+            "expires_at": _text(expires_at),
+            "old_expires_at": _text(old_expires_at),
+            "requested": requested,
+            "proven_with": store,
+        }
+        self.events.log_event(ROTATED, now, None, detail)
 
     def _prove_and_store(self, pending: Pending) -> Outcome:
         try:
@@ -254,15 +312,11 @@ class Rotator:
             self.keeper.drop_pending()
             self.events.log_event(FAILED, self.clock(), None, {"reason": "refused"})
             raise
+        log.debug("rotation: new secret proven with %s", store)
         now = self.clock()
         self.keeper.commit(pending.secret, now)
-        detail = {
-            "expires_at": _text(pending.expires_at),
-            "old_expires_at": _text(pending.old_expires_at),
-            "requested": pending.requested,
-            "proven_with": store,
-        }
-        self.events.log_event(ROTATED, now, None, detail)
+        self._record(now, pending.expires_at, pending.old_expires_at, pending.requested, store)
+        log.debug("rotation: new secret stored")
         return Outcome(
             "rotated", pending.requested, store, pending.expires_at, pending.old_expires_at, now
         )
@@ -279,8 +333,3 @@ def _parse(value: Any) -> datetime | None:
         return datetime.fromisoformat(value)
     except ValueError:
         return None
-
-
-def unreachable(what: str, exc: Exception) -> IncompleteError:
-    """Amazon could not be reached for rotation."""
-    return IncompleteError(f"{what}: {exc}", hint="try again in a few minutes")

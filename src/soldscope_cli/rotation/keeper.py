@@ -30,6 +30,7 @@ class Pending:
     old_expires_at: datetime | None
     notification_id: str | None
     requested: bool
+    receipt: str | None = field(default=None, repr=False)  # deletes its message once stored
 
 
 def _time(value: object) -> datetime | None:
@@ -75,15 +76,17 @@ class SecretKeeper:
             return None
         register_secret(secret)
         note = data.get("notification_id")
+        receipt = data.get("receipt")
         return Pending(
             secret,
             _time(data.get("expires_at")),
             _time(data.get("old_expires_at")),
             note if isinstance(note, str) else None,
             bool(data.get("requested")),
+            receipt if isinstance(receipt, str) else None,
         )
 
-    def hold(self, message: NewSecret, *, requested: bool) -> Pending:
+    def hold(self, message: NewSecret, *, requested: bool, receipt: str | None = None) -> Pending:
         """Keep a new secret as pending (before its message is touched again)."""
         pending = Pending(
             message.secret,
@@ -91,6 +94,7 @@ class SecretKeeper:
             message.old_expires_at,
             message.notification_id,
             requested,
+            receipt,
         )
         self._store().set(
             PENDING_KEY,
@@ -105,6 +109,7 @@ class SecretKeeper:
                     else format_time(pending.old_expires_at),
                     "notification_id": pending.notification_id,
                     "requested": requested,
+                    "receipt": receipt,
                 }
             ),
         )

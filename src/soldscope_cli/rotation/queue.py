@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 QUEUE_URL_ENV = "SOLDSCOPE_ROTATION_QUEUE_URL"
 INSTALL_HINT = "install the rotation extra: pip install 'soldscope-cli[rotation]'"
 MAX_LONG_POLL_S = 20  # SQS's longest ReceiveMessage wait
-VISIBILITY_S = 300  # a message being taken stays hidden from other readers this long
+VISIBILITY_S = 60  # a message being taken stays hidden from other readers this long
 CONNECT_TIMEOUT_S = 10
 
 
