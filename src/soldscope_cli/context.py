@@ -465,11 +465,15 @@ class AppContext:
             rotation=self._rotation_facts,
         )
 
-    def _rotation_facts(self, ask_queue: bool) -> RotationFacts:
-        """doctor's view of the secret's rotation; the queue is asked unless offline."""
+    def _rotation_facts(self, ask_queue: bool) -> RotationFacts | None:
+        """doctor's view of the secret's rotation; the queue is asked unless offline. None,
+        and nothing opened, where no rotation queue is configured."""
         from soldscope_cli.doctor.rotation import RotationFacts
+        from soldscope_cli.rotation.queue import queue_url
         from soldscope_cli.rotation.setup import confirmed_at, current_state
 
+        if queue_url(self.config().rotation.queue_url, self.env) is None:
+            return None
         state = current_state(self)
         facts = RotationFacts(state, confirmed_at=confirmed_at(self))
         if state.queue_url is None or not ask_queue:

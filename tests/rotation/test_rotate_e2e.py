@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from tests.e2e.conftest import stored_secret
+
 from .conftest import World
 
 pytestmark = pytest.mark.e2e
@@ -37,7 +39,7 @@ def test_a_rotation_is_requested_proven_stored_and_its_message_deleted(world: Wo
     assert state["client_secret"]["days_left"] in (179, 180)
     assert state["last_rotation"]["requested"] is True
     assert (state["pending"], state["problem"]) == (None, None)
-    assert "lwa-client-secret-pending" not in (world.cli.home / "a").as_posix()
+    assert stored_secret(world.cli.env, "lwa-client-secret-pending") is None
 
 
 def test_without_a_queue_registered_amazon_says_not_enrolled(world: World) -> None:
@@ -98,3 +100,66 @@ def test_a_secret_rotated_in_the_portal_is_taken_from_the_queue(world: World) ->
     assert done.returncode == 0, done.stderr
     assert world.secret() == portal
     assert json.loads(done.stdout)["requested"] is False
+
+
+def _send(world: World, client_id: str, secret: str) -> None:
+    from soldscope_cli.simulator.rotation import new_secret_message
+
+    message = new_secret_message(world.sim, secret, world.sim.now() + 180 * 86400, world.sim.now())
+    message["payload"]["applicationOAuthClientNewSecret"]["clientId"] = client_id
+    world.sqs.client().send_message(QueueUrl=world.queue, MessageBody=json.dumps(message))
+
+
+def test_a_secret_login_with_amazon_refuses_is_not_stored(world: World) -> None:
+    old = world.secret()
+    wrong = "amzn1.oa2-cs.v1.not-the-real-one"
+    _send(world, world.sim.scenario.app.client_id, wrong)
+    done = world.rotate("--wait", "10")
+    assert done.returncode == 1, done.stderr
+    assert "refused the new client secret" in done.stderr
+    assert wrong not in done.stderr + done.stdout
+    assert world.secret() == old
+    assert world.sim.rotation_settings().sent == 0  # refused before anything was requested
+    assert world.sqs.count(world.queue) == 0
+    assert world.rotation()["problem"] == "refused"
+    assert world.cli.run("doctor", "--offline").returncode == 1
+    fixed = world.rotate("--wait", "30")  # the next rotation resolves it
+    assert fixed.returncode == 0, fixed.stderr
+    assert world.rotation()["problem"] is None
+    assert world.cli.run("doctor", "--offline").returncode == 0
+
+
+def test_a_message_of_another_app_is_left_in_the_queue(world: World) -> None:
+    _send(world, "amzn1.application-oa2-client.someone-else", "amzn1.oa2-cs.v1.theirs")
+    done = world.rotate("--wait", "10")
+    assert done.returncode == 0, done.stderr
+    assert world.secret() == world.sim.scenario.app.client_secret
+    [left] = world.sqs.bodies(world.queue)
+    assert left["payload"]["applicationOAuthClientNewSecret"]["clientId"].endswith("someone-else")
+
+
+def _doctor_rotation(world: World, **env: str) -> dict[str, str]:
+    done = world.cli.run("doctor", "--json", env=env)
+    [line] = [item for item in json.loads(done.stdout) if item["id"] == "rotation"]
+    return dict(line)
+
+
+def test_doctor_checks_the_queue_enrollment_and_days_left(world: World) -> None:
+    before = _doctor_rotation(world)
+    assert before["status"] == "warn"
+    assert "queue reachable (0 message(s) waiting)" in before["detail"]
+    assert "enrollment not confirmed yet" in before["detail"]
+    assert world.rotate("--wait", "30").returncode == 0
+    after = _doctor_rotation(world)
+    assert after["status"] == "ok", after
+    assert "enrolled (Amazon's message of" in after["detail"]
+    assert "days left" in after["detail"]
+    from tests.serve_process import free_port
+
+    down = _doctor_rotation(world, AWS_ENDPOINT_URL_SQS=f"http://127.0.0.1:{free_port()}")
+    assert down["status"] == "fail" and "could not be reached" in down["detail"]
+
+
+def test_doctor_without_a_queue_says_nothing_of_rotation(world: World) -> None:
+    done = world.cli.run("doctor", "--json", "--offline", env={"SOLDSCOPE_ROTATION_QUEUE_URL": ""})
+    assert "rotation" not in [item["id"] for item in json.loads(done.stdout)]
