@@ -241,7 +241,7 @@ def app_rotate(
 ) -> None:
     """Rotate the app's LWA client secret through Amazon's Application Management API.
 
-    Amazon sends the new secret only to the SQS queue registered in the app's notification preferences ([rotation] queue_url or SOLDSCOPE_ROTATION_QUEUE_URL; AWS credentials from boto3's standard configuration). The new secret is proven with one real refresh of a healthy store before it replaces the old one (which Amazon accepts 7 more days), then stored for every host, and the message deleted. Exit 0 when rotated, 1 when the message never came or the secret was refused (the old one stays), 2 for setup problems, 3 when Amazon or SQS could not be reached. See docs/rotation.md.
+    Amazon sends the new secret only to the SQS queue registered in the app's notification preferences (\\[rotation] queue_url or SOLDSCOPE_ROTATION_QUEUE_URL; AWS credentials from boto3's standard configuration). The new secret is proven with one real refresh of a healthy store before it replaces the old one (which Amazon accepts 7 more days), then stored for every host, and the message deleted. Exit 0 when rotated, 1 when the message never came or the secret was refused (the old one stays), 2 for setup problems, 3 when Amazon or SQS could not be reached. See docs/rotation.md.
 
     Examples:
       soldscope app rotate
