@@ -63,11 +63,18 @@ def team(
 def test_host_b_refreshes_with_the_new_secret_without_app_set(
     team: tuple[Simulator, str, list[Cli]],
 ) -> None:
-    sim, _url, (a, b) = team
+    sim, url, (a, b) = team
     old = sim.scenario.app.client_secret
     done = a.run("app", "rotate", "--wait", "30", "--json", timeout=90)
     assert done.returncode == 0, done.stderr
-    assert sim.scenario.app.client_secret != old
+    new = sim.scenario.app.client_secret
+    assert new != old
+    from tests.e2e.test_team_hosts import every_value
+
+    assert not [value for value in every_value(url) if new in value]  # sealed, never in clear
+    for host in (a, b):
+        files = [p.read_bytes() for p in host.home.rglob("*") if p.is_file()]
+        assert not [f for f in files if new.encode() in f]
     sim.advance_clock(8 * 86400)  # the old secret's 7 days are over: only the new one refreshes
     validated = b.run("validate", "--json")
     assert validated.returncode == 0, validated.stderr
