@@ -220,6 +220,10 @@ def rotate_if_due(app: AppContext) -> str | None:
     except SoldscopeError as exc:
         hint = f" — {exc.hint}" if exc.hint else ""
         return f"rotation: {exc.message}{hint}"
+    except Exception as exc:  # the watch and the server outlive a rotation that broke
+        from soldscope_cli.redact import redact
+
+        return f"rotation: failed ({type(exc).__name__}: {redact(str(exc))[:200]}); try `soldscope app rotate`"
     if outcome is None or outcome.result != "rotated":
         return None
     announce_rotated(app.notifier(), app.database(), outcome, app.clock)

@@ -67,6 +67,23 @@ def region_of(url: str) -> str | None:
     return None
 
 
+def _session_settings(env: Mapping[str, str]) -> dict[str, str]:
+    """boto3's environment settings read from the command's environment (the process's own in
+    production, a demo's or a test's otherwise); profiles, files and roles stay boto3's."""
+    settings: dict[str, str] = {}
+    if env.get("AWS_PROFILE"):
+        settings["profile_name"] = env["AWS_PROFILE"]
+    if env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
+        settings["aws_access_key_id"] = env["AWS_ACCESS_KEY_ID"]
+        settings["aws_secret_access_key"] = env["AWS_SECRET_ACCESS_KEY"]
+        if env.get("AWS_SESSION_TOKEN"):
+            settings["aws_session_token"] = env["AWS_SESSION_TOKEN"]
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+    if region:
+        settings["region_name"] = region
+    return settings
+
+
 class SqsQueue:
     """Receive, release and delete rotation messages; errors become setup or unreachable errors."""
 
@@ -85,12 +102,15 @@ class SqsQueue:
                     "rotation reads Amazon's SQS queue through boto3, which is not installed",
                     hint=INSTALL_HINT,
                 ) from exc
-            session = boto3.session.Session()
+            session = boto3.session.Session(**_session_settings(self._env))
             # A queue lives in one region; a client of another region cannot reach it.
             region = region_of(self.url) or session.region_name or "us-east-1"
             self._client = session.client(
                 "sqs",
                 region_name=region,
+                endpoint_url=self._env.get("AWS_ENDPOINT_URL_SQS")
+                or self._env.get("AWS_ENDPOINT_URL")
+                or None,
                 config=Config(
                     connect_timeout=CONNECT_TIMEOUT_S,
                     read_timeout=MAX_LONG_POLL_S + 10,
@@ -106,6 +126,7 @@ class SqsQueue:
             EndpointConnectionError,
             NoCredentialsError,
             NoRegionError,
+            ProfileNotFound,
         )
 
         try:
@@ -116,6 +137,11 @@ class SqsQueue:
                 hint="give boto3 credentials that may read and delete the queue's messages: "
                 "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or an instance role "
                 "(IAM policy in docs/rotation.md)",
+            ) from exc
+        except ProfileNotFound as exc:
+            raise RotationSetupError(
+                f"the AWS profile {self._env.get('AWS_PROFILE')!r} does not exist",
+                hint="set AWS_PROFILE to a profile of ~/.aws/config, or unset it",
             ) from exc
         except NoRegionError as exc:
             raise RotationSetupError(
