@@ -191,8 +191,10 @@ class Rotator:
         foreign: list[QueueMessage] = []
         try:
             while True:
+                # At least a second: only a long poll asks every SQS server (a short one samples
+                # a few and can miss the one message there is).
                 left = end - self.monotonic()
-                for message in self.queue.receive(max(0.0, left)):
+                for message in self.queue.receive(max(1.0, left)):
                     parsed = parse_notification(message.body)
                     if parsed is None or parsed.client_id != self.client_id:
                         foreign.append(message)

@@ -8,6 +8,7 @@ queue URL's (sqs.<region>.amazonaws.com), else boto3's configured one.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -189,7 +190,7 @@ class SqsQueue:
 
     def receive(self, wait_seconds: float) -> list[QueueMessage]:
         """Up to 10 messages, waiting at most `wait_seconds` (long polling, ≤ 20 s) for one."""
-        wait = max(0, min(MAX_LONG_POLL_S, int(wait_seconds)))
+        wait = max(0, min(MAX_LONG_POLL_S, math.ceil(wait_seconds)))
         answer = self._call(
             "read",
             "receive_message",
