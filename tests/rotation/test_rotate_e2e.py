@@ -163,3 +163,32 @@ def test_doctor_checks_the_queue_enrollment_and_days_left(world: World) -> None:
 def test_doctor_without_a_queue_says_nothing_of_rotation(world: World) -> None:
     done = world.cli.run("doctor", "--json", "--offline", env={"SOLDSCOPE_ROTATION_QUEUE_URL": ""})
     assert "rotation" not in [item["id"] for item in json.loads(done.stdout)]
+
+
+def test_amazon_unreachable_keeps_the_new_secret_pending_for_the_next_run(world: World) -> None:
+    old = world.secret()
+    portal = world.sim.rotate_client_secret()
+    world.sim.add_failure(503, count=None, path_prefix="/auth/o2/token")
+    down = world.rotate("--wait", "5")
+    assert down.returncode == 3, down.stderr
+    assert "could not be reached to prove the new secret" in down.stderr
+    assert world.secret() == old
+    assert world.rotation()["pending"] == "secret"
+    world.sim.clear_failures()
+    done = world.rotate("--wait", "10")
+    assert done.returncode == 0, done.stderr
+    assert world.secret() == portal
+    assert world.sim.rotation_settings().sent == 1  # finished, not rotated again
+    assert world.sqs.count(world.queue) == 0
+    assert world.rotation()["pending"] is None
+
+
+def test_app_show_names_app_rotate_when_a_queue_is_configured(world: World) -> None:
+    config = world.cli.home / "config" / "config.toml"
+    text = config.read_text()
+    [line] = [x for x in text.splitlines() if x.startswith("client_secret_set_at")]
+    config.write_text(text.replace(line, 'client_secret_set_at = "2020-01-01T00:00:00Z"'))
+    shown = world.cli.run("app", "show")
+    assert "run `soldscope app rotate`" in shown.stderr
+    by_hand = world.cli.run("app", "show", env={"SOLDSCOPE_ROTATION_QUEUE_URL": ""})
+    assert "soldscope app set --client-secret-stdin" in by_hand.stderr

@@ -203,7 +203,15 @@ def app_show(
         line("Secret set", f"{secret['set_at']} ({secret['age_days']} days ago)")
         line("Rotation due", secret["rotation_due"])
     rotation = secret["rotation"]
-    if rotation == "due_soon":
+    from soldscope_cli.rotation.queue import queue_url
+
+    if rotation in ("due_soon", "overdue") and queue_url(app.config().rotation.queue_url, app.env):
+        app.err.print(
+            f"warning: the LWA client secret is due for rotation on {secret['rotation_due']} — "
+            "run `soldscope app rotate` (see docs/rotation.md)",
+            markup=False,
+        )
+    elif rotation == "due_soon":
         app.err.print(
             f"warning: the LWA client secret must be rotated by {secret['rotation_due']} — "
             "rotate it in Solution Provider Portal, then run "
