@@ -7,6 +7,9 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +18,7 @@ from typing import Any
 import pytest
 from tests.e2e.conftest import Cli, simulator_env
 from tests.prerequisites import require_soldscope
+from tests.serve_process import free_port, start_serve, two_sellers
 
 from soldscope_cli.simulator import Simulator, parse_scenario
 
@@ -68,8 +72,9 @@ class World:
         return [r for r in results if r["id"].startswith("leftover-token:")]
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
+def make_world(
+    tmp_path: Path, scenario: dict[str, Any], config: str = "", **env: str
+) -> Iterator[World]:
     require_soldscope()
     vault = tmp_path / "vault"
     vault.mkdir()
@@ -83,29 +88,24 @@ def world(tmp_path: Path) -> Iterator[World]:
         'backend = "command"\n'
         f'get = "{run} get {vault} {{key}}"\n'
         f'set = "{run} set {vault} {{key}}"\n'
-        f'delete = "{run} delete {vault} {{key}}"\n'
+        f'delete = "{run} delete {vault} {{key}}"\n' + config
     )
     (config_dir / "config.toml").chmod(0o600)
-    scenario = {"sellers": [{"selling_partner_id": SELLER, "region": "na", "marketplaces": ["US"]}]}
     with Simulator(parse_scenario(scenario)) as sim:
-        cli = Cli(tmp_path, simulator_env(sim, SOLDSCOPE_SECRETS="command"))
+        cli = Cli(tmp_path, simulator_env(sim, SOLDSCOPE_SECRETS="command", **env))
         yield World(sim, cli, vault)
 
 
-def test_a_crash_after_the_token_leaves_a_token_doctor_finds_and_delete_removes(
-    world: World,
-) -> None:
-    (world.vault / "crash-on-set").touch()
-    crashed = world.cli.run(
-        "connect", "acme-us", "--marketplace", "US", "--selling-partner-id", SELLER,
-        "--refresh-token-stdin", input=world.sim.authorize(SELLER) + "\n",
-    )  # fmt: skip
-    assert crashed.returncode == -signal.SIGKILL, crashed.stderr
-    listed = world.cli.run("list", "--json")
-    assert json.loads(listed.stdout or "[]") == []  # no record: nothing lists the store
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    scenario = {"sellers": [{"selling_partner_id": SELLER, "region": "na", "marketplaces": ["US"]}]}
+    yield from make_world(tmp_path, scenario)
+
+
+def assert_found_then_deleted(world: World) -> None:
+    """doctor reports the leftover token; delete removes it; doctor is clean again."""
     [key] = world.tokens()
     assert key.endswith("/refresh-token:acme-us")
-
     [orphan] = world.orphan_lines()
     assert orphan["status"] == "fail"
     assert orphan["title"] == "Leftover token acme-us"
@@ -124,6 +124,20 @@ def test_a_crash_after_the_token_leaves_a_token_doctor_finds_and_delete_removes(
     assert again.returncode == 2
     assert "no store named 'acme-us'" in again.stderr
 
+
+def test_a_crash_after_the_token_leaves_a_token_doctor_finds_and_delete_removes(
+    world: World,
+) -> None:
+    (world.vault / "crash-on-set").touch()
+    crashed = world.cli.run(
+        "connect", "acme-us", "--marketplace", "US", "--selling-partner-id", SELLER,
+        "--refresh-token-stdin", input=world.sim.authorize(SELLER) + "\n",
+    )  # fmt: skip
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+    listed = world.cli.run("list", "--json")
+    assert json.loads(listed.stdout or "[]") == []  # no record: nothing lists the store
+    assert_found_then_deleted(world)
+
     # The name is free again: a connect that completes leaves nothing for doctor to report.
     done = world.cli.run(
         "connect", "acme-us", "--marketplace", "US", "--selling-partner-id", SELLER,
@@ -132,3 +146,39 @@ def test_a_crash_after_the_token_leaves_a_token_doctor_finds_and_delete_removes(
     assert done.returncode == 0, done.stderr
     assert world.orphan_lines() == []
     assert len(world.tokens()) == 1
+
+
+def _redirect(url: str, data: bytes | None = None) -> str:
+    """Where a redirecting answer points (the browser's next request)."""
+
+    class Stop(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: object, **kwargs: object) -> None:
+            return None
+
+    try:
+        urllib.request.build_opener(Stop).open(urllib.request.Request(url, data=data), timeout=10)
+    except urllib.error.HTTPError as answer:
+        return str(answer.headers["Location"])
+    raise AssertionError(f"{url} did not redirect")
+
+
+def test_a_crash_in_serves_callback_leaves_a_token_doctor_finds_and_delete_removes(
+    tmp_path: Path,
+) -> None:
+    base = f"http://127.0.0.1:{free_port()}"
+    scenario = two_sellers(SELLER, "A1E2EORPH0002", auto_confirm=False)
+    config = '[serve]\nagency_name = "Northwind Agency"\n'
+    for world in make_world(tmp_path, scenario, config, SOLDSCOPE_REDIRECT_URI=f"{base}/callback"):
+        invited = world.cli.run("invite", "acme-us", "--marketplace", "US", "--json")
+        assert invited.returncode == 0, invited.stderr
+        serve = start_serve(base, world.cli.env)
+        (world.vault / "crash-on-set").touch()
+        consent = urllib.parse.urlsplit(_redirect(json.loads(invited.stdout)["link"]))
+        fields = dict(urllib.parse.parse_qsl(consent.query))
+        fields.update(action="confirm", selling_partner_id=SELLER)
+        post = urllib.parse.urlunsplit((consent.scheme, consent.netloc, consent.path, "", ""))
+        callback = _redirect(post, urllib.parse.urlencode(fields).encode())
+        with pytest.raises(OSError):  # the server died while answering
+            urllib.request.urlopen(callback, timeout=30)
+        assert serve.stop() == -signal.SIGKILL, serve.log
+        assert_found_then_deleted(world)
