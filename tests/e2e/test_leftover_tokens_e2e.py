@@ -24,7 +24,7 @@ from soldscope_cli.simulator import Simulator, parse_scenario
 
 pytestmark = pytest.mark.e2e
 
-SELLER = "A1E2EORPH0001"
+SELLER = "A1E2ELEFT0001"
 
 # The secret manager: one file per key under its folder. With the crash marker present, storing a
 # refresh token kills its parent, the soldscope process that ran it, once the value is on disk.
@@ -66,7 +66,7 @@ class World:
             unquote(p.name) for p in self.vault.iterdir() if "refresh-token" in unquote(p.name)
         )
 
-    def orphan_lines(self) -> list[dict[str, Any]]:
+    def leftover_lines(self) -> list[dict[str, Any]]:
         done = self.cli.run("doctor", "--offline", "--json", timeout=30)
         results: list[dict[str, Any]] = json.loads(done.stdout)
         return [r for r in results if r["id"].startswith("leftover-token:")]
@@ -106,11 +106,11 @@ def assert_found_then_deleted(world: World) -> None:
     """doctor reports the leftover token; delete removes it; doctor is clean again."""
     [key] = world.tokens()
     assert key.endswith("/refresh-token:acme-us")
-    [orphan] = world.orphan_lines()
-    assert orphan["status"] == "fail"
-    assert orphan["title"] == "Leftover token acme-us"
-    assert orphan["detail"].startswith("a refresh token stored on ")
-    assert orphan["fix"] == "soldscope delete acme-us"
+    [leftover] = world.leftover_lines()
+    assert leftover["status"] == "fail"
+    assert leftover["title"] == "Leftover token acme-us"
+    assert leftover["detail"].startswith("a refresh token stored on ")
+    assert leftover["fix"] == "soldscope delete acme-us"
     text = world.cli.run("doctor", "--offline", timeout=30)
     assert text.returncode == 1
     assert any(ln.startswith("✗ Leftover token acme-us: ") for ln in text.stdout.splitlines())
@@ -119,7 +119,7 @@ def assert_found_then_deleted(world: World) -> None:
     assert deleted.returncode == 0, deleted.stderr
     assert deleted.stdout == "Deleted the leftover refresh token of acme-us (it had no store).\n"
     assert world.tokens() == []
-    assert world.orphan_lines() == []
+    assert world.leftover_lines() == []
     again = world.cli.run("delete", "acme-us", "--yes")
     assert again.returncode == 2
     assert "no store named 'acme-us'" in again.stderr
@@ -144,7 +144,7 @@ def test_a_crash_after_the_token_leaves_a_token_doctor_finds_and_delete_removes(
         "--refresh-token-stdin", input=world.sim.authorize(SELLER) + "\n",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert world.orphan_lines() == []
+    assert world.leftover_lines() == []
     assert len(world.tokens()) == 1
 
 
@@ -166,7 +166,7 @@ def test_a_crash_in_serves_callback_leaves_a_token_doctor_finds_and_delete_remov
     tmp_path: Path,
 ) -> None:
     base = f"http://127.0.0.1:{free_port()}"
-    scenario = two_sellers(SELLER, "A1E2EORPH0002", auto_confirm=False)
+    scenario = two_sellers(SELLER, "A1E2ELEFT0002", auto_confirm=False)
     config = '[serve]\nagency_name = "Northwind Agency"\n'
     for world in make_world(tmp_path, scenario, config, SOLDSCOPE_REDIRECT_URI=f"{base}/callback"):
         invited = world.cli.run("invite", "acme-us", "--marketplace", "US", "--json")
