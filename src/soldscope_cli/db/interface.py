@@ -149,6 +149,12 @@ class StateLookup(Protocol):
     def peek_states(self, stores: Sequence[str]) -> dict[str, StoreState]: ...
 
 
+class TokenLedger(Protocol):
+    """The ledger's token_written events read without creating or migrating anything (doctor)."""
+
+    def peek_token_writes(self) -> dict[str, datetime]: ...
+
+
 class LocalFile(Protocol):
     """What doctor asks of a home's SQLite file, read-only (the composition root gives it)."""
 
@@ -161,6 +167,8 @@ class LocalFile(Protocol):
     def pending_migrations(self, path: Path) -> list[str]: ...
 
     def states(self, path: Path) -> StateLookup: ...
+
+    def ledger(self, path: Path) -> TokenLedger: ...
 
 
 class Database(DatasetDatabase, StateReads, NotifiedLog, Protocol):
@@ -285,6 +293,8 @@ class TeamDatabase(Protocol):
     def set_client_secret_set_at(self, when: datetime) -> None: ...
 
     def peek_live_names(self, names: Sequence[str]) -> list[str]: ...
+
+    def peek_token_writes(self) -> dict[str, datetime]: ...
 
     def transaction(self) -> AbstractContextManager[Any]: ...
 

@@ -12,7 +12,7 @@ import codecs
 import queue
 import threading
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -180,15 +180,18 @@ class BadLines:
             self.examples.append(f"line {line}: {why}")
 
 
-def flat_file_records(stream: ByteStream, encoding: str, bad: BadLines) -> Iterator[dict[str, str]]:
+def flat_file_records(
+    stream: ByteStream, encoding: str, bad: BadLines, fallback: str | None = None
+) -> Iterator[dict[str, str]]:
     """The lines of a tab-separated flat file as {column: value}, named by its header row.
 
-    A line that does not decode in `encoding` or has more or fewer fields than the header is counted
-    in `bad` and skipped; the rest of the document still loads. Lines are split on the byte 0x0A
-    before decoding, which is safe in every encoding Amazon uses for flat files (UTF-8, Windows-1252,
-    Shift_JIS: none has 0x0A inside a character).
+    A line that does not decode in `encoding`, nor in `fallback` when one is given (the legacy
+    code page some marketplaces' files are written in), or has more or fewer fields than the header
+    is counted in `bad` and skipped; the rest of the document still loads. Lines are split on the
+    byte 0x0A before decoding, which is safe in every encoding Amazon uses for flat files (UTF-8,
+    Windows-1252, Shift_JIS: none has 0x0A inside a character).
     """
-    decode = codecs.getdecoder(encoding)
+    decode = _decoder(encoding, fallback)
     header: list[str] | None = None
     number = 0
     rest = b""
@@ -215,9 +218,10 @@ def flat_file_records(stream: ByteStream, encoding: str, bad: BadLines) -> Itera
             try:
                 text = decode(raw)[0]
             except UnicodeDecodeError:
+                names = f"{encoding} or {fallback}" if fallback else encoding
                 if header is None:
-                    raise DocumentError(f"the header row is not valid {encoding}") from None
-                bad.add(number, f"not valid {encoding}")
+                    raise DocumentError(f"the header row is not valid {names}") from None
+                bad.add(number, f"not valid {names}")
                 continue
             fields = text.split("\t")
             if header is None:
@@ -232,6 +236,23 @@ def flat_file_records(stream: ByteStream, encoding: str, bad: BadLines) -> Itera
             yield dict(zip(header, fields, strict=True))
         if not block:
             return
+
+
+def _decoder(encoding: str, fallback: str | None) -> Callable[[bytes], tuple[str, int]]:
+    """Decode a line in `encoding`, else in `fallback`: Amazon writes one document in one
+    encoding, but which one is not announced, so each line is read in the first that fits."""
+    first = codecs.getdecoder(encoding)
+    if fallback is None:
+        return first
+    second = codecs.getdecoder(fallback)
+
+    def decode(raw: bytes) -> tuple[str, int]:
+        try:
+            return first(raw)
+        except UnicodeDecodeError:
+            return second(raw)
+
+    return decode
 
 
 class DocumentFormat(Protocol):
@@ -253,12 +274,14 @@ class JsonDocument:
 
 @dataclass(frozen=True)
 class FlatFile:
-    """A tab-separated flat file in `encoding`; records are {column: text} dicts."""
+    """A tab-separated flat file in `encoding` (lines that are not, in `fallback`); records are
+    {column: text} dicts."""
 
     encoding: str = "utf-8"
+    fallback: str | None = None
 
     def records(self, stream: ByteStream, bad: BadLines) -> Iterator[Any]:
-        return flat_file_records(stream, self.encoding, bad)
+        return flat_file_records(stream, self.encoding, bad, self.fallback)
 
 
 def read_head(chunks: Iterable[bytes], limit: int) -> tuple[bytes, bool]:
