@@ -319,3 +319,19 @@ def test_the_child_imports_neither_httpx_nor_the_sync_lifecycle() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def parser_children(parent: int) -> list[int]:
+    """The parser processes `parent` has started (and not reaped)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            stat = (proc / "stat").read_text()
+            command = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == parent and b"parser_process" in command:
+            found.append(int(proc.name))
+    return found
