@@ -74,9 +74,11 @@ def parsed_batches(
     document is big and `builder` (the picklable twin of `rows`) is given, in-process otherwise.
     Leaving the block stops the child."""
     head, failed = _head(stream, CHILD_MIN_BYTES) if builder is not None else (b"", None)
+    big = failed is None and len(head) >= CHILD_MIN_BYTES
     source = _Replay(head, stream, failed)
+    del head  # the replay lets go of it once read: memory back to flat
     child = None
-    if builder is not None and failed is None and len(head) >= CHILD_MIN_BYTES:
+    if builder is not None and big:
         child = _Child.start(document, builder, size)
     if child is None:
         yield _in_process(source, document, rows, size, bad)
@@ -120,14 +122,19 @@ class _Replay:
         self._failed = failed
 
     def read(self, size: int = -1, /) -> bytes:
+        if size < 0:
+            out = self._head[self._at :]
+            self._head, self._at = b"", 0
+            return out + self._more(size)
         if self._at < len(self._head):
-            end = len(self._head) if size < 0 else min(len(self._head), self._at + size)
-            out = self._head[self._at : end]
-            self._at = end
+            out = self._head[self._at : self._at + size]
+            self._at += len(out)
             if self._at == len(self._head):
-                self._head = b""  # no longer needed: memory back to flat
-                self._at = 0
+                self._head, self._at = b"", 0
             return out
+        return self._more(size)
+
+    def _more(self, size: int) -> bytes:
         if self._failed is not None:
             raise self._failed
         return self._rest.read(size)
@@ -146,7 +153,10 @@ class _Child:
     @classmethod
     def start(cls, document: DocumentFormat, builder: RowBuilder, size: int) -> _Child | None:
         """A running child, or None where no interpreter can be started (the caller parses)."""
-        setup = pickle.dumps((document, builder, size), pickle.HIGHEST_PROTOCOL)
+        try:
+            setup = pickle.dumps((document, builder, size), pickle.HIGHEST_PROTOCOL)
+        except (pickle.PicklingError, AttributeError, TypeError):
+            return None  # a closure or a local class: only this process can run it
         if not sys.executable:
             return None
         try:
@@ -296,8 +306,10 @@ def child_main(source: IO[bytes], out: IO[bytes]) -> None:
 
 
 def main() -> None:
-    # Ctrl-C reaches the whole process group: the parent decides when its child stops.
+    # Ctrl-C reaches the whole process group, and systemd's SIGTERM the whole service: the
+    # parent decides when its child stops (it stops `sync --watch` after the current batch).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     child_main(sys.stdin.buffer, sys.stdout.buffer)
 
 
