@@ -18,7 +18,6 @@ leaves the child reading EOF (or writing to a closed pipe), which ends it.
 
 from __future__ import annotations
 
-import fcntl
 import marshal
 import pickle
 import signal
@@ -249,6 +248,10 @@ class _Child:
 def _widen(pipe: IO[bytes] | None) -> None:
     """Give a pipe PIPE_BYTES of room where the system allows (Linux): with the default 64 KiB
     the two processes take turns at every block instead of running side by side."""
+    try:
+        import fcntl  # POSIX only
+    except ImportError:
+        return
     setsize = getattr(fcntl, "F_SETPIPE_SZ", None)
     if pipe is not None and setsize is not None:
         with suppress(OSError):
