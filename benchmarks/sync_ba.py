@@ -121,8 +121,11 @@ def prepare(home: Path, sim: Simulator) -> dict[str, str]:
     }
 
 
-def run_measured(args: list[str], env: dict[str, str] | None = None) -> tuple[str, int, float]:
-    """(stdout, peak RSS in KiB, wall seconds) of a child process, RSS from its own rusage."""
+def run_measured(
+    args: list[str], env: dict[str, str] | None = None
+) -> tuple[str, int, float, float]:
+    """(stdout, peak RSS in KiB, wall seconds, CPU seconds) of a child process, from its own
+    rusage (which covers the processes it waited for: the peak is the largest one's)."""
     started = time.perf_counter()
     process = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out: list[bytes] = []
@@ -143,7 +146,8 @@ def run_measured(args: list[str], env: dict[str, str] | None = None) -> tuple[st
         raise SystemExit(
             f"{args[0]} exited {process.returncode}: {b''.join(err).decode(errors='replace')[-2000:]}"
         )
-    return b"".join(out).decode(), int(usage.ru_maxrss), seconds
+    cpu = usage.ru_utime + usage.ru_stime
+    return b"".join(out).decode(), int(usage.ru_maxrss), seconds, cpu
 
 
 def fetch_document(sim: Simulator, path: Path) -> None:
@@ -223,7 +227,7 @@ def bench(size_mb: int, baseline: bool, database_url: str | None = None) -> dict
 def _bench(
     sim: Simulator, home: Path, env: dict[str, str], size_mb: int, baseline: bool, engine: str
 ) -> dict[str, Any]:
-    out, rss_kib, wall = run_measured(
+    out, rss_kib, wall, cpu = run_measured(
         [*command(), "sync", "--dataset", "brand-analytics", "--ba-weeks", "1", "--json"], env
     )
     report = json.loads(out)
@@ -241,12 +245,15 @@ def _bench(
         # Download + gunzip + parse + insert only, as the sync log reports it.
         "soldscope_load_rows_s": float(load.group(2)) if load else None,
         "soldscope_wall_s": wall,
+        # User + system time of the command and its parser process: on a busy machine the
+        # rates move with the neighbours, this much less.
+        "soldscope_cpu_s": cpu,
         "load_average": os.getloadavg()[0],
     }
     if baseline:
         document = home / "document.json.gz"
         fetch_document(sim, document)
-        out, rss_kib, _ = run_measured(
+        out, rss_kib, _, _ = run_measured(
             [sys.executable, "-c", BASELINE, str(document), str(home / "baseline.db")]
         )
         naive = json.loads(out)

@@ -12,6 +12,7 @@ from soldscope_cli.amazon.spapi import SpapiForbidden, SpapiTransient
 from soldscope_cli.datasets import registry
 from soldscope_cli.db.database import Database
 from soldscope_cli.sync import brand_analytics as ba
+from soldscope_cli.sync import parser_process
 from soldscope_cli.sync.base import BRAND_ANALYTICS, DatasetFailed, DatasetJob
 
 from .conftest import NOW, Clock, FakeClient, forbidden, gz_document, make_store, rows, term_rows
@@ -437,6 +438,8 @@ def test_memory_stays_flat_in_the_documents_size(
     import tracemalloc
 
     monkeypatch.setattr(ba, "BATCH_ROWS", 500)
+    # Both documents bigger than the head held to decide: they go through the parser process.
+    monkeypatch.setattr(parser_process, "CHILD_MIN_BYTES", 256 * 1024)
     client.document_statuses = lambda n: ["DONE"]
     peaks = []
     for week_rows in (4000, 16000):

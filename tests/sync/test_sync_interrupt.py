@@ -20,6 +20,7 @@ import pytest
 
 from soldscope_cli.simulator import Simulator, parse_scenario
 from soldscope_cli.sync.brand_analytics import BATCH_ROWS
+from tests.sync.test_parser_process import alive, parser_children
 from tests.sync.test_sync_e2e import OTHER, SELLER, fingerprint, make_cli, popen, query
 
 pytestmark = pytest.mark.e2e
@@ -140,12 +141,17 @@ def test_ctrl_c_mid_document_stops_within_2_s_and_a_rerun_ends_like_one_clean_ru
 ) -> None:
     cli = make_cli(tmp_path / "stopped", sim, STORES)
     running = popen(cli, *SYNC)
-    out, err, took = ctrl_c_when(
-        running,
-        lambda: staged_rows(cli.home) >= BATCH_ROWS,
-        "a staged batch of acme-us's document",
-    )
+    parsers: list[int] = []
+
+    def mid_document() -> bool:
+        parsers.extend(set(parser_children(running.pid)) - set(parsers))
+        return staged_rows(cli.home) >= BATCH_ROWS
+
+    out, err, took = ctrl_c_when(running, mid_document, "a staged batch of acme-us's document")
     assert_stopped_by_ctrl_c(running.returncode, out, err, took)
+    # The document (24 MB) was parsed by a child process, which ended with the sync.
+    assert parsers
+    assert not [pid for pid in parsers if alive(pid)]
     # Stopped mid-document: part of the week is staged, none of it visible.
     staged = staged_rows(cli.home)
     assert BATCH_ROWS <= staged < ROWS, f"{staged} rows staged: Ctrl-C did not land mid-document"

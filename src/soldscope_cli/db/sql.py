@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
+from itertools import compress, repeat
+from operator import is_
 from typing import Any, Protocol
 
 from soldscope_cli.datasets.schema import Column, Kind, Table
@@ -27,6 +29,7 @@ class Json:
         self.value = value
 
 
+_SEP = "\x01"  # joins a column's texts for one search; any character but NUL does
 # A JSON text's escaped U+0000: a backslash run of odd length before u0000 (an even one is
 # escaped backslashes followed by the letters).
 _JSON_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
@@ -59,10 +62,36 @@ def _scrub_json(value: Any) -> Any:
 
 def scrub_rows(rows: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
     """Every row through `scrub` (rows without text to change are kept as they are)."""
+    if _clean(rows):
+        return list(rows)
     return [
         [scrub(v) for v in row] if any(isinstance(v, str | Json) for v in row) else row
         for row in rows
     ]
+
+
+def _clean(rows: Sequence[Sequence[Any]]) -> bool:
+    """Whether no value of `rows` can need scrubbing, column by column in C calls.
+
+    Checking row by row in Python took a quarter of a bulk load's time, and a batch almost never
+    holds a NUL. False only means "look row by row" (a Json, a str subclass, ragged rows)."""
+    try:
+        columns = list(zip(*rows, strict=True))
+    except ValueError:
+        return False
+    for column in columns:
+        try:
+            text = _SEP.join(column)  # raises TypeError unless every value is text
+        except TypeError:
+            kinds = set(map(type, column))
+            if any(issubclass(k, str | Json) for k in kinds - {str}):
+                return False
+            if str not in kinds:
+                continue  # numbers, times, NULLs: nothing to scrub
+            text = _SEP.join(compress(column, map(is_, map(type, column), repeat(str))))
+        if "\x00" in text or "\\u0000" in text:
+            return False
+    return True
 
 
 class Ids:

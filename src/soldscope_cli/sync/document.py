@@ -9,6 +9,7 @@ tab-separated flat files (a header row, then one record per line).
 from __future__ import annotations
 
 import codecs
+import contextlib
 import queue
 import threading
 import zlib
@@ -292,6 +293,8 @@ def read_head(chunks: Iterable[bytes], limit: int) -> tuple[bytes, bool]:
 
 
 Rows = list[tuple[Any, ...]]
+# A batch of a document's records as the rows its dataset stores.
+RowBuilder = Callable[[list[Any]], Rows]
 
 
 class _Closed(Exception):
@@ -372,6 +375,15 @@ class ReadAhead:
                 break
         if self._thread.ident is not None:
             self._thread.join(STOP_WAIT_S)
+        # A reader on another thread (the feed of a parser process) may be waiting for a block
+        # that will never come: it gets _Closed instead.
+        while True:
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+        with contextlib.suppress(queue.Full):
+            self._queue.put_nowait(_Closed())
 
     def _until_closed(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
         for chunk in chunks:

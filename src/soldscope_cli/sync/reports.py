@@ -17,7 +17,6 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from itertools import islice
 from typing import Any, Protocol
 
 from soldscope_cli.amazon.spapi import SpapiError, SpapiForbidden, SpapiNotFound
@@ -31,6 +30,7 @@ from soldscope_cli.sync.document import (
     Rows,
     read_head,
 )
+from soldscope_cli.sync.parser_process import parsed_batches
 from soldscope_cli.untrusted import printable
 
 INFLIGHT = "inflight:"
@@ -91,7 +91,11 @@ class ReportLoad(Protocol):
 
     def rows(self, records: list[Any]) -> Rows:
         """The row parser: a batch of the document's records (JSON objects, or a flat file's
-        {column: text}) as the rows `add` and `finish` store."""
+        {column: text}) as the rows `add` and `finish` store.
+
+        A load may also have a `row_builder` attribute: the same parser as a picklable callable
+        (a module-level function, or a functools.partial of one, read after `begin`). A big
+        document of such a load is then parsed in a child process (sync/parser_process.py)."""
         ...
 
     def add(self, rows: Rows) -> None:
@@ -441,10 +445,13 @@ def _load(
     held: Rows = []
     job.progress(f"{where}: downloading")
     bad = BadLines()
-    with job.client.open_document(url) as chunks, ReadAhead(chunks) as stream:
-        records = iter(dataset.document.records(stream, bad))
-        while batch := list(islice(records, size)):
-            rows = load.rows(batch)
+    builder = getattr(load, "row_builder", None)
+    with (
+        job.client.open_document(url) as chunks,
+        ReadAhead(chunks) as stream,
+        parsed_batches(stream, dataset.document, load.rows, size, bad, builder=builder) as batches,
+    ):
+        for rows in batches:
             # One batch is held back: the last one is written with the mark that publishes them.
             if held:
                 # Stopping leaves the period staged, not loaded: the next sync starts it afresh.
