@@ -445,6 +445,15 @@ def test_secret_rotation(age_days: int, status: Level, text: str) -> None:
         assert result.fix is not None and "--client-secret-stdin" in result.fix
 
 
+def test_secret_rotation_names_app_rotate_where_a_queue_is_set_up() -> None:
+    stored = creds(client_secret="x", sources={"client_secret": "keyring"})
+    due = check_secret_rotation(stored, NOW - timedelta(days=160), NOW, queue=True)
+    assert due.status is Level.WARN and due.fix == "run `soldscope app rotate` before then"
+    # An expired secret cannot ask Amazon for its successor: the portal is the only way.
+    expired = check_secret_rotation(stored, NOW - timedelta(days=190), NOW, queue=True)
+    assert expired.fix is not None and "Solution Provider Portal" in expired.fix
+
+
 def test_secret_rotation_unknown_date_or_env_secret() -> None:
     stored = creds(client_secret="x", sources={"client_secret": "keyring"})
     assert check_secret_rotation(stored, None, NOW).status is Level.WARN

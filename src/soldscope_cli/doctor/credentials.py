@@ -77,11 +77,18 @@ def check_app_credentials(creds: AppCredentials, secret_stored: bool | None) -> 
 
 
 def check_secret_rotation(
-    creds: AppCredentials, set_at: datetime | None, now: datetime, *, stored: bool | None = None
+    creds: AppCredentials,
+    set_at: datetime | None,
+    now: datetime,
+    *,
+    stored: bool | None = None,
+    queue: bool = False,
 ) -> CheckResult:
     """The client secret's age against Amazon's 180-day expiry.
 
-    `stored`: whether the secret-store probe found the client secret (None: not probed)."""
+    `stored`: whether the secret-store probe found the client secret (None: not probed).
+    `queue`: whether a rotation queue is set up, so that `app rotate` can renew a secret that
+    still works (an expired one cannot ask Amazon for its successor)."""
     title = "Client secret age"
     source = creds.sources.get("client_secret", "")
     if source.startswith("env "):
@@ -123,8 +130,10 @@ def check_secret_rotation(
             title,
             Level.WARN,
             f"set {age} days ago; Amazon expires it on {due} (180 days)",
-            "rotate it before then in Solution Provider Portal (Develop Apps → the app's LWA credentials), "
-            f"then `{SET_SECRET}`",
+            "run `soldscope app rotate` before then"
+            if queue
+            else "rotate it before then in Solution Provider Portal (Develop Apps → the app's "
+            f"LWA credentials), then `{SET_SECRET}`",
         )
     return CheckResult(
         "secret-rotation", title, Level.OK, f"set {age} days ago; due for rotation on {due}"

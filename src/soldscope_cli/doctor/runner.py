@@ -68,6 +68,7 @@ from soldscope_cli.fleet.config import Config
 from soldscope_cli.fleet.paths import CONFIG_DIR_ENV, DATA_DIR_ENV
 from soldscope_cli.fleet.secrets import backend_choice
 from soldscope_cli.fleet.team import TeamStates
+from soldscope_cli.rotation.queue import queue_url
 
 T = TypeVar("T")
 CONFIG_BROKEN = "not checked: the config file is invalid (see above)"
@@ -220,7 +221,13 @@ def app_credentials(run: DoctorRun) -> Pending:
                 set_at = outcome.value
         return [
             check_app_credentials(creds, stored),
-            check_secret_rotation(creds, set_at, run.now, stored=stored),
+            check_secret_rotation(
+                creds,
+                set_at,
+                run.now,
+                stored=stored,
+                queue=queue_url(config.rotation.queue_url, run.inputs.env) is not None,
+            ),
             check_redirect(creds),
             check_draft(creds),
             check_authorization_limits(config),
