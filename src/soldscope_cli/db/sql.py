@@ -225,13 +225,20 @@ class _cursor:
 
 
 def upsert_sql(d: Dialect, table: str, columns: Sequence[str], key: Sequence[str]) -> str:
-    """INSERT … ON CONFLICT DO UPDATE of the non-key columns, only where `raw` changed."""
+    """INSERT … ON CONFLICT DO UPDATE of the non-key columns, only where `raw` changed (a table
+    without Amazon's raw object: where any stored value but the sync time changed)."""
     marks = ", ".join("?" for _ in columns)
     updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
+    compared = (
+        ["raw"]
+        if "raw" in columns
+        else [c for c in columns if c not in key and c not in ("store", "synced_at")]
+    )
+    changed = " OR ".join(d.distinct(f"{table}.{c}", f"excluded.{c}") for c in compared)
     return d.sql(
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608 (declared identifiers)
         f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
-        f" WHERE {d.distinct(f'{table}.raw', 'excluded.raw')}"
+        f" WHERE {changed}"
     )
 
 

@@ -440,7 +440,8 @@ def _load(
     total = 0
     held: Rows = []
     job.progress(f"{where}: downloading")
-    bad = BadLines()
+    # A load that rejects values of its own (ReportLoad.bad_lines) counts them in the same note.
+    bad = getattr(load, "bad_lines", None) or BadLines()
     with job.client.open_document(url) as chunks, ReadAhead(chunks) as stream:
         records = iter(dataset.document.records(stream, bad))
         while batch := list(islice(records, size)):

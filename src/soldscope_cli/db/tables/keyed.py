@@ -13,7 +13,7 @@ from soldscope_cli.db import sql
 from soldscope_cli.db.model import PageCounts
 from soldscope_cli.db.sql import Tx
 from soldscope_cli.db.tables.base import Engine
-from soldscope_cli.db.tables.sync_state import get_state, put_state
+from soldscope_cli.db.tables.sync_state import delete_state, get_state, put_state
 
 
 class KeyedTable:
@@ -41,14 +41,17 @@ class KeyedTable:
         *,
         at: datetime,
         marks: Mapping[str, str] | None = None,
+        forget: Sequence[str] = (),
     ) -> PageCounts:
-        """Upsert rows (values in `row_columns` order) and set `marks`, in one transaction: a
-        cursor never runs ahead of the rows it covers."""
+        """Upsert rows (values in `row_columns` order), set `marks` and remove the marks named in
+        `forget`, in one transaction: a cursor never runs ahead of the rows it covers."""
         values = self.table_rows(store_id, rows, at)
         with self._db.store_transaction(store_id) as tx:
             added, updated = self.upsert(tx, values)
             for key, value in (marks or {}).items():
                 put_state(tx, store_id, self.dataset, key, value, at)
+            for key in forget:
+                delete_state(tx, store_id, self.dataset, key)
         return PageCounts(added, updated)
 
     def table_rows(
