@@ -33,7 +33,7 @@ TABLE = Table(
         synced_at(),
     ),
     key=("store_id", "amazon_order_id", "order_item_key"),
-    indexes=(("store_id", "last_updated_date"), ("store_id", "sku")),
+    indexes=(("store_id", "last_updated_date"),),
     newest="last_updated_date",
     since="last_updated_date",
     order=("purchase_date", "amazon_order_id", "order_item_key"),

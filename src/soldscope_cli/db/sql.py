@@ -242,6 +242,18 @@ def upsert_sql(d: Dialect, table: str, columns: Sequence[str], key: Sequence[str
     )
 
 
+def upsert_from_sql(
+    d: Dialect, table: str, source: str, columns: Sequence[str], key: Sequence[str]
+) -> str:
+    """INSERT … SELECT from `source` (same columns, one row per key) … ON CONFLICT DO UPDATE,
+    as upsert_sql decides; `WHERE true` keeps SQLite from reading ON CONFLICT as a join's ON."""
+    plain = upsert_sql(d, table, columns, key)
+    values = plain.index(" VALUES (")
+    conflict = plain.index(" ON CONFLICT (")
+    names = ", ".join(columns)
+    return f"{plain[:values]} SELECT {names} FROM {source} WHERE true{plain[conflict:]}"  # noqa: S608
+
+
 def ddl(table: Table, d: Dialect) -> str:
     """CREATE TABLE and its indexes for a declared table, in the dialect's types."""
     lines = [

@@ -11,12 +11,12 @@ are generated as they are sent, so a document of a million lines costs no memory
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from decimal import Decimal
 
 from soldscope_cli.simulator.clock import parse_iso
-from soldscope_cli.simulator.markets import info
+from soldscope_cli.simulator.markets import MarketInfo, info
 
 ORDERS = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL"
 RETURNS = "GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA"
@@ -127,7 +127,7 @@ def local_amount(value: Decimal, code: str) -> str:
 
 
 def _iso(moment: float) -> str:
-    return datetime.fromtimestamp(int(moment), UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(moment))
 
 
 def _span(data_start: str | None, data_end: str | None, now: float) -> tuple[float, float]:
@@ -167,60 +167,66 @@ def _order_id(rng: random.Random) -> str:
 def _orders(
     rng: random.Random, marketplace_ids: list[str], start: float, end: float, rows: int
 ) -> Iterator[str]:
+    # Each line is an order's own id and times before one of a few hundred prepared tails (the
+    # item, its status and its amounts): a million lines are written in seconds.
+    markets = [info(m) for m in marketplace_ids]
+    tails = [[_order_tail(rng, market) for _ in range(256)] for market in markets]
     written = 0
+    span = end - start
     while written < rows:
-        market = info(marketplace_ids[rng.randrange(len(marketplace_ids))])
-        code = market.country_code if market.country_code != "GB" else "UK"
+        pool = tails[rng.randrange(len(markets))]
         order_id = _order_id(rng)
-        updated = rng.uniform(start, end)
-        purchased = updated - rng.uniform(0, 5 * 86400)
-        status = _STATUSES[rng.randrange(len(_STATUSES))]
+        updated = start + rng.random() * span
+        head = f"{order_id}\t\t{_iso(updated - rng.random() * 432_000)}\t{_iso(updated)}\t"
         lines = min(rows - written, 1 + rng.randrange(3))
-        skus = [f"SKU-{rng.randrange(400):04d}" for _ in range(lines)]
+        picked = [pool[rng.randrange(256)] for _ in range(lines)]
         if lines > 1 and rng.randrange(6) == 0:
-            skus[-1] = skus[0]  # the same SKU on two lines of one order (another item status)
-        for sku in skus:
-            quantity = 1 + rng.randrange(3)
-            price = Decimal(rng.randrange(99, 150_000)) / 100 * quantity
-            tax = (price * Decimal("0.19")).quantize(Decimal("0.01"))
-            priced = status != "Pending"
-            amount = local_amount(price, code) if priced else ""
-            fields = (
-                order_id,
-                "",
-                _iso(purchased),
-                _iso(updated),
-                status,
-                "Amazon" if rng.randrange(4) else "Merchant",
-                market.name,
-                "",
-                "",
-                "Expedited" if rng.randrange(5) == 0 else "Standard",
-                f"Outdoor item {sku}",
-                sku,
-                f"B0{rng.randrange(16**8):08X}",
-                "Shipped" if status == "Shipped" else "Unshipped",
-                str(quantity),
-                market.currency if priced else "",
-                amount,
-                local_amount(tax, code) if priced else "",
-                local_amount(Decimal("4.99"), code) if priced else "",
-                local_amount(Decimal("0.95"), code) if priced else "",
-                "",
-                "",
-                local_amount(Decimal("-1.50"), code) if priced and rng.randrange(8) == 0 else "",
-                "",
-                "Springfield",
-                "IL",
-                "62701",
-                market.country_code,
-                "",
-                "false",
-                "",
-                "",
-            )
-            yield "\t".join(fields) + "\n"
+            picked[-1] = picked[0]  # the same SKU on two lines of one order (another item status)
+        for tail in picked:
+            yield head + tail
         written += lines
+
+
+def _order_tail(rng: random.Random, market: MarketInfo) -> str:
+    """An order line from order-status on: the item, its status and its amounts."""
+    code = market.country_code if market.country_code != "GB" else "UK"
+    status = _STATUSES[rng.randrange(len(_STATUSES))]
+    sku = f"SKU-{rng.randrange(400):04d}"
+    quantity = 1 + rng.randrange(3)
+    price = Decimal(rng.randrange(99, 150_000)) / 100 * quantity
+    tax = (price * Decimal("0.19")).quantize(Decimal("0.01"))
+    priced = status != "Pending"
+    fields = (
+        status,
+        "Amazon" if rng.randrange(4) else "Merchant",
+        market.name,
+        "",
+        "",
+        "Expedited" if rng.randrange(5) == 0 else "Standard",
+        f"Outdoor item {sku}",
+        sku,
+        f"B0{rng.randrange(16**8):08X}",
+        "Shipped" if status == "Shipped" else "Unshipped",
+        str(quantity),
+        market.currency if priced else "",
+        local_amount(price, code) if priced else "",
+        local_amount(tax, code) if priced else "",
+        local_amount(Decimal("4.99"), code) if priced else "",
+        local_amount(Decimal("0.95"), code) if priced else "",
+        "",
+        "",
+        local_amount(Decimal("-1.50"), code) if priced and rng.randrange(8) == 0 else "",
+        "",
+        "Springfield",
+        "IL",
+        "62701",
+        market.country_code,
+        "",
+        "false",
+        "",
+        "",
+    )
+    return "\t".join(fields) + "\n"
 
 
 def _returns(rng: random.Random, start: float, end: float, rows: int) -> Iterator[str]:

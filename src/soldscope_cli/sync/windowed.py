@@ -281,14 +281,14 @@ class WindowLoad:
         return out
 
     def add(self, rows: Rows) -> None:
-        self._table.write_rows(self._job.store_id, rows, at=self._job.clock())
+        self._table.load_rows(self._job.store_id, rows, at=self._job.clock())
 
     def finish(self, rows: Rows, total: int) -> None:
         job = self._job
         period = self._report.period
         assert period.start is not None and period.end is not None  # every window has bounds
         covered = covered_spans(self._table.mark(job.store_id, COVERED))
-        self._table.write_rows(
+        self._table.load_rows(
             job.store_id,
             rows,
             at=job.clock(),
