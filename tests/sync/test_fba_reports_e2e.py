@@ -249,7 +249,7 @@ def test_kill_9_mid_orders_document_then_rerun_equals_one_clean_run(tmp_path: Pa
             loaded = query(killed.home, "SELECT COUNT(*) FROM order_items")
             if loaded and loaded[0][0] >= 20_000:
                 os.kill(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+                process.communicate(timeout=10)  # reaps it and closes its pipes
                 break
             time.sleep(0.01)
         partial = query(killed.home, "SELECT COUNT(*) FROM order_items")[0][0]
