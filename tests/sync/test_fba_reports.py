@@ -295,3 +295,36 @@ def test_the_covered_mark_is_merged() -> None:
         [(a, a + timedelta(days=1)), (a + timedelta(days=1), a + timedelta(days=2))]
     )
     assert covered_spans(text) == [(a, a + timedelta(days=2))]
+
+
+def test_a_fatal_window_cools_down_with_its_bounds_and_later_windows_still_load(
+    eu_job: Callable[..., DatasetJob], client: FakeClient, db: Database, clock: Clock
+) -> None:
+    client.documents = lambda mkt, start: tsv(ORDER_COLUMNS, [order("A", "S1", "1,00")])
+    client.document_statuses = lambda n: ["FATAL"] if n == 1 else ["DONE"]
+    outcome = orders.sync(eu_job())
+    [fatal] = [n.text for n in outcome.notes if "FATAL" in n.text]
+    assert "retrying after 24 h" in fatal
+    [failed] = [kw for n, kw in client.calls if n == "createReport"]
+    clock.advance(hours=2)
+    outcome = orders.sync(eu_job())
+    creates = [kw for n, kw in client.calls if n == "createReport"][1:]
+    # The FATAL window is not asked for again during its cooldown; the new gap after it is.
+    assert [(c["data_start_time"], c["data_end_time"]) for c in creates] == [
+        (failed["data_end_time"], failed["data_end_time"] + timedelta(hours=2))
+    ]
+    state = db.sync_state(db.store_id("acme-de"), "orders")
+    assert covered_spans(state["covered"]) == [
+        (failed["data_end_time"], creates[0]["data_end_time"])
+    ]
+    assert "fatal:" + windowed.key_of(failed["data_start_time"], failed["data_end_time"]) in state
+    clock.advance(hours=25)
+    orders.sync(eu_job())
+    retried = [kw for n, kw in client.calls if n == "createReport"][2]
+    assert (retried["data_start_time"], retried["data_end_time"]) == (
+        failed["data_start_time"],
+        failed["data_end_time"],
+    )
+    state = db.sync_state(db.store_id("acme-de"), "orders")
+    assert covered_spans(state["covered"])[0][0] == failed["data_start_time"]
+    assert windowed.cursor(state["covered"], state["from"]) is not None
