@@ -328,3 +328,20 @@ def test_a_fatal_window_cools_down_with_its_bounds_and_later_windows_still_load(
     state = db.sync_state(db.store_id("acme-de"), "orders")
     assert covered_spans(state["covered"])[0][0] == failed["data_start_time"]
     assert windowed.cursor(state["covered"], state["from"]) is not None
+
+
+def test_data_shows_a_fatal_window_of_a_flat_file_dataset() -> None:
+    from soldscope_cli.db.model import DataFigures
+    from soldscope_cli.sync.freshness import problems
+
+    key = windowed.key_of(NOW - timedelta(days=30), NOW)
+    mark = json.dumps(
+        {"at": "2026-11-25T12:00:00.000000Z", "count": 1, "report_id": "R7", "reason": "No data"}
+    )
+    figures = DataFigures("orders", 0, None, None, "ok", None, None, {"fatal:" + key: mark})
+    [problem] = problems(figures, NOW)
+    assert problem.code == "report_fatal"
+    assert problem.message == (
+        f"window {key}: Amazon could not produce the report (FATAL, report R7); retried after "
+        "2026-11-26 12:00Z. Amazon's reason: No data"
+    )
