@@ -189,7 +189,7 @@ def _run_in_home(
     say("Validating every connection live…")
     checked = run_validate(demo, [])
 
-    say("Syncing inventory, finances and Brand Analytics for the healthy stores…")
+    say("Syncing every dataset for the healthy stores…")
     request = SyncRequest(
         names=[], datasets=DATASET_NAMES, since=None, concurrency=4, options={"ba_weeks": 2}
     )

@@ -16,6 +16,7 @@ from tests.e2e.conftest import Cli, simulator_env
 from tests.pg import Cluster
 from tests.prerequisites import require_soldscope
 
+from soldscope_cli.datasets import registry
 from soldscope_cli.db.postgres.migrations import MIGRATIONS
 from soldscope_cli.simulator import Simulator, parse_scenario
 
@@ -86,7 +87,9 @@ def test_team_init_then_a_sync_lands_in_postgresql(team: tuple[Simulator, Cli, s
         for table in ("inventory_summaries", "financial_transactions", "ba_search_terms")
     }  # fmt: skip
     assert all(total > 0 and total == own for total, own in counts.values()), counts
-    assert pg(url, "SELECT COUNT(*) FROM sync_runs WHERE outcome = 'ok'") == [(3,)]
+    assert pg(url, "SELECT COUNT(*) FROM sync_runs WHERE outcome = 'ok'") == [
+        (len(registry.NAMES),)
+    ]
     assert not (cli.home / "data" / "soldscope.db").exists()
 
     listed = cli.run("list", "--json")
@@ -97,11 +100,14 @@ def test_team_init_then_a_sync_lands_in_postgresql(team: tuple[Simulator, Cli, s
 
     data = cli.run("data", "acme-us", "--json")
     assert data.returncode == 0, data.stderr
-    assert [(r["dataset"], r["rows"], r["stale"]) for r in json.loads(data.stdout)] == [
+    shown = [(r["dataset"], r["rows"], r["stale"]) for r in json.loads(data.stdout)]
+    assert [name for name, _, _ in shown] == list(registry.NAMES)
+    assert shown[:3] == [
         ("inventory", counts["inventory_summaries"][0], False),
         ("finances", counts["financial_transactions"][0], False),
         ("brand-analytics", counts["ba_search_terms"][0], False),
     ]
+    assert not any(stale for _, _, stale in shown)
     log = cli.run("log", "acme-us", "--json")
     assert log.returncode == 0, log.stderr
     assert [e["kind"] for e in json.loads(log.stdout)] == ["connected"]

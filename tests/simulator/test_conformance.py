@@ -143,7 +143,45 @@ def _search_terms_without_role(ctx: Ctx) -> httpx.Response:
     return ctx.client.post(REPORTS, json=body, headers=auth(token))
 
 
+FLAT_REPORTS = (
+    "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL",
+    "GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA",
+    "GET_FBA_REIMBURSEMENTS_DATA",
+)
+WINDOW = {"dataStartTime": "2026-10-01T00:00:00Z", "dataEndTime": "2026-10-31T00:00:00Z"}
+
+
+def _flat_report(report_type: str) -> Callable[[Ctx], httpx.Response]:
+    return lambda c: c.client.post(
+        REPORTS,
+        json={"reportType": report_type, "marketplaceIds": [US], **WINDOW},
+        headers=auth(c.token),
+    )
+
+
+def _flat_report_without_role(report_type: str) -> Callable[[Ctx], httpx.Response]:
+    def call(ctx: Ctx) -> httpx.Response:
+        token = access_token(ctx.sim, ctx.client, EU_SELLER)
+        body = {"reportType": report_type, "marketplaceIds": ["A1PA6795UKMFR9"], **WINDOW}
+        return ctx.client.post(REPORTS, json=body, headers=auth(token))
+
+    return call
+
+
 CASES: list[tuple[str, str, Callable[[Ctx], httpx.Response]]] = [
+    *((("createReport", f"{t} ok", _flat_report(t))) for t in FLAT_REPORTS),
+    *(
+        (("createReport", f"{t} without its role", _flat_report_without_role(t)))
+        for t in FLAT_REPORTS
+    ),
+    *(
+        (
+            "getReport",
+            f"{t} done",
+            lambda c, t=t: c.get(f"{REPORTS}/{c.done_report(reportType=t, **WINDOW)['reportId']}"),
+        )
+        for t in FLAT_REPORTS
+    ),
     (
         "getMarketplaceParticipations",
         "ok",
@@ -257,6 +295,25 @@ def test_response_matches_the_model(
     ctx: Ctx, operation_id: str, label: str, call: Callable[[Ctx], httpx.Response]
 ) -> None:
     assert_conforms(operation_id, call(ctx))
+
+
+@pytest.mark.parametrize("report_type", FLAT_REPORTS)
+def test_flat_report_documents_are_tab_separated_with_amazons_headers(
+    ctx: Ctx, report_type: str
+) -> None:
+    from soldscope_cli.simulator import flat_reports
+
+    report = ctx.done_report(reportType=report_type, **WINDOW)
+    url = ctx.get(DOCS + report["reportDocumentId"]).json()["url"]
+    body = gzip.decompress(ctx.client.get(url).content).decode()
+    header, *lines = body.splitlines()
+    columns = {
+        flat_reports.ORDERS: flat_reports.ORDER_COLUMNS,
+        flat_reports.RETURNS: flat_reports.RETURN_COLUMNS,
+        flat_reports.REIMBURSEMENTS: flat_reports.REIMBURSEMENT_COLUMNS,
+    }[report_type]
+    assert tuple(header.split("\t")) == columns
+    assert lines and all(len(line.split("\t")) == len(columns) for line in lines)
 
 
 def test_search_terms_document_matches_its_schema(ctx: Ctx) -> None:

@@ -215,7 +215,7 @@ def test_list_shows_the_last_sync(h: Harness, sim: Simulator, invoke: Callable[.
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (["--dataset", "orders"], "unknown dataset 'orders'"),
+        (["--dataset", "no-such-dataset"], "unknown dataset 'no-such-dataset'"),
         (["--since", "yesterday"], "is not a date"),
         (["--since", "2027-01-01"], "not in the past"),
         (["--concurrency", "0"], "--concurrency must be between 1 and 32"),

@@ -36,7 +36,7 @@ def test_dataset_spellings(values: list[str], expected: tuple[str, ...]) -> None
 
 def test_an_unknown_dataset_lists_the_known_ones() -> None:
     with pytest.raises(UsageError) as info:
-        registry.parse(["orders"])
+        registry.parse(["no-such-dataset"])
     assert info.value.hint == f"use one of: {', '.join(registry.NAMES)}"
 
 

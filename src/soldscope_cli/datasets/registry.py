@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from soldscope_cli.datasets import brand_analytics, finances, inventory
+from soldscope_cli.datasets import (
+    brand_analytics,
+    finances,
+    inventory,
+    orders,
+    reimbursements,
+    returns,
+)
 from soldscope_cli.datasets.spec import Dataset, Option
 from soldscope_cli.errors import UsageError
 
@@ -18,6 +25,9 @@ DATASETS: tuple[Dataset, ...] = (
     inventory.DATASET,
     finances.DATASET,
     brand_analytics.DATASET,
+    orders.DATASET,
+    returns.DATASET,
+    reimbursements.DATASET,
 )
 
 NAMES: tuple[str, ...] = tuple(d.name for d in DATASETS)

@@ -74,6 +74,9 @@ class Dataset:
     # The migration that creates its tables from the declaration (both engines), by name; None
     # for the datasets of the first releases, created by released migrations.
     migration: str | None = None
+    # The Amazon role a 403 from its API means the app lacks (named in the fix), e.g.
+    # "Amazon Fulfillment"; None for the datasets whose role is told apart by the Sellers API.
+    role: str | None = None
 
     @property
     def key(self) -> str:

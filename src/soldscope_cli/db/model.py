@@ -38,7 +38,9 @@ TOKEN_LEDGER_INDEX = (
 
 def to_db_time(value: datetime) -> str:
     """UTC timestamps as fixed-width text, so text order is time order."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat is several times faster than strftime (a bulk load writes millions), and the
+    # same text: YYYY-MM-DDTHH:MM:SS.ffffff, then "+00:00" replaced by Z.
+    return value.astimezone(UTC).isoformat(timespec="microseconds")[:26] + "Z"
 
 
 def from_db_time(value: str) -> datetime:

@@ -254,14 +254,33 @@ class _cursor:
 
 
 def upsert_sql(d: Dialect, table: str, columns: Sequence[str], key: Sequence[str]) -> str:
-    """INSERT … ON CONFLICT DO UPDATE of the non-key columns, only where `raw` changed."""
+    """INSERT … ON CONFLICT DO UPDATE of the non-key columns, only where `raw` changed (a table
+    without Amazon's raw object: where any stored value but the sync time changed)."""
     marks = ", ".join("?" for _ in columns)
     updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
+    compared = (
+        ["raw"]
+        if "raw" in columns
+        else [c for c in columns if c not in key and c not in ("store", "synced_at")]
+    )
+    changed = " OR ".join(d.distinct(f"{table}.{c}", f"excluded.{c}") for c in compared)
     return d.sql(
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608 (declared identifiers)
         f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
-        f" WHERE {d.distinct(f'{table}.raw', 'excluded.raw')}"
+        f" WHERE {changed}"
     )
+
+
+def upsert_from_sql(
+    d: Dialect, table: str, source: str, columns: Sequence[str], key: Sequence[str]
+) -> str:
+    """INSERT … SELECT from `source` (same columns, one row per key) … ON CONFLICT DO UPDATE,
+    as upsert_sql decides; `WHERE true` keeps SQLite from reading ON CONFLICT as a join's ON."""
+    plain = upsert_sql(d, table, columns, key)
+    values = plain.index(" VALUES (")
+    conflict = plain.index(" ON CONFLICT (")
+    names = ", ".join(columns)
+    return f"{plain[:values]} SELECT {names} FROM {source} WHERE true{plain[conflict:]}"  # noqa: S608
 
 
 def ddl(table: Table, d: Dialect) -> str:

@@ -64,14 +64,24 @@ def has_problem(store: StoreResult) -> bool:
     return store.outcome not in ("ok", "busy") or bool(_problems(store))
 
 
-_SHORT_LABELS = {"inventory": "Inv.", "finances": "Fin.", "brand-analytics": "BA"}
+_SHORT_LABELS = {
+    "inventory": "Inv.",
+    "finances": "Fin.",
+    "brand-analytics": "BA",
+    "orders": "Ord.",
+    "returns": "Ret.",
+    "reimbursements": "Reimb.",
+}
+_NOT_AUTHORIZED_SHORT = "no role"
 
 
 def render_table(console: Console, report: SyncReport, datasets: tuple[str, ...]) -> list[str]:
     """The summary table on a terminal, fitted to its width; returns the headers it hid.
 
     A value is never split: when the table is too wide, problems move to lines below it, then
-    dataset headers are abbreviated, then the Time column is hidden.
+    dataset headers are abbreviated, then the Time column is hidden, then "not authorized" is
+    written "no role" (explained below the table), then dataset columns are hidden from the
+    right.
     """
     from rich.table import Table
     from rich.text import Text
@@ -112,6 +122,15 @@ def render_table(console: Console, report: SyncReport, datasets: tuple[str, ...]
         if not fits(headers, keep):
             keep.remove(time_col)
             hidden.append("Time")
+        if not fits(headers, keep):
+            for cells in rows:
+                cells[2:time_col] = [
+                    _NOT_AUTHORIZED_SHORT if c == "not authorized" else c for c in cells[2:time_col]
+                ]
+        while not fits(headers, keep) and len([i for i in keep if 2 <= i < time_col]) > 1:
+            last = max(i for i in keep if 2 <= i < time_col)
+            keep.remove(last)
+            hidden.append(registry.BY_NAME[datasets[last - 2]].label)
 
     table = Table(show_header=True, header_style="bold", pad_edge=False)
     for i in keep:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import soldscope_cli.simulator.data as data
+import soldscope_cli.simulator.flat_reports as flat_reports
 from soldscope_cli.amazon.marketplaces import BY_ID
 from soldscope_cli.simulator.clock import iso, parse_iso, to_datetime
 from soldscope_cli.simulator.markets import info
@@ -239,6 +240,11 @@ def create_report(
         times[name] = value
     if report_type == SEARCH_TERMS and "brand_analytics" not in seller.roles:
         return spapi_error(403, "Unauthorized", "Access to requested resource is denied.", "")
+    if (
+        report_type in flat_reports.ROLE_OF
+        and flat_reports.ROLE_OF[report_type] not in seller.roles
+    ):
+        return spapi_error(403, "Unauthorized", "Access to requested resource is denied.", "")
 
     now = engine.now()
     outcome = "DONE"
@@ -271,6 +277,8 @@ def create_report(
             }
         else:
             outcome = "FATAL"
+    elif report_type in flat_reports.ROLE_OF:
+        document = {"kind": "flat", "rows": seller.flat_report_rows(report_type)}
     else:
         document = {"kind": "table", "rows": min(seller.inventory_items, 100)}
     with engine.lock:
@@ -483,6 +491,17 @@ def download(engine: Engine, request: Request) -> Response:
             target_bytes=record.document.get("target_bytes"),
         )
         return Response(200, gzip_stream(pieces), headers)
+    if record.document.get("kind") == "flat":
+        lines = flat_reports.document_lines(
+            record.report_type,
+            seller.selling_partner_id,
+            record.marketplace_ids,
+            record.data_start,
+            record.data_end,
+            int(record.document["rows"]),
+            record.created,
+        )
+        return Response(200, gzip_stream(lines), headers)
     return Response(200, gzip.compress(_table(seller, record).encode(), 1, mtime=0), headers)
 
 

@@ -15,7 +15,16 @@ from soldscope_cli.amazon.marketplaces import BY_CODE, REGIONS, Region, normaliz
 from soldscope_cli.errors import ConfigError
 from soldscope_cli.simulator.clock import parse_iso
 
-ROLES: tuple[str, ...] = ("sellers", "inventory", "finances", "brand_analytics")
+# "orders" stands for Amazon's Inventory and Order Tracking role, "fulfillment" for Amazon
+# Fulfillment (the FBA reports).
+ROLES: tuple[str, ...] = (
+    "sellers",
+    "inventory",
+    "finances",
+    "brand_analytics",
+    "orders",
+    "fulfillment",
+)
 REPORT_OUTCOMES: tuple[str, ...] = ("DONE", "CANCELLED", "FATAL")
 PAGED_APIS: tuple[str, ...] = ("inventory", "finances")
 
@@ -65,7 +74,18 @@ class SellerSettings:
     transactions: int = 400
     search_terms_rows: int = 3000
     search_terms_bytes: int | None = None
+    orders_rows: int = 60  # lines per orders document
+    returns_rows: int = 20  # lines per FBA returns document
+    reimbursements_rows: int = 10  # lines per FBA reimbursements document
     refresh_tokens: list[str] = field(default_factory=list)
+
+    def flat_report_rows(self, report_type: str) -> int:
+        """Lines per document of an orders or FBA flat-file report type."""
+        if report_type.startswith("GET_FLAT_FILE_ALL_ORDERS"):
+            return self.orders_rows
+        if report_type == "GET_FBA_REIMBURSEMENTS_DATA":
+            return self.reimbursements_rows
+        return self.returns_rows
 
     def marketplace_ids(self) -> list[str]:
         """The seller's Amazon marketplace ids, in scenario order."""
@@ -327,6 +347,9 @@ def parse_seller(
         transactions=r.non_negative("transactions", int, b.transactions),
         search_terms_rows=r.non_negative("search_terms_rows", int, b.search_terms_rows),
         search_terms_bytes=r.non_negative("search_terms_bytes", int, b.search_terms_bytes),
+        orders_rows=r.non_negative("orders_rows", int, b.orders_rows),
+        returns_rows=r.non_negative("returns_rows", int, b.returns_rows),
+        reimbursements_rows=r.non_negative("reimbursements_rows", int, b.reimbursements_rows),
         refresh_tokens=r.strings("refresh_tokens", b.refresh_tokens),
     )
     r.done()

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from soldscope_cli.amazon.marketplaces import BY_ID
 from soldscope_cli.datasets.registry import BY_NAME, NAMES
 from soldscope_cli.db.interface import StateReads
-from soldscope_cli.db.model import BRAND_ANALYTICS, DataFigures, from_db_time
+from soldscope_cli.db.model import DataFigures, from_db_time
 from soldscope_cli.fleet.config import Config, select_stores
 
 NOT_AUTHORIZED = "not_authorized"
@@ -115,8 +115,8 @@ def problems(figures: DataFigures, now: datetime) -> list[DataProblem]:
         message = figures.last_error or "the last sync failed"
         code = figures.last_error_code or FAILED
         found.append(DataProblem("sync_failed", f"{code}: {message}"))
-    if figures.dataset == BRAND_ANALYTICS:
-        found.extend(_mark_problems(figures.marks, now))
+    # Every report dataset's lifecycle marks (none for the others).
+    found.extend(_mark_problems(figures.marks, now))
     return found
 
 
@@ -126,9 +126,12 @@ def _mark_problems(marks: dict[str, str], now: datetime) -> list[DataProblem]:
     found: list[DataProblem] = []
     for key in sorted(marks):
         kind, _, rest = key.partition(":")
-        marketplace_id, _, week = rest.partition(":")
-        market = BY_ID.get(marketplace_id)
-        where = f"{market.code if market else marketplace_id} week {week}"
+        if ".." in rest:  # a window's bounds (sync/windowed.py)
+            where = f"window {rest}"
+        else:  # a marketplace's week (Brand Analytics)
+            marketplace_id, _, week = rest.partition(":")
+            market = BY_ID.get(marketplace_id)
+            where = f"{market.code if market else marketplace_id} week {week}"
         try:
             value = json.loads(marks[key])
         except ValueError:

@@ -444,7 +444,8 @@ def _load(
     total = 0
     held: Rows = []
     job.progress(f"{where}: downloading")
-    bad = BadLines()
+    # A load that rejects values of its own (ReportLoad.bad_lines) counts them in the same note.
+    bad = getattr(load, "bad_lines", None) or BadLines()
     builder = getattr(load, "row_builder", None)
     with (
         job.client.open_document(url) as chunks,

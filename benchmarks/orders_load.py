@@ -1,0 +1,205 @@
+"""Benchmark: `soldscope sync --dataset orders` of one store whose orders file has 1,000,000 rows.
+
+It runs the real command against the local simulator (a German store: amounts in "1.234,56"
+form, read exactly), into SQLite and then into PostgreSQL (team mode, a throwaway cluster as the
+tests start one, or --database-url), and reports the soldscope process's peak RSS and rows/s.
+
+    python benchmarks/orders_load.py                      # 1,000,000 rows, SQLite and PostgreSQL
+    python benchmarks/orders_load.py --rows 200000 --engines sqlite
+    python benchmarks/orders_load.py --database-url postgresql://me@localhost/postgres
+
+Targets: peak RSS ≤ 150 MB whatever the file's size; ≥ 100,000 rows/s on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from soldscope_cli.fleet.secrets import CLIENT_SECRET_KEY, token_key
+from soldscope_cli.simulator import Simulator, parse_scenario
+
+CLIENT_ID = "amzn1.application-oa2-client.benchmark000000002"
+SECRET = "amzn1.oa2-cs.v1.benchmark-secret"
+SELLER = "A1ORDERSBENCH01"
+SOLDSCOPE = Path(sys.executable).parent / "soldscope"
+CHECKOUT = Path(__file__).resolve().parent.parent
+
+
+def scenario(rows: int) -> dict[str, Any]:
+    return {
+        "app": {"client_id": CLIENT_ID, "client_secret": SECRET},
+        "rate_limits": {"enabled": False},
+        "reports": {"polls_in_queue": 0, "polls_in_progress": 0},
+        "sellers": [
+            {
+                "selling_partner_id": SELLER,
+                "region": "eu",
+                "marketplaces": ["DE"],
+                "orders_rows": rows,
+            }
+        ],
+    }
+
+
+def prepare(home: Path, sim: Simulator) -> dict[str, str]:
+    """Config and file secrets for one store; returns the environment of the command."""
+    (home / "config").mkdir(parents=True)
+    (home / "data").mkdir(parents=True)
+    (home / "config" / "config.toml").write_text(
+        textwrap.dedent(
+            f"""
+            [app]
+            application_id = "amzn1.sp.solution.benchmark"
+            client_id = "{CLIENT_ID}"
+
+            [stores.bench-de]
+            region = "eu"
+            marketplaces = ["DE"]
+            selling_partner_id = "{SELLER}"
+            authorized_at = 2026-11-01T00:00:00Z
+            """
+        )
+    )
+    secrets = home / "data" / "secrets.json"
+    secrets.write_text(
+        json.dumps({CLIENT_SECRET_KEY: SECRET, token_key("bench-de"): sim.authorize(SELLER)})
+    )
+    secrets.chmod(0o600)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOLDSCOPE_")}
+    return {
+        **env,
+        "SOLDSCOPE_CONFIG_DIR": str(home / "config"),
+        "SOLDSCOPE_DATA_DIR": str(home / "data"),
+        "SOLDSCOPE_SECRETS": "file",
+        **sim.env(),
+    }
+
+
+def run_measured(args: list[str], env: dict[str, str]) -> tuple[str, int, float]:
+    """(stdout, peak RSS in KiB, wall seconds) of a child process, RSS from its own rusage."""
+    started = time.perf_counter()
+    process = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out: list[bytes] = []
+    err: list[bytes] = []
+    # Drain the pipes on threads: the child must never block on a full pipe while we wait4 it.
+    readers = [
+        threading.Thread(target=lambda: out.append(process.stdout.read())),  # type: ignore[union-attr]
+        threading.Thread(target=lambda: err.append(process.stderr.read())),  # type: ignore[union-attr]
+    ]
+    for reader in readers:
+        reader.start()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    for reader in readers:
+        reader.join()
+    seconds = time.perf_counter() - started
+    if process.returncode != 0:
+        raise SystemExit(
+            f"{args[0]} exited {process.returncode}: {b''.join(err).decode(errors='replace')[-2000:]}"
+        )
+    return b"".join(out).decode(), int(usage.ru_maxrss), seconds
+
+
+@contextmanager
+def postgres(database_url: str | None) -> Iterator[str]:
+    """A fresh database's URL on the given server, else on a throwaway cluster (tests/pg.py)."""
+    import psycopg
+
+    cluster: Any = None
+    if database_url is None:
+        sys.path.insert(0, str(CHECKOUT))
+        try:
+            from tests.pg import start_cluster
+        except ImportError as exc:
+            raise SystemExit(
+                f"cannot import tests/pg.py from {CHECKOUT} ({exc}): run from a checkout with "
+                "the test extras installed, or pass --database-url"
+            ) from None
+        try:
+            cluster = start_cluster()
+        except RuntimeError as exc:
+            raise SystemExit(str(exc)) from None
+        database_url = str(cluster.url("postgres"))
+    name = f"soldscope_orders_bench_{os.getpid()}"
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}".encode())
+    try:
+        yield urlunsplit(urlsplit(database_url)._replace(path="/" + name))
+    finally:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)".encode())
+        if cluster is not None:
+            cluster.stop()
+
+
+def bench(rows: int, engine: str, database_url: str | None) -> dict[str, Any]:
+    with Simulator(parse_scenario(scenario(rows))) as sim, tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp) / "soldscope"
+        env = prepare(home, sim)
+        if engine == "sqlite":
+            return _bench(home, env, engine)
+        with postgres(database_url) as url:
+            env["SOLDSCOPE_DATABASE_URL"] = url
+            # In team mode the stores are the team database's: move the home's into it.
+            run_measured([str(SOLDSCOPE), "team", "import", "--from-secrets", "file"], env)
+            return _bench(home, env, engine)
+
+
+def _bench(home: Path, env: dict[str, str], engine: str) -> dict[str, Any]:
+    out, rss_kib, wall = run_measured(
+        [str(SOLDSCOPE), "sync", "--dataset", "orders", "--json", "--no-notify"], env
+    )
+    [dataset] = json.loads(out)["stores"][0]["datasets"]
+    if dataset["outcome"] != "ok" or dataset["notes"]:
+        raise SystemExit(f"the sync did not load cleanly: {dataset}")
+    log = (home / "data" / "soldscope.log").read_text()
+    load = re.search(r"loaded \d+ line rows in ([\d.]+) s \((\d+) rows/s", log)
+    return {
+        "engine": engine,
+        "rows": dataset["rows_added"],
+        "rss_mb": rss_kib / 1024,
+        # Whole dataset: createReport, polling, document URL, download, parse, upsert.
+        "rows_s": dataset["rows_added"] / dataset["duration_s"],
+        # Download + gunzip + parse + upsert only, as the sync log reports it.
+        "load_rows_s": float(load.group(2)) if load else None,
+        "wall_s": wall,
+        "load_average": os.getloadavg()[0],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the orders file")
+    parser.add_argument("--engines", default="sqlite,postgresql", help="comma-separated")
+    parser.add_argument("--database-url", help="a PostgreSQL server whose role creates databases")
+    options = parser.parse_args()
+    results = [
+        bench(options.rows, engine, options.database_url) for engine in options.engines.split(",")
+    ]
+    print(
+        f"{'engine':>10} {'rows':>10} {'peak RSS':>9} {'rows/s':>9} {'load rows/s':>12} {'wall':>7}"
+    )
+    for r in results:
+        print(
+            f"{r['engine']:>10} {r['rows']:>10,} {r['rss_mb']:>6.0f} MB {r['rows_s']:>9,.0f}"
+            f" {r['load_rows_s'] or 0:>12,.0f} {r['wall_s']:>6.1f}s"
+        )
+    print(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
