@@ -345,3 +345,16 @@ def test_data_shows_a_fatal_window_of_a_flat_file_dataset() -> None:
         f"window {key}: Amazon could not produce the report (FATAL, report R7); retried after "
         "2026-11-26 12:00Z. Amazon's reason: No data"
     )
+
+
+def test_a_japanese_stores_lines_that_are_not_utf8_are_read_as_shift_jis(
+    make_job: Callable[..., DatasetJob], client: FakeClient, db: Database
+) -> None:
+    columns = ORDER_COLUMNS
+    line = order("J", "靴下-1", "1,200", **{"sales-channel": "Amazon.co.jp", "currency": "JPY"})
+    text = "\t".join(columns) + "\n" + "\t".join(line.get(c, "") for c in columns) + "\n"
+    data = gzip.compress(text.encode("cp932"))
+    client.documents = lambda mkt, start: [data]
+    outcome = orders.sync(make_job(store=make_store("acme-jp", ["JP"])))
+    assert outcome.rows_added == 1 and not [n for n in outcome.notes if n.warning]
+    assert rows(db, "SELECT sku, item_price FROM order_items") == [("靴下-1", "1200")]

@@ -447,10 +447,12 @@ def _load(
     # A load that rejects values of its own (ReportLoad.bad_lines) counts them in the same note.
     bad = getattr(load, "bad_lines", None) or BadLines()
     builder = getattr(load, "row_builder", None)
+    # A load may read its document its own way (a Japanese store's flat file in Shift_JIS).
+    reader: DocumentFormat = getattr(load, "document", None) or dataset.document
     with (
         job.client.open_document(url) as chunks,
         ReadAhead(chunks) as stream,
-        parsed_batches(stream, dataset.document, load.rows, size, bad, builder=builder) as batches,
+        parsed_batches(stream, reader, load.rows, size, bad, builder=builder) as batches,
     ):
         for rows in batches:
             # One batch is held back: the last one is written with the mark that publishes them.

@@ -9,7 +9,7 @@ marketplace's format is refused (the line is rejected) rather than read as some 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
@@ -63,6 +63,16 @@ def number_format(marketplace_id: str | None) -> NumberFormat:
 def legacy_encoding(marketplace_id: str | None) -> str:
     """The encoding a marketplace's non-UTF-8 flat files use (Windows-1252 when unknown)."""
     return LEGACY_ENCODINGS.get(marketplace_id or "", "cp1252")
+
+
+def legacy_encoding_of(marketplace_ids: Iterable[str]) -> str:
+    """The legacy encoding of a report covering these marketplaces: Japan's where Japan is among
+    them (a Far East report is written in Shift_JIS), else Windows-1252."""
+    for marketplace_id in marketplace_ids:
+        encoding = legacy_encoding(marketplace_id)
+        if encoding != "cp1252":
+            return encoding
+    return "cp1252"
 
 
 def parse_amount(text: str, fmt: NumberFormat) -> Decimal:

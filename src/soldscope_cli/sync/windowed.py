@@ -23,7 +23,7 @@ from soldscope_cli.sync import reports
 from soldscope_cli.sync.base import DatasetJob, DatasetOutcome
 from soldscope_cli.sync.document import BadLines, FlatFile, Rows
 from soldscope_cli.sync.reports import FATAL, INFLIGHT, Period, ReportPolicy, Requested
-from soldscope_cli.sync.values import legacy_encoding
+from soldscope_cli.sync.values import legacy_encoding, legacy_encoding_of
 
 COVERED = "covered"
 FROM = "from"
@@ -181,7 +181,8 @@ class WindowedReport:
         # Orders: one report for all the store's marketplaces (the sales channel tells each
         # line's); FBA reports cover the seller's fulfillment account: one, for the first.
         self._every_marketplace = every_marketplace
-        # Lines that are not UTF-8 are read as Windows-1252, the code page of most marketplaces.
+        # Lines that are not UTF-8 are read as Windows-1252, the code page of most marketplaces;
+        # each load reads them in its own marketplaces' code page (WindowLoad.document).
         self.document = FlatFile("utf-8", fallback=legacy_encoding(None))
 
     @property
@@ -264,6 +265,10 @@ class WindowLoad:
         self._table = job.db.dataset_table(dataset.name)
         self._line = 1  # the header's
         self.bad_lines = BadLines()
+        # A Japanese store's lines that are not UTF-8 are Shift_JIS, not Windows-1252.
+        self.document = FlatFile(
+            "utf-8", fallback=legacy_encoding_of(report.period.marketplace_ids)
+        )
 
     def begin(self) -> None:
         """Nothing to prepare: rows are upserted."""
