@@ -74,6 +74,8 @@ class Dataset:
     # The migration that creates its tables from the declaration (both engines), by name; None
     # for the datasets of the first releases, created by released migrations.
     migration: str | None = None
+    # The Seller Central role its data needs, named in the fix of a 403 ("not authorized").
+    role: str | None = None
 
     @property
     def key(self) -> str:

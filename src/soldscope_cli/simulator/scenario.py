@@ -65,6 +65,7 @@ class SellerSettings:
     transactions: int = 400
     search_terms_rows: int = 3000
     search_terms_bytes: int | None = None
+    settlement_lines: int = 60  # lines of each scheduled settlement report
     refresh_tokens: list[str] = field(default_factory=list)
 
     def marketplace_ids(self) -> list[str]:
@@ -107,6 +108,8 @@ class ReportSettings:
     outcomes: dict[str, str] = field(default_factory=dict)
     # Report type → Amazon's reason: a FATAL report of that type carries a document saying it.
     error_details: dict[str, str] = field(default_factory=dict)
+    # A pause before each chunk of a settlement document: a slow download to interrupt.
+    document_chunk_delay_ms: float = 0.0
 
 
 @dataclass
@@ -327,6 +330,7 @@ def parse_seller(
         transactions=r.non_negative("transactions", int, b.transactions),
         search_terms_rows=r.non_negative("search_terms_rows", int, b.search_terms_rows),
         search_terms_bytes=r.non_negative("search_terms_bytes", int, b.search_terms_bytes),
+        settlement_lines=r.non_negative("settlement_lines", int, b.settlement_lines),
         refresh_tokens=r.strings("refresh_tokens", b.refresh_tokens),
     )
     r.done()
@@ -398,6 +402,9 @@ def parse_reports(data: Any, base: ReportSettings | None = None) -> ReportSettin
         seconds_in_progress=r.non_negative("seconds_in_progress", float, b.seconds_in_progress),
         outcomes=dict(outcomes),
         error_details=dict(error_details),
+        document_chunk_delay_ms=r.non_negative(
+            "document_chunk_delay_ms", float, b.document_chunk_delay_ms
+        ),
     )
     r.done()
     return value

@@ -671,10 +671,12 @@ class _StoreWorker:
         if self._sellers_ok:
             result.outcome = NOT_AUTHORIZED
             result.error_code = exc.code
+            role = registry.BY_NAME[result.dataset].role
             result.error = (
                 f"the app is not authorized for {result.dataset} data of this store "
-                f"({exc.operation}: HTTP 403 {exc.message}); add the role to the app and have "
-                "the seller authorize it again"
+                f"({exc.operation}: HTTP 403 {exc.message}); "
+                + (f"grant the app the {role} role" if role else "add the role to the app")
+                + " and have the seller authorize it again"
             )
             result.request_id = exc.request_id
             log.warning("%s %s: not authorized: %s", self.record.name, result.dataset, exc)

@@ -40,6 +40,7 @@ from soldscope_cli.db.tables.keyed import KeyedTable
 from soldscope_cli.db.tables.rate_buckets import read_buckets, write_buckets
 from soldscope_cli.db.tables.search_terms import SearchTermsTable
 from soldscope_cli.db.tables.secret_rows import SecretRowsTable
+from soldscope_cli.db.tables.settlements import SettlementsTable
 from soldscope_cli.db.tables.sync_state import (
     delete_state,
     get_state,
@@ -125,6 +126,11 @@ class StateDatabase:
     def search_terms(self) -> SearchTermsTable:
         """The Brand Analytics search terms tables."""
         return SearchTermsTable(self)
+
+    @cached_property
+    def settlements(self) -> SettlementsTable:
+        """settlement_lines, loaded settlement by settlement."""
+        return SettlementsTable(self)
 
     @cached_property
     def invitations(self) -> InvitationsTable:
