@@ -15,10 +15,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from soldscope_cli.fleet.secrets import CLIENT_SECRET_KEY, token_key
 from soldscope_cli.simulator import Simulator, parse_scenario
+from tests.pg import Cluster
 from tests.prerequisites import require_soldscope
 from tests.sync.test_sync_e2e import CLIENT_ID, SECRET, SyncCli, command, query
 
@@ -228,3 +230,44 @@ def test_kill_9_mid_document_then_rerun_equals_one_clean_run(tmp_path: Path) -> 
     expected = query(clean.home, fingerprint)
     assert expected and all(row[1] == row[2] == BIG_LINES + 1 for row in expected)
     assert query(cli.home, fingerprint) == expected
+
+
+def test_two_team_workers_store_each_settlement_once(tmp_path: Path, pg_cluster: Cluster) -> None:
+    spec = scenario()
+    spec["sellers"][1]["settlement_lines"] = 2000
+    # Slow answers keep both workers' runs overlapping.
+    spec["latency"] = {"default_ms": 30}
+    with Simulator(parse_scenario(spec)) as sim:
+        url = pg_cluster.fresh_database()
+        cli = make_cli(tmp_path, sim, ["acme-de", "big-us"])
+        cli.env["SOLDSCOPE_DATABASE_URL"] = url
+        moved = cli.run("team", "import", "--from-secrets", "file")
+        assert moved.returncode == 0, moved.stderr
+        args = ("sync", "--dataset", "settlements", "--json")
+        workers = [
+            subprocess.Popen(
+                [*command(), *args],
+                env=cli.env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        for worker in workers:
+            _, err = worker.communicate(timeout=300)
+            assert worker.returncode == 0, err
+        again = cli.run(*args, timeout=120)
+        assert again.returncode == 0, again.stderr
+        assert all(s["rows_added"] == 0 for s in json.loads(again.stdout)["stores"])
+    with psycopg.connect(url) as conn:
+        per_settlement = conn.execute(
+            "SELECT s.name, l.settlement_id, COUNT(*), COUNT(DISTINCT l.line),"
+            " COUNT(DISTINCT l.report_id) FROM settlement_lines l JOIN stores s"
+            " ON s.id = l.store_id GROUP BY s.name, l.settlement_id"
+        ).fetchall()
+    assert per_settlement
+    expected = {"acme-de": LINES + 1, "big-us": 2001}
+    for name, _, count, distinct, reports in per_settlement:
+        assert count == distinct == expected[name] and reports == 1
+    assert {row[0] for row in per_settlement} == set(expected)
