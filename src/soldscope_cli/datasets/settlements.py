@@ -61,9 +61,6 @@ LINES = Table(
     copy_order="settlement_id, line",
 )
 
-# getReports lists settlements for 90 days; a listing older than this leaves a month to react.
-LISTING_ALERT_DAYS = 60
-
 DATASET = Dataset(
     NAME,
     "Settlements",
@@ -78,4 +75,7 @@ DATASET = Dataset(
     reads=LINES,
     migration="0530_settlements",
     role="Finance and Accounting",
+    stale_by_newest=True,
+    # getReports lists settlements for 90 days: a listing 60 days old leaves a month to react.
+    listing_alert=Limit(60, "days"),
 )

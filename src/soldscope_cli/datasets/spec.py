@@ -13,6 +13,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 
+# The sync_state mark of a dataset with a `listing_alert`: when its last listing succeeded.
+LISTED_AT = "listed_at"
+
+
 @dataclass(frozen=True)
 class Limit:
     """A per-dataset span of config.toml (`[stale]`, `[watch]`): a whole number of hours or days."""
@@ -76,6 +80,12 @@ class Dataset:
     migration: str | None = None
     # The Seller Central role its data needs, named in the fix of a 403 ("not authorized").
     role: str | None = None
+    # Stale also when its newest data point is older than the [stale] limit, however recent the
+    # last sync (data Amazon publishes on a schedule, where a sync can succeed finding nothing).
+    stale_by_newest: bool = False
+    # For data Amazon lists only for a while: how old the last successful listing (its LISTED_AT
+    # mark) may get before an alert warns that data is about to be lost.
+    listing_alert: Limit | None = None
 
     @property
     def key(self) -> str:

@@ -23,6 +23,7 @@ from typing import Any
 
 from soldscope_cli.amazon.spapi import SpapiError, SpapiForbidden
 from soldscope_cli.datasets.settlements import LINE_FIELDS, NAME
+from soldscope_cli.datasets.spec import LISTED_AT
 from soldscope_cli.db.model import to_db_time
 from soldscope_cli.db.tables.settlements import AlreadyLoaded
 from soldscope_cli.sync import reports
@@ -34,7 +35,6 @@ from soldscope_cli.sync.values import amount_parser, decimal_text, legacy_encodi
 REPORT_TYPE = "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2"
 # getReports lists reports created in the last 90 days at most.
 LISTING_WINDOW = timedelta(days=90)
-LISTED_AT = "listed_at"  # sync_state: when the last listing succeeded (the alert reads it)
 BATCH_ROWS = 5000
 POLICY = ReportPolicy()
 

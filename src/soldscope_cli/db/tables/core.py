@@ -15,6 +15,7 @@ from functools import cached_property
 from typing import Any
 
 from soldscope_cli.datasets import registry
+from soldscope_cli.datasets.spec import LISTED_AT
 from soldscope_cli.db.model import (
     BRAND_ANALYTICS,
     CHECK_OUTCOMES,
@@ -565,9 +566,9 @@ class StateDatabase:
                     (store_id, dataset),
                 )
                 # The report lifecycle's marks (sync/reports.py): a FATAL answer, a report in
-                # flight. Datasets that request no reports have none.
+                # flight; and when a listed dataset was last listed. Others have none.
                 marks: dict[str, str] = {}
-                for prefix in ("fatal:", "inflight:"):
+                for prefix in ("fatal:", "inflight:", LISTED_AT):
                     marks.update(states_with_prefix(tx, store_id, dataset, prefix))
                 outcome = last or (None, None, None)
                 found.append(
