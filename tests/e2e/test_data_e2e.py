@@ -15,6 +15,7 @@ import pytest
 from tests.e2e.conftest import Cli, connect_sellers, simulator_env
 from tests.prerequisites import require_soldscope
 
+from soldscope_cli.datasets import registry
 from soldscope_cli.simulator import Simulator, parse_scenario
 
 pytestmark = pytest.mark.e2e
@@ -91,17 +92,16 @@ def test_data_shows_staleness_and_fail_stale_exits_1(world: tuple[Simulator, Cli
     before = cli.run("data", "--fail-stale", "--json")
     assert before.returncode == 1, before.stderr
     assert {(r["store"], r["dataset"], r["stale"]) for r in json.loads(before.stdout)} == {
-        (store, dataset, True)
-        for store in SELLERS
-        for dataset in ("inventory", "finances", "brand-analytics")
+        (store, dataset, True) for store in SELLERS for dataset in registry.NAMES
     }
     synced = cli.run("sync", "acme-us", timeout=120)
     assert synced.returncode == 0, synced.stderr
     rows = json.loads(cli.run("data", "acme-us", "--json").stdout)
+    # Brand Analytics is read through its view; the others from their declared tables.
+    tables = {d.name: d.reads.name if d.reads else "ba_search_terms" for d in registry.DATASETS}
     assert [(r["dataset"], r["stale"], r["rows"]) for r in rows] == [
-        ("inventory", False, query(cli, "SELECT COUNT(*) FROM inventory_summaries")[0][0]),
-        ("finances", False, query(cli, "SELECT COUNT(*) FROM financial_transactions")[0][0]),
-        ("brand-analytics", False, query(cli, "SELECT COUNT(*) FROM ba_search_terms")[0][0]),
+        (name, False, query(cli, f"SELECT COUNT(*) FROM {tables[name]}")[0][0])  # noqa: S608
+        for name in registry.NAMES
     ]
     assert cli.run("data", "acme-us", "--fail-stale").returncode == 0
     # Three days later (the runs moved back), inventory (36 h) and finances (48 h) are stale.

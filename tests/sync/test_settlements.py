@@ -312,3 +312,11 @@ def test_two_workers_loading_the_same_settlement_store_it_once(
     assert errors == []
     assert sorted(o.rows_added for o in outcomes) == [0, 300]
     assert [r[1] for r in stored(db)] == list(range(1, 301))
+
+
+def test_a_nul_in_a_line_is_dropped_as_every_table_drops_it(
+    db: Database, client: SettlementClient, make_job: Callable[..., DatasetJob]
+) -> None:
+    client.add("R1", document(header("1\x0011", "10,00"), line("111", "10,00", sku="SK\x00U-1")))
+    settlements.sync(make_job(store=make_store("acme-de", ["DE"])))
+    assert [(r[0], r[5]) for r in stored(db)] == [("111", None), ("111", "SKU-1")]

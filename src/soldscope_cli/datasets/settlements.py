@@ -34,20 +34,25 @@ LINE_FIELDS = (
     ("promotion_id", "promotion-id", Kind.TEXT),
 )
 
+HEADER_COLUMNS = (
+    Column("settlement_id", required=True),
+    Column("report_id", required=True),
+    Column("marketplace_id"),
+    Column("settlement_start", Kind.TIME),
+    Column("settlement_end", Kind.TIME),
+    Column("deposit_date", Kind.TIME),
+    Column("total_amount", Kind.DECIMAL),
+    Column("currency"),
+)
+
 LINES = Table(
     "settlement_lines",
     (
         *store_columns(),
-        Column("settlement_id", required=True),
-        # The line's place in the document: the header line is 1.
+        # The settlement's header, the same on each of its rows ...
+        *HEADER_COLUMNS,
+        # ... then the line: its place in the document (the header line is 1) and its fields.
         Column("line", Kind.INT, required=True),
-        Column("report_id", required=True),
-        Column("marketplace_id"),
-        Column("settlement_start", Kind.TIME),
-        Column("settlement_end", Kind.TIME),
-        Column("deposit_date", Kind.TIME),
-        Column("total_amount", Kind.DECIMAL),
-        Column("currency"),
         *(Column(name, kind) for name, _, kind in LINE_FIELDS),
         synced_at(),
     ),

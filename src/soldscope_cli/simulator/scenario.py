@@ -66,6 +66,7 @@ class SellerSettings:
     search_terms_rows: int = 3000
     search_terms_bytes: int | None = None
     settlement_lines: int = 60  # lines of each scheduled settlement report
+    settlement_days: int = 100  # how far back the seller has settlements (a newer seller: fewer)
     refresh_tokens: list[str] = field(default_factory=list)
 
     def marketplace_ids(self) -> list[str]:
@@ -331,6 +332,7 @@ def parse_seller(
         search_terms_rows=r.non_negative("search_terms_rows", int, b.search_terms_rows),
         search_terms_bytes=r.non_negative("search_terms_bytes", int, b.search_terms_bytes),
         settlement_lines=r.non_negative("settlement_lines", int, b.settlement_lines),
+        settlement_days=r.non_negative("settlement_days", int, b.settlement_days),
         refresh_tokens=r.strings("refresh_tokens", b.refresh_tokens),
     )
     r.done()

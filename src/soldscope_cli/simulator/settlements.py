@@ -8,6 +8,7 @@ carries the settlement's header (FACTS.md §8).
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -93,6 +94,9 @@ def due(seller: SellerSettings, made: set[tuple[str, float]], now: float) -> lis
             end = EPOCH + cycle * CYCLE_S
             if end + READY_AFTER_S > now or (marketplace_id, end) in made:
                 continue
+            if end - CYCLE_S < now - seller.settlement_days * 86400.0:
+                continue
+                continue
             settlement_id = str(stable_hash(seller.selling_partner_id, marketplace_id, end))
             document: dict[str, object] = {
                 "kind": "settlement",
@@ -117,19 +121,19 @@ def _iso(epoch: float) -> str:
 def local_amount(value: Decimal, marketplace_id: str) -> str:
     """`value` as the marketplace's files write it: "1.234,56" (DE), "1\u202f234,56" (FR),
     "1,234.56" (US)."""
-    code = BY_ID[marketplace_id].code
-    sign = "-" if value < 0 else ""
-    whole, _, cents = f"{abs(value):.2f}".partition(".")
-    groups: list[str] = []
-    while len(whole) > 3:
-        groups.insert(0, whole[-3:])
-        whole = whole[:-3]
-    groups.insert(0, whole)
+    return _cents_text(int(value.scaleb(2).to_integral_value()), BY_ID[marketplace_id].code)
+
+
+_TO_COMMA = str.maketrans(",.", ".,")
+_TO_FRENCH = str.maketrans(",.", "\u202f,")
+
+
+def _cents_text(cents: int, code: str) -> str:
+    whole, frac = divmod(abs(cents), 100)
+    text = f"{'-' if cents < 0 else ''}{whole:,}.{frac:02d}"
     if code == "FR":
-        return sign + "\u202f".join(groups) + "," + cents
-    if code in _COMMA:
-        return sign + ".".join(groups) + "," + cents
-    return sign + ",".join(groups) + "." + cents
+        return text.translate(_TO_FRENCH)
+    return text.translate(_TO_COMMA) if code in _COMMA else text
 
 
 def _local_time(epoch: float, marketplace_id: str) -> str:
@@ -139,63 +143,79 @@ def _local_time(epoch: float, marketplace_id: str) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S+00:00")
 
 
-def _amount(seed: int, index: int, kind: int) -> Decimal:
-    """A line's amount, whole cents: fees a tenth of a price, refunds negative."""
-    cents = (stable_hash(seed, index) % 250_000) + 99
+def _cents(rng: random.Random, kind: int) -> int:
+    """A line's amount in cents: fees a tenth of a price, refunds negative."""
+    cents = rng.randrange(99, 250_099)
     if kind in (1, 2, 4):
-        return -Decimal(cents // 10) / 100
-    return (-Decimal(cents) if kind == 3 else Decimal(cents)) / 100
+        return -(cents // 10)
+    return -cents if kind == 3 else cents
+
+
+def _lines(seed: int, count: int, span: int) -> Iterator[tuple[int, int, int, int]]:
+    """(kind, cents, posted offset, item code) of each line: the same for the same seed."""
+    rng = random.Random(seed)
+    kinds = len(_KINDS)
+    for i in range(count):
+        kind = i % kinds
+        yield kind, _cents(rng, kind), rng.randrange(span), rng.randrange(10**14)
 
 
 def document_lines(
     seller: SellerSettings, marketplace_id: str, doc: Mapping[str, Any]
 ) -> Iterator[str]:
-    """The settlement's flat file, line by line (the header row first)."""
+    """The settlement's flat file, line by line (the header row first). Lines are generated
+    twice from the same seed: once for the total the header states, once to write them, so a
+    document of millions of lines costs no memory."""
     market = info(marketplace_id)
     seed = stable_hash(seller.selling_partner_id, doc["settlement_id"])
-    lines = int(doc["lines"])
+    count = int(doc["lines"])
     start, end = float(doc["start"]), float(doc["end"])
-    total = sum((_amount(seed, i, i % len(_KINDS)) for i in range(lines)), Decimal(0))
+    span = int(end - start)
+    total = sum(cents for _, cents, _, _ in _lines(seed, count, span))
+    settlement_id = str(doc["settlement_id"])
     yield "\t".join(COLUMNS)
     header = [""] * len(COLUMNS)
     header[:6] = [
-        str(doc["settlement_id"]),
+        settlement_id,
         _local_time(start, marketplace_id),
         _local_time(end, marketplace_id),
         _local_time(end + 3 * 86400, marketplace_id),
-        local_amount(total, marketplace_id),
+        local_amount(Decimal(total) / 100, marketplace_id),
         market.currency,
     ]
     yield "\t".join(header)
-    span = end - start
-    for i in range(lines):
-        kind = i % len(_KINDS)
+    blank = "\t".join([""] * 3)
+    code = BY_ID[marketplace_id].code
+    days = [datetime.fromtimestamp(start + day * 86400, UTC) for day in range(span // 86400 + 1)]
+    short = [d.strftime("%m/%d/%y") for d in days]
+    iso = [d.strftime("%Y-%m-%d") for d in days]
+    for i, (kind, cents, offset, item) in enumerate(_lines(seed, count, span)):
         transaction, amount_type, description, quantity = _KINDS[kind]
-        posted = start + (stable_hash(seed, "t", i) % int(span))
-        order = f"{300 + i % 700:03d}-{(seed + i) % 10**7:07d}-{i:07d}"
-        row = [""] * len(COLUMNS)
-        row[0] = str(doc["settlement_id"])
-        row[6:] = [
-            transaction,
-            order if kind < 4 else "",
-            "",
-            "",
-            "",
-            market.name,
-            amount_type,
-            description,
-            local_amount(_amount(seed, i, kind), marketplace_id),
-            "AFN" if kind < 4 else "",
-            datetime.fromtimestamp(posted, UTC).strftime("%m/%d/%y"),
-            datetime.fromtimestamp(posted, UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00"),
-            f"{stable_hash(seed, 'item', i) % 10**14:014d}" if kind < 4 else "",
-            "",
-            "",
-            f"SKU-{i % 97:04d}" if kind < 4 else "",
-            quantity,
-            "",
-        ]
-        yield "\t".join(row)
+        day, second = divmod(offset, 86400)
+        hour, second = divmod(second, 3600)
+        minute, second = divmod(second, 60)
+        ordered = kind < 4
+        yield "\t".join(
+            (
+                settlement_id,
+                "\t\t\t\t",  # the header's five columns, empty on a line
+                transaction,
+                f"{300 + i % 700:03d}-{(seed + i) % 10**7:07d}-{i:07d}" if ordered else "",
+                blank,
+                market.name,
+                amount_type,
+                description,
+                _cents_text(cents, code),
+                "AFN" if ordered else "",
+                short[day],
+                f"{iso[day]}T{hour:02d}:{minute:02d}:{second:02d}+00:00",
+                f"{item:014d}" if ordered else "",
+                "\t",  # merchant-order-item-id, merchant-adjustment-item-id
+                f"SKU-{i % 97:04d}" if ordered else "",
+                quantity,
+                "",
+            )
+        )
 
 
 def paced(

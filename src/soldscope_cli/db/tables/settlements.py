@@ -14,7 +14,8 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from soldscope_cli.datasets.settlements import LINES, NAME
+from soldscope_cli.datasets.schema import Kind
+from soldscope_cli.datasets.settlements import HEADER_COLUMNS, LINES, NAME
 from soldscope_cli.db.tables.base import Engine
 from soldscope_cli.db.tables.keyed import KeyedTable
 
@@ -44,28 +45,41 @@ class SettlementsTable(KeyedTable):
         with self._db.store_transaction(store_id):
             yield
 
-    def claim(self, store_id: int, first: Sequence[Any], at: datetime) -> None:
-        """Write a settlement's first line (values in `row_columns` order), or AlreadyLoaded.
+    def line_prefix(self, store_id: int, header: Sequence[Any]) -> tuple[Any, ...]:
+        """What every row of a settlement starts with: the connection, its name and the header
+        (values in HEADER_COLUMNS order), in the engine's types."""
+        param = self._db.dialect.param
+        timed = [c.kind is Kind.TIME for c in HEADER_COLUMNS]
+        values = (param(v) if t else v for v, t in zip(header, timed, strict=True))
+        return (store_id, self._db.store_name(store_id), *values)
+
+    def time(self, value: datetime | None) -> Any:
+        """A time in the engine's type (for the rows `claim` and `add_lines` take)."""
+        return self._db.dialect.param(value)
+
+    def claim(self, store_id: int, first: Sequence[Any]) -> None:
+        """Write a settlement's first line (a whole table row), or AlreadyLoaded.
 
         PostgreSQL: a concurrent loader's uncommitted line makes this wait for its commit (then
         nothing is inserted) or its rollback (then this one inserts).
         """
-        values = self.table_rows(store_id, [first], at)
         names = self.table.names
         marks = ", ".join("?" for _ in names)
         with self._db.store_transaction(store_id) as tx:
             added = tx.count(
                 f"INSERT INTO {LINES.name} ({', '.join(names)}) VALUES ({marks})"  # noqa: S608
                 f" ON CONFLICT ({', '.join(LINES.key)}) DO NOTHING",
-                values[0],
+                first,
             )
         if not added:
             raise AlreadyLoaded
 
-    def add_lines(self, store_id: int, rows: Sequence[Sequence[Any]], at: datetime) -> None:
-        """Append lines of a claimed settlement (values in `row_columns` order)."""
-        if not rows:
-            return
-        values = self.table_rows(store_id, rows, at)
-        with self._db.store_transaction(store_id) as tx:
-            tx.bulk_insert(LINES.name, self.table.names, values)
+    def add_lines(self, store_id: int, rows: Sequence[Sequence[Any]]) -> None:
+        """Append lines of a claimed settlement: whole table rows whose text holds no U+0000.
+
+        The loader removes U+0000 from a line's text (one search per line) as sql.scrub would
+        from each value; skipping scrub's call per value saves a fifth of a load.
+        """
+        if rows:
+            with self._db.store_transaction(store_id) as tx:
+                tx.d.bulk_insert(tx, LINES.name, self.table.names, rows)
