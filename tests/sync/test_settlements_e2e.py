@@ -271,3 +271,44 @@ def test_two_team_workers_store_each_settlement_once(tmp_path: Path, pg_cluster:
     for name, _, count, distinct, reports in per_settlement:
         assert count == distinct == expected[name] and reports == 1
     assert {row[0] for row in per_settlement} == set(expected)
+
+
+def test_team_import_carries_settlements_over_exactly(
+    tmp_path: Path, sim: Simulator, pg_cluster: Cluster
+) -> None:
+    cli = make_cli(tmp_path, sim, ["acme-de"])
+    first = cli.run("sync", "--dataset", "settlements", "--json", timeout=120)
+    assert first.returncode == 0, first.stderr
+    local = query(
+        cli.home,
+        "SELECT settlement_id, line, total_amount, amount, posted_at FROM settlement_lines"
+        " ORDER BY settlement_id, line",
+    )
+    assert local
+
+    url = pg_cluster.fresh_database()
+    cli.env["SOLDSCOPE_DATABASE_URL"] = url
+    moved = cli.run("team", "import", "--from-secrets", "file")
+    assert moved.returncode == 0, moved.stderr
+    with psycopg.connect(url) as conn:
+        copied = conn.execute(
+            "SELECT settlement_id, line, total_amount::text, amount::text,"
+            " to_char(posted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+            " FROM settlement_lines ORDER BY settlement_id, line"
+        ).fetchall()
+    assert [tuple(r) for r in copied] == local
+    # The team knows them loaded: its first sync downloads nothing.
+    downloads = sim.counters()["by_operation"].get("downloadReportDocument", 0)
+    again = cli.run("sync", "--dataset", "settlements", "--json", timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["stores"][0]["rows_added"] == 0
+    assert sim.counters()["by_operation"].get("downloadReportDocument", 0) == downloads
+
+
+def test_delete_purge_data_removes_the_store_settlements(tmp_path: Path, sim: Simulator) -> None:
+    cli = make_cli(tmp_path, sim, ["acme-de"])
+    assert cli.run("sync", "--dataset", "settlements", timeout=120).returncode == 0
+    assert query(cli.home, "SELECT COUNT(*) FROM settlement_lines")[0][0] > 0
+    purged = cli.run("delete", "acme-de", "--purge-data", "--yes")
+    assert purged.returncode == 0, purged.stderr
+    assert query(cli.home, "SELECT COUNT(*) FROM settlement_lines") == [(0,)]
