@@ -3,12 +3,13 @@ listing window loses them."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from soldscope_cli import alert_kinds as kinds
 from soldscope_cli.datasets.spec import LISTED_AT
 from soldscope_cli.db.model import DataFigures, to_db_time
-from soldscope_cli.notify.alerts import StaleDataset, listing_alerts
+from soldscope_cli.notify.alerts import StaleDataset, listing_alerts, stale_alerts
 from soldscope_cli.sync.freshness import LISTING_OLD, health
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
@@ -74,3 +75,9 @@ def test_the_listing_alert_is_sent_once_and_its_recovery_once() -> None:
     assert back.kind is kinds.RECOVERED
     # Never listed (never synced, or not authorized): not this alert's news.
     assert listing_alerts([dataset(None)], {}, NOW) == []
+
+
+def test_a_settlement_stale_by_its_newest_says_so() -> None:
+    item = replace(dataset(NOW), stale=True, newest_age=timedelta(days=30))
+    [alert] = stale_alerts([item], {})
+    assert alert.detail == "the newest is 30 days old; the limit is 21 days"

@@ -264,6 +264,8 @@ class StaleDataset:
     # may get (None for the others).
     listed_at: datetime | None = None
     listing_alert: timedelta | None = None
+    # A dataset stale by its newest data point (settlements): how old that point is.
+    newest_age: timedelta | None = None
 
 
 def span_text(span: timedelta) -> str:
@@ -289,7 +291,12 @@ def stale_alerts(datasets: Iterable[StaleDataset], last: Last) -> list[Alert]:
                     kinds.STALE,
                     item.store,
                     f"{where}: {item.label} data is stale",
-                    f"last synced {span_text(item.age)} ago; the limit is {span_text(item.stale_after)}",
+                    (
+                        f"the newest is {span_text(item.newest_age)} old"
+                        if item.newest_age is not None and item.newest_age > item.stale_after
+                        else f"last synced {span_text(item.age)} ago"
+                    )
+                    + f"; the limit is {span_text(item.stale_after)}",
                     item.fix or kinds.STALE.command(store=item.store, dataset=item.dataset),
                     channel,
                     _state(channel, "stale"),

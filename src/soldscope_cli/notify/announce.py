@@ -110,6 +110,7 @@ def datasets_of(
                 invite=invite_command(row) if skipped else None,
                 listed_at=item.listed_at,
                 listing_alert=_listing_limit(item.dataset),
+                newest_age=item.newest_age,
             )
         )
     return out
