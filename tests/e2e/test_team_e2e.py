@@ -16,6 +16,7 @@ from tests.e2e.conftest import Cli, simulator_env
 from tests.pg import Cluster
 from tests.prerequisites import require_soldscope
 
+from soldscope_cli.datasets import registry
 from soldscope_cli.db.postgres.migrations import MIGRATIONS
 from soldscope_cli.simulator import Simulator, parse_scenario
 
@@ -43,6 +44,10 @@ def team(tmp_path: Path, pg_cluster: Cluster) -> Iterator[tuple[Simulator, Cli, 
     url = pg_cluster.fresh_database(template=None)  # empty: `team init` prepares it
     with Simulator(parse_scenario(scenario)) as sim:
         yield sim, Cli(tmp_path, simulator_env(sim, SOLDSCOPE_DATABASE_URL=url)), url
+
+
+# What `data` counts of each dataset: its declared table (Brand Analytics: the view of its weeks).
+TABLES = {d.name: d.reads.name if d.reads else "ba_search_terms" for d in registry.DATASETS}
 
 
 def pg(url: str, sql: str) -> list[tuple[Any, ...]]:
@@ -83,10 +88,12 @@ def test_team_init_then_a_sync_lands_in_postgresql(team: tuple[Simulator, Cli, s
     counts = {
         table: pg(url, f"SELECT COUNT(*), COUNT(*) FILTER (WHERE store_id = {store_id} AND"  # noqa: S608
                   f" store = 'acme-us') FROM {table}")[0]
-        for table in ("inventory_summaries", "financial_transactions", "ba_search_terms")
+        for table in TABLES.values()
     }  # fmt: skip
     assert all(total > 0 and total == own for total, own in counts.values()), counts
-    assert pg(url, "SELECT COUNT(*) FROM sync_runs WHERE outcome = 'ok'") == [(3,)]
+    assert pg(url, "SELECT COUNT(*) FROM sync_runs WHERE outcome = 'ok'") == [
+        (len(registry.NAMES),)
+    ]
     assert not (cli.home / "data" / "soldscope.db").exists()
 
     listed = cli.run("list", "--json")
@@ -98,9 +105,7 @@ def test_team_init_then_a_sync_lands_in_postgresql(team: tuple[Simulator, Cli, s
     data = cli.run("data", "acme-us", "--json")
     assert data.returncode == 0, data.stderr
     assert [(r["dataset"], r["rows"], r["stale"]) for r in json.loads(data.stdout)] == [
-        ("inventory", counts["inventory_summaries"][0], False),
-        ("finances", counts["financial_transactions"][0], False),
-        ("brand-analytics", counts["ba_search_terms"][0], False),
+        (name, counts[TABLES[name]][0], False) for name in registry.NAMES
     ]
     log = cli.run("log", "acme-us", "--json")
     assert log.returncode == 0, log.stderr

@@ -312,3 +312,47 @@ def test_delete_purge_data_removes_the_store_settlements(tmp_path: Path, sim: Si
     purged = cli.run("delete", "acme-de", "--purge-data", "--yes")
     assert purged.returncode == 0, purged.stderr
     assert query(cli.home, "SELECT COUNT(*) FROM settlement_lines") == [(0,)]
+
+
+def test_kill_9_mid_document_in_team_mode_then_rerun_equals_one_clean_run(
+    tmp_path: Path, pg_cluster: Cluster
+) -> None:
+    fingerprint = (
+        "SELECT settlement_id, COUNT(*), COUNT(DISTINCT line), SUM(amount)::text"
+        " FROM settlement_lines GROUP BY settlement_id ORDER BY settlement_id"
+    )
+
+    def pg(url: str, sql: str) -> list[tuple[Any, ...]]:
+        with psycopg.connect(url) as conn:
+            return [tuple(r) for r in conn.execute(sql.encode()).fetchall()]
+
+    slow = scenario(document_chunk_delay_ms=150)
+    with Simulator(parse_scenario(slow)) as sim:
+        urls = [pg_cluster.fresh_database() for _ in range(2)]
+        clis = []
+        for name, url in zip(("crashy", "clean"), urls, strict=True):
+            cli = make_cli(tmp_path / name, sim, ["big-us"])
+            cli.env["SOLDSCOPE_DATABASE_URL"] = url
+            moved = cli.run("team", "import", "--from-secrets", "file")
+            assert moved.returncode == 0, moved.stderr
+            clis.append(cli)
+        crashy, clean = clis
+        args = ("sync", "--dataset", "settlements", "--json")
+        first = subprocess.Popen(
+            [*command(), *args], env=crashy.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        try:
+            _kill_mid_document(first, crashy.home, sim)
+        finally:
+            if first.poll() is None:
+                first.kill()
+            first.communicate(timeout=30)
+        assert pg(urls[0], "SELECT COUNT(*) FROM settlement_lines") == [(0,)]
+        sim.update_section("reports", {"document_chunk_delay_ms": 0})
+        done = crashy.run(*args, timeout=600)
+        assert done.returncode == 0, done.stderr
+        once = clean.run(*args, timeout=600)
+        assert once.returncode == 0, once.stderr
+    expected = pg(urls[1], fingerprint)
+    assert expected and all(row[1] == row[2] == BIG_LINES + 1 for row in expected)
+    assert pg(urls[0], fingerprint) == expected
