@@ -29,7 +29,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -94,8 +94,9 @@ def prepare(home: Path, sim: Simulator) -> dict[str, str]:
     }
 
 
-def run_measured(args: list[str], env: dict[str, str]) -> tuple[str, int, float]:
-    """(stdout, peak RSS in KiB, wall seconds) of a child process, RSS from its own rusage."""
+def run_measured(args: list[str], env: dict[str, str]) -> tuple[str, int, float, float]:
+    """(stdout, peak RSS in KiB, wall seconds, CPU seconds) of a child process, RSS and CPU from
+    its own rusage."""
     started = time.perf_counter()
     process = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out: list[bytes] = []
@@ -109,13 +110,17 @@ def run_measured(args: list[str], env: dict[str, str]) -> tuple[str, int, float]
         reader.start()
     _, status, usage = os.wait4(process.pid, 0)
     code = os.waitstatus_to_exitcode(status)
+    process.returncode = code  # reaped by wait4: Popen must not wait for it again
     for reader in readers:
         reader.join()
+    process.stdout.close()  # type: ignore[union-attr]
+    process.stderr.close()  # type: ignore[union-attr]
     if code != 0:
         raise SystemExit(
             f"{args[0]} exited {code}: {b''.join(err).decode(errors='replace')[-2000:]}"
         )
-    return b"".join(out).decode(), int(usage.ru_maxrss), time.perf_counter() - started
+    cpu = usage.ru_utime + usage.ru_stime
+    return b"".join(out).decode(), int(usage.ru_maxrss), time.perf_counter() - started, cpu
 
 
 @contextmanager
@@ -134,23 +139,30 @@ def postgres(database_url: str | None) -> Iterator[str]:
         cluster.stop()
 
 
-def fresh_database(admin_url: str) -> str:
+@contextmanager
+def fresh_database(admin_url: str) -> Iterator[str]:
+    """A new empty database on the server of `admin_url`, dropped after."""
     import psycopg
 
     name = f"soldscope_settle_{os.getpid()}_{time.monotonic_ns()}"
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}".encode())
-    return urlunsplit(urlsplit(admin_url)._replace(path="/" + name))
+    try:
+        yield urlunsplit(urlsplit(admin_url)._replace(path="/" + name))
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)".encode())
 
 
 def bench(lines: int, engine: str, admin_url: str | None) -> dict[str, Any]:
-    with Simulator(parse_scenario(scenario())) as sim, tempfile.TemporaryDirectory() as tmp:
-        home = Path(tmp)
+    with ExitStack() as stack:
+        sim = stack.enter_context(Simulator(parse_scenario(scenario())))
+        home = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         env = prepare(home, sim)
         command = [str(SOLDSCOPE), "sync", "--dataset", "settlements", "--json"]
         if engine == "postgresql":
             assert admin_url is not None
-            env["SOLDSCOPE_DATABASE_URL"] = fresh_database(admin_url)
+            env["SOLDSCOPE_DATABASE_URL"] = stack.enter_context(fresh_database(admin_url))
             subprocess.run(
                 [str(SOLDSCOPE), "team", "import", "--from-secrets", "file"],
                 env=env,
@@ -161,7 +173,7 @@ def bench(lines: int, engine: str, admin_url: str | None) -> dict[str, Any]:
         run_measured(command, env)
         sim.update_seller(SELLER, {"settlement_lines": lines})
         sim.advance_clock(14 * 86400)
-        out, rss_kib, wall = run_measured(command, env)
+        out, rss_kib, wall, cpu = run_measured(command, env)
         [store] = json.loads(out)["stores"]
         [dataset] = store["datasets"]
         log = (home / "data" / "soldscope.log").read_text()
@@ -181,18 +193,20 @@ def bench(lines: int, engine: str, admin_url: str | None) -> dict[str, Any]:
             "load_rows_s": float(rate),
             "load_s": float(seconds),
             "wall_s": wall,
+            # soldscope's own CPU: on a shared machine, rows per CPU second say what it costs.
+            "rows_per_cpu_s": int(rows) / cpu,
             "load_average": os.getloadavg()[0],
         }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=1_000_000, help="lines of the big settlement")
     parser.add_argument("--engines", default="sqlite,postgresql", help="comma-separated")
     parser.add_argument(
         "--database-url", help="a PostgreSQL server whose role may create databases"
     )
-    options = parser.parse_args()
+    options = parser.parse_args(argv)
     engines = options.engines.split(",")
     results: list[dict[str, Any]] = []
     if "sqlite" in engines:
@@ -200,13 +214,17 @@ def main() -> None:
     if "postgresql" in engines:
         with postgres(options.database_url) as admin_url:
             results.append(bench(options.lines, "postgresql", admin_url))
-    print(f"{'engine':>10} {'rows':>11} {'peak RSS':>9} {'load rows/s':>12} {'dataset rows/s':>15}")
+    print(
+        f"{'engine':>10} {'rows':>11} {'peak RSS':>9} {'load rows/s':>12} {'dataset rows/s':>15}"
+        f" {'rows/CPU s':>11}"
+    )
     for r in results:
         print(
             f"{r['engine']:>10} {r['rows']:>11,} {r['peak_rss_mb']:>6.0f} MB"
             f" {r['load_rows_s']:>12,.0f} {r['dataset_rows_s']:>15,.0f}"
+            f" {r['rows_per_cpu_s']:>11,.0f}"
         )
-    print(json.dumps(results, indent=1))
+    print(json.dumps(results))
 
 
 if __name__ == "__main__":
