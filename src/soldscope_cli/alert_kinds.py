@@ -82,6 +82,11 @@ APP_REJECTED = AlertKind("app_rejected", "app rejected", Severity.FAILURE, APP_F
 ROTATION_DUE = AlertKind(
     "rotation_due", "rotation due", Severity.WARNING, APP_FIX, digest=DigestSection.CLIENT_SECRET
 )
+ROTATE_FIX = "soldscope app rotate"
+SECRET_ROTATED = AlertKind("secret_rotated", "client secret rotated", Severity.SUCCESS, None)
+# A rotation that did not complete (the message never came, or its secret was refused): the
+# secret in use stops working at the deadline the alert gives.
+ROTATION_FAILED = AlertKind("rotation_failed", "rotation failed", Severity.FAILURE, ROTATE_FIX)
 INVITATION_USED = AlertKind(
     "invitation_used", "invitation used", Severity.INFO, "soldscope list {store}"
 )
@@ -100,6 +105,8 @@ KINDS: tuple[AlertKind, ...] = (
     LISTING_OLD,
     APP_REJECTED,
     ROTATION_DUE,
+    SECRET_ROTATED,
+    ROTATION_FAILED,
     INVITATION_USED,
     DIGEST,
 )

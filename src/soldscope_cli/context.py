@@ -6,6 +6,7 @@ StringIO streams) and pass it as `obj=` to Typer's CliRunner; nothing patches mo
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import sys
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from soldscope_cli.db.interface import Database, StateLookup, TeamCopier, TeamDatabase
     from soldscope_cli.db.sqlite.engine import Database as LocalDatabase
     from soldscope_cli.doctor.model import AlertTarget, DoctorInputs
+    from soldscope_cli.doctor.rotation import RotationFacts
     from soldscope_cli.fleet.secrets import SecretStore
     from soldscope_cli.notify.sender import Notifier
 
@@ -460,7 +462,29 @@ class AppContext:
             offline=offline,
             sandbox=self.sandbox,
             alert_targets=self._alert_targets,
+            rotation=self._rotation_facts,
         )
+
+    def _rotation_facts(self, ask_queue: bool) -> RotationFacts | None:
+        """doctor's view of the secret's rotation; the queue is asked unless offline. None,
+        and nothing opened, where no rotation queue is configured."""
+        from soldscope_cli.doctor.rotation import RotationFacts
+        from soldscope_cli.rotation.queue import queue_url
+        from soldscope_cli.rotation.setup import confirmed_at, current_state
+
+        if queue_url(self.config().rotation.queue_url, self.env) is None:
+            return None
+        state = current_state(self)
+        facts = RotationFacts(state, confirmed_at=confirmed_at(self))
+        if state.queue_url is None or not ask_queue:
+            return facts
+        from soldscope_cli.rotation.queue import SqsQueue
+
+        try:
+            waiting = SqsQueue(state.queue_url, self.env).check()
+        except SoldscopeError as exc:
+            return dataclasses.replace(facts, queue_error=exc.message, queue_fix=exc.hint)
+        return dataclasses.replace(facts, queue_messages=waiting)
 
     def _alert_targets(self, config: Config) -> list[AlertTarget]:
         """doctor's view of the alert targets; a SQLite database is read only if it exists."""

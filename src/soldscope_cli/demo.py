@@ -195,6 +195,8 @@ def _run_in_home(
     )
     report = run_sync_command(demo, request)
 
+    rotate_demo_secret(demo, sim, say)
+
     say("Inviting the stores that need a new consent (soldscope invite --renew)…")
     renewals = [(o.invitation.name, o.link) for o in renew_invitations(demo, [], None)]
     return DemoResult(
@@ -207,6 +209,44 @@ def _run_in_home(
         ).rows,  # as `soldscope list` shows them after the sync
         tokens=tokens,
         renewals=renewals,
+    )
+
+
+def rotate_demo_secret(demo: AppContext, sim: Simulator, say: Callable[[str], None]) -> None:
+    """`soldscope app rotate` against the simulator and a local SQS (moto), when installed.
+
+    Neither boto3 nor moto is a dependency of soldscope: without them the demo says how to see
+    this step and goes on.
+    """
+    from soldscope_cli.simulator.sqs import available, local_sqs
+
+    if not available():
+        say(
+            "Skipping the client secret's rotation: it needs boto3 and moto's SQS server "
+            "(pip install 'soldscope-cli[rotation]' 'moto[server]')"
+        )
+        return
+    from soldscope_cli.fleet.config import format_time
+    from soldscope_cli.rotation.queue import QUEUE_URL_ENV
+    from soldscope_cli.rotation.setup import run_rotate
+
+    with local_sqs() as sqs:
+        sim.set_rotation_queue(sqs.queue_url)
+        env = {**demo.env, **sqs.env(), QUEUE_URL_ENV: sqs.queue_url}
+        rotating = demo.for_home(env, demo.paths)
+        try:
+            say(
+                "Rotating the app's client secret (soldscope app rotate): Amazon sends the new one "
+                "to an SQS queue, here moto's on 127.0.0.1…"
+            )
+            outcome = run_rotate(rotating, 30)
+        finally:
+            rotating.close()
+        sim.set_rotation_queue(None)
+    old = format_time(outcome.old_expires_at) if outcome.old_expires_at else "?"
+    say(
+        f"  proven with {outcome.proven_with}'s refresh and stored; Amazon takes the old one "
+        f"until {old}"
     )
 
 

@@ -37,6 +37,8 @@ def test_demo_shows_every_status_and_a_sync_without_touching_the_user(cli: Cli) 
     assert "brand-analytics not authorized" in out
     # A seventh store connected through an invitation link that serve answered.
     assert "serve: gale-us: connected through its invitation" in result.stderr
+    # The client secret rotated through the Application Management API and a local SQS queue.
+    assert "proven with acme-na's refresh and stored" in result.stderr
     assert re.search(r"gale-us .* A7DEMONA0GALE7  Active", out)
     # The renewal campaign: one link per store that needs a new consent, and only those.
     campaign = out.split("Renewal campaign (soldscope invite --renew):")[1].split("\n\n")[0]

@@ -33,6 +33,7 @@ MODEL_FILES = (
     "fbaInventory.json",
     "finances_2024-06-19.json",
     "reports_2021-06-30.json",
+    "application_2023-11-30.json",
 )
 SEARCH_TERMS = "GET_BRAND_ANALYTICS_SEARCH_TERMS_REPORT"
 
@@ -320,6 +321,8 @@ def sandbox_examples() -> Iterator[tuple[str, int, dict[str, Any]]]:
                     continue
                 for status, declared in op["responses"].items():
                     for example in declared.get("x-amzn-api-sandbox", {}).get("static", []):
+                        if "request" not in example:
+                            continue  # a response-only example (rotateApplicationClientSecret's)
                         yield op["operationId"], int(status), example["request"]["parameters"]
 
 

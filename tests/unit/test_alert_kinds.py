@@ -27,6 +27,8 @@ from soldscope_cli.notify.alerts import (
     listing_alerts,
     role_alerts,
     rotation_alerts,
+    rotation_failed_alert,
+    secret_rotated_alert,
     stale_alerts,
     status_alerts,
     sync_alerts,
@@ -144,6 +146,8 @@ def every_alert() -> list[Alert]:
         *role_alerts([DatasetAccess("acme-us", "na", "finances", "Finances", False)], {}),
         *app_alerts("invalid_client", {}, checked=True),
         *rotation_alerts(NOW + timedelta(days=10), NOW, {}),
+        secret_rotated_alert(NOW, NOW + timedelta(days=180), requested=True, proven_with="a"),
+        rotation_failed_alert("lost", NOW, NOW + timedelta(days=7)),
         invitation_alert("acme-us", "na", "A1", 7, renewed=False),
     ]
 
@@ -156,9 +160,9 @@ def test_one_message_groups_an_alert_of_every_kind() -> None:
     alerts = every_alert()
     title, body = compose(alerts)
     assert title == (
-        "soldscope: 11 changes (1 app rejected, 1 in error, 1 expired, 1 expiring soon, "
+        "soldscope: 13 changes (1 app rejected, 1 in error, 1 expired, 1 expiring soon, "
         "1 invitation used, 1 about to lose data, 1 not authorized, 1 recovered, 1 rotation due, "
-        "1 stale, 1 sync failed)"
+        "1 rotation failed, 1 client secret rotated, 1 stale, 1 sync failed)"
     )
     assert body.split("\n\n")[-1] == (
         "acme-us (na): connected through its invitation link\n"

@@ -82,7 +82,8 @@ def test_import_proves_then_stores(
     assert "acme-us" in out and "Active" in out
     assert "Connected acme-us (na: US, CA)" in err
     assert TOKEN not in out + err and CLIENT_SECRET not in out + err
-    assert [e["kind"] for e in h.ctx.database().events("acme-us")] == ["connected"]
+    events = [e["kind"] for e in h.ctx.database().events("acme-us")]
+    assert events == ["connected", "token_written"]  # newest first: the ledger named the token
 
 
 @pytest.mark.parametrize(

@@ -290,7 +290,8 @@ def test_loopback_redirect_uri_connects_and_stores_everything(world: World) -> N
     assert world.h.secrets.get(token_key("acme-us")) == world.amazon.issued[0]
     db = world.h.ctx.database()
     assert [(c["source"], c["outcome"]) for c in db.checks("acme-us")] == [("connect", "ok")]
-    assert [e["kind"] for e in db.events("acme-us")] == ["connected"]
+    # Newest first: the ledger named the new store's token before it was stored.
+    assert [e["kind"] for e in db.events("acme-us")] == ["connected", "token_written"]
     assert (result.renewed, result.row.status) == (False, Status.ACTIVE)
     assert (
         world.browser.pages[0][0] == 200 and "Return to the terminal" in world.browser.pages[0][1]

@@ -203,7 +203,15 @@ def app_show(
         line("Secret set", f"{secret['set_at']} ({secret['age_days']} days ago)")
         line("Rotation due", secret["rotation_due"])
     rotation = secret["rotation"]
-    if rotation == "due_soon":
+    from soldscope_cli.rotation.queue import queue_url
+
+    if rotation in ("due_soon", "overdue") and queue_url(app.config().rotation.queue_url, app.env):
+        app.err.print(
+            f"warning: the LWA client secret is due for rotation on {secret['rotation_due']} — "
+            "run `soldscope app rotate` (see docs/rotation.md)",
+            markup=False,
+        )
+    elif rotation == "due_soon":
         app.err.print(
             f"warning: the LWA client secret must be rotated by {secret['rotation_due']} — "
             "rotate it in Solution Provider Portal, then run "
@@ -223,3 +231,118 @@ def app_show(
         )
     if not report["application_id"]:
         app.err.print("The app is not configured yet: run `soldscope app set`.", markup=False)
+
+
+@app_app.command("rotate")
+def app_rotate(
+    ctx: typer.Context,
+    wait: Annotated[
+        float,
+        typer.Option(
+            "--wait",
+            metavar="SECONDS",
+            min=0,
+            help="How long to wait for Amazon's message with the new secret.",
+        ),
+    ] = 600.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Rotate the app's LWA client secret through Amazon's Application Management API.
+
+    Amazon sends the new secret only to the SQS queue registered in the app's notification preferences (\\[rotation] queue_url or SOLDSCOPE_ROTATION_QUEUE_URL; AWS credentials from boto3's standard configuration). The new secret is proven with one real refresh of a healthy store before it replaces the old one (which Amazon accepts 7 more days), then stored for every host, and the message deleted. Exit 0 when rotated, 1 when the message never came or the secret was refused (the old one stays), 2 for setup problems, 3 when Amazon or SQS could not be reached. See docs/rotation.md.
+
+    Examples:
+      soldscope app rotate
+      soldscope app rotate --wait 120 --json
+    """
+    app = get_context(ctx)
+    from soldscope_cli.commands.common import say_notify_failures
+    from soldscope_cli.notify.rotation import announce_failed, announce_rotated
+    from soldscope_cli.rotation.flow import RotationLost, SecretRefused
+    from soldscope_cli.rotation.setup import run_rotate
+
+    try:
+        outcome = run_rotate(app, wait)
+    except (RotationLost, SecretRefused) as exc:
+        say_notify_failures(app, announce_failed(app.notifier(), app.database(), exc, app.clock))
+        raise
+    say_notify_failures(app, announce_rotated(app.notifier(), app.database(), outcome, app.clock))
+    if as_json:
+        from soldscope_cli.output.jsonout import print_json
+
+        print_json(app.stdout, outcome.as_json())
+        return
+    expiry = format_time(outcome.expires_at) if outcome.expires_at else "unknown"
+    if outcome.result == "rotated_elsewhere":
+        app.out.print(
+            f"The client secret was rotated meanwhile by another soldscope; it expires {expiry}.",
+            markup=False,
+        )
+        return
+    proof = f" (proven with {outcome.proven_with})" if outcome.proven_with else ""
+    app.out.print(
+        f"Rotated the app's client secret{proof}; the new one expires {expiry}.", markup=False
+    )
+    if outcome.old_expires_at is not None:
+        app.err.print(
+            f"Amazon accepts the old secret until {format_time(outcome.old_expires_at)}.",
+            markup=False,
+        )
+
+
+@app_app.command("rotation")
+def app_rotation(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show the client secret's rotation: set date and expiry, the queue, the last rotation, what is pending.
+
+    The expiry is Amazon's when one of its messages said it, else 180 days after the secret was set.
+
+    Examples:
+      soldscope app rotation
+      soldscope app rotation --json
+    """
+    app = get_context(ctx)
+    from soldscope_cli.rotation.setup import current_state
+
+    state = current_state(app)
+    now = app.clock()
+    report = state.as_json(now)
+    if as_json:
+        from soldscope_cli.output.jsonout import print_json
+
+        print_json(app.stdout, report)
+        return
+    secret = report["client_secret"]
+
+    def line(label: str, value: Any) -> None:
+        app.out.print(f"{label:<16}{'-' if value is None else value}", markup=False)
+
+    line("Queue", report["queue_url"] or "not configured ([rotation] queue_url)")
+    line("Secret set", secret["set_at"])
+    expires = secret["expires_at"]
+    if expires is not None:
+        source = "Amazon" if secret["expiry_source"] == "amazon" else "180-day rule"
+        expires = f"{expires} ({secret['days_left']} days left, {source})"
+    line("Secret expires", expires)
+    line("Rotate from", f"{report['days_before']} days before expiry")
+    last = report["last_rotation"]
+    if last is not None:
+        how = "requested" if last["requested"] else "taken from the queue"
+        line("Last rotation", f"{last['at']} ({how})")
+    else:
+        line("Last rotation", None)
+    pending = {
+        "secret": "a new secret awaits proof: run `soldscope app rotate`",
+        "message": f"requested {report['requested_at'] or ''}, no message yet".replace(" ,", ","),
+        None: None,
+    }[report["pending"]]
+    line("Pending", pending)
+    if report["problem"] is not None:
+        by = f" by {report['deadline']}" if report["deadline"] else ""
+        app.err.print(
+            f"warning: a rotation did not complete ({report['problem']}); the secret in use "
+            f"stops working{by}: run `soldscope app rotate` (see docs/rotation.md)",
+            markup=False,
+        )

@@ -189,3 +189,42 @@ def output_file(flag: str, value: str) -> Path:
             hint=f"create it first (`mkdir -p {parent}`) or name a file in an existing directory",
         )
     return path
+
+
+# How long automatic rotation waits for Amazon's message before the watch or serve goes on (a
+# message that comes later is taken the next time).
+AUTO_ROTATION_WAIT_S = 120.0
+
+
+def rotate_if_due(app: AppContext) -> str | None:
+    """Automatic rotation for `sync --watch` and `serve`: take the queue's messages, rotate when
+    due, announce the outcome; returns a line to print, or None when there was nothing to do.
+
+    Nothing is loaded without a rotation queue; a failure is told, never raised: the watch and
+    the server go on.
+    """
+    from soldscope_cli.errors import SoldscopeError
+    from soldscope_cli.rotation.queue import queue_url
+
+    if queue_url(app.config().rotation.queue_url, app.env) is None:
+        return None
+    from soldscope_cli.notify.rotation import announce_failed, announce_rotated
+    from soldscope_cli.rotation.flow import RotationLost, SecretRefused
+    from soldscope_cli.rotation.setup import run_auto
+
+    try:
+        outcome = run_auto(app, AUTO_ROTATION_WAIT_S)
+    except (RotationLost, SecretRefused) as exc:
+        announce_failed(app.notifier(), app.database(), exc, app.clock)
+        return f"rotation: {exc.message}"
+    except SoldscopeError as exc:
+        hint = f" — {exc.hint}" if exc.hint else ""
+        return f"rotation: {exc.message}{hint}"
+    except Exception as exc:  # the watch and the server outlive a rotation that broke
+        from soldscope_cli.redact import redact
+
+        return f"rotation: failed ({type(exc).__name__}: {redact(str(exc))[:200]}); try `soldscope app rotate`"
+    if outcome is None or outcome.result != "rotated":
+        return None
+    announce_rotated(app.notifier(), app.database(), outcome, app.clock)
+    return "rotation: the app's client secret was rotated and stored for every host"

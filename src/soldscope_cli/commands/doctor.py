@@ -20,7 +20,7 @@ def doctor_command(
 ) -> None:
     """Check this machine's setup and say how to fix what is wrong.
 
-    Versions, directories and file permissions, the config file, the secret store (a round trip of a throwaway secret), the app's credentials, Amazon's hosts (DNS, TLS, clock skew; not with --offline), the consent callback port, the database, the sync lock and each store's expiry. Changes nothing. Exit 1 when a check fails (✗), else 0; warnings (!) do not fail the run.
+    Versions, directories and file permissions, the config file, the secret store (a round trip of a throwaway secret), the app's credentials, Amazon's hosts (DNS, TLS, clock skew; not with --offline), the consent callback port, the database, the sync lock, each store's expiry and refresh tokens no store uses (left by a connect that was killed). Changes nothing. Exit 1 when a check fails (✗), else 0; warnings (!) do not fail the run.
 
     Examples:
       soldscope doctor

@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
 
-from soldscope_cli.commands.common import get_context
+from soldscope_cli.commands.common import get_context, rotate_if_due
 from soldscope_cli.context import AppContext
 
 DEFAULT_LISTEN = "127.0.0.1:8400"  # web/server.py has the same default; this module stays light
@@ -87,7 +88,15 @@ def run_serve(app: AppContext, listen: str, trusted_proxies: list[str]) -> None:
             "warning: [serve] agency_name is not set, so sellers' pages name no one to contact; "
             'add agency_name = "Your Agency" under [serve] in config.toml (read without a restart)'
         )
-    run(asgi, sock, stopped, trusted_proxies=plan.settings.trusted_proxies, say=line)
+    done = threading.Event()
+    rotation = threading.Thread(
+        target=_rotate_while_serving, args=(app, line, done), name="rotation", daemon=True
+    )
+    rotation.start()
+    try:
+        run(asgi, sock, stopped, trusted_proxies=plan.settings.trusted_proxies, say=line)
+    finally:
+        done.set()
     stuck = abandoned_requests()
     if stuck:
         # Python would wait for those threads at exit (up to their HTTP timeout): a stopped
@@ -96,3 +105,18 @@ def run_serve(app: AppContext, listen: str, trusted_proxies: list[str]) -> None:
         app.stdout.flush()
         os._exit(0)
     line("stopped")
+
+
+# How often serve looks at the rotation queue (a new secret waits there up to 7 days).
+ROTATION_EVERY_S = 15 * 60.0
+
+
+def _rotate_while_serving(
+    app: AppContext, line: Callable[[str], None], done: threading.Event
+) -> None:
+    """Automatic rotation beside the server: at start, then every ROTATION_EVERY_S."""
+    while not done.is_set():
+        said = rotate_if_due(app)
+        if said is not None:
+            line(said)
+        done.wait(ROTATION_EVERY_S)

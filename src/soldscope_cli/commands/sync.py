@@ -16,6 +16,7 @@ from soldscope_cli.commands.common import (
     complete_datasets,
     complete_store_names,
     get_context,
+    rotate_if_due,
     say_notify_failures,
 )
 from soldscope_cli.datasets import registry
@@ -284,6 +285,10 @@ def _watch(
             _notify(app, report)
         if report.local_error is not None:
             broken.append(report.local_error)  # this machine cannot store data: stop, exit 74
+        if not report.interrupted and report.local_error is None:
+            rotated = rotate_if_due(app)
+            if rotated is not None:
+                app.err.print(f"{format_time(app.clock())} {rotated}", markup=False, soft_wrap=True)
         return not report.interrupted and report.local_error is None
 
     def on_busy(message: str) -> None:

@@ -27,6 +27,14 @@ SYNC_OK = "ok"  # the sync_runs outcome that counts as the store's last sync
 
 DEFAULT_RETENTION_DAYS = 400
 
+# The ledger event written, and committed, before a new store's refresh token is stored: a process
+# killed before the store's record is written leaves a token that only this event names.
+TOKEN_WRITTEN = "token_written"
+# doctor reads them in one query on this partial index (a migration of each engine creates it).
+TOKEN_LEDGER_INDEX = (
+    f"CREATE INDEX events_token_written ON events (store, at) WHERE kind = '{TOKEN_WRITTEN}'"
+)
+
 
 def to_db_time(value: datetime) -> str:
     """UTC timestamps as fixed-width text, so text order is time order."""

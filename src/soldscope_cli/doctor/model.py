@@ -15,6 +15,7 @@ from soldscope_cli.fleet.paths import Paths
 if TYPE_CHECKING:
     import httpx
 
+    from soldscope_cli.doctor.rotation import RotationFacts
     from soldscope_cli.fleet.config import Config
     from soldscope_cli.fleet.secrets import SecretStore
 
@@ -111,6 +112,9 @@ class DoctorInputs:
     versions: Callable[[str], str] | None = None  # importlib.metadata.version unless replaced
     # The alert targets of this config (SOLDSCOPE_NOTIFY_URLS and [[notify]]); None: not checked.
     alert_targets: Callable[[Config], list[AlertTarget]] | None = None
+    # The client secret's rotation (doctor/rotation.py), given whether to ask the queue; None
+    # from it where no rotation queue is configured.
+    rotation: Callable[[bool], RotationFacts | None] | None = None
 
 
 class TimedOut(Exception):

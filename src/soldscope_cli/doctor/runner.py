@@ -25,6 +25,9 @@ from soldscope_cli.doctor.credentials import (
     check_redirect,
     check_secret_rotation,
 )
+from soldscope_cli.doctor.leftovers import CHECK_ID as LEFTOVERS_ID
+from soldscope_cli.doctor.leftovers import TITLE as LEFTOVERS_TITLE
+from soldscope_cli.doctor.leftovers import check_leftover_tokens
 from soldscope_cli.doctor.local import (
     check_database,
     check_directory,
@@ -51,6 +54,9 @@ from soldscope_cli.doctor.network import (
     targets,
 )
 from soldscope_cli.doctor.ports import check_callback_port
+from soldscope_cli.doctor.rotation import CHECK_ID as ROTATION_ID
+from soldscope_cli.doctor.rotation import TITLE as ROTATION_TITLE
+from soldscope_cli.doctor.rotation import check_rotation
 from soldscope_cli.doctor.secret_probe import ProbeResult, check_secret_store
 from soldscope_cli.doctor.stores import check_stores
 from soldscope_cli.doctor.team import CHECK_ID as TEAM_CHECK_ID
@@ -368,6 +374,51 @@ def stores(run: DoctorRun) -> Pending:
     )
 
 
+def rotation(run: DoctorRun) -> Pending:
+    """The rotation queue answers with the AWS credentials found; enrollment; days left."""
+    read = run.inputs.rotation
+    if read is None:
+        return _ready()
+    if run.config is None:
+        return _ready()  # whether rotation is set up is in the file that could not be read
+    offline = run.inputs.offline
+    return run.in_background(
+        lambda: check_rotation(read(not offline), run.now, offline=offline),
+        ROTATION_ID,
+        ROTATION_TITLE,
+        "run it again",
+    )
+
+
+def leftover_tokens(run: DoctorRun) -> Pending:
+    """Refresh tokens of new stores whose record was never written (a connect killed midway)."""
+    config = run.config
+    if config is None:
+        return _ready()  # the config line says why; its stores are unknown
+    i = run.inputs
+    url = team_url(i.env, config)
+
+    def call() -> list[CheckResult]:
+        try:
+            if url is None:
+                written = i.local_file.ledger(i.paths.database).peek_token_writes()
+                stores = config.stores
+            else:
+                team = TeamStates(url, i.network_timeout, i.open_team)
+                written = team.peek_token_writes()
+                stores = team.fleet(config).stores if written else {}
+            if not written:
+                return []
+            return check_leftover_tokens(
+                written, stores, i.open_secret_store(config.secrets_backend)
+            )
+        except SoldscopeError as exc:  # the database or secret-store line says more
+            detail = f"not checked: {exc.message}"
+            return [CheckResult(LEFTOVERS_ID, LEFTOVERS_TITLE, Level.SKIP, detail)]
+
+    return run.in_background(call, LEFTOVERS_ID, LEFTOVERS_TITLE, "run it again")
+
+
 def alert_targets(run: DoctorRun) -> Pending:
     """Every alert target's URL parses in Apprise; the last delivery to each went through."""
     read = run.inputs.alert_targets
@@ -397,6 +448,8 @@ CHECKS: tuple[Check, ...] = (
     team_database,
     sync_lock,
     stores,
+    leftover_tokens,
+    rotation,
     alert_targets,
 )
 

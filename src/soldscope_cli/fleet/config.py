@@ -68,6 +68,22 @@ class ServeSettings:
     agency_name: str | None = None
 
 
+DEFAULT_ROTATION_DAYS_BEFORE = 30
+
+
+@dataclass
+class RotationConfig:
+    """[rotation]: the SQS queue Amazon sends new client secrets to, and when to rotate."""
+
+    queue_url: str | None = None
+    days_before_set: int | None = None  # rotate this many days before the 180-day expiry
+
+    @property
+    def days_before(self) -> int:
+        """Days before the secret's expiry at which automatic rotation starts."""
+        return self.days_before_set or DEFAULT_ROTATION_DAYS_BEFORE
+
+
 @dataclass(frozen=True)
 class NotifyTarget:
     """[[notify]]: one Apprise URL (a secret) and, optionally, the events and stores it wants."""
@@ -145,6 +161,7 @@ class Config:
         return _limit(self.watch_set, declared.key, declared.watch)
 
     serve: ServeSettings = field(default_factory=ServeSettings)
+    rotation: RotationConfig = field(default_factory=RotationConfig)
     notify: list[NotifyTarget] = field(default_factory=list)  # [[notify]] tables, in file order
     expiring_days_set: tuple[int, ...] | None = None  # [alerts] expiring_days, when set
 
@@ -331,6 +348,7 @@ class _Parser:
                 "notify",
                 "alerts",
                 "database",
+                "rotation",
             }:
                 raise self.fail(f"unknown table or key {key!r}", key)
         app = data.get("app", {})
@@ -374,6 +392,7 @@ class _Parser:
         config.watch_set = self.parse_limits(data.get("watch", {}), "watch", WATCH_DEFAULTS)
         config.sync_options = self.parse_sync_options(data.get("sync", {}))
         config.serve = self.parse_serve(data.get("serve", {}))
+        config.rotation = self.parse_rotation(data.get("rotation", {}))
         config.notify = self.parse_notify(data.get("notify", []))
         config.expiring_days_set = self.parse_alerts(data.get("alerts", {}))
         stores = data.get("stores", {})
@@ -579,6 +598,39 @@ class _Parser:
                 "expiring_days",
             )
         return tuple(sorted(set(days), reverse=True))
+
+    def parse_rotation(self, rotation: Any) -> RotationConfig:
+        if not isinstance(rotation, dict):
+            raise self.fail("[rotation] must be a table", "rotation")
+        for key in rotation:
+            if key not in ("queue_url", "days_before"):
+                raise self.fail(
+                    f"unknown key {key!r} in [rotation]; use queue_url, days_before",
+                    "rotation",
+                    key,
+                )
+        settings = RotationConfig()
+        url = rotation.get("queue_url")
+        if url is not None:
+            if not isinstance(url, str) or not re.match(r"https?://[^/\s]+/\S+$", url):
+                raise self.fail(
+                    "queue_url must be an SQS queue URL, e.g. "
+                    f'"https://sqs.us-east-1.amazonaws.com/123456789012/soldscope-rotation", '
+                    f"not {url!r}",
+                    "rotation",
+                    "queue_url",
+                )
+            settings.queue_url = url
+        days = rotation.get("days_before")
+        if days is not None:
+            if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 170:
+                raise self.fail(
+                    f"days_before must be a whole number of days between 1 and 170, not {days!r}",
+                    "rotation",
+                    "days_before",
+                )
+            settings.days_before_set = days
+        return settings
 
     def parse_serve(self, serve: Any) -> ServeSettings:
         if not isinstance(serve, dict):
@@ -830,6 +882,13 @@ def config_data(config: Config) -> dict[str, Any]:
     }
     if serve:
         data["serve"] = serve
+    rotation: dict[str, Any] = {}
+    if config.rotation.queue_url is not None:
+        rotation["queue_url"] = config.rotation.queue_url
+    if config.rotation.days_before_set is not None:
+        rotation["days_before"] = config.rotation.days_before_set
+    if rotation:
+        data["rotation"] = rotation
     if config.expiring_days_set is not None:
         data["alerts"] = {"expiring_days": list(config.expiring_days_set)}
     if config.notify:

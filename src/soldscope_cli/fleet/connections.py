@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 
 from soldscope_cli.db.interface import Database
+from soldscope_cli.db.model import TOKEN_WRITTEN
 from soldscope_cli.errors import UsageError
 from soldscope_cli.fleet.config import ConfigFile, StoreRecord, store_hint
 from soldscope_cli.fleet.secrets import SecretStore, token_key
@@ -45,20 +46,46 @@ def save_connection(
 
     key = token_key(record.name)
     previous: list[str | None] = []  # the token replaced, once it was
+    ledgered: list[bool] = []  # once a token_written event is committed
     if isinstance(secrets, NamespacedSecretStore):
         # A home's first secret writes its namespace to config.toml: before the lock below.
         secrets.ensure_namespace()
 
+    def note_token(stores: Mapping[str, StoreRecord]) -> None:
+        # A new store's token is named in the ledger, committed, before it is stored: killed
+        # before its record is written, the process leaves a token doctor can still find. A
+        # renewal needs none: its record names the token.
+        if db is None or ledgered or record.name in stores:
+            return
+        detail = {"key": key, "backend": secrets.name}
+        db.log_event(TOKEN_WRITTEN, now, record.name, detail)
+        ledgered.append(True)
+
+    registry = db.registry if db is not None else None
+
     def write_token(stores: Mapping[str, StoreRecord]) -> None:
         if verify is not None:
             verify(stores)
+        if record.name not in stores and not ledgered and registry is not None:
+            # Deleted on another host since the registry was read: an event written now, inside
+            # the registry's transaction, would be undone with it, so nothing is stored.
+            raise UsageError(
+                f"store {record.name!r} was deleted meanwhile; nothing was stored",
+                hint="run the command again",
+            )
+        note_token(stores)
         previous.append(secrets.get(key))
         secrets.set(key, refresh_token)
 
-    registry = db.registry if db is not None else None
     if registry is not None:
         from soldscope_cli.fleet.team import from_registry, to_registry
 
+        # The event must be committed before the registry's transaction opens: so the checks
+        # run once on the registry as read here too, and a refused connect leaves no event.
+        known = {r.name: from_registry(r) for r in registry.records()}
+        if verify is not None:
+            verify(known)
+        note_token(known)
         try:
             _, renewed = registry.save(
                 to_registry(record),
@@ -158,3 +185,25 @@ def delete_connection(
                 secrets.set(key, previous)
             raise
     return record
+
+
+def has_leftover_token(secrets: SecretStore, name: str) -> bool:
+    """Whether the secret store holds a refresh token under `name` (a name no store has)."""
+    return secrets.get(token_key(name)) is not None
+
+
+def delete_leftover_token(
+    secrets: SecretStore, db: Database | None, name: str, now: datetime
+) -> bool:
+    """Remove the refresh token a name without a store left behind (a connect killed between
+    the token and the record); False when there was none.
+
+    The token goes first, then the `deleted` event that settles the ledger's token_written: a
+    failure in between leaves an event that still points at nothing, never a token it hides.
+    """
+    if not has_leftover_token(secrets, name):
+        return False
+    secrets.delete(token_key(name))
+    if db is not None:
+        db.log_event("deleted", now, name, {"leftover_token": True})
+    return True

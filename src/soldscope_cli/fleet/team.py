@@ -105,6 +105,14 @@ class TeamStates:
         finally:
             db.close()
 
+    def peek_token_writes(self) -> dict[str, datetime]:
+        """The ledger's token_written names and times, without migrating (doctor)."""
+        db = self.open_team(self.url, self.timeout)
+        try:
+            return db.peek_token_writes()
+        finally:
+            db.close()
+
     def fleet(self, loaded: Config) -> Config:
         """config.toml's settings with the registry's stores, read without migrating."""
         db = self.open_team(self.url, self.timeout)

@@ -477,3 +477,41 @@ def invitation_alert(
         INVITATION,
         _state(INVITATION, "used", invitation=invitation_id),
     )
+
+
+def secret_rotated_alert(
+    at: datetime, expires_at: datetime | None, *, requested: bool, proven_with: str | None
+) -> Alert:
+    """The app's client secret was rotated and the new one stored (every host uses it)."""
+    when = f"{at:%Y-%m-%d %H:%M} UTC"
+    until = f"; Amazon expires it on {expires_at:%Y-%m-%d}" if expires_at else ""
+    how = "requested by soldscope" if requested else "rotated in Solution Provider Portal"
+    proof = f", proven with {proven_with}" if proven_with else ""
+    return Alert(
+        kinds.SECRET_ROTATED,
+        None,
+        "the app's client secret was rotated",
+        f"a new secret ({how}{proof}) is stored since {when}{until}",
+        kinds.SECRET_ROTATED.command(),
+        ROTATION,
+        _state(ROTATION, "rotated", at=at.isoformat(timespec="seconds")),
+    )
+
+
+def rotation_failed_alert(reason: str, at: datetime, deadline: datetime | None) -> Alert:
+    """A rotation did not complete: the secret in use stays, and stops working at `deadline`."""
+    what = {
+        "lost": "Amazon rotated the client secret but its message never reached the queue",
+        "refused": "Login with Amazon refused the new client secret, so it was not stored",
+    }.get(reason, "the client secret's rotation did not complete")
+    by = f"; Amazon stops accepting it by {deadline:%Y-%m-%d %H:%M} UTC" if deadline else ""
+    return Alert(
+        kinds.ROTATION_FAILED,
+        None,
+        "the app's client secret was not rotated",
+        f"{what}. The current secret stays in use{by}. Check the queue and the app's "
+        "notification preferences (docs/rotation.md)",
+        kinds.ROTATION_FAILED.command(),
+        ROTATION,
+        _state(ROTATION, "failed", reason=reason, at=at.isoformat(timespec="seconds")),
+    )

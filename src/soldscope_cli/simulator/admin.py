@@ -53,6 +53,23 @@ def _rotate(engine: Engine, body: dict[str, Any], _: dict[str, str]) -> tuple[in
     return _ok({"client_secret": engine.rotate_client_secret(secret, grace_seconds=float(grace))})
 
 
+def _rotation_queue(engine: Engine, body: dict[str, Any], _: dict[str, str]) -> tuple[int, Any]:
+    queue_url = body.get("queue_url")
+    if queue_url is not None and (not isinstance(queue_url, str) or "://" not in queue_url):
+        raise ScenarioError("queue_url must be an SQS queue URL or null", hint=None)
+    deliver = body.get("deliver", True)
+    if not isinstance(deliver, bool):
+        raise ScenarioError("deliver must be true or false", hint=None)
+    return _ok(engine.set_rotation_queue(queue_url, deliver=deliver))
+
+
+def _expiry_notice(engine: Engine, body: dict[str, Any], _: dict[str, str]) -> tuple[int, Any]:
+    reason = body.get("reason", "PERIODIC_ROTATION")
+    if not isinstance(reason, str) or not reason:
+        raise ScenarioError("reason must be a non-empty string", hint=None)
+    return _ok(engine.notify_secret_expiry(reason))
+
+
 def _advance(engine: Engine, body: dict[str, Any], _: dict[str, str]) -> tuple[int, Any]:
     seconds = body.get("seconds")
     if isinstance(seconds, bool) or not isinstance(seconds, int | float):
@@ -111,6 +128,9 @@ _ROUTES: list[tuple[str, str, Action]] = [
     ("GET", "/_admin/app", lambda e, _b, _p: _ok(e.scenario_dict()["app"])),
     ("PATCH", "/_admin/app", lambda e, b, _p: _ok(e.update_app(b))),
     ("POST", "/_admin/app/rotate-secret", _rotate),
+    ("GET", "/_admin/app/rotation", lambda e, _b, _p: _ok(e.rotation_settings().as_dict())),
+    ("PUT", "/_admin/app/rotation", _rotation_queue),
+    ("POST", "/_admin/app/secret-expiry-notice", _expiry_notice),
     ("POST", "/_admin/app/expire-secret", _void(lambda e, _b, _p: e.expire_client_secret())),
     ("GET", "/_admin/failures", lambda e, _b, _p: _ok(e.failures())),
     ("POST", "/_admin/failures", lambda e, b, _p: _ok(e.add_failure_rule(b), 201)),

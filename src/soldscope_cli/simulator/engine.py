@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections import Counter
@@ -13,6 +14,7 @@ import soldscope_cli.simulator.admin as admin
 import soldscope_cli.simulator.consent as consent
 import soldscope_cli.simulator.lwa as lwa
 import soldscope_cli.simulator.reports as reports
+import soldscope_cli.simulator.rotation as rotation
 import soldscope_cli.simulator.spapi as spapi
 import soldscope_cli.simulator.tokens as tokens
 from soldscope_cli.amazon.marketplaces import normalize_code
@@ -60,6 +62,7 @@ class _Access:
     seller_id: str | None  # None: a grantless token
     expires: float
     refresh_token: str | None
+    scopes: frozenset[str] = frozenset()  # a grantless token's scopes
 
 
 class Engine:
@@ -87,6 +90,8 @@ class Engine:
         with self.lock:
             self.scenario = scenario
             self._secrets: dict[str, float | None] = {scenario.app.client_secret: None}
+            self._secret_expires = now + rotation.SECRET_LIFETIME_SECONDS
+            self._rotation = rotation.RotationSettings()
             self._codes: dict[str, _Code] = {}
             self._grants: dict[str, _Grant] = {}
             self._access: dict[str, _Access] = {}
@@ -201,8 +206,21 @@ class Engine:
         with self.lock:
             self._prune_access()
             token = tokens.access_token()
-            self._access[token] = _Access(None, self.now() + lwa.ACCESS_TOKEN_SECONDS, None)
+            self._access[token] = _Access(
+                None, self.now() + lwa.ACCESS_TOKEN_SECONDS, None, frozenset(scope.split())
+            )
             return token
+
+    def token_has_scope(self, token: str, scope: str) -> bool:
+        """Whether an unexpired grantless access token was minted for `scope`."""
+        with self.lock:
+            entry = self._access.get(token) if token else None
+            return (
+                entry is not None
+                and entry.seller_id is None
+                and self.now() < entry.expires
+                and scope in entry.scopes
+            )
 
     def _prune_access(self) -> None:
         if len(self._access) > 20000:
@@ -265,6 +283,8 @@ class Engine:
             return f"lwa:{grant_type or 'unknown'}", lambda: lwa.handle_token(self, request)
         if path == consent.CONSENT_PATH:
             return "consent", lambda: consent.handle_consent(self, request)
+        if path == rotation.ROTATION_PATH:
+            return rotation.OPERATION, lambda: rotation.handle_rotate(self, request)
         if path.startswith(reports.DOCUMENTS_PATH) and request.method == "GET":
             return "downloadReportDocument", lambda: reports.download(self, request)
         found = spapi.route(request.method, path)
@@ -429,15 +449,62 @@ class Engine:
     def rotate_client_secret(
         self, new_secret: str | None = None, *, grace_seconds: float = DEFAULT_SECRET_GRACE_SECONDS
     ) -> str:
-        """Rotate the LWA client secret; the old one keeps working for `grace_seconds`."""
+        """Rotate the LWA client secret; the old one keeps working for `grace_seconds`.
+
+        With a rotation queue registered, the new secret is sent to it as Amazon does, whether the
+        rotation came from the API or from a person in Solution Provider Portal (this method).
+        """
         secret = new_secret or "amzn1.oa2-cs.v1." + tokens.stable_id(tokens.request_id(), length=40)
         with self.lock:
-            until = self.now() + grace_seconds
+            now = self.now()
+            until = now + grace_seconds
             for old, valid_until in list(self._secrets.items()):
                 self._secrets[old] = until if valid_until is None else min(valid_until, until)
             self._secrets[secret] = None
             self.scenario.app.client_secret = secret
+            self._secret_expires = now + rotation.SECRET_LIFETIME_SECONDS
+            message = rotation.new_secret_message(self, secret, self._secret_expires, until)
+        self._deliver(message)
         return secret
+
+    def rotation_settings(self) -> rotation.RotationSettings:
+        """The app's rotation notification preference (a copy)."""
+        with self.lock:
+            return dataclasses.replace(self._rotation)
+
+    def set_rotation_queue(self, queue_url: str | None, *, deliver: bool = True) -> dict[str, Any]:
+        """Register (or, with None, remove) the SQS queue rotation messages go to."""
+        with self.lock:
+            self._rotation.queue_url = queue_url
+            self._rotation.deliver = deliver
+            return self._rotation.as_dict()
+
+    def notify_secret_expiry(self, reason: str = "PERIODIC_ROTATION") -> dict[str, Any]:
+        """Send APPLICATION_OAUTH_CLIENT_SECRET_EXPIRY for the current secret to the queue."""
+        with self.lock:
+            if self._rotation.queue_url is None:
+                raise ScenarioError(
+                    "no rotation queue is registered", hint="PUT /_admin/app/rotation first"
+                )
+            message = rotation.expiry_message(self, self._secret_expires, reason)
+        self._deliver(message)
+        return self.rotation_settings().as_dict()
+
+    def _deliver(self, message: dict[str, Any]) -> None:
+        with self.lock:
+            queue_url, deliver = self._rotation.queue_url, self._rotation.deliver
+        if queue_url is None:
+            return
+        try:
+            if not deliver:
+                raise OSError("delivery is switched off")
+            rotation.send(queue_url, message)  # outside the lock: the queue may be slow
+        except OSError:
+            with self.lock:
+                self._rotation.failed += 1
+            return
+        with self.lock:
+            self._rotation.sent += 1
 
     def expire_client_secret(self) -> None:
         """Every client secret of the app stops working (invalid_client) until a rotation."""

@@ -26,6 +26,7 @@ USAGE_PLANS: dict[str, UsagePlan] = {
     "getReport": UsagePlan(2.0, 15),
     "cancelReport": UsagePlan(0.0222, 10),
     "getReportDocument": UsagePlan(0.0167, 15),
+    "rotateApplicationClientSecret": UsagePlan(0.0167, 1),
 }
 
 

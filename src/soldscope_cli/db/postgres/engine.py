@@ -27,7 +27,7 @@ from soldscope_cli.db.postgres.registry import Registry
 from soldscope_cli.db.postgres.schema import apply_migrations, recorded_migrations
 from soldscope_cli.db.postgres.state import Conn
 from soldscope_cli.db.sql import Dialect, Tx
-from soldscope_cli.db.tables.core import StateDatabase, read_states
+from soldscope_cli.db.tables.core import StateDatabase, read_states, read_token_writes
 
 
 class Database(StateDatabase):
@@ -187,6 +187,14 @@ class Database(StateDatabase):
             if found is None or None in found:
                 return {}
             return read_states(Tx(tx, DIALECT), stores)
+
+    def peek_token_writes(self) -> dict[str, datetime]:
+        """The ledger's token_written names and times, without migrating (doctor)."""
+        with self.transaction(self._thread_connection()) as tx:
+            found = tx.execute("SELECT to_regclass('events')").fetchone()
+            if found is None or found[0] is None:
+                return {}
+            return read_token_writes(Tx(tx, DIALECT))
 
     def peek_live_names(self, names: Sequence[str]) -> list[str]:
         """Which of these names a live store has, without migrating (`team import --dry-run`)."""

@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 from soldscope_cli.datasets import registry
 from soldscope_cli.datasets.spec import Dataset
+from soldscope_cli.db.model import TOKEN_LEDGER_INDEX
 from soldscope_cli.db.postgres.dialect import DIALECT
 from soldscope_cli.db.sql import ddl
 from soldscope_cli.db.tables.rate_buckets import TABLE as RATE_BUCKETS
@@ -259,6 +260,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0410_rate_buckets", ddl(RATE_BUCKETS, DIALECT)),
     # The seller's storeName per marketplace, as Amazon answered at connect (JSON text).
     Migration("0420_store_names", "ALTER TABLE stores ADD COLUMN store_names text"),
+    # doctor's one read of the ledger's token_written events, without scanning every event.
+    Migration("0430_token_ledger", TOKEN_LEDGER_INDEX),
     # Datasets added since: their tables as declared (soldscope_cli.datasets).
     *(_declared(d) for d in registry.DATASETS if d.migration),
 )

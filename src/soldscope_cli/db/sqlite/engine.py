@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from soldscope_cli.db.model import (
     CHECK_PROBLEM,
@@ -21,9 +22,11 @@ from soldscope_cli.db.model import (
 from soldscope_cli.db.sql import Dialect, Tx
 from soldscope_cli.db.sqlite.dialect import DIALECT
 from soldscope_cli.db.sqlite.migrations import Migration
-from soldscope_cli.db.tables.core import StateDatabase, read_states
+from soldscope_cli.db.tables.core import StateDatabase, read_states, read_token_writes
 from soldscope_cli.errors import ConfigError, StorageError
 from soldscope_cli.status import Problem
+
+_T = TypeVar("_T")
 
 
 class Database(StateDatabase):
@@ -250,8 +253,32 @@ def _on_read_only_filesystem(directory: Path) -> bool:
 
 def read_states_if_exists(path: Path, stores: Sequence[str]) -> dict[str, StoreState]:
     """Read-only StoreState lookup that never creates or migrates the database (for `list`)."""
+
+    def read(conn: sqlite3.Connection, tables: set[str]) -> dict[str, StoreState]:
+        if "checks" not in tables:
+            return {}
+        if "stores" not in tables:
+            return _read_states_by_name(conn, stores)
+        return read_states(Tx(conn, DIALECT), stores)
+
+    return _read_if_exists(path, read, {})
+
+
+def read_token_writes_if_exists(path: Path) -> dict[str, datetime]:
+    """The ledger's token_written names and times, read-only (doctor); none without a file."""
+
+    def read(conn: sqlite3.Connection, tables: set[str]) -> dict[str, datetime]:
+        return read_token_writes(Tx(conn, DIALECT)) if "events" in tables else {}
+
+    return _read_if_exists(path, read, {})
+
+
+def _read_if_exists(
+    path: Path, read: Callable[[sqlite3.Connection, set[str]], _T], empty: _T
+) -> _T:
+    """One read on the file opened read-only: `empty` when there is no file or no table yet."""
     if not path.exists():
-        return {}
+        return empty
     try:
         conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=10)
     except sqlite3.Error as exc:
@@ -262,14 +289,10 @@ def read_states_if_exists(path: Path, stores: Sequence[str]) -> dict[str, StoreS
         tables = {
             str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         }
-        if "checks" not in tables:
-            return {}
-        if "stores" not in tables:
-            return _read_states_by_name(conn, stores)
-        return read_states(Tx(conn, DIALECT), stores)
+        return read(conn, tables)
     except sqlite3.DatabaseError as exc:  # OperationalError, or "file is not a database"
         if "no such table" in str(exc):
-            return {}
+            return empty
         refused = refused_write(path, exc)
         if refused is not None:
             raise refused from None
@@ -327,6 +350,9 @@ class LocalStates:
     def peek_states(self, stores: Sequence[str]) -> dict[str, StoreState]:
         return read_states_if_exists(self.path, stores)
 
+    def peek_token_writes(self) -> dict[str, datetime]:
+        return read_token_writes_if_exists(self.path)
+
 
 class LocalFile:
     """What doctor asks of a SQLite home's file, without changing it (db.interface.LocalFile)."""
@@ -346,4 +372,7 @@ class LocalFile:
         return Database(path, self.migrations).pending_migrations()
 
     def states(self, path: Path) -> LocalStates:
+        return LocalStates(path)
+
+    def ledger(self, path: Path) -> LocalStates:
         return LocalStates(path)

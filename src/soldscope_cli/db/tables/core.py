@@ -23,6 +23,7 @@ from soldscope_cli.db.model import (
     DEFAULT_RETENTION_DAYS,
     FINANCES,
     INVENTORY,
+    TOKEN_WRITTEN,
     CheckRecord,
     DataFigures,
     ExportBatches,
@@ -54,6 +55,13 @@ from soldscope_cli.status import Problem
 PRUNE_SLICE = 5000
 # The events of an invitation, which may come before any connection of its name exists.
 _INVITATION_KINDS = "('invited', 'invitation_failed', 'invitation_revoked', 'invitation_used')"
+# A token_written event is settled once a later event of its name says where the token went: the
+# store's record was written (connected) or the token was removed (deleted). Until then the
+# retention keeps it, however old, since it is the only trace of a token no record names.
+_TOKEN_SETTLED = (
+    "EXISTS (SELECT 1 FROM events later WHERE later.store = events.store"
+    " AND later.id > events.id AND later.kind IN ('connected', 'deleted'))"
+)
 
 # Tables that hold a connection's rows (by store_id), children before what they point at, for
 # `delete --purge-data`: history first, then every dataset's declared tables.
@@ -342,6 +350,23 @@ class StateDatabase:
                     latest[(store, data["channel"])] = data
         return latest
 
+    def last_app_events(self, kinds: Sequence[str]) -> dict[str, tuple[datetime, dict[str, Any]]]:
+        """The newest event of the app itself (no store) of each kind: (when, detail)."""
+        latest: dict[str, tuple[datetime, dict[str, Any]]] = {}
+        with self.reading() as tx:
+            marks = ", ".join("?" for _ in kinds) or "NULL"
+            rows = tx.all(
+                "SELECT kind, at, detail FROM events "  # noqa: S608 (only ? markers are added)
+                f"WHERE store IS NULL AND kind IN ({marks}) ORDER BY id",
+                tuple(kinds),
+            )
+            for kind, at, detail in rows:
+                when = tx.d.time(at)
+                data = tx.d.json(detail)
+                if when is not None:
+                    latest[kind] = (when, data if isinstance(data, dict) else {})
+        return latest
+
     def log_notified(
         self, at: datetime, entries: Sequence[tuple[str | None, dict[str, Any]]]
     ) -> None:
@@ -496,6 +521,8 @@ class StateDatabase:
             where_events.append(f"(e.store_id IS NOT NULL OR ({unbound}))")
         if not checks:
             where_events.append("e.kind <> 'checked'")
+        # Bookkeeping for doctor, not part of a connection's story: `connected` follows it.
+        where_events.append(f"e.kind <> '{TOKEN_WRITTEN}'")
         if since is not None:
             where_events.append("e.at >= ?")
             where_runs.append("COALESCE(r.finished_at, r.started_at) >= ?")
@@ -636,7 +663,9 @@ class StateDatabase:
             "sync_runs": self._prune_slices(
                 "sync_runs", f"started_at < ? AND {d.not_in_ids('id')}", (cutoff, Ids(kept_runs))
             ),
-            "events": self._prune_slices("events", "at < ?", (cutoff,)),
+            "events": self._prune_slices(
+                "events", f"at < ? AND (kind <> ? OR {_TOKEN_SETTLED})", (cutoff, TOKEN_WRITTEN)
+            ),
         }
 
     def _prune_slices(self, table: str, where: str, params: tuple[Any, ...]) -> int:
@@ -663,6 +692,19 @@ def _as_text(name: str, value: Any) -> Any:
 
 
 # --- helpers (callers hold the transaction) --------------------------------------------------------
+
+
+def read_token_writes(tx: Tx) -> dict[str, datetime]:
+    """Every name a token_written event names, with its newest one's time (doctor's one read)."""
+    found: dict[str, datetime] = {}
+    # The kind written out, not a parameter: only then can an engine use the partial index.
+    for store, at in tx.all(
+        f"SELECT store, MAX(at) FROM events WHERE kind = '{TOKEN_WRITTEN}' GROUP BY store"  # noqa: S608 (a constant)
+    ):
+        when = tx.d.time(at)
+        if store is not None and when is not None:
+            found[str(store)] = when
+    return found
 
 
 def live_store(tx: Tx, name: str, *, lock: bool = False) -> int | None:
