@@ -73,6 +73,11 @@ NOT_AUTHORIZED = AlertKind(
     CONNECT,
     digest=DigestSection.NOT_AUTHORIZED,
 )
+# Data Amazon lists only for a while (settlements: 90 days) not listed for too long: what is not
+# fetched soon is lost for good.
+LISTING_OLD = AlertKind(
+    "listing_old", "about to lose data", Severity.WARNING, SYNC_DATASET, digest=None
+)
 APP_REJECTED = AlertKind("app_rejected", "app rejected", Severity.FAILURE, APP_FIX)
 ROTATION_DUE = AlertKind(
     "rotation_due", "rotation due", Severity.WARNING, APP_FIX, digest=DigestSection.CLIENT_SECRET
@@ -97,6 +102,7 @@ KINDS: tuple[AlertKind, ...] = (
     SYNC_FAILED,
     STALE,
     NOT_AUTHORIZED,
+    LISTING_OLD,
     APP_REJECTED,
     ROTATION_DUE,
     SECRET_ROTATED,

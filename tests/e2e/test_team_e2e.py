@@ -46,6 +46,10 @@ def team(tmp_path: Path, pg_cluster: Cluster) -> Iterator[tuple[Simulator, Cli, 
         yield sim, Cli(tmp_path, simulator_env(sim, SOLDSCOPE_DATABASE_URL=url)), url
 
 
+# What `data` counts of each dataset: its declared table (Brand Analytics: the view of its weeks).
+TABLES = {d.name: d.reads.name if d.reads else "ba_search_terms" for d in registry.DATASETS}
+
+
 def pg(url: str, sql: str) -> list[tuple[Any, ...]]:
     with psycopg.connect(url) as conn:
         return [tuple(r) for r in conn.execute(sql.encode()).fetchall()]
@@ -84,7 +88,7 @@ def test_team_init_then_a_sync_lands_in_postgresql(team: tuple[Simulator, Cli, s
     counts = {
         table: pg(url, f"SELECT COUNT(*), COUNT(*) FILTER (WHERE store_id = {store_id} AND"  # noqa: S608
                   f" store = 'acme-us') FROM {table}")[0]
-        for table in ("inventory_summaries", "financial_transactions", "ba_search_terms")
+        for table in TABLES.values()
     }  # fmt: skip
     assert all(total > 0 and total == own for total, own in counts.values()), counts
     assert pg(url, "SELECT COUNT(*) FROM sync_runs WHERE outcome = 'ok'") == [
@@ -100,14 +104,9 @@ def test_team_init_then_a_sync_lands_in_postgresql(team: tuple[Simulator, Cli, s
 
     data = cli.run("data", "acme-us", "--json")
     assert data.returncode == 0, data.stderr
-    shown = [(r["dataset"], r["rows"], r["stale"]) for r in json.loads(data.stdout)]
-    assert [name for name, _, _ in shown] == list(registry.NAMES)
-    assert shown[:3] == [
-        ("inventory", counts["inventory_summaries"][0], False),
-        ("finances", counts["financial_transactions"][0], False),
-        ("brand-analytics", counts["ba_search_terms"][0], False),
+    assert [(r["dataset"], r["rows"], r["stale"]) for r in json.loads(data.stdout)] == [
+        (name, counts[TABLES[name]][0], False) for name in registry.NAMES
     ]
-    assert not any(stale for _, _, stale in shown)
     log = cli.run("log", "acme-us", "--json")
     assert log.returncode == 0, log.stderr
     assert [e["kind"] for e in json.loads(log.stdout)] == ["connected"]

@@ -168,6 +168,24 @@ def _flat_report_without_role(report_type: str) -> Callable[[Ctx], httpx.Respons
     return call
 
 
+SETTLEMENTS = "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2"
+
+
+def _settlements(ctx: Ctx, **params: str) -> httpx.Response:
+    return ctx.get(REPORTS, reportTypes=SETTLEMENTS, processingStatuses="DONE", **params)
+
+
+def _settlements_without_role(ctx: Ctx) -> httpx.Response:
+    ctx.sim.update_seller(EU_SELLER, {"roles": ["sellers", "inventory"]})
+    token = access_token(ctx.sim, ctx.client, EU_SELLER)
+    return ctx.client.get(REPORTS, params={"reportTypes": SETTLEMENTS}, headers=auth(token))
+
+
+def _settlement_document(ctx: Ctx) -> httpx.Response:
+    [first, *_] = _settlements(ctx).json()["reports"]
+    return ctx.get(DOCS + first["reportDocumentId"])
+
+
 CASES: list[tuple[str, str, Callable[[Ctx], httpx.Response]]] = [
     *((("createReport", f"{t} ok", _flat_report(t))) for t in FLAT_REPORTS),
     *(
@@ -262,6 +280,23 @@ CASES: list[tuple[str, str, Callable[[Ctx], httpx.Response]]] = [
         "bad status",
         lambda c: c.get(REPORTS, reportTypes="X", processingStatuses="LATE"),
     ),
+    ("getReports", "settlements", _settlements),
+    (
+        "getReports",
+        "settlements, next page",
+        lambda c: c.get(REPORTS, nextToken=_settlements(c, pageSize="2").json()["nextToken"]),
+    ),
+    ("getReports", "settlements without the finance role", _settlements_without_role),
+    (
+        "createReport",
+        "settlements cannot be requested",
+        lambda c: c.client.post(
+            REPORTS,
+            json={"reportType": SETTLEMENTS, "marketplaceIds": [US]},
+            headers=auth(c.token),
+        ),
+    ),
+    ("getReportDocument", "settlement", _settlement_document),
     ("getReport", "ok", lambda c: c.get(f"{REPORTS}/{c.report()}")),
     ("getReport", "done", lambda c: c.get(f"{REPORTS}/{c.done_report()['reportId']}")),
     ("getReport", "malformed id", lambda c: c.get(f"{REPORTS}/not-a-number")),

@@ -342,7 +342,7 @@ def test_watch_syncs_what_is_due_then_stops_cleanly_on_sigterm(
     assert watcher.returncode == 0, err
     assert out == ""  # no further round
     runs = query(tmp_path, "SELECT dataset, COUNT(*) FROM sync_runs GROUP BY dataset ORDER BY 1")
-    assert runs == [(name, 2) for name in sorted(registry.NAMES)]
+    assert runs == sorted((name, 2) for name in registry.NAMES)
 
 
 def test_watch_refuses_since(tmp_path: Path, sim: Simulator) -> None:

@@ -24,6 +24,7 @@ from soldscope_cli.notify.alerts import (
     SyncOutcome,
     app_alerts,
     invitation_alert,
+    listing_alerts,
     role_alerts,
     rotation_alerts,
     rotation_failed_alert,
@@ -124,6 +125,24 @@ def every_alert() -> list[Alert]:
             ],
             {},
         ),
+        *listing_alerts(
+            [
+                StaleDataset(
+                    "acme-de",
+                    "eu",
+                    "settlements",
+                    "Settlements",
+                    False,
+                    True,
+                    timedelta(hours=1),
+                    timedelta(days=21),
+                    listed_at=NOW - timedelta(days=61),
+                    listing_alert=timedelta(days=60),
+                )
+            ],
+            {},
+            NOW,
+        ),
         *role_alerts([DatasetAccess("acme-us", "na", "finances", "Finances", False)], {}),
         *app_alerts("invalid_client", {}, checked=True),
         *rotation_alerts(NOW + timedelta(days=10), NOW, {}),
@@ -141,9 +160,9 @@ def test_one_message_groups_an_alert_of_every_kind() -> None:
     alerts = every_alert()
     title, body = compose(alerts)
     assert title == (
-        "soldscope: 12 changes (1 app rejected, 1 in error, 1 expired, 1 expiring soon, "
-        "1 invitation used, 1 not authorized, 1 recovered, 1 rotation due, 1 rotation failed, "
-        "1 client secret rotated, 1 stale, 1 sync failed)"
+        "soldscope: 13 changes (1 app rejected, 1 in error, 1 expired, 1 expiring soon, "
+        "1 invitation used, 1 about to lose data, 1 not authorized, 1 recovered, 1 rotation due, "
+        "1 rotation failed, 1 client secret rotated, 1 stale, 1 sync failed)"
     )
     assert body.split("\n\n")[-1] == (
         "acme-us (na): connected through its invitation link\n"

@@ -559,6 +559,33 @@ class SpapiClient:
             )
         return report_id
 
+    def get_reports(
+        self,
+        report_types: Sequence[str] | None = None,
+        *,
+        processing_statuses: Sequence[str] = (),
+        created_since: datetime | None = None,
+        page_size: int = 100,
+        next_token: str | None = None,
+    ) -> dict[str, Any]:
+        """One page of the reports Amazon lists (getReports): the whole response document.
+
+        A next page is asked for with its nextToken alone, as Amazon requires.
+        """
+        params: dict[str, str] = {}
+        if next_token is not None:
+            params["nextToken"] = next_token
+        else:
+            params["reportTypes"] = ",".join(report_types or ())
+            if processing_statuses:
+                params["processingStatuses"] = ",".join(processing_statuses)
+            if created_since is not None:
+                params["createdSince"] = iso8601(created_since)
+            params["pageSize"] = str(page_size)
+        op = "getReports"
+        response = self.request("GET", "/reports/2021-06-30/reports", operation=op, params=params)
+        return self._json_object(response, op)
+
     def get_report(self, report_id: str) -> dict[str, Any]:
         """A report's status record (processingStatus, reportDocumentId, ...)."""
         op = "getReport"

@@ -17,6 +17,7 @@ from soldscope_cli.datasets import (
     orders,
     reimbursements,
     returns,
+    settlements,
 )
 from soldscope_cli.datasets.spec import Dataset, Option
 from soldscope_cli.errors import UsageError
@@ -25,6 +26,7 @@ DATASETS: tuple[Dataset, ...] = (
     inventory.DATASET,
     finances.DATASET,
     brand_analytics.DATASET,
+    settlements.DATASET,
     orders.DATASET,
     returns.DATASET,
     reimbursements.DATASET,

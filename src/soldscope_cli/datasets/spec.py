@@ -13,6 +13,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 
+# The sync_state mark of a dataset with a `listing_alert`: when its last listing succeeded.
+LISTED_AT = "listed_at"
+
+
 @dataclass(frozen=True)
 class Limit:
     """A per-dataset span of config.toml (`[stale]`, `[watch]`): a whole number of hours or days."""
@@ -77,6 +81,12 @@ class Dataset:
     # The Amazon role a 403 from its API means the app lacks (named in the fix), e.g.
     # "Amazon Fulfillment"; None for the datasets whose role is told apart by the Sellers API.
     role: str | None = None
+    # Stale also when its newest data point is older than the [stale] limit, however recent the
+    # last sync (data Amazon publishes on a schedule, where a sync can succeed finding nothing).
+    stale_by_newest: bool = False
+    # For data Amazon lists only for a while: how old the last successful listing (its LISTED_AT
+    # mark) may get before an alert warns that data is about to be lost.
+    listing_alert: Limit | None = None
 
     @property
     def key(self) -> str:

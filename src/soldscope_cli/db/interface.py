@@ -32,6 +32,7 @@ from soldscope_cli.db.tables.invitations import InvitationsTable
 from soldscope_cli.db.tables.keyed import KeyedTable
 from soldscope_cli.db.tables.search_terms import SearchTermsTable
 from soldscope_cli.db.tables.secret_rows import SecretRowsTable
+from soldscope_cli.db.tables.settlements import SettlementsTable
 
 # The tables, written once for both engines: each class is its own interface.
 InventoryStore = InventoryTable  # inventory_summaries and its per-marketplace cursors
@@ -55,6 +56,9 @@ class DatasetDatabase(Protocol):
 
     @property
     def search_terms(self) -> SearchTermsStore: ...
+
+    @property
+    def settlements(self) -> SettlementsTable: ...
 
     def dataset_table(self, dataset: str) -> KeyedTable:
         """The table a dataset stored by key declares: its page writes, marks, figures, export."""

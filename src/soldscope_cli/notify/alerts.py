@@ -18,6 +18,7 @@ from soldscope_cli.status import INVALID_GRANT, MARKETPLACE_MISMATCH, MISSING_TO
 
 STATUS, SYNC, APP, ROTATION, INVITATION = "status", "sync", "app", "app-secret", "invitation"
 STALE = "stale:"  # + the dataset: each of a store's datasets is its own channel
+LISTING = "listing:"  # + the dataset: a listed dataset's listing age
 ROLE = "role:"  # + the dataset: whether the app may read it, per store and dataset
 # The client secret's rotation is announced this long before Amazon expires it.
 ROTATION_NOTICE = timedelta(days=30)
@@ -259,6 +260,12 @@ class StaleDataset:
     stale_after: timedelta
     fix: str | None = None  # when `sync NAME` cannot help (sync skips the store now)
     invite: str | None = None
+    # A dataset Amazon lists only for a while: its last successful listing, and how old that
+    # may get (None for the others).
+    listed_at: datetime | None = None
+    listing_alert: timedelta | None = None
+    # A dataset stale by its newest data point (settlements): how old that point is.
+    newest_age: timedelta | None = None
 
 
 def span_text(span: timedelta) -> str:
@@ -284,7 +291,12 @@ def stale_alerts(datasets: Iterable[StaleDataset], last: Last) -> list[Alert]:
                     kinds.STALE,
                     item.store,
                     f"{where}: {item.label} data is stale",
-                    f"last synced {span_text(item.age)} ago; the limit is {span_text(item.stale_after)}",
+                    (
+                        f"the newest is {span_text(item.newest_age)} old"
+                        if item.newest_age is not None and item.newest_age > item.stale_after
+                        else f"last synced {span_text(item.age)} ago"
+                    )
+                    + f"; the limit is {span_text(item.stale_after)}",
                     item.fix or kinds.STALE.command(store=item.store, dataset=item.dataset),
                     channel,
                     _state(channel, "stale"),
@@ -301,6 +313,45 @@ def stale_alerts(datasets: Iterable[StaleDataset], last: Last) -> list[Alert]:
                     None,
                     channel,
                     _state(channel, "fresh"),
+                )
+            )
+    return alerts
+
+
+def listing_alerts(datasets: Iterable[StaleDataset], last: Last, now: datetime) -> list[Alert]:
+    """Datasets Amazon lists only for a while (settlements: 90 days) whose last successful
+    listing is older than their limit: announced once, and again when listed again."""
+    alerts: list[Alert] = []
+    for item in datasets:
+        if item.listing_alert is None or item.listed_at is None:
+            continue
+        channel = LISTING + item.dataset
+        was_old = _was(last, item.store, channel, "listing_old")
+        where = f"{item.store} ({item.region})"
+        age = now - item.listed_at
+        if age > item.listing_alert and not was_old:
+            alerts.append(
+                Alert(
+                    kinds.LISTING_OLD,
+                    item.store,
+                    f"{where}: {item.label} are about to fall out of Amazon's 90-day window",
+                    f"last listed {span_text(age)} ago; Amazon lists them for 90 days only",
+                    item.fix or kinds.LISTING_OLD.command(store=item.store, dataset=item.dataset),
+                    channel,
+                    _state(channel, "listing_old"),
+                    invite=item.invite,
+                )
+            )
+        elif age <= item.listing_alert and was_old:
+            alerts.append(
+                Alert(
+                    kinds.RECOVERED,
+                    item.store,
+                    f"{where}: {item.label} listed again",
+                    f"listed {span_text(age)} ago",
+                    None,
+                    channel,
+                    _state(channel, "listed"),
                 )
             )
     return alerts

@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from soldscope_cli.datasets.registry import BY_NAME
 from soldscope_cli.db.interface import NotifiedLog, StateReads
 from soldscope_cli.fleet.app_credentials import secret_due
 from soldscope_cli.fleet.config import Config
@@ -27,6 +28,7 @@ from soldscope_cli.notify.alerts import (
     fix_command,
     invitation_alert,
     invite_command,
+    listing_alerts,
     role_alerts,
     rotation_alerts,
     skipped_by_sync,
@@ -106,9 +108,17 @@ def datasets_of(
                 item.stale_after,
                 fix=fix_command(row) if skipped else None,
                 invite=invite_command(row) if skipped else None,
+                listed_at=item.listed_at,
+                listing_alert=_listing_limit(item.dataset),
+                newest_age=item.newest_age,
             )
         )
     return out
+
+
+def _listing_limit(dataset: str) -> timedelta | None:
+    limit = BY_NAME[dataset].listing_alert
+    return None if limit is None else limit.span
 
 
 def alerts_for(
@@ -129,7 +139,9 @@ def alerts_for(
         alerts += sync_alerts(observed.outcomes, last)
         alerts += role_alerts(observed.access, last)
         if observed.stale:
-            alerts += stale_alerts(datasets_of(config, db, observed.rows, now), last)
+            datasets = datasets_of(config, db, observed.rows, now)
+            alerts += stale_alerts(datasets, last)
+            alerts += listing_alerts(datasets, last, now)
     if observed.invitation is not None:
         alerts.append(observed.invitation)
     return alerts

@@ -45,6 +45,9 @@ def demo_scenario() -> Scenario:
                 marketplaces=["UK", "DE", "FR", "IT", "ES"],
                 store_name="Crab & Co",
                 inventory_items=200,
+                # A newer settlement account: with five marketplaces' Brand Analytics weeks, its
+                # first sync stays within getReportDocument's burst of 15.
+                settlement_days=30,
             ),
             SellerSettings(
                 selling_partner_id="A4DEMOEU0DUNE4",

@@ -18,6 +18,14 @@ from soldscope_cli.simulator.clock import iso, parse_iso, to_datetime
 from soldscope_cli.simulator.markets import info
 from soldscope_cli.simulator.scenario import ReportSettings, SellerSettings
 from soldscope_cli.simulator.search_terms import document_pieces, gzip_stream
+from soldscope_cli.simulator.settlements import (
+    SETTLEMENT_V2,
+    document_lines,
+    due,
+    iso_time,
+    paced,
+    real_sleep,
+)
 from soldscope_cli.simulator.web import Request, Response, json_response, spapi_error
 
 if TYPE_CHECKING:
@@ -26,6 +34,8 @@ if TYPE_CHECKING:
 SEARCH_TERMS = "GET_BRAND_ANALYTICS_SEARCH_TERMS_REPORT"
 DOCUMENT_URL_SECONDS = 300  # FACTS §7: the document URL expires after 5 minutes
 DOCUMENTS_PATH = "/_documents/"
+# Reports are kept, and listed, for 90 days (FACTS.md §8).
+RETENTION_S = 90 * 86400
 REPORT_STATUSES = ("CANCELLED", "DONE", "FATAL", "IN_PROGRESS", "IN_QUEUE")
 
 # createReport refuses report types it does not know (as Amazon does); this is the subset an agency
@@ -238,6 +248,9 @@ def create_report(
             except ValueError:
                 return _invalid(f"{name} must be an ISO 8601 date-time.")
         times[name] = value
+    if report_type == SETTLEMENT_V2:
+        # Amazon generates settlement reports; they cannot be requested.
+        return _invalid(f"Report type {report_type} cannot be requested.")
     if report_type == SEARCH_TERMS and "brand_analytics" not in seller.roles:
         return spapi_error(403, "Unauthorized", "Access to requested resource is denied.", "")
     if (
@@ -375,7 +388,12 @@ def get_reports(
             "until": until,
         }
         offset = 0
+    if SETTLEMENT_V2 in filters["types"] and "finances" not in seller.roles:
+        # Settlement reports need the Finance and Accounting role.
+        return spapi_error(403, "Unauthorized", "Access to requested resource is denied.", "")
     with engine.lock:
+        if SETTLEMENT_V2 in filters["types"]:
+            _schedule_settlements(engine, seller, now)
         matching: list[dict[str, Any]] = []
         for record in sorted(engine.reports.values(), key=lambda r: -r.created):
             if (
@@ -384,6 +402,8 @@ def get_reports(
             ):
                 continue
             if not filters["since"] <= record.created <= filters["until"]:
+                continue
+            if record.created < now - RETENTION_S:
                 continue
             if filters["marketplaces"] and not set(filters["marketplaces"]) & set(
                 record.marketplace_ids
@@ -400,6 +420,44 @@ def get_reports(
             {"seller": seller.selling_partner_id, "filters": filters, "offset": offset + page_size}
         )
     return json_response(200, body)
+
+
+def _schedule_settlements(engine: Engine, seller: SellerSettings, now: float) -> None:
+    """Add the settlement reports Amazon has generated for the seller by now (lock held)."""
+    made = {
+        (r.marketplace_ids[0], float(r.document.get("end", 0.0)))
+        for r in engine.reports.values()
+        if r.seller_id == seller.selling_partner_id and r.report_type == SETTLEMENT_V2
+    }
+    outcome = engine.scenario.reports.outcomes.get(SETTLEMENT_V2, "DONE")
+    error = engine.scenario.reports.error_details.get(SETTLEMENT_V2)
+    for settlement in due(seller, made, now):
+        document = settlement.document
+        if outcome != "DONE":
+            document = (
+                {"kind": "error", "details": error, "end": settlement.end}
+                if error
+                else {"end": settlement.end}
+            )
+        record = ReportRecord(
+            report_id=engine.next_report_id(),
+            seller_id=seller.selling_partner_id,
+            report_type=SETTLEMENT_V2,
+            marketplace_ids=[settlement.marketplace_id],
+            options={},
+            data_start=iso_time(settlement.start),
+            data_end=iso_time(settlement.end),
+            created=settlement.created,
+            outcome=outcome,
+            document=document,
+            polls=1,
+        )
+        # Amazon lists a settlement report once it is final: it needs no polls.
+        record.observe(settlement.created, _FINAL_AT_ONCE, poll=False)
+        engine.reports[record.report_id] = record
+
+
+_FINAL_AT_ONCE = ReportSettings(polls_in_progress=0)
 
 
 def get_report_document(
@@ -502,6 +560,14 @@ def download(engine: Engine, request: Request) -> Response:
             record.created,
         )
         return Response(200, gzip_stream(lines), headers)
+    if record.document.get("kind") == "settlement":
+        lines = (
+            line + "\n"
+            for line in document_lines(seller, record.marketplace_ids[0], record.document)
+        )
+        delay = engine.scenario.reports.document_chunk_delay_ms / 1000.0
+        chunks = gzip_stream(lines, chunk_bytes=16 * 1024 if delay else 256 * 1024)
+        return Response(200, paced(chunks, delay, real_sleep), headers)
     return Response(200, gzip.compress(_table(seller, record).encode(), 1, mtime=0), headers)
 
 

@@ -77,6 +77,8 @@ class SellerSettings:
     orders_rows: int = 60  # lines per orders document
     returns_rows: int = 20  # lines per FBA returns document
     reimbursements_rows: int = 10  # lines per FBA reimbursements document
+    settlement_lines: int = 60  # lines of each scheduled settlement report
+    settlement_days: int = 100  # how far back the seller has settlements (a newer seller: fewer)
     refresh_tokens: list[str] = field(default_factory=list)
 
     def flat_report_rows(self, report_type: str) -> int:
@@ -127,6 +129,8 @@ class ReportSettings:
     outcomes: dict[str, str] = field(default_factory=dict)
     # Report type → Amazon's reason: a FATAL report of that type carries a document saying it.
     error_details: dict[str, str] = field(default_factory=dict)
+    # A pause before each chunk of a settlement document: a slow download to interrupt.
+    document_chunk_delay_ms: float = 0.0
 
 
 @dataclass
@@ -350,6 +354,8 @@ def parse_seller(
         orders_rows=r.non_negative("orders_rows", int, b.orders_rows),
         returns_rows=r.non_negative("returns_rows", int, b.returns_rows),
         reimbursements_rows=r.non_negative("reimbursements_rows", int, b.reimbursements_rows),
+        settlement_lines=r.non_negative("settlement_lines", int, b.settlement_lines),
+        settlement_days=r.non_negative("settlement_days", int, b.settlement_days),
         refresh_tokens=r.strings("refresh_tokens", b.refresh_tokens),
     )
     r.done()
@@ -421,6 +427,9 @@ def parse_reports(data: Any, base: ReportSettings | None = None) -> ReportSettin
         seconds_in_progress=r.non_negative("seconds_in_progress", float, b.seconds_in_progress),
         outcomes=dict(outcomes),
         error_details=dict(error_details),
+        document_chunk_delay_ms=r.non_negative(
+            "document_chunk_delay_ms", float, b.document_chunk_delay_ms
+        ),
     )
     r.done()
     return value

@@ -58,6 +58,16 @@ class SyncClient(Protocol):
         report_options: Mapping[str, str] | None = None,
     ) -> str: ...
 
+    def get_reports(
+        self,
+        report_types: Sequence[str] | None = None,
+        *,
+        processing_statuses: Sequence[str] = (),
+        created_since: datetime | None = None,
+        page_size: int = 100,
+        next_token: str | None = None,
+    ) -> dict[str, Any]: ...
+
     def get_report(self, report_id: str) -> dict[str, Any]: ...
 
     def get_report_document(self, document_id: str) -> dict[str, Any]: ...

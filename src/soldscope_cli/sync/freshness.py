@@ -15,12 +15,14 @@ from datetime import datetime, timedelta
 
 from soldscope_cli.amazon.marketplaces import BY_ID
 from soldscope_cli.datasets.registry import BY_NAME, NAMES
+from soldscope_cli.datasets.spec import LISTED_AT, Limit
 from soldscope_cli.db.interface import StateReads
 from soldscope_cli.db.model import DataFigures, from_db_time
 from soldscope_cli.fleet.config import Config, select_stores
 
 NOT_AUTHORIZED = "not_authorized"
 FAILED = "failed"
+LISTING_OLD = "listing_old"
 # Amazon builds a search terms report in minutes to hours: one requested a day ago and still not
 # done is worth a look (sync asks for it afresh after three days).
 INFLIGHT_STUCK = timedelta(days=1)
@@ -46,6 +48,10 @@ class DatasetHealth:
     age: timedelta | None  # since the last successful sync (None: never)
     stale_after: timedelta
     problems: list[DataProblem] = field(default_factory=list)
+    # Datasets stale by their newest data point too (settlements): how old that point is.
+    newest_age: timedelta | None = None
+    # Datasets Amazon lists only for a while: when the last listing succeeded.
+    listed_at: datetime | None = None
 
     @property
     def label(self) -> str:
@@ -58,7 +64,10 @@ class DatasetHealth:
 
     @property
     def stale(self) -> bool:
-        """Never synced successfully, or longer ago than the configured limit."""
+        """Never synced successfully, or longer ago than the configured limit (or, for a
+        dataset stale by its newest data point, that point is older than the limit)."""
+        if self.newest_age is not None and self.newest_age > self.stale_after:
+            return True
         return self.age is None or self.age > self.stale_after
 
 
@@ -88,6 +97,19 @@ def health(
 ) -> DatasetHealth:
     """One dataset's figures judged at `now`."""
     last = figures.last_ok_sync
+    declared = BY_NAME[figures.dataset]
+    newest_at = _time(figures.newest) if declared.stale_by_newest else None
+    listed_at = _time(figures.marks.get(LISTED_AT))
+    found = problems(figures, now)
+    if listing_overdue(declared.listing_alert, listed_at, now):
+        assert listed_at is not None and declared.listing_alert is not None
+        found.append(
+            DataProblem(
+                LISTING_OLD,
+                f"last listed {(now - listed_at).days} days ago: Amazon lists "
+                f"{declared.label.lower()} for 90 days only, so the oldest are about to be lost",
+            )
+        )
     return DatasetHealth(
         store=store,
         dataset=figures.dataset,
@@ -96,8 +118,15 @@ def health(
         last_sync_at=last,
         age=None if last is None else max(now - last, timedelta(0)),
         stale_after=stale_after,
-        problems=problems(figures, now),
+        problems=found,
+        newest_age=None if newest_at is None else max(now - newest_at, timedelta(0)),
+        listed_at=listed_at,
     )
+
+
+def listing_overdue(limit: Limit | None, listed_at: datetime | None, now: datetime) -> bool:
+    """Whether a listed dataset's last successful listing is older than its alert limit."""
+    return limit is not None and listed_at is not None and now - listed_at > limit.span
 
 
 def problems(figures: DataFigures, now: datetime) -> list[DataProblem]:

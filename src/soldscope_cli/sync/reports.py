@@ -317,7 +317,7 @@ def _advance(
         document_id = body.get("reportDocumentId")
         if not isinstance(document_id, str) or not document_id:
             raise DatasetFailed(f"report {report.report_id} is DONE without a document")
-        _load(job, dataset, report, document_id, outcome)
+        load_document(job, dataset, report, document_id, outcome)
         return True
     if status == "CANCELLED":
         # Amazon cancels a report that has no data: the period is loaded, with no rows.
@@ -420,14 +420,16 @@ def amazon_reason(data: bytes, *, complete: bool = True) -> str | None:
     return printable(details, limit=REASON_CHARS) or None
 
 
-def _load(
+def load_document(
     job: DatasetJob,
     dataset: ReportDataset,
     report: Requested,
     document_id: str,
     outcome: DatasetOutcome,
 ) -> None:
-    """Stream the document into the dataset; its rows become visible with the final batch."""
+    """Stream a DONE report's document into the dataset; its rows become visible with the final
+    batch. The lifecycle calls it for the reports it requested; a dataset whose reports Amazon
+    generates (settlements) calls it for each one it lists."""
     where = f"{dataset.label} {report.period.label}"
     load = dataset.load(job, report)
     # The presigned URL lives 5 minutes: ask for it only when ready to download.

@@ -671,7 +671,7 @@ class _StoreWorker:
         if self._sellers_ok:
             result.outcome = NOT_AUTHORIZED
             result.error_code = exc.code
-            role = getattr(registry.BY_NAME.get(result.dataset), "role", None)
+            role = registry.BY_NAME[result.dataset].role
             result.error = (
                 f"the app is not authorized for {result.dataset} data of this store "
                 f"({exc.operation}: HTTP 403 {exc.message}); add the "

@@ -15,6 +15,7 @@ from functools import cached_property
 from typing import Any
 
 from soldscope_cli.datasets import registry
+from soldscope_cli.datasets.spec import LISTED_AT
 from soldscope_cli.db.model import (
     BRAND_ANALYTICS,
     CHECK_OUTCOMES,
@@ -41,6 +42,7 @@ from soldscope_cli.db.tables.keyed import KeyedTable
 from soldscope_cli.db.tables.rate_buckets import read_buckets, write_buckets
 from soldscope_cli.db.tables.search_terms import SearchTermsTable
 from soldscope_cli.db.tables.secret_rows import SecretRowsTable
+from soldscope_cli.db.tables.settlements import SettlementsTable
 from soldscope_cli.db.tables.sync_state import (
     delete_state,
     get_state,
@@ -133,6 +135,11 @@ class StateDatabase:
     def search_terms(self) -> SearchTermsTable:
         """The Brand Analytics search terms tables."""
         return SearchTermsTable(self)
+
+    @cached_property
+    def settlements(self) -> SettlementsTable:
+        """settlement_lines, loaded settlement by settlement."""
+        return SettlementsTable(self)
 
     @cached_property
     def invitations(self) -> InvitationsTable:
@@ -586,9 +593,9 @@ class StateDatabase:
                     (store_id, dataset),
                 )
                 # The report lifecycle's marks (sync/reports.py): a FATAL answer, a report in
-                # flight. Datasets that request no reports have none.
+                # flight; and when a listed dataset was last listed. Others have none.
                 marks: dict[str, str] = {}
-                for prefix in ("fatal:", "inflight:"):
+                for prefix in ("fatal:", "inflight:", LISTED_AT):
                     marks.update(states_with_prefix(tx, store_id, dataset, prefix))
                 outcome = last or (None, None, None)
                 found.append(

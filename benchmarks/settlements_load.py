@@ -1,0 +1,231 @@
+"""Benchmark: `soldscope sync --dataset settlements` of one store whose new settlement has
+1,000,000 lines, into SQLite and into PostgreSQL (team mode).
+
+The simulator serves the V2 flat file (gzip-streamed, German amounts such as "1.234,56"). A first
+sync loads the store's earlier settlements (one line each); then the simulated clock moves 14 days
+and the measured sync loads the new, big one. It reports the soldscope process's peak RSS, the
+rows/s of the whole dataset run and of the load (download, gunzip, parse, insert, as the sync log
+reports it).
+
+    python benchmarks/settlements_load.py                     # 1,000,000 lines, both engines
+    python benchmarks/settlements_load.py --lines 200000 --engines sqlite
+    python benchmarks/settlements_load.py --database-url postgresql://me@localhost/postgres
+                                          # that server instead of a throwaway cluster (its role
+                                          # must create databases)
+
+Targets: peak RSS ≤ 150 MB whatever the document size; ≥ 100,000 rows/s on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from soldscope_cli.fleet.secrets import CLIENT_SECRET_KEY, token_key
+from soldscope_cli.simulator import Simulator, parse_scenario
+
+CLIENT_ID = "amzn1.application-oa2-client.benchmark000000001"
+SECRET = "amzn1.oa2-cs.v1.benchmark-secret"
+SELLER = "A1SETTLEBENCH01"
+SOLDSCOPE = Path(sys.executable).parent / "soldscope"
+CHECKOUT = Path(__file__).resolve().parents[1]
+LOAD_LINE = re.compile(r"loaded (\d+) settlement line rows in ([\d.]+) s \((\d+) rows/s")
+
+
+def scenario() -> dict[str, Any]:
+    return {
+        "app": {"client_id": CLIENT_ID, "client_secret": SECRET},
+        "rate_limits": {"enabled": False},
+        "sellers": [
+            {
+                "selling_partner_id": SELLER,
+                "region": "eu",
+                "marketplaces": ["DE"],
+                "settlement_lines": 1,
+            }
+        ],
+    }
+
+
+def prepare(home: Path, sim: Simulator) -> dict[str, str]:
+    """Config and file secrets for one store; returns the environment of the command."""
+    (home / "config").mkdir(parents=True)
+    (home / "data").mkdir(parents=True)
+    (home / "config" / "config.toml").write_text(
+        textwrap.dedent(
+            f"""
+            [app]
+            application_id = "amzn1.sp.solution.benchmark"
+            client_id = "{CLIENT_ID}"
+
+            [stores.bench-de]
+            region = "eu"
+            marketplaces = ["DE"]
+            selling_partner_id = "{SELLER}"
+            authorized_at = 2026-11-01T00:00:00Z
+            """
+        )
+    )
+    secrets = home / "data" / "secrets.json"
+    secrets.write_text(
+        json.dumps({CLIENT_SECRET_KEY: SECRET, token_key("bench-de"): sim.authorize(SELLER)})
+    )
+    secrets.chmod(0o600)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOLDSCOPE_")}
+    return {
+        **env,
+        "SOLDSCOPE_CONFIG_DIR": str(home / "config"),
+        "SOLDSCOPE_DATA_DIR": str(home / "data"),
+        "SOLDSCOPE_SECRETS": "file",
+        **sim.env(),
+    }
+
+
+def run_measured(args: list[str], env: dict[str, str]) -> tuple[str, int, float, float]:
+    """(stdout, peak RSS in KiB, wall seconds, CPU seconds) of a child process, RSS and CPU from
+    its own rusage."""
+    started = time.perf_counter()
+    process = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out: list[bytes] = []
+    err: list[bytes] = []
+    # Drain the pipes on threads: the child must never block on a full pipe while we wait4 it.
+    readers = [
+        threading.Thread(target=lambda: out.append(process.stdout.read())),  # type: ignore[union-attr]
+        threading.Thread(target=lambda: err.append(process.stderr.read())),  # type: ignore[union-attr]
+    ]
+    for reader in readers:
+        reader.start()
+    _, status, usage = os.wait4(process.pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    process.returncode = code  # reaped by wait4: Popen must not wait for it again
+    for reader in readers:
+        reader.join()
+    process.stdout.close()  # type: ignore[union-attr]
+    process.stderr.close()  # type: ignore[union-attr]
+    if code != 0:
+        raise SystemExit(
+            f"{args[0]} exited {code}: {b''.join(err).decode(errors='replace')[-2000:]}"
+        )
+    cpu = usage.ru_utime + usage.ru_stime
+    return b"".join(out).decode(), int(usage.ru_maxrss), time.perf_counter() - started, cpu
+
+
+@contextmanager
+def postgres(database_url: str | None) -> Iterator[str]:
+    """An admin URL: the given server's, else a throwaway cluster's (tests/pg.py), stopped after."""
+    if database_url is not None:
+        yield database_url
+        return
+    sys.path.insert(0, str(CHECKOUT))
+    from tests.pg import start_cluster
+
+    cluster = start_cluster()
+    try:
+        yield cluster.url("postgres")
+    finally:
+        cluster.stop()
+
+
+@contextmanager
+def fresh_database(admin_url: str) -> Iterator[str]:
+    """A new empty database on the server of `admin_url`, dropped after."""
+    import psycopg
+
+    name = f"soldscope_settle_{os.getpid()}_{time.monotonic_ns()}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}".encode())
+    try:
+        yield urlunsplit(urlsplit(admin_url)._replace(path="/" + name))
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)".encode())
+
+
+def bench(lines: int, engine: str, admin_url: str | None) -> dict[str, Any]:
+    with ExitStack() as stack:
+        sim = stack.enter_context(Simulator(parse_scenario(scenario())))
+        home = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        env = prepare(home, sim)
+        command = [str(SOLDSCOPE), "sync", "--dataset", "settlements", "--json"]
+        if engine == "postgresql":
+            assert admin_url is not None
+            env["SOLDSCOPE_DATABASE_URL"] = stack.enter_context(fresh_database(admin_url))
+            subprocess.run(
+                [str(SOLDSCOPE), "team", "import", "--from-secrets", "file"],
+                env=env,
+                check=True,
+                capture_output=True,
+            )
+        # The earlier settlements, one line each: the measured run loads only the new one.
+        run_measured(command, env)
+        sim.update_seller(SELLER, {"settlement_lines": lines})
+        sim.advance_clock(14 * 86400)
+        out, rss_kib, wall, cpu = run_measured(command, env)
+        [store] = json.loads(out)["stores"]
+        [dataset] = store["datasets"]
+        log = (home / "data" / "soldscope.log").read_text()
+        loads = LOAD_LINE.findall(log)
+        if not loads:
+            raise SystemExit(f"no load in the sync's log: {out}\n{log[-3000:]}")
+        rows, seconds, rate = loads[-1]
+        return {
+            "engine": engine,
+            "lines": lines,
+            "rows": int(rows),
+            "rows_added": dataset["rows_added"],
+            "peak_rss_mb": rss_kib / 1024,
+            # The whole dataset run: listing, document URL, download, parse, insert.
+            "dataset_rows_s": int(rows) / dataset["duration_s"],
+            # Download + gunzip + parse + insert, as the sync log reports it.
+            "load_rows_s": float(rate),
+            "load_s": float(seconds),
+            "wall_s": wall,
+            # soldscope's own CPU: on a shared machine, rows per CPU second say what it costs.
+            "rows_per_cpu_s": int(rows) / cpu,
+            "load_average": os.getloadavg()[0],
+        }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=1_000_000, help="lines of the big settlement")
+    parser.add_argument("--engines", default="sqlite,postgresql", help="comma-separated")
+    parser.add_argument(
+        "--database-url", help="a PostgreSQL server whose role may create databases"
+    )
+    options = parser.parse_args(argv)
+    engines = options.engines.split(",")
+    results: list[dict[str, Any]] = []
+    if "sqlite" in engines:
+        results.append(bench(options.lines, "sqlite", None))
+    if "postgresql" in engines:
+        with postgres(options.database_url) as admin_url:
+            results.append(bench(options.lines, "postgresql", admin_url))
+    print(
+        f"{'engine':>10} {'rows':>11} {'peak RSS':>9} {'load rows/s':>12} {'dataset rows/s':>15}"
+        f" {'rows/CPU s':>11}"
+    )
+    for r in results:
+        print(
+            f"{r['engine']:>10} {r['rows']:>11,} {r['peak_rss_mb']:>6.0f} MB"
+            f" {r['load_rows_s']:>12,.0f} {r['dataset_rows_s']:>15,.0f}"
+            f" {r['rows_per_cpu_s']:>11,.0f}"
+        )
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
