@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tests.conftest import NOW
 
+from soldscope_cli.datasets import registry
 from soldscope_cli.fleet.config import ConfigFile, StoreRecord
 
 
@@ -56,11 +57,7 @@ def test_option_values_complete_instead_of_file_names(tmp_path: Path) -> None:
         "expiring_soon",
         "active",
     ]
-    assert complete(tmp_path, "soldscope sync --dataset ") == [
-        "inventory",
-        "finances",
-        "brand-analytics",
-    ]
+    assert complete(tmp_path, "soldscope sync --dataset ") == list(registry.NAMES)
     assert complete(tmp_path, "soldscope sync -d b") == ["brand-analytics"]
     assert complete(tmp_path, "soldscope list --region e") == ["eu"]
     assert complete(tmp_path, "soldscope connect acme-us --region ") == ["na", "eu", "fe"]

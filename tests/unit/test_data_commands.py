@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from soldscope_cli.datasets import registry
 from soldscope_cli.db.database import CheckRecord, Database
 from soldscope_cli.db.model import DataFigures
 from soldscope_cli.errors import ConfigError, UsageError
@@ -193,9 +194,7 @@ def test_problems_and_pinned_json() -> None:
 def test_run_data_of_a_store_never_synced(db: Database) -> None:
     rows = run_data(config_with("acme-us"), db, [], NOW)
     assert [(r.dataset, r.rows, r.stale) for r in rows] == [
-        ("inventory", 0, True),
-        ("finances", 0, True),
-        ("brand-analytics", 0, True),
+        (name, 0, True) for name in registry.NAMES
     ]
     with pytest.raises(UsageError):
         run_data(config_with("acme-us"), db, ["acme-uz"], NOW)

@@ -13,6 +13,7 @@ import psycopg
 import pytest
 from tests.pg import Cluster
 
+from soldscope_cli.datasets import registry
 from soldscope_cli.db.database import MIGRATIONS, CheckRecord, Database
 from soldscope_cli.db.model import FinanceRow, InventoryRow
 from soldscope_cli.db.postgres import importer
@@ -211,7 +212,12 @@ def test_import_copies_every_table_with_new_ids_and_exact_values(
         "data": 2 * 12,
         "secrets": 3,
     }
-    assert shape["stores"][0]["data"] == {"inventory": 5, "finances": 3, "brand-analytics": 4}
+    assert shape["stores"][0]["data"] == {
+        **dict.fromkeys(registry.NAMES, 0),
+        "inventory": 5,
+        "finances": 3,
+        "brand-analytics": 4,
+    }
     assert shape["client_secret"] == CLIENT_COPIED
     assert shape["app_events"] == 1
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from soldscope_cli.datasets import brand_analytics, finances, inventory
+from soldscope_cli.datasets import brand_analytics, finances, inventory, sales_traffic
 from soldscope_cli.datasets.spec import Dataset, Option
 from soldscope_cli.errors import UsageError
 
@@ -18,6 +18,7 @@ DATASETS: tuple[Dataset, ...] = (
     inventory.DATASET,
     finances.DATASET,
     brand_analytics.DATASET,
+    sales_traffic.DATASET,
 )
 
 NAMES: tuple[str, ...] = tuple(d.name for d in DATASETS)

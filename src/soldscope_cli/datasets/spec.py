@@ -74,6 +74,9 @@ class Dataset:
     # The migration that creates its tables from the declaration (both engines), by name; None
     # for the datasets of the first releases, created by released migrations.
     migration: str | None = None
+    # The Seller Central role a 403 of its API means the app lacks ("Brand Analytics"), for the
+    # fix a `not_authorized` result names; None: the role is not known for sure.
+    role: str | None = None
 
     @property
     def key(self) -> str:

@@ -26,6 +26,11 @@ USAGE_PLANS: dict[str, UsagePlan] = {
     "getReport": UsagePlan(2.0, 15),
     "cancelReport": UsagePlan(0.0222, 10),
     "getReportDocument": UsagePlan(0.0167, 15),
+    # Data Kiosk (FACTS.md §8); createQuery's own quota is the application's (datakiosk.AppQuota).
+    "getQueries": UsagePlan(0.0222, 10),
+    "getQuery": UsagePlan(2.0, 15),
+    "cancelQuery": UsagePlan(0.0222, 10),
+    "getDocument": UsagePlan(0.0167, 15),
 }
 
 

@@ -669,11 +669,13 @@ class _StoreWorker:
                 )
                 return False
         if self._sellers_ok:
+            role = registry.BY_NAME[result.dataset].role
             result.outcome = NOT_AUTHORIZED
             result.error_code = exc.code
             result.error = (
                 f"the app is not authorized for {result.dataset} data of this store "
-                f"({exc.operation}: HTTP 403 {exc.message}); add the role to the app and have "
+                f"({exc.operation}: HTTP 403 {exc.message}); add the "
+                f"{f'{role} role' if role else 'role'} to the app and have "
                 "the seller authorize it again"
             )
             result.request_id = exc.request_id

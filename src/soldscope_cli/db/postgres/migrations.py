@@ -14,6 +14,7 @@ from soldscope_cli.datasets import registry
 from soldscope_cli.datasets.spec import Dataset
 from soldscope_cli.db.postgres.dialect import DIALECT
 from soldscope_cli.db.sql import ddl
+from soldscope_cli.db.tables.rate_buckets import FLEET_TABLE as FLEET_BUCKETS
 from soldscope_cli.db.tables.rate_buckets import TABLE as RATE_BUCKETS
 
 
@@ -259,6 +260,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0410_rate_buckets", ddl(RATE_BUCKETS, DIALECT)),
     # The seller's storeName per marketplace, as Amazon answered at connect (JSON text).
     Migration("0420_store_names", "ALTER TABLE stores ADD COLUMN store_names text"),
+    # Quotas Amazon keeps per application (Data Kiosk's createQuery), shared by the fleet.
+    Migration("0430_fleet_buckets", ddl(FLEET_BUCKETS, DIALECT)),
     # Datasets added since: their tables as declared (soldscope_cli.datasets).
     *(_declared(d) for d in registry.DATASETS if d.migration),
 )

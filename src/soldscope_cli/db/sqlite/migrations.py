@@ -16,6 +16,7 @@ from soldscope_cli.datasets import registry
 from soldscope_cli.datasets.spec import Dataset
 from soldscope_cli.db.sql import ddl
 from soldscope_cli.db.sqlite.dialect import DIALECT
+from soldscope_cli.db.tables.rate_buckets import FLEET_TABLE as FLEET_BUCKETS
 from soldscope_cli.db.tables.rate_buckets import TABLE as RATE_BUCKETS
 
 
@@ -524,6 +525,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0310_invitations", _m0310_invitations),
     Migration("0320_secrets", _m0320_secrets),
     Migration("0410_rate_buckets", lambda conn: execute_script(conn, ddl(RATE_BUCKETS, DIALECT))),
+    Migration("0430_fleet_buckets", lambda conn: execute_script(conn, ddl(FLEET_BUCKETS, DIALECT))),
     # Datasets added since: their tables as declared (soldscope_cli.datasets).
     *(_declared(d) for d in registry.DATASETS if d.migration),
 )
