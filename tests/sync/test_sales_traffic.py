@@ -17,9 +17,13 @@ from soldscope_cli.amazon.ratelimit import RateLimiter
 from soldscope_cli.amazon.retry import RetryPolicy
 from soldscope_cli.amazon.spapi import SpapiClient, SpapiForbidden
 from soldscope_cli.db.database import Database
+from soldscope_cli.fleet.config import Config
+from soldscope_cli.fleet.secrets import MemorySecretStore, token_key
 from soldscope_cli.simulator import ManualClock, Simulator, parse_scenario
 from soldscope_cli.sync import sales_traffic as st
 from soldscope_cli.sync.base import DatasetFailed, DatasetJob
+from soldscope_cli.sync.freshness import run_data
+from soldscope_cli.sync.runner import SyncEnvironment, SyncOptions, run_sync
 
 from ..simulator.support import lwa_form, scenario_data
 from .conftest import make_store, rows
@@ -286,3 +290,31 @@ def test_rows_of_records_tell_asin_from_date() -> None:
     )
     assert st.asin_row(record) is None  # no childAsin
     assert st.date_row({"marketplaceId": "X"}) is None
+
+
+def test_a_store_without_the_role_is_not_authorized_for_this_dataset_only(setup: Setup) -> None:
+    store = make_store("acme-norole", ["US"])
+    env = SyncEnvironment(
+        db=setup.db,
+        secrets=MemorySecretStore({token_key(store.name): "Atzr|token"}),
+        client_for=lambda record, token: setup.client(NO_ROLE),
+        clock=setup.now,
+        sleep=setup.clock.sleep,
+        monotonic=setup.clock,
+    )
+    report = run_sync([store], SyncOptions(datasets=("inventory", st.NAME)), env)
+    result = report.stores[0]
+    outcomes = {d.dataset: d for d in result.datasets}
+    assert result.outcome == "ok" and report.ok
+    assert outcomes["inventory"].outcome == "ok" and outcomes["inventory"].rows_added > 0
+    denied = outcomes[st.NAME]
+    assert denied.outcome == "not_authorized"
+    assert "add the Brand Analytics role to the app" in (denied.error or "")
+    # The store stays Active: no check recorded a problem.
+    assert setup.db.checks(store.name) == []
+    config = Config()
+    config.stores[store.name] = store
+    shown = {r.dataset: r for r in run_data(config, setup.db, [], setup.now())}
+    assert [p.code for p in shown[st.NAME].problems] == ["not_authorized"]
+    assert "Brand Analytics" in shown[st.NAME].problems[0].message
+    assert shown["inventory"].problems == []
