@@ -15,6 +15,7 @@ import pytest
 from tests.e2e.conftest import Cli, connect_sellers, simulator_env
 from tests.prerequisites import require_soldscope
 
+from soldscope_cli.datasets import registry
 from soldscope_cli.simulator import Simulator, parse_scenario
 
 pytestmark = pytest.mark.e2e
@@ -91,14 +92,14 @@ def test_data_shows_staleness_and_fail_stale_exits_1(world: tuple[Simulator, Cli
     before = cli.run("data", "--fail-stale", "--json")
     assert before.returncode == 1, before.stderr
     assert {(r["store"], r["dataset"], r["stale"]) for r in json.loads(before.stdout)} == {
-        (store, dataset, True)
-        for store in SELLERS
-        for dataset in ("inventory", "finances", "brand-analytics")
+        (store, dataset, True) for store in SELLERS for dataset in registry.NAMES
     }
     synced = cli.run("sync", "acme-us", timeout=120)
     assert synced.returncode == 0, synced.stderr
     rows = json.loads(cli.run("data", "acme-us", "--json").stdout)
-    assert [(r["dataset"], r["stale"], r["rows"]) for r in rows] == [
+    assert [r["dataset"] for r in rows] == list(registry.NAMES)
+    assert all(not r["stale"] for r in rows)
+    assert [(r["dataset"], r["stale"], r["rows"]) for r in rows][:3] == [
         ("inventory", False, query(cli, "SELECT COUNT(*) FROM inventory_summaries")[0][0]),
         ("finances", False, query(cli, "SELECT COUNT(*) FROM financial_transactions")[0][0]),
         ("brand-analytics", False, query(cli, "SELECT COUNT(*) FROM ba_search_terms")[0][0]),
