@@ -168,6 +168,18 @@ def test_next_day_repulls_the_last_three_days(setup: Setup) -> None:
     assert before["by_operation"]["createQuery"] == 1
 
 
+def test_a_store_whose_yesterday_is_loaded_asks_nothing_until_a_day_closes(
+    setup: Setup,
+) -> None:
+    st.sync(setup.job())
+    setup.clock.advance(6 * 3600)  # 18:00, the same day
+    again = st.sync(setup.job())
+    assert creates(setup) == 1 and again.rows_added == again.rows_updated == again.left == 0
+    setup.clock.advance(7 * 3600)  # 01:00 the next day: one more day has closed
+    st.sync(setup.job())
+    assert creates(setup) == 2
+
+
 def test_since_backfills_behind_the_oldest_day_newest_first(setup: Setup) -> None:
     st.sync(setup.job())
     since = datetime(2026, 7, 1, tzinfo=UTC)

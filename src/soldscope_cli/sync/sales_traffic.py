@@ -6,9 +6,9 @@ granularity, and salesAndTrafficByAsin at CHILD level once per day (an alias eac
 aggregates by ASIN over the dates it is given, so a day is asked for as its own range). Records
 are told apart by their fields (an ASIN record has parentAsin), not by the alias.
 
-Each run asks again for the last 3 days loaded (Amazon restates business data for up to 72 hours,
-FACTS.md §8) and the days since; `--since` moves the oldest day loaded back, at most two years.
-createQuery calls share one budget for the whole fleet (sync/quota.py FleetBudget); what the
+Once a day has closed, the next run asks for it and again for the last 3 days loaded (Amazon
+restates business data for up to 72 hours, FACTS.md §8); a store whose yesterday is loaded asks
+nothing. `--since` moves the oldest day loaded back, at most two years. createQuery calls share one budget for the whole fleet (sync/quota.py FleetBudget); what the
 budget does not allow now is left for the next runs, with a note.
 """
 
@@ -131,10 +131,15 @@ def plan(
     if through is None or first is None:
         start = since if since is not None else newest - timedelta(days=FIRST_RUN_DAYS - 1)
         return [(s, False) for s in spans(max(start, oldest), newest, markets, backward=False)]
-    recent = max(oldest, min(through - timedelta(days=REPULL_DAYS - 1), newest))
-    if loaded is not None and loaded.start <= recent <= loaded.end:
-        recent = loaded.end + timedelta(days=1)  # fresh from Amazon minutes ago
-    out = [(s, False) for s in spans(recent, newest, markets, backward=False)]
+    out: list[tuple[Span, bool]] = []
+    # Yesterday loaded: nothing new until a day closes, and tomorrow's query asks again for the
+    # days Amazon may still restate. Asking again today would spend the fleet's budget on stores
+    # already synced while stores further down the list wait.
+    if through < newest:
+        recent = max(oldest, through - timedelta(days=REPULL_DAYS - 1))
+        if loaded is not None and loaded.start <= recent <= loaded.end:
+            recent = loaded.end + timedelta(days=1)  # fresh from Amazon minutes ago
+        out += [(s, False) for s in spans(recent, newest, markets, backward=False)]
     if since is not None and since < first:
         back = spans(since, first - timedelta(days=1), markets, backward=True)
         out += [(s, True) for s in back]
