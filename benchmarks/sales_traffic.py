@@ -30,7 +30,7 @@ from typing import Any
 
 from soldscope_cli.fleet.secrets import CLIENT_SECRET_KEY, token_key
 from soldscope_cli.simulator import Simulator, parse_scenario
-from soldscope_cli.sync.sales_traffic import BUDGET_BURST
+from soldscope_cli.sync.sales_traffic import AMAZON_BURST
 
 CLIENT_ID = "amzn1.application-oa2-client.benchmark000000002"
 SECRET = "amzn1.oa2-cs.v1.benchmark-secret-st"
@@ -47,7 +47,7 @@ def scenario(stores: int, per_hour: float) -> dict[str, Any]:
         "app": {"client_id": CLIENT_ID, "client_secret": SECRET},
         "rate_limits": {"enabled": False},
         "reports": {"polls_in_queue": 0, "polls_in_progress": 0},
-        "data_kiosk": {"queries_per_hour": per_hour, "burst": BUDGET_BURST},
+        "data_kiosk": {"queries_per_hour": per_hour, "burst": AMAZON_BURST},
         "sellers": [
             {
                 "selling_partner_id": seller_id(i),
@@ -147,7 +147,7 @@ def measure(stores: int, scale: float, concurrency: int) -> dict[str, Any]:
         raise SystemExit(
             f"check failed: {creates} createQuery calls for {stores}, {throttled} 429s"
         )
-    lower = max(0, stores - BUDGET_BURST) / rate
+    lower = max(0, stores - AMAZON_BURST) / rate
     return {
         "stores": stores,
         "scale": scale,
@@ -156,7 +156,7 @@ def measure(stores: int, scale: float, concurrency: int) -> dict[str, Any]:
         "wall_s": round(wall, 2),
         "lower_bound_s": round(lower, 2),
         "ratio": round(wall / lower, 3) if lower else None,
-        "lower_bound_at_amazons_rate_min": round(max(0, stores - BUDGET_BURST), 1),
+        "lower_bound_at_amazons_rate_min": max(0, stores - AMAZON_BURST),
         "create_query_calls": creates,
         "throttled": throttled,
     }

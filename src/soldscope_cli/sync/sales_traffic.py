@@ -24,6 +24,7 @@ from soldscope_cli.amazon.spapi import SpapiNotFound
 from soldscope_cli.datasets.sales_traffic import BY_ASIN, MAX_DAYS, NAME
 from soldscope_cli.sync import datakiosk
 from soldscope_cli.sync.base import (
+    DatasetFailed,
     DatasetJob,
     DatasetOutcome,
     as_decimal,
@@ -41,9 +42,13 @@ REPULL_DAYS = 3
 CHUNK_DAYS = 31
 MAX_QUERY_CHARS = 8000
 BATCH_ROWS = 2000
-# Amazon's Data Kiosk createQuery plan: a burst of 15, then one a minute (FACTS.md §8).
+# Amazon's Data Kiosk createQuery plan: a burst of 15, then one a minute (FACTS.md §8). The
+# budget keeps one token of the burst back: a token is taken before the call leaves (an access
+# token may be fetched first), and calls that reach Amazon closer together than they took their
+# tokens would otherwise meet a 429 at the edge of the rate.
+AMAZON_BURST = 15
 BUDGET_OPERATION = "dataKiosk:createQuery"
-BUDGET_BURST = 15
+BUDGET_BURST = AMAZON_BURST - 1
 
 THROUGH = "through"  # the newest day loaded
 FROM = "from"  # the oldest day loaded
@@ -213,7 +218,13 @@ def _finish(
     """Wait for a query, load its pages and move the marks; False when the run should stop
     asking (still processing, or no budget for its next page)."""
     while True:
-        done = datakiosk.poll(job, query_id, span.label)
+        try:
+            done = datakiosk.poll(job, query_id, span.label)
+        except DatasetFailed:
+            # FATAL or CANCELLED is final: the next run asks for these days afresh instead of
+            # reading the same answer again for the 30 days Amazon keeps it.
+            _clear_inflight(job)
+            raise
         if done is None:
             outcome.leave(1, f"{span.label}: still processing at Amazon; the next sync loads it")
             return False
