@@ -173,7 +173,7 @@ def sync(job: DatasetJob) -> DatasetOutcome:
             left = len(todo) - index
             outcome.leave(
                 left,
-                f"the fleet's Data Kiosk budget is spent (the next query in {wait / 60:.0f} min): "
+                f"the fleet's Data Kiosk budget is spent (the next query in {_duration(wait)}): "
                 f"{left} sales & traffic span(s) from {span.start} left for the next syncs",
             )
             return outcome
@@ -316,6 +316,10 @@ def asin_row(record: Mapping[str, Any]) -> tuple[Any, ...] | None:
         *_figures(record),
         raw_json(record),
     )
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
 def _real(value: Any) -> float | None:
