@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from soldscope_cli.datasets import registry
 from soldscope_cli.fleet.secrets import CLIENT_SECRET_KEY, token_key
 from soldscope_cli.simulator import Simulator, parse_scenario
 from tests.e2e.conftest import SOLDSCOPE, Cli
@@ -329,10 +330,9 @@ def test_watch_syncs_what_is_due_then_stops_cleanly_on_sigterm(
     round_one = json.loads(line)
     assert round_one["outcome"] == "ok"
     assert [s["name"] for s in round_one["stores"]] == ["acme-us", "other-us"]
-    assert {d["dataset"] for s in round_one["stores"] for d in s["datasets"]} == {
-        "finances",
-        "brand-analytics",
-    }  # inventory was synced a moment ago: not due for 6 hours
+    assert {d["dataset"] for s in round_one["stores"] for d in s["datasets"]} == set(
+        registry.NAMES
+    ) - {"inventory"}  # inventory was synced a moment ago: not due for 6 hours
     time.sleep(1)
     assert watcher.poll() is None  # nothing more is due: it naps
     started = time.monotonic()
@@ -342,7 +342,7 @@ def test_watch_syncs_what_is_due_then_stops_cleanly_on_sigterm(
     assert watcher.returncode == 0, err
     assert out == ""  # no further round
     runs = query(tmp_path, "SELECT dataset, COUNT(*) FROM sync_runs GROUP BY dataset ORDER BY 1")
-    assert runs == [("brand-analytics", 2), ("finances", 2), ("inventory", 2)]
+    assert runs == [(name, 2) for name in sorted(registry.NAMES)]
 
 
 def test_watch_refuses_since(tmp_path: Path, sim: Simulator) -> None:
