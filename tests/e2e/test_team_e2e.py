@@ -16,6 +16,7 @@ from tests.e2e.conftest import Cli, simulator_env
 from tests.pg import Cluster
 from tests.prerequisites import require_soldscope
 
+from soldscope_cli.datasets import registry
 from soldscope_cli.db.postgres.migrations import MIGRATIONS
 from soldscope_cli.simulator import Simulator, parse_scenario
 
@@ -83,10 +84,12 @@ def test_team_init_then_a_sync_lands_in_postgresql(team: tuple[Simulator, Cli, s
     counts = {
         table: pg(url, f"SELECT COUNT(*), COUNT(*) FILTER (WHERE store_id = {store_id} AND"  # noqa: S608
                   f" store = 'acme-us') FROM {table}")[0]
-        for table in ("inventory_summaries", "financial_transactions", "ba_search_terms")
+        for table in (*(d.reads.name for d in registry.DATASETS if d.reads), "ba_search_terms")
     }  # fmt: skip
     assert all(total > 0 and total == own for total, own in counts.values()), counts
-    assert pg(url, "SELECT COUNT(*) FROM sync_runs WHERE outcome = 'ok'") == [(3,)]
+    assert pg(url, "SELECT COUNT(*) FROM sync_runs WHERE outcome = 'ok'") == [
+        (len(registry.NAMES),)
+    ]
     assert not (cli.home / "data" / "soldscope.db").exists()
 
     listed = cli.run("list", "--json")
@@ -97,10 +100,9 @@ def test_team_init_then_a_sync_lands_in_postgresql(team: tuple[Simulator, Cli, s
 
     data = cli.run("data", "acme-us", "--json")
     assert data.returncode == 0, data.stderr
+    read = {d.name: d.reads.name if d.reads else "ba_search_terms" for d in registry.DATASETS}
     assert [(r["dataset"], r["rows"], r["stale"]) for r in json.loads(data.stdout)] == [
-        ("inventory", counts["inventory_summaries"][0], False),
-        ("finances", counts["financial_transactions"][0], False),
-        ("brand-analytics", counts["ba_search_terms"][0], False),
+        (name, counts[read[name]][0], False) for name in registry.NAMES
     ]
     log = cli.run("log", "acme-us", "--json")
     assert log.returncode == 0, log.stderr

@@ -22,6 +22,7 @@ from tests.e2e.conftest import SOLDSCOPE, Cli, connect_sellers, simulator_env
 from tests.pg import Cluster
 from tests.prerequisites import require_soldscope
 
+from soldscope_cli.datasets import registry
 from soldscope_cli.fleet.sealed import new_key_text
 from soldscope_cli.simulator import Simulator, parse_scenario
 
@@ -198,7 +199,7 @@ def test_two_workers_sync_each_store_exactly_once(team: Team) -> None:
     assert synced[0] and synced[1]  # both did a share
     runs = pg(team.url, "SELECT store, dataset, COUNT(*) FROM sync_runs GROUP BY 1, 2")
     assert {(store, dataset) for store, dataset, _ in runs} == {
-        (s, d) for s in SELLERS for d in ("inventory", "finances", "brand-analytics")
+        (s, d) for s in SELLERS for d in registry.NAMES
     }
     assert {count for _, _, count in runs} == {1}
 
