@@ -10,6 +10,8 @@ import pytest
 from tests.terminal import SOLDSCOPE, run_on_pty
 from tests.unit.test_list_terminal import seed
 
+from soldscope_cli.datasets import registry
+
 pytestmark = pytest.mark.usefixtures("soldscope_command")
 
 NOTE = "Gale Outdoor, onboarding call with Priya on Tuesday about the EU marketplaces"
@@ -66,10 +68,12 @@ def test_data_fits_and_colours_stale_yellow(tmp_path: Path, columns: int) -> Non
     whole(run.lines, columns)
     shown = headers(run.lines)
     rows = boxed(run.lines)
-    assert len(rows) == 18 and {r[shown.index("State")] for r in rows} == {
-        "stale (> 36 h)",
-        "stale (> 48 h)",
-        "stale (> 10 d)",
+    assert len(rows) == 6 * len(registry.NAMES)  # six stores, every dataset
+    assert {r[shown.index("State")] for r in rows} == {
+        f"stale (> {d.stale.amount} {d.stale.unit[0]})" for d in registry.DATASETS
+    }
+    assert {"stale (> 36 h)", "stale (> 48 h)", "stale (> 10 d)"} <= {
+        r[shown.index("State")] for r in rows
     }
     assert "\x1b[33mstale (> 36 h)" in run.raw
     if columns == 120:
@@ -77,7 +81,8 @@ def test_data_fits_and_colours_stale_yellow(tmp_path: Path, columns: int) -> Non
     else:
         hidden = [h for h in ("Newest data", "Last sync") if h not in shown]
         assert hidden and f"Hidden to fit 80 columns: {', '.join(hidden)};" in run.text
-    assert run.lines[-1].startswith("18 datasets of 6 stores") or "18 datasets" in run.text
+    summary = f"{6 * len(registry.NAMES)} datasets of 6 stores"
+    assert run.lines[-1].startswith(summary) or summary in run.text
 
 
 @pytest.mark.parametrize("columns", [80, 120])
