@@ -12,6 +12,8 @@ from icalendar import Calendar
 from prometheus_client.parser import text_string_to_metric_families
 from tests.e2e.conftest import Cli
 
+from soldscope_cli.datasets import registry
+
 pytestmark = pytest.mark.e2e
 
 STORE = (
@@ -66,7 +68,7 @@ def test_metrics_match_list_json(cli: Cli) -> None:
         assert current == [store["status"]]
     assert {s["status"] for s in listed} == {"active", "expiring_soon", "expired"}
     rows = by_labels(result.stdout, "soldscope_dataset_rows")
-    assert len(rows) == 3 * 3  # every store, every dataset
+    assert len(rows) == 3 * len(registry.NAMES)  # every store, every dataset
 
 
 def test_textfile_is_written_atomically_and_readable(cli: Cli) -> None:
