@@ -40,12 +40,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from soldscope_cli.datasets import registry
 from soldscope_cli.fleet.sealed import new_key_text
 from soldscope_cli.simulator import Simulator, parse_scenario
 
 SOLDSCOPE = Path(sys.executable).parent / "soldscope"
 CHECKOUT = Path(__file__).resolve().parents[1]
-DATASETS = ("inventory", "finances", "brand-analytics")
+DATASETS = registry.NAMES  # a sync without --dataset runs them all
 # Per store eight requests: an LWA refresh, 2 inventory pages (60 items), 1 finances page (the
 # first run's 30 days hold ~40 transactions) and one week of Brand Analytics (create, get,
 # document, download of 200 rows): 0.8 s of waiting at 100 ms for ~50 KB of data, so a store's

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from tests.e2e.conftest import Cli
 
+from soldscope_cli.datasets import registry
+
 pytestmark = pytest.mark.e2e
 
 
@@ -35,6 +37,9 @@ def test_demo_shows_every_status_and_a_sync_without_touching_the_user(cli: Cli) 
     assert "invalid_grant" in out
     assert re.search(r"7 stores: 5 ok, 2 skipped; [\d,]+ rows added", out)
     assert "brand-analytics not authorized" in out
+    # The demo syncs and shows every dataset.
+    summary = out.split("acme-na: ok", 1)[1].split("\n", 1)[0]
+    assert all(re.search(rf"{name} \+[\d,]+", summary) for name in registry.NAMES), summary
     # A seventh store connected through an invitation link that serve answered.
     assert "serve: gale-us: connected through its invitation" in result.stderr
     # The client secret rotated through the Application Management API and a local SQS queue.

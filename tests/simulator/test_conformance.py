@@ -34,7 +34,11 @@ MODEL_FILES = (
     "finances_2024-06-19.json",
     "reports_2021-06-30.json",
     "application_2023-11-30.json",
+    "dataKiosk_2023-11-15.json",
 )
+# The Data Kiosk model's request examples query a `sampleQuery` that no dataset's schema has; the
+# simulator validates queries against the real schema, so they are checked by the cases below.
+EXAMPLE_FILES = tuple(name for name in MODEL_FILES if not name.startswith("dataKiosk"))
 SEARCH_TERMS = "GET_BRAND_ANALYTICS_SEARCH_TERMS_REPORT"
 
 
@@ -186,6 +190,43 @@ def _settlement_document(ctx: Ctx) -> httpx.Response:
     return ctx.get(DOCS + first["reportDocumentId"])
 
 
+DK = "/dataKiosk/2023-11-15"
+DK_QUERY = (
+    "query { analytics_salesAndTraffic_2024_04_24 { salesAndTrafficByDate(aggregateBy: DAY,"
+    ' startDate: "2026-02-01", endDate: "2026-02-07", marketplaceIds: ["ATVPDKIKX0DER"])'
+    " { startDate marketplaceId sales { orderedProductSales { amount currencyCode } } } } }"
+)
+
+
+def _create_query(ctx: Ctx, query: str = DK_QUERY) -> httpx.Response:
+    return ctx.client.post(f"{DK}/queries", json={"query": query}, headers=auth(ctx.token))
+
+
+def _query_id(ctx: Ctx) -> str:
+    response = _create_query(ctx)
+    assert response.status_code == 202, response.text
+    return str(response.json()["queryId"])
+
+
+def _done_query(ctx: Ctx) -> dict[str, Any]:
+    query_id = _query_id(ctx)
+    for _ in range(5):
+        query = ctx.get(f"{DK}/queries/{query_id}").json()
+        if query["processingStatus"] == "DONE":
+            return dict(query)
+    raise AssertionError("query did not finish")
+
+
+def _query_without_role(ctx: Ctx) -> httpx.Response:
+    token = access_token(ctx.sim, ctx.client, EU_SELLER)
+    return ctx.client.post(f"{DK}/queries", json={"query": DK_QUERY}, headers=auth(token))
+
+
+def _queries_throttled(ctx: Ctx) -> httpx.Response:
+    responses = [_create_query(ctx) for _ in range(16)]
+    return responses[-1]
+
+
 CASES: list[tuple[str, str, Callable[[Ctx], httpx.Response]]] = [
     *((("createReport", f"{t} ok", _flat_report(t))) for t in FLAT_REPORTS),
     *(
@@ -200,6 +241,41 @@ CASES: list[tuple[str, str, Callable[[Ctx], httpx.Response]]] = [
         )
         for t in FLAT_REPORTS
     ),
+    ("createQuery", "ok", _create_query),
+    (
+        "createQuery",
+        "unknown field",
+        lambda c: _create_query(c, DK_QUERY.replace("startDate marketplaceId", "startDate nope")),
+    ),
+    ("createQuery", "no brand analytics role", _query_without_role),
+    ("createQuery", "quota of the application", _queries_throttled),
+    ("getQueries", "ok", lambda c: (_query_id(c), c.get(f"{DK}/queries"))[1]),
+    ("getQueries", "bad status", lambda c: c.get(f"{DK}/queries", processingStatuses="LATE")),
+    ("getQuery", "ok", lambda c: c.get(f"{DK}/queries/{_query_id(c)}")),
+    ("getQuery", "done", lambda c: c.get(f"{DK}/queries/{_done_query(c)['queryId']}")),
+    ("getQuery", "malformed id", lambda c: c.get(f"{DK}/queries/not-a-number")),
+    ("getQuery", "unknown id", lambda c: c.get(f"{DK}/queries/99")),
+    (
+        "cancelQuery",
+        "ok",
+        lambda c: (
+            c.sim.set_reports(polls_in_queue=5),
+            c.client.delete(f"{DK}/queries/{_query_id(c)}", headers=auth(c.token)),
+        )[1],
+    ),
+    (
+        "cancelQuery",
+        "ended",
+        lambda c: c.client.delete(
+            f"{DK}/queries/{_done_query(c)['queryId']}", headers=auth(c.token)
+        ),
+    ),
+    (
+        "getDocument",
+        "ok",
+        lambda c: c.get(f"{DK}/documents/{_done_query(c)['dataDocumentId']}"),
+    ),
+    ("getDocument", "unknown id", lambda c: c.get(f"{DK}/documents/99-data")),
     (
         "getMarketplaceParticipations",
         "ok",
@@ -371,7 +447,7 @@ def test_search_terms_document_matches_its_schema(ctx: Ctx) -> None:
 
 
 def sandbox_examples() -> Iterator[tuple[str, int, dict[str, Any]]]:
-    for name in MODEL_FILES:
+    for name in EXAMPLE_FILES:
         for item in model(name)["paths"].values():
             for op in item.values():
                 if not isinstance(op, dict) or op.get("operationId") not in SERVED:

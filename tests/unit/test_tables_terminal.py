@@ -10,7 +10,7 @@ import pytest
 from tests.terminal import SOLDSCOPE, run_on_pty
 from tests.unit.test_list_terminal import seed
 
-from soldscope_cli.datasets.registry import DATASETS
+from soldscope_cli.datasets import registry
 
 pytestmark = pytest.mark.usefixtures("soldscope_command")
 
@@ -68,9 +68,12 @@ def test_data_fits_and_colours_stale_yellow(tmp_path: Path, columns: int) -> Non
     whole(run.lines, columns)
     shown = headers(run.lines)
     rows = boxed(run.lines)
-    limits = {f"{d.stale.amount} {'h' if d.stale.unit == 'hours' else 'd'}" for d in DATASETS}
-    assert len(rows) == 6 * len(DATASETS) and {r[shown.index("State")] for r in rows} == {
-        f"stale (> {limit})" for limit in limits
+    assert len(rows) == 6 * len(registry.NAMES)  # six stores, every dataset
+    assert {r[shown.index("State")] for r in rows} == {
+        f"stale (> {d.stale.amount} {d.stale.unit[0]})" for d in registry.DATASETS
+    }
+    assert {"stale (> 36 h)", "stale (> 48 h)", "stale (> 10 d)"} <= {
+        r[shown.index("State")] for r in rows
     }
     assert "\x1b[33mstale (> 36 h)" in run.raw
     if columns == 120:
@@ -78,8 +81,8 @@ def test_data_fits_and_colours_stale_yellow(tmp_path: Path, columns: int) -> Non
     else:
         hidden = [h for h in ("Newest data", "Last sync") if h not in shown]
         assert hidden and f"Hidden to fit 80 columns: {', '.join(hidden)};" in run.text
-    datasets = f"{6 * len(DATASETS)} datasets"
-    assert run.lines[-1].startswith(f"{datasets} of 6 stores") or datasets in run.text
+    summary = f"{6 * len(registry.NAMES)} datasets of 6 stores"
+    assert run.lines[-1].startswith(summary) or summary in run.text
 
 
 @pytest.mark.parametrize("columns", [80, 120])

@@ -14,6 +14,8 @@ import pytest
 from tests.pg import Cluster
 
 from soldscope_cli.datasets import registry
+from soldscope_cli.datasets.sales_traffic import BY_ASIN
+from soldscope_cli.datasets.sales_traffic import NAME as SALES_TRAFFIC
 from soldscope_cli.db.database import MIGRATIONS, CheckRecord, Database
 from soldscope_cli.db.model import FinanceRow, InventoryRow
 from soldscope_cli.db.postgres import importer
@@ -212,8 +214,12 @@ def test_import_copies_every_table_with_new_ids_and_exact_values(
         "data": 2 * 12,
         "secrets": 3,
     }
-    held = {"inventory": 5, "finances": 3, "brand-analytics": 4}
-    assert shape["stores"][0]["data"] == {name: held.get(name, 0) for name in registry.NAMES}
+    assert shape["stores"][0]["data"] == {
+        **dict.fromkeys(registry.NAMES, 0),
+        "inventory": 5,
+        "finances": 3,
+        "brand-analytics": 4,
+    }
     assert shape["client_secret"] == CLIENT_COPIED
     assert shape["app_events"] == 1
 
@@ -372,3 +378,38 @@ def test_a_seller_the_team_has_under_another_name_refuses_everything(
     )
     assert "soldscope delete beta-us" in (caught.value.hint or "")
     assert table_counts(team) == before and dest.values == {}
+
+
+# --- sales-traffic: two declared tables ---------------------------------------------------------
+
+
+def figures(amount: str) -> tuple[object, ...]:
+    return (amount, "USD", 3, 2, 90, 40, 97.5, 12.5)
+
+
+def test_import_copies_both_tables_of_sales_traffic(home: Database, team: TeamDatabase) -> None:
+    for name in STORES:
+        store_id = home.store_id(name)
+        by_date = home.dataset_table(SALES_TRAFFIC)
+        by_asin = home.dataset_table(SALES_TRAFFIC, BY_ASIN.name)
+        by_date.write_rows(
+            store_id,
+            [("ATVPDKIKX0DER", f"2026-11-0{d}", *figures("1234.56"), "{}") for d in (1, 2)],
+            at=NOW,
+            marks={"through": "2026-11-02", "from": "2026-11-01"},
+        )
+        by_asin.write_rows(
+            store_id,
+            [
+                ("ATVPDKIKX0DER", "2026-11-01", f"B0CHILD{n}", "B0PARENT", *figures("-0.10"), "{}")
+                for n in range(3)
+            ],
+            at=NOW,
+        )
+    report = run(home, team, secrets_with_tokens(*STORES), MemorySecretStore())
+    assert pg(team, "SELECT COUNT(*) FROM sales_traffic_by_date") == [(2 * len(STORES),)]
+    assert pg(team, "SELECT COUNT(*) FROM sales_traffic_by_asin") == [(3 * len(STORES),)]
+    amounts = pg(team, "SELECT DISTINCT ordered_product_sales::text FROM sales_traffic_by_date")
+    assert amounts == [("1234.56",)]
+    shape = import_json(report)
+    assert all(s["data"][SALES_TRAFFIC] == 2 for s in shape["stores"])

@@ -32,6 +32,11 @@ USAGE_PLANS: Mapping[str, UsagePlan] = MappingProxyType(
         "getInventorySummaries": UsagePlan(2.0, 2),
         "listTransactions": UsagePlan(0.5, 10),
         "listFinancialEvents": UsagePlan(0.5, 30),
+        # Data Kiosk 2023-11-15 (FACTS.md §8); createQuery is also kept per application, fleet-wide
+        # (sync/quota.py FleetBudget).
+        "createQuery": UsagePlan(0.0167, 15),
+        "getQuery": UsagePlan(2.0, 15),
+        "getDocument": UsagePlan(0.0167, 15),
     }
 )
 

@@ -36,6 +36,7 @@ RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 _BAD_REQUEST_STATUSES = frozenset({400, 413, 415})
 _MAX_TEXT = 500
 DOWNLOAD_OPERATION = "downloadReportDocument"
+DATA_KIOSK = "/dataKiosk/2023-11-15"
 
 _S3_CODE = re.compile(r"<Code>([^<]{1,100})</Code>")
 _S3_MESSAGE = re.compile(r"<Message>([^<]{1,300})</Message>")
@@ -596,6 +597,40 @@ class SpapiClient:
         """A report document's presigned url (valid 5 minutes) and compressionAlgorithm."""
         op = "getReportDocument"
         path = f"/reports/2021-06-30/documents/{quote(document_id, safe='')}"
+        return self._json_object(self.request("GET", path, operation=op), op)
+
+    # --- Data Kiosk 2023-11-15 (models/dataKiosk_2023-11-15.json) -----------------------------------
+
+    def create_query(self, query: str, *, pagination_token: str | None = None) -> str:
+        """Submit a GraphQL query to Data Kiosk and return its queryId."""
+        body: dict[str, Any] = {"query": query}
+        if pagination_token is not None:
+            body["paginationToken"] = pagination_token
+        op = "createQuery"
+        response = self.request("POST", f"{DATA_KIOSK}/queries", operation=op, json=body)
+        query_id = self._json_object(response, op).get("queryId")
+        if not isinstance(query_id, str) or not query_id:
+            raise SpapiError(
+                status=response.status,
+                code="InvalidResponse",
+                message="the answer had no queryId",
+                details=None,
+                request_id=response.request_id,
+                operation=op,
+                store=self._store,
+            )
+        return query_id
+
+    def get_query(self, query_id: str) -> dict[str, Any]:
+        """A query's status record (processingStatus, dataDocumentId, errorDocumentId, ...)."""
+        op = "getQuery"
+        path = f"{DATA_KIOSK}/queries/{quote(query_id, safe='')}"
+        return self._json_object(self.request("GET", path, operation=op), op)
+
+    def get_document(self, document_id: str) -> dict[str, Any]:
+        """A Data Kiosk document's presigned documentUrl (valid 5 minutes)."""
+        op = "getDocument"
+        path = f"{DATA_KIOSK}/documents/{quote(document_id, safe='')}"
         return self._json_object(self.request("GET", path, operation=op), op)
 
     @contextmanager

@@ -17,6 +17,7 @@ from soldscope_cli.datasets import (
     orders,
     reimbursements,
     returns,
+    sales_traffic,
     settlements,
 )
 from soldscope_cli.datasets.spec import Dataset, Option
@@ -27,6 +28,7 @@ DATASETS: tuple[Dataset, ...] = (
     finances.DATASET,
     brand_analytics.DATASET,
     settlements.DATASET,
+    sales_traffic.DATASET,
     orders.DATASET,
     returns.DATASET,
     reimbursements.DATASET,

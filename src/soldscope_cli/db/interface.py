@@ -60,11 +60,16 @@ class DatasetDatabase(Protocol):
     @property
     def settlements(self) -> SettlementsTable: ...
 
-    def dataset_table(self, dataset: str) -> KeyedTable:
-        """The table a dataset stored by key declares: its page writes, marks, figures, export."""
+    def dataset_table(self, dataset: str, table: str | None = None) -> KeyedTable:
+        """The table a dataset stored by key declares: its page writes, marks, figures, export
+        (`table`: another of its declared tables, by name)."""
         ...
 
     def store_id(self, name: str) -> int: ...
+
+    def take_fleet_token(self, operation: str, burst: int, rate: float, now: datetime) -> float:
+        """A token of a quota the whole fleet shares: 0.0 when taken, else seconds to wait."""
+        ...
 
     def get_sync_state(self, store_id: int, dataset: str, key: str) -> str | None: ...
 

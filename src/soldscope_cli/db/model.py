@@ -306,5 +306,6 @@ class RegistryRecord:
 IMPORT_HISTORY_TABLES = ("checks", "events", "sync_runs")
 IMPORT_CURSOR_TABLE = "sync_state"
 # A dataset's rows are counted in its first declared table.
-IMPORT_DATASET_TABLES = {d.tables[0].name: d.name for d in registry.DATASETS}
+# The table whose rows `team import` counts per dataset: the one `data` reads, where declared.
+IMPORT_DATASET_TABLES = {(d.reads or d.tables[0]).name: d.name for d in registry.DATASETS}
 IMPORT_WEEKS_TABLE = brand_analytics.WEEKS.name

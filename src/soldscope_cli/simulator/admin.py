@@ -20,6 +20,7 @@ _SECTIONS = {
     "pagination": "pagination",
     "rate-limits": "rate_limits",
     "reports": "reports",
+    "data-kiosk": "data_kiosk",
 }
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import soldscope_cli.simulator.admin as admin
 import soldscope_cli.simulator.consent as consent
+import soldscope_cli.simulator.datakiosk as datakiosk
 import soldscope_cli.simulator.lwa as lwa
 import soldscope_cli.simulator.reports as reports
 import soldscope_cli.simulator.rotation as rotation
@@ -29,6 +30,7 @@ from soldscope_cli.simulator.scenario import (
     UnknownSellerError,
     parse_app,
     parse_consent,
+    parse_data_kiosk,
     parse_failure,
     parse_latency,
     parse_pagination,
@@ -97,6 +99,9 @@ class Engine:
             self._access: dict[str, _Access] = {}
             self.reports: dict[str, ReportRecord] = {}
             self._report_counter = 0
+            self.queries: dict[str, datakiosk.QueryRecord] = {}
+            self._query_counter = 0
+            self.app_quota = datakiosk.AppQuota()
             self.limiter = RateLimiter(
                 self.now, enabled=scenario.rate_limits.enabled, scale=scenario.rate_limits.scale
             )
@@ -245,6 +250,12 @@ class Engine:
             self._report_counter += 1
             return str(50_000_000_000 + self._report_counter)
 
+    def next_query_id(self) -> str:
+        """A fresh Data Kiosk queryId (digits, like Amazon's)."""
+        with self.lock:
+            self._query_counter += 1
+            return str(40_000_000_000 + self._query_counter)
+
     def report_by_document(self, document_id: str) -> ReportRecord | None:
         """The report a document id belongs to."""
         with self.lock:
@@ -285,6 +296,8 @@ class Engine:
             return "consent", lambda: consent.handle_consent(self, request)
         if path == rotation.ROTATION_PATH:
             return rotation.OPERATION, lambda: rotation.handle_rotate(self, request)
+        if path.startswith(datakiosk.DOCUMENTS_PATH) and request.method == "GET":
+            return "downloadDataKioskDocument", lambda: datakiosk.download(self, request)
         if path.startswith(reports.DOCUMENTS_PATH) and request.method == "GET":
             return "downloadReportDocument", lambda: reports.download(self, request)
         found = spapi.route(request.method, path)
@@ -559,6 +572,7 @@ class Engine:
             "pagination": parse_pagination,
             "rate_limits": parse_rate_limits,
             "reports": parse_reports,
+            "data_kiosk": parse_data_kiosk,
         }
         if section not in parsers:
             raise ScenarioError(f"unknown settings section {section!r}", hint=None)

@@ -27,6 +27,11 @@ USAGE_PLANS: dict[str, UsagePlan] = {
     "cancelReport": UsagePlan(0.0222, 10),
     "getReportDocument": UsagePlan(0.0167, 15),
     "rotateApplicationClientSecret": UsagePlan(0.0167, 1),
+    # Data Kiosk (FACTS.md §8); createQuery's own quota is the application's (datakiosk.AppQuota).
+    "getQueries": UsagePlan(0.0222, 10),
+    "getQuery": UsagePlan(2.0, 15),
+    "cancelQuery": UsagePlan(0.0222, 10),
+    "getDocument": UsagePlan(0.0167, 15),
 }
 
 

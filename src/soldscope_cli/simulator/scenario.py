@@ -134,6 +134,16 @@ class ReportSettings:
 
 
 @dataclass
+class DataKioskSettings:
+    """Data Kiosk: its createQuery quota (per application, FACTS.md §8) and a forced outcome."""
+
+    queries_per_hour: float = 60.0  # Amazon: 0.0167 per second
+    burst: int = 15
+    outcome: str | None = None  # DONE, FATAL or NO_DATA for every query; None: as the data says
+    error_details: str = "The query could not be processed."
+
+
+@dataclass
 class DataSettings:
     """Where generated data sits in time: `anchor` is the newest moment (default: start day)."""
 
@@ -171,6 +181,7 @@ class Scenario:
     rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)
     latency: LatencySettings = field(default_factory=LatencySettings)
     reports: ReportSettings = field(default_factory=ReportSettings)
+    data_kiosk: DataKioskSettings = field(default_factory=DataKioskSettings)
     data: DataSettings = field(default_factory=DataSettings)
     pagination: PaginationSettings = field(default_factory=PaginationSettings)
     failures: list[FailureRule] = field(default_factory=list)
@@ -435,6 +446,30 @@ def parse_reports(data: Any, base: ReportSettings | None = None) -> ReportSettin
     return value
 
 
+DATA_KIOSK_OUTCOMES: tuple[str, ...] = ("DONE", "FATAL", "NO_DATA")
+
+
+def parse_data_kiosk(data: Any, base: DataKioskSettings | None = None) -> DataKioskSettings:
+    """Data Kiosk settings; keys absent keep `base`'s values."""
+    r = _Reader(data, "data_kiosk")
+    b = base or DataKioskSettings()
+    outcome = r.get("outcome", str, b.outcome)
+    if outcome is not None and outcome not in DATA_KIOSK_OUTCOMES:
+        raise ScenarioError(
+            "scenario: data_kiosk.outcome must be one of: " + ", ".join(DATA_KIOSK_OUTCOMES)
+        )
+    value = DataKioskSettings(
+        queries_per_hour=r.non_negative("queries_per_hour", float, b.queries_per_hour),
+        burst=r.non_negative("burst", int, b.burst),
+        outcome=outcome,
+        error_details=r.get("error_details", str, b.error_details),
+    )
+    r.done()
+    if value.queries_per_hour <= 0 or value.burst < 1:
+        raise ScenarioError("scenario: data_kiosk.queries_per_hour and burst must be positive")
+    return value
+
+
 def parse_data(data: Any, base: DataSettings | None = None) -> DataSettings:
     """Data placement settings; keys absent keep `base`'s values."""
     r = _Reader(data, "data")
@@ -517,6 +552,7 @@ def parse_scenario(data: Any) -> Scenario:
         rate_limits=parse_rate_limits(r.get("rate_limits", dict, {})),
         latency=parse_latency(r.get("latency", dict, {})),
         reports=parse_reports(r.get("reports", dict, {})),
+        data_kiosk=parse_data_kiosk(r.get("data_kiosk", dict, {})),
         data=parse_data(r.get("data", dict, {})),
         pagination=parse_pagination(r.get("pagination", dict, {})),
     )

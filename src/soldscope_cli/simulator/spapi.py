@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import soldscope_cli.simulator.data as data
+import soldscope_cli.simulator.datakiosk as datakiosk
 import soldscope_cli.simulator.reports as reports
 from soldscope_cli.simulator.clock import parse_iso
 from soldscope_cli.simulator.markets import info
@@ -25,6 +26,7 @@ INVENTORY_HISTORY_DAYS = 548  # startDateTime may reach back 18 months
 FINANCES_PAGE_SIZE = 100
 FINANCES_MIN_AGE_SECONDS = 120  # postedAfter/postedBefore must be over two minutes in the past
 FINANCES_MAX_RANGE_DAYS = 180
+DK = "/dataKiosk/2023-11-15"
 TRANSACTION_STATUSES = ("DEFERRED", "RELEASED", "DEFERRED_RELEASED")
 
 
@@ -65,11 +67,18 @@ def call(
         return unauthorized()
     if operation.role and operation.role not in seller.roles:
         return unauthorized()
-    if not engine.limiter.try_acquire(operation.name, seller.selling_partner_id):
+    if operation.name == "createQuery":
+        # Data Kiosk's createQuery quota is the application's: every seller draws from it.
+        if not engine.app_quota.try_acquire(engine, engine.scenario.app.application_id):
+            return quota_exceeded()
+        limit = engine.app_quota.limit_header(engine)
+    elif not engine.limiter.try_acquire(operation.name, seller.selling_partner_id):
         return quota_exceeded()
+    else:
+        limit = engine.limiter.limit_header(operation.name)
     response = operation.handler(engine, request, seller, params)
     if response.status != 403:
-        response.headers["x-amzn-RateLimit-Limit"] = engine.limiter.limit_header(operation.name)
+        response.headers["x-amzn-RateLimit-Limit"] = limit
     return response
 
 
@@ -332,6 +341,24 @@ OPERATIONS: tuple[Operation, ...] = (
         "/reports/2021-06-30/documents/{reportDocumentId}",
         None,
         reports.get_report_document,
+    ),
+    # Data Kiosk: every operation needs the Brand Analytics role (models issue 5325).
+    _op("createQuery", "POST", f"{DK}/queries", "brand_analytics", datakiosk.create_query),
+    _op("getQueries", "GET", f"{DK}/queries", "brand_analytics", datakiosk.get_queries),
+    _op("getQuery", "GET", f"{DK}/queries/{{queryId}}", "brand_analytics", datakiosk.get_query),
+    _op(
+        "cancelQuery",
+        "DELETE",
+        f"{DK}/queries/{{queryId}}",
+        "brand_analytics",
+        datakiosk.cancel_query,
+    ),
+    _op(
+        "getDocument",
+        "GET",
+        f"{DK}/documents/{{documentId}}",
+        "brand_analytics",
+        datakiosk.get_document,
     ),
 )
 

@@ -9,11 +9,11 @@ the team, left them, refilled for the time since.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from soldscope_cli.amazon.ratelimit import BucketState
-from soldscope_cli.db.interface import Database
+from soldscope_cli.db.interface import Database, DatasetDatabase
 from soldscope_cli.db.model import RateBucket
 
 
@@ -50,3 +50,32 @@ class DatabaseBuckets:
                 for b in buckets
             ],
         )
+
+
+class FleetBudget:
+    """A quota Amazon keeps per application, shared by every store, run and host of the fleet:
+    a token is taken in the state database (fleet_buckets), atomically across processes.
+
+    A run that finds it empty does not wait for the refill (one token a minute would hold a
+    200-store run for hours, and the sync lock with it): `take` answers how long until the next
+    token, and the dataset leaves the rest for the next runs.
+    """
+
+    def __init__(
+        self,
+        db: DatasetDatabase,
+        operation: str,
+        *,
+        burst: int,
+        per_hour: int,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._db = db
+        self.operation = operation
+        self.burst = burst
+        self.rate = per_hour / 3600.0
+        self._clock = clock
+
+    def take(self) -> float:
+        """0.0 when a token was taken for one call, else the seconds until one is there."""
+        return self._db.take_fleet_token(self.operation, self.burst, self.rate, self._clock())

@@ -669,6 +669,7 @@ class _StoreWorker:
                 )
                 return False
         if self._sellers_ok:
+            role = registry.BY_NAME[result.dataset].role
             result.outcome = NOT_AUTHORIZED
             result.error_code = exc.code
             role = registry.BY_NAME[result.dataset].role

@@ -78,12 +78,13 @@ HISTORY = (
     ),
 )
 CURSORS = Table(IMPORT_CURSOR_TABLE, ("dataset", "key", "value", "updated_at"), "dataset, key")
-# Every dataset stored by key, as its declaration has it; Brand Analytics' loads are renumbered
-# below.
+# Every table of every dataset stored by key (a dataset may declare more than the one `data`
+# reads), as its declaration has it; Brand Analytics' loads are renumbered below.
 DATA = tuple(
-    Table(d.reads.name, d.reads.copied_columns, d.reads.copy_order)
+    Table(t.name, t.copied_columns, t.copy_order)
     for d in registry.DATASETS
     if d.reads is not None
+    for t in d.tables
 )
 BA_LOADS = "ba_search_terms_loads"
 BA_ROWS = "ba_search_terms_rows"

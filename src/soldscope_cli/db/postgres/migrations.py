@@ -15,6 +15,7 @@ from soldscope_cli.datasets.spec import Dataset
 from soldscope_cli.db.model import TOKEN_LEDGER_INDEX
 from soldscope_cli.db.postgres.dialect import DIALECT
 from soldscope_cli.db.sql import ddl
+from soldscope_cli.db.tables.rate_buckets import FLEET_TABLE as FLEET_BUCKETS
 from soldscope_cli.db.tables.rate_buckets import TABLE as RATE_BUCKETS
 
 
@@ -262,6 +263,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0420_store_names", "ALTER TABLE stores ADD COLUMN store_names text"),
     # doctor's one read of the ledger's token_written events, without scanning every event.
     Migration("0430_token_ledger", TOKEN_LEDGER_INDEX),
+    # Quotas Amazon keeps per application (Data Kiosk's createQuery), shared by the fleet.
+    Migration("0440_fleet_buckets", ddl(FLEET_BUCKETS, DIALECT)),
     # Datasets added since: their tables as declared (soldscope_cli.datasets).
     *(_declared(d) for d in registry.DATASETS if d.migration),
 )

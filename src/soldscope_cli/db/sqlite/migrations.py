@@ -17,6 +17,7 @@ from soldscope_cli.datasets.spec import Dataset
 from soldscope_cli.db.model import TOKEN_LEDGER_INDEX
 from soldscope_cli.db.sql import ddl
 from soldscope_cli.db.sqlite.dialect import DIALECT
+from soldscope_cli.db.tables.rate_buckets import FLEET_TABLE as FLEET_BUCKETS
 from soldscope_cli.db.tables.rate_buckets import TABLE as RATE_BUCKETS
 
 
@@ -527,6 +528,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0410_rate_buckets", lambda conn: execute_script(conn, ddl(RATE_BUCKETS, DIALECT))),
     # doctor's one read of the ledger's token_written events, without scanning every event.
     Migration("0430_token_ledger", lambda conn: execute_script(conn, TOKEN_LEDGER_INDEX)),
+    Migration("0440_fleet_buckets", lambda conn: execute_script(conn, ddl(FLEET_BUCKETS, DIALECT))),
     # Datasets added since: their tables as declared (soldscope_cli.datasets).
     *(_declared(d) for d in registry.DATASETS if d.migration),
 )

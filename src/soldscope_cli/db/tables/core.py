@@ -39,7 +39,7 @@ from soldscope_cli.db.tables.finances import FinancesTable
 from soldscope_cli.db.tables.inventory import InventoryTable
 from soldscope_cli.db.tables.invitations import InvitationsTable
 from soldscope_cli.db.tables.keyed import KeyedTable
-from soldscope_cli.db.tables.rate_buckets import read_buckets, write_buckets
+from soldscope_cli.db.tables.rate_buckets import read_buckets, take_fleet_token, write_buckets
 from soldscope_cli.db.tables.search_terms import SearchTermsTable
 from soldscope_cli.db.tables.secret_rows import SecretRowsTable
 from soldscope_cli.db.tables.settlements import SettlementsTable
@@ -392,6 +392,12 @@ class StateDatabase:
         with self.writing() as tx:
             write_buckets(tx, store_id, buckets)
 
+    def take_fleet_token(self, operation: str, burst: int, rate: float, now: datetime) -> float:
+        """One token of a quota the whole fleet shares (every run and host): 0.0 when taken,
+        else the seconds until one will be there."""
+        with self.writing() as tx:
+            return take_fleet_token(tx, operation, burst, rate, now)
+
     def get_sync_state(self, store_id: int, dataset: str, key: str) -> str | None:
         """A cursor or mark written by a dataset."""
         with self.reading() as tx:
@@ -568,8 +574,12 @@ class StateDatabase:
                 readers[d.name] = KeyedTable(self, d.reads, d.name)
         return readers
 
-    def dataset_table(self, dataset: str) -> KeyedTable:
-        """The keyed table a dataset declares (its page writes, figures and export)."""
+    def dataset_table(self, dataset: str, table: str | None = None) -> KeyedTable:
+        """The keyed table a dataset declares (its page writes, figures and export); `table`
+        names another of its declared tables (a second table of rows stored by key)."""
+        if table is not None:
+            declared = {t.name: t for t in registry.BY_NAME[dataset].tables}
+            return KeyedTable(self, declared[table], dataset)
         reader = self._readers[dataset]
         if not isinstance(reader, KeyedTable):
             raise KeyError(f"{dataset} is not stored by key")
