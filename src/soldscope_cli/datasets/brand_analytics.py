@@ -79,6 +79,7 @@ DATASET = Dataset(
     # A weekly report: its week plus Amazon's publication delay.
     stale=Limit(10, "days"),
     watch=Limit(24, "hours"),
+    role="Brand Analytics",
     options=(
         Option(
             "ba_weeks",
