@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from soldscope_cli.errors import SoldscopeError, UnhealthyError
 from soldscope_cli.fleet.config import format_time
-from soldscope_cli.rotation.keeper import Pending, SecretKeeper
+from soldscope_cli.rotation.keeper import Pending, SecretKeeper, stored_time
 from soldscope_cli.rotation.messages import NewSecret, SecretExpiry, parse_notification
 from soldscope_cli.rotation.queue import QueueMessage
 
@@ -166,8 +166,8 @@ class Rotator:
         return Outcome(
             "rotated_elsewhere",
             at=done[0],
-            expires_at=_parse(detail.get("expires_at")),
-            old_expires_at=_parse(detail.get("old_expires_at")),
+            expires_at=stored_time(detail.get("expires_at")),
+            old_expires_at=stored_time(detail.get("old_expires_at")),
         )
 
     # --- taking messages -------------------------------------------------------------------------
@@ -248,7 +248,7 @@ class Rotator:
 
     def _stale(self, parsed: NewSecret) -> bool:
         rotated = self.events.last_app_events([ROTATED]).get(ROTATED)
-        newest = _parse(rotated[1].get("expires_at")) if rotated else None
+        newest = stored_time(rotated[1].get("expires_at")) if rotated else None
         return (
             newest is not None
             and parsed.expires_at is not None
@@ -285,7 +285,7 @@ class Rotator:
         """A secret found stored already: its event, written now if the run that stored it was
         killed before writing it."""
         rotated = self.events.last_app_events([ROTATED]).get(ROTATED)
-        if rotated is not None and _parse(rotated[1].get("expires_at")) == expires_at:
+        if rotated is not None and stored_time(rotated[1].get("expires_at")) == expires_at:
             return Outcome("rotated", requested, store, expires_at, old_expires_at, rotated[0])
         now = self.clock()
         self._record(now, expires_at, old_expires_at, requested, store)
@@ -326,12 +326,3 @@ class Rotator:
 
 def _text(value: datetime | None) -> str | None:
     return None if value is None else format_time(value)
-
-
-def _parse(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return None

@@ -33,7 +33,9 @@ class Pending:
     receipt: str | None = field(default=None, repr=False)  # deletes its message once stored
 
 
-def _time(value: object) -> datetime | None:
+def stored_time(value: object) -> datetime | None:
+    """A time rotation recorded (in the pending secret or an event's detail); None when absent
+    or unreadable, so a damaged record never stops a rotation."""
     if not isinstance(value, str):
         return None
     try:
@@ -79,8 +81,8 @@ class SecretKeeper:
         receipt = data.get("receipt")
         return Pending(
             secret,
-            _time(data.get("expires_at")),
-            _time(data.get("old_expires_at")),
+            stored_time(data.get("expires_at")),
+            stored_time(data.get("old_expires_at")),
             note if isinstance(note, str) else None,
             bool(data.get("requested")),
             receipt if isinstance(receipt, str) else None,

@@ -15,6 +15,7 @@ from typing import Any
 from soldscope_cli.fleet.app_credentials import secret_due
 from soldscope_cli.fleet.config import format_time
 from soldscope_cli.rotation.flow import EXPIRY_NOTICE, FAILED, REQUESTED, ROTATED
+from soldscope_cli.rotation.keeper import stored_time
 
 # A rotation event within this of the secret's date belongs to that secret.
 SAME_MOMENT = timedelta(minutes=5)
@@ -79,15 +80,6 @@ class RotationState:
         }
 
 
-def _time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return None
-
-
 def rotation_state(
     set_at: datetime | None,
     events: Events,
@@ -101,11 +93,11 @@ def rotation_state(
     notice = events.get(EXPIRY_NOTICE)
     expires_at, source = (secret_due(set_at), "rule") if set_at else (None, "unknown")
     if rotated is not None and set_at is not None and abs(rotated[0] - set_at) <= SAME_MOMENT:
-        from_amazon = _time(rotated[1].get("expires_at"))
+        from_amazon = stored_time(rotated[1].get("expires_at"))
         if from_amazon is not None:
             expires_at, source = from_amazon, "amazon"
     if notice is not None and (set_at is None or notice[0] >= set_at):
-        noticed = _time(notice[1].get("expires_at"))
+        noticed = stored_time(notice[1].get("expires_at"))
         if noticed is not None:
             expires_at, source = noticed, "amazon"
     settled = max((t for t in (set_at, rotated[0] if rotated else None) if t), default=None)
@@ -116,11 +108,11 @@ def rotation_state(
     failed = events.get(FAILED)
     if requested is not None and (settled is None or requested[0] > settled):
         requested_at = requested[0]
-        deadline = _time(requested[1].get("deadline"))
+        deadline = stored_time(requested[1].get("deadline"))
         problem = "requested"
     if failed is not None and (settled is None or failed[0] > settled):
         problem = str(failed[1].get("reason") or "failed")
-        deadline = _time(failed[1].get("deadline")) or deadline
+        deadline = stored_time(failed[1].get("deadline")) or deadline
     pending = "secret" if pending_secret else ("message" if problem else None)
     return RotationState(
         set_at,
