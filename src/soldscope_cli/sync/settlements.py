@@ -386,12 +386,8 @@ class SettlementRows:
         amount = values[_AMOUNT]
         if amount is not None:
             values[_AMOUNT] = self._fast_amount(amount) or _decimal(self._format, amount)
-        posted = values[_POSTED]
-        if posted is not None and _ISO_UTC.fullmatch(posted):
-            values[_POSTED] = _iso_utc_text(posted)
-        else:
-            posted = posted or fields[self._at["posted-date"]].strip()
-            values[_POSTED] = _time_text(posted) if posted else None
+        posted = values[_POSTED] or fields[self._at["posted-date"]].strip()
+        values[_POSTED] = _posted_text(posted) if posted else None
         quantity = values[_QUANTITY]
         if quantity is not None:
             values[_QUANTITY] = int(quantity)
@@ -439,12 +435,15 @@ _SETTLEMENT_AT = 2
 _ISO_UTC = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\+00:00")
 
 
-def _iso_utc_text(text: str) -> str | None:
-    try:
-        datetime.fromisoformat(text)
-    except ValueError:
-        return _time_text(text)  # the general parser's verdict and message
-    return text[:19] + ".000000Z"
+def _posted_text(text: str) -> str | None:
+    """_time_text's result, Amazon's usual shape without building a datetime's text."""
+    if _ISO_UTC.fullmatch(text):
+        try:
+            datetime.fromisoformat(text)
+        except ValueError:
+            return _time_text(text)  # the general parser's verdict and message
+        return text[:19] + ".000000Z"
+    return _time_text(text)
 
 
 def _time_text(text: str) -> str | None:
