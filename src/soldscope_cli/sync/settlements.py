@@ -25,7 +25,7 @@ from functools import partial
 from typing import Any
 
 from soldscope_cli.amazon.spapi import SpapiError, SpapiForbidden
-from soldscope_cli.datasets.settlements import LINE_FIELDS, NAME
+from soldscope_cli.datasets.settlements import HEADER_COLUMNS, LINE_FIELDS, NAME
 from soldscope_cli.datasets.spec import LISTED_AT
 from soldscope_cli.db.model import to_db_time
 from soldscope_cli.db.tables.settlements import AlreadyLoaded
@@ -213,6 +213,9 @@ class SettlementLoad:
         self._outcome = outcome
         self._settlement_id = ""
         self._claimed = False
+        # What the first row starts and ends with, which the other rows leave out.
+        self._start: tuple[Any, ...] = ()
+        self._end: tuple[Any, ...] = ()
         self.rejected = BadLines()
         self._rows = SettlementRows(
             self._table.row_start(job.store_id),
@@ -263,11 +266,13 @@ class SettlementLoad:
             self.rejected.add(line, why)
         store_id = self._job.store_id
         if rows and not self._claimed:
-            self._table.claim(store_id, rows[0])
+            first = rows[0]
+            self._table.claim(store_id, first)
             self._claimed = True
-            self._settlement_id = rows[0][_SETTLEMENT_AT]
+            self._settlement_id = first[_SETTLEMENT_AT]
+            self._start, self._end = first[:_LINE_AT], first[_LINE_AT + _LINE_WIDTH :]
             rows = rows[1:]
-        self._table.add_lines(store_id, rows)
+        self._table.add_lines(store_id, self._start, rows, self._end)
 
 
 class Rejecting(list[tuple[Any, ...]]):
@@ -289,7 +294,11 @@ class SettlementRows:
     """A settlement's flat file, read and built into table rows: lists of fields, not {column:
     text} dicts, amounts and Amazon's usual time read by fast paths whose results are exactly
     the general parsers' (anything else goes the general way). Picklable, with its state (the
-    columns and the header's row prefix, known from the first lines)."""
+    columns and the header's row prefix, known from the first lines).
+
+    The first line's row is whole; every other line's row is only its own values (its number,
+    then LINE_FIELDS'), which the load completes with the first row's start and end: half the
+    bytes to send from the parser process and to read back."""
 
     def __init__(
         self, start: tuple[Any, ...], report_id: str, marketplace_id: str, synced_at: str
@@ -381,7 +390,7 @@ class SettlementRows:
             self._settlement_id,
         ):
             raise ValueError(f"settlement-id {settlement_id} in settlement {self._settlement_id}")
-        assert self._pick is not None and self._prefix is not None
+        assert self._pick is not None
         values: list[Any] = [text.strip() or None for text in self._pick(fields)]
         amount = values[_AMOUNT]
         if amount is not None:
@@ -391,7 +400,7 @@ class SettlementRows:
         quantity = values[_QUANTITY]
         if quantity is not None:
             values[_QUANTITY] = int(quantity)
-        return (*self._prefix, line, *values, *self._suffix)
+        return (line, *values)
 
     def _slow_row(self, fields: list[str], line: int) -> tuple[Any, ...]:
         record = self._record(fields)
@@ -401,8 +410,7 @@ class SettlementRows:
             self._settlement_id,
         ):
             raise ValueError(f"settlement-id {settlement_id} in settlement {self._settlement_id}")
-        assert self._prefix is not None
-        return (*self._prefix, line, *self._fields(record), *self._suffix)
+        return (line, *self._fields(record))
 
     def _fields(self, record: dict[str, str]) -> list[Any]:
         """The line's fields in LINE_FIELDS order, amounts, times and quantities read, without
@@ -428,8 +436,11 @@ _NAMES = [name for name, _, _ in LINE_FIELDS]
 _AMOUNT = _NAMES.index("amount")
 _POSTED = _NAMES.index("posted_at")
 _QUANTITY = _NAMES.index("quantity_purchased")
-# Where the settlement id sits in a row: after the store's id and name.
+# Where the settlement id sits in a row (after the store's id and name), and where the line's
+# own values (its number and LINE_FIELDS) start: 10, after the store and the header.
 _SETTLEMENT_AT = 2
+_LINE_AT = 2 + len(HEADER_COLUMNS)
+_LINE_WIDTH = 1 + len(LINE_FIELDS)
 # Amazon's usual posted-date-time, whose stored text is its own first 19 characters and
 # ".000000Z" (once datetime.fromisoformat has checked the date and time exist).
 _ISO_UTC = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\+00:00")
