@@ -313,6 +313,7 @@ class SettlementRows:
         self._columns: list[str] | None = None
         self._at: dict[str, int] = {}
         self._pick: Callable[[list[str]], tuple[str, ...]] | None = None
+        self._settlement_at = self._posted_date_at = 0
         self._prefix: tuple[Any, ...] | None = None
         self._settlement_id = ""
         self._line = 0
@@ -352,6 +353,8 @@ class SettlementRows:
         self._at = {name: i for i, name in enumerate(columns)}
         wanted = ["settlement-id", "posted-date", *(column for _, column, _ in LINE_FIELDS)]
         if all(name in self._at for name in wanted):
+            self._settlement_at = self._at["settlement-id"]
+            self._posted_date_at = self._at["posted-date"]
             # One C call picks a line's fields.
             self._pick = operator.itemgetter(*(self._at[c] for _, c, _ in LINE_FIELDS))
 
@@ -384,18 +387,18 @@ class SettlementRows:
         return (*self._prefix, self._line, *values, *self._suffix)
 
     def _fast_row(self, fields: list[str], line: int) -> tuple[Any, ...]:
-        settlement_id = fields[self._at["settlement-id"]]
+        settlement_id = fields[self._settlement_at]
         if settlement_id != self._settlement_id and settlement_id.strip() not in (
             "",
             self._settlement_id,
         ):
             raise ValueError(f"settlement-id {settlement_id} in settlement {self._settlement_id}")
         assert self._pick is not None
-        values: list[Any] = [text.strip() or None for text in self._pick(fields)]
+        values: list[Any] = [text or None for text in map(_STRIP, self._pick(fields))]
         amount = values[_AMOUNT]
         if amount is not None:
             values[_AMOUNT] = self._fast_amount(amount) or _decimal(self._format, amount)
-        posted = values[_POSTED] or fields[self._at["posted-date"]].strip()
+        posted = values[_POSTED] or fields[self._posted_date_at].strip()
         values[_POSTED] = _posted_text(posted) if posted else None
         quantity = values[_QUANTITY]
         if quantity is not None:
@@ -430,6 +433,7 @@ class SettlementRows:
         return values
 
 
+_STRIP = str.strip
 _HEADER_TIMES = ("settlement-start-date", "settlement-end-date", "deposit-date")
 _PICK = operator.itemgetter(*(column for _, column, _ in LINE_FIELDS))
 _NAMES = [name for name, _, _ in LINE_FIELDS]
@@ -543,18 +547,18 @@ def settlement_records(
             if text is not None:
                 assert header is not None
                 width = len(header)
+                lines = text.split("\n")
+                if "\r" in text:
+                    lines = [line.removesuffix("\r") for line in lines]
                 nul = "\x00" in text
-                for line in text.split("\n"):
+                for fields in [line.split("\t") for line in lines]:
                     number += 1
-                    if line.endswith("\r"):
-                        line = line[:-1]
-                    fields = line.split("\t")
                     if len(fields) != width:
                         fitted = _fit(fields, width, number, bad)
                         if fitted is None:
                             continue
                         fields = fitted
-                    yield WithNul(fields) if nul and "\x00" in line else fields
+                    yield WithNul(fields) if nul and "\x00" in "".join(fields) else fields
             else:
                 for raw in body.split(b"\n"):
                     number += 1
