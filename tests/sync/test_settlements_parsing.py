@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from soldscope_cli.db.model import to_db_time
-from soldscope_cli.sync import document, parser_process, settlements
+from soldscope_cli.sync import document, parser_process
+from soldscope_cli.sync import settlement_rows as settlements
 from soldscope_cli.sync.document import BadLines, flat_file_records
-from soldscope_cli.sync.settlements import Columns, Rejecting, SettlementRows, fast_amount
+from soldscope_cli.sync.settlement_rows import Columns, Rejecting, SettlementRows, fast_amount
 from soldscope_cli.sync.values import COMMA, INDIAN, POINT, NumberFormat, decimal_text, parse_amount
 
 # tests/sync/test_values.py's amounts, and more of the usual and unusual shapes.
@@ -202,3 +203,17 @@ def test_a_time_that_is_not_a_date_is_refused_as_before() -> None:
         settlements._time("2026-02-30T08:12:44+00:00")
     assert why == str(general.value)
     assert datetime  # the module's datetime import is the one parse_time returns
+
+
+def test_the_parser_process_of_a_settlement_imports_neither_httpx_nor_the_sync_lifecycle() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, soldscope_cli.sync.parser_process, soldscope_cli.sync.settlement_rows\n"
+        "print(sorted(m for m in ('httpx', 'soldscope_cli.sync.reports') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
