@@ -320,3 +320,52 @@ def test_a_nul_in_a_line_is_dropped_as_every_table_drops_it(
     client.add("R1", document(header("1\x0011", "10,00"), line("111", "10,00", sku="SK\x00U-1")))
     settlements.sync(make_job(store=make_store("acme-de", ["DE"])))
     assert [(r[0], r[5]) for r in stored(db)] == [("111", None), ("111", "SKU-1")]
+
+
+def test_a_big_settlement_parsed_in_the_parser_process_stores_what_in_process_does(
+    db: Database,
+    client: SettlementClient,
+    make_job: Callable[..., DatasetJob],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from soldscope_cli.sync import parser_process
+
+    started: list[int] = []
+    start = parser_process._Child.start
+
+    def recording(*args: Any) -> Any:
+        child = start(*args)
+        if child is not None:
+            started.append(child.pid)
+        return child
+
+    monkeypatch.setattr(parser_process._Child, "start", recording)
+    lines = [line("111", f"{n},00", sku=f"S-{n}") for n in range(1, 400)]
+    lines[10] = line("111", "1,234.56")  # rejected: a batch that crosses pickled
+    lines[300] = line("111", "1,00", posted="2026-11-10 08:12:44")
+    doc = document(header("111", "1,00"), *lines)
+    client.add("R1", doc)
+    job = make_job(store=make_store("acme-de", ["DE"]))
+    settlements.BATCH_ROWS, batch = 50, settlements.BATCH_ROWS
+    try:
+        monkeypatch.setattr(parser_process, "CHILD_MIN_BYTES", 1 << 30)  # R1 in-process
+        in_process = settlements.sync(job)
+        assert started == []
+        monkeypatch.setattr(parser_process, "CHILD_MIN_BYTES", 1024)  # R2 in the child
+        client.add("R2", document(header("222", "1,00"), *["222" + li[3:] for li in lines]))
+        in_child = settlements.sync(job)
+    finally:
+        settlements.BATCH_ROWS = batch
+    assert len(started) == 1
+    assert in_process.rows_added == in_child.rows_added == 398
+    [first], [second] = in_process.notes, in_child.notes
+    assert second.text == first.text.replace("111", "222").replace("R1", "R2")
+    assert "2 line(s)" in first.text and "(line 13:" in first.text and "; line 303:" in first.text
+    everything = rows(
+        db,
+        "SELECT settlement_id, report_id, line, settlement_start, total_amount, amount, posted_at,"
+        " sku, quantity_purchased, synced_at FROM settlement_lines ORDER BY settlement_id, line",
+    )
+    ours = [r for r in everything if r[0] == "111"]
+    theirs = [r for r in everything if r[0] == "222"]
+    assert [r[2:] for r in theirs] == [r[2:] for r in ours] and len(ours) == 398

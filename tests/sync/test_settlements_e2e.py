@@ -356,3 +356,57 @@ def test_kill_9_mid_document_in_team_mode_then_rerun_equals_one_clean_run(
     expected = pg(urls[1], fingerprint)
     assert expected and all(row[1] == row[2] == BIG_LINES + 1 for row in expected)
     assert pg(urls[0], fingerprint) == expected
+
+
+def test_kill_9_while_the_parser_process_reads_then_rerun_equals_one_clean_run(
+    tmp_path: Path,
+) -> None:
+    from tests.sync.test_parser_process import alive, parser_children
+
+    # 60,000 lines (about 12 MB): read and parsed in the parser process. Four weeks of them.
+    lines = 60_000
+    slow = scenario(document_chunk_delay_ms=20)
+    slow["sellers"][1].update({"settlement_lines": lines, "settlement_days": 28})
+    with Simulator(parse_scenario(slow)) as sim:
+        cli = make_cli(tmp_path / "crashy", sim, ["big-us"])
+        args = ("sync", "--dataset", "settlements", "--json")
+        first = subprocess.Popen(
+            [*command(), *args], env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        try:
+            deadline = time.monotonic() + 120
+            children: list[int] = []
+            while not children and time.monotonic() < deadline:
+                assert first.poll() is None, first.communicate()
+                children = parser_children(first.pid)
+                time.sleep(0.01)
+            assert children, "the sync never started a parser process"
+            time.sleep(0.3)  # rows written, the settlement's transaction open
+            os.kill(first.pid, signal.SIGKILL)
+            first.wait(timeout=10)
+        finally:
+            if first.poll() is None:
+                first.kill()
+            first.communicate(timeout=30)
+        # The parser process ends with its parent (EOF on its input, or a closed pipe).
+        gone = time.monotonic() + 10
+        while any(alive(pid) for pid in children) and time.monotonic() < gone:
+            time.sleep(0.05)
+        assert not any(alive(pid) for pid in children)
+        assert query(cli.home, "SELECT COUNT(*) FROM settlement_lines") in ([(0,)], [])
+        sim.update_section("reports", {"document_chunk_delay_ms": 0})
+        done = cli.run(*args, timeout=600)
+        assert done.returncode == 0, done.stderr
+
+        clean = make_cli(tmp_path / "clean", sim, ["big-us"])
+        once = clean.run(*args, timeout=600)
+        assert once.returncode == 0, once.stderr
+
+    fingerprint = (
+        "SELECT settlement_id, COUNT(*), COUNT(DISTINCT line), MIN(line), MAX(line),"
+        " SUM(CAST(amount AS REAL)), MAX(posted_at) FROM settlement_lines"
+        " GROUP BY settlement_id ORDER BY settlement_id"
+    )
+    expected = query(clean.home, fingerprint)
+    assert expected and all(row[1] == row[2] == lines + 1 for row in expected)
+    assert query(cli.home, fingerprint) == expected

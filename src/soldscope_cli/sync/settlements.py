@@ -15,23 +15,36 @@ https://developer-docs.amazon.com/sp-api/docs/report-type-values-settlement
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import timedelta
 from typing import Any
 
 from soldscope_cli.amazon.spapi import SpapiError, SpapiForbidden
-from soldscope_cli.datasets.settlements import LINE_FIELDS, NAME
+from soldscope_cli.datasets.settlements import NAME
 from soldscope_cli.datasets.spec import LISTED_AT
 from soldscope_cli.db.model import to_db_time
 from soldscope_cli.db.tables.settlements import AlreadyLoaded
 from soldscope_cli.sync import reports
 from soldscope_cli.sync.base import DatasetFailed, DatasetJob, DatasetOutcome, log
-from soldscope_cli.sync.document import BadLines, DocumentError, FlatFile, Rows
+from soldscope_cli.sync.document import (
+    BadLines,
+    DocumentError,
+    FlatFile,
+    RowBuilder,
+    Rows,
+)
 from soldscope_cli.sync.reports import Period, ReportPolicy, Requested
-from soldscope_cli.sync.values import amount_parser, decimal_text, legacy_encoding, parse_time
+from soldscope_cli.sync.settlement_rows import (
+    LINE_AT,
+    LINE_WIDTH,
+    SETTLEMENT_AT,
+    SettlementRows,
+)
+from soldscope_cli.sync.values import (
+    amount_parser,
+    legacy_encoding,
+)
 
 REPORT_TYPE = "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2"
 # getReports lists reports created in the last 90 days at most.
@@ -159,6 +172,7 @@ class SettlementReport:
 
     @property
     def document(self) -> FlatFile:
+        # What the dataset declares; each load reads its document with SettlementRows.
         return FlatFile("utf-8", fallback=legacy_encoding(self.marketplace_id))
 
     @property
@@ -177,7 +191,11 @@ class SettlementReport:
 
 
 class SettlementLoad:
-    """One settlement's lines going into settlement_lines, its header on every row."""
+    """One settlement's lines going into settlement_lines, its header on every row.
+
+    Its reader and row builder are one picklable `SettlementRows`, so a big settlement is read
+    and parsed in the parser process (sync/parser_process.py) while this process only writes.
+    """
 
     def __init__(
         self, job: DatasetJob, report: Requested, marketplace_id: str, outcome: DatasetOutcome
@@ -187,32 +205,32 @@ class SettlementLoad:
         self._report = report
         self._marketplace_id = marketplace_id
         self._outcome = outcome
-        self._amount = amount_parser(marketplace_id)
-        # Every row starts with the store and the settlement's header and ends with the time it
-        # was stored: both fixed once the first line is read.
-        self._prefix: tuple[Any, ...] | None = None
-        self._suffix = (self._table.time(job.clock()),)
         self._settlement_id = ""
-        self._line = 0
         self._claimed = False
+        # What the first row starts and ends with, which the other rows leave out.
+        self._start: tuple[Any, ...] = ()
+        self._end: tuple[Any, ...] = ()
         self.rejected = BadLines()
+        self._rows = SettlementRows(
+            self._table.row_start(job.store_id),
+            report.report_id,
+            marketplace_id,
+            to_db_time(job.clock()),
+        )
+
+    @property
+    def document(self) -> SettlementRows:
+        return self._rows
+
+    @property
+    def row_builder(self) -> RowBuilder:
+        return self._rows
 
     def begin(self) -> None:
         return None
 
     def rows(self, records: list[Any]) -> Rows:
-        out: Rows = []
-        row = self._row
-        for record in records:
-            self._line += 1
-            if self._prefix is None:
-                out.append(self._header_row(record))
-                continue
-            try:
-                out.append(row(record))
-            except (ValueError, KeyError) as exc:
-                self.rejected.add(self._line + 1, str(exc))  # +1: the column names' line
-        return out
+        return self._rows(records)
 
     def add(self, rows: Rows) -> None:
         self._store(rows)
@@ -238,91 +256,14 @@ class SettlementLoad:
         )
 
     def _store(self, rows: Rows) -> None:
+        for line, why in getattr(rows, "rejected", ()):
+            self.rejected.add(line, why)
         store_id = self._job.store_id
         if rows and not self._claimed:
-            self._table.claim(store_id, rows[0])
+            first = rows[0]
+            self._table.claim(store_id, first)
             self._claimed = True
+            self._settlement_id = first[SETTLEMENT_AT]
+            self._start, self._end = first[:LINE_AT], first[LINE_AT + LINE_WIDTH :]
             rows = rows[1:]
-        self._table.add_lines(store_id, rows)
-
-    def _header_row(self, record: dict[str, str]) -> tuple[Any, ...]:
-        """The first line: the settlement's header, which every row then carries."""
-        record = {key: text.replace("\x00", "") for key, text in record.items()}
-        settlement_id = record.get("settlement-id", "").strip()
-        if not settlement_id:
-            raise DocumentError("the first line names no settlement-id")
-        try:
-            start, end, deposit = (_time(record.get(column, "")) for column in _HEADER_TIMES)
-            total = _decimal(self._amount, record.get("total-amount", ""))
-            fields = self._fields(record)
-        except (ValueError, KeyError) as exc:
-            raise DocumentError(f"settlement {settlement_id}'s first line: {exc}") from None
-        self._settlement_id = settlement_id
-        header = (
-            settlement_id,
-            self._report.report_id,
-            self._marketplace_id,
-            start,
-            end,
-            deposit,
-            total,
-            record.get("currency", "").strip() or None,
-        )
-        self._prefix = self._table.line_prefix(self._job.store_id, header)
-        return (*self._prefix, self._line, *fields, *self._suffix)
-
-    def _row(self, record: dict[str, str]) -> tuple[Any, ...]:
-        settlement_id = record["settlement-id"]
-        if settlement_id != self._settlement_id and settlement_id.strip() not in (
-            "",
-            self._settlement_id,
-        ):
-            raise ValueError(f"settlement-id {settlement_id} in settlement {self._settlement_id}")
-        assert self._prefix is not None
-        return (*self._prefix, self._line, *self._fields(record), *self._suffix)
-
-    def _fields(self, record: dict[str, str]) -> list[Any]:
-        """The line's fields in LINE_FIELDS order, amounts, times and quantities read, without
-        U+0000 (which neither engine stores as text; the table relies on its absence)."""
-        texts = _PICK(record)
-        if "\x00" in "".join(texts):
-            texts = [text.replace("\x00", "") for text in texts]
-        values: list[Any] = [text.strip() or None for text in texts]
-        amount = values[_AMOUNT]
-        if amount is not None:
-            values[_AMOUNT] = decimal_text(self._amount(amount))
-        posted = values[_POSTED] or record.get("posted-date", "").strip()
-        values[_POSTED] = self._table.time(_time(posted)) if posted else None
-        quantity = values[_QUANTITY]
-        if quantity is not None:
-            values[_QUANTITY] = int(quantity)
-        return values
-
-
-_HEADER_TIMES = ("settlement-start-date", "settlement-end-date", "deposit-date")
-# One C call picks a line's fields: a dict lookup per field was a fifth of the load.
-_PICK = operator.itemgetter(*(column for _, column, _ in LINE_FIELDS))
-_NAMES = [name for name, _, _ in LINE_FIELDS]
-_AMOUNT = _NAMES.index("amount")
-_POSTED = _NAMES.index("posted_at")
-_QUANTITY = _NAMES.index("quantity_purchased")
-
-
-def _time(text: str) -> datetime | None:
-    text = text.strip()
-    if not text:
-        return None
-    if len(text) == 25 and text.endswith("+00:00"):
-        # Amazon's usual shape, read by the C parser (every other shape by parse_time).
-        try:
-            return datetime.fromisoformat(text)
-        except ValueError:
-            pass
-    return parse_time(text)
-
-
-def _decimal(parse: Any, text: str) -> str | None:
-    if not text.strip():
-        return None
-    value: Decimal = parse(text)
-    return decimal_text(value)
+        self._table.add_lines(store_id, self._start, rows, self._end)

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Any
 
-from soldscope_cli.datasets.schema import Kind
-from soldscope_cli.datasets.settlements import HEADER_COLUMNS, LINES, NAME
+from soldscope_cli.datasets.settlements import LINES, NAME
 from soldscope_cli.db.tables.base import Engine
 from soldscope_cli.db.tables.keyed import KeyedTable
 
@@ -45,17 +43,11 @@ class SettlementsTable(KeyedTable):
         with self._db.store_transaction(store_id):
             yield
 
-    def line_prefix(self, store_id: int, header: Sequence[Any]) -> tuple[Any, ...]:
-        """What every row of a settlement starts with: the connection, its name and the header
-        (values in HEADER_COLUMNS order), in the engine's types."""
-        param = self._db.dialect.param
-        timed = [c.kind is Kind.TIME for c in HEADER_COLUMNS]
-        values = (param(v) if t else v for v, t in zip(header, timed, strict=True))
-        return (store_id, self._db.store_name(store_id), *values)
-
-    def time(self, value: datetime | None) -> Any:
-        """A time in the engine's type (for the rows `claim` and `add_lines` take)."""
-        return self._db.dialect.param(value)
+    def row_start(self, store_id: int) -> tuple[Any, ...]:
+        """What every row of the store's settlements starts with: the store's id and name. The
+        rest of a row is text, numbers and None, times as model.to_db_time's text, which both
+        engines store as they store a time."""
+        return (store_id, self._db.store_name(store_id))
 
     def claim(self, store_id: int, first: Sequence[Any]) -> None:
         """Write a settlement's first line (a whole table row), or AlreadyLoaded.
@@ -74,12 +66,20 @@ class SettlementsTable(KeyedTable):
         if not added:
             raise AlreadyLoaded
 
-    def add_lines(self, store_id: int, rows: Sequence[Sequence[Any]]) -> None:
-        """Append lines of a claimed settlement: whole table rows whose text holds no U+0000.
+    def add_lines(
+        self,
+        store_id: int,
+        start: Sequence[Any],
+        lines: Sequence[Sequence[Any]],
+        end: Sequence[Any],
+    ) -> None:
+        """Append lines of a claimed settlement: each row is `start`, a line's values, `end`,
+        whose text holds no U+0000.
 
         The loader removes U+0000 from a line's text (one search per line) as sql.scrub would
         from each value; skipping scrub's call per value saves a fifth of a load.
         """
-        if rows:
+        if lines:
+            rows = [(*start, *line, *end) for line in lines]
             with self._db.store_transaction(store_id) as tx:
                 tx.d.bulk_insert(tx, LINES.name, self.table.names, rows)
