@@ -49,6 +49,7 @@ class PostgresDialect:
     types = TYPES
     json_object = "jsonb_build_object"
     row_order = "seq"
+    upsert_repeats = False
     order_column: str | None = "seq bigint GENERATED ALWAYS AS IDENTITY"
 
     def sql(self, text: str) -> str:

@@ -35,6 +35,7 @@ class SqliteDialect:
     types = TYPES
     json_object = "json_object"
     row_order = "rowid"
+    upsert_repeats = True
     order_column: str | None = None
 
     def sql(self, text: str) -> str:

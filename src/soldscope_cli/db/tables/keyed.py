@@ -11,7 +11,7 @@ from typing import Any
 from soldscope_cli.datasets.schema import Kind, Table
 from soldscope_cli.db import sql
 from soldscope_cli.db.model import PageCounts
-from soldscope_cli.db.sql import Tx
+from soldscope_cli.db.sql import Dialect, Tx
 from soldscope_cli.db.tables.base import Engine
 from soldscope_cli.db.tables.sync_state import delete_state, get_state, put_state
 
@@ -65,34 +65,70 @@ class KeyedTable:
     ) -> None:
         """write_rows for a document's large batches, without the counts: the rows go into a
         staging table with the engine's bulk insert (many-row INSERTs, COPY) and are upserted
-        from there in one statement, a fraction of a row-by-row upsert's cost. The last of rows
-        with the same key wins, as it would row by row."""
+        from there in one statement, a fraction of a row-by-row upsert's cost, with the rows
+        stage_rows held back. The last of rows with the same key wins, as it would row by row."""
+        with self._db.store_transaction(store_id) as tx:
+            self._stage(tx, store_id, rows, at)
+            # SQLite reads the stage in insertion order and lets a later row update one the same
+            # statement inserted: the last of a key wins across staged batches too.
+            tx.execute(self._upsert_staged(tx.d))
+            tx.execute(f"DELETE FROM {self._stage_name}")  # noqa: S608
+            for key, value in (marks or {}).items():
+                put_state(tx, store_id, self.dataset, key, value, at)
+            for key in forget:
+                delete_state(tx, store_id, self.dataset, key)
+
+    def stage_rows(self, store_id: int, rows: Sequence[Sequence[Any]], *, at: datetime) -> None:
+        """A document's batch held back until the next load_rows upserts it with its own rows,
+        where the engine allows (SQLite): its commit writes every page a transaction dirtied, and
+        rows spread over the whole key range dirty as many pages for 5,000 rows as for 50,000, so
+        upserting many batches at once writes a fraction of the pages per row. Elsewhere
+        (PostgreSQL, whose upsert cannot meet a key twice) the batch is upserted now. Staged rows
+        live in this connection's temporary table: a process that dies loses them with it."""
+        if not self._db.dialect.upsert_repeats:
+            self.load_rows(store_id, rows, at=at)
+            return
+        with self._db.writing() as tx:
+            self._stage(tx, store_id, rows, at)
+
+    def discard_staged(self) -> None:
+        """Forget what stage_rows holds on this connection (a load that stopped half way)."""
+        with self._db.writing() as tx:
+            self._stage(tx, 0, [], datetime.min)
+            tx.execute(f"DELETE FROM {self._stage_name}")  # noqa: S608
+
+    @property
+    def _stage_name(self) -> str:
+        return f"staged_{self.table.name}"
+
+    def _stage(self, tx: Tx, store_id: int, rows: Sequence[Sequence[Any]], at: datetime) -> None:
+        """Rows into this connection's stage (created if need be), the last of each key of the
+        batch."""
+        # Per connection, emptied after each upsert: a temporary table lives as long as the
+        # connection and is seen by no other.
+        tx.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {self._stage_name} AS"  # noqa: S608
+            f" SELECT {', '.join(self.table.names)} FROM {self.table.name} WHERE 1 = 0"
+        )
+        if not rows:
+            return
         key_at = [self.table.names.index(k) for k in self.table.key]
         values = list(
             {
                 tuple(row[i] for i in key_at): row for row in self.table_rows(store_id, rows, at)
             }.values()
         )
-        stage = f"staged_{self.table.name}"
-        with self._db.store_transaction(store_id) as tx:
-            if values:
-                # Per connection, emptied after each use: a temporary table lives as long as
-                # the connection and is seen by no other.
-                tx.execute(
-                    f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} AS"  # noqa: S608
-                    f" SELECT {', '.join(self.table.names)} FROM {self.table.name} WHERE 1 = 0"
-                )
-                tx.bulk_insert(stage, self.table.names, values)
-                tx.execute(
-                    sql.upsert_from_sql(
-                        tx.d, self.table.name, stage, self.table.names, self.table.key
-                    )
-                )
-                tx.execute(f"DELETE FROM {stage}")  # noqa: S608
-            for key, value in (marks or {}).items():
-                put_state(tx, store_id, self.dataset, key, value, at)
-            for key in forget:
-                delete_state(tx, store_id, self.dataset, key)
+        tx.bulk_insert(self._stage_name, self.table.names, values)
+
+    def _upsert_staged(self, d: Dialect) -> str:
+        statement = sql.upsert_from_sql(
+            d, self.table.name, self._stage_name, self.table.names, self.table.key
+        )
+        if not d.upsert_repeats:
+            return statement
+        # Staged batches in the order they came (a rowid scan, no sort), so the last wins.
+        conflict = statement.index(" ON CONFLICT (")
+        return f"{statement[:conflict]} ORDER BY {d.row_order}{statement[conflict:]}"
 
     def table_rows(
         self, store_id: int, rows: Sequence[Sequence[Any]], at: datetime, **fixed: Any
