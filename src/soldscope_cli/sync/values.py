@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
+from functools import partial
 
 from soldscope_cli.amazon.marketplaces import MARKETPLACES
 
@@ -118,8 +119,8 @@ def _described(fmt: NumberFormat) -> str:
 
 def amount_parser(marketplace_id: str | None) -> Callable[[str], Decimal]:
     """parse_amount bound to one marketplace's format (ValueError now if it has none)."""
-    fmt = number_format(marketplace_id)
-    return lambda text: parse_amount(text, fmt)
+    # A partial, not a lambda: a row parser holding it can be pickled for a child process.
+    return partial(parse_amount, fmt=number_format(marketplace_id))
 
 
 def decimal_text(value: Decimal) -> str:
@@ -150,6 +151,18 @@ def parse_time(text: str) -> datetime:
     guessed.
     """
     value = text.strip()
+    # The ISO shape first, the one orders files write: fromisoformat refuses every other shape
+    # (a zone name, dots, slashes), so trying it before the patterns reads nothing differently.
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        pass
+    else:
+        if len(value) == 10:
+            return parsed.replace(tzinfo=UTC)
+        if parsed.tzinfo is None:
+            raise ValueError(f"{text!r} has no time zone")
+        return parsed.astimezone(UTC)
     spaced = _SPACED.match(value)
     if spaced is not None:
         zone = _zone(spaced.group(3), text)
@@ -174,15 +187,7 @@ def parse_time(text: str) -> datetime:
         month, day, year = short.groups()
         full_year = int(year) + 2000 if len(year) == 2 else int(year)
         return _midnight(full_year, int(month), int(day), text)
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a time Amazon writes") from None
-    if len(value) == 10:
-        return parsed.replace(tzinfo=UTC)
-    if parsed.tzinfo is None:
-        raise ValueError(f"{text!r} has no time zone")
-    return parsed.astimezone(UTC)
+    raise ValueError(f"{text!r} is not a time Amazon writes")
 
 
 def parse_date(text: str) -> date:

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from soldscope_cli.datasets.schema import Kind
+from soldscope_cli.db.model import to_db_time
 from soldscope_cli.sync import reports
 from soldscope_cli.sync.base import DatasetJob, DatasetOutcome
 from soldscope_cli.sync.document import BadLines, FlatFile, Rows
@@ -253,6 +255,41 @@ def sync(job: DatasetJob, dataset: WindowedReport) -> DatasetOutcome:
     return reports.sync(job, dataset)
 
 
+class ParsedLines:
+    """A row parser over batches of records, the lines it rejects counted. Picklable when the
+    parser is (a module-level class's instance): a big document is then parsed in a child
+    process (sync/parser_process.py), which reports the rejected lines with the document's."""
+
+    def __init__(self, parse: RowParser, times: tuple[int, ...] = ()) -> None:
+        self._parse = parse
+        # The row's times, handed on as the fixed-width UTC text SQLite stores and PostgreSQL's
+        # COPY reads: converted here (in the child process, for a big document) rather than
+        # by the writer, and rows of text and numbers cross the pipe marshalled, not pickled.
+        self._times = times
+        self._line = 1  # the header's
+        self.bad_lines = BadLines()
+
+    def __call__(self, records: list[Any]) -> Rows:
+        out: Rows = []
+        parse = self._parse
+        for record in records:
+            self._line += 1
+            try:
+                out.append(parse(record))
+            except (ValueError, KeyError) as exc:
+                why = f"no {exc} column" if isinstance(exc, KeyError) else str(exc)
+                self.bad_lines.add(self._line, why)
+        return [self._stored(row) for row in out] if self._times else out
+
+    def _stored(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
+        values = list(row)
+        for at in self._times:
+            value = values[at]
+            if isinstance(value, datetime):
+                values[at] = to_db_time(value)
+        return tuple(values)
+
+
 class WindowLoad:
     """One window's document upserted batch by batch; its last batch marks the window covered.
 
@@ -268,26 +305,22 @@ class WindowLoad:
         self._job = job
         self._dataset = dataset
         self._report = report
-        self._parse = parse
         self._table = job.db.dataset_table(dataset.name)
-        self._line = 1  # the header's
-        self.bad_lines = BadLines()
+        declared = self._table.table
+        times = tuple(
+            at
+            for at, name in enumerate(self._table.row_columns)
+            if declared.column(name).kind is Kind.TIME
+        )
+        self.row_builder = ParsedLines(parse, times)
+        self.bad_lines = self.row_builder.bad_lines
 
     def begin(self) -> None:
         """Drop what a load stopped half way staged on this connection."""
         self._table.discard_staged()
 
     def rows(self, records: list[Any]) -> Rows:
-        out: Rows = []
-        parse = self._parse
-        for record in records:
-            self._line += 1
-            try:
-                out.append(parse(record))
-            except (ValueError, KeyError) as exc:
-                why = f"no {exc} column" if isinstance(exc, KeyError) else str(exc)
-                self.bad_lines.add(self._line, why)
-        return out
+        return self.row_builder(records)
 
     def add(self, rows: Rows) -> None:
         self._staged += len(rows)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
+from itertools import repeat
+from operator import add, itemgetter
 from typing import Any
 
 from soldscope_cli.datasets.schema import Kind, Table
@@ -145,6 +147,14 @@ class KeyedTable:
         }
         timed = {c.name for c in self.table.columns if c.kind is Kind.TIME}
         slots = [(i, n in timed) for i, n in enumerate(self.table.names) if n not in fills]
+        fast = _concatenated(rows, slots, len(self.table.names))
+        if fast is not None:
+            head, tail = fast
+            prefix = tuple(fills[n] for n in self.table.names[:head])
+            suffix = tuple(fills[n] for n in self.table.names[tail:])
+            # One C-level concatenation per row: filling a list value by value was a tenth of a
+            # bulk load's time.
+            return list(map(add, map(add, repeat(prefix), rows), repeat(suffix)))
         template = [fills.get(n) for n in self.table.names]
         values: list[tuple[Any, ...]] = []
         for row in rows:
@@ -171,3 +181,22 @@ class KeyedTable:
         """The store's rows in the declared order, `size` at a time; since: the declared `since`
         expression at or after this UTC text."""
         return sql.export(self._db.session(), self.table, store_id, since, size)
+
+
+def _concatenated(
+    rows: Sequence[Sequence[Any]], slots: list[tuple[int, bool]], width: int
+) -> tuple[int, int] | None:
+    """(start, end) of the row's columns within the table's when whole rows are the filled
+    columns before, the row (tuples, each of the same length) and the filled columns after, with
+    no time to convert (already text, as a bulk load's parser hands them); else None."""
+    if not slots:
+        return None
+    head, tail = slots[0][0], slots[-1][0] + 1
+    if tail - head != len(slots) or not (head >= 0 and tail <= width):
+        return None
+    if set(map(type, rows)) - {tuple} or set(map(len, rows)) - {len(slots)}:
+        return None
+    for at, (_, is_time) in enumerate(slots):
+        if is_time and set(map(type, map(itemgetter(at), rows))) - {str, type(None)}:
+            return None
+    return head, tail
