@@ -162,6 +162,10 @@ class Dialect(Protocol):
         """The SQL that reads a column as `export` shows it (the same text on both engines)."""
         ...
 
+    def empty(self, table: str) -> str:
+        """The statement that removes every row of a (staging) table at once."""
+        ...
+
     @property
     def types(self) -> Mapping[Kind, str]:
         """The column type of each kind."""

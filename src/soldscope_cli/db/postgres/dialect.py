@@ -103,6 +103,12 @@ class PostgresDialect:
             return f"{column.name}::text"
         return column.name
 
+    def empty(self, table: str) -> str:
+        # Not DELETE: autovacuum never visits a temporary table, so the dead rows of every batch
+        # a DELETE emptied stayed, and each upsert scanned them all again (a 1,000,000-row load
+        # took twice as long).
+        return f"TRUNCATE {table}"
+
     def upsert(
         self, tx: Tx, table: str, columns: Sequence[str], key: Sequence[str], rows: Sequence[Any]
     ) -> tuple[int, int]:

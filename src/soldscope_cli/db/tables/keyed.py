@@ -74,7 +74,7 @@ class KeyedTable:
             # SQLite reads the stage in insertion order and lets a later row update one the same
             # statement inserted: the last of a key wins across staged batches too.
             tx.execute(self._upsert_staged(tx.d))
-            tx.execute(f"DELETE FROM {self._stage_name}")  # noqa: S608
+            tx.execute(tx.d.empty(self._stage_name))
             for key, value in (marks or {}).items():
                 put_state(tx, store_id, self.dataset, key, value, at)
             for key in forget:
@@ -97,7 +97,7 @@ class KeyedTable:
         """Forget what stage_rows holds on this connection (a load that stopped half way)."""
         with self._db.writing() as tx:
             self._stage(tx, 0, [], datetime.min)
-            tx.execute(f"DELETE FROM {self._stage_name}")  # noqa: S608
+            tx.execute(tx.d.empty(self._stage_name))
 
     @property
     def _stage_name(self) -> str:
