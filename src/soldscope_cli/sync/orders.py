@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from soldscope_cli.amazon.marketplaces import BY_CODE
@@ -22,7 +21,7 @@ from soldscope_cli.datasets.orders import NAME
 from soldscope_cli.sync import windowed
 from soldscope_cli.sync.base import DatasetJob, DatasetOutcome
 from soldscope_cli.sync.reports import Requested
-from soldscope_cli.sync.values import amount_parser, decimal_text, parse_time
+from soldscope_cli.sync.values import amount_text_parser, parse_time
 from soldscope_cli.sync.windowed import RowParser, WindowedReport, Windows
 
 REPORT_TYPE = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL"
@@ -86,7 +85,7 @@ class LineParser:
 
     def __init__(self, report_marketplace: str) -> None:
         self._fallback = report_marketplace
-        self._amounts: dict[str, Callable[[str], Decimal]] = {}
+        self._amounts: dict[str, Callable[[str], str]] = {}
         self._order = ""
         self._seen: dict[str, int] = {}
 
@@ -95,8 +94,8 @@ class LineParser:
             return None
         parse = self._amounts.get(marketplace_id)
         if parse is None:
-            parse = self._amounts[marketplace_id] = amount_parser(marketplace_id)
-        return decimal_text(parse(text))
+            parse = self._amounts[marketplace_id] = amount_text_parser(marketplace_id)
+        return parse(text)
 
     def _item_key(self, order_id: str, record: Mapping[str, str]) -> str:
         item_id = record.get("order-item-id", "").strip()

@@ -123,6 +123,29 @@ def amount_parser(marketplace_id: str | None) -> Callable[[str], Decimal]:
     return partial(parse_amount, fmt=number_format(marketplace_id))
 
 
+def amount_text_parser(marketplace_id: str | None) -> Callable[[str], str]:
+    """decimal_text(parse_amount(text)) in one marketplace's format (ValueError now if it has
+    none), with a fast path for what files mostly hold: an amount grouped with the format's first
+    mark, or not at all. Everything else takes the careful path, so the result is the same."""
+    fmt = number_format(marketplace_id)
+    group = re.escape(fmt.groups[0])
+    whole = (
+        "0|[1-9][0-9]*" if fmt.indian else f"0|[1-9][0-9]{{0,2}}(?:{group}[0-9]{{3}})+|[1-9][0-9]*"
+    )
+    pattern = re.compile(f"(-?)({whole})(?:{re.escape(fmt.decimal)}([0-9]+))?")
+    return partial(_amount_text, fmt=fmt, pattern=pattern, group=fmt.groups[0])
+
+
+def _amount_text(text: str, fmt: NumberFormat, pattern: re.Pattern[str], group: str) -> str:
+    value = text.strip()
+    found = pattern.fullmatch(value)
+    if found is None:
+        return decimal_text(parse_amount(text, fmt))
+    sign, whole, fraction = found.groups()
+    digits = whole.replace(group, "")
+    return f"{sign}{digits}.{fraction}" if fraction else f"{sign}{digits}"
+
+
 def decimal_text(value: Decimal) -> str:
     """An exact amount as export writes it: digits, '.' as the separator, no exponent."""
     return format(value, "f")
