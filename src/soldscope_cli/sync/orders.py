@@ -71,10 +71,6 @@ def marketplace_of(sales_channel: str, fallback: str) -> str:
     return SALES_CHANNELS.get(sales_channel.strip().lower(), fallback)
 
 
-def _time(text: str) -> datetime | None:
-    return parse_time(text) if text.strip() else None
-
-
 def _int(text: str) -> int | None:
     value = text.strip()
     return int(value) if value else None
@@ -88,6 +84,17 @@ class LineParser:
         self._amounts: dict[str, Callable[[str], str]] = {}
         self._order = ""
         self._seen: dict[str, int] = {}
+        # The last text read per time column, and its time: an order's lines repeat its times.
+        self._times: dict[str, tuple[str, datetime | None]] = {}
+
+    def _time(self, record: Mapping[str, str], column: str) -> datetime | None:
+        text = record[column]
+        last = self._times.get(column)
+        if last is not None and last[0] == text:
+            return last[1]
+        value = parse_time(text) if text.strip() else None
+        self._times[column] = (text, value)
+        return value
 
     def _amount(self, marketplace_id: str, text: str) -> str | None:
         if not text.strip():
@@ -119,8 +126,8 @@ class LineParser:
         return (
             order_id,
             self._item_key(order_id, record),
-            _time(record["purchase-date"]),
-            _time(record["last-updated-date"]),
+            self._time(record, "purchase-date"),
+            self._time(record, "last-updated-date"),
             record["order-status"] or None,
             record["fulfillment-channel"] or None,
             channel or None,

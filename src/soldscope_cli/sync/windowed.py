@@ -266,6 +266,9 @@ class ParsedLines:
         # COPY reads: converted here (in the child process, for a big document) rather than
         # by the writer, and rows of text and numbers cross the pipe marshalled, not pickled.
         self._times = times
+        # Per time column, the last time converted and its text: a parser that hands the same
+        # object again (an order's lines share its times) is not converted again.
+        self._last: dict[int, tuple[datetime, str]] = {}
         self._line = 1  # the header's
         self.bad_lines = BadLines()
 
@@ -283,10 +286,14 @@ class ParsedLines:
 
     def _stored(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
         values = list(row)
+        last = self._last
         for at in self._times:
             value = values[at]
             if isinstance(value, datetime):
-                values[at] = to_db_time(value)
+                done = last.get(at)
+                if done is None or done[0] is not value:
+                    done = last[at] = (value, to_db_time(value))
+                values[at] = done[1]
         return tuple(values)
 
 
