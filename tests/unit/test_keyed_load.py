@@ -49,7 +49,13 @@ def test_staged_batches_keep_the_last_row_of_a_key(engine: Database | TeamDataba
     table = engine.dataset_table("orders")
     table.discard_staged()
     table.stage_rows(
-        sid, [line("111-1", "Pending", "1.00"), line("111-2", "Pending", "2.00")], at=AT
+        sid,
+        [
+            line("111-1", "Pending", "1.00"),
+            line("111-2", "Pending", "9.00"),
+            line("111-2", "Pending", "2.00"),  # the same key again in one batch
+        ],
+        at=AT,
     )
     table.stage_rows(sid, [line("111-1", "Shipped", "1.50")], at=AT)
     table.load_rows(sid, [line("111-3", "Shipped", "3.00")], at=AT, marks={"covered": "[]"})

@@ -104,8 +104,8 @@ class KeyedTable:
         return f"staged_{self.table.name}"
 
     def _stage(self, tx: Tx, store_id: int, rows: Sequence[Sequence[Any]], at: datetime) -> None:
-        """Rows into this connection's stage (created if need be), the last of each key of the
-        batch."""
+        """Rows into this connection's stage (created if need be); where the upsert cannot meet a
+        key twice, only the last of each key of the batch."""
         # Per connection, emptied after each upsert: a temporary table lives as long as the
         # connection and is seen by no other.
         tx.execute(
@@ -114,12 +114,11 @@ class KeyedTable:
         )
         if not rows:
             return
-        key_at = [self.table.names.index(k) for k in self.table.key]
-        values = list(
-            {
-                tuple(row[i] for i in key_at): row for row in self.table_rows(store_id, rows, at)
-            }.values()
-        )
+        values = self.table_rows(store_id, rows, at)
+        if not tx.d.upsert_repeats:
+            # One row per key: the engine's upsert refuses to meet a key twice.
+            key_at = [self.table.names.index(k) for k in self.table.key]
+            values = list({tuple(row[i] for i in key_at): row for row in values}.values())
         tx.bulk_insert(self._stage_name, self.table.names, values)
 
     def _upsert_staged(self, d: Dialect) -> str:
