@@ -21,7 +21,7 @@ from soldscope_cli.simulator.flat_reports import (
     local_amount,
 )
 from soldscope_cli.simulator.markets import info
-from soldscope_cli.sync import orders, reimbursements, returns, windowed
+from soldscope_cli.sync import orders, parser_process, reimbursements, returns, windowed
 from soldscope_cli.sync.base import DatasetJob
 from soldscope_cli.sync.windowed import Windows, covered_spans, plan_windows
 from tests.sync.conftest import NOW, Clock, FakeClient, make_store, rows
@@ -181,9 +181,16 @@ def eu_job(make_job: Callable[..., DatasetJob]) -> Callable[..., DatasetJob]:
     return lambda **kw: make_job(store=make_store("acme-de", ["DE", "FR"]), **kw)
 
 
+@pytest.mark.parametrize("in_child", [False, True], ids=["in-process", "child-process"])
 def test_first_run_loads_one_window_and_rejects_what_does_not_parse(
-    eu_job: Callable[..., DatasetJob], client: FakeClient, db: Database
+    eu_job: Callable[..., DatasetJob],
+    client: FakeClient,
+    db: Database,
+    in_child: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    if in_child:  # as a big document is: its rejected lines are counted by the child
+        monkeypatch.setattr(parser_process, "CHILD_MIN_BYTES", 1)
     lines = [
         order("A", "S1", "1.234,56"),
         order("A", "S2", "1,234.56"),  # a US-written amount in a German line: rejected

@@ -8,13 +8,14 @@ from decimal import Decimal
 
 import pytest
 
-from soldscope_cli.amazon.marketplaces import BY_CODE, MARKETPLACES
+from soldscope_cli.amazon.marketplaces import BY_CODE, MARKETPLACES, Marketplace
 from soldscope_cli.sync.document import BadLines, FlatFile
 from soldscope_cli.sync.values import (
     COMMA,
     INDIAN,
     POINT,
     amount_parser,
+    amount_text_parser,
     decimal_text,
     legacy_encoding,
     number_format,
@@ -122,6 +123,29 @@ def test_an_unknown_marketplace_has_no_convention() -> None:
         amount_parser("AXXXXXXXXXXXX")
     with pytest.raises(ValueError):
         number_format(None)
+
+
+AMOUNT_SHAPES = [
+    "0", "12", "1234", "1.234", "1,234", "12.345,67", "12,345.67", "1 234,56", "1\u00a0234,5",
+    "-0", "-0,00", "-0.00", "00,95", "007", "+1,00", "- 1,00", ",50", ".50", "1,", "1.",
+    "1,2,3", "1.234.567,89", "1,234,567.89", "12,34,567.89", "1.23.456", "  4,99  ", "-1,50",
+    "1.2345", "1,2345", "01.234", "\u0661\u0662", "12345678901234567890,12", "", "-",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("market", MARKETPLACES, ids=lambda m: m.code)
+def test_the_amount_text_parser_reads_as_parse_amount_does(market: object) -> None:
+    assert isinstance(market, Marketplace)
+    fast = amount_text_parser(market.marketplace_id)
+    fmt = number_format(market.marketplace_id)
+    for text in AMOUNT_SHAPES:
+        try:
+            expected = decimal_text(parse_amount(text, fmt))
+        except ValueError:
+            with pytest.raises(ValueError):
+                fast(text)
+        else:
+            assert fast(text) == expected, text
 
 
 def test_decimal_text_is_plain_and_exact() -> None:

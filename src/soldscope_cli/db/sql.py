@@ -109,6 +109,9 @@ class Dialect(Protocol):
     json_object: str  # the function building a JSON object from key/value pairs
     row_order: str  # the column that keeps insertion order in tables without an id
     order_column: str | None  # its DDL where it is a column of its own
+    # Whether one upsert statement may meet a key twice, the later row winning (PostgreSQL
+    # refuses to update a row twice in one statement).
+    upsert_repeats: bool
 
     def sql(self, text: str) -> str:
         """The statement with the driver's markers (cached)."""
@@ -157,6 +160,10 @@ class Dialect(Protocol):
 
     def export_text(self, column: Column) -> str:
         """The SQL that reads a column as `export` shows it (the same text on both engines)."""
+        ...
+
+    def empty(self, table: str) -> str:
+        """The statement that removes every row of a (staging) table at once."""
         ...
 
     @property

@@ -180,6 +180,11 @@ class BadLines:
         if len(self.examples) < 3:
             self.examples.append(f"line {line}: {why}")
 
+    def merge(self, other: BadLines) -> None:
+        """Count `other`'s lines too (a child process's), keeping the first few examples."""
+        self.count += other.count
+        self.examples.extend(other.examples[: max(0, 3 - len(self.examples))])
+
 
 def flat_file_records(
     stream: ByteStream, encoding: str, bad: BadLines, fallback: str | None = None

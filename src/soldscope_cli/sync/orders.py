@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from soldscope_cli.amazon.marketplaces import BY_CODE
@@ -22,7 +21,7 @@ from soldscope_cli.datasets.orders import NAME
 from soldscope_cli.sync import windowed
 from soldscope_cli.sync.base import DatasetJob, DatasetOutcome
 from soldscope_cli.sync.reports import Requested
-from soldscope_cli.sync.values import amount_parser, decimal_text, parse_time
+from soldscope_cli.sync.values import amount_text_parser, parse_time
 from soldscope_cli.sync.windowed import RowParser, WindowedReport, Windows
 
 REPORT_TYPE = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL"
@@ -72,10 +71,6 @@ def marketplace_of(sales_channel: str, fallback: str) -> str:
     return SALES_CHANNELS.get(sales_channel.strip().lower(), fallback)
 
 
-def _time(text: str) -> datetime | None:
-    return parse_time(text) if text.strip() else None
-
-
 def _int(text: str) -> int | None:
     value = text.strip()
     return int(value) if value else None
@@ -86,17 +81,28 @@ class LineParser:
 
     def __init__(self, report_marketplace: str) -> None:
         self._fallback = report_marketplace
-        self._amounts: dict[str, Callable[[str], Decimal]] = {}
+        self._amounts: dict[str, Callable[[str], str]] = {}
         self._order = ""
         self._seen: dict[str, int] = {}
+        # The last text read per time column, and its time: an order's lines repeat its times.
+        self._times: dict[str, tuple[str, datetime | None]] = {}
+
+    def _time(self, record: Mapping[str, str], column: str) -> datetime | None:
+        text = record[column]
+        last = self._times.get(column)
+        if last is not None and last[0] == text:
+            return last[1]
+        value = parse_time(text) if text.strip() else None
+        self._times[column] = (text, value)
+        return value
 
     def _amount(self, marketplace_id: str, text: str) -> str | None:
         if not text.strip():
             return None
         parse = self._amounts.get(marketplace_id)
         if parse is None:
-            parse = self._amounts[marketplace_id] = amount_parser(marketplace_id)
-        return decimal_text(parse(text))
+            parse = self._amounts[marketplace_id] = amount_text_parser(marketplace_id)
+        return parse(text)
 
     def _item_key(self, order_id: str, record: Mapping[str, str]) -> str:
         item_id = record.get("order-item-id", "").strip()
@@ -120,8 +126,8 @@ class LineParser:
         return (
             order_id,
             self._item_key(order_id, record),
-            _time(record["purchase-date"]),
-            _time(record["last-updated-date"]),
+            self._time(record, "purchase-date"),
+            self._time(record, "last-updated-date"),
             record["order-status"] or None,
             record["fulfillment-channel"] or None,
             channel or None,

@@ -212,9 +212,7 @@ class _Child:
             else:
                 self._raise_feed_error()
                 if kind == _END:
-                    ended: BadLines = pickle.loads(payload)  # noqa: S301
-                    bad.count += ended.count
-                    bad.examples.extend(ended.examples[: max(0, 3 - len(bad.examples))])
+                    bad.merge(pickle.loads(payload))  # noqa: S301
                     return
                 if kind == _ERROR:
                     raise pickle.loads(payload)  # noqa: S301
@@ -300,6 +298,11 @@ def child_main(source: IO[bytes], out: IO[bytes]) -> None:
         records = iter(document.records(source, bad))
         while batch := list(islice(records, size)):
             _send(out, *_dump_rows(build(batch)))
+        # A row builder that rejects records itself (a value that does not parse) counts them
+        # in its own `bad_lines`: the parent's count has both.
+        rejected = getattr(build, "bad_lines", None)
+        if isinstance(rejected, BadLines):
+            bad.merge(rejected)
         _send(out, _END, pickle.dumps(bad, pickle.HIGHEST_PROTOCOL))
     except BrokenPipeError:
         return  # the parent is gone or closed the load: nobody to tell

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
+from functools import partial
 
 from soldscope_cli.amazon.marketplaces import MARKETPLACES
 
@@ -128,8 +129,31 @@ def _described(fmt: NumberFormat) -> str:
 
 def amount_parser(marketplace_id: str | None) -> Callable[[str], Decimal]:
     """parse_amount bound to one marketplace's format (ValueError now if it has none)."""
+    # A partial, not a lambda: a row parser holding it can be pickled for a child process.
+    return partial(parse_amount, fmt=number_format(marketplace_id))
+
+
+def amount_text_parser(marketplace_id: str | None) -> Callable[[str], str]:
+    """decimal_text(parse_amount(text)) in one marketplace's format (ValueError now if it has
+    none), with a fast path for what files mostly hold: an amount grouped with the format's first
+    mark, or not at all. Everything else takes the careful path, so the result is the same."""
     fmt = number_format(marketplace_id)
-    return lambda text: parse_amount(text, fmt)
+    group = re.escape(fmt.groups[0])
+    whole = (
+        "0|[1-9][0-9]*" if fmt.indian else f"0|[1-9][0-9]{{0,2}}(?:{group}[0-9]{{3}})+|[1-9][0-9]*"
+    )
+    pattern = re.compile(f"(-?)({whole})(?:{re.escape(fmt.decimal)}([0-9]+))?")
+    return partial(_amount_text, fmt=fmt, pattern=pattern, group=fmt.groups[0])
+
+
+def _amount_text(text: str, fmt: NumberFormat, pattern: re.Pattern[str], group: str) -> str:
+    value = text.strip()
+    found = pattern.fullmatch(value)
+    if found is None:
+        return decimal_text(parse_amount(text, fmt))
+    sign, whole, fraction = found.groups()
+    digits = whole.replace(group, "")
+    return f"{sign}{digits}.{fraction}" if fraction else f"{sign}{digits}"
 
 
 def decimal_text(value: Decimal) -> str:
@@ -160,6 +184,18 @@ def parse_time(text: str) -> datetime:
     guessed.
     """
     value = text.strip()
+    # The ISO shape first, the one orders files write: fromisoformat refuses every other shape
+    # (a zone name, dots, slashes), so trying it before the patterns reads nothing differently.
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        pass
+    else:
+        if len(value) == 10:
+            return parsed.replace(tzinfo=UTC)
+        if parsed.tzinfo is None:
+            raise ValueError(f"{text!r} has no time zone")
+        return parsed.astimezone(UTC)
     spaced = _SPACED.match(value)
     if spaced is not None:
         zone = _zone(spaced.group(3), text)
@@ -184,15 +220,7 @@ def parse_time(text: str) -> datetime:
         month, day, year = short.groups()
         full_year = int(year) + 2000 if len(year) == 2 else int(year)
         return _midnight(full_year, int(month), int(day), text)
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a time Amazon writes") from None
-    if len(value) == 10:
-        return parsed.replace(tzinfo=UTC)
-    if parsed.tzinfo is None:
-        raise ValueError(f"{text!r} has no time zone")
-    return parsed.astimezone(UTC)
+    raise ValueError(f"{text!r} is not a time Amazon writes")
 
 
 def parse_date(text: str) -> date:

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from soldscope_cli.datasets.schema import Kind
+from soldscope_cli.db.model import to_db_time
 from soldscope_cli.sync import reports
 from soldscope_cli.sync.base import DatasetJob, DatasetOutcome
 from soldscope_cli.sync.document import BadLines, FlatFile, Rows
@@ -29,6 +31,10 @@ COVERED = "covered"
 FROM = "from"
 SEPARATOR = ".."
 BATCH_ROWS = 5000
+# Batches are upserted together once this many rows are staged (SQLite; PostgreSQL upserts each
+# batch): a commit per 5,000 rows spread over the key range rewrote most of the index's pages
+# every time. Staged rows are in the connection's temporary table, not in memory.
+PUBLISH_ROWS = 50_000
 
 # A row parser: one flat-file record ({column: text}) as a row in the table's row_columns order;
 # ValueError (a value that does not parse) or KeyError (a missing column) rejects the line.
@@ -236,7 +242,9 @@ class WindowedReport:
         return WindowLoad(job, self, report, self._parser(job, report))
 
     def no_data(self, job: DatasetJob, report: Requested) -> None:
-        WindowLoad(job, self, report, _no_rows).finish([], 0)
+        load = WindowLoad(job, self, report, _no_rows)
+        load.begin()
+        load.finish([], 0)
 
 
 def _no_rows(record: Mapping[str, str]) -> tuple[Any, ...]:  # pragma: no cover - never called
@@ -248,32 +256,24 @@ def sync(job: DatasetJob, dataset: WindowedReport) -> DatasetOutcome:
     return reports.sync(job, dataset)
 
 
-class WindowLoad:
-    """One window's document upserted batch by batch; its last batch marks the window covered.
+class ParsedLines:
+    """A row parser over batches of records, the lines it rejects counted. Picklable when the
+    parser is (a module-level class's instance): a big document is then parsed in a child
+    process (sync/parser_process.py), which reports the rejected lines with the document's."""
 
-    Rows are visible as their batch commits: they are upserted by key, so a load that dies half
-    way leaves rows the re-run writes again, never twice.
-    """
-
-    def __init__(
-        self, job: DatasetJob, dataset: WindowedReport, report: Requested, parse: RowParser
-    ) -> None:
-        self._job = job
-        self._dataset = dataset
-        self._report = report
+    def __init__(self, parse: RowParser, times: tuple[int, ...] = ()) -> None:
         self._parse = parse
-        self._table = job.db.dataset_table(dataset.name)
+        # The row's times, handed on as the fixed-width UTC text SQLite stores and PostgreSQL's
+        # COPY reads: converted here (in the child process, for a big document) rather than
+        # by the writer, and rows of text and numbers cross the pipe marshalled, not pickled.
+        self._times = times
+        # Per time column, the last time converted and its text: a parser that hands the same
+        # object again (an order's lines share its times) is not converted again.
+        self._last: dict[int, tuple[datetime, str]] = {}
         self._line = 1  # the header's
         self.bad_lines = BadLines()
-        # A Japanese store's lines that are not UTF-8 are Shift_JIS, not Windows-1252.
-        self.document = FlatFile(
-            "utf-8", fallback=legacy_encoding_of(report.period.marketplace_ids)
-        )
 
-    def begin(self) -> None:
-        """Nothing to prepare: rows are upserted."""
-
-    def rows(self, records: list[Any]) -> Rows:
+    def __call__(self, records: list[Any]) -> Rows:
         out: Rows = []
         parse = self._parse
         for record in records:
@@ -283,9 +283,63 @@ class WindowLoad:
             except (ValueError, KeyError) as exc:
                 why = f"no {exc} column" if isinstance(exc, KeyError) else str(exc)
                 self.bad_lines.add(self._line, why)
-        return out
+        return [self._stored(row) for row in out] if self._times else out
+
+    def _stored(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
+        values = list(row)
+        last = self._last
+        for at in self._times:
+            value = values[at]
+            if isinstance(value, datetime):
+                done = last.get(at)
+                if done is None or done[0] is not value:
+                    done = last[at] = (value, to_db_time(value))
+                values[at] = done[1]
+        return tuple(values)
+
+
+class WindowLoad:
+    """One window's document upserted batch by batch; its last batch marks the window covered.
+
+    Rows are visible as their batches are upserted (every PUBLISH_ROWS on SQLite, which stages
+    the batches between): they are upserted by key, so a load that dies half way leaves rows the
+    re-run writes again, never twice.
+    """
+
+    def __init__(
+        self, job: DatasetJob, dataset: WindowedReport, report: Requested, parse: RowParser
+    ) -> None:
+        self._staged = 0
+        self._job = job
+        self._dataset = dataset
+        self._report = report
+        self._table = job.db.dataset_table(dataset.name)
+        declared = self._table.table
+        times = tuple(
+            at
+            for at, name in enumerate(self._table.row_columns)
+            if declared.column(name).kind is Kind.TIME
+        )
+        self.row_builder = ParsedLines(parse, times)
+        self.bad_lines = self.row_builder.bad_lines
+        # A Japanese store's lines that are not UTF-8 are Shift_JIS, not Windows-1252.
+        self.document = FlatFile(
+            "utf-8", fallback=legacy_encoding_of(report.period.marketplace_ids)
+        )
+
+    def begin(self) -> None:
+        """Drop what a load stopped half way staged on this connection."""
+        self._table.discard_staged()
+
+    def rows(self, records: list[Any]) -> Rows:
+        return self.row_builder(records)
 
     def add(self, rows: Rows) -> None:
+        self._staged += len(rows)
+        if self._staged < PUBLISH_ROWS:
+            self._table.stage_rows(self._job.store_id, rows, at=self._job.clock())
+            return
+        self._staged = 0
         self._table.load_rows(self._job.store_id, rows, at=self._job.clock())
 
     def finish(self, rows: Rows, total: int) -> None:

@@ -49,6 +49,7 @@ class PostgresDialect:
     types = TYPES
     json_object = "jsonb_build_object"
     row_order = "seq"
+    upsert_repeats = False
     order_column: str | None = "seq bigint GENERATED ALWAYS AS IDENTITY"
 
     def sql(self, text: str) -> str:
@@ -101,6 +102,12 @@ class PostgresDialect:
         if column.kind in (Kind.DECIMAL, Kind.DATE):
             return f"{column.name}::text"
         return column.name
+
+    def empty(self, table: str) -> str:
+        # Not DELETE: autovacuum never visits a temporary table, so the dead rows of every batch
+        # a DELETE emptied stayed, and each upsert scanned them all again (a 1,000,000-row load
+        # took twice as long).
+        return f"TRUNCATE {table}"
 
     def upsert(
         self, tx: Tx, table: str, columns: Sequence[str], key: Sequence[str], rows: Sequence[Any]

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
+from itertools import repeat
+from operator import add, itemgetter
 from typing import Any
 
 from soldscope_cli.datasets.schema import Kind, Table
 from soldscope_cli.db import sql
 from soldscope_cli.db.model import PageCounts
-from soldscope_cli.db.sql import Tx
+from soldscope_cli.db.sql import Dialect, Tx
 from soldscope_cli.db.tables.base import Engine
 from soldscope_cli.db.tables.sync_state import delete_state, get_state, put_state
 
@@ -65,34 +67,69 @@ class KeyedTable:
     ) -> None:
         """write_rows for a document's large batches, without the counts: the rows go into a
         staging table with the engine's bulk insert (many-row INSERTs, COPY) and are upserted
-        from there in one statement, a fraction of a row-by-row upsert's cost. The last of rows
-        with the same key wins, as it would row by row."""
-        key_at = [self.table.names.index(k) for k in self.table.key]
-        values = list(
-            {
-                tuple(row[i] for i in key_at): row for row in self.table_rows(store_id, rows, at)
-            }.values()
-        )
-        stage = f"staged_{self.table.name}"
+        from there in one statement, a fraction of a row-by-row upsert's cost, with the rows
+        stage_rows held back. The last of rows with the same key wins, as it would row by row."""
         with self._db.store_transaction(store_id) as tx:
-            if values:
-                # Per connection, emptied after each use: a temporary table lives as long as
-                # the connection and is seen by no other.
-                tx.execute(
-                    f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} AS"  # noqa: S608
-                    f" SELECT {', '.join(self.table.names)} FROM {self.table.name} WHERE 1 = 0"
-                )
-                tx.bulk_insert(stage, self.table.names, values)
-                tx.execute(
-                    sql.upsert_from_sql(
-                        tx.d, self.table.name, stage, self.table.names, self.table.key
-                    )
-                )
-                tx.execute(f"DELETE FROM {stage}")  # noqa: S608
+            self._stage(tx, store_id, rows, at)
+            # SQLite reads the stage in insertion order and lets a later row update one the same
+            # statement inserted: the last of a key wins across staged batches too.
+            tx.execute(self._upsert_staged(tx.d))
+            tx.execute(tx.d.empty(self._stage_name))
             for key, value in (marks or {}).items():
                 put_state(tx, store_id, self.dataset, key, value, at)
             for key in forget:
                 delete_state(tx, store_id, self.dataset, key)
+
+    def stage_rows(self, store_id: int, rows: Sequence[Sequence[Any]], *, at: datetime) -> None:
+        """A document's batch held back until the next load_rows upserts it with its own rows,
+        where the engine allows (SQLite): its commit writes every page a transaction dirtied, and
+        rows spread over the whole key range dirty as many pages for 5,000 rows as for 50,000, so
+        upserting many batches at once writes a fraction of the pages per row. Elsewhere
+        (PostgreSQL, whose upsert cannot meet a key twice) the batch is upserted now. Staged rows
+        live in this connection's temporary table: a process that dies loses them with it."""
+        if not self._db.dialect.upsert_repeats:
+            self.load_rows(store_id, rows, at=at)
+            return
+        with self._db.writing() as tx:
+            self._stage(tx, store_id, rows, at)
+
+    def discard_staged(self) -> None:
+        """Forget what stage_rows holds on this connection (a load that stopped half way)."""
+        with self._db.writing() as tx:
+            self._stage(tx, 0, [], datetime.min)
+            tx.execute(tx.d.empty(self._stage_name))
+
+    @property
+    def _stage_name(self) -> str:
+        return f"staged_{self.table.name}"
+
+    def _stage(self, tx: Tx, store_id: int, rows: Sequence[Sequence[Any]], at: datetime) -> None:
+        """Rows into this connection's stage (created if need be); where the upsert cannot meet a
+        key twice, only the last of each key of the batch."""
+        # Per connection, emptied after each upsert: a temporary table lives as long as the
+        # connection and is seen by no other.
+        tx.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {self._stage_name} AS"  # noqa: S608
+            f" SELECT {', '.join(self.table.names)} FROM {self.table.name} WHERE 1 = 0"
+        )
+        if not rows:
+            return
+        values = self.table_rows(store_id, rows, at)
+        if not tx.d.upsert_repeats:
+            # One row per key: the engine's upsert refuses to meet a key twice.
+            key_at = [self.table.names.index(k) for k in self.table.key]
+            values = list({tuple(row[i] for i in key_at): row for row in values}.values())
+        tx.bulk_insert(self._stage_name, self.table.names, values)
+
+    def _upsert_staged(self, d: Dialect) -> str:
+        statement = sql.upsert_from_sql(
+            d, self.table.name, self._stage_name, self.table.names, self.table.key
+        )
+        if not d.upsert_repeats:
+            return statement
+        # Staged batches in the order they came (a rowid scan, no sort), so the last wins.
+        conflict = statement.index(" ON CONFLICT (")
+        return f"{statement[:conflict]} ORDER BY {d.row_order}{statement[conflict:]}"
 
     def table_rows(
         self, store_id: int, rows: Sequence[Sequence[Any]], at: datetime, **fixed: Any
@@ -109,6 +146,14 @@ class KeyedTable:
         }
         timed = {c.name for c in self.table.columns if c.kind is Kind.TIME}
         slots = [(i, n in timed) for i, n in enumerate(self.table.names) if n not in fills]
+        fast = _concatenated(rows, slots, len(self.table.names))
+        if fast is not None:
+            head, tail = fast
+            prefix = tuple(fills[n] for n in self.table.names[:head])
+            suffix = tuple(fills[n] for n in self.table.names[tail:])
+            # One C-level concatenation per row: filling a list value by value was a tenth of a
+            # bulk load's time.
+            return list(map(add, map(add, repeat(prefix), rows), repeat(suffix)))
         template = [fills.get(n) for n in self.table.names]
         values: list[tuple[Any, ...]] = []
         for row in rows:
@@ -135,3 +180,22 @@ class KeyedTable:
         """The store's rows in the declared order, `size` at a time; since: the declared `since`
         expression at or after this UTC text."""
         return sql.export(self._db.session(), self.table, store_id, since, size)
+
+
+def _concatenated(
+    rows: Sequence[Sequence[Any]], slots: list[tuple[int, bool]], width: int
+) -> tuple[int, int] | None:
+    """(start, end) of the row's columns within the table's when whole rows are the filled
+    columns before, the row (tuples, each of the same length) and the filled columns after, with
+    no time to convert (already text, as a bulk load's parser hands them); else None."""
+    if not slots:
+        return None
+    head, tail = slots[0][0], slots[-1][0] + 1
+    if tail - head != len(slots) or not (head >= 0 and tail <= width):
+        return None
+    if set(map(type, rows)) - {tuple} or set(map(len, rows)) - {len(slots)}:
+        return None
+    for at, (_, is_time) in enumerate(slots):
+        if is_time and set(map(type, map(itemgetter(at), rows))) - {str, type(None)}:
+            return None
+    return head, tail
