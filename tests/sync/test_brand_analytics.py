@@ -453,4 +453,7 @@ def test_memory_stays_flat_in_the_documents_size(
             tracemalloc.stop()
         assert outcome.rows_added == week_rows
         db.delete_store("acme-us", NOW, purge_tables=registry.data_tables())
-    assert peaks[1] < peaks[0] * 1.5, peaks
+    # tracemalloc counts every thread's allocations, those of threads an earlier test left
+    # winding down too: a fixed slack keeps that noise out, while memory that grew with the
+    # document (four times the rows) would still be far above the bound.
+    assert peaks[1] < peaks[0] * 1.5 + 512 * 1024, peaks
