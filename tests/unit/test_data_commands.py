@@ -20,7 +20,7 @@ from soldscope_cli.errors import ConfigError, UsageError
 from soldscope_cli.fleet.config import Config, StoreRecord, parse_config
 from soldscope_cli.fleet.files import atomic_file
 from soldscope_cli.fleet.history import LogQuery, run_log
-from soldscope_cli.output.datasets import health_json
+from soldscope_cli.output.datasets import health_json, health_text
 from soldscope_cli.output.export import write_csv, write_jsonl
 from soldscope_cli.output.history import entry_json, history_text
 from soldscope_cli.sync.freshness import health, run_data
@@ -189,6 +189,24 @@ def test_problems_and_pinned_json() -> None:
             },
         ],
     }
+
+
+def test_the_table_writes_whole_seconds_without_their_zero_fraction() -> None:
+    def newest(value: str) -> str:
+        figures = DataFigures("orders", 3, value, NOW, "ok", None, None, {})
+        row = health("acme-us", figures, timedelta(days=1), NOW)
+        [_, line, *_] = health_text([row]).splitlines()
+        return line.split()[3]
+
+    assert newest("2026-12-03T00:00:00.000000Z") == "2026-12-03T00:00:00Z"
+    assert newest("2026-12-06T18:36:00.000Z") == "2026-12-06T18:36:00Z"
+    assert newest("2026-12-06T18:36:00.250000Z") == "2026-12-06T18:36:00.250000Z"
+    assert newest("2026-11-22") == "2026-11-22"
+    # --json keeps the value as stored.
+    figures = DataFigures("orders", 3, "2026-12-03T00:00:00.000000Z", NOW, "ok", None, None, {})
+    assert health_json(health("acme-us", figures, timedelta(days=1), NOW))["newest"] == (
+        "2026-12-03T00:00:00.000000Z"
+    )
 
 
 def test_run_data_of_a_store_never_synced(db: Database) -> None:

@@ -6,6 +6,7 @@ the columns that age and state make up for are hidden); piped, aligned columns n
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -99,12 +100,22 @@ LAYOUT = Layout(
 )
 
 
+# A fraction of a second that is all zeros ("….000000Z", "….000Z"): --json keeps it as stored.
+_ZERO_FRACTION = re.compile(r"\.0+Z\Z")
+
+
+def _shown_time(value: str | None) -> str:
+    """The newest data point as the table shows it: whole seconds are written without their
+    zero fraction, so the column is as narrow as the data allows."""
+    return "-" if not value else _ZERO_FRACTION.sub("Z", value)
+
+
 def _cells(r: DatasetHealth) -> dict[str, str]:
     return {
         "store": r.store,
         "dataset": r.label,
         "rows": f"{r.rows:,}",
-        "newest": r.newest or "-",
+        "newest": _shown_time(r.newest),
         "last-sync": "-" if r.last_sync_at is None else r.last_sync_at.strftime("%Y-%m-%d %H:%MZ"),
         "age": age_text(r.age),
         "state": state_text(r),
