@@ -31,8 +31,7 @@ if TYPE_CHECKING:
     from soldscope_cli.amazon.ratelimit import WaitObserver
     from soldscope_cli.db.interface import Database, StateLookup, TeamCopier, TeamDatabase
     from soldscope_cli.db.sqlite.engine import Database as LocalDatabase
-    from soldscope_cli.doctor.model import AlertTarget, DoctorInputs
-    from soldscope_cli.doctor.rotation import RotationFacts
+    from soldscope_cli.doctor.model import AlertTarget, DoctorInputs, RotationFacts
     from soldscope_cli.fleet.secrets import SecretStore
     from soldscope_cli.notify.sender import Notifier
 
@@ -468,7 +467,7 @@ class AppContext:
     def _rotation_facts(self, ask_queue: bool) -> RotationFacts | None:
         """doctor's view of the secret's rotation; the queue is asked unless offline. None,
         and nothing opened, where no rotation queue is configured."""
-        from soldscope_cli.doctor.rotation import RotationFacts
+        from soldscope_cli.doctor.model import RotationFacts
         from soldscope_cli.rotation.queue import queue_url
         from soldscope_cli.rotation.setup import confirmed_at, current_state
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from soldscope_cli.doctor.model import Level
-from soldscope_cli.doctor.rotation import RotationFacts, check_rotation
+from soldscope_cli.doctor.model import Level, RotationFacts
+from soldscope_cli.doctor.rotation import check_rotation
 from soldscope_cli.errors import ConfigError
 from soldscope_cli.fleet.config import ConfigFile, dump_config, parse_config
 from soldscope_cli.redact import redact

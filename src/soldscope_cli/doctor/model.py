@@ -15,9 +15,9 @@ from soldscope_cli.fleet.paths import Paths
 if TYPE_CHECKING:
     import httpx
 
-    from soldscope_cli.doctor.rotation import RotationFacts
     from soldscope_cli.fleet.config import Config
     from soldscope_cli.fleet.secrets import SecretStore
+    from soldscope_cli.rotation.state import RotationState
 
 T = TypeVar("T")
 
@@ -86,6 +86,17 @@ class AlertTarget:
     last_kind: str | None = None  # "ok" or "failed"; None: never sent to
     last_at: str | None = None
     last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class RotationFacts:
+    """What doctor learnt: the rotation state, and how the queue answered (None: not asked)."""
+
+    state: RotationState
+    queue_error: str | None = None
+    queue_fix: str | None = None
+    queue_messages: int | None = None  # messages waiting, when the queue answered
+    confirmed_at: datetime | None = None  # the last message of this app seen in the queue
 
 
 @dataclass(frozen=True)

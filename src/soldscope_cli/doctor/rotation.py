@@ -7,26 +7,13 @@ confirms it; before the first one it is "not confirmed yet", a warning, not a fa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
-from soldscope_cli.doctor.model import CheckResult, Level
+from soldscope_cli.doctor.model import CheckResult, Level, RotationFacts
 from soldscope_cli.fleet.config import format_time
-from soldscope_cli.rotation.state import RotationState
 
 CHECK_ID = "rotation"
 TITLE = "Secret rotation"
-
-
-@dataclass(frozen=True)
-class RotationFacts:
-    """What doctor learnt: the rotation state, and how the queue answered (None: not asked)."""
-
-    state: RotationState
-    queue_error: str | None = None
-    queue_fix: str | None = None
-    queue_messages: int | None = None  # messages waiting, when the queue answered
-    confirmed_at: datetime | None = None  # the last message of this app seen in the queue
 
 
 def check_rotation(
