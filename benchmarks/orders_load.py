@@ -17,17 +17,16 @@ import argparse
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import textwrap
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+from measure import run_measured
 
 from soldscope_cli.fleet.secrets import CLIENT_SECRET_KEY, token_key
 from soldscope_cli.simulator import Simulator, parse_scenario
@@ -89,31 +88,6 @@ def prepare(home: Path, sim: Simulator) -> dict[str, str]:
     }
 
 
-def run_measured(args: list[str], env: dict[str, str]) -> tuple[str, int, float]:
-    """(stdout, peak RSS in KiB, wall seconds) of a child process, RSS from its own rusage."""
-    started = time.perf_counter()
-    process = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out: list[bytes] = []
-    err: list[bytes] = []
-    # Drain the pipes on threads: the child must never block on a full pipe while we wait4 it.
-    readers = [
-        threading.Thread(target=lambda: out.append(process.stdout.read())),  # type: ignore[union-attr]
-        threading.Thread(target=lambda: err.append(process.stderr.read())),  # type: ignore[union-attr]
-    ]
-    for reader in readers:
-        reader.start()
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    for reader in readers:
-        reader.join()
-    seconds = time.perf_counter() - started
-    if process.returncode != 0:
-        raise SystemExit(
-            f"{args[0]} exited {process.returncode}: {b''.join(err).decode(errors='replace')[-2000:]}"
-        )
-    return b"".join(out).decode(), int(usage.ru_maxrss), seconds
-
-
 @contextmanager
 def postgres(database_url: str | None) -> Iterator[str]:
     """A fresh database's URL on the given server, else on a throwaway cluster (tests/pg.py)."""
@@ -160,7 +134,7 @@ def bench(rows: int, engine: str, database_url: str | None) -> dict[str, Any]:
 
 
 def _bench(home: Path, env: dict[str, str], engine: str) -> dict[str, Any]:
-    out, rss_kib, wall = run_measured(
+    out, rss_kib, wall, _ = run_measured(
         [str(SOLDSCOPE), "sync", "--dataset", "orders", "--json", "--no-notify"], env
     )
     [dataset] = json.loads(out)["stores"][0]["datasets"]

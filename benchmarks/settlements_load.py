@@ -26,13 +26,14 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+from measure import run_measured
 
 from soldscope_cli.fleet.secrets import CLIENT_SECRET_KEY, token_key
 from soldscope_cli.simulator import Simulator, parse_scenario
@@ -92,35 +93,6 @@ def prepare(home: Path, sim: Simulator) -> dict[str, str]:
         "SOLDSCOPE_SECRETS": "file",
         **sim.env(),
     }
-
-
-def run_measured(args: list[str], env: dict[str, str]) -> tuple[str, int, float, float]:
-    """(stdout, peak RSS in KiB, wall seconds, CPU seconds) of a child process, RSS and CPU from
-    its own rusage."""
-    started = time.perf_counter()
-    process = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out: list[bytes] = []
-    err: list[bytes] = []
-    # Drain the pipes on threads: the child must never block on a full pipe while we wait4 it.
-    readers = [
-        threading.Thread(target=lambda: out.append(process.stdout.read())),  # type: ignore[union-attr]
-        threading.Thread(target=lambda: err.append(process.stderr.read())),  # type: ignore[union-attr]
-    ]
-    for reader in readers:
-        reader.start()
-    _, status, usage = os.wait4(process.pid, 0)
-    code = os.waitstatus_to_exitcode(status)
-    process.returncode = code  # reaped by wait4: Popen must not wait for it again
-    for reader in readers:
-        reader.join()
-    process.stdout.close()  # type: ignore[union-attr]
-    process.stderr.close()  # type: ignore[union-attr]
-    if code != 0:
-        raise SystemExit(
-            f"{args[0]} exited {code}: {b''.join(err).decode(errors='replace')[-2000:]}"
-        )
-    cpu = usage.ru_utime + usage.ru_stime
-    return b"".join(out).decode(), int(usage.ru_maxrss), time.perf_counter() - started, cpu
 
 
 @contextmanager

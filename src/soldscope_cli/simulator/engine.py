@@ -98,6 +98,8 @@ class Engine:
             self._grants: dict[str, _Grant] = {}
             self._access: dict[str, _Access] = {}
             self.reports: dict[str, ReportRecord] = {}
+            # Documents made once and then served as stored bytes ([reports] ready_documents).
+            self.ready_documents: dict[tuple[object, ...], list[bytes]] = {}
             self._report_counter = 0
             self.queries: dict[str, datakiosk.QueryRecord] = {}
             self._query_counter = 0

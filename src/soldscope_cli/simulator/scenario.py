@@ -131,6 +131,9 @@ class ReportSettings:
     error_details: dict[str, str] = field(default_factory=dict)
     # A pause before each chunk of a settlement document: a slow download to interrupt.
     document_chunk_delay_ms: float = 0.0
+    # Serve a Brand Analytics document as bytes made at its first download, the way S3 serves a
+    # stored object: a benchmark's timed download then costs this machine no generating.
+    ready_documents: bool = False
 
 
 @dataclass
@@ -441,6 +444,7 @@ def parse_reports(data: Any, base: ReportSettings | None = None) -> ReportSettin
         document_chunk_delay_ms=r.non_negative(
             "document_chunk_delay_ms", float, b.document_chunk_delay_ms
         ),
+        ready_documents=r.get("ready_documents", bool, b.ready_documents),
     )
     r.done()
     return value

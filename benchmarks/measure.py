@@ -1,0 +1,49 @@
+"""Running a benchmarked command and reading its own peak memory and CPU time."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+
+# Starts the measured command and writes its rusage to a file. A process started straight from
+# this one would report this process's peak RSS as its own (Linux keeps the peak of the memory
+# a child had before exec), and this one holds the simulator and its documents: a small
+# launcher in between keeps the figure the command's own.
+LAUNCHER = textwrap.dedent(
+    """
+    import json, os, subprocess, sys
+    process = subprocess.Popen(sys.argv[2:])
+    _, status, usage = os.wait4(process.pid, 0)
+    with open(sys.argv[1], "w") as out:
+        json.dump({"maxrss": usage.ru_maxrss, "cpu": usage.ru_utime + usage.ru_stime}, out)
+    sys.exit(os.waitstatus_to_exitcode(status))
+    """
+)
+
+
+def run_measured(
+    args: list[str], env: dict[str, str] | None = None
+) -> tuple[str, int, float, float]:
+    """(stdout, peak RSS in KiB, wall seconds, CPU seconds) of a child process, from its own
+    rusage (which covers the processes it waited for: the peak is the largest one's)."""
+    with tempfile.NamedTemporaryFile("r", suffix=".json") as measured:
+        out, seconds = _run([sys.executable, "-c", LAUNCHER, measured.name, *args], env, args[0])
+        usage = json.load(measured)
+    return out, int(usage["maxrss"]), seconds, float(usage["cpu"])
+
+
+def _run(args: list[str], env: dict[str, str] | None, name: str) -> tuple[str, float]:
+    """Stdout and wall seconds of a command that must succeed (`name` in the error)."""
+    started = time.perf_counter()
+    with subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        out, err = process.communicate()
+    seconds = time.perf_counter() - started
+    if process.returncode != 0:
+        raise SystemExit(
+            f"{name} exited {process.returncode}: {err.decode(errors='replace')[-2000:]}"
+        )
+    return out.decode(), seconds
