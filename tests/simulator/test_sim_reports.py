@@ -330,3 +330,21 @@ def test_error_details_must_be_texts(sim: Simulator) -> None:
 
     with pytest.raises(ScenarioError, match=r"reports.error_details.X must be a text"):
         sim.set_reports(error_details={"X": 3})
+
+
+def test_ready_documents_serve_the_bytes_made_at_the_first_download(
+    sim: Simulator, client: httpx.Client, token: str
+) -> None:
+    sim.set_reports(ready_documents=True)
+    first_id = poll_until_final(client, token, search_terms(client, token))["reportDocumentId"]
+    first = download(client, token, first_id).content
+    # Another report of the same seller, marketplace and week: the stored bytes, not a new gzip.
+    again_id = poll_until_final(client, token, search_terms(client, token))["reportDocumentId"]
+    assert again_id != first_id
+    assert download(client, token, again_id).content == first
+    assert len(sim.ready_documents) == 1
+    # Another week is another document.
+    other = search_terms(client, token, "2026-10-25T00:00:00Z", "2026-10-31T23:59:59Z")
+    other_id = poll_until_final(client, token, other)["reportDocumentId"]
+    assert download(client, token, other_id).content != first
+    assert len(sim.ready_documents) == 2
