@@ -344,7 +344,7 @@ def test_ready_documents_serve_the_bytes_made_at_the_first_download(
     assert download(client, token, again_id).content == first
     assert len(sim.ready_documents) == 1
     # Another week is another document.
-    other = search_terms(client, token, "2026-10-25T00:00:00Z", "2026-10-31T23:59:59Z")
+    other = search_terms(client, token, "2026-02-15", "2026-02-21")
     other_id = poll_until_final(client, token, other)["reportDocumentId"]
     assert download(client, token, other_id).content != first
     assert len(sim.ready_documents) == 2
