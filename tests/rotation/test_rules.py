@@ -143,6 +143,28 @@ def test_anything_else_is_not_a_rotation_message(body: str) -> None:
     assert parse_notification(body) is None
 
 
+@pytest.mark.parametrize(
+    "client_id",
+    [
+        "amzn1.application-oa2-client.x\n",
+        "amzn1.application-oa2-client.x\x1b[0m",
+        " amzn1.application-oa2-client.x",
+        "amzn1.application-oa2-client.\x00x",
+    ],
+    ids=["newline", "escape", "space", "nul"],
+)
+def test_a_client_id_that_is_not_one_is_nobodys(client_id: str) -> None:
+    # Made printable it would read as this app's id: the message must stay another app's.
+    body = _new_secret("foreign-secret-0001")
+    body["payload"]["applicationOAuthClientNewSecret"]["clientId"] = client_id
+    assert parse_notification(json.dumps(body)) is None
+    notice = {
+        "notificationType": "APPLICATION_OAUTH_CLIENT_SECRET_EXPIRY",
+        "payload": {"applicationOAuthClientSecretExpiry": {"clientId": client_id}},
+    }
+    assert parse_notification(json.dumps(notice)) is None
+
+
 # --- the state and doctor's line -----------------------------------------------------------------
 
 Events = dict[str, tuple[datetime, dict[str, Any]]]

@@ -66,6 +66,15 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def _client_id(value: Any) -> str | None:
+    """A clientId as sent, or None when it is not one: an id that printing would change (control
+    characters, spaces, a cut) must not read as this app's once printed."""
+    text = _text(value)
+    if text is None or len(text) > 200 or printable(text) != text or " " in text:
+        return None
+    return text
+
+
 def parse_notification(body: str) -> Notification | None:
     """The rotation notification a message body holds; None for anything else.
 
@@ -87,12 +96,13 @@ def parse_notification(body: str) -> Notification | None:
     if kind == NEW_SECRET:
         item = _get(payload, "applicationOAuthClientNewSecret")
         secret = _text(_get(item, "newClientSecret"))
-        client_id = _text(_get(item, "clientId"))
+        client_id = _client_id(_get(item, "clientId"))
+        if secret is not None:
+            register_secret(secret)  # even in a message that is not ours: it is still a secret
         if secret is None or client_id is None:
             return None
-        register_secret(secret)
         return NewSecret(
-            printable(client_id, limit=200),
+            client_id,
             secret,
             _time(_get(item, "newClientSecretExpiryTime")),
             _time(_get(item, "oldClientSecretExpiryTime")),
@@ -100,11 +110,11 @@ def parse_notification(body: str) -> Notification | None:
         )
     if kind == SECRET_EXPIRY:
         item = _get(payload, "applicationOAuthClientSecretExpiry")
-        client_id = _text(_get(item, "clientId"))
+        client_id = _client_id(_get(item, "clientId"))
         if client_id is None:
             return None
         return SecretExpiry(
-            printable(client_id, limit=200),
+            client_id,
             _time(_get(item, "clientSecretExpiryTime")),
             printable(_text(_get(item, "clientSecretExpiryReason")) or "", limit=100),
             notification_id,
