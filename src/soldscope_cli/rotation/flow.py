@@ -209,8 +209,11 @@ class Rotator:
                 if self.monotonic() >= end:
                     return None if notice is None else Outcome("none", expiry_notice=notice)
         finally:
+            # Best effort: a handle SQS no longer takes (the message became visible and was read
+            # again) must not turn a stored secret into a failure; it reappears on its own.
             for message in foreign:
-                self.queue.release(message)
+                with contextlib.suppress(SoldscopeError):
+                    self.queue.release(message)
 
     def _noted(self, notice: SecretExpiry) -> None:
         detail = {"expires_at": _text(notice.expires_at), "reason": notice.reason}
