@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from soldscope_cli.errors import ConfigError, IncompleteError
-from soldscope_cli.redact import redact
+from soldscope_cli.redact import redact, register_secret
 
 log = logging.getLogger(__name__)
 
@@ -202,6 +202,9 @@ class SqsQueue:
             QueueMessage(str(m.get("Body", "")), str(m["ReceiptHandle"]), str(m.get("MessageId")))
             for m in answer.get("Messages", [])
         ]
+        for message in messages:
+            # SQS quotes a handle it refuses in its error text, which becomes the one-line error.
+            register_secret(message.receipt)
         log.debug("rotation queue: %d message(s) received", len(messages))
         return messages
 
