@@ -1,7 +1,8 @@
 """Benchmark: `soldscope sync --dataset settlements` of one store whose new settlement has
 1,000,000 lines, into SQLite and into PostgreSQL (team mode).
 
-The simulator serves the V2 flat file (gzip-streamed, German amounts such as "1.234,56"). A first
+The simulator serves the V2 flat file (gzip, German amounts such as "1.234,56"), made and stored
+when it first lists the settlement, before the timed sync, as Amazon's exists already. A first
 sync loads the store's earlier settlements (one line each); then the simulated clock moves 14 days
 and the measured sync loads the new, big one. It reports the soldscope process's peak RSS, the
 rows/s of the whole dataset run and of the load (download, gunzip, parse, insert, as the sync log
