@@ -42,7 +42,10 @@ def scenario(rows: int) -> dict[str, Any]:
     return {
         "app": {"client_id": CLIENT_ID, "client_secret": SECRET},
         "rate_limits": {"enabled": False},
-        "reports": {"polls_in_queue": 0, "polls_in_progress": 0},
+        # The simulator makes and stores the document when the report is created, as Amazon's
+        # exists before it is downloaded: that lands in createReport (the whole run's rows/s),
+        # not in the load (download, parse, upsert) the load rows/s measures.
+        "reports": {"polls_in_queue": 0, "polls_in_progress": 0, "ready_documents": True},
         "sellers": [
             {
                 "selling_partner_id": SELLER,
@@ -172,6 +175,10 @@ def main() -> None:
             f"{r['engine']:>10} {r['rows']:>10,} {r['rss_mb']:>6.0f} MB {r['rows_s']:>9,.0f}"
             f" {r['load_rows_s'] or 0:>12,.0f} {r['wall_s']:>6.1f}s"
         )
+    print(
+        "(the simulator makes the document at createReport: in rows/s, not in load rows/s,"
+        " which is download + parse + upsert)"
+    )
     print(json.dumps(results, indent=1))
 
 

@@ -16,6 +16,7 @@ from .support import CA, DE, EU_SELLER, NA_SELLER, US, access_token, auth
 
 REPORTS = "/reports/2021-06-30/reports"
 SEARCH_TERMS = "GET_BRAND_ANALYTICS_SEARCH_TERMS_REPORT"
+ORDERS = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL"
 # ManualClock starts on Wednesday 2026-03-04; the last full Sunday..Saturday week:
 WEEK = ("2026-02-22", "2026-02-28")
 
@@ -348,3 +349,28 @@ def test_ready_documents_serve_the_bytes_made_at_the_first_download(
     other_id = poll_until_final(client, token, other)["reportDocumentId"]
     assert download(client, token, other_id).content != first
     assert len(sim.ready_documents) == 2
+
+
+def test_ready_flat_documents_are_made_when_the_report_is_created(
+    sim: Simulator, client: httpx.Client, token: str
+) -> None:
+    window = {"dataStartTime": "2026-02-01T00:00:00Z", "dataEndTime": "2026-02-08T00:00:00Z"}
+    body = {"reportType": ORDERS, "marketplaceIds": [US], **window}
+    # Off (the default), a document is made as it is downloaded and nothing is kept.
+    made = poll_until_final(client, token, create(client, token, **body).json()["reportId"])
+    plain = gzip.decompress(download(client, token, made["reportDocumentId"]).content)
+    assert sim.ready_documents == {}
+    sim.set_reports(ready_documents=True)
+    report_id = create(client, token, **body).json()["reportId"]
+    # The document exists before anyone asks for it, as Amazon's does.
+    [stored] = sim.ready_documents.values()
+    document_id = poll_until_final(client, token, report_id)["reportDocumentId"]
+    served = download(client, token, document_id).content
+    assert served == b"".join(stored)
+    assert gzip.decompress(served) == plain
+    # Another window is another document.
+    other = {**body, "dataStartTime": "2026-02-08T00:00:00Z", "dataEndTime": "2026-02-15T00:00:00Z"}
+    other_report = create(client, token, **other).json()["reportId"]
+    assert len(sim.ready_documents) == 2
+    other_id = poll_until_final(client, token, other_report)["reportDocumentId"]
+    assert download(client, token, other_id).content != served

@@ -118,3 +118,23 @@ def test_a_fatal_settlement_carries_amazons_reason(sim: Simulator, client: httpx
 def download_plain(client: httpx.Client, token: str, document_id: str) -> str:
     doc = client.get(f"/reports/2021-06-30/documents/{document_id}", headers=auth(token)).json()
     return client.get(doc["url"]).text
+
+
+def test_ready_settlement_documents_are_made_when_amazon_lists_them(
+    sim: Simulator, client: httpx.Client
+) -> None:
+    token = access_token(sim, client, EU_SELLER)
+    # Off (the default), the listed settlements keep no document.
+    [plain_report, *_] = listed(client, token)
+    plain = download(client, token, str(plain_report["reportDocumentId"]))
+    assert sim.ready_documents == {}
+    sim.set_reports(ready_documents=True)
+    other = access_token(sim, client, NA_SELLER)
+    reports = listed(client, other)
+    # Each listed settlement's document is stored before anyone downloads it.
+    assert len(sim.ready_documents) == len(reports)
+    first = str(reports[0]["reportDocumentId"])
+    doc = client.get(f"/reports/2021-06-30/documents/{first}", headers=auth(other)).json()
+    assert client.get(doc["url"]).content in {b"".join(b) for b in sim.ready_documents.values()}
+    # The same settlement downloaded again is the same text as when it was made on the fly.
+    assert download(client, token, str(plain_report["reportDocumentId"])) == plain

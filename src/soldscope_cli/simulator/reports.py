@@ -6,9 +6,10 @@ import calendar
 import gzip
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -313,6 +314,7 @@ def create_report(
             document=document,
         )
         engine.reports[record.report_id] = record
+    _make_ready(engine, seller, [record])
     return json_response(202, {"reportId": record.report_id})
 
 
@@ -392,9 +394,12 @@ def get_reports(
     if SETTLEMENT_V2 in filters["types"] and "finances" not in seller.roles:
         # Settlement reports need the Finance and Accounting role.
         return spapi_error(403, "Unauthorized", "Access to requested resource is denied.", "")
+    scheduled: list[ReportRecord] = []
+    if SETTLEMENT_V2 in filters["types"]:
+        with engine.lock:
+            scheduled = _schedule_settlements(engine, seller, now)
+        _make_ready(engine, seller, scheduled)
     with engine.lock:
-        if SETTLEMENT_V2 in filters["types"]:
-            _schedule_settlements(engine, seller, now)
         matching: list[dict[str, Any]] = []
         for record in sorted(engine.reports.values(), key=lambda r: -r.created):
             if (
@@ -423,8 +428,10 @@ def get_reports(
     return json_response(200, body)
 
 
-def _schedule_settlements(engine: Engine, seller: SellerSettings, now: float) -> None:
-    """Add the settlement reports Amazon has generated for the seller by now (lock held)."""
+def _schedule_settlements(engine: Engine, seller: SellerSettings, now: float) -> list[ReportRecord]:
+    """Add the settlement reports Amazon has generated for the seller by now (lock held);
+    returns the added ones."""
+    added: list[ReportRecord] = []
     made = {
         (r.marketplace_ids[0], float(r.document.get("end", 0.0)))
         for r in engine.reports.values()
@@ -456,6 +463,8 @@ def _schedule_settlements(engine: Engine, seller: SellerSettings, now: float) ->
         # Amazon lists a settlement report once it is final: it needs no polls.
         record.observe(settlement.created, _FINAL_AT_ONCE, poll=False)
         engine.reports[record.report_id] = record
+        added.append(record)
+    return added
 
 
 _FINAL_AT_ONCE = ReportSettings(polls_in_progress=0)
@@ -552,19 +561,49 @@ def download(engine: Engine, request: Request) -> Response:
                 )
             )
 
-        if not engine.scenario.reports.ready_documents:
-            return Response(200, made(), headers)
-        # The same week of the same seller is the same document: made once, then served.
+        # The same week of the same seller is the same document.
         key = ("search_terms", *seed, rows, target)
-        with engine.lock:
-            ready = engine.ready_documents.get(key)
-        if ready is None:
-            ready = list(made())
-            with engine.lock:
-                engine.ready_documents[key] = ready
-        return Response(200, iter(ready), headers)
-    if record.document.get("kind") == "flat":
-        lines = flat_reports.document_lines(
+        return Response(200, _served(engine, key, made), headers)
+    if record.document.get("kind") in READY_KINDS:
+        delay = engine.scenario.reports.document_chunk_delay_ms / 1000.0
+        chunks = _served(engine, _document_key(record), lambda: _document(seller, record, delay))
+        if record.document["kind"] == "settlement":
+            chunks = paced(chunks, delay, real_sleep)
+        return Response(200, chunks, headers)
+    return Response(200, gzip.compress(_table(seller, record).encode(), 1, mtime=0), headers)
+
+
+# Kinds whose document exists from the report's creation when [reports] ready_documents is on.
+READY_KINDS = ("flat", "settlement")
+
+
+def _document_key(record: ReportRecord) -> tuple[object, ...]:
+    """What makes a flat or settlement document the same: everything its generator reads."""
+    doc = record.document
+    if doc["kind"] == "settlement":
+        return ("settlement", record.seller_id, record.marketplace_ids[0], *sorted(doc.items()))
+    return (
+        "flat",
+        record.seller_id,
+        record.report_type,
+        tuple(record.marketplace_ids),
+        record.data_start,
+        record.data_end,
+        doc["rows"],
+        record.created,
+    )
+
+
+def _document(seller: SellerSettings, record: ReportRecord, delay: float) -> Iterator[bytes]:
+    """A flat or settlement document, generated and gzipped as it is read."""
+    if record.document["kind"] == "settlement":
+        lines = (
+            line + "\n"
+            for line in document_lines(seller, record.marketplace_ids[0], record.document)
+        )
+        return gzip_stream(lines, chunk_bytes=16 * 1024 if delay else 256 * 1024)
+    return gzip_stream(
+        flat_reports.document_lines(
             record.report_type,
             seller.selling_partner_id,
             record.marketplace_ids,
@@ -573,16 +612,35 @@ def download(engine: Engine, request: Request) -> Response:
             int(record.document["rows"]),
             record.created,
         )
-        return Response(200, gzip_stream(lines), headers)
-    if record.document.get("kind") == "settlement":
-        lines = (
-            line + "\n"
-            for line in document_lines(seller, record.marketplace_ids[0], record.document)
-        )
-        delay = engine.scenario.reports.document_chunk_delay_ms / 1000.0
-        chunks = gzip_stream(lines, chunk_bytes=16 * 1024 if delay else 256 * 1024)
-        return Response(200, paced(chunks, delay, real_sleep), headers)
-    return Response(200, gzip.compress(_table(seller, record).encode(), 1, mtime=0), headers)
+    )
+
+
+def _served(
+    engine: Engine, key: tuple[object, ...], made: Callable[[], Iterator[bytes]]
+) -> Iterator[bytes]:
+    """The document's bytes: made as they are read, or with [reports] ready_documents made once
+    and then served stored, as S3 serves a stored document."""
+    if not engine.scenario.reports.ready_documents:
+        return made()
+    with engine.lock:
+        ready = engine.ready_documents.get(key)
+    if ready is None:
+        ready = list(made())
+        with engine.lock:
+            engine.ready_documents[key] = ready
+    return iter(ready)
+
+
+def _make_ready(engine: Engine, seller: SellerSettings, records: list[ReportRecord]) -> None:
+    """With ready_documents, store the new reports' documents now (lock not held): Amazon's
+    document exists before anyone downloads it, so no download pays for making it."""
+    if not engine.scenario.reports.ready_documents:
+        return
+    delay = engine.scenario.reports.document_chunk_delay_ms / 1000.0
+    for record in records:
+        if record.outcome == "DONE" and record.document.get("kind") in READY_KINDS:
+            made = partial(_document, seller, record, delay)
+            list(_served(engine, _document_key(record), made))
 
 
 def _table(seller: SellerSettings, record: ReportRecord) -> str:

@@ -131,8 +131,9 @@ class ReportSettings:
     error_details: dict[str, str] = field(default_factory=dict)
     # A pause before each chunk of a settlement document: a slow download to interrupt.
     document_chunk_delay_ms: float = 0.0
-    # Serve a Brand Analytics document as bytes made at its first download, the way S3 serves a
-    # stored object: a benchmark's timed download then costs this machine no generating.
+    # Serve a document as stored bytes, the way S3 serves a stored object: a Brand Analytics one
+    # made at its first download, a flat-file or settlement one made when its report is created.
+    # A benchmark's timed download then costs this machine no generating.
     ready_documents: bool = False
 
 
