@@ -284,7 +284,11 @@ def _poll(
 
 
 def _failure(report: Requested, exc: Exception) -> DatasetFailed:
-    where = report.period.label
+    return failure_at(report.period.label, exc)
+
+
+def failure_at(where: str, exc: Exception) -> DatasetFailed:
+    """One document's failure as a DatasetFailed whose message starts with `where`."""
     if isinstance(exc, SpapiError):
         return DatasetFailed(
             f"{where}: {exc.operation} failed: {exc.status or ''} {exc.code} {exc.message}".strip(),

@@ -129,16 +129,7 @@ def _listed(item: Any) -> Listed | None:
 
 
 def _failure(item: Listed, exc: Exception) -> DatasetFailed:
-    where = f"settlement report {item.report_id}"
-    if isinstance(exc, SpapiError):
-        return DatasetFailed(
-            f"{where}: {exc.operation} failed: {exc.status or ''} {exc.code} {exc.message}".strip(),
-            code=exc.code,
-            request_id=exc.request_id,
-        )
-    if isinstance(exc, DatasetFailed):
-        return DatasetFailed(f"{where}: {exc.message}", code=exc.code, request_id=exc.request_id)
-    return DatasetFailed(f"{where}: {exc}", code="document")
+    return reports.failure_at(f"settlement report {item.report_id}", exc)
 
 
 def load_settlement(job: DatasetJob, item: Listed, outcome: DatasetOutcome) -> None:
