@@ -50,10 +50,7 @@ class KeyedTable:
         values = self.table_rows(store_id, rows, at)
         with self._db.store_transaction(store_id) as tx:
             added, updated = self.upsert(tx, values)
-            for key, value in (marks or {}).items():
-                put_state(tx, store_id, self.dataset, key, value, at)
-            for key in forget:
-                delete_state(tx, store_id, self.dataset, key)
+            self._set_marks(tx, store_id, marks, forget, at)
         return PageCounts(added, updated)
 
     def load_rows(
@@ -75,10 +72,20 @@ class KeyedTable:
             # statement inserted: the last of a key wins across staged batches too.
             tx.execute(self._upsert_staged(tx.d))
             tx.execute(tx.d.empty(self._stage_name))
-            for key, value in (marks or {}).items():
-                put_state(tx, store_id, self.dataset, key, value, at)
-            for key in forget:
-                delete_state(tx, store_id, self.dataset, key)
+            self._set_marks(tx, store_id, marks, forget, at)
+
+    def _set_marks(
+        self,
+        tx: Tx,
+        store_id: int,
+        marks: Mapping[str, str] | None,
+        forget: Sequence[str],
+        at: datetime,
+    ) -> None:
+        for key, value in (marks or {}).items():
+            put_state(tx, store_id, self.dataset, key, value, at)
+        for key in forget:
+            delete_state(tx, store_id, self.dataset, key)
 
     def stage_rows(self, store_id: int, rows: Sequence[Sequence[Any]], *, at: datetime) -> None:
         """A document's batch held back until the next load_rows upserts it with its own rows,
