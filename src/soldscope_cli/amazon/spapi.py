@@ -547,18 +547,21 @@ class SpapiClient:
             body["reportOptions"] = dict(report_options)
         op = "createReport"
         response = self.request("POST", "/reports/2021-06-30/reports", operation=op, json=body)
-        report_id = self._json_object(response, op).get("reportId")
-        if not isinstance(report_id, str) or not report_id:
+        return self._required_id(response, op, "reportId")
+
+    def _required_id(self, response: SpapiResponse, op: str, key: str) -> str:
+        value = self._json_object(response, op).get(key)
+        if not isinstance(value, str) or not value:
             raise SpapiError(
                 status=response.status,
                 code="InvalidResponse",
-                message="the answer had no reportId",
+                message=f"the answer had no {key}",
                 details=None,
                 request_id=response.request_id,
                 operation=op,
                 store=self._store,
             )
-        return report_id
+        return value
 
     def get_reports(
         self,
@@ -608,18 +611,7 @@ class SpapiClient:
             body["paginationToken"] = pagination_token
         op = "createQuery"
         response = self.request("POST", f"{DATA_KIOSK}/queries", operation=op, json=body)
-        query_id = self._json_object(response, op).get("queryId")
-        if not isinstance(query_id, str) or not query_id:
-            raise SpapiError(
-                status=response.status,
-                code="InvalidResponse",
-                message="the answer had no queryId",
-                details=None,
-                request_id=response.request_id,
-                operation=op,
-                store=self._store,
-            )
-        return query_id
+        return self._required_id(response, op, "queryId")
 
     def get_query(self, query_id: str) -> dict[str, Any]:
         """A query's status record (processingStatus, dataDocumentId, errorDocumentId, ...)."""
