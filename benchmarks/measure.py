@@ -14,6 +14,9 @@ from pathlib import Path
 from soldscope_cli.fleet.secrets import CLIENT_SECRET_KEY, token_key
 from soldscope_cli.simulator import Simulator
 
+# The soldscope command installed next to this interpreter (the checkout's venv).
+SOLDSCOPE = Path(sys.executable).parent / "soldscope"
+
 # Starts the measured command and writes its rusage to a file. A process started straight from
 # this one would report this process's peak RSS as its own (Linux keeps the peak of the memory
 # a child had before exec), and this one holds the simulator and its documents: a small

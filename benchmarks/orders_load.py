@@ -25,14 +25,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from measure import prepare_home, run_measured
+from measure import SOLDSCOPE, prepare_home, run_measured
 
 from soldscope_cli.simulator import Simulator, parse_scenario
 
 CLIENT_ID = "amzn1.application-oa2-client.benchmark000000002"
 SECRET = "amzn1.oa2-cs.v1.benchmark-secret"
 SELLER = "A1ORDERSBENCH01"
-SOLDSCOPE = Path(sys.executable).parent / "soldscope"
 CHECKOUT = Path(__file__).resolve().parent.parent
 
 

@@ -34,14 +34,13 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-from measure import prepare_home, run_measured
+from measure import SOLDSCOPE, prepare_home, run_measured
 
 from soldscope_cli.simulator import Simulator, parse_scenario
 
 CLIENT_ID = "amzn1.application-oa2-client.benchmark000000001"
 SECRET = "amzn1.oa2-cs.v1.benchmark-secret"
 SELLER = "A1SETTLEBENCH01"
-SOLDSCOPE = Path(sys.executable).parent / "soldscope"
 CHECKOUT = Path(__file__).resolve().parents[1]
 LOAD_LINE = re.compile(r"loaded (\d+) settlement line rows in ([\d.]+) s \((\d+) rows/s")
 

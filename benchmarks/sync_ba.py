@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from measure import prepare_home, run_measured
+from measure import SOLDSCOPE, prepare_home, run_measured
 
 from soldscope_cli.simulator import Simulator, parse_scenario
 from soldscope_cli.sync.brand_analytics import REPORT_TYPE, latest_available_week, week_bounds
@@ -40,7 +40,6 @@ from soldscope_cli.sync.brand_analytics import REPORT_TYPE, latest_available_wee
 CLIENT_ID = "amzn1.application-oa2-client.benchmark000000001"
 SECRET = "amzn1.oa2-cs.v1.benchmark-secret"
 SELLER = "A1BENCHMARK0001"
-SOLDSCOPE = Path(sys.executable).parent / "soldscope"
 
 BASELINE = textwrap.dedent(
     """
