@@ -10,9 +10,12 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 from soldscope_cli.fleet.secrets import CLIENT_SECRET_KEY, token_key
 from soldscope_cli.simulator import Simulator
+
+CHECKOUT = Path(__file__).resolve().parents[1]
 
 # The soldscope command installed next to this interpreter (the checkout's venv).
 SOLDSCOPE = Path(sys.executable).parent / "soldscope"
@@ -99,3 +102,20 @@ def prepare_home(
         "SOLDSCOPE_SECRETS": "file",
         **sim.env(),
     }
+
+
+def start_throwaway_cluster() -> Any:
+    """The tests' throwaway PostgreSQL cluster (tests/pg.py), so benchmarks and tests start it
+    alike; the caller stops it."""
+    sys.path.insert(0, str(CHECKOUT))
+    try:
+        from tests.pg import start_cluster
+    except ImportError as exc:
+        raise SystemExit(
+            f"cannot import tests/pg.py from {CHECKOUT} ({exc}): run from a checkout with the "
+            "test extras installed, or pass --database-url"
+        ) from None
+    try:
+        return start_cluster()
+    except RuntimeError as exc:
+        raise SystemExit(str(exc)) from None

@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import re
-import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,14 +24,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from measure import SOLDSCOPE, prepare_home, run_measured
+from measure import SOLDSCOPE, prepare_home, run_measured, start_throwaway_cluster
 
 from soldscope_cli.simulator import Simulator, parse_scenario
 
 CLIENT_ID = "amzn1.application-oa2-client.benchmark000000002"
 SECRET = "amzn1.oa2-cs.v1.benchmark-secret"
 SELLER = "A1ORDERSBENCH01"
-CHECKOUT = Path(__file__).resolve().parent.parent
 
 
 def scenario(rows: int) -> dict[str, Any]:
@@ -75,18 +73,7 @@ def postgres(database_url: str | None) -> Iterator[str]:
 
     cluster: Any = None
     if database_url is None:
-        sys.path.insert(0, str(CHECKOUT))
-        try:
-            from tests.pg import start_cluster
-        except ImportError as exc:
-            raise SystemExit(
-                f"cannot import tests/pg.py from {CHECKOUT} ({exc}): run from a checkout with "
-                "the test extras installed, or pass --database-url"
-            ) from None
-        try:
-            cluster = start_cluster()
-        except RuntimeError as exc:
-            raise SystemExit(str(exc)) from None
+        cluster = start_throwaway_cluster()
         database_url = str(cluster.url("postgres"))
     name = f"soldscope_orders_bench_{os.getpid()}"
     with psycopg.connect(database_url, autocommit=True) as conn:
