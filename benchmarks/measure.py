@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
 import textwrap
 import time
+from pathlib import Path
+from typing import Any
+
+from soldscope_cli.fleet.secrets import CLIENT_SECRET_KEY, token_key
+from soldscope_cli.simulator import Simulator
+
+CHECKOUT = Path(__file__).resolve().parents[1]
+
+# The soldscope command installed next to this interpreter (the checkout's venv).
+SOLDSCOPE = Path(sys.executable).parent / "soldscope"
 
 # Starts the measured command and writes its rusage to a file. A process started straight from
 # this one would report this process's peak RSS as its own (Linux keeps the peak of the memory
@@ -47,3 +58,64 @@ def _run(args: list[str], env: dict[str, str] | None, name: str) -> tuple[str, f
             f"{name} exited {process.returncode}: {err.decode(errors='replace')[-2000:]}"
         )
     return out.decode(), seconds
+
+
+def prepare_home(
+    home: Path,
+    sim: Simulator,
+    *,
+    client_id: str,
+    secret: str,
+    seller: str,
+    store: str,
+    region: str,
+    marketplace: str,
+) -> dict[str, str]:
+    """Config and file secrets for one store; returns the environment of the command."""
+    (home / "config").mkdir(parents=True)
+    (home / "data").mkdir(parents=True)
+    (home / "config" / "config.toml").write_text(
+        textwrap.dedent(
+            f"""
+            [app]
+            application_id = "amzn1.sp.solution.benchmark"
+            client_id = "{client_id}"
+
+            [stores.{store}]
+            region = "{region}"
+            marketplaces = ["{marketplace}"]
+            selling_partner_id = "{seller}"
+            authorized_at = 2026-11-01T00:00:00Z
+            """
+        )
+    )
+    secrets = home / "data" / "secrets.json"
+    secrets.write_text(
+        json.dumps({CLIENT_SECRET_KEY: secret, token_key(store): sim.authorize(seller)})
+    )
+    secrets.chmod(0o600)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOLDSCOPE_")}
+    return {
+        **env,
+        "SOLDSCOPE_CONFIG_DIR": str(home / "config"),
+        "SOLDSCOPE_DATA_DIR": str(home / "data"),
+        "SOLDSCOPE_SECRETS": "file",
+        **sim.env(),
+    }
+
+
+def start_throwaway_cluster() -> Any:
+    """The tests' throwaway PostgreSQL cluster (tests/pg.py), so benchmarks and tests start it
+    alike; the caller stops it."""
+    sys.path.insert(0, str(CHECKOUT))
+    try:
+        from tests.pg import start_cluster
+    except ImportError as exc:
+        raise SystemExit(
+            f"cannot import tests/pg.py from {CHECKOUT} ({exc}): run from a checkout with the "
+            "test extras installed, or pass --database-url"
+        ) from None
+    try:
+        return start_cluster()
+    except RuntimeError as exc:
+        raise SystemExit(str(exc)) from None

@@ -17,25 +17,20 @@ import argparse
 import json
 import os
 import re
-import sys
 import tempfile
-import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from measure import run_measured
+from measure import SOLDSCOPE, prepare_home, run_measured, start_throwaway_cluster
 
-from soldscope_cli.fleet.secrets import CLIENT_SECRET_KEY, token_key
 from soldscope_cli.simulator import Simulator, parse_scenario
 
 CLIENT_ID = "amzn1.application-oa2-client.benchmark000000002"
 SECRET = "amzn1.oa2-cs.v1.benchmark-secret"
 SELLER = "A1ORDERSBENCH01"
-SOLDSCOPE = Path(sys.executable).parent / "soldscope"
-CHECKOUT = Path(__file__).resolve().parent.parent
 
 
 def scenario(rows: int) -> dict[str, Any]:
@@ -59,36 +54,16 @@ def scenario(rows: int) -> dict[str, Any]:
 
 def prepare(home: Path, sim: Simulator) -> dict[str, str]:
     """Config and file secrets for one store; returns the environment of the command."""
-    (home / "config").mkdir(parents=True)
-    (home / "data").mkdir(parents=True)
-    (home / "config" / "config.toml").write_text(
-        textwrap.dedent(
-            f"""
-            [app]
-            application_id = "amzn1.sp.solution.benchmark"
-            client_id = "{CLIENT_ID}"
-
-            [stores.bench-de]
-            region = "eu"
-            marketplaces = ["DE"]
-            selling_partner_id = "{SELLER}"
-            authorized_at = 2026-11-01T00:00:00Z
-            """
-        )
+    return prepare_home(
+        home,
+        sim,
+        client_id=CLIENT_ID,
+        secret=SECRET,
+        seller=SELLER,
+        store="bench-de",
+        region="eu",
+        marketplace="DE",
     )
-    secrets = home / "data" / "secrets.json"
-    secrets.write_text(
-        json.dumps({CLIENT_SECRET_KEY: SECRET, token_key("bench-de"): sim.authorize(SELLER)})
-    )
-    secrets.chmod(0o600)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SOLDSCOPE_")}
-    return {
-        **env,
-        "SOLDSCOPE_CONFIG_DIR": str(home / "config"),
-        "SOLDSCOPE_DATA_DIR": str(home / "data"),
-        "SOLDSCOPE_SECRETS": "file",
-        **sim.env(),
-    }
 
 
 @contextmanager
@@ -98,18 +73,7 @@ def postgres(database_url: str | None) -> Iterator[str]:
 
     cluster: Any = None
     if database_url is None:
-        sys.path.insert(0, str(CHECKOUT))
-        try:
-            from tests.pg import start_cluster
-        except ImportError as exc:
-            raise SystemExit(
-                f"cannot import tests/pg.py from {CHECKOUT} ({exc}): run from a checkout with "
-                "the test extras installed, or pass --database-url"
-            ) from None
-        try:
-            cluster = start_cluster()
-        except RuntimeError as exc:
-            raise SystemExit(str(exc)) from None
+        cluster = start_throwaway_cluster()
         database_url = str(cluster.url("postgres"))
     name = f"soldscope_orders_bench_{os.getpid()}"
     with psycopg.connect(database_url, autocommit=True) as conn:

@@ -26,7 +26,6 @@ import re
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -35,15 +34,13 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-from measure import run_measured
+from measure import SOLDSCOPE, prepare_home, run_measured
 
-from soldscope_cli.fleet.secrets import CLIENT_SECRET_KEY, token_key
 from soldscope_cli.simulator import Simulator, parse_scenario
 
 CLIENT_ID = "amzn1.application-oa2-client.benchmark000000001"
 SECRET = "amzn1.oa2-cs.v1.benchmark-secret"
 SELLER = "A1SETTLEBENCH01"
-SOLDSCOPE = Path(sys.executable).parent / "soldscope"
 CHECKOUT = Path(__file__).resolve().parents[1]
 LOAD_LINE = re.compile(r"loaded (\d+) settlement line rows in ([\d.]+) s \((\d+) rows/s")
 
@@ -68,36 +65,16 @@ def scenario() -> dict[str, Any]:
 
 def prepare(home: Path, sim: Simulator) -> dict[str, str]:
     """Config and file secrets for one store; returns the environment of the command."""
-    (home / "config").mkdir(parents=True)
-    (home / "data").mkdir(parents=True)
-    (home / "config" / "config.toml").write_text(
-        textwrap.dedent(
-            f"""
-            [app]
-            application_id = "amzn1.sp.solution.benchmark"
-            client_id = "{CLIENT_ID}"
-
-            [stores.bench-de]
-            region = "eu"
-            marketplaces = ["DE"]
-            selling_partner_id = "{SELLER}"
-            authorized_at = 2026-11-01T00:00:00Z
-            """
-        )
+    return prepare_home(
+        home,
+        sim,
+        client_id=CLIENT_ID,
+        secret=SECRET,
+        seller=SELLER,
+        store="bench-de",
+        region="eu",
+        marketplace="DE",
     )
-    secrets = home / "data" / "secrets.json"
-    secrets.write_text(
-        json.dumps({CLIENT_SECRET_KEY: SECRET, token_key("bench-de"): sim.authorize(SELLER)})
-    )
-    secrets.chmod(0o600)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SOLDSCOPE_")}
-    return {
-        **env,
-        "SOLDSCOPE_CONFIG_DIR": str(home / "config"),
-        "SOLDSCOPE_DATA_DIR": str(home / "data"),
-        "SOLDSCOPE_SECRETS": "file",
-        **sim.env(),
-    }
 
 
 def list_settlements(sim: Simulator) -> None:

@@ -32,16 +32,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from measure import run_measured
+from measure import SOLDSCOPE, prepare_home, run_measured
 
-from soldscope_cli.fleet.secrets import CLIENT_SECRET_KEY, token_key
 from soldscope_cli.simulator import Simulator, parse_scenario
 from soldscope_cli.sync.brand_analytics import REPORT_TYPE, latest_available_week, week_bounds
 
 CLIENT_ID = "amzn1.application-oa2-client.benchmark000000001"
 SECRET = "amzn1.oa2-cs.v1.benchmark-secret"
 SELLER = "A1BENCHMARK0001"
-SOLDSCOPE = Path(sys.executable).parent / "soldscope"
 
 BASELINE = textwrap.dedent(
     """
@@ -90,36 +88,16 @@ def scenario(size_bytes: int) -> dict[str, Any]:
 
 def prepare(home: Path, sim: Simulator) -> dict[str, str]:
     """Config and file secrets for one store; returns the environment of the command."""
-    (home / "config").mkdir(parents=True)
-    (home / "data").mkdir(parents=True)
-    (home / "config" / "config.toml").write_text(
-        textwrap.dedent(
-            f"""
-            [app]
-            application_id = "amzn1.sp.solution.benchmark"
-            client_id = "{CLIENT_ID}"
-
-            [stores.bench-us]
-            region = "na"
-            marketplaces = ["US"]
-            selling_partner_id = "{SELLER}"
-            authorized_at = 2026-11-01T00:00:00Z
-            """
-        )
+    return prepare_home(
+        home,
+        sim,
+        client_id=CLIENT_ID,
+        secret=SECRET,
+        seller=SELLER,
+        store="bench-us",
+        region="na",
+        marketplace="US",
     )
-    secrets = home / "data" / "secrets.json"
-    secrets.write_text(
-        json.dumps({CLIENT_SECRET_KEY: SECRET, token_key("bench-us"): sim.authorize(SELLER)})
-    )
-    secrets.chmod(0o600)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SOLDSCOPE_")}
-    return {
-        **env,
-        "SOLDSCOPE_CONFIG_DIR": str(home / "config"),
-        "SOLDSCOPE_DATA_DIR": str(home / "data"),
-        "SOLDSCOPE_SECRETS": "file",
-        **sim.env(),
-    }
 
 
 def fetch_document(sim: Simulator, path: Path) -> None:

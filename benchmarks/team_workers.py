@@ -40,12 +40,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from measure import SOLDSCOPE, start_throwaway_cluster
+
 from soldscope_cli.datasets import registry
 from soldscope_cli.fleet.sealed import new_key_text
 from soldscope_cli.simulator import Simulator, parse_scenario
 
-SOLDSCOPE = Path(sys.executable).parent / "soldscope"
-CHECKOUT = Path(__file__).resolve().parents[1]
 DATASETS = registry.NAMES  # a sync without --dataset runs them all
 # Per store eight requests: an LWA refresh, 2 inventory pages (60 items), 1 finances page (the
 # first run's 30 days hold ~40 transactions) and one week of Brand Analytics (create, get,
@@ -136,19 +136,7 @@ def server(database_url: str | None) -> Iterator[Server]:
     if database_url is not None:
         yield Server(database_url)
         return
-    # The tests' throwaway cluster, so that the benchmark and the tests start PostgreSQL alike.
-    sys.path.insert(0, str(CHECKOUT))
-    try:
-        from tests.pg import start_cluster
-    except ImportError as exc:
-        raise SystemExit(
-            f"cannot import tests/pg.py from {CHECKOUT} ({exc}): run from a checkout with the "
-            "test extras installed, or pass --database-url"
-        ) from None
-    try:
-        cluster = start_cluster()
-    except RuntimeError as exc:
-        raise SystemExit(str(exc)) from None
+    cluster = start_throwaway_cluster()
     try:
         pid = int((cluster.root / "data" / "postmaster.pid").read_text().split()[0])
         yield Server(cluster.url("postgres"), pid)

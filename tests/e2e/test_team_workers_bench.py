@@ -22,6 +22,9 @@ BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "team_workers.p
 
 
 def load_benchmark() -> ModuleType:
+    # The benchmark imports its neighbour measure.py, as it does when run as a script.
+    if str(BENCHMARK.parent) not in sys.path:
+        sys.path.insert(0, str(BENCHMARK.parent))
     spec = importlib.util.spec_from_file_location("team_workers", BENCHMARK)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
