@@ -172,6 +172,22 @@ def _kill_mid_document(process: subprocess.Popen[str], home: Path, sim: Simulato
     pytest.fail("the sync never started a download")
 
 
+def rerun_then_clean_run(
+    cli: SyncCli, sim: Simulator, clean_home: Path, args: tuple[str, ...]
+) -> SyncCli:
+    """After the kill: rerun at full speed, and sync a fresh data dir once to compare against."""
+    # Nothing of the interrupted settlement is visible, nor stored at all.
+    assert query(cli.home, "SELECT COUNT(*) FROM settlement_lines") in ([(0,)], [])
+    sim.update_section("reports", {"document_chunk_delay_ms": 0})
+    done = cli.run(*args, timeout=600)
+    assert done.returncode == 0, done.stderr
+
+    clean = make_cli(clean_home, sim, ["big-us"])
+    once = clean.run(*args, timeout=600)
+    assert once.returncode == 0, once.stderr
+    return clean
+
+
 def test_kill_9_mid_document_then_rerun_equals_one_clean_run(tmp_path: Path) -> None:
     slow = scenario(document_chunk_delay_ms=150)
     with Simulator(parse_scenario(slow)) as sim:
@@ -186,15 +202,7 @@ def test_kill_9_mid_document_then_rerun_equals_one_clean_run(tmp_path: Path) -> 
             if first.poll() is None:
                 first.kill()
             first.communicate(timeout=30)
-        # Nothing of the interrupted settlement is visible, nor stored at all.
-        assert query(cli.home, "SELECT COUNT(*) FROM settlement_lines") in ([(0,)], [])
-        sim.update_section("reports", {"document_chunk_delay_ms": 0})
-        done = cli.run(*args, timeout=600)
-        assert done.returncode == 0, done.stderr
-
-        clean = make_cli(tmp_path / "clean", sim, ["big-us"])
-        once = clean.run(*args, timeout=600)
-        assert once.returncode == 0, once.stderr
+        clean = rerun_then_clean_run(cli, sim, tmp_path / "clean", args)
 
     fingerprint = (
         "SELECT settlement_id, COUNT(*), COUNT(DISTINCT line), MIN(line), MAX(line),"
@@ -367,14 +375,7 @@ def test_kill_9_while_the_parser_process_reads_then_rerun_equals_one_clean_run(
         while any(alive(pid) for pid in children) and time.monotonic() < gone:
             time.sleep(0.05)
         assert not any(alive(pid) for pid in children)
-        assert query(cli.home, "SELECT COUNT(*) FROM settlement_lines") in ([(0,)], [])
-        sim.update_section("reports", {"document_chunk_delay_ms": 0})
-        done = cli.run(*args, timeout=600)
-        assert done.returncode == 0, done.stderr
-
-        clean = make_cli(tmp_path / "clean", sim, ["big-us"])
-        once = clean.run(*args, timeout=600)
-        assert once.returncode == 0, once.stderr
+        clean = rerun_then_clean_run(cli, sim, tmp_path / "clean", args)
 
     fingerprint = (
         "SELECT settlement_id, COUNT(*), COUNT(DISTINCT line), MIN(line), MAX(line),"
