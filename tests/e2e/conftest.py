@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,14 @@ class Cli:
 def cli(tmp_path: Path) -> Cli:
     require_soldscope()
     return Cli(tmp_path, {"SOLDSCOPE_SECRETS": "file"})
+
+
+def query(cli: Cli, sql: str) -> list[tuple[Any, ...]]:
+    conn = sqlite3.connect(cli.home / "data" / "soldscope.db")
+    try:
+        return [tuple(r) for r in conn.execute(sql).fetchall()]
+    finally:
+        conn.close()
 
 
 def simulator_env(sim: Any, **extra: str) -> dict[str, str]:

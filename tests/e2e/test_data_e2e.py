@@ -9,10 +9,9 @@ import sqlite3
 import stat
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from tests.e2e.conftest import Cli, connect_sellers, simulator_env
+from tests.e2e.conftest import Cli, connect_sellers, query, simulator_env
 from tests.prerequisites import require_soldscope
 
 from soldscope_cli.datasets import registry
@@ -44,14 +43,6 @@ def world(tmp_path: Path) -> Iterator[tuple[Simulator, Cli]]:
         cli = Cli(tmp_path, simulator_env(sim))
         connect_sellers(cli, sim, SELLERS)
         yield sim, cli
-
-
-def query(cli: Cli, sql: str) -> list[tuple[Any, ...]]:
-    conn = sqlite3.connect(cli.home / "data" / "soldscope.db")
-    try:
-        return [tuple(r) for r in conn.execute(sql).fetchall()]
-    finally:
-        conn.close()
 
 
 def test_log_after_connect_validate_revoke_shows_the_status_change(

@@ -5,14 +5,12 @@ role, and delete --purge-data."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
-from tests.e2e.conftest import Cli, connect_sellers, simulator_env
+from tests.e2e.conftest import Cli, connect_sellers, query, simulator_env
 from tests.prerequisites import require_soldscope
 
 from soldscope_cli.simulator import Simulator, parse_scenario
@@ -60,14 +58,6 @@ def world(tmp_path: Path) -> Iterator[tuple[Simulator, Cli]]:
         cli = Cli(tmp_path, simulator_env(sim))
         connect_sellers(cli, sim, SELLERS)
         yield sim, cli
-
-
-def query(cli: Cli, sql: str) -> list[tuple[Any, ...]]:
-    conn = sqlite3.connect(cli.home / "data" / "soldscope.db")
-    try:
-        return [tuple(r) for r in conn.execute(sql).fetchall()]
-    finally:
-        conn.close()
 
 
 def test_sync_data_export_and_purge(world: tuple[Simulator, Cli]) -> None:

@@ -7,7 +7,6 @@ import json
 import os
 import re
 import signal
-import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,10 +14,8 @@ from typing import Any
 
 import pytest
 
-from soldscope_cli.fleet.secrets import CLIENT_SECRET_KEY, token_key
 from soldscope_cli.simulator import Simulator, parse_scenario
-from tests.prerequisites import require_soldscope
-from tests.sync.test_sync_e2e import SyncCli, popen, query
+from tests.sync.test_sync_e2e import SyncCli, popen, query, write_home
 
 pytestmark = pytest.mark.e2e
 
@@ -123,36 +120,17 @@ def sim() -> Iterator[Simulator]:
 
 def eu_cli(home: Path, sim: Simulator, stores: dict[str, str]) -> SyncCli:
     """A data dir with the app and EU stores (name → seller) in DE and FR."""
-    require_soldscope()
-    cli = SyncCli(
-        home, {"SOLDSCOPE_SECRETS": "file", "SOLDSCOPE_RETRY_MAX_TOTAL": "5", **sim.env()}
+    return write_home(
+        home,
+        sim,
+        "amzn1.sp.solution.fba-e2e",
+        CLIENT_ID,
+        SECRET,
+        [
+            (name, seller, "eu", ["DE", "FR"] if seller == EU_SELLER else ["DE"])
+            for name, seller in stores.items()
+        ],
     )
-    config = textwrap.dedent(
-        f"""
-        [app]
-        application_id = "amzn1.sp.solution.fba-e2e"
-        client_id = "{CLIENT_ID}"
-        """
-    )
-    secrets = {CLIENT_SECRET_KEY: SECRET}
-    for name, seller in stores.items():
-        config += textwrap.dedent(
-            f"""
-            [stores.{name}]
-            region = "eu"
-            marketplaces = {'["DE", "FR"]' if seller == EU_SELLER else '["DE"]'}
-            selling_partner_id = "{seller}"
-            authorized_at = 2026-11-01T00:00:00Z
-            """
-        )
-        secrets[token_key(name)] = sim.authorize(seller)
-    (home / "config").mkdir(parents=True)
-    (home / "config" / "config.toml").write_text(config)
-    (home / "data").mkdir(parents=True)
-    secrets_file = home / "data" / "secrets.json"
-    secrets_file.write_text(json.dumps(secrets))
-    secrets_file.chmod(0o600)
-    return cli
 
 
 def synced(cli: SyncCli, *args: str) -> dict[str, Any]:

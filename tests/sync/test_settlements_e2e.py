@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import textwrap
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -18,11 +17,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from soldscope_cli.fleet.secrets import CLIENT_SECRET_KEY, token_key
 from soldscope_cli.simulator import Simulator, parse_scenario
 from tests.pg import Cluster
-from tests.prerequisites import require_soldscope
-from tests.sync.test_sync_e2e import CLIENT_ID, SECRET, SyncCli, command, query
+from tests.sync.test_sync_e2e import CLIENT_ID, SECRET, SyncCli, command, query, write_home
 
 pytestmark = pytest.mark.e2e
 
@@ -75,37 +72,14 @@ STORES = {
 
 def make_cli(home: Path, sim: Simulator, names: list[str]) -> SyncCli:
     """A data dir with the app and the named stores of STORES written directly."""
-    require_soldscope()
-    cli = SyncCli(
-        home, {"SOLDSCOPE_SECRETS": "file", "SOLDSCOPE_RETRY_MAX_TOTAL": "5", **sim.env()}
+    return write_home(
+        home,
+        sim,
+        "amzn1.sp.solution.settle-e2e",
+        CLIENT_ID,
+        SECRET,
+        [(name, *STORES[name]) for name in names],
     )
-    config = textwrap.dedent(
-        f"""
-        [app]
-        application_id = "amzn1.sp.solution.settle-e2e"
-        client_id = "{CLIENT_ID}"
-        """
-    )
-    secrets = {CLIENT_SECRET_KEY: SECRET}
-    for name in names:
-        seller, region, markets = STORES[name]
-        config += textwrap.dedent(
-            f"""
-            [stores.{name}]
-            region = "{region}"
-            marketplaces = {json.dumps(markets)}
-            selling_partner_id = "{seller}"
-            authorized_at = 2026-11-01T00:00:00Z
-            """
-        )
-        secrets[token_key(name)] = sim.authorize(seller)
-    (home / "config").mkdir(parents=True)
-    (home / "config" / "config.toml").write_text(config)
-    (home / "data").mkdir(parents=True)
-    secrets_file = home / "data" / "secrets.json"
-    secrets_file.write_text(json.dumps(secrets))
-    secrets_file.chmod(0o600)
-    return cli
 
 
 def listed(sim: Simulator) -> int:
@@ -198,6 +172,22 @@ def _kill_mid_document(process: subprocess.Popen[str], home: Path, sim: Simulato
     pytest.fail("the sync never started a download")
 
 
+def rerun_then_clean_run(
+    cli: SyncCli, sim: Simulator, clean_home: Path, args: tuple[str, ...]
+) -> SyncCli:
+    """After the kill: rerun at full speed, and sync a fresh data dir once to compare against."""
+    # Nothing of the interrupted settlement is visible, nor stored at all.
+    assert query(cli.home, "SELECT COUNT(*) FROM settlement_lines") in ([(0,)], [])
+    sim.update_section("reports", {"document_chunk_delay_ms": 0})
+    done = cli.run(*args, timeout=600)
+    assert done.returncode == 0, done.stderr
+
+    clean = make_cli(clean_home, sim, ["big-us"])
+    once = clean.run(*args, timeout=600)
+    assert once.returncode == 0, once.stderr
+    return clean
+
+
 def test_kill_9_mid_document_then_rerun_equals_one_clean_run(tmp_path: Path) -> None:
     slow = scenario(document_chunk_delay_ms=150)
     with Simulator(parse_scenario(slow)) as sim:
@@ -212,15 +202,7 @@ def test_kill_9_mid_document_then_rerun_equals_one_clean_run(tmp_path: Path) -> 
             if first.poll() is None:
                 first.kill()
             first.communicate(timeout=30)
-        # Nothing of the interrupted settlement is visible, nor stored at all.
-        assert query(cli.home, "SELECT COUNT(*) FROM settlement_lines") in ([(0,)], [])
-        sim.update_section("reports", {"document_chunk_delay_ms": 0})
-        done = cli.run(*args, timeout=600)
-        assert done.returncode == 0, done.stderr
-
-        clean = make_cli(tmp_path / "clean", sim, ["big-us"])
-        once = clean.run(*args, timeout=600)
-        assert once.returncode == 0, once.stderr
+        clean = rerun_then_clean_run(cli, sim, tmp_path / "clean", args)
 
     fingerprint = (
         "SELECT settlement_id, COUNT(*), COUNT(DISTINCT line), MIN(line), MAX(line),"
@@ -393,14 +375,7 @@ def test_kill_9_while_the_parser_process_reads_then_rerun_equals_one_clean_run(
         while any(alive(pid) for pid in children) and time.monotonic() < gone:
             time.sleep(0.05)
         assert not any(alive(pid) for pid in children)
-        assert query(cli.home, "SELECT COUNT(*) FROM settlement_lines") in ([(0,)], [])
-        sim.update_section("reports", {"document_chunk_delay_ms": 0})
-        done = cli.run(*args, timeout=600)
-        assert done.returncode == 0, done.stderr
-
-        clean = make_cli(tmp_path / "clean", sim, ["big-us"])
-        once = clean.run(*args, timeout=600)
-        assert once.returncode == 0, once.stderr
+        clean = rerun_then_clean_run(cli, sim, tmp_path / "clean", args)
 
     fingerprint = (
         "SELECT settlement_id, COUNT(*), COUNT(DISTINCT line), MIN(line), MAX(line),"

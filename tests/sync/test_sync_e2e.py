@@ -64,29 +64,44 @@ def sim() -> Iterator[Simulator]:
 
 def make_cli(home: Path, sim: Simulator, stores: dict[str, str]) -> SyncCli:
     """A data dir with the app and the given stores (name → seller) written directly."""
+    return write_home(
+        home,
+        sim,
+        "amzn1.sp.solution.sync-e2e",
+        CLIENT_ID,
+        SECRET,
+        [(name, seller, "na", ["US"]) for name, seller in stores.items()],
+    )
+
+
+def write_home(
+    home: Path,
+    sim: Simulator,
+    application_id: str,
+    client_id: str,
+    secret: str,
+    stores: list[tuple[str, str, str, list[str]]],
+) -> SyncCli:
+    """A data dir with the app and stores (name, seller, region, marketplaces) written directly,
+    so a test spends its time on the sync rather than on connecting."""
     require_soldscope()
     cli = SyncCli(
-        home,
-        {
-            "SOLDSCOPE_SECRETS": "file",
-            "SOLDSCOPE_RETRY_MAX_TOTAL": "5",
-            **sim.env(),
-        },
+        home, {"SOLDSCOPE_SECRETS": "file", "SOLDSCOPE_RETRY_MAX_TOTAL": "5", **sim.env()}
     )
     config = textwrap.dedent(
         f"""
         [app]
-        application_id = "amzn1.sp.solution.sync-e2e"
-        client_id = "{CLIENT_ID}"
+        application_id = "{application_id}"
+        client_id = "{client_id}"
         """
     )
-    secrets = {CLIENT_SECRET_KEY: SECRET}
-    for name, seller in stores.items():
+    secrets = {CLIENT_SECRET_KEY: secret}
+    for name, seller, region, markets in stores:
         config += textwrap.dedent(
             f"""
             [stores.{name}]
-            region = "na"
-            marketplaces = ["US"]
+            region = "{region}"
+            marketplaces = {json.dumps(markets)}
             selling_partner_id = "{seller}"
             authorized_at = 2026-11-01T00:00:00Z
             """
