@@ -150,7 +150,7 @@ def test_relay_page_hands_the_consent_to_the_listener(setup: Setup, chromium: Ch
     port = state.split(".", 1)[0]
     assert port.isdigit() and f"127.0.0.1:{port}/callback" in running.err.decode()
 
-    dom = chromium.dump_dom(running.url, trap_port=setup.relay.port)
+    dom = chromium.dom_when(running.url, "Return to the terminal", trap_port=setup.relay.port)
 
     assert running.finish() == 0, running.err.decode()
     assert "Return to the terminal" in dom and SELLER in dom
