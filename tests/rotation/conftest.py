@@ -76,6 +76,8 @@ def world(tmp_path: Path, sqs: Sqs, request: pytest.FixtureRequest) -> Iterator[
     scenario = {
         # Rotation's own limit (one a minute) would make every second rotation of a test wait.
         "rate_limits": {"enabled": False},
+        # Reports done at the first poll: a watch's round before its rotation check is quick.
+        "reports": {"polls_in_queue": 0, "polls_in_progress": 0},
         "app": {"redirect_uris": [REDIRECT]},
         "sellers": [
             {"selling_partner_id": seller, "region": "na", "marketplaces": ["US"]}

@@ -40,7 +40,9 @@ def watch_until_rotated(world: World, *argv: str) -> str:
 
 def test_sync_watch_takes_a_secret_rotated_in_the_portal(world: World) -> None:
     portal = world.sim.rotate_client_secret()
-    said = watch_until_rotated(world, "sync", "--watch", "--quiet", "--no-notify")
+    said = watch_until_rotated(
+        world, "sync", "--watch", "--dataset", "inventory", "--quiet", "--no-notify"
+    )
     assert "rotation: the app's client secret was rotated" in said, said
     assert world.secret() == portal
     assert world.sim.rotation_settings().sent == 1  # nothing requested: the portal's was taken
@@ -50,7 +52,9 @@ def test_sync_watch_takes_a_secret_rotated_in_the_portal(world: World) -> None:
 def test_an_expiry_notice_makes_sync_watch_rotate(world: World) -> None:
     old = world.secret()
     world.sim.notify_secret_expiry()
-    said = watch_until_rotated(world, "sync", "--watch", "--quiet", "--no-notify")
+    said = watch_until_rotated(
+        world, "sync", "--watch", "--dataset", "inventory", "--quiet", "--no-notify"
+    )
     assert "rotation: the app's client secret was rotated" in said, said
     assert world.secret() == world.sim.scenario.app.client_secret != old
     assert world.rotation()["last_rotation"]["requested"] is True
