@@ -124,9 +124,11 @@ def test_demo_keep_leaves_a_home_that_soldscope_can_use(cli: Cli, tmp_path: Path
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("columns", [80, 120])
-def test_demo_tables_fit_a_terminal(cli: Cli, columns: int) -> None:
+def test_demo_tables_fit_a_terminal(cli: Cli) -> None:
+    # 80 columns, the narrowest terminal the tables promise to fit; wider ones have more room.
     from tests.terminal import run_on_pty
+
+    columns = 80
 
     run = run_on_pty(["demo"], cli.env, columns=columns, timeout=240)
     assert run.returncode == 0, run.text
