@@ -10,11 +10,19 @@ from typing import Any
 import pytest
 
 from soldscope_cli.db.model import to_db_time
-from soldscope_cli.sync import document, parser_process
-from soldscope_cli.sync import settlement_rows as settlements
-from soldscope_cli.sync.document import BadLines, flat_file_records
-from soldscope_cli.sync.settlement_rows import Columns, Rejecting, SettlementRows, fast_amount
-from soldscope_cli.sync.values import COMMA, INDIAN, POINT, NumberFormat, decimal_text, parse_amount
+from soldscope_cli.sync import document, fast_values, parser_process
+from soldscope_cli.sync.document import BadLines, Columns, WithNul, flat_file_records
+from soldscope_cli.sync.fast_values import fast_amount, read_time, stored_time_text
+from soldscope_cli.sync.settlement_rows import Rejecting, SettlementRows
+from soldscope_cli.sync.values import (
+    COMMA,
+    INDIAN,
+    POINT,
+    NumberFormat,
+    decimal_text,
+    parse_amount,
+    parse_time,
+)
 
 # tests/sync/test_values.py's amounts, and more of the usual and unusual shapes.
 AMOUNTS = [
@@ -78,9 +86,10 @@ def test_a_posted_time_is_stored_as_the_general_parser_reads_it(text: str) -> No
             return f"refused: {exc}"
         return value if isinstance(value, str) or value is None else to_db_time(value)
 
-    general = text_of(settlements._time)
-    assert text_of(settlements._posted_text) == general
-    assert text_of(settlements._time_text) == general
+    general = text_of(lambda t: parse_time(t) if t.strip() else None)
+    assert text_of(read_time) == general
+    assert text_of(stored_time_text) == general
+    assert text_of(fast_values._general_time_text) == general
 
 
 def flat_lines() -> bytes:
@@ -101,26 +110,59 @@ def flat_lines() -> bytes:
     return columns + b"".join(lines * 40)
 
 
+def reference_lines(data: bytes, bad: BadLines) -> list[list[str]]:
+    """The flat file rules line by line, as simply as they can be written: each line split on
+    0x0A, decoded in UTF-8 else Windows-1252, trailing tabs dropped, the rest counted as bad."""
+    header: list[str] | None = None
+    out: list[list[str]] = []
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        raw = raw.removesuffix(b"\r")
+        if not raw:
+            continue
+        if len(raw) > document.MAX_LINE:
+            bad.add(number, f"longer than {document.MAX_LINE:,} bytes")
+            continue
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            try:
+                line = raw.decode("cp1252")
+            except UnicodeDecodeError:
+                bad.add(number, "not valid utf-8 or cp1252")
+                continue
+        fields = line.split("\t")
+        if header is None:
+            header = [name.strip() for name in fields]
+            header[0] = header[0].removeprefix("\ufeff")
+            out.append(header)
+            continue
+        if len(fields) > len(header) and not any(fields[len(header) :]):
+            del fields[len(header) :]
+        if len(fields) != len(header):
+            bad.add(number, f"{len(fields)} fields where the header has {len(header)}")
+            continue
+        out.append(fields)
+    return out
+
+
 @pytest.mark.parametrize("buffer", [16, 64, 200, 1 << 20])
-def test_settlement_records_are_flat_file_records_as_lists(
+def test_flat_file_lines_read_in_bulk_keep_the_line_by_line_rules(
     buffer: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for module in (document, settlements):
-        monkeypatch.setattr(module, "PARSE_BUFFER", buffer)
-        monkeypatch.setattr(module, "MAX_LINE", 250)
+    monkeypatch.setattr(document, "PARSE_BUFFER", buffer)
+    monkeypatch.setattr(document, "MAX_LINE", 250)
     data = flat_lines()
-    bad_general, bad_fast = BadLines(), BadLines()
-    general = list(flat_file_records(io.BytesIO(data), "utf-8", bad_general, "cp1252"))
-    [columns, *lines] = settlements.settlement_records(
-        io.BytesIO(data), "utf-8", bad_fast, "cp1252"
-    )
+    bad_reference, bad_read = BadLines(), BadLines()
+    reference = reference_lines(data, bad_reference)
+    [columns, *lines] = document.flat_file_lines(io.BytesIO(data), "utf-8", bad_read, "cp1252")
     assert isinstance(columns, Columns) and columns == ["settlement-id", "amount", "sku"]
-    assert [dict(zip(columns, fields, strict=True)) for fields in lines] == general
-    assert (bad_fast.count, bad_fast.examples) == (bad_general.count, bad_general.examples)
-    assert bad_general.count >= 40 * 3  # short, long, undecodable (too long: where it fits)
-    assert any("not valid" in e for e in bad_general.examples) or bad_general.count > 40 * 3
+    assert [columns, *lines] == reference
+    assert (bad_read.count, bad_read.examples) == (bad_reference.count, bad_reference.examples)
+    assert bad_reference.count >= 40 * 3  # short, long, undecodable
     nul = [fields for fields in lines if "\x00" in "".join(fields)]
-    assert nul and all(isinstance(fields, settlements.WithNul) for fields in nul)
+    assert nul and all(isinstance(fields, WithNul) for fields in nul)
+    records = list(flat_file_records(io.BytesIO(data), "utf-8", BadLines(), "cp1252"))
+    assert records == [dict(zip(columns, fields, strict=True)) for fields in lines]
 
 
 def builder() -> SettlementRows:
@@ -200,7 +242,7 @@ def test_a_time_that_is_not_a_date_is_refused_as_before() -> None:
     assert isinstance(batch, Rejecting)
     [(_, why)] = batch.rejected
     with pytest.raises(ValueError) as general:
-        settlements._time("2026-02-30T08:12:44+00:00")
+        read_time("2026-02-30T08:12:44+00:00")
     assert why == str(general.value)
     assert datetime  # the module's datetime import is the one parse_time returns
 

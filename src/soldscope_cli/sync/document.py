@@ -186,79 +186,135 @@ class BadLines:
         self.examples.extend(other.examples[: max(0, 3 - len(self.examples))])
 
 
+class Columns(list[str]):
+    """The column names: the first item flat_file_lines yields."""
+
+
+class WithNul(list[str]):
+    """A line's fields, one of which holds U+0000 (which neither engine stores as text)."""
+
+
 def flat_file_records(
     stream: ByteStream, encoding: str, bad: BadLines, fallback: str | None = None
 ) -> Iterator[dict[str, str]]:
-    """The lines of a tab-separated flat file as {column: value}, named by its header row.
+    """The lines of a tab-separated flat file as {column: value}, named by its header row
+    (flat_file_lines' lines, as dicts)."""
+    lines = flat_file_lines(stream, encoding, bad, fallback)
+    header = next(lines, None)
+    if header is None:
+        return
+    for fields in lines:
+        yield dict(zip(header, fields, strict=True))
+
+
+def flat_file_lines(
+    stream: ByteStream, encoding: str, bad: BadLines, fallback: str | None = None
+) -> Iterator[list[str]]:
+    """The lines of a tab-separated flat file as lists of fields, its header row's column names
+    (Columns) first.
 
     A line that does not decode in `encoding`, nor in `fallback` when one is given (the legacy
     code page some marketplaces' files are written in), or has more or fewer fields than the header
     is counted in `bad` and skipped; the rest of the document still loads. Lines are split on the
     byte 0x0A before decoding, which is safe in every encoding Amazon uses for flat files (UTF-8,
-    Windows-1252, Shift_JIS: none has 0x0A inside a character).
+    Windows-1252, Shift_JIS: none has 0x0A inside a character). A slice of whole lines that
+    decodes at once and is not too long is split in bulk (no per-line decode); anything else goes
+    line by line, with the same lines kept, skipped and counted. A line holding U+0000 comes as
+    WithNul, for the row builder to clean.
     """
-    decode = _decoder(encoding, fallback)
+    first = codecs.getdecoder(encoding)
+    second = codecs.getdecoder(fallback) if fallback is not None else None
+    names = f"{encoding} or {fallback}" if fallback else encoding
     header: list[str] | None = None
     number = 0
     rest = b""
     skipping = False  # inside a line already counted as too long
     while True:
         block = stream.read(PARSE_BUFFER)
-        lines = (rest + block).split(b"\n") if block else [rest]
-        rest = lines.pop() if block else b""
+        data = rest + block
+        if block:
+            cut = data.rfind(b"\n")
+            body, rest = (data[:cut], data[cut + 1 :]) if cut >= 0 else (None, data)
+        else:
+            body, rest = data, b""
         if block and len(rest) > MAX_LINE:
             if not skipping:
                 bad.add(number + 1, f"longer than {MAX_LINE:,} bytes")
             rest, skipping = b"", True
-        for raw in lines:
-            number += 1
-            if skipping:
-                skipping = False
-                continue
-            raw = raw.removesuffix(b"\r")
-            if not raw:
-                continue
-            if len(raw) > MAX_LINE:
-                bad.add(number, f"longer than {MAX_LINE:,} bytes")
-                continue
-            try:
-                text = decode(raw)[0]
-            except UnicodeDecodeError:
-                names = f"{encoding} or {fallback}" if fallback else encoding
-                if header is None:
-                    raise DocumentError(f"the header row is not valid {names}") from None
-                bad.add(number, f"not valid {names}")
-                continue
-            fields = text.split("\t")
-            if header is None:
-                header = [name.strip() for name in fields]
-                header[0] = header[0].removeprefix("\ufeff")
-                continue
-            if len(fields) > len(header) and not any(fields[len(header) :]):
-                del fields[len(header) :]  # trailing tabs after the last column
-            if len(fields) != len(header):
-                bad.add(number, f"{len(fields)} fields where the header has {len(header)}")
-                continue
-            yield dict(zip(header, fields, strict=True))
+        if body is not None:
+            text = None
+            if header is not None and not skipping and len(body) <= MAX_LINE and len(header) > 1:
+                try:
+                    text = body.decode(encoding)
+                except UnicodeDecodeError:
+                    text = None
+            if text is not None:
+                assert header is not None
+                width = len(header)
+                lines = text.split("\n")
+                if "\r" in text:
+                    lines = [line.removesuffix("\r") for line in lines]
+                nul = "\x00" in text
+                for fields in [line.split("\t") for line in lines]:
+                    number += 1
+                    if len(fields) != width:
+                        fitted = _fit(fields, width, number, bad)
+                        if fitted is None:
+                            continue
+                        fields = fitted
+                    yield WithNul(fields) if nul and "\x00" in "".join(fields) else fields
+            else:
+                for raw in body.split(b"\n"):
+                    number += 1
+                    if skipping:
+                        skipping = False
+                        continue
+                    raw = raw.removesuffix(b"\r")
+                    if not raw:
+                        continue
+                    if len(raw) > MAX_LINE:
+                        bad.add(number, f"longer than {MAX_LINE:,} bytes")
+                        continue
+                    try:
+                        line = first(raw)[0]
+                    except UnicodeDecodeError:
+                        try:
+                            if second is None:
+                                raise
+                            line = second(raw)[0]
+                        except UnicodeDecodeError:
+                            if header is None:
+                                raise DocumentError(
+                                    f"the header row is not valid {names}"
+                                ) from None
+                            bad.add(number, f"not valid {names}")
+                            continue
+                    fields = line.split("\t")
+                    if header is None:
+                        header = [name.strip() for name in fields]
+                        header[0] = header[0].removeprefix("\ufeff")
+                        yield Columns(header)
+                        continue
+                    if len(fields) != len(header):
+                        fitted = _fit(fields, len(header), number, bad)
+                        if fitted is None:
+                            continue
+                        fields = fitted
+                    yield WithNul(fields) if "\x00" in line else fields
         if not block:
             return
 
 
-def _decoder(encoding: str, fallback: str | None) -> Callable[[bytes], tuple[str, int]]:
-    """Decode a line in `encoding`, else in `fallback`: Amazon writes one document in one
-    encoding, but which one is not announced, so each line is read in the first that fits."""
-    first = codecs.getdecoder(encoding)
-    if fallback is None:
-        return first
-    second = codecs.getdecoder(fallback)
-
-    def decode(raw: bytes) -> tuple[str, int]:
-        try:
-            return first(raw)
-        except UnicodeDecodeError:
-            return second(raw)
-
-    return decode
+def _fit(fields: list[str], width: int, number: int, bad: BadLines) -> list[str] | None:
+    """A line whose field count is not the header's: None when skipped (an empty line, or one
+    counted as bad), its fields without the trailing tabs after the last column otherwise."""
+    if len(fields) == 1 and not fields[0]:
+        return None
+    if len(fields) > width and not any(fields[width:]):
+        del fields[width:]
+        return fields
+    bad.add(number, f"{len(fields)} fields where the header has {width}")
+    return None
 
 
 class DocumentFormat(Protocol):

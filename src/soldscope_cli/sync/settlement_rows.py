@@ -7,31 +7,26 @@ neither the sync lifecycle nor httpx: the parser process starts with this module
 
 from __future__ import annotations
 
-import codecs
 import operator
-import re
 from collections.abc import Callable, Iterator
-from datetime import datetime
-from functools import partial
 from typing import Any
 
 from soldscope_cli.datasets.settlements import HEADER_COLUMNS, LINE_FIELDS
 from soldscope_cli.db.model import to_db_time
 from soldscope_cli.sync.document import (
-    MAX_LINE,
-    PARSE_BUFFER,
     BadLines,
     ByteStream,
     DocumentError,
     Rows,
+    flat_file_lines,
 )
+from soldscope_cli.sync.fast_values import fast_amount, read_time, stored_time_text
 from soldscope_cli.sync.values import (
     NumberFormat,
     decimal_text,
     legacy_encoding,
     number_format,
     parse_amount,
-    parse_time,
 )
 
 
@@ -40,14 +35,6 @@ class Rejecting(list[tuple[Any, ...]]):
     list subclass, so such a batch (rare) crosses from the parser process pickled, whole."""
 
     rejected: list[tuple[int, str]]
-
-
-class Columns(list[str]):
-    """The column names: the first record SettlementRows.records yields."""
-
-
-class WithNul(list[str]):
-    """A line's fields, one of which holds U+0000 (built the general way, which removes it)."""
 
 
 class SettlementRows:
@@ -79,7 +66,7 @@ class SettlementRows:
         self._line = 0
 
     def records(self, stream: ByteStream, bad: BadLines) -> Iterator[Any]:
-        return settlement_records(stream, "utf-8", bad, self._fallback)
+        return flat_file_lines(stream, "utf-8", bad, self._fallback)
 
     def __call__(self, records: list[Any]) -> Rows:
         if self._columns is None and records:
@@ -129,7 +116,7 @@ class SettlementRows:
         if not settlement_id:
             raise DocumentError("the first line names no settlement-id")
         try:
-            start, end, deposit = (_time(record.get(column, "")) for column in _HEADER_TIMES)
+            start, end, deposit = (read_time(record.get(column, "")) for column in _HEADER_TIMES)
             total = _decimal(self._format, record.get("total-amount", ""))
             values = self._fields(record)
         except (ValueError, KeyError) as exc:
@@ -159,7 +146,7 @@ class SettlementRows:
         if amount is not None:
             values[_AMOUNT] = self._fast_amount(amount) or _decimal(self._format, amount)
         posted = values[_POSTED] or fields[self._posted_date_at].strip()
-        values[_POSTED] = _posted_text(posted) if posted else None
+        values[_POSTED] = stored_time_text(posted) if posted else None
         quantity = values[_QUANTITY]
         if quantity is not None:
             values[_QUANTITY] = int(quantity)
@@ -186,7 +173,7 @@ class SettlementRows:
         if amount is not None:
             values[_AMOUNT] = _decimal(self._format, amount)
         posted = values[_POSTED] or record.get("posted-date", "").strip()
-        values[_POSTED] = _time_text(posted) if posted else None
+        values[_POSTED] = stored_time_text(posted) if posted else None
         quantity = values[_QUANTITY]
         if quantity is not None:
             values[_QUANTITY] = int(quantity)
@@ -205,169 +192,9 @@ _QUANTITY = _NAMES.index("quantity_purchased")
 SETTLEMENT_AT = 2
 LINE_AT = 2 + len(HEADER_COLUMNS)
 LINE_WIDTH = 1 + len(LINE_FIELDS)
-# Amazon's usual posted-date-time, whose stored text is its own first 19 characters and
-# ".000000Z" (once datetime.fromisoformat has checked the date and time exist).
-_ISO_UTC = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\+00:00")
-
-
-def _posted_text(text: str) -> str | None:
-    """_time_text's result, Amazon's usual shape without building a datetime's text."""
-    if _ISO_UTC.fullmatch(text):
-        try:
-            datetime.fromisoformat(text)
-        except ValueError:
-            return _time_text(text)  # the general parser's verdict and message
-        return text[:19] + ".000000Z"
-    return _time_text(text)
-
-
-def _time_text(text: str) -> str | None:
-    value = _time(text)
-    return None if value is None else to_db_time(value)
-
-
-def _time(text: str) -> datetime | None:
-    text = text.strip()
-    if not text:
-        return None
-    if len(text) == 25 and text.endswith("+00:00"):
-        # Amazon's usual shape, read by the C parser (every other shape by parse_time).
-        try:
-            return datetime.fromisoformat(text)
-        except ValueError:
-            pass
-    return parse_time(text)
 
 
 def _decimal(fmt: NumberFormat, text: str) -> str | None:
     if not text.strip():
         return None
     return decimal_text(parse_amount(text, fmt))
-
-
-def fast_amount(fmt: NumberFormat) -> Callable[[str], str | None]:
-    """The decimal text of an amount written the usual way in `fmt` ("-1.234,56" with a decimal
-    comma, "1,234.56" with a point: no sign but '-', no leading zero, groups of three or none),
-    or None for anything else, which parse_amount then reads (or refuses). The same text as
-    decimal_text(parse_amount(...)) gives, at a fraction of its cost."""
-    if fmt.indian:
-        return _no_fast_amount
-    group = "." if fmt.decimal == "," else ","
-    shape = re.compile(
-        rf"-?(?:0|[1-9][0-9]{{0,2}}(?:{re.escape(group)}[0-9]{{3}})+|[1-9][0-9]*)"
-        rf"{re.escape(fmt.decimal)}[0-9]+"
-    )
-    return partial(_amount_text, shape.fullmatch, group, fmt.decimal)
-
-
-def _amount_text(match: Callable[[str], object], group: str, decimal: str, text: str) -> str | None:
-    if match(text) is None:
-        return None
-    text = text.replace(group, "")
-    return text.replace(decimal, ".") if decimal != "." else text
-
-
-def _no_fast_amount(text: str) -> str | None:
-    return None
-
-
-def settlement_records(
-    stream: ByteStream, encoding: str, bad: BadLines, fallback: str | None
-) -> Iterator[list[str]]:
-    """flat_file_records' lines as lists of fields, the column names (Columns) first: the same
-    lines kept, skipped and counted, the same messages. A slice of whole lines that decodes at
-    once and is not too long is split in bulk (no {column: text} dict, no per-line decode);
-    anything else goes line by line, exactly as flat_file_records reads it."""
-    first = codecs.getdecoder(encoding)
-    second = codecs.getdecoder(fallback) if fallback is not None else None
-    names = f"{encoding} or {fallback}" if fallback else encoding
-    header: list[str] | None = None
-    number = 0
-    rest = b""
-    skipping = False  # inside a line already counted as too long
-    while True:
-        block = stream.read(PARSE_BUFFER)
-        data = rest + block
-        if block:
-            cut = data.rfind(b"\n")
-            body, rest = (data[:cut], data[cut + 1 :]) if cut >= 0 else (None, data)
-        else:
-            body, rest = data, b""
-        if block and len(rest) > MAX_LINE:
-            if not skipping:
-                bad.add(number + 1, f"longer than {MAX_LINE:,} bytes")
-            rest, skipping = b"", True
-        if body is not None:
-            text = None
-            if header is not None and not skipping and len(body) <= MAX_LINE and len(header) > 1:
-                try:
-                    text = body.decode(encoding)
-                except UnicodeDecodeError:
-                    text = None
-            if text is not None:
-                assert header is not None
-                width = len(header)
-                lines = text.split("\n")
-                if "\r" in text:
-                    lines = [line.removesuffix("\r") for line in lines]
-                nul = "\x00" in text
-                for fields in [line.split("\t") for line in lines]:
-                    number += 1
-                    if len(fields) != width:
-                        fitted = _fit(fields, width, number, bad)
-                        if fitted is None:
-                            continue
-                        fields = fitted
-                    yield WithNul(fields) if nul and "\x00" in "".join(fields) else fields
-            else:
-                for raw in body.split(b"\n"):
-                    number += 1
-                    if skipping:
-                        skipping = False
-                        continue
-                    raw = raw.removesuffix(b"\r")
-                    if not raw:
-                        continue
-                    if len(raw) > MAX_LINE:
-                        bad.add(number, f"longer than {MAX_LINE:,} bytes")
-                        continue
-                    try:
-                        line = first(raw)[0]
-                    except UnicodeDecodeError:
-                        try:
-                            if second is None:
-                                raise
-                            line = second(raw)[0]
-                        except UnicodeDecodeError:
-                            if header is None:
-                                raise DocumentError(
-                                    f"the header row is not valid {names}"
-                                ) from None
-                            bad.add(number, f"not valid {names}")
-                            continue
-                    fields = line.split("\t")
-                    if header is None:
-                        header = [name.strip() for name in fields]
-                        header[0] = header[0].removeprefix("\ufeff")
-                        yield Columns(header)
-                        continue
-                    if len(fields) != len(header):
-                        fitted = _fit(fields, len(header), number, bad)
-                        if fitted is None:
-                            continue
-                        fields = fitted
-                    yield WithNul(fields) if "\x00" in line else fields
-        if not block:
-            return
-
-
-def _fit(fields: list[str], width: int, number: int, bad: BadLines) -> list[str] | None:
-    """A line whose field count is not the header's: None when skipped (an empty line, or one
-    counted as bad), its fields without the trailing tabs after the last column otherwise."""
-    if len(fields) == 1 and not fields[0]:
-        return None
-    if len(fields) > width and not any(fields[width:]):
-        del fields[width:]
-        return fields
-    bad.add(number, f"{len(fields)} fields where the header has {width}")
-    return None
