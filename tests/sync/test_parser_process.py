@@ -318,6 +318,7 @@ def alive(pid: int) -> bool:
 def test_the_child_imports_neither_httpx_nor_the_sync_lifecycle() -> None:
     code = (
         "import sys, soldscope_cli.sync.parser_process, soldscope_cli.sync.search_term_rows\n"
+        "import soldscope_cli.sync.settlement_rows, soldscope_cli.sync.order_rows\n"
         "print(sorted(m for m in ('httpx', 'soldscope_cli.sync.reports') if m in sys.modules))"
     )
     out = subprocess.run(

@@ -61,13 +61,16 @@ class KeyedTable:
         at: datetime,
         marks: Mapping[str, str] | None = None,
         forget: Sequence[str] = (),
+        whole: bool = False,
     ) -> None:
         """write_rows for a document's large batches, without the counts: the rows go into a
         staging table with the engine's bulk insert (many-row INSERTs, COPY) and are upserted
         from there in one statement, a fraction of a row-by-row upsert's cost, with the rows
-        stage_rows held back. The last of rows with the same key wins, as it would row by row."""
+        stage_rows held back. The last of rows with the same key wins, as it would row by row.
+        whole: the rows are whole table rows already (row_start, values, the sync time as
+        stored), their text without U+0000, as a parser process builds them."""
         with self._db.store_transaction(store_id) as tx:
-            self._stage(tx, store_id, rows, at)
+            self._stage(tx, store_id, rows, at, whole)
             # SQLite reads the stage in insertion order and lets a later row update one the same
             # statement inserted: the last of a key wins across staged batches too.
             tx.execute(self._upsert_staged(tx.d))
@@ -87,7 +90,9 @@ class KeyedTable:
         for key in forget:
             delete_state(tx, store_id, self.dataset, key)
 
-    def stage_rows(self, store_id: int, rows: Sequence[Sequence[Any]], *, at: datetime) -> None:
+    def stage_rows(
+        self, store_id: int, rows: Sequence[Sequence[Any]], *, at: datetime, whole: bool = False
+    ) -> None:
         """A document's batch held back until the next load_rows upserts it with its own rows,
         where the engine allows (SQLite): its commit writes every page a transaction dirtied, and
         rows spread over the whole key range dirty as many pages for 5,000 rows as for 50,000, so
@@ -95,10 +100,10 @@ class KeyedTable:
         (PostgreSQL, whose upsert cannot meet a key twice) the batch is upserted now. Staged rows
         live in this connection's temporary table: a process that dies loses them with it."""
         if not self._db.dialect.upsert_repeats:
-            self.load_rows(store_id, rows, at=at)
+            self.load_rows(store_id, rows, at=at, whole=whole)
             return
         with self._db.writing() as tx:
-            self._stage(tx, store_id, rows, at)
+            self._stage(tx, store_id, rows, at, whole)
 
     def discard_staged(self) -> None:
         """Forget what stage_rows holds on this connection (a load that stopped half way)."""
@@ -110,7 +115,18 @@ class KeyedTable:
     def _stage_name(self) -> str:
         return f"staged_{self.table.name}"
 
-    def _stage(self, tx: Tx, store_id: int, rows: Sequence[Sequence[Any]], at: datetime) -> None:
+    def row_start(self, store_id: int) -> tuple[Any, ...]:
+        """What a whole row of the store starts with: its id and name (see load_rows)."""
+        return (store_id, self._db.store_name(store_id))
+
+    def _stage(
+        self,
+        tx: Tx,
+        store_id: int,
+        rows: Sequence[Sequence[Any]],
+        at: datetime,
+        whole: bool = False,
+    ) -> None:
         """Rows into this connection's stage (created if need be); where the upsert cannot meet a
         key twice, only the last of each key of the batch."""
         # Per connection, emptied after each upsert: a temporary table lives as long as the
@@ -121,12 +137,15 @@ class KeyedTable:
         )
         if not rows:
             return
-        values = self.table_rows(store_id, rows, at)
+        values = rows if whole else self.table_rows(store_id, rows, at)
         if not tx.d.upsert_repeats:
             # One row per key: the engine's upsert refuses to meet a key twice.
-            key_at = [self.table.names.index(k) for k in self.table.key]
-            values = list({tuple(row[i] for i in key_at): row for row in values}.values())
-        tx.bulk_insert(self._stage_name, self.table.names, values)
+            key = itemgetter(*(self.table.names.index(k) for k in self.table.key))
+            values = list(dict(zip(map(key, values), values, strict=True)).values())
+        if whole:
+            tx.d.bulk_insert(tx, self._stage_name, self.table.names, values)
+        else:
+            tx.bulk_insert(self._stage_name, self.table.names, values)
 
     def _upsert_staged(self, d: Dialect) -> str:
         statement = sql.upsert_from_sql(
