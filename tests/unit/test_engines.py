@@ -133,6 +133,26 @@ def test_every_write_for_a_deleted_store_is_refused(db: Database) -> None:
     assert query(db, "SELECT COUNT(*) FROM inventory_summaries") == [(0,)]
 
 
+@pytest.mark.parametrize("gone", ["deleted", "never existed"])
+def test_bulk_rows_for_a_store_that_is_not_live_are_refused(db: Database, gone: str) -> None:
+    # order_items and settlement_lines check no foreign key on PostgreSQL (a per-row trigger):
+    # the store's live row, held while the rows are written, is what keeps them out.
+    store_id = db.store_id("a")
+    if gone == "deleted":
+        db.delete_store("a", T0)
+    else:
+        store_id += 1000
+    orders = db.dataset_table("orders")
+    line = ("111-1", "S1", None, None, "Shipped", "Amazon", "Amazon.de", "A1PA6795UKMFR9", "S1",
+            "B0X", "Shipped", 1, "1.00", None, None, "EUR")  # fmt: skip
+    whole = (store_id, "a", *line, "2026-06-01T00:00:00.000000Z")
+    with pytest.raises(StoreDeleted):
+        orders.load_rows(store_id, [line], at=T0)
+    with pytest.raises(StoreDeleted):
+        orders.load_rows(store_id, [whole], at=T0, whole=True)
+    assert query(db, "SELECT COUNT(*) FROM order_items") == [(0,)]
+
+
 def test_a_failed_delete_leaves_the_store_as_it_was(db: Database) -> None:
     db.record_check(check("a", CHECK_OK, T0))
     with pytest.raises(RuntimeError), db.deleting_store("a", T0, purge_tables=["checks"]) as n:
