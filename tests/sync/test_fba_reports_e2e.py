@@ -212,6 +212,9 @@ def test_a_store_without_the_roles_is_not_authorized_for_these_datasets_only(
 
 
 def test_kill_9_mid_orders_document_then_rerun_equals_one_clean_run(tmp_path: Path) -> None:
+    from tests.sync.test_parser_process import parser_children
+
+    # 120,000 lines (about 27 MB): read in the parser process, staged, published at the end.
     rows = 120_000
     with Simulator(parse_scenario(scenario(orders_rows=rows))) as simulator:
         clean = eu_cli(tmp_path / "clean", simulator, {"acme-de": EU_SELLER})
@@ -219,21 +222,22 @@ def test_kill_9_mid_orders_document_then_rerun_equals_one_clean_run(tmp_path: Pa
         expected = fingerprint(clean.home)
 
         killed = eu_cli(tmp_path / "killed", simulator, {"acme-de": EU_SELLER})
+        simulator.update_section("reports", {"document_chunk_delay_ms": 20})
         process = popen(killed, "sync", "--dataset", "orders", "--no-notify")
         deadline = time.monotonic() + 120
-        while True:
-            assert time.monotonic() < deadline, "the sync never reached the middle of the file"
+        while not parser_children(process.pid):
+            assert time.monotonic() < deadline, "the sync never started a parser process"
             assert process.poll() is None, "the sync finished before it could be killed"
-            loaded = query(killed.home, "SELECT COUNT(*) FROM order_items")
-            if loaded and loaded[0][0] >= 20_000:
-                os.kill(process.pid, signal.SIGKILL)
-                process.communicate(timeout=10)  # reaps it and closes its pipes
-                break
             time.sleep(0.01)
+        time.sleep(0.5)  # batches parsed and staged, the document half read
+        assert process.poll() is None, "the sync finished before it could be killed"
+        os.kill(process.pid, signal.SIGKILL)
+        process.communicate(timeout=10)  # reaps it and closes its pipes
         partial = query(killed.home, "SELECT COUNT(*) FROM order_items")[0][0]
         assert partial < expected[0][0]
         assert query(killed.home, "SELECT value FROM sync_state WHERE key = 'covered'") == []
 
+        simulator.update_section("reports", {"document_chunk_delay_ms": 0})
         synced(killed, "--dataset", "orders")
     assert fingerprint(killed.home) == expected
 
