@@ -44,7 +44,9 @@ def demo_scenario() -> Scenario:
                 region="eu",
                 marketplaces=["UK", "DE", "FR", "IT", "ES"],
                 store_name="Crab & Co",
-                inventory_items=200,
+                # Two pages per marketplace at getInventorySummaries' 2 a second: the tour shows
+                # Amazon's quota at work without waiting on it for long.
+                inventory_items=100,
                 # A newer settlement account: with five marketplaces' Brand Analytics weeks, its
                 # first sync stays within getReportDocument's burst of 15.
                 settlement_days=30,
