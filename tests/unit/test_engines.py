@@ -17,7 +17,7 @@ from soldscope_cli.db.database import (
     StoreDeleted,
 )
 from soldscope_cli.db.interface import Database
-from soldscope_cli.db.model import FinanceRow, InventoryRow, NewInvitation
+from soldscope_cli.db.model import FinanceRow, InventoryRow, NewInvitation, RateBucket
 
 T0 = datetime(2026, 6, 1, tzinfo=UTC)
 US = "ATVPDKIKX0DER"
@@ -112,10 +112,12 @@ def test_purge_removes_a_stores_rows_and_keeps_the_event_log(db: Database) -> No
     a = db.store_id("a")
     db.update_sync_state(a, "inventory", T0, set_={"cursor": "x"})
     db.inventory.write_page(a, US, [inventory_row("S1"), inventory_row("S2")], at=T0)
+    db.save_rate_buckets(a, [RateBucket("getInventorySummaries", 1.0, 2.0, T0)])
     removed = db.delete_store("a", T0, purge_tables=["inventory_summaries"])
-    assert removed == 4  # a check, a sync_state row and two inventory rows
+    assert removed == 5  # a check, a sync_state row, a quota bucket and two inventory rows
     assert db.checks("a") == [] and len(db.checks("b")) == 1  # type: ignore[attr-defined]
     assert db.get_sync_state(a, "inventory", "cursor") is None
+    assert db.rate_buckets(a) == []
     assert [e.kind for e in db.history([a])] == ["deleted", "connected"]
     with pytest.raises(ValueError, match="not a store table"):
         db.delete_store("b", T0, purge_tables=["events"])

@@ -64,8 +64,9 @@ _TOKEN_SETTLED = (
 )
 
 # Tables that hold a connection's rows (by store_id), children before what they point at, for
-# `delete --purge-data`: history first, then every dataset's declared tables.
-HISTORY_TABLES = ("checks", "sync_runs", "sync_state")
+# `delete --purge-data`: history first (its checks, runs, cursors and Amazon's quota as it last
+# saw it), then every dataset's declared tables.
+HISTORY_TABLES = ("checks", "sync_runs", "sync_state", "rate_buckets")
 STORE_TABLES = (*HISTORY_TABLES, *registry.data_tables())
 
 
