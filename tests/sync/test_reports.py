@@ -21,7 +21,14 @@ import pytest
 from soldscope_cli.db.database import Database
 from soldscope_cli.sync import reports
 from soldscope_cli.sync.base import DatasetFailed, DatasetJob, SyncStopped
-from soldscope_cli.sync.document import DocumentFormat, FlatFile, JsonDocument, Rows
+from soldscope_cli.sync.document import (
+    BadLines,
+    DocumentFormat,
+    FlatFile,
+    JsonDocument,
+    RowBuilder,
+    Rows,
+)
 from soldscope_cli.sync.reports import Period, ReportPolicy, Requested
 
 from .conftest import NOW, Clock, make_store, transient
@@ -110,6 +117,9 @@ class MemoryLoad:
     dataset: MemoryDataset
     report: Requested
     staged: list[tuple[Any, ...]] = field(default_factory=list)
+    row_builder: RowBuilder | None = None
+    document: DocumentFormat | None = None
+    bad_lines: BadLines | None = None
 
     def begin(self) -> None:
         self.dataset.events.append(("begin", self.report.report_id))

@@ -16,7 +16,7 @@ from typing import Any
 
 from soldscope_cli.sync import reports
 from soldscope_cli.sync.base import BRAND_ANALYTICS, DatasetJob, DatasetOutcome
-from soldscope_cli.sync.document import JsonDocument, RowBuilder, Rows
+from soldscope_cli.sync.document import BadLines, DocumentFormat, JsonDocument, RowBuilder, Rows
 from soldscope_cli.sync.reports import Period, ReportPolicy, Requested
 from soldscope_cli.sync.search_term_rows import rows_of
 
@@ -146,6 +146,9 @@ def _first_week(job: DatasetJob, marketplace_id: str, latest: date) -> date:
 
 class WeekLoad:
     """One week's document going into ba_search_terms_rows, published by its week mark."""
+
+    document: DocumentFormat | None = None  # the dataset's JSON document
+    bad_lines: BadLines | None = None  # every object is a row
 
     def __init__(self, job: DatasetJob, report: Requested) -> None:
         self._job = job

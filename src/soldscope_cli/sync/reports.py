@@ -27,6 +27,7 @@ from soldscope_cli.sync.document import (
     DocumentError,
     DocumentFormat,
     ReadAhead,
+    RowBuilder,
     Rows,
     read_head,
 )
@@ -91,11 +92,26 @@ class ReportLoad(Protocol):
 
     def rows(self, records: list[Any]) -> Rows:
         """The row parser: a batch of the document's records (JSON objects, or a flat file's
-        {column: text}) as the rows `add` and `finish` store.
+        {column: text}) as the rows `add` and `finish` store."""
+        ...
 
-        A load may also have a `row_builder` attribute: the same parser as a picklable callable
-        (a module-level function, or a functools.partial of one, read after `begin`). A big
-        document of such a load is then parsed in a child process (sync/parser_process.py)."""
+    @property
+    def row_builder(self) -> RowBuilder | None:
+        """`rows` as a picklable callable (a module-level function, a functools.partial of one,
+        an instance of a module-level class), read after `begin`: a big document is then parsed
+        in a child process (sync/parser_process.py). None: always parsed here."""
+        ...
+
+    @property
+    def document(self) -> DocumentFormat | None:
+        """How this load reads its document (a Japanese store's flat file in Shift_JIS); None:
+        as the dataset reads every document."""
+        ...
+
+    @property
+    def bad_lines(self) -> BadLines | None:
+        """Where the load counts values it rejects itself, for the same note as the reader's
+        skipped lines; None when it rejects none (or tells them its own way)."""
         ...
 
     def add(self, rows: Rows) -> None:
@@ -450,11 +466,9 @@ def load_document(
     total = 0
     held: Rows = []
     job.progress(f"{where}: downloading")
-    # A load that rejects values of its own (ReportLoad.bad_lines) counts them in the same note.
-    bad = getattr(load, "bad_lines", None) or BadLines()
-    builder = getattr(load, "row_builder", None)
-    # A load may read its document its own way (a Japanese store's flat file in Shift_JIS).
-    reader: DocumentFormat = getattr(load, "document", None) or dataset.document
+    bad = load.bad_lines or BadLines()
+    builder = load.row_builder
+    reader = load.document or dataset.document
     with (
         job.client.open_document(url) as chunks,
         ReadAhead(chunks) as stream,

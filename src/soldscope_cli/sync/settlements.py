@@ -217,6 +217,9 @@ class SettlementLoad:
     def row_builder(self) -> RowBuilder:
         return self._rows
 
+    # Rejected values come back with their batch (Rejecting) and are noted per settlement.
+    bad_lines: BadLines | None = None
+
     def begin(self) -> None:
         return None
 
