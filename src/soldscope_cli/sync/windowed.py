@@ -342,9 +342,11 @@ class WindowLoad:
         )
         self.row_builder: WholeRows | ParsedLines
         self.document: DocumentFormat
-        self._whole = dataset.whole_rows is not None and parse is not _no_rows
-        if dataset.whole_rows is not None and self._whole:
-            whole = dataset.whole_rows(
+        # A window without data (parse is _no_rows) stores nothing: the general way will do.
+        factory = dataset.whole_rows if parse is not _no_rows else None
+        self._whole = factory is not None
+        if factory is not None:
+            whole = factory(
                 job, report, self._table.row_start(job.store_id), to_db_time(job.clock())
             )
             self.row_builder = self.document = whole
