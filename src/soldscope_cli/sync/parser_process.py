@@ -57,11 +57,11 @@ _HEADER = struct.Struct(">I")
 _ROWS = b"r"  # rows, marshalled (the fastest to dump and load; plain values only)
 _PICKLED = b"p"  # rows marshal cannot hold (dates, decimals), pickled
 _END = b"e"  # the document ended: the BadLines, pickled
+_ERROR = b"x"  # what the parse raised, pickled
 # How many bytes of frames the child holds for its parent while the parent is busy writing (about
 # 150,000 order rows), counted in units of SEND_UNIT.
 SEND_AHEAD_BYTES = 32 << 20
 SEND_UNIT = 64 << 10
-_ERROR = b"x"  # what the parse raised, pickled
 
 
 @contextmanager
