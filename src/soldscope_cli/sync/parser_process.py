@@ -5,7 +5,8 @@ hold the GIL: on two threads they only take turns. A document of at least CHILD_
 (decompressed) is therefore parsed by a child Python process: the parent keeps the download and
 gunzip (ReadAhead) and pipes the bytes to the child's stdin; the child parses, builds each batch's
 rows with the load's picklable `row_builder` and sends them back on its stdout; the parent only
-writes. Pipes are bounded, so memory stays flat whatever the document's size.
+writes. Pipes and the child's send-ahead (SEND_AHEAD_BYTES) are bounded, so memory stays flat
+whatever the document's size.
 
 A smaller document, or a load without a `row_builder`, is parsed in-process as before: starting
 an interpreter costs about as much as parsing a few MB. What the child raises (a DocumentError, a
