@@ -276,6 +276,17 @@ def test_the_secret_rotation_is_announced_30_days_ahead_once_per_secret() -> Non
     assert rotation_alerts(None, NOW, {}) == []
 
 
+def test_with_a_rotation_queue_the_due_secret_is_rotated_by_app_rotate() -> None:
+    from soldscope_cli.notify.alerts import rotation_alerts
+
+    due = NOW + timedelta(days=10)
+    [alert] = rotation_alerts(due, NOW, {}, queue=True)
+    assert alert.command == "soldscope app rotate"
+    assert "soldscope app rotate" in alert.detail and "Portal" not in alert.detail
+    [portal] = rotation_alerts(due, NOW, {})
+    assert "Solution Provider Portal" in portal.detail and portal.state == alert.state
+
+
 def test_connect_announces_recovery_and_an_invitation_use() -> None:
     from soldscope_cli.notify.announce import after_connect, alerts_for
 

@@ -196,6 +196,13 @@ def output_file(flag: str, value: str) -> Path:
 AUTO_ROTATION_WAIT_S = 120.0
 
 
+def rotation_queue_set(app: AppContext) -> bool:
+    """Whether a rotation queue is set up ([rotation] queue_url or its variable)."""
+    from soldscope_cli.rotation.queue import queue_url
+
+    return queue_url(app.config().rotation.queue_url, app.env) is not None
+
+
 def rotate_if_due(app: AppContext) -> str | None:
     """Automatic rotation for `sync --watch` and `serve`: take the queue's messages, rotate when
     due, announce the outcome; returns a line to print, or None when there was nothing to do.

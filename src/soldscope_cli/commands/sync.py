@@ -17,6 +17,7 @@ from soldscope_cli.commands.common import (
     complete_store_names,
     get_context,
     rotate_if_due,
+    rotation_queue_set,
     say_notify_failures,
 )
 from soldscope_cli.datasets import registry
@@ -244,7 +245,12 @@ def _notify(app: AppContext, report: SyncReport) -> None:
         if d.outcome in (OK, PARTIAL, NOT_AUTHORIZED)
     ]
     observed = Observed(
-        rows, outcomes, access, app_error=report.app_error, app_checked=bool(outcomes)
+        rows,
+        outcomes,
+        access,
+        app_error=report.app_error,
+        app_checked=bool(outcomes),
+        rotation_queue=rotation_queue_set(app),
     )
     say_notify_failures(
         app, announce_observed(app.notifier(), app.database(), app.config(), observed, app.clock)

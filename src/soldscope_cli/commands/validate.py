@@ -13,6 +13,7 @@ from soldscope_cli.commands.common import (
     check_expected_stores,
     complete_store_names,
     get_context,
+    rotation_queue_set,
     say_notify_failures,
 )
 from soldscope_cli.context import AppContext
@@ -139,7 +140,12 @@ def validate_command(
 def _notify(app: AppContext, result: ValidateResult) -> None:
     from soldscope_cli.notify.announce import Observed, announce_observed
 
-    observed = Observed(result.rows, app_error=result.app_error, app_checked=bool(result.rows))
+    observed = Observed(
+        result.rows,
+        app_error=result.app_error,
+        app_checked=bool(result.rows),
+        rotation_queue=rotation_queue_set(app),
+    )
     failures = announce_observed(app.notifier(), app.database(), app.config(), observed, app.clock)
     say_notify_failures(app, failures)
 

@@ -436,10 +436,14 @@ def role_alerts(items: Iterable[DatasetAccess], last: Last) -> list[Alert]:
     return alerts
 
 
-def rotation_alerts(due_at: datetime | None, now: datetime, last: Last) -> list[Alert]:
+def rotation_alerts(
+    due_at: datetime | None, now: datetime, last: Last, *, queue: bool = False
+) -> list[Alert]:
     """The app's client secret within 30 days of its 180-day expiry: once per secret.
 
     The due date is part of the announced state, so the next secret's rotation is announced too.
+    queue: a rotation queue is set up, so `soldscope app rotate` gets the new secret from Amazon;
+    without one it is rotated in the Solution Provider Portal and stored with `app set`.
     """
     if due_at is None or now < due_at - ROTATION_NOTICE:
         return []
@@ -449,14 +453,18 @@ def rotation_alerts(due_at: datetime | None, now: datetime, last: Last) -> list[
         return []
     days = (due_at - now).days
     when = f"in {days} days" if days > 0 else "now: Amazon may reject it any moment"
+    how = (
+        "rotate it with `soldscope app rotate` (sync --watch and serve do it on their own)"
+        if queue
+        else "rotate it in the Solution Provider Portal, then store the new one"
+    )
     return [
         Alert(
             kinds.ROTATION_DUE,
             None,
             "the app's client secret must be rotated",
-            f"Amazon expires it on {due}, {when}; rotate it in the Solution Provider Portal, then "
-            "store the new one",
-            kinds.ROTATION_DUE.command(),
+            f"Amazon expires it on {due}, {when}; {how}",
+            kinds.ROTATE_FIX if queue else kinds.ROTATION_DUE.command(),
             ROTATION,
             state,
         )

@@ -55,6 +55,7 @@ class Observed:
     app_checked: bool = False
     invitation: Alert | None = None
     stale: bool = True  # also look at the datasets' freshness and the client secret's age
+    rotation_queue: bool = False  # a rotation queue is set up: `app rotate` renews the secret
 
 
 def after_connect(
@@ -133,7 +134,8 @@ def alerts_for(
     alerts = app_alerts(observed.app_error, last, checked=observed.app_checked)
     if observed.stale:
         set_at = config.app.client_secret_set_at
-        alerts += rotation_alerts(None if set_at is None else secret_due(set_at), now, last)
+        due = None if set_at is None else secret_due(set_at)
+        alerts += rotation_alerts(due, now, last, queue=observed.rotation_queue)
     if observed.app_error is None:
         alerts += status_alerts(observed.rows, last, config.expiring_days)
         alerts += sync_alerts(observed.outcomes, last)
