@@ -269,14 +269,23 @@ class Rotator:
                 pending.expires_at, pending.old_expires_at, pending.requested, None
             )
         else:
-            outcome = self._prove_and_store(pending)
-        if pending.receipt:
-            # The message a killed run had taken: gone with its secret stored. If the handle
-            # no longer works, the message is recognised as stored when it is read again.
-            with contextlib.suppress(SoldscopeError):
-                self.queue.delete(QueueMessage("", pending.receipt))
+            try:
+                outcome = self._prove_and_store(pending)
+            except SecretRefused:
+                # Refused again: the message goes too, or the next run would read it, be
+                # refused and alert a second time.
+                self._delete_taken(pending)
+                raise
+        self._delete_taken(pending)
         self.keeper.drop_pending()
         return outcome
+
+    def _delete_taken(self, pending: Pending) -> None:
+        """Delete the message a killed run had taken. If the handle no longer works, the message
+        comes back: a stored secret is recognised as stored, a refused one is refused again."""
+        if pending.receipt:
+            with contextlib.suppress(SoldscopeError):
+                self.queue.delete(QueueMessage("", pending.receipt))
 
     def _recorded(
         self,
