@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from soldscope_cli.errors import IncompleteError
 from soldscope_cli.fleet.config import ConfigFile
 from soldscope_cli.fleet.secrets import CLIENT_SECRET_KEY, MemorySecretStore
 from soldscope_cli.rotation.flow import FAILED, Rotator, SecretRefused
@@ -72,4 +73,44 @@ def test_a_pending_secret_refused_again_is_refused_and_alerted_once(tmp_path: Pa
     assert keeper.pending() is None and queue.deleted == ["handle-1"]
     assert run() == "none"  # nothing left to read: no second refusal, no second alert
     assert events.kinds == [FAILED]
+    assert store.get(CLIENT_SECRET_KEY) == "old-secret-000000"
+
+
+class FailingQueue(RedeliveringQueue):
+    """SQS refusing to delete or release: its answer must not replace the rotation's own."""
+
+    def delete(self, message: QueueMessage) -> None:
+        raise IncompleteError("SQS could not delete a message of the rotation queue")
+
+    def release(self, message: QueueMessage) -> None:
+        raise IncompleteError("SQS could not release a message of the rotation queue")
+
+
+@pytest.mark.parametrize("proof", ["refused", "unreachable"])
+def test_what_sqs_says_when_a_proof_fails_never_hides_the_failure(
+    tmp_path: Path, proof: str
+) -> None:
+    store = MemorySecretStore({CLIENT_SECRET_KEY: "old-secret-000000"})
+    body = _body(CLIENT_ID, "new-secret-0000000")
+
+    def prove(secret: str) -> str:
+        if proof == "refused":
+            refuse(secret)
+        raise IncompleteError("Login with Amazon is unreachable", "try again")
+
+    rotator = Rotator(
+        client_id=CLIENT_ID,
+        queue=FailingQueue(QueueMessage(body, "handle-1", "m1")),
+        keeper=SecretKeeper(
+            lambda: store, ConfigFile(tmp_path / "config.toml", tmp_path / "c.lock"), None
+        ),
+        prove=prove,
+        request=lambda: None,
+        events=Events(),
+        clock=lambda: NOW,
+        monotonic=lambda: 0.0,
+    )
+    expected = SecretRefused if proof == "refused" else IncompleteError
+    with pytest.raises(expected, match="Login with Amazon"):
+        rotator.consume(0)
     assert store.get(CLIENT_SECRET_KEY) == "old-secret-000000"

@@ -238,11 +238,15 @@ class Rotator:
             outcome = self._prove_and_store(pending)
         except SecretRefused:
             # A secret Amazon refuses is of no use to anyone: it leaves the queue with its copy.
-            self.queue.delete(message)
+            # Best effort: what SQS says about that must not hide the refusal.
+            with contextlib.suppress(SoldscopeError):
+                self.queue.delete(message)
             raise
         except BaseException:
-            # Not now (LWA unreachable, interrupted): the message is read again later.
-            self.queue.release(message)
+            # Not now (LWA unreachable, interrupted): the message is read again later (on its
+            # own once its visibility ends, if SQS does not take it back now).
+            with contextlib.suppress(SoldscopeError):
+                self.queue.release(message)
             raise
         self.queue.delete(message)
         log.debug("rotation: message deleted")
