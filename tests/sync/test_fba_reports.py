@@ -234,6 +234,49 @@ def test_a_later_run_asks_only_for_what_is_new_and_updates_orders_in_place(
     assert rows(db, "SELECT order_status, item_price FROM order_items") == [("Cancelled", "2.00")]
 
 
+def test_an_order_read_again_replaces_its_lines(
+    eu_job: Callable[..., DatasetJob], client: FakeClient, db: Database, clock: Clock
+) -> None:
+    # One unit shipped, one not: two lines of S1. Later both shipped: one line of quantity 2.
+    client.documents = lambda mkt, start: tsv(
+        ORDER_COLUMNS,
+        [
+            order("A", "S1", "1,00", **{"item-status": "Unshipped"}),
+            order("A", "S1", "1,00"),
+            order("B", "S1", "5,00"),
+        ],
+    )
+    orders.sync(eu_job())
+    keys = "SELECT amazon_order_id, order_item_key, quantity FROM order_items ORDER BY 1, 2"
+    assert rows(db, keys) == [("A", "S1", 1), ("A", "S1#2", 1), ("B", "S1", 1)]
+    clock.advance(hours=6)
+    client.documents = lambda mkt, start: tsv(
+        ORDER_COLUMNS, [order("A", "S1", "2,00", quantity="2")]
+    )
+    orders.sync(eu_job())
+    assert rows(db, keys) == [("A", "S1", 2), ("B", "S1", 1)]  # B was not in the file: kept
+
+
+@pytest.mark.parametrize("publish", [2, 1000])
+def test_an_order_cut_between_batches_keeps_every_line(
+    eu_job: Callable[..., DatasetJob],
+    client: FakeClient,
+    db: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    publish: int,
+) -> None:
+    monkeypatch.setattr(windowed, "BATCH_ROWS", 2)
+    monkeypatch.setattr(windowed, "PUBLISH_ROWS", publish)
+    lines = [order("A", f"S{n}", "1,00") for n in (1, 2, 3)]
+    lines += [order("B", "S1", "1,00"), order("C", "S1", "1,00"), order("C", "S2", "1,00")]
+    client.documents = lambda mkt, start: tsv(ORDER_COLUMNS, lines)
+    outcome = orders.sync(eu_job())
+    assert outcome.rows_added == 6
+    assert rows(db, "SELECT amazon_order_id, order_item_key FROM order_items ORDER BY 1, 2") == [
+        ("A", "S1"), ("A", "S2"), ("A", "S3"), ("B", "S1"), ("C", "S1"), ("C", "S2"),
+    ]  # fmt: skip
+
+
 def test_a_window_still_processing_is_resumed_with_its_own_bounds(
     eu_job: Callable[..., DatasetJob], client: FakeClient, db: Database, clock: Clock
 ) -> None:

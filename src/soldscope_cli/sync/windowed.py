@@ -17,6 +17,7 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from typing import Any, Protocol
 
 from soldscope_cli.datasets.schema import Kind
@@ -36,6 +37,8 @@ BATCH_ROWS = 5000
 # every time, and one per 50,000 still a good part of them (a 1,000,000-line orders load took a
 # sixth longer than with 200,000). Staged rows are in the connection's temporary table, on disk.
 PUBLISH_ROWS = 200_000
+# An order with more lines than this (no real one has) is written in parts as it comes.
+CARRY_MAX = 4 * BATCH_ROWS
 
 # A row parser: one flat-file record ({column: text}) as a row in the table's row_columns order;
 # ValueError (a value that does not parse) or KeyError (a missing column) rejects the line.
@@ -357,6 +360,15 @@ class WindowLoad:
                 "utf-8", fallback=legacy_encoding_of(report.period.marketplace_ids)
             )
         self.bad_lines = self.row_builder.bad_lines
+        # A group the table takes whole (an order's lines) is never cut between two writes: the
+        # rows of the batch's last group wait for the next batch.
+        names = declared.names if self._whole else self._table.row_columns
+        groups = [names.index(c) for c in declared.whole_groups]
+        self._group_of = itemgetter(*groups) if groups else None
+        self._carried: Rows = []
+        # Stored rows of the groups written since the last publish that the document no longer
+        # has: deleted in the transaction that publishes their groups' rows.
+        self._stale: list[tuple[Any, ...]] = []
 
     def begin(self) -> None:
         """Drop what a load stopped half way staged on this connection."""
@@ -366,28 +378,62 @@ class WindowLoad:
         return self.row_builder(records)
 
     def add(self, rows: Rows) -> None:
+        rows = self._whole_groups(rows)
+        if not rows:
+            return
+        store_id = self._job.store_id
+        if self._group_of is not None:
+            self._stale += self._table.stale_rows(store_id, rows, whole=self._whole)
         self._staged += len(rows)
-        if self._staged < PUBLISH_ROWS:
-            self._table.stage_rows(
-                self._job.store_id, rows, at=self._job.clock(), whole=self._whole
-            )
+        if self._staged < PUBLISH_ROWS and self._table.stages_rows:
+            self._table.stage_rows(store_id, rows, at=self._job.clock(), whole=self._whole)
             return
         self._staged = 0
-        self._table.load_rows(self._job.store_id, rows, at=self._job.clock(), whole=self._whole)
+        stale, self._stale = self._stale, []
+        self._table.load_rows(store_id, rows, at=self._job.clock(), whole=self._whole, delete=stale)
+
+    def _whole_groups(self, rows: Rows) -> Rows:
+        """The rows to write now: with the rows carried from the last batch, without those of
+        this batch's last group (carried to the next, or to finish). A group longer than
+        CARRY_MAX rows is written as it comes."""
+        if self._group_of is None or not rows:
+            return rows
+        rows = self._carried + list(rows)
+        cut = _split_at_last_group(rows, self._group_of)
+        if cut == 0 and len(rows) <= CARRY_MAX:
+            self._carried = rows
+            return []
+        cut = cut or len(rows)
+        self._carried = rows[cut:]
+        return rows[:cut]
 
     def finish(self, rows: Rows, total: int) -> None:
         job = self._job
         period = self._report.period
         assert period.start is not None and period.end is not None  # every window has bounds
         covered = covered_spans(self._table.mark(job.store_id, COVERED))
+        rows, self._carried = self._carried + list(rows), []
+        if self._group_of is not None and rows:
+            self._stale += self._table.stale_rows(job.store_id, rows, whole=self._whole)
+        stale, self._stale = self._stale, []
         self._table.load_rows(
             job.store_id,
             rows,
+            delete=stale,
             at=job.clock(),
             marks={COVERED: covered_text([*covered, (period.start, period.end)])},
             forget=self._report.ledger_keys,
             whole=self._whole,
         )
+
+
+def _split_at_last_group(rows: Rows, group_of: Callable[[Any], Any]) -> int:
+    """Where the rows of the last row's group start (rows of a group come together)."""
+    last = group_of(rows[-1])
+    cut = len(rows) - 1
+    while cut > 0 and group_of(rows[cut - 1]) == last:
+        cut -= 1
+    return cut
 
 
 def cursor(covered: str | None, origin: str | None) -> datetime | None:

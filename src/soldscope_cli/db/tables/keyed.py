@@ -62,15 +62,21 @@ class KeyedTable:
         marks: Mapping[str, str] | None = None,
         forget: Sequence[str] = (),
         whole: bool = False,
+        delete: Sequence[Sequence[Any]] = (),
     ) -> None:
         """write_rows for a document's large batches, without the counts: the rows go into a
         staging table with the engine's bulk insert (many-row INSERTs, COPY) and are upserted
         from there in one statement, a fraction of a row-by-row upsert's cost, with the rows
         stage_rows held back. The last of rows with the same key wins, as it would row by row.
         whole: the rows are whole table rows already (row_start, values, the sync time as
-        stored), their text without U+0000, as a parser process builds them."""
+        stored), their text without U+0000, as a parser process builds them. delete: keys
+        (without store_id) of rows to remove first, as stale_rows found them."""
         with self._db.store_transaction(store_id) as tx:
             self._stage(tx, store_id, rows, at, whole)
+            if delete:
+                match = " AND ".join(f"{k} = ?" for k in self.table.key)
+                for key in delete:
+                    tx.execute(f"DELETE FROM {self.table.name} WHERE {match}", (store_id, *key))  # noqa: S608 (declared names)
             # SQLite reads the stage in insertion order and lets a later row update one the same
             # statement inserted: the last of a key wins across staged batches too.
             tx.execute(self._upsert_staged(tx.d))
@@ -90,6 +96,12 @@ class KeyedTable:
         for key in forget:
             delete_state(tx, store_id, self.dataset, key)
 
+    @property
+    def stages_rows(self) -> bool:
+        """Whether stage_rows holds a batch back for the next load_rows (SQLite) rather than
+        upserting it now (PostgreSQL)."""
+        return bool(self._db.dialect.upsert_repeats)
+
     def stage_rows(
         self, store_id: int, rows: Sequence[Sequence[Any]], *, at: datetime, whole: bool = False
     ) -> None:
@@ -99,7 +111,7 @@ class KeyedTable:
         upserting many batches at once writes a fraction of the pages per row. Elsewhere
         (PostgreSQL, whose upsert cannot meet a key twice) the batch is upserted now. Staged rows
         live in this connection's temporary table: a process that dies loses them with it."""
-        if not self._db.dialect.upsert_repeats:
+        if not self.stages_rows:
             self.load_rows(store_id, rows, at=at, whole=whole)
             return
         with self._db.writing() as tx:
@@ -114,6 +126,34 @@ class KeyedTable:
     @property
     def _stage_name(self) -> str:
         return f"staged_{self.table.name}"
+
+    def stale_rows(
+        self, store_id: int, rows: Sequence[Sequence[Any]], *, whole: bool = False
+    ) -> list[tuple[Any, ...]]:
+        """The keys (without store_id) of stored rows that belong to a group these rows bring
+        whole (the table's whole_groups: an order's lines) but that the rows no longer hold.
+
+        A seek per group, driven by the list of groups, so that neither engine's planner scans
+        the table mid-load (it cannot tell how long the list is, and PostgreSQL's statistics of a
+        table being loaded are stale)."""
+        (group,) = self.table.whole_groups  # one column names a group (a declaration's choice)
+        names = self.table.names if whole else self.row_columns
+        key = [k for k in self.table.key if k != "store_id"]
+        at_group = names.index(group)
+        key_of = itemgetter(*(names.index(k) for k in key))
+        present = set(map(key_of, rows))
+        groups = sorted({row[at_group] for row in rows})
+        if not groups:
+            return []
+        with self._db.reading() as tx:
+            join = tx.d.ids_join(
+                "g", f"{self.table.name} t", f"t.store_id = ? AND t.{group} = g.value", names=True
+            )
+            found = tx.all(
+                f"SELECT {', '.join(f't.{k}' for k in key)} FROM {join}",  # noqa: S608 (declared names)
+                (sql.Ids(groups), store_id),
+            )
+        return [tuple(row) for row in found if tuple(row) not in present]
 
     def row_start(self, store_id: int) -> tuple[Any, ...]:
         """What a whole row of the store starts with: its id and name (see load_rows)."""
