@@ -9,8 +9,11 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from soldscope_cli.fleet.secrets import CLIENT_SECRET_KEY, token_key
 from soldscope_cli.simulator import Simulator
@@ -119,3 +122,45 @@ def start_throwaway_cluster() -> Any:
         return start_cluster()
     except RuntimeError as exc:
         raise SystemExit(str(exc)) from None
+
+
+@contextmanager
+def postgres_server(database_url: str | None) -> Iterator[str]:
+    """An admin URL: the given server's, else a throwaway cluster's, stopped after."""
+    if database_url is not None:
+        yield database_url
+        return
+    cluster = start_throwaway_cluster()
+    try:
+        yield str(cluster.url("postgres"))
+    finally:
+        cluster.stop()
+
+
+@contextmanager
+def fresh_database(admin_url: str, label: str) -> Iterator[str]:
+    """A new empty database on the server of `admin_url`, dropped after (even if in use)."""
+    import psycopg
+
+    name = f"soldscope_{label}_{os.getpid()}_{time.monotonic_ns()}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}".encode())
+    try:
+        yield urlunsplit(urlsplit(admin_url)._replace(path="/" + name))
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)".encode())
+
+
+def access_token(http: Any, sim: Simulator, seller: str, client_id: str, secret: str) -> str:
+    """An LWA access token of `seller` from the simulator (for a benchmark's own requests)."""
+    answer = http.post(
+        "/auth/o2/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": sim.authorize(seller),
+            "client_id": client_id,
+            "client_secret": secret,
+        },
+    )
+    return str(answer.json()["access_token"])

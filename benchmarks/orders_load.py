@@ -18,13 +18,10 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-from measure import SOLDSCOPE, prepare_home, run_measured, start_throwaway_cluster
+from measure import SOLDSCOPE, fresh_database, postgres_server, prepare_home, run_measured
 
 from soldscope_cli.simulator import Simulator, parse_scenario
 
@@ -66,34 +63,13 @@ def prepare(home: Path, sim: Simulator) -> dict[str, str]:
     )
 
 
-@contextmanager
-def postgres(database_url: str | None) -> Iterator[str]:
-    """A fresh database's URL on the given server, else on a throwaway cluster (tests/pg.py)."""
-    import psycopg
-
-    cluster: Any = None
-    if database_url is None:
-        cluster = start_throwaway_cluster()
-        database_url = str(cluster.url("postgres"))
-    name = f"soldscope_orders_bench_{os.getpid()}"
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}".encode())
-    try:
-        yield urlunsplit(urlsplit(database_url)._replace(path="/" + name))
-    finally:
-        with psycopg.connect(database_url, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)".encode())
-        if cluster is not None:
-            cluster.stop()
-
-
 def bench(rows: int, engine: str, database_url: str | None) -> dict[str, Any]:
     with Simulator(parse_scenario(scenario(rows))) as sim, tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "soldscope"
         env = prepare(home, sim)
         if engine == "sqlite":
             return _bench(home, env, engine)
-        with postgres(database_url) as url:
+        with postgres_server(database_url) as admin, fresh_database(admin, "orders") as url:
             env["SOLDSCOPE_DATABASE_URL"] = url
             # In team mode the stores are the team database's: move the home's into it.
             run_measured([str(SOLDSCOPE), "team", "import", "--from-secrets", "file"], env)

@@ -24,24 +24,26 @@ import json
 import os
 import re
 import subprocess
-import sys
 import tempfile
-import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-from measure import SOLDSCOPE, prepare_home, run_measured
+from measure import (
+    SOLDSCOPE,
+    access_token,
+    fresh_database,
+    postgres_server,
+    prepare_home,
+    run_measured,
+)
 
 from soldscope_cli.simulator import Simulator, parse_scenario
 
 CLIENT_ID = "amzn1.application-oa2-client.benchmark000000001"
 SECRET = "amzn1.oa2-cs.v1.benchmark-secret"
 SELLER = "A1SETTLEBENCH01"
-CHECKOUT = Path(__file__).resolve().parents[1]
 LOAD_LINE = re.compile(r"loaded (\d+) settlement line rows in ([\d.]+) s \((\d+) rows/s")
 
 
@@ -81,51 +83,12 @@ def list_settlements(sim: Simulator) -> None:
     """List the store's settlements once, before the timed sync: the simulator makes the new
     settlement's document then, not while the measured command downloads it."""
     with httpx.Client(base_url=sim.url, timeout=600) as http:
-        token = http.post(
-            "/auth/o2/token",
-            data={
-                "grant_type": "refresh_token",
-                "refresh_token": sim.authorize(SELLER),
-                "client_id": CLIENT_ID,
-                "client_secret": SECRET,
-            },
-        ).json()["access_token"]
+        token = access_token(http, sim, SELLER, CLIENT_ID, SECRET)
         http.get(
             "/reports/2021-06-30/reports",
             params={"reportTypes": "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2"},
             headers={"x-amz-access-token": token},
         ).raise_for_status()
-
-
-@contextmanager
-def postgres(database_url: str | None) -> Iterator[str]:
-    """An admin URL: the given server's, else a throwaway cluster's (tests/pg.py), stopped after."""
-    if database_url is not None:
-        yield database_url
-        return
-    sys.path.insert(0, str(CHECKOUT))
-    from tests.pg import start_cluster
-
-    cluster = start_cluster()
-    try:
-        yield cluster.url("postgres")
-    finally:
-        cluster.stop()
-
-
-@contextmanager
-def fresh_database(admin_url: str) -> Iterator[str]:
-    """A new empty database on the server of `admin_url`, dropped after."""
-    import psycopg
-
-    name = f"soldscope_settle_{os.getpid()}_{time.monotonic_ns()}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}".encode())
-    try:
-        yield urlunsplit(urlsplit(admin_url)._replace(path="/" + name))
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)".encode())
 
 
 def bench(lines: int, engine: str, admin_url: str | None) -> dict[str, Any]:
@@ -136,7 +99,7 @@ def bench(lines: int, engine: str, admin_url: str | None) -> dict[str, Any]:
         command = [str(SOLDSCOPE), "sync", "--dataset", "settlements", "--json"]
         if engine == "postgresql":
             assert admin_url is not None
-            env["SOLDSCOPE_DATABASE_URL"] = stack.enter_context(fresh_database(admin_url))
+            env["SOLDSCOPE_DATABASE_URL"] = stack.enter_context(fresh_database(admin_url, "settle"))
             subprocess.run(
                 [str(SOLDSCOPE), "team", "import", "--from-secrets", "file"],
                 env=env,
@@ -187,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
     if "sqlite" in engines:
         results.append(bench(options.lines, "sqlite", None))
     if "postgresql" in engines:
-        with postgres(options.database_url) as admin_url:
+        with postgres_server(options.database_url) as admin_url:
             results.append(bench(options.lines, "postgresql", admin_url))
     print(
         f"{'engine':>10} {'rows':>11} {'peak RSS':>9} {'load rows/s':>12} {'dataset rows/s':>15}"

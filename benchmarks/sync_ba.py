@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from measure import SOLDSCOPE, prepare_home, run_measured
+from measure import SOLDSCOPE, access_token, fresh_database, prepare_home, run_measured
 
 from soldscope_cli.simulator import Simulator, parse_scenario
 from soldscope_cli.sync.brand_analytics import REPORT_TYPE, latest_available_week, week_bounds
@@ -103,15 +103,7 @@ def prepare(home: Path, sim: Simulator) -> dict[str, str]:
 def fetch_document(sim: Simulator, path: Path) -> None:
     """Download the same week's document once, compressed, for the baseline."""
     with httpx.Client(base_url=sim.url, timeout=300) as http:
-        token = http.post(
-            "/auth/o2/token",
-            data={
-                "grant_type": "refresh_token",
-                "refresh_token": sim.authorize(SELLER),
-                "client_id": CLIENT_ID,
-                "client_secret": SECRET,
-            },
-        ).json()["access_token"]
+        token = access_token(http, sim, SELLER, CLIENT_ID, SECRET)
         headers = {"x-amz-access-token": token}
         start, end = week_bounds(
             latest_available_week(__import__("datetime").datetime.now().astimezone())
@@ -140,38 +132,16 @@ def fetch_document(sim: Simulator, path: Path) -> None:
                 out.write(chunk)
 
 
-def fresh_database(admin_url: str, size_mb: int) -> tuple[str, str]:
-    """A new empty database on the server of `admin_url`: (its URL, its name)."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    import psycopg
-
-    name = f"soldscope_bench_{os.getpid()}_{size_mb}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}".encode())
-    return urlunsplit(urlsplit(admin_url)._replace(path="/" + name)), name
-
-
-def drop_database(admin_url: str, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name}".encode())
-
-
 def bench(size_mb: int, baseline: bool, database_url: str | None = None) -> dict[str, Any]:
     size = size_mb * 1_000_000
     with Simulator(parse_scenario(scenario(size))) as sim, tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         env = prepare(home / "soldscope", sim)
-        dropped: str | None = None
-        if database_url is not None:
-            env["SOLDSCOPE_DATABASE_URL"], dropped = fresh_database(database_url, size_mb)
-        try:
-            return _bench(sim, home, env, size_mb, baseline, "postgresql" if dropped else "sqlite")
-        finally:
-            if dropped is not None and database_url is not None:
-                drop_database(database_url, dropped)
+        if database_url is None:
+            return _bench(sim, home, env, size_mb, baseline, "sqlite")
+        with fresh_database(database_url, "bench") as url:
+            env["SOLDSCOPE_DATABASE_URL"] = url
+            return _bench(sim, home, env, size_mb, baseline, "postgresql")
 
 
 def _bench(
