@@ -141,6 +141,8 @@ def bench(size_mb: int, baseline: bool, database_url: str | None = None) -> dict
             return _bench(sim, home, env, size_mb, baseline, "sqlite")
         with fresh_database(database_url, "bench") as url:
             env["SOLDSCOPE_DATABASE_URL"] = url
+            # In team mode the stores are the team database's: move the home's into it.
+            run_measured([str(SOLDSCOPE), "team", "import", "--from-secrets", "file"], env)
             return _bench(sim, home, env, size_mb, baseline, "postgresql")
 
 
