@@ -40,7 +40,7 @@ TABLE = Table(
     copy_order="amazon_order_id, order_item_key",
     # The file lists an order whole, a line per SKU and item status: re-read, its lines replace
     # the stored ones (two lines of one SKU that became one must not count twice).
-    whole_groups=("amazon_order_id",),
+    whole_group="amazon_order_id",
 )
 
 DATASET = Dataset(

@@ -52,14 +52,15 @@ class Table:
     # Rows keep the order they were written in (a document's order, for export): SQLite's rowid,
     # a `seq` identity column first in PostgreSQL.
     keeps_order: bool = False
-    # Key columns (after store_id) that name a group of rows a document always gives whole, such
-    # as an order's lines: a document load replaces each group it brings, so a row a later
+    # A key column (after store_id) that names a group of rows a document always gives whole,
+    # such as an order's lines: a document load replaces each group it brings, so a row a later
     # document no longer has (a line merged into another) does not stay behind.
-    whole_groups: tuple[str, ...] = ()
+    whole_group: str | None = None
 
     def __post_init__(self) -> None:
         names = self.names
-        missing = [c for c in (*self.key, *self.order, *self.whole_groups) if c not in names]
+        group = () if self.whole_group is None else (self.whole_group,)
+        missing = [c for c in (*self.key, *self.order, *group) if c not in names]
         if missing or (self.newest is not None and self.newest not in names):
             raise ValueError(f"{self.name}: unknown columns {missing or [self.newest]}")
 

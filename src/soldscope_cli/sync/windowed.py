@@ -363,8 +363,8 @@ class WindowLoad:
         # A group the table takes whole (an order's lines) is never cut between two writes: the
         # rows of the batch's last group wait for the next batch.
         names = declared.names if self._whole else self._table.row_columns
-        groups = [names.index(c) for c in declared.whole_groups]
-        self._group_of = itemgetter(*groups) if groups else None
+        group = declared.whole_group
+        self._group_of = None if group is None else itemgetter(names.index(group))
         self._carried: Rows = []
         # Stored rows of the groups written since the last publish that the document no longer
         # has: deleted in the transaction that publishes their groups' rows.

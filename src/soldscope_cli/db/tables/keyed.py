@@ -131,17 +131,19 @@ class KeyedTable:
         self, store_id: int, rows: Sequence[Sequence[Any]], *, whole: bool = False
     ) -> list[tuple[Any, ...]]:
         """The keys (without store_id) of stored rows that belong to a group these rows bring
-        whole (the table's whole_groups: an order's lines) but that the rows no longer hold.
+        whole (the table's whole_group: an order's lines) but that the rows no longer hold.
 
         A seek per group, driven by the list of groups, so that neither engine's planner scans
         the table mid-load (it cannot tell how long the list is, and PostgreSQL's statistics of a
         table being loaded are stale)."""
-        (group,) = self.table.whole_groups  # one column names a group (a declaration's choice)
+        group = self.table.whole_group
+        if group is None:
+            return []
         names = self.table.names if whole else self.row_columns
         key = [k for k in self.table.key if k != "store_id"]
         at_group = names.index(group)
-        key_of = itemgetter(*(names.index(k) for k in key))
-        present = set(map(key_of, rows))
+        at_key = [names.index(k) for k in key]
+        present = {tuple(row[i] for i in at_key) for row in rows}
         groups = sorted({row[at_group] for row in rows})
         if not groups:
             return []
