@@ -204,14 +204,7 @@ def test_kill_9_mid_document_then_rerun_equals_one_clean_run(tmp_path: Path) -> 
             first.communicate(timeout=30)
         clean = rerun_then_clean_run(cli, sim, tmp_path / "clean", args)
 
-    fingerprint = (
-        "SELECT settlement_id, COUNT(*), COUNT(DISTINCT line), MIN(line), MAX(line),"
-        " SUM(CAST(amount AS REAL)) FROM settlement_lines GROUP BY settlement_id"
-        " ORDER BY settlement_id"
-    )
-    expected = query(clean.home, fingerprint)
-    assert expected and all(row[1] == row[2] == BIG_LINES + 1 for row in expected)
-    assert query(cli.home, fingerprint) == expected
+    assert_same_settlements(cli.home, clean.home, BIG_LINES)
 
 
 def test_two_team_workers_store_each_settlement_once(tmp_path: Path, pg_cluster: Cluster) -> None:
@@ -377,11 +370,16 @@ def test_kill_9_while_the_parser_process_reads_then_rerun_equals_one_clean_run(
         assert not any(alive(pid) for pid in children)
         clean = rerun_then_clean_run(cli, sim, tmp_path / "clean", args)
 
+    assert_same_settlements(cli.home, clean.home, lines)
+
+
+def assert_same_settlements(got: Path, clean: Path, lines: int) -> None:
+    """The two homes hold the same settlements, each whole: its header line and `lines` more."""
     fingerprint = (
         "SELECT settlement_id, COUNT(*), COUNT(DISTINCT line), MIN(line), MAX(line),"
         " SUM(CAST(amount AS REAL)), MAX(posted_at) FROM settlement_lines"
         " GROUP BY settlement_id ORDER BY settlement_id"
     )
-    expected = query(clean.home, fingerprint)
+    expected = query(clean, fingerprint)
     assert expected and all(row[1] == row[2] == lines + 1 for row in expected)
-    assert query(cli.home, fingerprint) == expected
+    assert query(got, fingerprint) == expected
