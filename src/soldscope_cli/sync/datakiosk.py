@@ -83,10 +83,16 @@ def _reason(job: DatasetJob, query: dict[str, Any]) -> str:
     return json.dumps(body)[:MAX_REASON]
 
 
-def _document_chunks(job: DatasetJob, document_id: str, *, limit: int | None = None) -> list[bytes]:
+def _document_url(job: DatasetJob, document_id: str) -> str:
+    """The document's presigned URL (valid 5 minutes: asked for when about to download)."""
     url = as_text(job.client.get_document(document_id).get("documentUrl"))
     if url is None:
         raise DatasetFailed(f"getDocument {document_id}: the answer had no documentUrl")
+    return url
+
+
+def _document_chunks(job: DatasetJob, document_id: str, *, limit: int | None = None) -> list[bytes]:
+    url = _document_url(job, document_id)
     out: list[bytes] = []
     size = 0
     with job.client.open_document(url) as chunks:
@@ -102,9 +108,7 @@ def _document_chunks(job: DatasetJob, document_id: str, *, limit: int | None = N
 def records(job: DatasetJob, document_id: str) -> Iterator[dict[str, Any]]:
     """The document's records, one JSON object a line, streamed (numbers with a fraction as
     Decimal, so no float rounds an amount). A line that is not a JSON object is skipped."""
-    url = as_text(job.client.get_document(document_id).get("documentUrl"))
-    if url is None:
-        raise DatasetFailed(f"getDocument {document_id}: the answer had no documentUrl")
+    url = _document_url(job, document_id)
     with job.client.open_document(url) as chunks:
         stream = ChunkStream(chunks)
         pending = b""
