@@ -16,6 +16,7 @@ import pytest
 
 from soldscope_cli.datasets import registry
 from soldscope_cli.db.database import MIGRATIONS, Database
+from soldscope_cli.db.model import to_db_time
 from soldscope_cli.db.postgres.engine import Database as TeamDatabase
 from soldscope_cli.fleet.secrets import MemorySecretStore
 from soldscope_cli.simulator import Simulator, parse_scenario
@@ -146,7 +147,13 @@ def test_team_import_copies_the_new_datasets_tables(tmp_path: Path, pg_cluster: 
         assert pg(team, "SELECT return_date, license_plate_number FROM fba_returns") == [
             (at, "LPN1")
         ]
-        assert pg(team, "SELECT key FROM sync_state WHERE dataset = 'orders'") == [("covered",)]
+        assert pg(team, "SELECT key FROM sync_state WHERE dataset = 'orders' ORDER BY key") == [
+            ("covered",),
+            ("newest:order_items",),
+        ]
+        # The newest line's time came as the mark the rows were written with, not by a lookup.
+        [orders] = team.data_figures(team.store_id("acme-us"), ["orders"])
+        assert orders.newest == to_db_time(at)
         # What `team import` copies comes from the declarations: every new table is among them.
         for dataset, table in TABLES.items():
             assert table in registry.BY_NAME[dataset].table_names

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from tests.pg import Cluster
 
@@ -85,3 +86,101 @@ def test_a_stopped_loads_stage_is_discarded(engine: Database | TeamDatabase) -> 
     if isinstance(engine, TeamDatabase):
         expected.insert(0, ("111-1", "Pending", "1.00"))  # PostgreSQL upserts each batch at once
     assert sorted(held(table, sid)) == expected
+
+
+def updated(order: str, when: datetime) -> tuple[Any, ...]:
+    return (order, "S1", AT, when, "Shipped", "Amazon", "Amazon.de", "A1PA6795UKMFR9", "S1",
+            "B0X", "Shipped", 1, "1.00", None, None, "EUR")  # fmt: skip
+
+
+def test_the_newest_update_is_kept_with_the_rows_that_bring_it(
+    engine: Database | TeamDatabase,
+) -> None:
+    sid = engine.connect_store(
+        "acme-de", AT, event="connected", selling_partner_id="A1", region="eu"
+    )
+    table = engine.dataset_table("orders")
+    assert table.table.newest_mark
+    assert table.figures(sid) == (0, None)
+    later, latest = AT.replace(day=21), AT.replace(day=22, microsecond=5)
+    table.discard_staged()
+    table.stage_rows(sid, [updated("111-1", later), updated("111-2", AT)], at=AT)
+    if isinstance(engine, Database):
+        assert table.figures(sid) == (0, None)  # staged rows are not there yet
+    # The staged batch's newest counts when it is published, though the last batch is older.
+    table.load_rows(sid, [updated("111-3", AT)], at=AT)
+    assert table.figures(sid) == (3, "2026-11-21T08:00:00.000000Z")
+    # An older document never moves it back; a row-by-row write moves it on.
+    table.load_rows(sid, [updated("111-4", AT.replace(day=1))], at=AT)
+    assert table.figures(sid) == (4, "2026-11-21T08:00:00.000000Z")
+    table.write_rows(sid, [updated("111-5", latest)], at=AT)
+    assert table.figures(sid) == (5, "2026-11-22T08:00:00.000005Z")
+    # A load that fails publishes neither its rows nor its newest value.
+    with pytest.raises(Exception):  # noqa: B017 (the engine's own error type)
+        table.load_rows(sid, [updated("111-6", AT.replace(day=30)), ("bad",)], at=AT)
+    table.discard_staged()
+    assert table.figures(sid) == (5, "2026-11-22T08:00:00.000005Z")
+    # Another store's rows are its own.
+    other = engine.connect_store(
+        "acme-fr", AT, event="connected", selling_partner_id="A2", region="eu"
+    )
+    assert table.figures(other) == (0, None)
+
+
+def test_upgrade_moves_the_newest_update_from_its_index_to_a_mark(tmp_path: Path) -> None:
+    path = tmp_path / "soldscope.db"
+    assert MIGRATIONS[-1].name == "0710_newest_marks"
+    old = Database(path, MIGRATIONS[:-1])
+    sid = old.connect_store("acme-de", AT, event="connected", selling_partner_id="A1", region="eu")
+    empty = old.connect_store(
+        "acme-fr", AT, event="connected", selling_partner_id="A2", region="eu"
+    )
+    conn = old.connection()
+    conn.execute(
+        "CREATE INDEX order_items_last_updated_date ON order_items (store_id, last_updated_date)"
+    )
+    for order, updated_at in (("111-1", "2026-11-21T08:00:00.000000Z"), ("111-2", None)):
+        conn.execute(
+            "INSERT INTO order_items (store_id, store, amazon_order_id, order_item_key,"
+            " last_updated_date, synced_at) VALUES (?, 'acme-de', ?, 'S1', ?, ?)",
+            (sid, order, updated_at, "2026-11-22T00:00:00.000000Z"),
+        )
+    conn.commit()
+    old.close()
+    db = Database(path, MIGRATIONS)
+    try:
+        indexes = [r[0] for r in db.connection().execute("PRAGMA index_list(order_items)")]
+        assert "order_items_last_updated_date" not in indexes
+        orders = db.dataset_table("orders")
+        assert orders.figures(sid) == (2, "2026-11-21T08:00:00.000000Z")
+        assert orders.figures(empty) == (0, None)
+    finally:
+        db.close()
+
+
+def test_the_team_databases_upgrade_moves_the_newest_update_to_a_mark(
+    pg_cluster: Cluster,
+) -> None:
+    from soldscope_cli.db.postgres.migrations import MIGRATIONS as TEAM_MIGRATIONS
+
+    [step] = [m for m in TEAM_MIGRATIONS if m.name == "0710_newest_marks"]
+    team = TeamDatabase(pg_cluster.fresh_database())
+    try:
+        sid = team.connect_store(
+            "acme-de", AT, event="connected", selling_partner_id="A1", region="eu"
+        )
+        team.dataset_table("orders").write_rows(sid, [updated("111-1", AT)], at=AT)
+        with psycopg.connect(team.url, autocommit=True) as conn:
+            # The database as it was before the step: the index, and no mark.
+            conn.execute("DELETE FROM sync_state")
+            conn.execute(
+                "CREATE INDEX order_items_last_updated_date"
+                " ON order_items (store_id, last_updated_date)"
+            )
+            conn.execute(step.sql.encode())
+            assert conn.execute(
+                "SELECT count(*) FROM pg_indexes WHERE indexname = 'order_items_last_updated_date'"
+            ).fetchone() == (0,)
+        assert team.dataset_table("orders").figures(sid) == (1, "2026-11-20T08:00:00.000000Z")
+    finally:
+        team.close()

@@ -33,8 +33,10 @@ TABLE = Table(
         synced_at(),
     ),
     key=("store_id", "amazon_order_id", "order_item_key"),
-    indexes=(("store_id", "last_updated_date"),),
     newest="last_updated_date",
+    # Kept as rows are written rather than read through an index on (store_id,
+    # last_updated_date), which cost a 1,000,000-line load a third of its upsert.
+    newest_mark=True,
     since="last_updated_date",
     order=("purchase_date", "amazon_order_id", "order_item_key"),
     copy_order="amazon_order_id, order_item_key",

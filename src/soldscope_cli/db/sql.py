@@ -15,9 +15,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from itertools import compress, repeat
 from operator import is_
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from soldscope_cli.datasets.schema import Column, Kind, Table
+
+if TYPE_CHECKING:
+    from soldscope_cli.datasets.spec import Dataset
 
 
 class Json:
@@ -308,11 +311,31 @@ def ddl(table: Table, d: Dialect) -> str:
     return ";\n".join(statements)
 
 
+def newest_marks(d: Dialect, datasets: Sequence[Dataset], now: str) -> str:
+    """The migration that moves tables declared with newest_mark from an index on their newest
+    column to the mark: the index dropped, each store's newest value written as its mark (`now`:
+    SQL for the time it is written)."""
+    statements: list[str] = []
+    for dataset in datasets:
+        for table in dataset.tables:
+            if not table.newest_mark:
+                continue
+            newest = str(table.newest)
+            shown = d.export_text(table.column(newest))
+            statements += [
+                f"DROP INDEX IF EXISTS {table.name}_{newest}",
+                "INSERT INTO sync_state (store_id, dataset, key, value, updated_at)"  # noqa: S608 (declared identifiers)
+                f" SELECT store_id, '{dataset.name}', '{table.newest_key}', {shown}, {now} FROM"
+                f" (SELECT store_id, MAX({newest}) AS {newest} FROM {table.name} GROUP BY store_id) m"
+                f" WHERE {newest} IS NOT NULL ON CONFLICT (store_id, dataset, key) DO NOTHING",
+            ]
+    return ";\n".join(statements)
+
+
 def figures(tx: Tx, table: Table, store_id: int) -> tuple[int, str | None]:
     """Rows held for one store and its newest `table.newest` value, as `export` shows it."""
     if table.newest is None:
-        total = tx.value(f"SELECT COUNT(*) FROM {table.name} WHERE store_id = ?", (store_id,))  # noqa: S608
-        return int(total), None
+        return count_rows(tx, table, store_id), None
     newest = tx.d.export_text(table.column(table.newest))
     row = tx.one(
         f"SELECT COUNT(*), (SELECT {newest} FROM {table.name} WHERE store_id = ?"  # noqa: S608 (declared identifiers)
@@ -321,6 +344,23 @@ def figures(tx: Tx, table: Table, store_id: int) -> tuple[int, str | None]:
     )
     assert row is not None  # an aggregate always answers
     return int(row[0]), None if row[1] is None else str(row[1])
+
+
+def count_rows(tx: Tx, table: Table, store_id: int) -> int:
+    """Rows held for one store."""
+    total = tx.value(f"SELECT COUNT(*) FROM {table.name} WHERE store_id = ?", (store_id,))  # noqa: S608
+    return int(total)
+
+
+def newest_text(tx: Tx, table: Table, source: str) -> str | None:
+    """The newest `table.newest` value of every row of `source` (a stage shaped like the
+    table), as `export` shows it."""
+    assert table.newest is not None
+    newest = tx.d.export_text(table.column(table.newest))
+    value = tx.value(
+        f"SELECT {newest} FROM {source} ORDER BY {table.newest} DESC NULLS LAST LIMIT 1"  # noqa: S608 (declared identifiers)
+    )
+    return None if value is None else str(value)
 
 
 def export(

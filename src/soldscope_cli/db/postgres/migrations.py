@@ -14,7 +14,7 @@ from soldscope_cli.datasets import registry
 from soldscope_cli.datasets.spec import Dataset
 from soldscope_cli.db.model import TOKEN_LEDGER_INDEX
 from soldscope_cli.db.postgres.dialect import DIALECT
-from soldscope_cli.db.sql import ddl
+from soldscope_cli.db.sql import ddl, newest_marks
 from soldscope_cli.db.tables.rate_buckets import FLEET_TABLE as FLEET_BUCKETS
 from soldscope_cli.db.tables.rate_buckets import TABLE as RATE_BUCKETS
 
@@ -279,4 +279,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     # Datasets added since: their tables as declared (soldscope_cli.datasets).
     *(_declared(d) for d in registry.DATASETS if d.migration),
     Migration("0700_bulk_tables_without_row_checks", _BULK_TABLES),
+    Migration("0710_newest_marks", newest_marks(DIALECT, registry.DATASETS, "now()")),
 )

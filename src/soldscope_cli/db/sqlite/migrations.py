@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import NamedTuple
 
 from soldscope_cli.datasets import registry
 from soldscope_cli.datasets.spec import Dataset
-from soldscope_cli.db.model import TOKEN_LEDGER_INDEX
-from soldscope_cli.db.sql import ddl
+from soldscope_cli.db.model import TOKEN_LEDGER_INDEX, to_db_time
+from soldscope_cli.db.sql import ddl, newest_marks
 from soldscope_cli.db.sqlite.dialect import DIALECT
 from soldscope_cli.db.tables.rate_buckets import FLEET_TABLE as FLEET_BUCKETS
 from soldscope_cli.db.tables.rate_buckets import TABLE as RATE_BUCKETS
@@ -510,6 +511,11 @@ def _m0320_secrets(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m0710_newest_marks(conn: sqlite3.Connection) -> None:
+    now = to_db_time(datetime.now(UTC))
+    execute_script(conn, newest_marks(DIALECT, registry.DATASETS, f"'{now}'"))
+
+
 def _declared(dataset: Dataset) -> Migration:
     """The migration that creates a dataset's tables from its declaration."""
     script = ";\n".join(ddl(table, DIALECT) for table in dataset.tables)
@@ -531,4 +537,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0440_fleet_buckets", lambda conn: execute_script(conn, ddl(FLEET_BUCKETS, DIALECT))),
     # Datasets added since: their tables as declared (soldscope_cli.datasets).
     *(_declared(d) for d in registry.DATASETS if d.migration),
+    Migration("0710_newest_marks", _m0710_newest_marks),
 )

@@ -5,14 +5,14 @@ that cover them, in one transaction)."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from itertools import repeat
 from operator import add, itemgetter
 from typing import Any
 
 from soldscope_cli.datasets.schema import Kind, Table
 from soldscope_cli.db import sql
-from soldscope_cli.db.model import PageCounts
+from soldscope_cli.db.model import PageCounts, to_db_time
 from soldscope_cli.db.sql import Dialect, Tx
 from soldscope_cli.db.tables.base import Engine
 from soldscope_cli.db.tables.sync_state import delete_state, get_state, put_state
@@ -50,6 +50,8 @@ class KeyedTable:
         values = self.table_rows(store_id, rows, at)
         with self._db.store_transaction(store_id) as tx:
             added, updated = self.upsert(tx, values)
+            if self.table.newest_mark:
+                self._keep_newest(tx, store_id, _newest_of(self.table, values), at)
             self._set_marks(tx, store_id, marks, forget, at)
         return PageCounts(added, updated)
 
@@ -77,6 +79,9 @@ class KeyedTable:
                 match = " AND ".join(f"{k} = ?" for k in self.table.key)
                 for key in delete:
                     tx.execute(f"DELETE FROM {self.table.name} WHERE {match}", (store_id, *key))  # noqa: S608 (declared names)
+            if self.table.newest_mark:
+                newest = sql.newest_text(tx, self.table, self._stage_name)
+                self._keep_newest(tx, store_id, newest, at)
             # SQLite reads the stage in insertion order and lets a later row update one the same
             # statement inserted: the last of a key wins across staged batches too.
             tx.execute(self._upsert_staged(tx.d))
@@ -95,6 +100,16 @@ class KeyedTable:
             put_state(tx, store_id, self.dataset, key, value, at)
         for key in forget:
             delete_state(tx, store_id, self.dataset, key)
+
+    def _keep_newest(self, tx: Tx, store_id: int, newest: str | None, at: datetime) -> None:
+        """Raise the table's newest mark to `newest` (text as export shows it: fixed-width, so
+        text order is time order) if that is later."""
+        if newest is None:
+            return
+        key = self.table.newest_key
+        kept = get_state(tx, store_id, self.dataset, key)
+        if kept is None or newest > kept:
+            put_state(tx, store_id, self.dataset, key, newest, at)
 
     @property
     def stages_rows(self) -> bool:
@@ -240,6 +255,9 @@ class KeyedTable:
     def figures(self, store_id: int) -> tuple[int, str | None]:
         """Rows held and the newest value of the declared `newest` column, as export shows it."""
         with self._db.reading() as tx:
+            if self.table.newest_mark:
+                newest = get_state(tx, store_id, self.dataset, self.table.newest_key)
+                return sql.count_rows(tx, self.table, store_id), newest
             return sql.figures(tx, self.table, store_id)
 
     def export(
@@ -248,6 +266,20 @@ class KeyedTable:
         """The store's rows in the declared order, `size` at a time; since: the declared `since`
         expression at or after this UTC text."""
         return sql.export(self._db.session(), self.table, store_id, since, size)
+
+
+def _newest_of(table: Table, values: Sequence[tuple[Any, ...]]) -> str | None:
+    """The newest `table.newest` value of whole table rows (as the engine takes them), as
+    export shows it."""
+    assert table.newest is not None
+    at = table.names.index(table.newest)
+    found = [v for v in map(itemgetter(at), values) if v is not None]
+    if not found:
+        return None
+    newest = max(found)
+    if isinstance(newest, datetime):
+        return to_db_time(newest)
+    return newest.isoformat() if isinstance(newest, date) else str(newest)
 
 
 def _concatenated(
