@@ -9,11 +9,13 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
 from soldscope_cli.amazon.marketplaces import MARKETPLACES
 from soldscope_cli.db.database import Database
+from soldscope_cli.db.tables.keyed import KeyedTable
 from soldscope_cli.simulator.flat_reports import (
     ORDER_COLUMNS,
     REIMBURSEMENT_COLUMNS,
@@ -255,6 +257,30 @@ def test_an_order_read_again_replaces_its_lines(
     )
     orders.sync(eu_job())
     assert rows(db, keys) == [("A", "S1", 2), ("B", "S1", 1)]  # B was not in the file: kept
+
+
+def test_only_a_store_that_holds_orders_looks_for_lines_to_replace(
+    eu_job: Callable[..., DatasetJob],
+    client: FakeClient,
+    db: Database,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    looked: list[int] = []
+    stale_rows = KeyedTable.stale_rows
+
+    def counted(self: KeyedTable, store_id: int, rows: Any, **kw: Any) -> Any:
+        looked.append(len(rows))
+        return stale_rows(self, store_id, rows, **kw)
+
+    monkeypatch.setattr(KeyedTable, "stale_rows", counted)
+    client.documents = lambda mkt, start: tsv(ORDER_COLUMNS, [order("A", "S1", "1,00")])
+    orders.sync(eu_job())
+    assert looked == []  # the first sync: nothing stored to replace
+    clock.advance(hours=6)
+    orders.sync(eu_job())
+    assert looked == [1]
+    assert rows(db, "SELECT amazon_order_id, order_item_key FROM order_items") == [("A", "S1")]
 
 
 @pytest.mark.parametrize("publish", [2, 1000])

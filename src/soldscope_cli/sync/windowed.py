@@ -369,10 +369,17 @@ class WindowLoad:
         # Stored rows of the groups written since the last publish that the document no longer
         # has: deleted in the transaction that publishes their groups' rows.
         self._stale: list[tuple[Any, ...]] = []
+        self._replaces = self._group_of is not None
 
     def begin(self) -> None:
         """Drop what a load stopped half way staged on this connection."""
         self._table.discard_staged()
+        # A store that holds no rows yet (its first sync, the big one) has no stored group to
+        # replace but what this load writes itself, and a document lists each group once, its
+        # rows together: the seek per group is skipped. The store's sync lock keeps any other
+        # load of it out until this one ends.
+        if self._replaces and not self._table.holds_rows(self._job.store_id):
+            self._replaces = False
 
     def rows(self, records: list[Any]) -> Rows:
         return self.row_builder(records)
@@ -382,7 +389,7 @@ class WindowLoad:
         if not rows:
             return
         store_id = self._job.store_id
-        if self._group_of is not None:
+        if self._replaces:
             self._stale += self._table.stale_rows(store_id, rows, whole=self._whole)
         self._staged += len(rows)
         if self._staged < PUBLISH_ROWS and self._table.stages_rows:
@@ -413,7 +420,7 @@ class WindowLoad:
         assert period.start is not None and period.end is not None  # every window has bounds
         covered = covered_spans(self._table.mark(job.store_id, COVERED))
         rows, self._carried = self._carried + list(rows), []
-        if self._group_of is not None and rows:
+        if self._replaces and rows:
             self._stale += self._table.stale_rows(job.store_id, rows, whole=self._whole)
         stale, self._stale = self._stale, []
         self._table.load_rows(

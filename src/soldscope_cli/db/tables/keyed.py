@@ -156,10 +156,11 @@ class KeyedTable:
             return []
         names = self.table.names if whole else self.row_columns
         key = [k for k in self.table.key if k != "store_id"]
-        at_group = names.index(group)
         at_key = [names.index(k) for k in key]
-        present = {tuple(row[i] for i in at_key) for row in rows}
-        groups = sorted({row[at_group] for row in rows})
+        # itemgetter: a generator per row was a third of this method's time.
+        key_of = itemgetter(*at_key) if len(at_key) > 1 else lambda row: (row[at_key[0]],)
+        present = set(map(key_of, rows))
+        groups = sorted(set(map(itemgetter(names.index(group)), rows)))
         if not groups:
             return []
         with self._db.reading() as tx:
@@ -171,6 +172,15 @@ class KeyedTable:
                 (sql.Ids(groups), store_id),
             )
         return [tuple(row) for row in found if tuple(row) not in present]
+
+    def holds_rows(self, store_id: int) -> bool:
+        """Whether the table holds any row of the store."""
+        with self._db.reading() as tx:
+            found = tx.value(
+                f"SELECT 1 FROM {self.table.name} WHERE store_id = ? LIMIT 1",  # noqa: S608 (declared names)
+                (store_id,),
+            )
+        return found is not None
 
     def row_start(self, store_id: int) -> tuple[Any, ...]:
         """What a whole row of the store starts with: its id and name (see load_rows)."""
