@@ -184,3 +184,54 @@ def test_the_team_databases_upgrade_moves_the_newest_update_to_a_mark(
         assert team.dataset_table("orders").figures(sid) == (1, "2026-11-20T08:00:00.000000Z")
     finally:
         team.close()
+
+
+def test_a_fresh_load_inserts_new_keys_and_upserts_a_batch_that_meets_one_again(
+    engine: Database | TeamDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sid = engine.connect_store(
+        "acme-de", AT, event="connected", selling_partner_id="A1", region="eu"
+    )
+    table = engine.dataset_table("orders")
+    dialect = type(engine.dialect)
+    insert_new = dialect.insert_new
+    answers: list[bool] = []
+
+    def spied(self: Any, *args: Any) -> bool:
+        answers.append(insert_new(self, *args))
+        return answers[-1]
+
+    monkeypatch.setattr(dialect, "insert_new", spied)
+    table.discard_staged()
+    table.load_rows(
+        sid,
+        [line("111-1", "Pending", "1.00"), line("111-2", "Pending", "9.00"),
+         line("111-2", "Pending", "2.00")],  # the same key twice in one batch: the last wins
+        at=AT,
+        fresh=True,
+    )  # fmt: skip
+    # A later batch meets 111-2 again (a document that lists an order twice): it is upserted,
+    # the batch whole, nothing of it lost or doubled.
+    table.load_rows(
+        sid,
+        [line("111-3", "Shipped", "3.00"), line("111-2", "Shipped", "2.50")],
+        at=AT,
+        marks={"covered": "[]"},
+        fresh=True,
+    )
+    assert sorted(held(table, sid)) == [
+        ("111-1", "Pending", "1.00"),
+        ("111-2", "Shipped", "2.50"),
+        ("111-3", "Shipped", "3.00"),
+    ]
+    assert table.mark(sid, "covered") == "[]"
+    assert table.figures(sid) == (3, "2026-11-20T08:00:00.000000Z")
+    if isinstance(engine, TeamDatabase):
+        assert answers == [True, False]  # COPY into the table, then the upsert
+    else:
+        assert answers == []  # SQLite publishes what it stages with one upsert
+    # A batch that fails leaves nothing of itself.
+    with pytest.raises(Exception):  # noqa: B017 (the engine's own error type)
+        table.load_rows(sid, [line("111-4", "Shipped", "4.00"), ("bad",)], at=AT, fresh=True)
+    table.discard_staged()
+    assert table.figures(sid)[0] == 3

@@ -192,6 +192,14 @@ class Dialect(Protocol):
         """Append many rows (already scrubbed, at least one) as fast as the engine can."""
         ...
 
+    def insert_new(
+        self, tx: Tx, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> bool:
+        """bulk_insert straight into a keyed table where that beats an upsert by far
+        (PostgreSQL's COPY) and none of the rows' keys is held yet: True if written; False,
+        with nothing written, if a key was held or the engine has no such path."""
+        ...
+
 
 class Tx:
     """One engine connection with its dialect; a write made through it joins whatever

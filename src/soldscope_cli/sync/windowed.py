@@ -369,6 +369,7 @@ class WindowLoad:
         # Stored rows of the groups written since the last publish that the document no longer
         # has: deleted in the transaction that publishes their groups' rows.
         self._stale: list[tuple[Any, ...]] = []
+        self._fresh = False
         self._replaces = self._group_of is not None
 
     def begin(self) -> None:
@@ -376,10 +377,10 @@ class WindowLoad:
         self._table.discard_staged()
         # A store that holds no rows yet (its first sync, the big one) has no stored group to
         # replace but what this load writes itself, and a document lists each group once, its
-        # rows together: the seek per group is skipped. The store's sync lock keeps any other
-        # load of it out until this one ends.
-        if self._replaces and not self._table.holds_rows(self._job.store_id):
-            self._replaces = False
+        # rows together: the seek per group is skipped, and its keys are likely new (load_rows'
+        # `fresh`). The store's sync lock keeps any other load of it out until this one ends.
+        self._fresh = not self._table.holds_rows(self._job.store_id)
+        self._replaces = self._group_of is not None and not self._fresh
 
     def rows(self, records: list[Any]) -> Rows:
         return self.row_builder(records)
@@ -397,7 +398,14 @@ class WindowLoad:
             return
         self._staged = 0
         stale, self._stale = self._stale, []
-        self._table.load_rows(store_id, rows, at=self._job.clock(), whole=self._whole, delete=stale)
+        self._table.load_rows(
+            store_id,
+            rows,
+            at=self._job.clock(),
+            whole=self._whole,
+            delete=stale,
+            fresh=self._fresh,
+        )
 
     def _whole_groups(self, rows: Rows) -> Rows:
         """The rows to write now: with the rows carried from the last batch, without those of
@@ -431,6 +439,7 @@ class WindowLoad:
             marks={COVERED: covered_text([*covered, (period.start, period.end)])},
             forget=self._report.ledger_keys,
             whole=self._whole,
+            fresh=self._fresh,
         )
 
 

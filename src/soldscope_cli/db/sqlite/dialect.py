@@ -106,6 +106,12 @@ class SqliteDialect:
         added = len(keys) - existing
         return added, max(0, changed - added)
 
+    def insert_new(
+        self, tx: Tx, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> bool:
+        # The staged upsert of many batches at once is as cheap as plain inserts here.
+        return False
+
     def bulk_insert(
         self, tx: Tx, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
     ) -> None:

@@ -65,6 +65,7 @@ class KeyedTable:
         forget: Sequence[str] = (),
         whole: bool = False,
         delete: Sequence[Sequence[Any]] = (),
+        fresh: bool = False,
     ) -> None:
         """write_rows for a document's large batches, without the counts: the rows go into a
         staging table with the engine's bulk insert (many-row INSERTs, COPY) and are upserted
@@ -72,8 +73,17 @@ class KeyedTable:
         stage_rows held back. The last of rows with the same key wins, as it would row by row.
         whole: the rows are whole table rows already (row_start, values, the sync time as
         stored), their text without U+0000, as a parser process builds them. delete: keys
-        (without store_id) of rows to remove first, as stale_rows found them."""
+        (without store_id) of rows to remove first, as stale_rows found them. fresh: the keys
+        are likely new (the store held no rows when its load began): where the engine has a
+        cheaper path for new keys and nothing is staged, they are tried that way first."""
         with self._db.store_transaction(store_id) as tx:
+            if fresh and not delete and not self.stages_rows and rows:
+                values = self._engine_rows(tx, store_id, rows, at, whole)
+                if tx.d.insert_new(tx, self.table.name, self.table.names, values):
+                    if self.table.newest_mark:
+                        self._keep_newest(tx, store_id, _newest_of(self.table, values), at)
+                    self._set_marks(tx, store_id, marks, forget, at)
+                    return
             self._stage(tx, store_id, rows, at, whole)
             if delete:
                 match = " AND ".join(f"{k} = ?" for k in self.table.key)
@@ -204,15 +214,21 @@ class KeyedTable:
         )
         if not rows:
             return
-        values = rows if whole else self.table_rows(store_id, rows, at)
+        values = self._engine_rows(tx, store_id, rows, at, whole)
+        tx.d.bulk_insert(tx, self._stage_name, self.table.names, values)
+
+    def _engine_rows(
+        self, tx: Tx, store_id: int, rows: Sequence[Sequence[Any]], at: datetime, whole: bool
+    ) -> Sequence[Sequence[Any]]:
+        """Whole table rows, their text without U+0000; where the engine's upsert cannot meet a
+        key twice, only the last of each key."""
+        values: Sequence[Sequence[Any]] = (
+            rows if whole else sql.scrub_rows(self.table_rows(store_id, rows, at))
+        )
         if not tx.d.upsert_repeats:
-            # One row per key: the engine's upsert refuses to meet a key twice.
             key = itemgetter(*(self.table.names.index(k) for k in self.table.key))
             values = list(dict(zip(map(key, values), values, strict=True)).values())
-        if whole:
-            tx.d.bulk_insert(tx, self._stage_name, self.table.names, values)
-        else:
-            tx.bulk_insert(self._stage_name, self.table.names, values)
+        return values
 
     def _upsert_staged(self, d: Dialect) -> str:
         statement = sql.upsert_from_sql(
@@ -278,7 +294,7 @@ class KeyedTable:
         return sql.export(self._db.session(), self.table, store_id, since, size)
 
 
-def _newest_of(table: Table, values: Sequence[tuple[Any, ...]]) -> str | None:
+def _newest_of(table: Table, values: Sequence[Sequence[Any]]) -> str | None:
     """The newest `table.newest` value of whole table rows (as the engine takes them), as
     export shows it."""
     assert table.newest is not None
