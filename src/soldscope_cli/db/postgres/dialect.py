@@ -73,9 +73,16 @@ class PostgresDialect:
         return f"{column} = ANY(?)"
 
     def ids_join(self, alias: str, table: str, on: str, *, names: bool = False) -> str:
-        # Typed: an empty list would leave unnest() without a type to choose by.
+        # Typed: an empty list would leave unnest() without a type to choose by. The table is
+        # read in a LATERAL subquery that OFFSET 0 keeps from being flattened into a join: a
+        # seek per value whatever the planner believes. Joined plainly, a table whose statistics
+        # predate a big load was sorted whole for 2,000 order ids (0.5 s instead of 12 ms).
         kind = "text[]" if names else "bigint[]"
-        return f"unnest(CAST(? AS {kind})) AS {alias}(value) JOIN {table} ON {on}"
+        name = table.split()[-1]
+        return (
+            f"unnest(CAST(? AS {kind})) AS {alias}(value)"  # noqa: S608 (declared identifiers)
+            f" JOIN LATERAL (SELECT * FROM {table} WHERE {on} OFFSET 0) {name} ON true"
+        )
 
     def not_in_ids(self, column: str) -> str:
         return f"{column} <> ALL(?)"
