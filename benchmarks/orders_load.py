@@ -121,7 +121,7 @@ def _bench(home: Path, env: dict[str, str], engine: str) -> dict[str, Any]:
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the orders file")
     parser.add_argument("--engines", default="sqlite,postgresql", help="comma-separated")
@@ -129,7 +129,7 @@ def main() -> None:
     parser.add_argument(
         "--again", action="store_true", help="then sync the same file into the store again"
     )
-    options = parser.parse_args()
+    options = parser.parse_args(argv)
     results = [
         result
         for engine in options.engines.split(",")
