@@ -5,7 +5,7 @@ that cover them, in one transaction)."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import date, datetime
+from datetime import datetime
 from itertools import repeat
 from operator import add, itemgetter
 from typing import Any
@@ -77,26 +77,45 @@ class KeyedTable:
         are likely new (the store held no rows when its load began): where the engine has a
         cheaper path for new keys and nothing is staged, they are tried that way first."""
         with self._db.store_transaction(store_id) as tx:
-            if fresh and not delete and not self.stages_rows and rows:
-                values = self._engine_rows(tx, store_id, rows, at, whole)
-                if tx.d.insert_new(tx, self.table.name, self.table.names, values):
-                    if self.table.newest_mark:
-                        self._keep_newest(tx, store_id, _newest_of(self.table, values), at)
-                    self._set_marks(tx, store_id, marks, forget, at)
-                    return
-            self._stage(tx, store_id, rows, at, whole)
-            if delete:
-                match = " AND ".join(f"{k} = ?" for k in self.table.key)
-                for key in delete:
-                    tx.execute(f"DELETE FROM {self.table.name} WHERE {match}", (store_id, *key))  # noqa: S608 (declared names)
-            if self.table.newest_mark:
-                newest = sql.newest_text(tx, self.table, self._stage_name)
-                self._keep_newest(tx, store_id, newest, at)
-            # SQLite reads the stage in insertion order and lets a later row update one the same
-            # statement inserted: the last of a key wins across staged batches too.
-            tx.execute(self._upsert_staged(tx.d))
-            tx.execute(tx.d.empty(self._stage_name))
+            fresh = fresh and not delete and not self.stages_rows and bool(rows)
+            if not (fresh and self._insert_new(tx, store_id, rows, at, whole)):
+                self._upsert_through_stage(tx, store_id, rows, at, whole, delete)
             self._set_marks(tx, store_id, marks, forget, at)
+
+    def _insert_new(
+        self, tx: Tx, store_id: int, rows: Sequence[Sequence[Any]], at: datetime, whole: bool
+    ) -> bool:
+        """The rows inserted at once where the engine can (insert_new); False, with nothing
+        written, where it cannot or a key is held already."""
+        values = self._engine_rows(tx, store_id, rows, at, whole)
+        if not tx.d.insert_new(tx, self.table.name, self.table.names, values):
+            return False
+        if self.table.newest_mark:
+            self._keep_newest(tx, store_id, _newest_of(self.table, values), at)
+        return True
+
+    def _upsert_through_stage(
+        self,
+        tx: Tx,
+        store_id: int,
+        rows: Sequence[Sequence[Any]],
+        at: datetime,
+        whole: bool,
+        delete: Sequence[Sequence[Any]],
+    ) -> None:
+        """The rows and what stage_rows held back upserted from the stage, `delete` first."""
+        self._stage(tx, store_id, rows, at, whole)
+        if delete:
+            match = " AND ".join(f"{k} = ?" for k in self.table.key)
+            for key in delete:
+                tx.execute(f"DELETE FROM {self.table.name} WHERE {match}", (store_id, *key))  # noqa: S608 (declared names)
+        if self.table.newest_mark:
+            newest = sql.newest_text(tx, self.table, self._stage_name)
+            self._keep_newest(tx, store_id, newest, at)
+        # SQLite reads the stage in insertion order and lets a later row update one the same
+        # statement inserted: the last of a key wins across staged batches too.
+        tx.execute(self._upsert_staged(tx.d))
+        tx.execute(tx.d.empty(self._stage_name))
 
     def _set_marks(
         self,
@@ -303,9 +322,8 @@ def _newest_of(table: Table, values: Sequence[Sequence[Any]]) -> str | None:
     if not found:
         return None
     newest = max(found)
-    if isinstance(newest, datetime):
-        return to_db_time(newest)
-    return newest.isoformat() if isinstance(newest, date) else str(newest)
+    # A date's text is its ISO form already; a time's is the database's fixed-width UTC text.
+    return to_db_time(newest) if isinstance(newest, datetime) else str(newest)
 
 
 def _concatenated(
