@@ -222,13 +222,8 @@ def flat_file_lines(
     line by line, with the same lines kept, skipped and counted. A line holding U+0000 comes as
     WithNul, for the row builder to clean.
     """
-    first = codecs.getdecoder(encoding)
-    second = codecs.getdecoder(fallback) if fallback is not None else None
-    names = f"{encoding} or {fallback}" if fallback else encoding
-    header: list[str] | None = None
-    number = 0
+    lines = _LineSplitter(encoding, fallback, bad)
     rest = b""
-    skipping = False  # inside a line already counted as too long
     while True:
         block = stream.read(PARSE_BUFFER)
         data = rest + block
@@ -238,71 +233,102 @@ def flat_file_lines(
         else:
             body, rest = data, b""
         if block and len(rest) > MAX_LINE:
-            if not skipping:
-                bad.add(number + 1, f"longer than {MAX_LINE:,} bytes")
-            rest, skipping = b"", True
+            if not lines.skipping:
+                bad.add(lines.number + 1, f"longer than {MAX_LINE:,} bytes")
+            rest, lines.skipping = b"", True
         if body is not None:
-            text = None
-            if header is not None and not skipping and len(body) <= MAX_LINE and len(header) > 1:
-                try:
-                    text = body.decode(encoding)
-                except UnicodeDecodeError:
-                    text = None
-            if text is not None:
-                assert header is not None
-                width = len(header)
-                lines = text.split("\n")
-                if "\r" in text:
-                    lines = [line.removesuffix("\r") for line in lines]
-                nul = "\x00" in text
-                for fields in [line.split("\t") for line in lines]:
-                    number += 1
-                    if len(fields) != width:
-                        fitted = _fit(fields, width, number, bad)
-                        if fitted is None:
-                            continue
-                        fields = fitted
-                    yield WithNul(fields) if nul and "\x00" in "".join(fields) else fields
-            else:
-                for raw in body.split(b"\n"):
-                    number += 1
-                    if skipping:
-                        skipping = False
-                        continue
-                    raw = raw.removesuffix(b"\r")
-                    if not raw:
-                        continue
-                    if len(raw) > MAX_LINE:
-                        bad.add(number, f"longer than {MAX_LINE:,} bytes")
-                        continue
-                    try:
-                        line = first(raw)[0]
-                    except UnicodeDecodeError:
-                        try:
-                            if second is None:
-                                raise
-                            line = second(raw)[0]
-                        except UnicodeDecodeError:
-                            if header is None:
-                                raise DocumentError(
-                                    f"the header row is not valid {names}"
-                                ) from None
-                            bad.add(number, f"not valid {names}")
-                            continue
-                    fields = line.split("\t")
-                    if header is None:
-                        header = [name.strip() for name in fields]
-                        header[0] = header[0].removeprefix("\ufeff")
-                        yield Columns(header)
-                        continue
-                    if len(fields) != len(header):
-                        fitted = _fit(fields, len(header), number, bad)
-                        if fitted is None:
-                            continue
-                        fields = fitted
-                    yield WithNul(fields) if "\x00" in line else fields
+            text = lines.decoded_whole(body)
+            yield from (lines.in_bulk(text) if text is not None else lines.one_by_one(body))
         if not block:
             return
+
+
+class _LineSplitter:
+    """flat_file_lines' state across the slices of a document (the header, the line number,
+    whether a line too long is being skipped) and its two ways to split a slice of whole lines
+    into fields."""
+
+    def __init__(self, encoding: str, fallback: str | None, bad: BadLines) -> None:
+        self.encoding = encoding
+        self.first = codecs.getdecoder(encoding)
+        self.second = codecs.getdecoder(fallback) if fallback is not None else None
+        self.names = f"{encoding} or {fallback}" if fallback else encoding
+        self.bad = bad
+        self.header: list[str] | None = None
+        self.number = 0
+        self.skipping = False  # inside a line already counted as too long
+
+    def decoded_whole(self, body: bytes) -> str | None:
+        """The slice decoded at once, when it can be split in bulk: past the header, not in a
+        line being skipped, within MAX_LINE, in the first encoding; else None."""
+        header = self.header
+        if header is None or self.skipping or len(body) > MAX_LINE or len(header) <= 1:
+            return None
+        try:
+            return body.decode(self.encoding)
+        except UnicodeDecodeError:
+            return None
+
+    def in_bulk(self, text: str) -> Iterator[list[str]]:
+        """Every line of a decoded slice, split at once."""
+        assert self.header is not None
+        width = len(self.header)
+        number, bad = self.number, self.bad
+        lines = text.split("\n")
+        if "\r" in text:
+            lines = [line.removesuffix("\r") for line in lines]
+        nul = "\x00" in text
+        for fields in [line.split("\t") for line in lines]:
+            number += 1
+            if len(fields) != width:
+                fitted = _fit(fields, width, number, bad)
+                if fitted is None:
+                    continue
+                fields = fitted
+            yield WithNul(fields) if nul and "\x00" in "".join(fields) else fields
+        self.number = number
+
+    def one_by_one(self, body: bytes) -> Iterator[list[str]]:
+        """Every line of a slice decoded on its own, in the first encoding or the fallback;
+        the header's column names (Columns) when it is the first."""
+        for raw in body.split(b"\n"):
+            self.number += 1
+            if self.skipping:
+                self.skipping = False
+                continue
+            raw = raw.removesuffix(b"\r")
+            if not raw:
+                continue
+            if len(raw) > MAX_LINE:
+                self.bad.add(self.number, f"longer than {MAX_LINE:,} bytes")
+                continue
+            line = self._decoded(raw)
+            if line is None:
+                continue
+            fields = line.split("\t")
+            if self.header is None:
+                self.header = [name.strip() for name in fields]
+                self.header[0] = self.header[0].removeprefix("\ufeff")
+                yield Columns(self.header)
+                continue
+            if len(fields) != len(self.header):
+                fitted = _fit(fields, len(self.header), self.number, self.bad)
+                if fitted is None:
+                    continue
+                fields = fitted
+            yield WithNul(fields) if "\x00" in line else fields
+
+    def _decoded(self, raw: bytes) -> str | None:
+        """One line's text; None when neither encoding reads it (counted). A header row that
+        does not decode fails the document."""
+        for decode in (self.first, self.second):
+            if decode is not None:
+                with contextlib.suppress(UnicodeDecodeError):
+                    return decode(raw)[0]
+        if self.header is None:
+            raise DocumentError(f"the header row is not valid {self.names}")
+        self.bad.add(self.number, f"not valid {self.names}")
+        return None
 
 
 def _fit(fields: list[str], width: int, number: int, bad: BadLines) -> list[str] | None:
