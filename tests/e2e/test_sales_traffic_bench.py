@@ -6,31 +6,16 @@ Its own checks run as in a real measurement (every store loaded, one createQuery
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
-
 import pytest
+from tests.benchmark_module import load_benchmark
 from tests.prerequisites import require_soldscope
 
 pytestmark = pytest.mark.e2e
 
-BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "sales_traffic.py"
-
-
-def load_benchmark() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("sales_traffic_bench", BENCHMARK)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_the_fleet_benchmark_runs_and_checks_its_runs() -> None:
     require_soldscope()
-    bench = load_benchmark()
+    bench = load_benchmark("sales_traffic.py")
     # 20 stores at 60 times Amazon's rate: the burst, then one query a second.
     report = bench.measure(20, 60.0, 4)
     assert report["create_query_calls"] == 20 and report["throttled"] == 0

@@ -3,31 +3,14 @@ unnoticed: here only the report's shape is asserted, not the figures."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
-from types import ModuleType
 
 import pytest
+from tests.benchmark_module import load_benchmark
 from tests.pg import Cluster
 from tests.prerequisites import require_soldscope
 
 pytestmark = pytest.mark.e2e
-
-BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "settlements_load.py"
-
-
-def load_benchmark() -> ModuleType:
-    # The benchmark imports its neighbour measure.py, as it does when run as a script.
-    if str(BENCHMARK.parent) not in sys.path:
-        sys.path.insert(0, str(BENCHMARK.parent))
-    spec = importlib.util.spec_from_file_location("settlements_load", BENCHMARK)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_the_settlement_benchmark_loads_its_document_on_both_engines(
@@ -35,7 +18,7 @@ def test_the_settlement_benchmark_loads_its_document_on_both_engines(
 ) -> None:
     require_soldscope()
     admin = pg_cluster.url("postgres")
-    load_benchmark().main(["--lines", "3000", "--database-url", admin])
+    load_benchmark("settlements_load.py").main(["--lines", "3000", "--database-url", admin])
     out = capsys.readouterr().out
     results = json.loads(out.splitlines()[-1])
     assert [r["engine"] for r in results] == ["sqlite", "postgresql"]

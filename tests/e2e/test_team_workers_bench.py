@@ -6,31 +6,14 @@ one sync run per store and dataset); here only the report's shape is asserted, n
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
-from types import ModuleType
 
 import pytest
+from tests.benchmark_module import load_benchmark
 from tests.pg import Cluster
 from tests.prerequisites import require_soldscope
 
 pytestmark = pytest.mark.e2e
-
-BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "team_workers.py"
-
-
-def load_benchmark() -> ModuleType:
-    # The benchmark imports its neighbour measure.py, as it does when run as a script.
-    if str(BENCHMARK.parent) not in sys.path:
-        sys.path.insert(0, str(BENCHMARK.parent))
-    spec = importlib.util.spec_from_file_location("team_workers", BENCHMARK)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.parametrize("server", ["own cluster", "given server"])
@@ -47,7 +30,7 @@ def test_the_worker_benchmark_runs_and_checks_its_runs(
     args = ["--stores", "3", "--latency-ms", "200", "--workers", workers, "--repeat", "1"]
     if server == "given server":
         args += ["--database-url", pg_cluster.url("postgres")]
-    load_benchmark().main(args)
+    load_benchmark("team_workers.py").main(args)
     out = capsys.readouterr().out
     report = json.loads(out.splitlines()[-1])
     assert report["stores"] == 3 and report["concurrency"] == 4
