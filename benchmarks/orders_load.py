@@ -25,6 +25,8 @@ import os
 import re
 import sqlite3
 import tempfile
+from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -76,22 +78,25 @@ def bench(rows: int, engine: str, database_url: str | None, again: bool) -> list
         home = Path(tmp) / "soldscope"
         env = prepare(home, sim)
         if engine == "sqlite":
-            first = _bench(home, env, engine)
-            if not again:
-                return [first]
-            with sqlite3.connect(home / "data" / "soldscope.db") as conn:
-                conn.execute(FORGET_COVERED)
-            return [first, _bench(home, env, f"{engine} again")]
+            path = home / "data" / "soldscope.db"
+            return _runs(home, env, engine, again, lambda: sqlite3.connect(path))
         with postgres_server(database_url) as admin, fresh_database(admin, "orders") as url:
             env["SOLDSCOPE_DATABASE_URL"] = url
             # In team mode the stores are the team database's: move the home's into it.
             run_measured([str(SOLDSCOPE), "team", "import", "--from-secrets", "file"], env)
-            first = _bench(home, env, engine)
-            if not again:
-                return [first]
-            with psycopg.connect(url) as pg:
-                pg.execute(FORGET_COVERED)
-            return [first, _bench(home, env, f"{engine} again")]
+            return _runs(home, env, engine, again, lambda: psycopg.connect(url))
+
+
+def _runs(
+    home: Path, env: dict[str, str], engine: str, again: bool, connect: Callable[[], Any]
+) -> list[dict[str, Any]]:
+    """The first sync's figures, and with `again` those of the same window synced once more."""
+    results = [_bench(home, env, engine)]
+    if again:
+        with closing(connect()) as conn, conn:
+            conn.execute(FORGET_COVERED)
+        results.append(_bench(home, env, f"{engine} again"))
+    return results
 
 
 # The window's loaded span forgotten: the next sync asks for the same window (the simulator's
