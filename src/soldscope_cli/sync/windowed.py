@@ -378,7 +378,8 @@ class WindowLoad:
         # A store that holds no rows yet (its first sync, the big one) has no stored group to
         # replace but what this load writes itself, and a document lists each group once, its
         # rows together: the seek per group is skipped, and its keys are likely new (load_rows'
-        # `fresh`). The store's sync lock keeps any other load of it out until this one ends.
+        # `fresh`). The home's sync lock (in team mode, the worker's claim on the store) keeps
+        # any other load of it out until this one ends (a batch meeting its keys is upserted).
         self._fresh = not self._table.holds_rows(self._job.store_id)
         self._replaces = self._group_of is not None and not self._fresh
 
